@@ -1,0 +1,31 @@
+// Layering is enforced here: src/core is the headless engine and may import neither
+// the VS Code API nor native/wasm packages; those live behind ports in src/adapters.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nativePackages = ['node-llama-cpp', 'hnswlib-node', 'web-tree-sitter', 'chokidar', '@vscode/tree-sitter-wasm'];
+
+export default tseslint.config(
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test/fixtures/**', 'models/**', 'native/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'vscode', message: 'src/core must run headless: no VS Code API here.' },
+          ...nativePackages.map((name) => ({ name, message: 'src/core takes native pieces through ports; import them in src/adapters.' })),
+        ],
+        patterns: [
+          { group: ['**/adapters/**', '**/extension/**', '**/cli/**'], message: 'src/core must not depend on outer layers.' },
+        ],
+      }],
+    },
+  },
+);
