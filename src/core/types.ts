@@ -142,6 +142,8 @@ export class LoupeError extends Error {
 export interface FileChangeBatch {
   changed: string[];
   deleted: string[];
+  /** Set when events may have been lost (e.g. the OS watch limit was reached): re-scan the whole tree. */
+  rescan?: boolean;
 }
 
 /** Watches a tree and reports coalesced batches of changes. */
