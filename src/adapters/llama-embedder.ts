@@ -1,0 +1,167 @@
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sha256, sha256File } from '../core/fsutil.js';
+import { profileFor } from '../core/model-profiles.js';
+import { LoupeError, type EmbedderPort, type Logger, type ModelProfile, silentLogger } from '../core/types.js';
+
+type NodeLlama = typeof import('node-llama-cpp');
+type Llama = import('node-llama-cpp').Llama;
+type LlamaModel = import('node-llama-cpp').LlamaModel;
+type LlamaEmbeddingContext = import('node-llama-cpp').LlamaEmbeddingContext;
+
+export interface LlamaEmbedderOptions {
+  modelPath: string;
+  /** `auto` (default) lets node-llama-cpp pick Metal/CUDA/Vulkan when present; false forces CPU. */
+  gpu?: 'auto' | false;
+  /** Parallel embedding contexts (each one sequence). Default: one per core, at most 4. */
+  contexts?: number;
+  /** Threads per context. Default 1: contexts × threads must not exceed the cores we mean to use. */
+  threadsPerContext?: number;
+  /** Overrides the model's profile (prefixes, max tokens). */
+  profile?: Partial<ModelProfile>;
+  logger?: Logger;
+}
+
+let llamaPromise: Promise<{ mod: NodeLlama; llama: Llama; gpu: 'auto' | false }> | undefined;
+
+/** One Llama runtime per process and GPU choice; loading the backend is the slow part. */
+async function runtime(gpu: 'auto' | false): Promise<{ mod: NodeLlama; llama: Llama }> {
+  if (!llamaPromise || (await llamaPromise).gpu !== gpu) {
+    llamaPromise = (async () => {
+      // ESM-only package: dynamic import keeps this loadable from a CJS bundle.
+      const mod = (await import('node-llama-cpp')) as NodeLlama;
+      const llama = await mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error });
+      return { mod, llama, gpu };
+    })();
+  }
+  return llamaPromise;
+}
+
+/** Checks a model file before handing it to llama.cpp, which aborts the process on some bad input. */
+export async function checkGgufFile(modelPath: string): Promise<void> {
+  let fh;
+  try {
+    fh = await fsp.open(modelPath, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new LoupeError(
+      code === 'ENOENT' ? `Model file not found: ${modelPath}` : `Model file cannot be read: ${modelPath} (${(e as Error).message})`,
+      'model-missing',
+    );
+  }
+  try {
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await fh.read(head, 0, 8, 0);
+    if (bytesRead < 8 || head.toString('latin1', 0, 4) !== 'GGUF') {
+      throw new LoupeError(`Not a GGUF model file: ${modelPath} (it does not start with the GGUF magic bytes). Loupe needs a GGUF embedding model.`, 'model-not-gguf');
+    }
+    const version = head.readUInt32LE(4);
+    if (version < 2 || version > 3) throw new LoupeError(`Unsupported GGUF version ${version} in ${modelPath}.`, 'model-not-gguf');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** L2-normalises a vector into a new Float32Array. */
+export function l2normalize(v: ArrayLike<number>): Float32Array {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i] * inv;
+  return out;
+}
+
+/** Embeds text with a GGUF model through node-llama-cpp, several single-thread contexts in parallel. */
+export class LlamaEmbedder implements EmbedderPort {
+  private constructor(
+    readonly modelId: string,
+    readonly modelName: string,
+    readonly dimensions: number,
+    readonly profile: ModelProfile,
+    readonly computeUnit: string,
+    private readonly model: LlamaModel,
+    private readonly contexts: LlamaEmbeddingContext[],
+  ) {}
+
+  /** Loads a model; clear `LoupeError`s for a missing file, a non-GGUF file, or a model that is not an embedder. */
+  static async load(opts: LlamaEmbedderOptions): Promise<LlamaEmbedder> {
+    const logger = opts.logger ?? silentLogger;
+    const modelPath = path.resolve(opts.modelPath);
+    await checkGgufFile(modelPath);
+    const fileHash = await sha256File(modelPath);
+    const { llama } = await runtime(opts.gpu ?? 'auto');
+    let model: LlamaModel;
+    try {
+      model = await llama.loadModel({ modelPath });
+    } catch (e) {
+      throw new LoupeError(`The model ${modelPath} could not be loaded: ${(e as Error).message}`, 'model-load-failed');
+    }
+    const meta = model.fileInfo.metadata as unknown as { general?: { name?: string; architecture?: string } };
+    const name = meta.general?.name ?? path.basename(modelPath, '.gguf');
+    const base = profileFor(name, path.basename(modelPath));
+    const profile: ModelProfile = {
+      ...base,
+      ...opts.profile,
+      maxTokens: Math.min(opts.profile?.maxTokens ?? base.maxTokens, model.trainContextSize),
+    };
+    const cores = os.availableParallelism();
+    const n = Math.max(1, opts.contexts ?? Math.min(4, cores));
+    const threads = Math.max(1, opts.threadsPerContext ?? 1);
+    const contexts: LlamaEmbeddingContext[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        contexts.push(await model.createEmbeddingContext({ contextSize: profile.maxTokens, batchSize: profile.maxTokens, threads }));
+      }
+    } catch (e) {
+      await Promise.all(contexts.map((c) => c.dispose()));
+      await model.dispose();
+      throw new LoupeError(`The model ${name} cannot make embeddings: ${(e as Error).message}`, 'model-load-failed');
+    }
+    const gpu = llama.gpu;
+    const computeUnit = gpu && model.gpuLayers > 0 ? `GPU: ${gpu === 'metal' ? 'Metal' : gpu === 'cuda' ? 'CUDA' : gpu === 'vulkan' ? 'Vulkan' : gpu}` : 'CPU';
+    const modelId = sha256(`${fileHash}|${profile.queryPrefix}|${profile.documentPrefix}`).slice(0, 32);
+    logger.info(`Embedding model ${name}: ${model.embeddingVectorSize} dims, ${profile.maxTokens} tokens, ${n} context(s) × ${threads} thread(s), ${computeUnit}`);
+    return new LlamaEmbedder(modelId, name, model.embeddingVectorSize, profile, computeUnit, model, contexts);
+  }
+
+  countTokens(text: string): number {
+    // +2 for the [CLS]/[SEP] (or BOS/EOS) the model adds around the input.
+    return this.model.tokenize(this.profile.documentPrefix + text).length + 2;
+  }
+
+  private async embedOne(ctx: LlamaEmbeddingContext, text: string): Promise<Float32Array> {
+    let tokens = this.model.tokenize(text);
+    const room = this.profile.maxTokens - 2;
+    // Chunks are fitted to the budget before they get here; this guards queries and odd input.
+    if (tokens.length > room) tokens = tokens.slice(0, room);
+    if (!tokens.length) return new Float32Array(this.dimensions);
+    const e = await ctx.getEmbeddingFor(tokens);
+    return l2normalize(e.vector);
+  }
+
+  async embedDocuments(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    const out: Float32Array[] = new Array(texts.length);
+    let next = 0;
+    // One worker per context; each context runs one sequence at a time.
+    await Promise.all(this.contexts.map(async (ctx) => {
+      while (next < texts.length) {
+        signal?.throwIfAborted();
+        const i = next++;
+        out[i] = await this.embedOne(ctx, this.profile.documentPrefix + texts[i]);
+      }
+    }));
+    return out;
+  }
+
+  async embedQuery(text: string, signal?: AbortSignal): Promise<Float32Array> {
+    signal?.throwIfAborted();
+    return this.embedOne(this.contexts[0], this.profile.queryPrefix + text);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.contexts.map((c) => c.dispose()));
+    await this.model.dispose();
+  }
+}
