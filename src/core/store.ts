@@ -60,6 +60,8 @@ export interface StoreOptions {
   logger?: Logger;
   /** Discard whatever is there and start empty. */
   rebuild?: boolean;
+  /** Load files and chunks only (no search structure): for status reports. */
+  metadataOnly?: boolean;
 }
 
 export type JournalOp = { op: 'put'; path: string; file: FileRecord } | { op: 'del'; path: string };
@@ -163,7 +165,8 @@ export class Store {
     this.dropFilesWithoutVectors();
     for (let l = 0; l < this.nextLabel; l++) if (!this.byLabel.has(l)) this.freeLabels.push(l);
     this.freeLabels.reverse();
-    this.loadAnn();
+    if (this.opts.metadataOnly) this.ann = new ExactIndex(this.identity.dimensions);
+    else this.loadAnn();
   }
 
   /** Removes every file this store owns (never anything else in the folder). */

@@ -1,0 +1,88 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Engine } from '../core/engine.js';
+import { LoupeError, type Logger } from '../core/types.js';
+import { HnswFactory } from './hnsw-index.js';
+import { LlamaEmbedder } from './llama-embedder.js';
+import { TreeSitterChunker } from './treesitter-chunker.js';
+
+/** Settings a front end (CLI, engine process, extension) passes to build an engine. */
+export interface EngineConfig {
+  root: string;
+  storeDir?: string;
+  /** GGUF embedding model; default: the bundled model. */
+  modelPath?: string;
+  rebuild?: boolean;
+  maxFileBytes?: number;
+  excludes?: string[];
+  batchSize?: number;
+  annThreshold?: number;
+  /** false: CPU only. */
+  gpu?: 'auto' | false;
+  contexts?: number;
+  threadsPerContext?: number;
+  logger?: Logger;
+}
+
+/** The package's root folder (where `models/` lives), from this file's place in `out/` or `dist/`. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'models'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error('Cannot find the Loupe package root (models/ folder)');
+}
+
+/** Bundled models, best first: a real converted model if shipped, else the generated test model. */
+export const BUNDLED_MODELS = ['models/all-MiniLM-L6-v2.Q8_0.gguf', 'models/generated/loupe-tiny-bert.gguf'];
+
+/** Path of the default embedding model. */
+export function defaultModelPath(): string {
+  const root = packageRoot();
+  for (const rel of BUNDLED_MODELS) {
+    const p = path.join(root, rel);
+    if (existsSync(p)) return p;
+  }
+  throw new LoupeError(`No bundled embedding model found under ${path.join(root, 'models')}. Run \`npm run build\` (it generates the default model) or pass --model <file.gguf>.`, 'model-missing');
+}
+
+/** Wires the real adapters into an engine. */
+export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; embedder: LlamaEmbedder; chunker: TreeSitterChunker }> {
+  const embedder = await LlamaEmbedder.load({
+    modelPath: cfg.modelPath ?? defaultModelPath(),
+    gpu: cfg.gpu,
+    contexts: cfg.contexts,
+    threadsPerContext: cfg.threadsPerContext,
+    logger: cfg.logger,
+  });
+  const chunker = new TreeSitterChunker();
+  try {
+    const engine = await Engine.open({
+      root: cfg.root,
+      storeDir: cfg.storeDir,
+      chunker,
+      embedder,
+      annFactory: new HnswFactory(),
+      logger: cfg.logger,
+      maxFileBytes: cfg.maxFileBytes,
+      excludes: cfg.excludes,
+      batchSize: cfg.batchSize,
+      annThreshold: cfg.annThreshold,
+      rebuild: cfg.rebuild,
+    });
+    return { engine, embedder, chunker };
+  } catch (e) {
+    chunker.dispose();
+    await embedder.dispose();
+    throw e;
+  }
+}
+
+/** Closes what `openEngine` opened. */
+export async function closeEngine(parts: { engine: Engine; embedder: LlamaEmbedder; chunker: TreeSitterChunker }): Promise<void> {
+  await parts.engine.close();
+  parts.chunker.dispose();
+  await parts.embedder.dispose();
+}

@@ -1,0 +1,237 @@
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { readManifest } from '../core/store.js';
+import { LoupeError, type IndexProgress, type IndexSummary, type Logger } from '../core/types.js';
+import { closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
+import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
+
+const USAGE = `Usage:
+  loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>] [--store <dir>]
+  loupe search <dir> "<query>" [-k 10] [--json] [--model <file.gguf>] [--store <dir>]
+  loupe status <dir> [--json] [--store <dir>]
+
+Options:
+  --model <file>        GGUF embedding model (default: the bundled model)
+  --store <dir>         index folder (default: <dir>/.loupe)
+  --rebuild             discard the index and build it again (needed after a model change)
+  --watch               keep the index up to date as files change (Ctrl-C to stop)
+  -k <n>                number of results (default 10)
+  --json                machine-readable output
+  --max-file-size <kb>  skip files larger than this (default 1024)
+  --exclude <glob>      extra gitignore-style exclude (repeatable)
+  --cpu                 do not use a GPU
+  --verbose             log details to stderr`;
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  isTTY: boolean;
+}
+
+function stderrLogger(verbose: boolean, io: Io): Logger {
+  return {
+    info: (m) => verbose && io.err(`[info] ${m}`),
+    debug: (m) => verbose && io.err(`[debug] ${m}`),
+    warn: (m) => io.err(`[warn] ${m}`),
+    error: (m) => io.err(`[error] ${m}`),
+  };
+}
+
+function progressLine(p: IndexProgress): string {
+  const pct = p.filesTotal ? Math.floor((100 * p.filesDone) / p.filesTotal) : 0;
+  return p.phase === 'scan' ? 'scanning…' : `indexing ${p.filesDone}/${p.filesTotal} files (${pct}%) · ${p.chunksEmbedded} embedded · ${p.chunksCached} cached`;
+}
+
+function summaryLine(s: IndexSummary): string {
+  return `${s.files} files indexed (${s.filesChanged} changed, ${s.filesDeleted} removed, ${s.filesSkipped} skipped) · ${s.chunks} chunks in changed files: ${s.embedded} embedded, ${s.cached} from cache · ${s.seconds.toFixed(2)} s`;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: !!process.stderr.isTTY }): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        store: { type: 'string' },
+        rebuild: { type: 'boolean' },
+        watch: { type: 'boolean' },
+        k: { type: 'string', short: 'k' },
+        json: { type: 'boolean' },
+        'max-file-size': { type: 'string' },
+        exclude: { type: 'string', multiple: true },
+        cpu: { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    io.err(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values: v, positionals: pos } = parsed;
+  const [cmd, dir, ...rest] = pos;
+  if (v.help || !cmd) {
+    io.out(USAGE);
+    return cmd || v.help ? 0 : 2;
+  }
+  if (!dir) {
+    io.err(`loupe ${cmd}: missing <dir>\n\n${USAGE}`);
+    return 2;
+  }
+  const root = path.resolve(dir);
+  const logger = stderrLogger(!!v.verbose, io);
+  const cfg: EngineConfig = {
+    root,
+    storeDir: v.store ? path.resolve(v.store) : undefined,
+    modelPath: v.model ? path.resolve(v.model) : undefined,
+    rebuild: v.rebuild,
+    maxFileBytes: v['max-file-size'] ? Number(v['max-file-size']) * 1024 : undefined,
+    excludes: v.exclude,
+    gpu: v.cpu ? false : 'auto',
+    logger,
+  };
+
+  try {
+    switch (cmd) {
+      case 'index':
+        return await runIndex(cfg, !!v.watch, io);
+      case 'search': {
+        const query = rest.join(' ').trim();
+        if (!query) {
+          io.err(`loupe search: missing "<query>"\n\n${USAGE}`);
+          return 2;
+        }
+        const k = v.k ? Number(v.k) : 10;
+        if (!Number.isInteger(k) || k < 1) {
+          io.err('loupe search: -k must be a positive integer');
+          return 2;
+        }
+        return await runSearch(cfg, query, k, !!v.json, io);
+      }
+      case 'status':
+        return await runStatus(cfg, !!v.json, io);
+      default:
+        io.err(`Unknown command: ${cmd}\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof LoupeError) {
+      io.err(`loupe: ${e.message}`);
+      return 1;
+    }
+    io.err(`loupe: ${(e as Error).stack ?? e}`);
+    return 1;
+  }
+}
+
+async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<number> {
+  const parts = await openEngine(cfg);
+  const { engine } = parts;
+  for (const w of engine.store.report.warnings) io.err(`[warn] ${w}`);
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  let last = 0;
+  const onProgress = (p: IndexProgress): void => {
+    if (!io.isTTY) return;
+    const now = Date.now();
+    if (p.phase !== 'done' && now - last < 100) return;
+    last = now;
+    process.stderr.write(`\r\x1b[K${progressLine(p)}`);
+  };
+  try {
+    const summary = await engine.index({ signal: ac.signal, onProgress });
+    if (io.isTTY) process.stderr.write('\r\x1b[K');
+    for (const w of summary.warnings.slice(0, 20)) io.err(`[skip] ${w}`);
+    if (summary.warnings.length > 20) io.err(`[skip] … and ${summary.warnings.length - 20} more`);
+    io.out(summaryLine(summary));
+    if (!watch) return 0;
+    const watcher = new ChokidarWatcher({ root: engine.root, isIgnored: (rel, isDir) => engine.isIgnored(rel, isDir), logger: cfg.logger });
+    await watcher.start(async (batch) => {
+      const s = batch.rescan ? await engine.index() : await engine.updatePaths(batch.changed, batch.deleted);
+      io.out(`${new Date().toLocaleTimeString()} ${summaryLine(s)}`);
+    });
+    io.err(`watching ${engine.root} (${watcher.describe()}); Ctrl-C to stop`);
+    await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
+    await watcher.close();
+    return 0;
+  } catch (e) {
+    if (ac.signal.aborted) {
+      if (io.isTTY) process.stderr.write('\r\x1b[K');
+      io.err('loupe: indexing cancelled; committed batches are kept, run `loupe index` again to finish.');
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await closeEngine(parts);
+  }
+}
+
+async function runSearch(cfg: EngineConfig, query: string, k: number, json: boolean, io: Io): Promise<number> {
+  const parts = await openEngine(cfg);
+  try {
+    const { engine } = parts;
+    if (!engine.store.chunkCount) {
+      io.err(`loupe: ${engine.root} has no index yet (or it is empty); run \`loupe index ${engine.root}\` first.`);
+      if (json) io.out('[]');
+      return json ? 0 : 1;
+    }
+    const results = await engine.search(query, { k });
+    if (json) {
+      io.out(JSON.stringify(results));
+      return 0;
+    }
+    if (!results.length) io.out('no matches');
+    for (const r of results) {
+      io.out(`${r.score.toFixed(3)}  ${r.path}:${r.startLine}-${r.endLine}${r.symbol ? `  ${r.symbol}` : ''}`);
+    }
+    return 0;
+  } finally {
+    await closeEngine(parts);
+  }
+}
+
+async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<number> {
+  const storeDir = cfg.storeDir ?? path.join(cfg.root, '.loupe');
+  const m = readManifest(storeDir);
+  if (!m) {
+    if (json) io.out(JSON.stringify({ root: cfg.root, storeDir, indexed: false }));
+    else io.out(`${cfg.root}: not indexed (no index in ${storeDir})`);
+    return 0;
+  }
+  // Status opens the store without the model, so it works even when the model is gone.
+  const { Store } = await import('../core/store.js');
+  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true });
+  try {
+    const info = {
+      root: cfg.root,
+      storeDir,
+      indexed: true,
+      model: { name: m.modelName, id: m.modelId, dimensions: m.dimensions },
+      files: store.files.size,
+      chunks: store.chunkCount,
+      cachedVectors: store.cachedVectors,
+      diskBytes: store.diskBytes(),
+      createdAt: m.createdAt,
+      updatedAt: store.updatedAt,
+      warnings: store.report.warnings,
+    };
+    if (json) {
+      io.out(JSON.stringify(info));
+    } else {
+      io.out(`${info.root}
+  index:    ${info.storeDir} (${(info.diskBytes / 1048576).toFixed(1)} MiB)
+  model:    ${info.model.name} (${info.model.dimensions} dims, id ${info.model.id.slice(0, 12)})
+  holds:    ${info.files} files, ${info.chunks} chunks, ${info.cachedVectors} cached vectors
+  updated:  ${info.updatedAt}`);
+      for (const w of info.warnings) io.out(`  warning:  ${w}`);
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}

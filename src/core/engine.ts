@@ -1,0 +1,387 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { chunkHeader, fitToTokenBudget } from './chunking.js';
+import { sha256 } from './fsutil.js';
+import { IgnoreRules, readSourceFile, scanTree, BUILTIN_EXCLUDES, DEFAULT_MAX_FILE_BYTES, type ScannedFile } from './scanner.js';
+import { Store, type ChunkRecord, type FileRecord, type JournalOp } from './store.js';
+import {
+  silentLogger, type AnnFactoryPort, type Chunk, type ChunkerPort, type EmbedderPort, type EngineState,
+  type IndexProgress, type IndexSummary, type Logger, type SearchResult,
+} from './types.js';
+
+export interface EngineOptions {
+  /** Folder to index. */
+  root: string;
+  /** Store folder; default `<root>/.loupe`. */
+  storeDir?: string;
+  chunker: ChunkerPort;
+  embedder: EmbedderPort;
+  annFactory?: AnnFactoryPort;
+  logger?: Logger;
+  maxFileBytes?: number;
+  /** Extra gitignore-style exclude patterns. */
+  excludes?: string[];
+  /** Chunks per unit of embedding work (and per committed batch). */
+  batchSize?: number;
+  /** Live chunks from which HNSW replaces exact search. */
+  annThreshold?: number;
+  /** Discard the existing index (e.g. after a model change). */
+  rebuild?: boolean;
+}
+
+export interface IndexOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: IndexProgress) => void;
+}
+
+export interface SearchOptions {
+  k?: number;
+  signal?: AbortSignal;
+}
+
+/** What `status` reports. */
+export interface EngineStatus {
+  root: string;
+  storeDir: string;
+  model: { name: string; id: string; dimensions: number; maxTokens: number; computeUnit: string };
+  files: number;
+  chunks: number;
+  cachedVectors: number;
+  searchStructure: string;
+  updatedAt: string;
+  diskBytes: number;
+  state: EngineState;
+  warnings: string[];
+}
+
+interface PendingFile {
+  op: JournalOp;
+  /** Hashes this file still waits for. */
+  waiting: number;
+}
+
+/** The content key of a chunk's vector. The path is left out so a renamed file costs no embedding. */
+export function chunkKey(chunk: Chunk): string {
+  return sha256(`${chunk.language}\0${chunk.symbol ?? ''}\0${chunk.text}`).slice(0, 32);
+}
+
+/**
+ * The headless engine: scans a folder, chunks changed files, embeds what the cache lacks in
+ * batches, commits each batch to the store, and answers searches. Index runs are serialised;
+ * searches may run at any time and see every committed batch.
+ */
+export class Engine {
+  readonly root: string;
+  readonly storeDir: string;
+  private readonly logger: Logger;
+  private readonly batchSize: number;
+  private rules: IgnoreRules;
+  private _state: EngineState = { kind: 'idle' };
+  private readonly listeners = new Set<(s: EngineState) => void>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly opts: EngineOptions, readonly store: Store) {
+    this.root = path.resolve(opts.root);
+    this.storeDir = opts.storeDir ? path.resolve(opts.storeDir) : path.join(this.root, '.loupe');
+    this.logger = opts.logger ?? silentLogger;
+    this.batchSize = opts.batchSize ?? 32;
+    this.rules = new IgnoreRules(BUILTIN_EXCLUDES, this.root);
+    if (store.chunkCount) this.setState({ kind: 'ready', chunks: store.chunkCount, files: store.files.size });
+  }
+
+  /** Opens the engine's store for the embedder's model (throws `model-mismatch` for another model's index). */
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const root = path.resolve(opts.root);
+    const st = await fsp.stat(root).catch(() => null);
+    if (!st?.isDirectory()) throw new Error(`Not a folder: ${root}`);
+    const storeDir = opts.storeDir ? path.resolve(opts.storeDir) : path.join(root, '.loupe');
+    const e = opts.embedder;
+    const store = Store.open(storeDir, { modelId: e.modelId, modelName: e.modelName, dimensions: e.dimensions }, {
+      annFactory: opts.annFactory, annThreshold: opts.annThreshold, logger: opts.logger, rebuild: opts.rebuild,
+    });
+    return new Engine(opts, store);
+  }
+
+  get state(): EngineState {
+    return this._state;
+  }
+
+  /** Subscribes to state changes; returns an unsubscribe function. */
+  onState(listener: (s: EngineState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private setState(s: EngineState): void {
+    this._state = s;
+    for (const l of this.listeners) l(s);
+  }
+
+  private readyState(): EngineState {
+    return { kind: 'ready', chunks: this.store.chunkCount, files: this.store.files.size };
+  }
+
+  /** Runs index jobs one after another. */
+  private serial<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job, job);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** True when the scanner's rules exclude `rel` (for the watcher). */
+  isIgnored(rel: string, isDir: boolean): boolean {
+    if (rel === '' || rel === '.') return false;
+    const storeRel = path.relative(this.root, this.storeDir).split(path.sep).join('/');
+    if (rel === storeRel || rel.startsWith(storeRel + '/')) return true;
+    return this.rules.isIgnored(rel, isDir);
+  }
+
+  /** Brings the index up to date with the whole folder. */
+  index(opts: IndexOptions = {}): Promise<IndexSummary> {
+    return this.serial(async () => {
+      const t0 = performance.now();
+      this.setState({ kind: 'scanning' });
+      opts.onProgress?.({ phase: 'scan', filesDone: 0, filesTotal: 0, chunksEmbedded: 0, chunksCached: 0 });
+      const scan = await scanTree(this.root, {
+        maxFileBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+        excludes: this.opts.excludes,
+        storeDir: this.storeDir,
+        signal: opts.signal,
+      });
+      this.rules = scan.rules;
+      const seen = new Set(scan.files.map((f) => f.rel));
+      const deleted = [...this.store.files.keys()].filter((p) => !seen.has(p));
+      const changed = scan.files.filter((f) => {
+        const rec = this.store.files.get(f.rel);
+        return !rec || rec.size !== f.size || rec.mtimeMs !== f.mtimeMs;
+      });
+      const warnings = scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`);
+      // A file that became too large or unreadable leaves the index.
+      const summary = await this.process(changed, deleted, opts, warnings);
+      summary.files = this.store.files.size;
+      summary.filesSkipped = scan.skipped.length + summary.filesSkipped;
+      summary.seconds = (performance.now() - t0) / 1000;
+      return summary;
+    });
+  }
+
+  /** Updates the given paths (relative), e.g. from the watcher; missing or ignored ones are removed. */
+  updatePaths(changed: string[], deleted: string[], opts: IndexOptions = {}): Promise<IndexSummary> {
+    return this.serial(async () => {
+      const t0 = performance.now();
+      const files: ScannedFile[] = [];
+      const gone = new Set(deleted.filter((p) => this.store.files.has(p)));
+      const maxBytes = this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+      const warnings: string[] = [];
+      for (const rel of new Set(changed)) {
+        if (this.isIgnored(rel, false)) continue;
+        const abs = path.join(this.root, rel);
+        const st = await fsp.stat(abs).catch(() => null);
+        if (!st || !st.isFile() || st.size > maxBytes) {
+          if (st && st.size > maxBytes) warnings.push(`${rel}: skipped (too-large: ${st.size} bytes > ${maxBytes})`);
+          if (this.store.files.has(rel)) gone.add(rel);
+          continue;
+        }
+        gone.delete(rel);
+        const rec = this.store.files.get(rel);
+        if (rec && rec.size === st.size && rec.mtimeMs === st.mtimeMs) continue;
+        files.push({ rel, abs, size: st.size, mtimeMs: st.mtimeMs });
+      }
+      const summary = await this.process(files, [...gone], opts, warnings);
+      summary.files = this.store.files.size;
+      summary.seconds = (performance.now() - t0) / 1000;
+      return summary;
+    });
+  }
+
+  /**
+   * The pipeline: read → hash → chunk → fit to the token budget → look up the cache → embed
+   * the rest in batches; each batch commits its vectors and the files it completed.
+   */
+  private async process(files: ScannedFile[], deleted: string[], opts: IndexOptions, warnings: string[]): Promise<IndexSummary> {
+    const { signal, onProgress } = opts;
+    const summary: IndexSummary = { files: 0, filesChanged: 0, filesDeleted: 0, filesSkipped: 0, chunks: 0, embedded: 0, cached: 0, seconds: 0, warnings };
+    const embedder = this.opts.embedder;
+    const maxTokens = embedder.profile.maxTokens;
+    const progress = (phase: IndexProgress['phase'], done: number): void => {
+      onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached });
+      if (phase !== 'done') this.setState({ kind: 'indexing', done, total: files.length });
+    };
+    this.setState({ kind: 'indexing', done: 0, total: files.length });
+
+    let ops: JournalOp[] = deleted.map((p) => ({ op: 'del', path: p }));
+    summary.filesDeleted = deleted.length;
+    const pending: PendingFile[] = [];
+    /** hash → files waiting for it, and its text to embed. */
+    const wanted = new Map<string, { text: string; files: PendingFile[] }>();
+    let queue: string[] = [];
+    let inflight: Promise<void> | null = null;
+    let filesDone = 0;
+
+    const completeReady = (): void => {
+      // Files complete in order (the queue is FIFO), so take the finished prefix.
+      while (pending.length && pending[0].waiting === 0) ops.push(pending.shift()!.op);
+    };
+    const embedBatch = async (hashes: string[]): Promise<void> => {
+      const texts = hashes.map((h) => wanted.get(h)!.text);
+      const vectors = await embedder.embedDocuments(texts, signal);
+      const fresh = hashes.map((hash, i) => ({ hash, vector: vectors[i] }));
+      for (const h of hashes) {
+        for (const f of wanted.get(h)!.files) f.waiting--;
+        wanted.delete(h);
+      }
+      summary.embedded += hashes.length;
+      completeReady();
+      this.store.commit(fresh, ops);
+      ops = [];
+      progress('embed', filesDone);
+    };
+    const flush = async (all: boolean): Promise<void> => {
+      while (queue.length >= this.batchSize || (all && queue.length)) {
+        const batch = queue.slice(0, this.batchSize);
+        queue = queue.slice(batch.length);
+        if (inflight) await inflight;
+        // Embedding runs in llama.cpp's threads while this loop goes on chunking the next files.
+        inflight = embedBatch(batch);
+        if (all) await inflight;
+      }
+      if (all && inflight) await inflight;
+    };
+
+    try {
+      for (const f of files) {
+        signal?.throwIfAborted();
+        const read = await readSourceFile(f.abs);
+        filesDone++;
+        if ('skip' in read) {
+          warnings.push(`${f.rel}: skipped (${read.skip}: ${read.detail})`);
+          summary.filesSkipped++;
+          if (this.store.files.has(f.rel)) {
+            ops.push({ op: 'del', path: f.rel });
+            summary.filesDeleted++;
+          }
+          continue;
+        }
+        const fileHash = sha256(read.text);
+        const prev = this.store.files.get(f.rel);
+        summary.filesChanged++;
+        if (prev && prev.fileHash === fileHash) {
+          // Touched but unchanged: record the new mtime only.
+          pending.push({ op: { op: 'put', path: f.rel, file: { ...prev, size: f.size, mtimeMs: f.mtimeMs, chunks: prev.chunks.map((c) => ({ ...c })) } }, waiting: 0 });
+          summary.cached += prev.chunks.length;
+          summary.chunks += prev.chunks.length;
+          completeReady();
+          continue;
+        }
+        let chunks: Chunk[];
+        try {
+          chunks = await this.opts.chunker.chunkFile(f.rel, read.text);
+        } catch (e) {
+          warnings.push(`${f.rel}: could not be chunked (${(e as Error).message})`);
+          summary.filesSkipped++;
+          continue;
+        }
+        const fitted = chunks.flatMap((c) => fitToTokenBudget(c, (t) => embedder.countTokens(t), maxTokens, chunkHeader(c)));
+        const record: FileRecord = { size: f.size, mtimeMs: f.mtimeMs, fileHash, chunks: [] };
+        const entry: PendingFile = { op: { op: 'put', path: f.rel, file: record }, waiting: 0 };
+        for (const c of fitted) {
+          const hash = chunkKey(c);
+          record.chunks.push({ label: -1, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, hash });
+          if (this.store.getVector(hash)) {
+            summary.cached++;
+            continue;
+          }
+          let w = wanted.get(hash);
+          if (!w) {
+            w = { text: chunkHeader(c) + c.text, files: [] };
+            wanted.set(hash, w);
+            queue.push(hash);
+          }
+          if (!w.files.includes(entry)) {
+            w.files.push(entry);
+            entry.waiting++;
+          }
+        }
+        summary.chunks += fitted.length;
+        pending.push(entry);
+        completeReady();
+        if (queue.length >= this.batchSize) await flush(false);
+        else if (!queue.length && !inflight && ops.length >= this.batchSize) {
+          this.store.commit([], ops);
+          ops = [];
+        }
+        if (filesDone % 16 === 0) progress('chunk', filesDone);
+      }
+      await flush(true);
+      completeReady();
+      progress('commit', filesDone);
+      if (ops.length) this.store.commit([], ops);
+      ops = [];
+      if (this.store.pendingOps) this.store.snapshot();
+      progress('done', filesDone);
+      this.setState(this.readyState());
+      return summary;
+    } catch (e) {
+      // Whatever batches committed stay committed; the batch in flight is dropped.
+      if (inflight) await (inflight as Promise<void>).catch(() => undefined);
+      if (signal?.aborted) {
+        this.setState(this.readyState());
+      } else {
+        this.setState({ kind: 'error', message: (e as Error).message });
+      }
+      throw e;
+    }
+  }
+
+  /** Ranked chunks for a plain-words query; overlapping hits within a file are merged. */
+  async search(query: string, opts: SearchOptions = {}): Promise<SearchResult[]> {
+    const k = Math.max(1, opts.k ?? 10);
+    if (!query.trim() || !this.store.chunkCount) return [];
+    const vector = await this.opts.embedder.embedQuery(query, opts.signal);
+    const hits = this.store.search(vector, k * 3 + 10);
+    return mergeHits(hits, k);
+  }
+
+  /** What the index holds. */
+  status(): EngineStatus {
+    const e = this.opts.embedder;
+    return {
+      root: this.root,
+      storeDir: this.storeDir,
+      model: { name: e.modelName, id: e.modelId, dimensions: e.dimensions, maxTokens: e.profile.maxTokens, computeUnit: e.computeUnit },
+      files: this.store.files.size,
+      chunks: this.store.chunkCount,
+      cachedVectors: this.store.cachedVectors,
+      searchStructure: this.store.annKind,
+      updatedAt: this.store.updatedAt,
+      diskBytes: this.store.diskBytes(),
+      state: this._state,
+      warnings: this.store.report.warnings,
+    };
+  }
+
+  /** Waits for running jobs, then closes the store. */
+  async close(): Promise<void> {
+    await this.queue;
+    this.store.close();
+  }
+}
+
+/**
+ * Merges hits that overlap or touch within one file into one location (best score, widest
+ * range), then keeps the k best.
+ */
+export function mergeHits(hits: { path: string; chunk: ChunkRecord; score: number }[], k: number): SearchResult[] {
+  const out: SearchResult[] = [];
+  for (const h of [...hits].sort((a, b) => b.score - a.score)) {
+    const c = h.chunk;
+    const near = out.find((r) => r.path === h.path && c.startLine <= r.endLine + 1 && c.endLine >= r.startLine - 1);
+    if (near) {
+      near.startLine = Math.min(near.startLine, c.startLine);
+      near.endLine = Math.max(near.endLine, c.endLine);
+      continue;
+    }
+    out.push({ path: h.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, score: Math.round(h.score * 1e4) / 1e4 });
+  }
+  return out.slice(0, k);
+}

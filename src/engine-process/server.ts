@@ -1,0 +1,118 @@
+/**
+ * The engine as a separate process: started with `child_process.fork`, it speaks the protocol
+ * of src/core/protocol.ts over the IPC channel. Native work (llama.cpp, hnswlib, tree-sitter)
+ * happens here, so a native crash or a long synchronous HNSW build never touches the host.
+ */
+import { closeEngine, openEngine } from '../adapters/open-engine.js';
+import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
+import { isRequest, type EngineMessage, type EngineMethods, type MethodName, type RequestMessage } from '../core/protocol.js';
+import { LoupeError, type Logger } from '../core/types.js';
+
+type Parts = Awaited<ReturnType<typeof openEngine>>;
+
+function send(m: EngineMessage): void {
+  process.send?.(m);
+}
+
+const logger: Logger = {
+  info: (message) => send({ type: 'event', event: 'log', level: 'info', message }),
+  warn: (message) => send({ type: 'event', event: 'log', level: 'warn', message }),
+  error: (message) => send({ type: 'event', event: 'log', level: 'error', message }),
+  debug: (message) => send({ type: 'event', event: 'log', level: 'debug', message }),
+};
+
+let parts: Parts | undefined;
+let watcher: ChokidarWatcher | undefined;
+const jobs = new Map<string, AbortController>();
+
+function engine(): Parts['engine'] {
+  if (!parts) throw new LoupeError('The engine has not been opened yet.', 'not-open');
+  return parts.engine;
+}
+
+async function withJob<T>(jobId: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  jobs.set(jobId, ac);
+  try {
+    return await run(ac.signal);
+  } finally {
+    jobs.delete(jobId);
+  }
+}
+
+const handlers: { [M in MethodName]: (p: EngineMethods[M][0]) => Promise<EngineMethods[M][1]> } = {
+  async open(p) {
+    if (parts) await closeEngine(parts);
+    parts = await openEngine({ ...p, logger });
+    parts.engine.onState((state) => send({ type: 'event', event: 'state', state }));
+    send({ type: 'event', event: 'state', state: parts.engine.state });
+    return parts.engine.status();
+  },
+  async index({ jobId }) {
+    return withJob(jobId, (signal) => engine().index({ signal, onProgress: (progress) => send({ type: 'event', event: 'progress', jobId, progress }) }));
+  },
+  async updatePaths({ jobId, changed, deleted }) {
+    return withJob(jobId, (signal) => engine().updatePaths(changed, deleted, { signal }));
+  },
+  async search({ query, k }) {
+    return engine().search(query, { k });
+  },
+  async status() {
+    return engine().status();
+  },
+  async watch({ on }) {
+    const e = engine();
+    if (on && !watcher) {
+      watcher = new ChokidarWatcher({ root: e.root, isIgnored: (rel, isDir) => e.isIgnored(rel, isDir), logger });
+      await watcher.start(async (batch) => {
+        const summary = batch.rescan ? await e.index() : await e.updatePaths(batch.changed, batch.deleted);
+        send({ type: 'event', event: 'indexed', summary });
+      });
+    } else if (!on && watcher) {
+      await watcher.close();
+      watcher = undefined;
+    }
+    return { watching: !!watcher, how: watcher?.describe() ?? 'not watching' };
+  },
+  async cancel({ jobId }) {
+    const ac = jobs.get(jobId);
+    ac?.abort();
+    return { cancelled: !!ac };
+  },
+  async close() {
+    await watcher?.close();
+    watcher = undefined;
+    if (parts) await closeEngine(parts);
+    parts = undefined;
+    setImmediate(() => process.exit(0));
+    return null;
+  },
+};
+
+async function handle(req: RequestMessage): Promise<void> {
+  try {
+    const handler = handlers[req.method] as (p: unknown) => Promise<unknown>;
+    if (!handler) throw new LoupeError(`Unknown method ${req.method}`, 'bad-request');
+    const result = await handler(req.params);
+    send({ type: 'response', id: req.id, ok: true, result });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    send({ type: 'response', id: req.id, ok: false, error: { message: err.message, code: err instanceof LoupeError ? err.code : undefined, aborted: err.name === 'AbortError' } });
+  }
+}
+
+if (!process.send) {
+  process.stderr.write('loupe engine: must be started with an IPC channel (child_process.fork)\n');
+  process.exit(2);
+}
+process.on('message', (m) => {
+  if (isRequest(m)) void handle(m);
+});
+// The host going away closes the channel; nothing is left to serve.
+process.on('disconnect', () => {
+  void (async () => {
+    await watcher?.close();
+    if (parts) await closeEngine(parts).catch(() => undefined);
+    process.exit(0);
+  })();
+});
