@@ -94,7 +94,9 @@ export class HnswFactory implements AnnFactoryPort {
     const { HierarchicalNSW } = hnswlib();
     // Always a fresh instance: one whose readIndex failed may crash on next use.
     const index = new HierarchicalNSW('ip', dimensions);
-    index.readIndexSync(file, true);
+    // allowReplaceDeleted must stay false (as in `create`): with it, hnswlib refuses to re-add a
+    // label marked deleted, and the store reuses freed labels.
+    index.readIndexSync(file, false);
     if (index.getNumDimensions() !== dimensions) throw new Error(`HNSW file has ${index.getNumDimensions()} dimensions, expected ${dimensions}`);
     const present = new Set(index.getIdsList());
     const deleted = new Set<number>();
