@@ -113,6 +113,8 @@ export class Store {
   private journalFd = -1;
   private journalOps = 0;
   private vecRecords = 0;
+  /** The metadata snapshot failed its checksum: the HNSW snapshot's labels cannot be reconciled. */
+  private metaLost = false;
   readonly report: StoreReport = { warnings: [], annRebuilt: false };
   private readonly logger: Logger;
   private readonly threshold: number;
@@ -286,6 +288,7 @@ export class Store {
       }
     }
     if (!snap) {
+      this.metaLost = true;
       this.warn('The index metadata failed its checksum; files will be re-scanned (cached vectors are reused).');
       return;
     }
@@ -349,7 +352,8 @@ export class Store {
     const a = this.manifest.ann;
     const live = this.byLabel.size;
     const factory = this.opts.annFactory;
-    if (a && factory && a.factory === factory.name) {
+    // Without its metadata the graph's points cannot be told live from stale, so it is rebuilt.
+    if (a && factory && a.factory === factory.name && !this.metaLost) {
       const file = path.join(this.dir, a.name);
       // Checksum first: hnswlib segfaults on some corrupt files instead of throwing.
       const ok = readVerified(file, a.sha256) !== null;
