@@ -146,7 +146,7 @@ def build_vocab(tokenizer: dict, vocab_size: int) -> tuple[list[str], list[int],
 
 
 def special_ids(special: dict[str, int], tok_cfg: dict) -> dict[str, int]:
-    """Resolves the ids llama.cpp needs: bos is [CLS] and eos is [SEP], as its converter writes them."""
+    """Resolves the special ids; bos is [CLS], the token llama.cpp prepends for a WordPiece vocabulary."""
     def resolve(key: str, default: str) -> int:
         value = tok_cfg.get(key, default)
         if isinstance(value, dict):
@@ -163,7 +163,6 @@ def special_ids(special: dict[str, int], tok_cfg: dict) -> dict[str, int]:
         "mask": resolve("mask_token", "[MASK]"),
     }
     ids["bos"] = ids["cls"]
-    ids["eos"] = ids["sep"]
     return ids
 
 
@@ -262,7 +261,8 @@ def convert(model_dir: Path, out_path: Path, ftype_name: str, name: str | None,
     writer.add_token_types(toktypes)
     writer.add_token_type_count(int(config.get("type_vocab_size", 2)))
     writer.add_bos_token_id(ids["bos"])
-    writer.add_eos_token_id(ids["eos"])
+    # No eos id: llama.cpp's own BERT default is none ([SEP] ends the input via the sep id), and an
+    # eos that is not an end-of-generation token only earns a load-time warning.
     writer.add_unk_token_id(ids["unk"])
     writer.add_sep_token_id(ids["sep"])
     writer.add_pad_token_id(ids["pad"])
