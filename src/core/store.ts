@@ -167,8 +167,21 @@ export class Store {
     this.dropFilesWithoutVectors();
     for (let l = 0; l < this.nextLabel; l++) if (!this.byLabel.has(l)) this.freeLabels.push(l);
     this.freeLabels.reverse();
-    if (this.opts.metadataOnly) this.ann = new ExactIndex(this.identity.dimensions);
-    else this.loadAnn();
+    if (this.opts.metadataOnly) {
+      this.ann = new ExactIndex(this.identity.dimensions);
+    } else {
+      this.loadAnn();
+      // Write what was repaired back as a new generation, so the damage is not met (and the
+      // graph rebuilt) again on every open.
+      if (this.report.warnings.length) {
+        try {
+          this.snapshot();
+        } catch (e) {
+          // Still usable as loaded; the repair is redone on the next open.
+          this.warn(`The repaired index could not be written (${(e as Error).message}).`);
+        }
+      }
+    }
   }
 
   /** Removes every file this store owns (never anything else in the folder). */
