@@ -115,6 +115,8 @@ interface Piece {
   path: string[];
   /** Split windows and expanded containers are not merged with tiny neighbours. */
   sealed: boolean;
+  /** A definition (function, class, …) rather than code between definitions. */
+  def?: boolean;
 }
 
 /** Per-file state shared by the helpers below. */
@@ -275,7 +277,7 @@ class OutlineChunker {
     if (d.children.length === 0 || (whole && d.endLine - d.startLine + 1 <= o.wholeContainerLines)) {
       // A parser's range may end on blank lines (or be clamped onto them).
       const t = f.trim(d.startLine, d.endLine);
-      if (t) this.span(t[0], t[1], d.path, seq);
+      if (t) this.span(t[0], t[1], d.path, seq, true);
       return;
     }
     for (const p of this.scope(d.startLine, d.endLine, d.children, d.path)) seq.push({ ...p, sealed: true });
@@ -287,14 +289,14 @@ class OutlineChunker {
   }
 
   /** One piece if it fits the budget, else windows cut at the cheapest boundaries (no overlap). */
-  private span(start: number, end: number, path: string[], seq: Piece[]): void {
+  private span(start: number, end: number, path: string[], seq: Piece[], def = false): void {
     const { f, o } = this;
     if (fits(f, o, start, end)) {
-      seq.push({ start, end, path, sealed: false });
+      seq.push({ start, end, path, sealed: false, def });
       return;
     }
     for (const [s, e] of splitRange(f, start, end, o.maxChunkLines, o.maxChunkChars, this.cost, 0)) {
-      seq.push({ start: s, end: e, path, sealed: true });
+      seq.push({ start: s, end: e, path, sealed: true, def });
     }
   }
 
@@ -321,20 +323,41 @@ class OutlineChunker {
 function mergeTinyPieces(f: FileLines, o: ChunkingOptions, seq: Piece[]): Piece[] {
   const tiny = (p: Piece) => !p.sealed && p.end - p.start + 1 < o.minChunkLines;
   const out: Piece[] = [];
-  let acc: Piece | null = null;
+  let acc: (Piece & { defPaths: string[][] }) | null = null;
   for (const p of seq) {
     if (acc && tiny(p) && fits(f, o, acc.start, p.end)) {
       acc.end = p.end;
-      acc.path = commonPrefix(acc.path, p.path);
+      if (p.def) acc.defPaths.push(p.path);
+      // Code between definitions (imports, a `package` line) does not dilute the name of the
+      // definitions it is merged with: the merged chunk is named by its definitions' common scope.
+      acc.path = acc.defPaths.length ? acc.defPaths.reduce(commonPrefix) : commonPrefix(acc.path, p.path);
+      acc.def = acc.defPaths.length > 0;
       continue;
     }
-    if (acc) out.push(acc);
+    if (acc) out.push(stripDefPaths(acc));
     acc = null;
-    if (tiny(p)) acc = { ...p };
+    if (tiny(p)) acc = { ...p, defPaths: p.def ? [p.path] : [] };
     else out.push(p);
   }
-  if (acc) out.push(acc);
-  return out;
+  if (acc) out.push(stripDefPaths(acc));
+  // A tiny run of top-level non-definition code (a file's preamble) joins the definition after it when
+  // both fit: alone, a one-line `package sort` chunk is all header and matches too eagerly.
+  const joined: Piece[] = [];
+  for (let i = 0; i < out.length; i++) {
+    const p = out[i];
+    const next = out[i + 1];
+    if (!p.def && p.path.length === 0 && tiny(p) && next && next.def && !next.sealed && fits(f, o, p.start, next.end)) {
+      out[i + 1] = { ...next, start: p.start };
+      continue;
+    }
+    joined.push(p);
+  }
+  return joined;
+}
+
+function stripDefPaths(p: Piece & { defPaths: string[][] }): Piece {
+  const { defPaths: _d, ...rest } = p;
+  return rest;
 }
 
 function toChunk(f: FileLines, o: ChunkingOptions, relPath: string, language: string, p: Piece, sep: string): Chunk {
