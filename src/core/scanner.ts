@@ -62,6 +62,8 @@ interface RuleSet {
  */
 export class IgnoreRules {
   private readonly sets: RuleSet[] = [];
+  /** Verdicts on folders (with trailing `/`); cleared whenever rules are added. */
+  private readonly dirCache = new Map<string, boolean>();
 
   constructor(builtins: string[], private readonly root: string) {
     this.sets.push({ base: '', ig: ignore().add(builtins) });
@@ -77,30 +79,64 @@ export class IgnoreRules {
         continue;
       }
       this.sets.push({ base: relDir, ig: ignore().add(text) });
+      this.dirCache.clear();
     }
   }
 
   /** Adds patterns relative to the root. */
   add(patterns: string[]): void {
     if (patterns.length) this.sets.push({ base: '', ig: ignore().add(patterns) });
+    this.dirCache.clear();
   }
 
-  /** True when `rel` (a `/` path, with a trailing `/` for folders) is excluded. */
+  /** True when `rel` (a `/` path) is excluded: its folder is, or the rules exclude the path itself. */
   isIgnored(rel: string, isDir: boolean): boolean {
     const p = isDir && !rel.endsWith('/') ? rel + '/' : rel;
+    const parent = parentOf(p);
+    if (parent && this.dirIgnored(parent)) return true;
+    return this.ownDecision(p);
+  }
+
+  private dirIgnored(dir: string): boolean {
+    let v = this.dirCache.get(dir);
+    if (v === undefined) {
+      const parent = parentOf(dir);
+      v = (parent !== '' && this.dirIgnored(parent)) || this.ownDecision(dir);
+      this.dirCache.set(dir, v);
+    }
+    return v;
+  }
+
+  /**
+   * The rules' verdict on `p` itself, its folder being included. The `ignore` package also
+   * reports a path as ignored when a parent folder is; that inherited verdict is dropped here,
+   * because a later rule set (a deeper `.gitignore`, or `.loupeignore`'s `!vendor/`) may have
+   * re-included the folder. Later sets override earlier ones, as deeper files do in git.
+   */
+  private ownDecision(p: string): boolean {
     let ignored = false;
-    // Later sets (deeper folders, .loupeignore after .gitignore) override earlier ones.
     for (const set of this.sets) {
       if (set.base && !p.startsWith(set.base + '/')) continue;
       const sub = set.base ? p.slice(set.base.length + 1) : p;
       if (!sub) continue;
       const r = set.ig.test(sub);
-      if (r.ignored) ignored = true;
-      else if (r.unignored) ignored = false;
+      if (r.ignored) {
+        const subParent = parentOf(sub);
+        const inherited = subParent !== '' && set.ig.test(subParent).rule?.pattern === r.rule?.pattern;
+        if (!inherited) ignored = true;
+      } else if (r.unignored) {
+        ignored = false;
+      }
     }
     return ignored;
   }
+}
 
+/** `a/b/c.ts` → `a/b/`, `a/b/` → `a/`, `a` → ''. */
+function parentOf(p: string): string {
+  const trimmed = p.endsWith('/') ? p.slice(0, -1) : p;
+  const i = trimmed.lastIndexOf('/');
+  return i < 0 ? '' : trimmed.slice(0, i + 1);
 }
 
 /** True when the first bytes look binary (a NUL byte, as git decides). */
