@@ -57,7 +57,10 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
     threadsPerContext: cfg.threadsPerContext,
     logger: cfg.logger,
   });
-  const chunker = new TreeSitterChunker();
+  // Inside a bundle (dist/), grammars and web-tree-sitter's wasm are copied beside it.
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const bundled = existsSync(path.join(here, 'grammars'));
+  const chunker = new TreeSitterChunker(bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger: cfg.logger } : { logger: cfg.logger });
   try {
     const engine = await Engine.open({
       root: cfg.root,

@@ -138,7 +138,11 @@ export class Engine {
 
   /** Brings the index up to date with the whole folder. */
   index(opts: IndexOptions = {}): Promise<IndexSummary> {
-    return this.serial(async () => {
+    return this.serial(() => this.fullRun(opts));
+  }
+
+  private async fullRun(opts: IndexOptions): Promise<IndexSummary> {
+    {
       const t0 = performance.now();
       this.setState({ kind: 'scanning' });
       opts.onProgress?.({ phase: 'scan', filesDone: 0, filesTotal: 0, chunksEmbedded: 0, chunksCached: 0 });
@@ -162,12 +166,14 @@ export class Engine {
       summary.filesSkipped = scan.skipped.length + summary.filesSkipped;
       summary.seconds = (performance.now() - t0) / 1000;
       return summary;
-    });
+    }
   }
 
   /** Updates the given paths (relative), e.g. from the watcher; missing or ignored ones are removed. */
   updatePaths(changed: string[], deleted: string[], opts: IndexOptions = {}): Promise<IndexSummary> {
     return this.serial(async () => {
+      // New ignore rules can include or exclude anything: re-scan the whole tree.
+      if ([...changed, ...deleted].some((p) => /(^|\/)\.(git|loupe)ignore$/.test(p))) return this.fullRun(opts);
       const t0 = performance.now();
       const files: ScannedFile[] = [];
       const gone = new Set(deleted.filter((p) => this.store.files.has(p)));

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+
+const BIN = path.join(REPO, 'bin/loupe.js');
+
+function loupe(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+describe('loupe CLI (real process)', () => {
+  let root: string;
+  let cleanup: () => void;
+  const model = tinyBertPath();
+
+  before(() => {
+    ({ dir: root, cleanup } = tempDir());
+    writeTree(root, SAMPLE_PROJECT);
+  });
+  after(() => cleanup());
+
+  test('index prints a summary; search --json follows the contract', () => {
+    const idx = loupe('index', root, '--model', model, '--cpu');
+    assert.equal(idx.code, 0, idx.err);
+    assert.match(idx.out, /^5 files indexed \(5 changed, 0 removed, 0 skipped\) · \d+ chunks in changed files: \d+ embedded, 0 from cache · [\d.]+ s$/m);
+
+    const s = loupe('search', root, 'parse config file', '-k', '3', '--json', '--model', model, '--cpu');
+    assert.equal(s.code, 0, s.err);
+    const results = JSON.parse(s.out) as { path: string; startLine: number; endLine: number; symbol: string | null; language: string; score: number }[];
+    assert.ok(results.length >= 1 && results.length <= 3);
+    assert.deepEqual(Object.keys(results[0]).sort(), ['endLine', 'language', 'path', 'score', 'startLine', 'symbol']);
+    assert.equal(results[0].path, 'src/config.ts');
+    assert.equal(results[0].symbol, 'parseConfigFile');
+    assert.equal(typeof results[0].score, 'number');
+  });
+
+  test('a second index run embeds nothing; status reports the index without a model', () => {
+    const idx = loupe('index', root, '--model', model, '--cpu');
+    assert.equal(idx.code, 0, idx.err);
+    assert.match(idx.out, /0 changed.*0 embedded/);
+    const st = loupe('status', root, '--json');
+    assert.equal(st.code, 0, st.err);
+    const info = JSON.parse(st.out);
+    assert.equal(info.indexed, true);
+    assert.equal(info.files, 5);
+    assert.equal(info.model.name, 'loupe-tiny-bert');
+    assert.ok(info.chunks > 0);
+  });
+
+  test('human-readable search prints score, path:lines and symbol', () => {
+    const s = loupe('search', root, 'sort integers quickly', '-k', '2', '--model', model, '--cpu');
+    assert.equal(s.code, 0, s.err);
+    assert.match(s.out.split('\n')[0], /^\d\.\d{3} {2}src\/sort\.go:\d+-\d+ {2}QuickSort$/);
+  });
+
+  test('another model refuses to mix vectors and points at --rebuild', () => {
+    const { dir, cleanup: c } = tempDir();
+    try {
+      // Same weights, another file identity: a copy with one byte of padding appended.
+      const other = path.join(dir, 'other.gguf');
+      const fs = spawnSync('cp', [model, other]);
+      assert.equal(fs.status, 0);
+      writeFileSync(other, Buffer.alloc(32), { flag: 'a' });
+      const s = loupe('search', root, 'anything', '--model', other, '--cpu');
+      assert.equal(s.code, 1);
+      assert.match(s.err, /built with model .* --rebuild/s);
+      const r = loupe('index', root, '--rebuild', '--model', other, '--cpu');
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /5 changed/);
+    } finally {
+      c();
+      loupe('index', root, '--rebuild', '--model', model, '--cpu');
+    }
+  });
+
+  test('a model file that is not GGUF, and a missing one, give clear errors', () => {
+    const { dir, cleanup: c } = tempDir();
+    try {
+      const bogus = path.join(dir, 'model.gguf');
+      writeFileSync(bogus, 'this is not a model at all');
+      const r1 = loupe('index', root, '--model', bogus, '--cpu');
+      assert.equal(r1.code, 1);
+      assert.match(r1.err, /Not a GGUF model file/);
+      const r2 = loupe('index', root, '--model', path.join(dir, 'nope.gguf'), '--cpu');
+      assert.equal(r2.code, 1);
+      assert.match(r2.err, /Model file not found/);
+    } finally {
+      c();
+    }
+  });
+
+  test('usage errors exit 2 with the usage text', () => {
+    const r = loupe('search', root);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /missing "<query>"/);
+    const u = loupe('frobnicate', root);
+    assert.equal(u.code, 2);
+    assert.match(u.err, /Unknown command/);
+    const nd = loupe('index', path.join(root, 'does-not-exist'), '--model', model, '--cpu');
+    assert.equal(nd.code, 1);
+    assert.match(nd.err, /Not a folder/);
+  });
+});
