@@ -1,0 +1,38 @@
+// Bundles the runnable entry points into dist/ and copies the wasm they load beside them.
+// Native and ESM-only packages stay external: hnswlib-node finds its addon through `bindings`
+// at run time, node-llama-cpp picks its per-platform binary package, and vscode is the host's.
+import * as esbuild from 'esbuild';
+import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const external = ['vscode', 'hnswlib-node', 'node-llama-cpp'];
+const entries = [
+  { in: 'src/engine-process/server.ts', out: 'engine-server' },
+  { in: 'src/cli/main.ts', out: 'cli' },
+];
+if (existsSync('src/extension/extension.ts')) entries.push({ in: 'src/extension/extension.ts', out: 'extension' });
+
+mkdirSync('dist/grammars', { recursive: true });
+await esbuild.build({
+  entryPoints: entries,
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  external,
+  sourcemap: true,
+  logLevel: 'warning',
+  // Bundled CJS dependencies call require(); give the ESM bundle one.
+  banner: { js: "import { createRequire as __loupeCreateRequire } from 'node:module'; const require = __loupeCreateRequire(import.meta.url);" },
+});
+
+// Grammars and web-tree-sitter's runtime, found at run time through the chunker's grammarDir.
+const vscodeWasm = path.join(path.dirname(require.resolve('@vscode/tree-sitter-wasm/package.json')), 'wasm');
+for (const f of readdirSync(vscodeWasm)) if (f.endsWith('.wasm')) cpSync(path.join(vscodeWasm, f), path.join('dist/grammars', f));
+for (const f of readdirSync('native/grammars')) cpSync(path.join('native/grammars', f), path.join('dist/grammars', f));
+const wts = path.join(path.dirname(require.resolve('web-tree-sitter')), 'tree-sitter.wasm');
+if (existsSync(wts)) cpSync(wts, 'dist/tree-sitter.wasm');
