@@ -104,15 +104,17 @@ export class LlamaEmbedder implements EmbedderPort {
     const profile: ModelProfile = {
       ...base,
       ...opts.profile,
-      maxTokens: Math.min(opts.profile?.maxTokens ?? base.maxTokens, model.trainContextSize),
+      // node-llama-cpp needs the input (specials included) strictly shorter than the context.
+      maxTokens: Math.min(opts.profile?.maxTokens ?? base.maxTokens, model.trainContextSize - 1),
     };
+    const contextSize = profile.maxTokens + 1;
     const cores = os.availableParallelism();
     const n = Math.max(1, opts.contexts ?? Math.min(4, cores));
     const threads = Math.max(1, opts.threadsPerContext ?? 1);
     const contexts: LlamaEmbeddingContext[] = [];
     try {
       for (let i = 0; i < n; i++) {
-        contexts.push(await model.createEmbeddingContext({ contextSize: profile.maxTokens, batchSize: profile.maxTokens, threads }));
+        contexts.push(await model.createEmbeddingContext({ contextSize, batchSize: contextSize, threads }));
       }
     } catch (e) {
       await Promise.all(contexts.map((c) => c.dispose()));
@@ -133,9 +135,11 @@ export class LlamaEmbedder implements EmbedderPort {
 
   private async embedOne(ctx: LlamaEmbeddingContext, text: string): Promise<Float32Array> {
     let tokens = this.model.tokenize(text);
-    const room = this.profile.maxTokens - 2;
     // Chunks are fitted to the budget before they get here; this guards queries and odd input.
-    if (tokens.length > room) tokens = tokens.slice(0, room);
+    // calculateInputLength counts the specials the model adds ([CLS]/[SEP] or BOS/EOS).
+    while (tokens.length && ctx.calculateInputLength(tokens) > this.profile.maxTokens) {
+      tokens = tokens.slice(0, tokens.length - Math.max(1, ctx.calculateInputLength(tokens) - this.profile.maxTokens));
+    }
     if (!tokens.length) return new Float32Array(this.dimensions);
     const e = await ctx.getEmbeddingFor(tokens);
     return l2normalize(e.vector);
