@@ -160,6 +160,41 @@ func BubbleSort(words []string) {
   });
 });
 
+describe('engine: pause and resume', () => {
+  test('pausing stops embedding after the unit in flight; resuming finishes the run', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      for (let i = 0; i < 12; i++) writeTree(dir, { [`f${i}.js`]: `function compute${i}(x) {\n  return x * ${i} + ${i * 3};\n}\n\nfunction other${i}(y) {\n  return y - ${i};\n}\n` });
+      const e = await openTestEngine(dir, { batchSize: 2 });
+      const states: string[] = [];
+      e.onState((s) => states.push(s.kind));
+      let embeddedAtPause = -1;
+      const run = e.index({
+        onProgress: (p) => {
+          if (p.phase === 'embed' && embeddedAtPause < 0) {
+            embeddedAtPause = p.chunksEmbedded;
+            e.pause('test pause');
+          }
+        },
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(e.state, { kind: 'paused', reason: 'test pause' });
+      const frozen = e.store.cachedVectors;
+      await new Promise((r) => setTimeout(r, 300));
+      // At most the unit that was already in flight lands while paused.
+      assert.ok(e.store.cachedVectors - frozen <= 2, `${e.store.cachedVectors} vs ${frozen}`);
+      e.resume();
+      const s = await run;
+      assert.equal(e.store.files.size, 12);
+      assert.equal(s.embedded + s.cached, s.chunks);
+      assert.ok(states.includes('paused') && states.at(-1) === 'ready', states.join(','));
+      await e.close();
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe('engine: bad input is skipped with a reason, nothing is lost', () => {
   test('binary, huge, non-UTF-8 and unreadable files', async () => {
     const { dir, cleanup } = tempDir();

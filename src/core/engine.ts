@@ -3,10 +3,11 @@ import * as path from 'node:path';
 import { chunkHeader, fitToTokenBudget } from './chunking.js';
 import { sha256 } from './fsutil.js';
 import { IgnoreRules, readSourceFile, scanTree, BUILTIN_EXCLUDES, DEFAULT_MAX_FILE_BYTES, type ScannedFile } from './scanner.js';
+import { FixedPacer } from './pacer.js';
 import { Store, type ChunkRecord, type FileRecord, type JournalOp } from './store.js';
 import {
   silentLogger, type AnnFactoryPort, type Chunk, type ChunkerPort, type EmbedderPort, type EngineState,
-  type IndexProgress, type IndexSummary, type Logger, type SearchResult,
+  type IndexProgress, type IndexSummary, type Logger, type PacerPort, type PacerState, type SearchResult,
 } from './types.js';
 
 export interface EngineOptions {
@@ -21,8 +22,10 @@ export interface EngineOptions {
   maxFileBytes?: number;
   /** Extra gitignore-style exclude patterns. */
   excludes?: string[];
-  /** Chunks per unit of embedding work (and per committed batch). */
+  /** Chunks per unit of embedding work (and per committed batch) when no pacer is given. */
   batchSize?: number;
+  /** Sets the size of each unit of embedding work and pauses between units (default: fixed size). */
+  pacer?: PacerPort;
   /** Live chunks from which HNSW replaces exact search. */
   annThreshold?: number;
   /** Discard the existing index (e.g. after a model change). */
@@ -74,17 +77,21 @@ export class Engine {
   readonly root: string;
   readonly storeDir: string;
   private readonly logger: Logger;
-  private readonly batchSize: number;
+  /** Paces embedding work; pause/resume go through it. */
+  readonly pacer: PacerPort;
   private rules: IgnoreRules;
   private _state: EngineState = { kind: 'idle' };
   private readonly listeners = new Set<(s: EngineState) => void>();
   private queue: Promise<unknown> = Promise.resolve();
+  private running = false;
+  private lastProgress: EngineState = { kind: 'idle' };
 
   private constructor(private readonly opts: EngineOptions, readonly store: Store) {
     this.root = path.resolve(opts.root);
     this.storeDir = opts.storeDir ? path.resolve(opts.storeDir) : path.join(this.root, '.loupe');
     this.logger = opts.logger ?? silentLogger;
-    this.batchSize = opts.batchSize ?? 32;
+    this.pacer = opts.pacer ?? new FixedPacer(opts.batchSize ?? 32);
+    this.pacer.onChange((p) => this.onPacer(p));
     this.rules = new IgnoreRules(BUILTIN_EXCLUDES, this.root);
     if (store.chunkCount) this.setState({ kind: 'ready', chunks: store.chunkCount, files: store.files.size });
   }
@@ -115,6 +122,24 @@ export class Engine {
   private setState(s: EngineState): void {
     this._state = s;
     for (const l of this.listeners) l(s);
+  }
+
+  /** While a run is going, pacer pauses and back-offs show in the engine's state. */
+  private onPacer(p: PacerState): void {
+    if (!this.running) return;
+    if (p.kind === 'paused') this.setState({ kind: 'paused', reason: p.reason });
+    else if (p.kind === 'backingOff') this.setState({ kind: 'backingOff', reason: p.reason });
+    else this.setState(this.lastProgress);
+  }
+
+  /** Pauses embedding (after the unit in flight); only works with the default pacer or one that supports it. */
+  pause(reason?: string): void {
+    if (this.pacer instanceof FixedPacer) this.pacer.pause(reason);
+  }
+
+  /** Resumes embedding. */
+  resume(): void {
+    if (this.pacer instanceof FixedPacer) this.pacer.resume();
   }
 
   private readyState(): EngineState {
@@ -211,9 +236,13 @@ export class Engine {
     const maxTokens = embedder.profile.maxTokens;
     const progress = (phase: IndexProgress['phase'], done: number): void => {
       onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached });
-      if (phase !== 'done') this.setState({ kind: 'indexing', done, total: files.length });
+      if (phase === 'done') return;
+      this.lastProgress = { kind: 'indexing', done, total: files.length };
+      if (this.pacer.state.kind === 'running') this.setState(this.lastProgress);
     };
-    this.setState({ kind: 'indexing', done: 0, total: files.length });
+    this.running = true;
+    this.lastProgress = { kind: 'indexing', done: 0, total: files.length };
+    this.setState(this.pacer.state.kind === 'paused' ? { kind: 'paused', reason: this.pacer.state.reason } : this.lastProgress);
 
     let ops: JournalOp[] = deleted.map((p) => ({ op: 'del', path: p }));
     summary.filesDeleted = deleted.length;
@@ -230,7 +259,9 @@ export class Engine {
     };
     const embedBatch = async (hashes: string[]): Promise<void> => {
       const texts = hashes.map((h) => wanted.get(h)!.text);
+      const t0 = performance.now();
       const vectors = await embedder.embedDocuments(texts, signal);
+      this.pacer.release({ chunks: hashes.length, ms: performance.now() - t0 });
       const fresh = hashes.map((hash, i) => ({ hash, vector: vectors[i] }));
       for (const h of hashes) {
         for (const f of wanted.get(h)!.files) f.waiting--;
@@ -242,11 +273,14 @@ export class Engine {
       ops = [];
       progress('embed', filesDone);
     };
+    let unit = this.pacer.state.kind === 'paused' ? 32 : this.pacer.state.batchSize;
     const flush = async (all: boolean): Promise<void> => {
-      while (queue.length >= this.batchSize || (all && queue.length)) {
-        const batch = queue.slice(0, this.batchSize);
-        queue = queue.slice(batch.length);
+      while (queue.length >= unit || (all && queue.length)) {
         if (inflight) await inflight;
+        // The pacer may pause here, or shrink the next unit when the machine is busy.
+        unit = Math.max(1, await this.pacer.acquire(signal));
+        const batch = queue.slice(0, unit);
+        queue = queue.slice(batch.length);
         // Embedding runs in llama.cpp's threads while this loop goes on chunking the next files.
         inflight = embedBatch(batch);
         if (all) await inflight;
@@ -311,8 +345,8 @@ export class Engine {
         summary.chunks += fitted.length;
         pending.push(entry);
         completeReady();
-        if (queue.length >= this.batchSize) await flush(false);
-        else if (!queue.length && !inflight && ops.length >= this.batchSize) {
+        if (queue.length >= unit) await flush(false);
+        else if (!queue.length && !inflight && ops.length >= unit) {
           this.store.commit([], ops);
           ops = [];
         }
@@ -325,9 +359,11 @@ export class Engine {
       ops = [];
       if (this.store.pendingOps) this.store.snapshot();
       progress('done', filesDone);
+      this.running = false;
       this.setState(this.readyState());
       return summary;
     } catch (e) {
+      this.running = false;
       // Whatever batches committed stay committed; the batch in flight is dropped.
       if (inflight) await (inflight as Promise<void>).catch(() => undefined);
       if (signal?.aborted) {

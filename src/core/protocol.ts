@@ -30,6 +30,8 @@ export interface EngineMethods {
   status: [Record<string, never>, EngineStatus];
   watch: [{ on: boolean }, { watching: boolean; how: string }];
   cancel: [{ jobId: string }, { cancelled: boolean }];
+  pause: [{ reason?: string }, null];
+  resume: [Record<string, never>, null];
   close: [Record<string, never>, null];
 }
 

@@ -154,3 +154,24 @@ export interface WatcherPort {
   describe(): string;
   close(): Promise<void>;
 }
+
+/** What the pacer is doing to embedding work right now. */
+export type PacerState =
+  | { kind: 'running'; batchSize: number }
+  | { kind: 'paused'; reason: string }
+  | { kind: 'backingOff'; reason: string; batchSize: number };
+
+/**
+ * Decides how much embedding work runs next and when. The engine asks before every unit of
+ * work and reports after it; a contention-aware scheduler implements it to back off or pause.
+ */
+export interface PacerPort {
+  /** Waits while paused (or pausing between units); resolves with the chunks for the next unit. */
+  acquire(signal?: AbortSignal): Promise<number>;
+  /** Reports a finished unit of work. */
+  release(done: { chunks: number; ms: number }): void;
+  /** The current state. */
+  readonly state: PacerState;
+  /** Subscribes to state changes; returns an unsubscribe function. */
+  onChange(listener: (s: PacerState) => void): () => void;
+}

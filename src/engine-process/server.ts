@@ -79,6 +79,14 @@ const handlers: { [M in MethodName]: (p: EngineMethods[M][0]) => Promise<EngineM
     ac?.abort();
     return { cancelled: !!ac };
   },
+  async pause({ reason }) {
+    engine().pause(reason);
+    return null;
+  },
+  async resume() {
+    engine().resume();
+    return null;
+  },
   async close() {
     await watcher?.close();
     watcher = undefined;
