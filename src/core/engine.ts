@@ -4,6 +4,8 @@ import { chunkHeader, fitToTokenBudget } from './chunking.js';
 import { sha256 } from './fsutil.js';
 import { IgnoreRules, readSourceFile, scanTree, BUILTIN_EXCLUDES, DEFAULT_MAX_FILE_BYTES, type ScannedFile } from './scanner.js';
 import { FixedPacer } from './pacer.js';
+import { fuse, type FusionMethod } from './fusion.js';
+import { LexicalIndex } from './lexical/index.js';
 import { Store, type ChunkRecord, type FileRecord, type JournalOp } from './store.js';
 import {
   silentLogger, type AnnFactoryPort, type Chunk, type ChunkerPort, type EmbedderPort, type EngineState,
@@ -30,7 +32,20 @@ export interface EngineOptions {
   annThreshold?: number;
   /** Discard the existing index (e.g. after a model change). */
   rebuild?: boolean;
+  /** How hybrid search fuses the dense and lexical rankings (default: DEFAULT_FUSION, chosen by `npm run bench:quality`). */
+  fusion?: FusionMethod;
 }
+
+/** Which retriever answers a search: vectors, BM25, or both fused. */
+export type SearchMode = 'dense' | 'lexical' | 'hybrid';
+export const SEARCH_MODES: readonly SearchMode[] = ['dense', 'lexical', 'hybrid'];
+
+/** Hybrid search's fusion, chosen on the retrieval-quality benchmark (test/bench/quality). */
+export const DEFAULT_FUSION: FusionMethod = { kind: 'rrf', k: 60 };
+/** The mode `search` uses when none is given. */
+export const DEFAULT_SEARCH_MODE: SearchMode = 'hybrid';
+/** Candidates each retriever contributes to a hybrid ranking. */
+const FUSION_DEPTH = 50;
 
 export interface IndexOptions {
   signal?: AbortSignal;
@@ -40,6 +55,8 @@ export interface IndexOptions {
 export interface SearchOptions {
   k?: number;
   signal?: AbortSignal;
+  /** Default DEFAULT_SEARCH_MODE. */
+  mode?: SearchMode;
 }
 
 /** What `status` reports. */
@@ -86,7 +103,7 @@ export class Engine {
   private running = false;
   private lastProgress: EngineState = { kind: 'idle' };
 
-  private constructor(private readonly opts: EngineOptions, readonly store: Store) {
+  private constructor(private readonly opts: EngineOptions, readonly store: Store, readonly lexical: LexicalIndex) {
     this.root = path.resolve(opts.root);
     this.storeDir = opts.storeDir ? path.resolve(opts.storeDir) : path.join(this.root, '.loupe');
     this.logger = opts.logger ?? silentLogger;
@@ -106,7 +123,14 @@ export class Engine {
     const store = Store.open(storeDir, { modelId: e.modelId, modelName: e.modelName, dimensions: e.dimensions }, {
       annFactory: opts.annFactory, annThreshold: opts.annThreshold, logger: opts.logger, rebuild: opts.rebuild,
     });
-    return new Engine(opts, store);
+    let lexical: LexicalIndex;
+    try {
+      lexical = LexicalIndex.open(storeDir, { logger: opts.logger });
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    return new Engine(opts, store, lexical);
   }
 
   get state(): EngineState {
@@ -182,7 +206,9 @@ export class Engine {
       const deleted = [...this.store.files.keys()].filter((p) => !seen.has(p));
       const changed = scan.files.filter((f) => {
         const rec = this.store.files.get(f.rel);
-        return !rec || rec.size !== f.size || rec.mtimeMs !== f.mtimeMs;
+        // A file whose chunks lack lexical terms (an index from before the lexical retriever, or a
+        // damaged term log) is re-chunked; its vectors come from the cache.
+        return !rec || rec.size !== f.size || rec.mtimeMs !== f.mtimeMs || !this.lexical.covers(rec.chunks);
       });
       const warnings = scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`);
       // A file that became too large or unreadable leaves the index.
@@ -215,7 +241,7 @@ export class Engine {
         }
         gone.delete(rel);
         const rec = this.store.files.get(rel);
-        if (rec && rec.size === st.size && rec.mtimeMs === st.mtimeMs) continue;
+        if (rec && rec.size === st.size && rec.mtimeMs === st.mtimeMs && this.lexical.covers(rec.chunks)) continue;
         files.push({ rel, abs, size: st.size, mtimeMs: st.mtimeMs });
       }
       const summary = await this.process(files, [...gone], opts, warnings);
@@ -269,7 +295,7 @@ export class Engine {
       }
       summary.embedded += hashes.length;
       completeReady();
-      this.store.commit(fresh, ops);
+      this.commit(fresh, ops);
       ops = [];
       progress('embed', filesDone);
     };
@@ -305,7 +331,7 @@ export class Engine {
         const fileHash = sha256(read.text);
         const prev = this.store.files.get(f.rel);
         summary.filesChanged++;
-        if (prev && prev.fileHash === fileHash) {
+        if (prev && prev.fileHash === fileHash && this.lexical.covers(prev.chunks)) {
           // Touched but unchanged: record the new mtime only.
           pending.push({ op: { op: 'put', path: f.rel, file: { ...prev, size: f.size, mtimeMs: f.mtimeMs, chunks: prev.chunks.map((c) => ({ ...c })) } }, waiting: 0 });
           summary.cached += prev.chunks.length;
@@ -327,6 +353,7 @@ export class Engine {
         for (const c of fitted) {
           const hash = chunkKey(c);
           record.chunks.push({ label: -1, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, hash });
+          this.lexical.add(hash, c.text, c.symbol);
           if (this.store.getVector(hash)) {
             summary.cached++;
             continue;
@@ -347,7 +374,7 @@ export class Engine {
         completeReady();
         if (queue.length >= unit) await flush(false);
         else if (!queue.length && !inflight && ops.length >= unit) {
-          this.store.commit([], ops);
+          this.commit([], ops);
           ops = [];
         }
         if (filesDone % 16 === 0) progress('chunk', filesDone);
@@ -355,9 +382,12 @@ export class Engine {
       await flush(true);
       completeReady();
       progress('commit', filesDone);
-      if (ops.length) this.store.commit([], ops);
+      if (ops.length) this.commit([], ops);
       ops = [];
-      if (this.store.pendingOps) this.store.snapshot();
+      if (this.store.pendingOps) {
+        this.store.snapshot();
+        this.lexical.compact(this.liveHashes());
+      }
       progress('done', filesDone);
       this.running = false;
       this.setState(this.readyState());
@@ -375,12 +405,45 @@ export class Engine {
     }
   }
 
-  /** Ranked chunks for a plain-words query; overlapping hits within a file are merged. */
+  /**
+   * Commits a batch to the store, and the lexical index with it: the terms of the batch's chunks
+   * are logged (and fsynced) first, so every committed chunk has its terms.
+   */
+  private commit(fresh: { hash: string; vector: Float32Array }[], ops: JournalOp[]): void {
+    this.lexical.persist(ops.flatMap((op) => (op.op === 'put' ? op.file.chunks : [])));
+    this.store.commit(fresh, ops);
+    this.lexical.sync(ops.map((op) => op.path), this.store.files);
+  }
+
+  private liveHashes(): Set<string> {
+    const live = new Set<string>();
+    for (const rec of this.store.files.values()) for (const c of rec.chunks) live.add(c.hash);
+    return live;
+  }
+
+  /**
+   * Ranked chunks for a query, best first, before merging: `n` candidates from one retriever, or
+   * the fusion of `depth` from each. The scores of a hybrid ranking are fusion scores.
+   */
+  async rank(query: string, mode: SearchMode, n: number, opts: { signal?: AbortSignal; fusion?: FusionMethod; depth?: number } = {}): Promise<{ path: string; chunk: ChunkRecord; score: number }[]> {
+    if (!query.trim() || !this.store.chunkCount) return [];
+    if (!SEARCH_MODES.includes(mode)) throw new Error(`Unknown search mode "${mode}" (use ${SEARCH_MODES.join(', ')})`);
+    const dense = async (m: number) => this.store.search(await this.opts.embedder.embedQuery(query, opts.signal), m);
+    const lexical = (m: number) => {
+      if (!this.lexical.built) this.lexical.build(this.store.files);
+      return this.lexical.search(query, m) as { path: string; chunk: ChunkRecord; score: number }[];
+    };
+    if (mode === 'dense') return dense(n);
+    if (mode === 'lexical') return lexical(n);
+    const depth = Math.max(n, opts.depth ?? FUSION_DEPTH);
+    const lists = [await dense(depth), lexical(depth)].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
+    return fuse(lists, opts.fusion ?? this.opts.fusion ?? DEFAULT_FUSION).slice(0, n).map((r) => ({ ...r.item, score: r.score }));
+  }
+
+  /** Ranked locations for a plain-words query; overlapping hits within a file are merged. */
   async search(query: string, opts: SearchOptions = {}): Promise<SearchResult[]> {
     const k = Math.max(1, opts.k ?? 10);
-    if (!query.trim() || !this.store.chunkCount) return [];
-    const vector = await this.opts.embedder.embedQuery(query, opts.signal);
-    const hits = this.store.search(vector, k * 3 + 10);
+    const hits = await this.rank(query, opts.mode ?? DEFAULT_SEARCH_MODE, k * 3 + 10, { signal: opts.signal });
     return mergeHits(hits, k);
   }
 
@@ -398,7 +461,7 @@ export class Engine {
       updatedAt: this.store.updatedAt,
       diskBytes: this.store.diskBytes(),
       state: this._state,
-      warnings: this.store.report.warnings,
+      warnings: [...this.store.report.warnings, ...this.lexical.warnings],
     };
   }
 
@@ -406,6 +469,7 @@ export class Engine {
   async close(): Promise<void> {
     await this.queue;
     this.store.close();
+    this.lexical.close();
   }
 }
 
