@@ -12,7 +12,6 @@ const entries = [
   { in: 'src/engine-process/server.ts', out: 'engine-server' },
   { in: 'src/cli/main.ts', out: 'cli' },
 ];
-if (existsSync('src/extension/extension.ts')) entries.push({ in: 'src/extension/extension.ts', out: 'extension' });
 
 mkdirSync('dist/grammars', { recursive: true });
 await esbuild.build({
@@ -29,6 +28,25 @@ await esbuild.build({
   // Bundled CJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __loupeCreateRequire } from 'node:module'; const require = __loupeCreateRequire(import.meta.url);" },
 });
+
+// The VS Code extension: CommonJS, the format every VS Code (desktop, code-server) loads for `main`.
+// It holds only the thin layer and the engine client; everything native runs in the engine process
+// (dist/engine-server.mjs). `import.meta.url` has no CJS meaning: define it from __filename.
+if (existsSync('src/extension/extension.ts')) {
+  await esbuild.build({
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: 'dist/extension.cjs',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external,
+    sourcemap: true,
+    logLevel: 'warning',
+    define: { 'import.meta.url': '__loupeImportMetaUrl' },
+    banner: { js: "const __loupeImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
+  });
+}
 
 // Grammars and web-tree-sitter's runtime, found at run time through the chunker's grammarDir.
 const vscodeWasm = path.join(path.dirname(require.resolve('@vscode/tree-sitter-wasm/package.json')), 'wasm');

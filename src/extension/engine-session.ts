@@ -1,0 +1,198 @@
+/**
+ * One workspace folder's engine: an engine process (EngineClient) plus the extension's view of
+ * it (state, status, the running index job). No `vscode` import, so it is tested under plain
+ * Node against the real engine process. Everything heavy runs in that process, never here.
+ */
+import type { EngineStatus } from '../core/engine.js';
+import type { EventMessage, OpenParams } from '../core/protocol.js';
+import { LoupeError, type EngineState, type IndexProgress, type IndexSummary, type Logger } from '../core/types.js';
+import { EngineClient } from '../adapters/engine-client.js';
+import type { RootedResult } from './passages.js';
+
+export interface SessionOptions {
+  /** Absolute path of the workspace folder. */
+  root: string;
+  /** Its display name. */
+  name: string;
+  params: OpenParams;
+  /** The engine process script (dist/engine-server.mjs inside the VSIX). */
+  serverScript?: string;
+  logger: Logger;
+  /** Called whenever state or status changes (the status bar re-renders). */
+  onChange: () => void;
+}
+
+/** A running index job. */
+interface Job {
+  id: string;
+  done: Promise<IndexSummary | undefined>;
+  listeners: Set<(p: IndexProgress) => void>;
+}
+
+let jobCounter = 0;
+
+export class EngineSession {
+  readonly client: EngineClient;
+  state: EngineState | undefined;
+  status: EngineStatus | undefined;
+  /** Set when opening the engine failed (model missing, index of another model…). */
+  openError: LoupeError | Error | undefined;
+  private job: Job | undefined;
+  private watching = false;
+  private disposed = false;
+  private readonly offEvent: () => void;
+  private readonly offExit: () => void;
+
+  constructor(readonly opts: SessionOptions) {
+    // Electron's Node (desktop VS Code) needs ELECTRON_RUN_AS_NODE to run a plain Node script.
+    this.client = new EngineClient({ serverScript: opts.serverScript, env: { ELECTRON_RUN_AS_NODE: '1' } });
+    this.offEvent = this.client.onEvent((e) => this.onEvent(e));
+    this.offExit = this.client.onExit(({ code, signal, restarting }) => {
+      if (this.disposed) return;
+      opts.logger.warn(`[${opts.name}] engine process exited (${signal ?? `code ${code}`}); ${restarting ? 'restarting it' : 'too many restarts, giving up'}`);
+      if (!restarting) {
+        this.state = { kind: 'error', message: 'The engine process keeps stopping; see the log.' };
+        opts.onChange();
+      }
+    });
+  }
+
+  get root(): string {
+    return this.opts.root;
+  }
+  get name(): string {
+    return this.opts.name;
+  }
+  /** The compute unit the model runs on, once loaded. */
+  get computeUnit(): string | undefined {
+    return this.status?.model.computeUnit;
+  }
+  /** True while an index job runs. */
+  get indexing(): boolean {
+    return !!this.job;
+  }
+
+  private onEvent(e: EventMessage): void {
+    if (e.event === 'state') {
+      this.state = e.state;
+      this.opts.onChange();
+    } else if (e.event === 'progress') {
+      if (this.job?.id === e.jobId) for (const l of this.job.listeners) l(e.progress);
+    } else if (e.event === 'log') {
+      this.opts.logger[e.level](`[${this.opts.name}] ${e.message}`);
+    } else if (e.event === 'indexed') {
+      this.opts.logger.info(`[${this.opts.name}] updated ${e.summary.filesChanged} changed, ${e.summary.filesDeleted} deleted file(s): ${e.summary.chunks} chunks`);
+      void this.refreshStatus();
+    }
+  }
+
+  /** Starts the engine process and opens the folder's index (loads the model there). */
+  async open(rebuild = false): Promise<EngineStatus> {
+    const t0 = performance.now();
+    try {
+      this.openError = undefined;
+      this.status = await this.client.open({ ...this.opts.params, rebuild: rebuild || undefined });
+      this.state = this.status.state;
+      this.opts.logger.info(`[${this.name}] engine open in ${Math.round(performance.now() - t0)} ms: ${this.status.model.name} on ${this.status.model.computeUnit}, ${this.status.chunks} chunks in ${this.status.files} files, ${this.status.searchStructure}, store ${this.status.storeDir}`);
+      for (const w of this.status.warnings) this.opts.logger.warn(`[${this.name}] ${w}`);
+      return this.status;
+    } catch (e) {
+      this.openError = e as Error;
+      this.state = { kind: 'error', message: (e as Error).message };
+      throw e;
+    } finally {
+      this.opts.onChange();
+    }
+  }
+
+  /** Re-reads the engine's status. */
+  async refreshStatus(): Promise<EngineStatus | undefined> {
+    try {
+      this.status = await this.client.request('status', {});
+      this.opts.onChange();
+    } catch (e) {
+      this.opts.logger.debug(`[${this.name}] status failed: ${(e as Error).message}`);
+    }
+    return this.status;
+  }
+
+  /**
+   * Brings the index up to date (a full scan; unchanged chunks come from the cache). A running
+   * job is cancelled first. Resolves undefined when cancelled.
+   */
+  index(onProgress?: (p: IndexProgress) => void): { id: string; done: Promise<IndexSummary | undefined> } {
+    const previous = this.job;
+    const id = `index-${process.pid}-${++jobCounter}`;
+    const listeners = new Set<(p: IndexProgress) => void>(onProgress ? [onProgress] : []);
+    const run = async (): Promise<IndexSummary | undefined> => {
+      if (previous) {
+        await this.client.request('cancel', { jobId: previous.id }).catch(() => undefined);
+        await previous.done.catch(() => undefined);
+      }
+      try {
+        const summary = await this.client.request('index', { jobId: id });
+        this.opts.logger.info(`[${this.name}] indexed ${summary.files} files (${summary.filesChanged} changed, ${summary.filesDeleted} deleted, ${summary.filesSkipped} skipped): ${summary.chunks} chunks, ${summary.embedded} embedded, ${summary.cached} cached, ${summary.seconds.toFixed(1)} s`);
+        for (const w of summary.warnings.slice(0, 20)) this.opts.logger.warn(`[${this.name}] ${w}`);
+        return summary;
+      } catch (e) {
+        if ((e as Error).name === 'AbortError') {
+          this.opts.logger.info(`[${this.name}] index job cancelled`);
+          return undefined;
+        }
+        throw e;
+      } finally {
+        if (this.job?.id === id) this.job = undefined;
+        await this.refreshStatus();
+      }
+    };
+    const job: Job = { id, done: run(), listeners };
+    this.job = job;
+    return job;
+  }
+
+  /** Adds a progress listener to the running job, if any. */
+  onJobProgress(listener: (p: IndexProgress) => void): () => void {
+    const job = this.job;
+    job?.listeners.add(listener);
+    return () => job?.listeners.delete(listener);
+  }
+
+  /** Cancels the running index job (committed batches are kept). */
+  async cancelIndex(): Promise<void> {
+    const job = this.job;
+    if (!job) return;
+    await this.client.request('cancel', { jobId: job.id });
+    await job.done.catch(() => undefined);
+  }
+
+  /** Starts or stops the engine's file watcher (it runs in the engine process). */
+  async watch(on: boolean): Promise<void> {
+    if (on === this.watching) return;
+    const r = await this.client.request('watch', { on });
+    this.watching = r.watching;
+    this.opts.logger.info(`[${this.name}] watcher: ${r.how}`);
+  }
+
+  /** Searches this folder's index. */
+  async search(query: string, k: number): Promise<RootedResult[]> {
+    const hits = await this.client.request('search', { query, k });
+    return hits.map((h) => ({ ...h, root: this.root, rootName: this.name }));
+  }
+
+  /** Pauses embedding work between units (the engine keeps answering searches). */
+  async pause(reason: string): Promise<void> {
+    await this.client.request('pause', { reason });
+  }
+
+  async resume(): Promise<void> {
+    await this.client.request('resume', {});
+  }
+
+  /** Stops the engine process. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.offEvent();
+    this.offExit();
+    await this.client.close(3000);
+  }
+}

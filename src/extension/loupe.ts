@@ -1,0 +1,316 @@
+/**
+ * The composition root: one object owns every service of the extension (log, settings, one
+ * engine session per workspace folder, status bar, search, Q&A panel, commands) and disposes
+ * them together. Engine sessions have their own, shorter lifetime: a model or storage change
+ * restarts them without touching the rest.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import * as vscode from 'vscode';
+import { LoupeError } from '../core/types.js';
+import { registerCommands } from './commands.js';
+import { EngineSession } from './engine-session.js';
+import { ChannelLogger, showError } from './logger.js';
+import { mergeResults, readPassages, type Passage } from './passages.js';
+import { QaViewProvider, type Answerer } from './qa-view.js';
+import { openPassage, showSearch } from './search-pick.js';
+import { changeEffect, describeSettings, openParamsFor, readSettings, type LoupeSettings } from './settings.js';
+import { StatusBar } from './status-bar.js';
+import { combineStates, coverageNote, describeState, type Blocked } from './status-view.js';
+import { appendMetric } from './metrics.js';
+
+const FIRST_INDEX_KEY = 'loupe.firstIndexNotified';
+
+export class Loupe implements vscode.Disposable {
+  readonly log = new ChannelLogger();
+  settings: LoupeSettings;
+  readonly sessions = new Map<string, EngineSession>();
+  private readonly statusBar = new StatusBar();
+  readonly qa: QaViewProvider;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Event-loop delay of the extension host, reset at the start of each index job. */
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private renderQueued = false;
+
+  constructor(readonly context: vscode.ExtensionContext) {
+    this.settings = readSettings((k) => vscode.workspace.getConfiguration('loupe').get(k));
+    this.log.info(`Loupe ${context.extension.packageJSON.version as string} on ${process.platform}-${process.arch}, Node ${process.versions.node}; settings ${describeSettings(this.settings)}`);
+    this.qa = new QaViewProvider(context.extensionUri, context.workspaceState, {
+      searchPassages: (q, signal, k) => this.searchPassages(q, signal, k ?? this.settings.answerPassages),
+      blockedReason: () => this.blockedReason(),
+      answerer: this.answerer,
+      openPassage: (p) => openPassage(p, false),
+      configureAnswerModel: () => this.configureAnswerModel(),
+      log: this.log,
+    });
+    this.loopDelay.enable();
+    this.disposables.push(
+      this.log,
+      this.statusBar,
+      this.qa,
+      vscode.window.registerWebviewViewProvider(QaViewProvider.viewId, this.qa, { webviewOptions: { retainContextWhenHidden: false } }),
+      ...registerCommands(this),
+      vscode.workspace.onDidChangeConfiguration((e) => void this.onConfigChange(e)),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => void this.syncFolders()),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        this.log.info('workspace trusted: starting the engine');
+        void this.syncFolders();
+      }),
+      { dispose: () => this.loopDelay.disable() },
+    );
+  }
+
+  /** Why nothing runs: Restricted Mode, or no folder open. */
+  blocked(): Blocked {
+    if (!vscode.workspace.isTrusted) return 'untrusted';
+    if (!vscode.workspace.workspaceFolders?.length) return 'noFolder';
+    return undefined;
+  }
+
+  /** A sentence for commands that cannot run, or undefined when they can. */
+  blockedReason(): string | undefined {
+    const b = this.blocked();
+    if (b === 'untrusted') return 'Loupe does not run in Restricted Mode: indexing and search start an engine process and load native code and model files. Trust this workspace to use Loupe.';
+    if (b === 'noFolder') return 'Open a folder to index and search it.';
+    return undefined;
+  }
+
+  /** Starts engines for the workspace folders (nothing in Restricted Mode). */
+  start(): void {
+    this.render();
+    if (this.blocked() === 'untrusted') this.log.info('Restricted Mode: no engine process is started until the workspace is trusted');
+    void this.syncFolders();
+  }
+
+  /** Re-renders the status bar on the next tick (state events come in bursts). */
+  render(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    queueMicrotask(() => {
+      this.renderQueued = false;
+      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.state, computeUnit: s.computeUnit })), this.blocked());
+    });
+  }
+
+  private storeDirFor(root: string): string | undefined {
+    if (this.settings.storage === 'workspace') return undefined;
+    const id = createHash('sha256').update(root).digest('hex').slice(0, 16);
+    return path.join(this.context.globalStorageUri.fsPath, 'indexes', `${path.basename(root)}-${id}`);
+  }
+
+  private newSession(folder: vscode.WorkspaceFolder): EngineSession {
+    const root = folder.uri.fsPath;
+    return new EngineSession({
+      root,
+      name: folder.name,
+      params: openParamsFor(root, this.settings, this.storeDirFor(root)),
+      serverScript: path.join(this.context.extensionPath, 'dist', 'engine-server.mjs'),
+      logger: this.log,
+      onChange: () => this.render(),
+    });
+  }
+
+  /** Opens sessions for new folders and closes those of removed ones. */
+  async syncFolders(): Promise<void> {
+    this.render();
+    if (this.blocked()) return;
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
+    const keep = new Set(folders.map((f) => f.uri.toString()));
+    for (const [key, s] of this.sessions) {
+      if (!keep.has(key)) {
+        this.sessions.delete(key);
+        void s.dispose();
+      }
+    }
+    await Promise.all(folders.filter((f) => !this.sessions.has(f.uri.toString())).map((f) => this.startSession(f)));
+    this.render();
+  }
+
+  private async startSession(folder: vscode.WorkspaceFolder, rebuild = false): Promise<void> {
+    const session = this.newSession(folder);
+    this.sessions.set(folder.uri.toString(), session);
+    this.render();
+    let status;
+    try {
+      status = await session.open(rebuild);
+    } catch (e) {
+      const err = e as LoupeError;
+      if (err.code === 'model-mismatch') {
+        const pick = await showError(this.log, `Loupe (${folder.name}): the index was built with another embedding model. Re-index with the current model?`, 'Re-index');
+        if (pick === 'Re-index') await this.restartSession(folder, true);
+      } else {
+        void showError(this.log, `Loupe (${folder.name}) could not start: ${err.message}`);
+      }
+      return;
+    }
+    if (!this.settings.autoIndex) return;
+    const first = status.chunks === 0 && !this.context.globalState.get<boolean>(FIRST_INDEX_KEY);
+    await this.runIndex(session, first);
+    await session.watch(true).catch((e) => this.log.warn(`[${session.name}] watcher did not start: ${(e as Error).message}`));
+  }
+
+  private async restartSession(folder: vscode.WorkspaceFolder, rebuild: boolean): Promise<void> {
+    const key = folder.uri.toString();
+    const old = this.sessions.get(key);
+    this.sessions.delete(key);
+    await old?.dispose();
+    await this.startSession(folder, rebuild);
+  }
+
+  /**
+   * Runs an index job. The first index ever shows a cancellable notification; later ones show
+   * only the status bar. Logs the extension host's event-loop delay during the job.
+   */
+  async runIndex(session: EngineSession, notify: boolean): Promise<void> {
+    this.loopDelay.reset();
+    const t0 = performance.now();
+    const job = session.index();
+    if (notify) {
+      void this.context.globalState.update(FIRST_INDEX_KEY, true);
+      void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Loupe: indexing ${session.name}`, cancellable: true }, async (progress, token) => {
+        token.onCancellationRequested(() => void session.cancelIndex());
+        let last = 0;
+        const off = session.onJobProgress((p) => {
+          if (!p.filesTotal) return;
+          const pct = (100 * p.filesDone) / p.filesTotal;
+          progress.report({ message: `${p.filesDone}/${p.filesTotal} files — search works on what is done`, increment: pct - last });
+          last = pct;
+        });
+        await job.done.catch(() => undefined);
+        off();
+      });
+    }
+    try {
+      const summary = await job.done;
+      const h = this.loopDelay;
+      const lag = { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, mean: h.mean / 1e6, samples: h.count };
+      this.log.info(`[${session.name}] extension-host event-loop delay during the index job: p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms (${lag.samples} samples at 10 ms resolution)`);
+      appendMetric({ event: 'index', root: session.name, ms: Math.round(performance.now() - t0), cancelled: !summary, summary, eventLoopDelayMs: lag });
+    } catch (e) {
+      void showError(this.log, `Loupe (${session.name}): indexing failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Searches every folder and reads the passages' text; best score first. */
+  async searchPassages(query: string, signal: AbortSignal, k = this.settings.maxResults): Promise<Passage[]> {
+    const why = this.blockedReason();
+    if (why) throw new LoupeError(why, 'blocked');
+    const sessions = [...this.sessions.values()].filter((s) => !s.openError);
+    if (!sessions.length) throw new LoupeError('The Loupe engine is not running; see the log.', 'not-running');
+    const lists = await Promise.all(sessions.map((s) => s.search(query, k).catch((e) => {
+      this.log.warn(`[${s.name}] search failed: ${(e as Error).message}`);
+      return [];
+    })));
+    signal.throwIfAborted();
+    return readPassages(mergeResults(lists, k));
+  }
+
+  /** How much a search covers right now. */
+  coverage(): string {
+    return coverageNote(combineStates([...this.sessions.values()].map((s) => s.state)));
+  }
+
+  /** Shows the search quick pick. */
+  search(initial?: string): void {
+    showSearch({ searchPassages: (q, signal) => this.searchPassages(q, signal), coverage: () => this.coverage(), multiRoot: this.sessions.size > 1, log: this.log }, initial);
+  }
+
+  /** Re-indexes every folder; restarts engines whose settings changed (a new model rebuilds). */
+  async reindex(): Promise<void> {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    await Promise.all(folders.map(async (f) => {
+      const s = this.sessions.get(f.uri.toString());
+      const params = openParamsFor(f.uri.fsPath, this.settings, this.storeDirFor(f.uri.fsPath));
+      if (!s || s.openError || JSON.stringify(params) !== JSON.stringify(s.opts.params)) {
+        const rebuild = !!s && (s.opts.params.modelPath !== params.modelPath || s.openError instanceof LoupeError && s.openError.code === 'model-mismatch');
+        await this.restartSession(f, rebuild);
+        if (!this.settings.autoIndex) await this.indexOnly(f);
+      } else {
+        await this.runIndex(s, false);
+      }
+    }));
+  }
+
+  private async indexOnly(f: vscode.WorkspaceFolder): Promise<void> {
+    const s = this.sessions.get(f.uri.toString());
+    if (s && !s.openError) await this.runIndex(s, false);
+  }
+
+  /** Pauses (or resumes) embedding work in every folder. */
+  async setPaused(paused: boolean): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => (paused ? s.pause('paused from VS Code') : s.resume()).catch((e) => this.log.warn(`[${s.name}] ${(e as Error).message}`))));
+    this.log.info(paused ? 'paused' : 'resumed');
+  }
+
+  /** True when any folder is paused. */
+  get paused(): boolean {
+    return [...this.sessions.values()].some((s) => s.state?.kind === 'paused');
+  }
+
+  /** A multi-line report of every folder's index. */
+  statusReport(): string {
+    if (!this.sessions.size) return this.blockedReason() ?? 'No engine is running.';
+    return [...this.sessions.values()].map((s) => {
+      const st = s.status;
+      const lines = [`${s.name}: ${describeState(s.state)}`];
+      if (s.openError) lines.push(`  could not open: ${s.openError.message}`);
+      if (st) {
+        lines.push(`  model: ${st.model.name} (${st.model.dimensions} dims) on ${st.model.computeUnit}`);
+        lines.push(`  index: ${st.chunks} chunks in ${st.files} files, ${st.searchStructure}, ${(st.diskBytes / 1048576).toFixed(1)} MiB`);
+        lines.push(`  stored in ${st.storeDir}; updated ${st.updatedAt || 'never'}`);
+      }
+      return lines.join('\n');
+    }).join('\n\n');
+  }
+
+  private async onConfigChange(e: vscode.ConfigurationChangeEvent): Promise<void> {
+    const effect = changeEffect((s) => e.affectsConfiguration(s));
+    if (!effect) return;
+    this.settings = readSettings((k) => vscode.workspace.getConfiguration('loupe').get(k));
+    this.log.info(`settings changed (${effect}): ${describeSettings(this.settings)}`);
+    if (this.blocked()) return;
+    if (effect === 'reindex') {
+      const pick = await vscode.window.showInformationMessage('Loupe: the model or file settings changed; the index must be rebuilt to apply them.', 'Re-index now', 'Later');
+      if (pick === 'Re-index now') await this.reindex();
+    } else if (effect === 'restart') {
+      for (const f of vscode.workspace.workspaceFolders ?? []) await this.restartSession(f, false);
+    } else {
+      for (const s of this.sessions.values()) if (!s.openError) await s.watch(this.settings.autoIndex).catch(() => undefined);
+      this.qa.settingsChanged();
+    }
+  }
+
+  /** Lets the user pick a GGUF chat model for answers. */
+  async configureAnswerModel(): Promise<void> {
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Use as answer model', filters: { 'GGUF models': ['gguf'] }, title: 'Loupe: choose a GGUF chat model for answers' });
+    if (picked?.[0]) await vscode.workspace.getConfiguration('loupe').update('answer.model', picked[0].fsPath, vscode.ConfigurationTarget.Global);
+  }
+
+  /** Answers over the engine process's answer model (see `answerer.ts`). */
+  get answerer(): Answerer {
+    return this._answerer ??= createAnswerer(this);
+  }
+  private _answerer: Answerer | undefined;
+
+  dispose(): void {
+    for (const s of this.sessions.values()) void s.dispose();
+    this.sessions.clear();
+    for (const d of this.disposables.reverse()) d.dispose();
+  }
+}
+
+/** The answerer: explains what is missing until the engine process can run an answer model. */
+function createAnswerer(loupe: Loupe): Answerer {
+  return {
+    modelName: () => (loupe.settings.answerModel ? path.basename(loupe.settings.answerModel) : null),
+    unavailable: () => {
+      const m = loupe.settings.answerModel;
+      if (!m) return 'Set “loupe.answer.model” to a local GGUF chat model to get written answers. Until then Loupe shows the passages it retrieved.';
+      if (!existsSync(m)) return `The answer model file ${m} does not exist.`;
+      return 'This build of Loupe cannot run answer models yet; showing the retrieved passages.';
+    },
+    answer: () => Promise.reject(new LoupeError('No answer model can run in this build.', 'no-answer-model')),
+  };
+}

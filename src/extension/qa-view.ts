@@ -1,0 +1,214 @@
+/**
+ * The Q&A panel: a webview view in Loupe's activity-bar container. Questions retrieve passages
+ * from every folder's index; an answer model (when configured) streams an answer citing them as
+ * [n]; without one the panel says so and shows the passages. History lives on the extension side
+ * (workspace state), so it survives reloads; the webview only renders it.
+ */
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { isAbort } from './async-utils.js';
+import type { Passage } from './passages.js';
+import { parseFromWebview, type ToWebview, type Turn } from './qa-protocol.js';
+
+const HISTORY_KEY = 'loupe.qa.history';
+const MAX_TURNS = 50;
+
+/** Generates answers from passages; implemented over the engine's answer model. */
+export interface Answerer {
+  /** Why no answer can be generated now (shown in the panel), or undefined when one can. */
+  unavailable(): string | undefined;
+  /** The configured answer model's name, or null. */
+  modelName(): string | null;
+  /** Streams an answer; resolves when done. Rejects with an AbortError when `signal` aborts. */
+  answer(question: string, passages: Passage[], history: { question: string; answer: string }[], signal: AbortSignal, onToken: (text: string) => void): Promise<void>;
+}
+
+/** What the panel needs from the root. */
+export interface QaHost {
+  searchPassages(query: string, signal: AbortSignal, k?: number): Promise<Passage[]>;
+  /** Undefined when questions can be asked; otherwise why not (restricted mode, no folder). */
+  blockedReason(): string | undefined;
+  readonly answerer: Answerer;
+  openPassage(p: Passage): Promise<void>;
+  configureAnswerModel(): Promise<void>;
+  readonly log: { info(m: string): void; error(m: string): void };
+}
+
+export class QaViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  static readonly viewId = 'loupe.qa';
+  private view: vscode.WebviewView | undefined;
+  private turns: Turn[];
+  private running: { id: string; ac: AbortController } | undefined;
+  private pendingQuestion: string | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly extensionUri: vscode.Uri, private readonly memento: vscode.Memento, private readonly host: QaHost) {
+    const saved = memento.get<Turn[]>(HISTORY_KEY, []);
+    // A turn interrupted by a reload cannot resume: mark it stopped.
+    this.turns = saved.map((t) => (t.status === 'streaming' || t.status === 'retrieving' ? { ...t, status: 'stopped' } : t));
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    view.webview.options = { enableScripts: true, localResourceRoots: [media] };
+    view.webview.html = this.html(view.webview, media);
+    this.disposables.push(
+      view.webview.onDidReceiveMessage((m) => void this.onMessage(m)),
+      view.onDidDispose(() => {
+        if (this.view === view) this.view = undefined;
+      }),
+    );
+  }
+
+  private html(webview: vscode.Webview, media: vscode.Uri): string {
+    const nonce = randomBytes(16).toString('base64');
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'qa.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'qa.css'));
+    const csp = `default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}'; img-src ${webview.cspSource}; font-src ${webview.cspSource};`;
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link href="${style}" rel="stylesheet">
+<title>Loupe Q&amp;A</title>
+</head>
+<body>
+<div id="turns" role="log" aria-live="polite"></div>
+<form id="ask">
+  <textarea id="question" rows="3" placeholder="Ask about this codebase… (Enter to send, Shift+Enter for a new line)" aria-label="Question"></textarea>
+  <div class="buttons">
+    <button type="submit" id="send">Ask</button>
+    <button type="button" id="stop" class="secondary" hidden>Stop</button>
+    <button type="button" id="clear" class="secondary">Clear</button>
+  </div>
+</form>
+<script nonce="${nonce}" src="${script}"></script>
+</body>
+</html>`;
+  }
+
+  private post(m: ToWebview): void {
+    void this.view?.webview.postMessage(m);
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const m = parseFromWebview(raw);
+    if (!m) {
+      this.host.log.error(`Q&A panel: ignored a malformed message`);
+      return;
+    }
+    switch (m.type) {
+      case 'ready':
+        this.post({ type: 'init', turns: this.turns, answerModel: this.host.answerer.modelName(), busy: !!this.running });
+        if (this.pendingQuestion) {
+          const q = this.pendingQuestion;
+          this.pendingQuestion = undefined;
+          await this.ask(q);
+        }
+        break;
+      case 'ask':
+        await this.ask(m.question);
+        break;
+      case 'stop':
+        this.running?.ac.abort();
+        break;
+      case 'clear':
+        this.running?.ac.abort();
+        this.turns = [];
+        await this.save();
+        this.post({ type: 'init', turns: [], answerModel: this.host.answerer.modelName(), busy: false });
+        break;
+      case 'open': {
+        const p = this.turns.find((t) => t.id === m.turnId)?.passages.find((x) => x.n === m.n);
+        if (p) await this.host.openPassage(p).catch((e) => this.host.log.error(`cannot open ${p.path}: ${(e as Error).message}`));
+        break;
+      }
+      case 'configure':
+        await this.host.configureAnswerModel();
+        break;
+    }
+  }
+
+  /** Reveals the panel and focuses its input (with `question`, asks it). */
+  async reveal(question?: string): Promise<void> {
+    await vscode.commands.executeCommand(`${QaViewProvider.viewId}.focus`);
+    if (question) {
+      if (this.view) await this.ask(question);
+      else this.pendingQuestion = question;
+    } else {
+      this.post({ type: 'focusInput' });
+    }
+  }
+
+  private async save(): Promise<void> {
+    await this.memento.update(HISTORY_KEY, this.turns.slice(-MAX_TURNS));
+  }
+
+  private update(turn: Turn): void {
+    this.post({ type: 'turn', turn });
+  }
+
+  /** Asks a question: retrieve, then answer (or explain why no answer model runs). */
+  async ask(question: string): Promise<void> {
+    const blocked = this.host.blockedReason();
+    this.running?.ac.abort();
+    const id = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const ac = new AbortController();
+    this.running = { id, ac };
+    this.post({ type: 'busy', busy: true });
+    // Earlier turns with answers are the conversation a follow-up builds on.
+    const history = this.turns.filter((t) => t.answer).slice(-4).map((t) => ({ question: t.question, answer: t.answer }));
+    const turn: Turn = { id, question, passages: [], answer: '', status: 'retrieving' };
+    this.turns.push(turn);
+    this.update(turn);
+    try {
+      if (blocked) {
+        turn.status = 'error';
+        turn.note = blocked;
+        return;
+      }
+      turn.passages = await this.host.searchPassages(question, ac.signal);
+      const why = this.host.answerer.unavailable();
+      if (why) {
+        turn.status = 'noModel';
+        turn.note = why;
+        return;
+      }
+      turn.status = 'streaming';
+      this.update(turn);
+      await this.host.answerer.answer(question, turn.passages, history, ac.signal, (text) => {
+        turn.answer += text;
+        this.post({ type: 'token', id, text });
+      });
+      turn.status = 'done';
+    } catch (e) {
+      if (isAbort(e) || ac.signal.aborted) {
+        turn.status = 'stopped';
+      } else {
+        turn.status = 'error';
+        turn.note = (e as Error).message;
+        this.host.log.error(`Q&A: ${(e as Error).message}`);
+      }
+    } finally {
+      this.update(turn);
+      if (this.running?.id === id) {
+        this.running = undefined;
+        this.post({ type: 'busy', busy: false });
+      }
+      await this.save();
+    }
+  }
+
+  /** Tells the panel the answer model may have changed. */
+  settingsChanged(): void {
+    this.post({ type: 'init', turns: this.turns, answerModel: this.host.answerer.modelName(), busy: !!this.running });
+  }
+
+  dispose(): void {
+    this.running?.ac.abort();
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The search quick pick: results update as you type (debounced; a newer query supersedes the
+ * one in flight), each row shows symbol, path:line and a snippet, moving through rows previews
+ * the location, and accepting opens the exact range.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LiveQuery } from './async-utils.js';
+import type { Passage } from './passages.js';
+
+interface ResultItem extends vscode.QuickPickItem {
+  passage: Passage;
+}
+
+/** What the quick pick needs from the root. */
+export interface SearchHost {
+  /** Searches every folder; results merged best first, with their text. */
+  searchPassages(query: string, signal: AbortSignal): Promise<Passage[]>;
+  /** A note on coverage (`indexing: 120 of 800 files…`), empty when complete. */
+  coverage(): string;
+  readonly multiRoot: boolean;
+  readonly log: { error(m: string): void };
+}
+
+const ICONS: Record<string, string> = { function: 'symbol-function', method: 'symbol-method', class: 'symbol-class' };
+
+function itemFor(p: Passage, multiRoot: boolean): ResultItem {
+  const snippet = p.text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && l !== '…').slice(0, 2).join('  ⏎  ');
+  const where = `${multiRoot ? `${p.rootName}/` : ''}${p.path}:${p.startLine}`;
+  const icon = p.symbol ? (ICONS[p.symbol.includes('.') ? 'method' : 'function'] ?? 'symbol-misc') : 'file-code';
+  return {
+    label: `$(${icon}) ${p.symbol ?? path.posix.basename(p.path)}`,
+    description: `${where}  ·  ${p.score.toFixed(2)}`,
+    detail: snippet.length > 160 ? snippet.slice(0, 159) + '…' : snippet,
+    // The query is semantic: never let the quick pick's own label filter hide a result.
+    alwaysShow: true,
+    passage: p,
+  };
+}
+
+/** The range of a passage in its document (0-based lines). */
+export function rangeOf(p: Passage): vscode.Range {
+  return new vscode.Range(p.startLine - 1, 0, Math.max(p.startLine - 1, p.endLine - 1), Number.MAX_SAFE_INTEGER);
+}
+
+/** Opens a passage's file at its range. */
+export async function openPassage(p: Passage, preview: boolean, preserveFocus = false): Promise<void> {
+  const uri = vscode.Uri.file(path.join(p.root, ...p.path.split('/')));
+  const editor = await vscode.window.showTextDocument(uri, { preview, preserveFocus, selection: new vscode.Range(p.startLine - 1, 0, p.startLine - 1, 0) });
+  const range = rangeOf(p);
+  editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+}
+
+/** Shows the live search quick pick; `initial` pre-fills the query. */
+export function showSearch(host: SearchHost, initial = ''): void {
+  const qp = vscode.window.createQuickPick<ResultItem>();
+  qp.title = 'Loupe: semantic search';
+  qp.placeholder = 'Describe the code you are looking for (e.g. "retry a failed HTTP request")';
+  qp.matchOnDescription = false;
+  qp.matchOnDetail = false;
+  const previousEditor = vscode.window.activeTextEditor;
+  let accepted = false;
+  const setTitle = () => {
+    const note = host.coverage();
+    qp.title = note ? `Loupe: semantic search — ${note}` : 'Loupe: semantic search';
+  };
+  const live = new LiveQuery<string, Passage[]>(
+    (q, signal) => host.searchPassages(q, signal),
+    (passages, q) => {
+      qp.busy = false;
+      setTitle();
+      qp.items = passages.map((p) => itemFor(p, host.multiRoot));
+      if (!passages.length && q.trim()) qp.items = [];
+    },
+    (e) => {
+      qp.busy = false;
+      qp.title = `Loupe: search failed — ${(e as Error).message}`;
+      host.log.error(`search failed: ${(e as Error).message}`);
+    },
+    150,
+  );
+  qp.onDidChangeValue((v) => {
+    if (!v.trim()) {
+      live.cancel();
+      qp.items = [];
+      qp.busy = false;
+      return;
+    }
+    qp.busy = true;
+    live.push(v);
+  });
+  qp.onDidChangeActive((items) => {
+    const p = items[0]?.passage;
+    if (p) void openPassage(p, true, true).catch(() => undefined);
+  });
+  qp.onDidAccept(() => {
+    const p = qp.selectedItems[0]?.passage ?? qp.activeItems[0]?.passage;
+    if (!p) return;
+    accepted = true;
+    qp.hide();
+    void openPassage(p, false).catch((e) => host.log.error(`cannot open ${p.path}: ${(e as Error).message}`));
+  });
+  qp.onDidHide(() => {
+    live.cancel();
+    qp.dispose();
+    // Leaving without a choice goes back to where the user was before the previews.
+    if (!accepted && previousEditor) void vscode.window.showTextDocument(previousEditor.document, { selection: previousEditor.selection, viewColumn: previousEditor.viewColumn }).then(undefined, () => undefined);
+  });
+  setTitle();
+  qp.show();
+  if (initial) {
+    qp.value = initial;
+    qp.busy = true;
+    live.push(initial);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Every `loupe.*` setting, read in one typed place, normalised, and classified by what a change
+ * needs: a re-index (model, chunking inputs), an engine restart (compute, storage), or nothing
+ * (applied live). No `vscode` import: the extension passes a getter, tests pass a plain object.
+ */
+import type { OpenParams } from '../core/protocol.js';
+
+/** Where an index is kept. */
+export type StorageLocation = 'global' | 'workspace';
+
+export interface LoupeSettings {
+  /** GGUF embedding model file; empty: the bundled model. */
+  embeddingModel: string;
+  /** Gitignore-style patterns excluded from the index. */
+  exclude: string[];
+  /** Gitignore-style patterns re-included although the built-in list or an ignore file excludes them. */
+  include: string[];
+  /** Files larger than this (KiB) are skipped. */
+  maxFileSizeKB: number;
+  storage: StorageLocation;
+  /** `auto`: GPU when the platform offers one (Metal, CUDA, Vulkan); `cpu`: never. */
+  computeDevice: 'auto' | 'cpu';
+  /** Threads per embedding context (1–8). */
+  computeThreads: number;
+  /** Embedding contexts run in parallel (1–4). */
+  computeContexts: number;
+  /** GGUF chat model that answers questions; empty: none configured. */
+  answerModel: string;
+  /** Index when a folder opens, and keep the index up to date as files change. */
+  autoIndex: boolean;
+  /** Results shown by the search quick pick. */
+  maxResults: number;
+  /** Passages retrieved for a question. */
+  answerPassages: number;
+}
+
+/** What applying a changed setting takes. */
+export type ChangeEffect = 'reindex' | 'restart' | 'live';
+
+/** Setting keys (under `loupe.`) with their effect. Kept beside the reader so the two cannot drift. */
+export const SETTING_EFFECTS: Record<string, ChangeEffect> = {
+  'embedding.model': 'reindex',
+  'files.exclude': 'reindex',
+  'files.include': 'reindex',
+  'files.maxFileSizeKB': 'reindex',
+  'storage.location': 'restart',
+  'compute.device': 'restart',
+  'compute.threads': 'restart',
+  'compute.contexts': 'restart',
+  'answer.model': 'live',
+  'index.auto': 'live',
+  'search.maxResults': 'live',
+  'answer.passages': 'live',
+};
+
+/** Reads one raw setting value (`vscode.workspace.getConfiguration('loupe').get`). */
+export type SettingGetter = (key: string) => unknown;
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v.trim() : '';
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string' && s.trim() !== '').map((s) => s.trim()) : [];
+}
+
+function int(v: unknown, def: number, min: number, max: number): number {
+  const n = typeof v === 'number' && Number.isFinite(v) ? Math.round(v) : def;
+  return Math.min(max, Math.max(min, n));
+}
+
+/** Reads and normalises every setting; out-of-range or mistyped values fall back to defaults or clamp. */
+export function readSettings(get: SettingGetter): LoupeSettings {
+  return {
+    embeddingModel: str(get('embedding.model')),
+    exclude: strings(get('files.exclude')),
+    include: strings(get('files.include')),
+    maxFileSizeKB: int(get('files.maxFileSizeKB'), 1024, 1, 1024 * 1024),
+    storage: get('storage.location') === 'workspace' ? 'workspace' : 'global',
+    computeDevice: get('compute.device') === 'cpu' ? 'cpu' : 'auto',
+    computeThreads: int(get('compute.threads'), 1, 1, 8),
+    computeContexts: int(get('compute.contexts'), 2, 1, 4),
+    answerModel: str(get('answer.model')),
+    autoIndex: get('index.auto') !== false,
+    maxResults: int(get('search.maxResults'), 20, 1, 100),
+    answerPassages: int(get('answer.passages'), 6, 1, 20),
+  };
+}
+
+/** The strongest effect among the settings that changed (`affects` is `event.affectsConfiguration`). */
+export function changeEffect(affects: (section: string) => boolean): ChangeEffect | undefined {
+  let effect: ChangeEffect | undefined;
+  for (const [key, e] of Object.entries(SETTING_EFFECTS)) {
+    if (!affects(`loupe.${key}`)) continue;
+    if (e === 'reindex') return 'reindex';
+    if (e === 'restart' || !effect) effect = e;
+  }
+  return effect;
+}
+
+/** Engine-process open parameters for one workspace folder. */
+export function openParamsFor(root: string, s: LoupeSettings, storeDir: string | undefined): OpenParams {
+  return {
+    root,
+    storeDir,
+    modelPath: s.embeddingModel || undefined,
+    maxFileBytes: s.maxFileSizeKB * 1024,
+    // The engine's excludes share one rule list with the built-ins, so `!pattern` re-includes.
+    excludes: [...s.exclude, ...s.include.map((p) => (p.startsWith('!') ? p.slice(1) : `!${p}`))],
+    gpu: s.computeDevice === 'cpu' ? false : 'auto',
+    contexts: s.computeContexts,
+    threadsPerContext: s.computeThreads,
+  };
+}
+
+/** One line for the log: the effective settings. */
+export function describeSettings(s: LoupeSettings): string {
+  return JSON.stringify(s);
+}

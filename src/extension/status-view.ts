@@ -1,0 +1,120 @@
+/**
+ * What the status bar shows, computed from the engines' states: a pure function, so the
+ * rendering is tested without VS Code. The status bar class only copies these fields.
+ */
+import type { EngineState } from '../core/types.js';
+
+/** What the extension knows about one workspace folder's engine. */
+export interface RootView {
+  name: string;
+  /** Undefined while the engine process starts. */
+  state: EngineState | undefined;
+  /** `CPU`, `GPU: Metal`, `ANE`… once the model is loaded. */
+  computeUnit?: string;
+}
+
+/** Why nothing runs, when nothing does. */
+export type Blocked = 'untrusted' | 'noFolder' | undefined;
+
+export interface StatusView {
+  text: string;
+  /** Markdown tooltip; `command:` links are the actions. */
+  tooltip: string;
+  /** Drives the item's background colour. */
+  severity: 'normal' | 'warning' | 'error';
+  /** Command run on click. */
+  command: string;
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+/** Merges the folders' states: an error wins, then work in progress, then pauses, then ready. */
+export function combineStates(states: (EngineState | undefined)[]): EngineState | undefined {
+  const known = states.filter((s): s is EngineState => !!s);
+  if (!known.length) return undefined;
+  const of = <K extends EngineState['kind']>(k: K) => known.filter((s): s is Extract<EngineState, { kind: K }> => s.kind === k);
+  const error = of('error');
+  if (error.length) return error[0];
+  const paused = of('paused');
+  if (paused.length) return paused[0];
+  const backing = of('backingOff');
+  if (backing.length) return backing[0];
+  const indexing = of('indexing');
+  if (indexing.length) return { kind: 'indexing', done: indexing.reduce((a, s) => a + s.done, 0), total: indexing.reduce((a, s) => a + s.total, 0) };
+  if (of('scanning').length) return { kind: 'scanning' };
+  const ready = of('ready');
+  if (ready.length) return { kind: 'ready', chunks: ready.reduce((a, s) => a + s.chunks, 0), files: ready.reduce((a, s) => a + s.files, 0) };
+  return { kind: 'idle' };
+}
+
+/** The compute unit(s) in use, e.g. `GPU: Metal` or `CPU`; several when folders differ. */
+export function computeLabel(roots: RootView[]): string {
+  const units = [...new Set(roots.map((r) => r.computeUnit).filter((u): u is string => !!u))];
+  return units.join(', ');
+}
+
+const ACTIONS_RUNNING = '[$(debug-pause) Pause](command:loupe.pause) · [$(refresh) Re-index](command:loupe.reindex)';
+const ACTIONS_PAUSED = '[$(debug-start) Resume](command:loupe.resume) · [$(refresh) Re-index](command:loupe.reindex)';
+const ACTIONS_COMMON = '[$(info) Index status](command:loupe.showStatus) · [$(output) Show logs](command:loupe.showLogs) · [$(symbol-misc) Choose model](command:loupe.chooseModel)';
+
+/** Renders the status bar item for the current state of every folder. */
+export function renderStatus(roots: RootView[], blocked: Blocked): StatusView {
+  if (blocked === 'untrusted') {
+    return {
+      text: '$(shield) Loupe: restricted',
+      tooltip: 'Loupe runs nothing in Restricted Mode: no engine process, no indexing, no model.\n\n[$(workspace-trusted) Manage workspace trust](command:workbench.trust.manage)',
+      severity: 'warning',
+      command: 'workbench.trust.manage',
+    };
+  }
+  if (blocked === 'noFolder') {
+    return { text: '$(search) Loupe', tooltip: 'Open a folder to index it.', severity: 'normal', command: 'loupe.showStatus' };
+  }
+  const state = combineStates(roots.map((r) => r.state));
+  const unit = computeLabel(roots);
+  const unitSuffix = unit ? ` · ${unit}` : '';
+  const perRoot = roots.length > 1 ? '\n\n' + roots.map((r) => `- ${r.name}: ${describeState(r.state)}`).join('\n') : '';
+  const tip = (head: string, actions: string) => `**Loupe** — ${head}${unit ? `\n\nCompute: ${unit}` : ''}${perRoot}\n\n${actions}\n\n${ACTIONS_COMMON}`;
+  if (!state) return { text: '$(sync~spin) Loupe: starting', tooltip: tip('starting the engine', ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
+  switch (state.kind) {
+    case 'idle':
+      return { text: `$(search) Loupe: idle${unitSuffix}`, tooltip: tip('not indexed yet', '[$(refresh) Index now](command:loupe.reindex)'), severity: 'normal', command: 'loupe.showStatus' };
+    case 'scanning':
+      return { text: `$(sync~spin) Loupe: scanning${unitSuffix}`, tooltip: tip('listing files', ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
+    case 'indexing': {
+      const pct = state.total ? Math.floor((100 * state.done) / state.total) : 0;
+      return { text: `$(sync~spin) Loupe: indexing ${n(state.done)}/${n(state.total)}${unitSuffix}`, tooltip: tip(`indexing: ${n(state.done)} of ${n(state.total)} files (${pct}%); search covers what is done`, ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
+    }
+    case 'ready':
+      return { text: `$(check) Loupe: ${n(state.chunks)} chunks${unitSuffix}`, tooltip: tip(`ready: ${n(state.chunks)} chunks in ${n(state.files)} files`, ACTIONS_RUNNING), severity: 'normal', command: 'loupe.search' };
+    case 'paused':
+      return { text: `$(debug-pause) Loupe: paused${unitSuffix}`, tooltip: tip(`paused${state.reason ? ` (${state.reason})` : ''}`, ACTIONS_PAUSED), severity: 'warning', command: 'loupe.resume' };
+    case 'backingOff':
+      return { text: `$(dashboard) Loupe: backing off${unitSuffix}`, tooltip: tip(`backing off: ${state.reason}`, ACTIONS_RUNNING), severity: 'warning', command: 'loupe.showStatus' };
+    case 'error':
+      return { text: `$(error) Loupe: error`, tooltip: tip(`error: ${state.message}`, '[$(refresh) Re-index](command:loupe.reindex)'), severity: 'error', command: 'loupe.showLogs' };
+  }
+}
+
+/** One line for a state (tooltips, the index status report). */
+export function describeState(s: EngineState | undefined): string {
+  if (!s) return 'starting';
+  switch (s.kind) {
+    case 'idle': return 'not indexed yet';
+    case 'scanning': return 'listing files';
+    case 'indexing': return `indexing ${n(s.done)}/${n(s.total)} files`;
+    case 'ready': return `ready, ${n(s.chunks)} chunks in ${n(s.files)} files`;
+    case 'paused': return `paused${s.reason ? ` (${s.reason})` : ''}`;
+    case 'backingOff': return `backing off (${s.reason})`;
+    case 'error': return `error: ${s.message}`;
+  }
+}
+
+/** How much of the workspace a search covers right now, for the quick pick's title; empty when all. */
+export function coverageNote(state: EngineState | undefined): string {
+  if (!state) return 'engine starting';
+  if (state.kind === 'indexing') return `indexing: ${n(state.done)} of ${n(state.total)} files done — results cover the indexed part`;
+  if (state.kind === 'scanning') return 'scanning for changes — results may be incomplete';
+  if (state.kind === 'paused' || state.kind === 'backingOff') return `${describeState(state)} — results may be incomplete`;
+  return '';
+}
