@@ -1,14 +1,17 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readManifest } from '../core/store.js';
+import { DEFAULT_SEARCH_MODE, SEARCH_MODES, type SearchMode } from '../core/engine.js';
 import { LoupeError, type IndexProgress, type IndexSummary, type Logger } from '../core/types.js';
 import { closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
 import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
+import { runAsk } from './ask.js';
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>] [--store <dir>]
-  loupe search <dir> "<query>" [-k 10] [--json] [--model <file.gguf>] [--store <dir>]
+  loupe search <dir> "<query>" [-k 10] [--mode hybrid|dense|lexical] [--json] [--model <file.gguf>] [--store <dir>]
   loupe status <dir> [--json] [--store <dir>]
+  loupe ask <dir> "<question>" [--json] [--llm auto|mlx|llama|openai] [--llm-url <url>] [--llm-model <m>]  (loupe ask --help)
 
 Options:
   --model <file>        GGUF embedding model (default: the bundled model)
@@ -16,6 +19,7 @@ Options:
   --rebuild             discard the index and build it again (needed after a model change)
   --watch               keep the index up to date as files change (Ctrl-C to stop)
   -k <n>                number of results (default 10)
+  --mode <m>            search with vectors (dense), BM25 (lexical) or both fused (hybrid, default)
   --json                machine-readable output
   --max-file-size <kb>  skip files larger than this (default 1024)
   --exclude <glob>      extra gitignore-style exclude (repeatable)
@@ -48,6 +52,8 @@ function summaryLine(s: IndexSummary): string {
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: !!process.stderr.isTTY }): Promise<number> {
+  // `ask` has options of its own (answer model, server URL): it parses its arguments itself.
+  if (argv[0] === 'ask') return runAsk(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -59,6 +65,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
         rebuild: { type: 'boolean' },
         watch: { type: 'boolean' },
         k: { type: 'string', short: 'k' },
+        mode: { type: 'string' },
         json: { type: 'boolean' },
         'max-file-size': { type: 'string' },
         exclude: { type: 'string', multiple: true },
@@ -109,7 +116,12 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
           io.err('loupe search: -k must be a positive integer');
           return 2;
         }
-        return await runSearch(cfg, query, k, !!v.json, io);
+        const mode = (v.mode ?? DEFAULT_SEARCH_MODE) as SearchMode;
+        if (!SEARCH_MODES.includes(mode)) {
+          io.err(`loupe search: --mode must be one of ${SEARCH_MODES.join(', ')}`);
+          return 2;
+        }
+        return await runSearch(cfg, query, k, !!v.json, io, mode);
       }
       case 'status':
         return await runStatus(cfg, !!v.json, io);
@@ -171,7 +183,7 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
   }
 }
 
-async function runSearch(cfg: EngineConfig, query: string, k: number, json: boolean, io: Io): Promise<number> {
+async function runSearch(cfg: EngineConfig, query: string, k: number, json: boolean, io: Io, mode: SearchMode): Promise<number> {
   const parts = await openEngine(cfg);
   try {
     const { engine } = parts;
@@ -180,7 +192,7 @@ async function runSearch(cfg: EngineConfig, query: string, k: number, json: bool
       if (json) io.out('[]');
       return json ? 0 : 1;
     }
-    const results = await engine.search(query, { k });
+    const results = await engine.search(query, { k, mode });
     if (json) {
       io.out(JSON.stringify(results));
       return 0;

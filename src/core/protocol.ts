@@ -1,4 +1,4 @@
-import type { EngineStatus } from './engine.js';
+import type { EngineStatus, SearchMode } from './engine.js';
 import type { EngineState, IndexProgress, IndexSummary, SearchResult } from './types.js';
 
 /**
@@ -26,7 +26,7 @@ export interface EngineMethods {
   open: [OpenParams, EngineStatus];
   index: [{ jobId: string }, IndexSummary];
   updatePaths: [{ jobId: string; changed: string[]; deleted: string[] }, IndexSummary];
-  search: [{ query: string; k?: number }, SearchResult[]];
+  search: [{ query: string; k?: number; mode?: SearchMode }, SearchResult[]];
   status: [Record<string, never>, EngineStatus];
   watch: [{ on: boolean }, { watching: boolean; how: string }];
   cancel: [{ jobId: string }, { cancelled: boolean }];
