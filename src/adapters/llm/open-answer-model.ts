@@ -1,0 +1,181 @@
+/**
+ * Opens the answer model the configuration and the machine call for (see core/answer/select.ts):
+ * an mlx_lm.server found running or started by Loupe, any OpenAI-compatible server by URL, or a
+ * GGUF chat model in process.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { mlxModelForMemory, selectAnswerModel, type AnswerPreference, type Selection } from '../../core/answer/select.js';
+import type { AnswerModelInfo, ChatMessage, ChatModelPort, GenerateOptions, GenerateResult } from '../../core/answer/types.js';
+import { LoupeError, silentLogger, type Logger } from '../../core/types.js';
+import { LlamaChat } from './llama-chat.js';
+import { findMlxPython, MLX_DEFAULT_URL, MlxServer } from './mlx-server.js';
+import { normalizeBaseUrl, OpenAiChat, probeServer } from './openai-chat.js';
+
+export interface AnswerModelConfig {
+  /** `auto` (default): MLX on Apple Silicon when available, else in process; or force one. */
+  provider?: AnswerPreference;
+  /** URL of a running OpenAI-compatible server (or of mlx_lm.server; default http://127.0.0.1:8080). */
+  url?: string;
+  /** GGUF file (in process), or model id / MLX folder (mlx), or `model` field (openai). */
+  model?: string;
+  /** Python with mlx-lm (default: LOUPE_MLX_PYTHON, python3, python). */
+  python?: string;
+  /** Allow starting mlx_lm.server off Apple Silicon (CPU mlx on Linux; tests). */
+  allowMlxAnywhere?: boolean;
+  /** Context window to budget for (default: in process the model's (≤ 8192); MLX the model's config or 8192). */
+  contextSize?: number;
+  /** In-process generation threads. */
+  threads?: number;
+  /** In-process parallel sequences (default 1). */
+  sequences?: number;
+  gpu?: 'auto' | false;
+  /** Stop an mlx_lm.server Loupe started after this long unused (default 10 min; 0 = keep until dispose). */
+  idleStopMs?: number;
+  /** How long to wait for a started mlx_lm.server (default 10 min: the first start may download the model). */
+  startTimeoutMs?: number;
+  /** Extra environment for a started mlx_lm.server. */
+  serverEnv?: NodeJS.ProcessEnv;
+  /** Extra request-body fields for HTTP servers. */
+  extraBody?: Record<string, unknown>;
+  /** Timeouts of the HTTP client. */
+  headersTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** A GGUF chat model named by LOUPE_CHAT_MODEL, if the file exists. */
+export function defaultChatModelPath(): string | null {
+  const p = process.env.LOUPE_CHAT_MODEL;
+  return p && existsSync(p) ? path.resolve(p) : null;
+}
+
+/** Context length from a local MLX model folder's config.json. */
+function mlxContextSize(model: string): number | undefined {
+  try {
+    const cfg = JSON.parse(readFileSync(path.join(model, 'config.json'), 'utf8')) as { max_position_embeddings?: number };
+    return cfg.max_position_embeddings;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * mlx_lm.server behind the OpenAI-compatible client. A server Loupe started is stopped (by PID)
+ * after `idleStopMs` unused and on dispose, and started again on the next request; a server that
+ * was already running is never stopped.
+ */
+export class MlxChat implements ChatModelPort {
+  readonly exactTokenCount = false;
+  private chat: OpenAiChat | undefined;
+  private idle: NodeJS.Timeout | undefined;
+  private starting: Promise<MlxServer> | undefined;
+  private active = 0;
+
+  constructor(
+    private server: MlxServer | undefined,
+    private readonly start: (() => Promise<MlxServer>) | undefined,
+    private readonly o: { model: string; contextSize: number; idleStopMs: number; extraBody?: Record<string, unknown>; headersTimeoutMs?: number; idleTimeoutMs?: number },
+  ) {}
+
+  get info(): AnswerModelInfo {
+    const s = this.server;
+    const where = s ? `mlx_lm.server at ${s.url}${s.owned ? ` (started by Loupe, PID ${s.pid})` : ' (already running)'}` : 'mlx_lm.server (started on first question)';
+    return { kind: 'mlx', name: this.o.model, where, contextSize: this.o.contextSize };
+  }
+
+  /** The server in use (for tests and diagnostics). */
+  get currentServer(): MlxServer | undefined {
+    return this.server;
+  }
+
+  countTokens(text: string): number {
+    return Math.ceil(text.length / 3);
+  }
+
+  private async ensure(): Promise<OpenAiChat> {
+    if (this.server && this.server.alive && this.chat) return this.chat;
+    if (!this.start) {
+      if (this.server && !this.server.owned && this.chat) return this.chat; // found server: the client reports if it is gone
+      throw new LoupeError('mlx_lm.server is not running.', 'server-not-running');
+    }
+    this.starting ??= this.start().finally(() => (this.starting = undefined));
+    this.server = await this.starting;
+    this.chat = new OpenAiChat({ baseUrl: this.server.url, kind: 'mlx', contextSize: this.o.contextSize, where: this.info.where, extraBody: this.o.extraBody, headersTimeoutMs: this.o.headersTimeoutMs, idleTimeoutMs: this.o.idleTimeoutMs });
+    return this.chat;
+  }
+
+  async generate(messages: ChatMessage[], opts: GenerateOptions): Promise<GenerateResult> {
+    clearTimeout(this.idle);
+    this.active++;
+    try {
+      return await (await this.ensure()).generate(messages, opts);
+    } finally {
+      this.active--;
+      this.armIdle();
+    }
+  }
+
+  private armIdle(): void {
+    if (this.active || !this.o.idleStopMs || !this.server?.owned) return;
+    this.idle = setTimeout(() => void this.server?.stop(), this.o.idleStopMs);
+    this.idle.unref();
+  }
+
+  async dispose(): Promise<void> {
+    clearTimeout(this.idle);
+    await this.server?.stop();
+  }
+}
+
+/** Decides and opens; `selection` says what was chosen and why. */
+export async function openAnswerModel(cfg: AnswerModelConfig = {}): Promise<{ model: ChatModelPort; selection: Selection }> {
+  const logger = cfg.logger ?? silentLogger;
+  const provider = cfg.provider ?? 'auto';
+  const url = cfg.url ? normalizeBaseUrl(cfg.url) : undefined;
+  const isGguf = !!cfg.model && /\.gguf$/i.test(cfg.model);
+  // Probe only what could be chosen.
+  const needsServer = provider !== 'llama';
+  const serverRunning = needsServer && (url || provider === 'mlx' || process.platform === 'darwin') ? (await probeServer(url ?? MLX_DEFAULT_URL)).running : false;
+  const needsPython = (provider === 'mlx' || provider === 'auto') && !serverRunning && (process.platform === 'darwin' || cfg.allowMlxAnywhere);
+  const py = needsPython ? (cfg.python ? await findMlxPython([cfg.python]) : await findMlxPython()) : null;
+  const selection = selectAnswerModel(
+    {
+      preference: provider,
+      platform: process.platform,
+      arch: process.arch,
+      serverRunning,
+      url,
+      mlxPython: !!py,
+      allowMlxAnywhere: cfg.allowMlxAnywhere,
+      ggufPath: isGguf ? path.resolve(cfg.model!) : defaultChatModelPath(),
+    },
+    MLX_DEFAULT_URL,
+  );
+  logger.info(`Answer model: ${selection.kind} (${selection.reason})`);
+  switch (selection.kind) {
+    case 'none':
+      throw new LoupeError(selection.reason, selection.code);
+    case 'llama':
+      return { model: await LlamaChat.load({ modelPath: selection.modelPath, gpu: cfg.gpu, threads: cfg.threads, contextSize: cfg.contextSize, sequences: cfg.sequences, logger }), selection };
+    case 'openai':
+      return {
+        model: new OpenAiChat({ baseUrl: selection.url, model: cfg.model, contextSize: cfg.contextSize, extraBody: cfg.extraBody, headersTimeoutMs: cfg.headersTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs }),
+        selection,
+      };
+    case 'mlx': {
+      const model = cfg.model ?? mlxModelForMemory(os.totalmem());
+      const contextSize = cfg.contextSize ?? mlxContextSize(model) ?? 8192;
+      const common = { contextSize, idleStopMs: cfg.idleStopMs ?? 600_000, extraBody: cfg.extraBody, headersTimeoutMs: cfg.headersTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs };
+      if (!selection.start) {
+        const found = await MlxServer.attach(selection.url);
+        if (!found) throw new LoupeError(`mlx_lm.server at ${selection.url} stopped answering.`, 'server-not-running');
+        return { model: new MlxChat(found, undefined, { model: found.model ?? cfg.model ?? 'server default model', ...common }), selection };
+      }
+      const start = (): Promise<MlxServer> => MlxServer.start({ python: py!.python, model, startTimeoutMs: cfg.startTimeoutMs, env: cfg.serverEnv, logger });
+      const chat = new MlxChat(await start(), start, { model, ...common });
+      return { model: chat, selection };
+    }
+  }
+}

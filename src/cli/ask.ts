@@ -1,0 +1,174 @@
+/**
+ * `loupe ask <dir> "<question>"`: retrieval-augmented answer from a local model, streamed to
+ * stdout, with numbered citations mapped to files and lines.
+ */
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { answerQuestion, type DoneEvent } from '../core/answer/answer.js';
+import { formatCitation } from '../core/answer/citations.js';
+import { engineRetriever } from '../core/answer/retrieve.js';
+import type { AnswerEvent, ChatModelPort } from '../core/answer/types.js';
+import { LoupeError, type Logger } from '../core/types.js';
+import { closeEngine, openEngine } from '../adapters/open-engine.js';
+import { openAnswerModel, type AnswerModelConfig } from '../adapters/llm/open-answer-model.js';
+
+export const ASK_USAGE = `Usage:
+  loupe ask <dir> "<question>" [--json] [-k 8] [--max-tokens 512]
+            [--llm auto|mlx|llama|openai] [--llm-url <url>] [--llm-model <file.gguf|model id>]
+
+Options:
+  --llm <kind>          answer model: auto (default: MLX on Apple Silicon when available, else a GGUF
+                        chat model in process, LOUPE_CHAT_MODEL), mlx, llama, or openai (any
+                        OpenAI-compatible server: Ollama, LM Studio, llama-server, mlx_lm.server)
+  --llm-url <url>       server URL (default for MLX: http://127.0.0.1:8080)
+  --llm-model <m>       GGUF chat model file (llama), model id or MLX folder (mlx), or model name (openai)
+  --threads <n>         in-process generation threads
+  --context <n>         context window to budget for (tokens)
+  --max-tokens <n>      longest answer in tokens (default 512)
+  -k <n>                sources to retrieve (default 8)
+  --json                print one JSON object (answer, citations, model) instead of streaming text
+  --model <file>        GGUF embedding model of the index (default: the bundled model)
+  --store <dir>         index folder (default: <dir>/.loupe)
+  --cpu                 do not use a GPU
+  --verbose             log details to stderr`;
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  isTTY: boolean;
+  /** Writes without a newline (streamed tokens); defaults to process.stdout. */
+  write?: (s: string) => void;
+}
+
+function posInt(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new LoupeError(`${name} must be a positive integer`, 'bad-args');
+  return n;
+}
+
+/** Runs `loupe ask` with the arguments after `ask`; returns the exit code. */
+export async function runAsk(argv: string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean' },
+        k: { type: 'string', short: 'k' },
+        'max-tokens': { type: 'string' },
+        llm: { type: 'string' },
+        'llm-url': { type: 'string' },
+        'llm-model': { type: 'string' },
+        threads: { type: 'string' },
+        context: { type: 'string' },
+        model: { type: 'string' },
+        store: { type: 'string' },
+        cpu: { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    io.err(`${(e as Error).message}\n\n${ASK_USAGE}`);
+    return 2;
+  }
+  const { values: v, positionals: pos } = parsed;
+  if (v.help) {
+    io.out(ASK_USAGE);
+    return 0;
+  }
+  const [dir, ...rest] = pos;
+  const question = rest.join(' ').trim();
+  if (!dir || !question) {
+    io.err(`loupe ask: ${dir ? 'missing "<question>"' : 'missing <dir>'}\n\n${ASK_USAGE}`);
+    return 2;
+  }
+  const provider = (v.llm ?? 'auto') as AnswerModelConfig['provider'];
+  if (!['auto', 'mlx', 'llama', 'openai'].includes(provider!)) {
+    io.err(`loupe ask: --llm must be auto, mlx, llama or openai\n\n${ASK_USAGE}`);
+    return 2;
+  }
+  const write = io.write ?? ((s: string) => void process.stdout.write(s));
+  const logger: Logger = {
+    info: (m) => v.verbose && io.err(`[info] ${m}`),
+    debug: (m) => v.verbose && io.err(`[debug] ${m}`),
+    warn: (m) => io.err(`[warn] ${m}`),
+    error: (m) => io.err(`[error] ${m}`),
+  };
+  let k: number | undefined, maxTokens: number | undefined, threads: number | undefined, context: number | undefined;
+  try {
+    k = posInt(v.k, '-k');
+    maxTokens = posInt(v['max-tokens'], '--max-tokens');
+    threads = posInt(v.threads, '--threads');
+    context = posInt(v.context, '--context');
+  } catch (e) {
+    io.err(`loupe ask: ${(e as Error).message}`);
+    return 2;
+  }
+
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  let parts: Awaited<ReturnType<typeof openEngine>> | undefined;
+  let model: ChatModelPort | undefined;
+  try {
+    parts = await openEngine({
+      root: path.resolve(dir),
+      storeDir: v.store ? path.resolve(v.store) : undefined,
+      modelPath: v.model ? path.resolve(v.model) : undefined,
+      gpu: v.cpu ? false : 'auto',
+      logger,
+    });
+    const { engine } = parts;
+    if (!engine.store.chunkCount) {
+      throw new LoupeError(`${engine.root} has no index yet (or it is empty); run \`loupe index ${engine.root}\` first.`, 'not-indexed');
+    }
+    ({ model } = await openAnswerModel({
+      provider,
+      url: v['llm-url'],
+      model: v['llm-model'] && /\.gguf$/i.test(v['llm-model']) ? path.resolve(v['llm-model']) : v['llm-model'],
+      threads,
+      contextSize: context,
+      gpu: v.cpu ? false : 'auto',
+      idleStopMs: 0,
+      logger,
+    }));
+    let streamed = false;
+    const onEvent = (e: AnswerEvent): void => {
+      if (v.json) return;
+      if (e.kind === 'citations') {
+        io.err(`answering with ${e.model.name} — ${e.model.where}; ${e.citations.length} source(s)${e.droppedSources ? `, ${e.droppedSources} left out for room` : ''}`);
+      } else if (e.kind === 'token') {
+        streamed = true;
+        write(e.text);
+      }
+    };
+    const done: DoneEvent = await answerQuestion({ question, retrieve: engineRetriever(engine), model, k, maxAnswerTokens: maxTokens, signal: ac.signal, onEvent });
+    if (v.json) {
+      io.out(JSON.stringify({ question, answer: done.answer, citations: done.citations, cited: done.cited, finishReason: done.finishReason, model: model.info, completionTokens: done.completionTokens, firstTokenMs: done.firstTokenMs, ms: Math.round(done.ms) }));
+      return 0;
+    }
+    if (streamed) write('\n');
+    if (done.finishReason === 'length') io.err('(the answer reached --max-tokens and was cut)');
+    if (done.citations.length) {
+      io.out('\nSources:');
+      for (const c of done.citations) io.out(`${done.cited.includes(c.n) ? '*' : ' '} ${formatCitation(c)}`);
+    }
+    return 0;
+  } catch (e) {
+    if (ac.signal.aborted || (e as Error).name === 'AbortError') {
+      io.err('\nloupe: answer cancelled.');
+      return 130;
+    }
+    const msg = e instanceof LoupeError ? e.message : ((e as Error).stack ?? String(e));
+    if (v.json) io.out(JSON.stringify({ question, error: { message: msg, code: e instanceof LoupeError ? e.code : 'answer-failed' } }));
+    io.err(`loupe: ${msg}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await model?.dispose().catch(() => undefined);
+    if (parts) await closeEngine(parts);
+  }
+}
