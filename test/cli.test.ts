@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -91,6 +91,30 @@ describe('loupe CLI (real process)', () => {
     } finally {
       c();
     }
+  });
+
+  test('index --watch picks up a new file, then stops cleanly on SIGINT', async () => {
+    const child = spawn(process.execPath, [BIN, 'index', root, '--watch', '--model', model, '--cpu'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
+      for (let i = 0; i < 300 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(pred(), `timed out waiting for ${what}; stdout: ${out}; stderr: ${err}`);
+    };
+    try {
+      await waitFor(() => err.includes('watching'), 'the watcher');
+      writeFileSync(path.join(root, 'src/inventory.ts'), 'export function countWarehouseStock(items: number[]) {\n  return items.reduce((a, b) => a + b, 0);\n}\n');
+      await waitFor(() => /6 files indexed \(1 changed/.test(out), 'the update');
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      assert.equal(code, 0, err);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const s = loupe('search', root, 'count warehouse stock', '-k', '1', '--json', '--model', model, '--cpu');
+    assert.equal(JSON.parse(s.out)[0].path, 'src/inventory.ts');
   });
 
   test('usage errors exit 2 with the usage text', () => {

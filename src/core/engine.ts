@@ -195,12 +195,18 @@ export class Engine {
       const t0 = performance.now();
       this.setState({ kind: 'scanning' });
       opts.onProgress?.({ phase: 'scan', filesDone: 0, filesTotal: 0, chunksEmbedded: 0, chunksCached: 0 });
-      const scan = await scanTree(this.root, {
-        maxFileBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
-        excludes: this.opts.excludes,
-        storeDir: this.storeDir,
-        signal: opts.signal,
-      });
+      let scan;
+      try {
+        scan = await scanTree(this.root, {
+          maxFileBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+          excludes: this.opts.excludes,
+          storeDir: this.storeDir,
+          signal: opts.signal,
+        });
+      } catch (e) {
+        this.setState(opts.signal?.aborted ? this.readyState() : { kind: 'error', message: (e as Error).message });
+        throw e;
+      }
       this.rules = scan.rules;
       const seen = new Set(scan.files.map((f) => f.rel));
       const deleted = [...this.store.files.keys()].filter((p) => !seen.has(p));
@@ -309,6 +315,8 @@ export class Engine {
         queue = queue.slice(batch.length);
         // Embedding runs in llama.cpp's threads while this loop goes on chunking the next files.
         inflight = embedBatch(batch);
+        // Awaited later; until then a failure (or cancel) must not count as an unhandled rejection.
+        inflight.catch(() => undefined);
         if (all) await inflight;
       }
       if (all && inflight) await inflight;
