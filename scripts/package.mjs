@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// Builds platform VSIXs: `node scripts/package.mjs [--target linux-x64|darwin-arm64|win32-x64|all]`
+// (default: this machine's platform). Each target is staged in dist/vsix-stage/<target>/ with only
+// what runs there: the bundles, grammar wasm, the bundled model, and the node_modules that stay
+// external to the bundles (node-llama-cpp with its dependencies and only this target's binary
+// packages; hnswlib-node's compiled addon). Then `vsce package --target` packs it.
+//
+// Native addons cannot be cross-built: hnswlib-node's addon.node is compiled on the machine that
+// runs `npm ci`. A target other than this machine's needs that target's addon.node passed as
+// LOUPE_HNSWLIB_ADDON_<TARGET> (e.g. LOUPE_HNSWLIB_ADDON_DARWIN_ARM64=/path/addon.node), else it is
+// skipped with a message; node-llama-cpp's binary packages for other targets are fetched with
+// `npm pack` (registry) into ~/.cache/loupe-package.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+const llamaVersion = JSON.parse(readFileSync(path.join(ROOT, 'node_modules/node-llama-cpp/package.json'), 'utf8')).version;
+
+/** VS Code target → node-llama-cpp binary packages shipped in it (CPU first, then GPU backends). */
+const TARGETS = {
+  'linux-x64': ['linux-x64', 'linux-x64-vulkan'],
+  'linux-arm64': ['linux-arm64'],
+  'darwin-arm64': ['mac-arm64-metal'],
+  'darwin-x64': ['mac-x64'],
+  'win32-x64': ['win-x64', 'win-x64-vulkan'],
+  'win32-arm64': ['win-arm64'],
+};
+// CUDA builds (linux-x64-cuda + -cuda-ext: ~540 MB) are left out; Vulkan covers NVIDIA/AMD/Intel GPUs.
+
+const arg = (name) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const host = `${process.platform}-${process.arch}`;
+const wanted = arg('--target') ?? host;
+const targets = wanted === 'all' ? ['linux-x64', 'darwin-arm64', 'win32-x64'] : [wanted];
+const outDir = path.join(ROOT, 'dist', 'vsix');
+const cacheDir = path.join(os.homedir(), '.cache', 'loupe-package');
+
+for (const t of targets) if (!TARGETS[t]) throw new Error(`Unknown target ${t}; known: ${Object.keys(TARGETS).join(', ')}`);
+for (const f of ['dist/extension.cjs', 'dist/engine-server.mjs', 'dist/tree-sitter.wasm', 'models/all-MiniLM-L6-v2.Q8_0.gguf']) {
+  if (!existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: run \`npm run build\` first (npm run package does).`);
+}
+
+/** Copies `rel` (file or folder) from the repo into the stage, skipping what `skip` rejects. */
+function copy(stage, rel, skip = () => false) {
+  const from = path.join(ROOT, rel);
+  cpSync(from, path.join(stage, rel), { recursive: true, dereference: true, filter: (src) => !skip(path.relative(from, src).split(path.sep).join('/'), src) });
+}
+
+/** Production dependency closure of a package folder (node resolution upward from each package). */
+function closure(dir, seen = new Map()) {
+  if (seen.has(dir)) return seen;
+  const pj = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  seen.set(dir, pj.name);
+  for (const name of Object.keys(pj.dependencies ?? {})) {
+    let d = dir;
+    let found;
+    for (;;) {
+      const p = path.join(d, 'node_modules', name);
+      if (existsSync(path.join(p, 'package.json'))) {
+        found = p;
+        break;
+      }
+      const up = path.dirname(d);
+      if (up === d) break;
+      d = up;
+    }
+    if (!found) throw new Error(`${pj.name} depends on ${name}, which is not installed`);
+    closure(found, seen);
+  }
+  return seen;
+}
+
+// What never runs in the extension: sources for building llama.cpp, maps, typings, docs.
+const junk = (rel) => /(^|\/)(gitRelease\.bundle|.*\.map|.*\.d\.ts|.*\.d\.mts|.*\.d\.cts|CHANGELOG\.md|\.github)$/.test(rel);
+
+/** The folder holding an @node-llama-cpp binary package for `name`, fetched for other platforms. */
+function llamaBinaryPackage(name) {
+  const local = path.join(ROOT, 'node_modules/@node-llama-cpp', name);
+  if (existsSync(path.join(local, 'package.json'))) return local;
+  const dir = path.join(cacheDir, `${name}-${llamaVersion}`);
+  if (!existsSync(path.join(dir, 'package.json'))) {
+    mkdirSync(cacheDir, { recursive: true });
+    const tgz = execFileSync('npm', ['pack', '--silent', `@node-llama-cpp/${name}@${llamaVersion}`], { cwd: cacheDir, encoding: 'utf8' }).trim().split('\n').pop();
+    mkdirSync(dir, { recursive: true });
+    execFileSync('tar', ['xzf', path.join(cacheDir, tgz), '-C', dir, '--strip-components=1']);
+    rmSync(path.join(cacheDir, tgz));
+  }
+  return dir;
+}
+
+function hnswAddonFor(target) {
+  if (target === host) return path.join(ROOT, 'node_modules/hnswlib-node/build/Release/addon.node');
+  const env = process.env[`LOUPE_HNSWLIB_ADDON_${target.toUpperCase().replace('-', '_')}`];
+  return env && existsSync(env) ? env : undefined;
+}
+
+function sizeOf(p) {
+  const st = statSync(p);
+  if (!st.isDirectory()) return st.size;
+  return readdirSync(p).reduce((a, f) => a + sizeOf(path.join(p, f)), 0);
+}
+
+const results = [];
+for (const target of targets) {
+  const addon = hnswAddonFor(target);
+  if (!addon) {
+    console.error(`skip ${target}: hnswlib-node's addon.node for ${target} cannot be built on ${host}; build on ${target} or set LOUPE_HNSWLIB_ADDON_${target.toUpperCase().replace('-', '_')}`);
+    results.push({ target, skipped: 'no hnswlib-node addon for this platform' });
+    continue;
+  }
+  const stage = path.join(ROOT, 'dist', 'vsix-stage', target);
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(stage, { recursive: true });
+
+  // The manifest without what only development needs. Its dependencies name only the packages
+  // left external to the bundles: vsce packs their installed closure (`npm list --production`).
+  const manifest = { ...pkg };
+  delete manifest.devDependencies;
+  manifest.dependencies = { 'node-llama-cpp': llamaVersion, 'hnswlib-node': pkg.dependencies['hnswlib-node'] };
+  delete manifest.scripts;
+  delete manifest.bin;
+  delete manifest.allowScripts;
+  writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+  for (const f of ['README.md', 'LICENSE', 'media']) copy(stage, f);
+  for (const f of ['dist/extension.cjs', 'dist/engine-server.mjs', 'dist/tree-sitter.wasm', 'dist/grammars']) copy(stage, f);
+  for (const f of readdirSync(path.join(ROOT, 'models'))) if (/\.gguf$|^README|^LICENSE|^SHA256SUMS$/.test(f)) copy(stage, `models/${f}`);
+  writeFileSync(path.join(stage, '.vscodeignore'), '# staged by scripts/package.mjs: everything here ships\n');
+
+  // node-llama-cpp and its dependency closure, then this target's binary packages.
+  for (const dir of closure(path.join(ROOT, 'node_modules/node-llama-cpp')).keys()) copy(stage, path.relative(ROOT, dir), junk);
+  for (const name of TARGETS[target]) {
+    const src = llamaBinaryPackage(name);
+    cpSync(src, path.join(stage, 'node_modules/@node-llama-cpp', name), { recursive: true, filter: (s) => !junk(path.relative(src, s).split(path.sep).join('/')) });
+  }
+  // hnswlib-node: its JS entry and the compiled addon only (not the C++ sources and objects).
+  copy(stage, 'node_modules/hnswlib-node/package.json');
+  copy(stage, 'node_modules/hnswlib-node/lib', junk);
+  mkdirSync(path.join(stage, 'node_modules/hnswlib-node/build/Release'), { recursive: true });
+  cpSync(addon, path.join(stage, 'node_modules/hnswlib-node/build/Release/addon.node'));
+  for (const dep of ['bindings', 'file-uri-to-path']) copy(stage, `node_modules/${dep}`, junk);
+
+  mkdirSync(outDir, { recursive: true });
+  const out = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
+  const vsce = path.join(path.dirname(require.resolve('@vscode/vsce/package.json')), 'vsce');
+  execFileSync(process.execPath, [vsce, 'package', '--allow-missing-repository', '--skip-license', '--target', target, '--out', out], { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'] });
+  const staged = sizeOf(stage);
+  results.push({ target, vsix: path.relative(ROOT, out), bytes: statSync(out).size, mib: +(statSync(out).size / 1048576).toFixed(1), stagedMiB: +(staged / 1048576).toFixed(1), llamaPackages: TARGETS[target] });
+}
+console.log(JSON.stringify(results, null, 2));
+if (!results.some((r) => r.vsix)) process.exit(1);
