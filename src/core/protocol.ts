@@ -1,5 +1,6 @@
 import type { EngineStatus, SearchMode } from './engine.js';
 import type { EngineState, IndexProgress, IndexSummary, SearchResult } from './types.js';
+import type { AnswerEvent, AnswerModelInfo, Citation } from './answer/types.js';
 
 /**
  * The engine process's protocol: typed requests with responses, and events. Both sides import
@@ -21,6 +22,52 @@ export interface OpenParams {
   threadsPerContext?: number;
 }
 
+/**
+ * Which local model answers questions. `provider` `auto` (default) picks MLX (mlx_lm.server) on
+ * Apple Silicon when available, else a GGUF chat model in process (`model`, or LOUPE_CHAT_MODEL);
+ * `openai` uses any OpenAI-compatible server at `url` (Ollama, LM Studio, llama-server).
+ * Fields as in src/adapters/llm/open-answer-model.ts AnswerModelConfig.
+ */
+export interface AnswerModelParams {
+  provider?: 'auto' | 'mlx' | 'llama' | 'openai';
+  url?: string;
+  model?: string;
+  python?: string;
+  allowMlxAnywhere?: boolean;
+  contextSize?: number;
+  threads?: number;
+  gpu?: 'auto' | false;
+  idleStopMs?: number;
+  extraBody?: Record<string, unknown>;
+}
+
+/**
+ * `ask`: a retrieval-augmented answer. While it runs the engine sends `answer` events with the
+ * same jobId: `citations` (numbered sources [n] → path and lines, and the model), `token`s
+ * (streamed text), then `done` or `error` (code `cancelled`, `server-not-running`,
+ * `model-missing`, `context-overflow`, `server-died`, `server-timeout`, …). `cancel({jobId})`
+ * stops generation. Questions with the same `conversationId` are follow-ups (bounded history).
+ */
+export interface AskParams {
+  jobId: string;
+  question: string;
+  conversationId?: string;
+  /** Sources to retrieve (default 8). */
+  k?: number;
+  /** Longest answer in tokens (default 512). */
+  maxTokens?: number;
+  llm?: AnswerModelParams;
+}
+
+export interface AskResult {
+  answer: string;
+  citations: Citation[];
+  /** Citation numbers the answer actually used. */
+  cited: number[];
+  finishReason: 'stop' | 'length';
+  model: AnswerModelInfo;
+}
+
 /** Method name → [params, result]. */
 export interface EngineMethods {
   open: [OpenParams, EngineStatus];
@@ -33,6 +80,12 @@ export interface EngineMethods {
   pause: [{ reason?: string }, null];
   resume: [Record<string, never>, null];
   close: [Record<string, never>, null];
+  /** Answers a question (see AskParams); the result repeats the `done` event. */
+  ask: [AskParams, AskResult];
+  /** Opens (or reuses) the answer model and says which one answers (for the status bar). */
+  answerModel: [{ llm?: AnswerModelParams }, AnswerModelInfo];
+  /** Drops a conversation's history. */
+  forgetConversation: [{ conversationId: string }, { forgotten: boolean }];
 }
 
 export type MethodName = keyof EngineMethods;
@@ -52,7 +105,8 @@ export type EventMessage =
   | { type: 'event'; event: 'state'; state: EngineState }
   | { type: 'event'; event: 'progress'; jobId: string; progress: IndexProgress }
   | { type: 'event'; event: 'log'; level: 'info' | 'warn' | 'error' | 'debug'; message: string }
-  | { type: 'event'; event: 'indexed'; summary: IndexSummary };
+  | { type: 'event'; event: 'indexed'; summary: IndexSummary }
+  | ({ type: 'event'; event: 'answer'; jobId: string } & AnswerEvent);
 
 export type EngineMessage = ResponseMessage | EventMessage;
 

@@ -5,6 +5,7 @@
  */
 import { closeEngine, openEngine } from '../adapters/open-engine.js';
 import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
+import { AnswerService } from '../adapters/llm/answer-service.js';
 import { isRequest, type EngineMessage, type EngineMethods, type MethodName, type RequestMessage } from '../core/protocol.js';
 import { LoupeError, type Logger } from '../core/types.js';
 
@@ -24,6 +25,7 @@ const logger: Logger = {
 let parts: Parts | undefined;
 let watcher: ChokidarWatcher | undefined;
 const jobs = new Map<string, AbortController>();
+const answers = new AnswerService(logger);
 
 function engine(): Parts['engine'] {
   if (!parts) throw new LoupeError('The engine has not been opened yet.', 'not-open');
@@ -87,7 +89,20 @@ const handlers: { [M in MethodName]: (p: EngineMethods[M][0]) => Promise<EngineM
     engine().resume();
     return null;
   },
+  async ask(p) {
+    return withJob(p.jobId, async (signal) => {
+      const d = await answers.ask(engine(), p, signal, (e) => send({ type: 'event', event: 'answer', jobId: p.jobId, ...e }));
+      return { answer: d.answer, citations: d.citations, cited: d.cited, finishReason: d.finishReason, model: (await answers.modelFor(p.llm)).info };
+    });
+  },
+  async answerModel({ llm }) {
+    return answers.info(llm);
+  },
+  async forgetConversation({ conversationId }) {
+    return { forgotten: answers.forget(conversationId) };
+  },
   async close() {
+    await answers.dispose();
     await watcher?.close();
     watcher = undefined;
     if (parts) await closeEngine(parts);
@@ -119,6 +134,7 @@ process.on('message', (m) => {
 // The host going away closes the channel; nothing is left to serve.
 process.on('disconnect', () => {
   void (async () => {
+    await answers.dispose().catch(() => undefined);
     await watcher?.close();
     if (parts) await closeEngine(parts).catch(() => undefined);
     process.exit(0);
