@@ -1,0 +1,91 @@
+/**
+ * Wires contention-aware compute for one engine: the sampler, the back-off pacer (the engine's
+ * PacerPort), the routing embedder's unit, and hardware facts, into one status for the UI.
+ */
+import { ContentionPacer, type ComputeUnitKind, type SchedulerConfig } from '../../core/compute/scheduler.js';
+import { computeLine, type ComputeStatus } from '../../core/compute/status.js';
+import type { HardwareInfo } from '../../core/compute/hardware.js';
+import type { ContentionSample } from '../../core/compute/signals.js';
+import type { EmbedderPort, Logger } from '../../core/types.js';
+import { detectHardware } from './hardware.js';
+import { RoutingEmbedder } from './routing-embedder.js';
+import { ContentionSampler, type SamplerOptions } from './sampler.js';
+
+export interface ComputeOptions {
+  /** false: back-off off (the pacer stays at full speed but still reports signals). */
+  enabled?: boolean;
+  config?: Partial<SchedulerConfig>;
+  intervalMs?: number;
+  sampler?: SamplerOptions;
+  logger?: Logger;
+  /** Called when the explanation or the unit changes. */
+  onStatus?: (s: ComputeStatus) => void;
+}
+
+/** The unit an embedder runs on, from its `computeUnit` label. */
+export function unitOf(e: EmbedderPort): ComputeUnitKind {
+  if (e instanceof RoutingEmbedder) return e.unit;
+  return e.computeUnit.startsWith('GPU') ? 'gpu' : /neural|ane/i.test(e.computeUnit) ? 'ane' : 'cpu';
+}
+
+export class ComputeController {
+  readonly pacer: ContentionPacer;
+  readonly sampler: ContentionSampler;
+  private hardware: HardwareInfo | null = null;
+  private lastLine = '';
+
+  constructor(private readonly embedder: EmbedderPort, private readonly opts: ComputeOptions = {}) {
+    this.sampler = new ContentionSampler(opts.sampler);
+    this.pacer = new ContentionPacer({
+      sample: () => this.sampler.sample(),
+      unit: () => unitOf(this.embedder),
+      config: { ...opts.config, enabled: opts.enabled ?? opts.config?.enabled ?? true },
+      intervalMs: opts.intervalMs,
+      onError: (e) => opts.logger?.warn(`compute: sampling failed: ${(e as Error).message}`),
+      onDecision: () => {
+        const s = this.status();
+        const line = computeLine(s);
+        if (line !== this.lastLine) {
+          this.lastLine = line;
+          opts.logger?.info(`compute: ${line}`);
+          opts.onStatus?.(s);
+        }
+      },
+    });
+  }
+
+  /** The latest sample (for the routing embedder). */
+  latestSample(): ContentionSample | null {
+    return this.pacer.compute.sample;
+  }
+
+  /** Detects hardware once (the GPU backend comes from the embedder, no second runtime load). */
+  async detect(): Promise<HardwareInfo> {
+    if (!this.hardware) {
+      const cu = this.embedder.computeUnit;
+      const backend = /Metal/.test(cu) ? 'metal' : /CUDA/.test(cu) ? 'cuda' : /Vulkan/.test(cu) ? 'vulkan' : cu.startsWith('GPU') ? cu.slice(5).toLowerCase() : false;
+      this.hardware = await detectHardware({ gpuBackend: backend });
+    }
+    return this.hardware;
+  }
+
+  status(): ComputeStatus {
+    const c = this.pacer.compute;
+    const r = this.embedder instanceof RoutingEmbedder ? this.embedder : null;
+    return {
+      hardware: this.hardware,
+      backoff: !c.disabled,
+      mode: c.mode,
+      explanation: c.explanation,
+      unit: c.unit,
+      level: c.level,
+      route: r?.route ?? null,
+      units: r ? r.describeUnits() : [this.embedder.computeUnit],
+      sample: c.sample,
+    };
+  }
+
+  dispose(): void {
+    this.pacer.dispose();
+  }
+}

@@ -1,0 +1,111 @@
+/** Signal parsers on real captured output (Linux) and documented formats (macOS, nvidia-smi): see test/fixtures/compute/README.md. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import {
+  agentOfProcess, agentsFromEnv, agentsFromPsEnvironment, cpuBusyBetween, llmServerOfProcess, onBatteryFromPowerSupplies, parseEnviron,
+  parseIoregAccelerators, parseLlamaServerSlots, parseModelList, parseNvidiaSmiApps, parseNvidiaSmiGpus, parsePmsetBatt, parseProcPidStat,
+  parseProcStat, parsePs,
+} from '../src/core/compute/signals.js';
+import { describeHardware, physicalCoresFromCpuinfo } from '../src/core/compute/hardware.js';
+import { REPO } from './support/helpers.js';
+
+const fx = (name: string): string => readFileSync(path.join(REPO, 'test/fixtures/compute', name), 'utf8');
+
+test('ps (procps, captured here): parses every line and finds the agent- and server-named processes', () => {
+  const text = fx('ps-linux-procps.txt');
+  const procs = parsePs(text);
+  assert.equal(procs.length, text.trim().split('\n').length);
+  const claude = procs.find((p) => p.name === 'claude');
+  assert.ok(claude, 'claude-named process');
+  assert.equal(agentOfProcess(claude), 'claude');
+  const server = procs.find((p) => p.name === 'llama-server');
+  assert.ok(server);
+  assert.equal(llmServerOfProcess(server), 'llama-server');
+  // Kernel threads ([kthreadd]) keep their bracketed name and match nothing.
+  assert.ok(procs.some((p) => p.args.startsWith('[')));
+  assert.equal(procs.filter((p) => agentOfProcess(p)).length, 1, procs.filter((p) => agentOfProcess(p)).map((p) => p.args).join('\n'));
+});
+
+test('ps (macOS format): paths with spaces, node scripts, Ollama runner, mlx_lm.server, aider', () => {
+  const procs = parsePs(fx('ps-macos.txt'));
+  assert.equal(procs.length, 12);
+  const agents = procs.map((p) => [p.pid, agentOfProcess(p)]).filter(([, a]) => a);
+  assert.deepEqual(agents, [[1240, 'claude'], [1301, 'codex'], [1610, 'aider']]);
+  const servers = procs.map((p) => [p.pid, llmServerOfProcess(p)]).filter(([, s]) => s);
+  assert.deepEqual(servers, [[1377, 'ollama'], [1378, 'ollama'], [1420, 'lmstudio'], [1502, 'mlx_lm.server']]);
+  assert.equal(procs.find((p) => p.pid === 1377)!.cpuPercent, 96.5);
+  // VS Code itself is not an agent.
+  assert.equal(agentOfProcess(procs.find((p) => p.pid === 901)!), null);
+});
+
+test('environment markers: /proc environ blocks and BSD ps -E output; CLAUDECODE=0 is not a marker', () => {
+  const env = parseEnviron('PATH=/usr/bin\0CLAUDECODE=1\0EMPTY=\0X=a=b\0');
+  assert.equal(env.get('X'), 'a=b');
+  assert.deepEqual(agentsFromEnv(env), [{ agent: 'claude', marker: 'CLAUDECODE=1' }]);
+  assert.deepEqual(agentsFromEnv(parseEnviron('CLAUDECODE=0\0')), []);
+  const mac = agentsFromPsEnvironment(fx('ps-macos-environment.txt'));
+  assert.deepEqual(mac.map((m) => [m.pid, m.agent]), [[1250, 'claude'], [1311, 'codex'], [1320, 'gemini']]);
+});
+
+test('/proc/stat and /proc/<pid>/stat (captured here), including a comm with spaces and parentheses', () => {
+  const a = parseProcStat(fx('proc-stat-1.txt'))!;
+  const b = parseProcStat(fx('proc-stat-2.txt'))!;
+  assert.ok(a.total > 0 && b.total > a.total);
+  assert.equal(cpuBusyBetween(a, b), 1, 'idle did not move between the captures: fully busy');
+  assert.equal(cpuBusyBetween(b, b), null);
+  const st = parseProcPidStat(fx('proc-pid-stat-parens.txt'))!;
+  assert.equal(st.comm, 'agent (x) y');
+  assert.equal(st.state, 'S');
+  assert.ok(st.ppid > 0 && st.utime >= 0 && st.starttime > 0);
+  assert.equal(parseProcPidStat('garbage'), null);
+  assert.equal(physicalCoresFromCpuinfo(fx('proc-cpuinfo-epyc-2core.txt')), 2);
+});
+
+test('nvidia-smi CSV (documented format): utilisation, [N/A] fields, compute apps', () => {
+  const gpus = parseNvidiaSmiGpus(fx('nvidia-smi-gpus.csv'));
+  assert.deepEqual(gpus.map((g) => [g.index, g.name, g.utilization]), [[0, 'NVIDIA GeForce RTX 4090', 0.87], [1, 'NVIDIA A100-SXM4-40GB', null]]);
+  const apps = parseNvidiaSmiApps(fx('nvidia-smi-apps.csv'));
+  assert.deepEqual(apps, [{ pid: 2411, name: 'ollama', usedMemoryMiB: 5120 }, { pid: 9876, name: 'python3', usedMemoryMiB: null }]);
+  assert.deepEqual(parseNvidiaSmiApps(''), []);
+  assert.deepEqual(parseNvidiaSmiGpus('NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'), []);
+});
+
+test('ioreg IOAccelerator (documented format): device, renderer and tiler utilisation of an M2 Pro', () => {
+  const g = parseIoregAccelerators(fx('ioreg-accelerator-m2pro.txt'));
+  assert.deepEqual(g, [{ name: 'Apple M2 Pro', device: 0.12, renderer: 0.08, tiler: 0.09 }]);
+  assert.deepEqual(parseIoregAccelerators(''), []);
+});
+
+test('power: pmset on battery / AC; Linux power_supply', () => {
+  assert.equal(parsePmsetBatt(fx('pmset-batt-battery.txt')), true);
+  assert.equal(parsePmsetBatt(fx('pmset-batt-ac.txt')), false);
+  assert.equal(parsePmsetBatt('nothing'), null);
+  assert.equal(onBatteryFromPowerSupplies([{ type: 'Battery\n', status: 'Discharging\n' }, { type: 'Mains\n', online: '0\n' }]), true);
+  assert.equal(onBatteryFromPowerSupplies([{ type: 'Battery\n', status: 'Charging\n' }, { type: 'Mains\n', online: '1\n' }]), false);
+  assert.equal(onBatteryFromPowerSupplies([]), null, 'a desktop or VM without a battery');
+});
+
+test('LLM server JSON: llama-server /slots, OpenAI /v1/models, Ollama /api/ps', () => {
+  assert.deepEqual(parseLlamaServerSlots([{ id: 0, is_processing: true }, { id: 1, is_processing: false }]), { processing: 1, total: 2 });
+  assert.equal(parseLlamaServerSlots({ error: 'x' }), null);
+  assert.deepEqual(parseModelList({ object: 'list', data: [{ id: 'qwen' }] }), ['qwen']);
+  assert.deepEqual(parseModelList({ models: [{ name: 'llama3:8b' }] }), ['llama3:8b']);
+  assert.equal(parseModelList('nope'), null);
+});
+
+test('hardware description: Apple Silicon, Rosetta, Linux without ANE', () => {
+  const m2 = describeHardware({ platform: 'darwin', arch: 'arm64', cpuModel: 'Apple M2 Pro', logicalCores: 12, physicalCores: 12, performanceCores: 8, efficiencyCores: 4, rosetta: false, hwArm64: true, gpuBackend: 'metal', gpus: ['Apple M2 Pro'] });
+  assert.equal(m2.appleSilicon, true);
+  assert.equal(m2.hasAne, true);
+  assert.match(m2.summary, /Apple M2 Pro · 12 cores \(8P\+4E\) · GPU: Metal/);
+  const rosetta = describeHardware({ platform: 'darwin', arch: 'x64', cpuModel: 'Apple M1', logicalCores: 8, physicalCores: 8, rosetta: true, hwArm64: true, gpuBackend: false, gpus: [] });
+  assert.equal(rosetta.appleSilicon, true);
+  assert.ok(rosetta.notes.some((n) => /Rosetta/.test(n)));
+  const intelMac = describeHardware({ platform: 'darwin', arch: 'x64', cpuModel: 'Intel(R) Core(TM) i7-9750H CPU @ 2.60GHz', logicalCores: 12, physicalCores: 6, rosetta: false, hwArm64: false, gpuBackend: 'metal', gpus: [] });
+  assert.equal(intelMac.hasAne, false);
+  const linux = describeHardware({ platform: 'linux', arch: 'x64', cpuModel: 'AMD EPYC', logicalCores: 2, physicalCores: 2, rosetta: false, hwArm64: null, gpuBackend: false, gpus: [] });
+  assert.equal(linux.hasAne, false);
+  assert.match(linux.summary, /Neural Engine: no/);
+});
