@@ -398,10 +398,10 @@ if (process.env.LOUPE_STORE_CHILD) {
         const HEADER = 96; // hnswlib's fixed header: 10 size_t/double fields and 2 ints
         for (let i = Math.floor(count / 3); i < Math.floor((2 * count) / 3); i++) flipBytes(file, HEADER + i * perPoint + offsetLevel0 + 4, 8);
 
-        const raw = spawnSync(process.execPath, [SELF, dir], { env: childEnv('raw-load', { LOUPE_COUNT: String(count) }), encoding: 'utf8', timeout: 30_000 });
+        const raw = spawnSync(process.execPath, [SELF, dir], { env: childEnv('raw-load', { LOUPE_COUNT: String(count) }), encoding: 'utf8', timeout: 120_000 });
         assert.ok(raw.status !== 0 || raw.signal !== null, `loading the damaged graph unverified should not survive (status ${raw.status}, ${raw.stdout})`);
 
-        const child = spawnSync(process.execPath, [SELF, dir], { env: childEnv('open'), encoding: 'utf8', timeout: 30_000 });
+        const child = spawnSync(process.execPath, [SELF, dir], { env: childEnv('open'), encoding: 'utf8', timeout: 120_000 });
         assert.equal(child.signal, null, `the store's process died: ${child.stderr}`);
         assert.equal(child.status, 0, child.stderr);
         const out = JSON.parse(child.stdout) as { warnings: string[]; annRebuilt: boolean; chunks: number; kind: string };

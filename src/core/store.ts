@@ -128,8 +128,46 @@ export class Store {
   static open(dir: string, identity: StoreIdentity, opts: StoreOptions = {}): Store {
     mkdirSync(dir, { recursive: true });
     const store = new Store(dir, identity, opts);
-    store.load();
+    // Readers of metadata take no lock and repair nothing; everyone else is the one writer.
+    if (!opts.metadataOnly) store.lock();
+    try {
+      store.load();
+    } catch (e) {
+      store.close();
+      throw e;
+    }
     return store;
+  }
+
+  private locked = false;
+
+  /**
+   * Takes the store's writer lock (a file holding our PID). A lock whose process is gone is
+   * stale and taken over; a live one means another Loupe (an `index --watch`, VS Code) owns it.
+   */
+  private lock(): void {
+    const file = path.join(this.dir, 'lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(file, 'wx');
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        this.locked = true;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+        throw new LoupeError(
+          `The index in ${this.dir} is in use by another Loupe process (PID ${pid}: a \`loupe index --watch\` or VS Code). ` +
+            'Stop it, or use another --store.',
+          'store-locked',
+        );
+      }
+      rmSync(file, { force: true });
+    }
+    throw new LoupeError(`Could not take the lock on ${this.dir}.`, 'store-locked');
   }
 
   private warn(msg: string): void {
@@ -170,6 +208,7 @@ export class Store {
     if (this.opts.metadataOnly) {
       this.ann = new ExactIndex(this.identity.dimensions);
     } else {
+      this.removeStale();
       this.loadAnn();
       // Write what was repaired back as a new generation, so the damage is not met (and the
       // graph rebuilt) again on every open.
@@ -185,6 +224,18 @@ export class Store {
   }
 
   /** Removes every file this store owns (never anything else in the folder). */
+  /** Removes leftovers of an interrupted snapshot: temp files and generations the manifest does not name. */
+  private removeStale(): void {
+    const m = this.manifest;
+    const live = new Set(['manifest.json', 'lock', m.meta.name, m.ann?.name, m.vectors.name, m.journal.name]);
+    for (const name of readdirSync(this.dir)) {
+      if (live.has(name)) continue;
+      if (/^(manifest\.json|meta-\d+\.json|ann-\d+\.hnsw|journal-\d+\.log|vectors-\d+\.bin)(\.tmp-\d+)?$/.test(name)) {
+        rmSync(path.join(this.dir, name), { force: true });
+      }
+    }
+  }
+
   private wipe(): void {
     for (const name of readdirSync(this.dir)) {
       if (/^(manifest\.json|meta-\d+\.json|ann-\d+\.hnsw|journal-\d+\.log|vectors-\d+\.bin)(\.tmp-\d+)?$/.test(name)) {
@@ -281,7 +332,7 @@ export class Store {
       }
       pos += n;
     }
-    if (good < size) {
+    if (good < size && !this.opts.metadataOnly) {
       ftruncateSync(fd, good);
       fsyncSync(fd);
       if (damaged) this.warn(`The vector cache had a damaged tail (${size - good} bytes); it was cut back to the last whole batch.`);
@@ -341,7 +392,7 @@ export class Store {
       good = nl + 1;
     }
     const size = fstatSync(fd).size;
-    if (good < size) {
+    if (good < size && !this.opts.metadataOnly) {
       ftruncateSync(fd, good);
       fsyncSync(fd);
       this.warn(`The index journal had a damaged tail (${size - good} bytes); the last batch in flight was dropped.`);
@@ -635,5 +686,17 @@ export class Store {
       if (fd >= 0) closeSync(fd);
     }
     this.vecFd = this.journalFd = -1;
+    if (this.locked) rmSync(path.join(this.dir, 'lock'), { force: true });
+    this.locked = false;
+  }
+}
+
+/** True when a process with this PID exists (EPERM: it exists but is not ours). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
