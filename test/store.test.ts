@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 // The on-disk store: round trips, every kind of damage we can make to its files, and SIGKILL
 // mid-commit. Most tests drive `Store` directly with hand-made unit vectors (fast, exact
 // expectations); a few go through the real engine to show that what was lost is re-indexed.
@@ -177,8 +178,10 @@ async function childMain(mode: string, dir: string): Promise<void> {
   } else if (mode === 'raw-load') {
     // What the store avoids: load the graph without verifying it, then search.
     const file = storeFile(dir, /^ann-\d+\.hnsw$/);
-    const ann = hnsw.load(file, D, Number(process.env.LOUPE_COUNT));
-    for (const q of someQueries(50)) ann.search(q, 10);
+    const { HierarchicalNSW } = createRequire(import.meta.url)('hnswlib-node') as typeof import('hnswlib-node');
+    const index = new HierarchicalNSW('ip', D);
+    index.readIndexSync(file, false);
+    for (const q of someQueries(50)) index.searchKnn(Array.from(q), 10);
     process.stdout.write('survived');
   } else if (mode === 'commit-loop') {
     // Commits batch after batch until killed; reports each batch once it is durable.

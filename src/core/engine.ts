@@ -80,6 +80,9 @@ interface PendingFile {
   waiting: number;
 }
 
+/** Journal entries after which a watcher update writes a snapshot. */
+const SNAPSHOT_AFTER_OPS = 1000;
+
 /** The content key of a chunk's vector. The path is left out so a renamed file costs no embedding. */
 export function chunkKey(chunk: Chunk): string {
   return sha256(`${chunk.language}\0${chunk.symbol ?? ''}\0${chunk.text}`).slice(0, 32);
@@ -218,7 +221,7 @@ export class Engine {
       });
       const warnings = scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`);
       // A file that became too large or unreadable leaves the index.
-      const summary = await this.process(changed, deleted, opts, warnings);
+      const summary = await this.process(changed, deleted, opts, warnings, true);
       summary.files = this.store.files.size;
       summary.filesSkipped = scan.skipped.length + summary.filesSkipped;
       summary.seconds = (performance.now() - t0) / 1000;
@@ -250,7 +253,7 @@ export class Engine {
         if (rec && rec.size === st.size && rec.mtimeMs === st.mtimeMs && this.lexical.covers(rec.chunks)) continue;
         files.push({ rel, abs, size: st.size, mtimeMs: st.mtimeMs });
       }
-      const summary = await this.process(files, [...gone], opts, warnings);
+      const summary = await this.process(files, [...gone], opts, warnings, false);
       summary.files = this.store.files.size;
       summary.seconds = (performance.now() - t0) / 1000;
       return summary;
@@ -261,7 +264,7 @@ export class Engine {
    * The pipeline: read → hash → chunk → fit to the token budget → look up the cache → embed
    * the rest in batches; each batch commits its vectors and the files it completed.
    */
-  private async process(files: ScannedFile[], deleted: string[], opts: IndexOptions, warnings: string[]): Promise<IndexSummary> {
+  private async process(files: ScannedFile[], deleted: string[], opts: IndexOptions, warnings: string[], fullRun: boolean): Promise<IndexSummary> {
     const { signal, onProgress } = opts;
     const summary: IndexSummary = { files: 0, filesChanged: 0, filesDeleted: 0, filesSkipped: 0, chunks: 0, embedded: 0, cached: 0, seconds: 0, warnings };
     const embedder = this.opts.embedder;
@@ -282,18 +285,21 @@ export class Engine {
     /** hash → files waiting for it, and its text to embed. */
     const wanted = new Map<string, { text: string; files: PendingFile[] }>();
     let queue: string[] = [];
-    let inflight: Promise<void> | null = null;
+    let inflight: Promise<{ hashes: string[]; vectors: Float32Array[] }> | null = null;
     let filesDone = 0;
 
     const completeReady = (): void => {
       // Files complete in order (the queue is FIFO), so take the finished prefix.
       while (pending.length && pending[0].waiting === 0) ops.push(pending.shift()!.op);
     };
-    const embedBatch = async (hashes: string[]): Promise<void> => {
+    const embedBatch = async (hashes: string[]): Promise<{ hashes: string[]; vectors: Float32Array[] }> => {
       const texts = hashes.map((h) => wanted.get(h)!.text);
       const t0 = performance.now();
       const vectors = await embedder.embedDocuments(texts, signal);
       this.pacer.release({ chunks: hashes.length, ms: performance.now() - t0 });
+      return { hashes, vectors };
+    };
+    const commitBatch = ({ hashes, vectors }: { hashes: string[]; vectors: Float32Array[] }): void => {
       const fresh = hashes.map((hash, i) => ({ hash, vector: vectors[i] }));
       for (const h of hashes) {
         for (const f of wanted.get(h)!.files) f.waiting--;
@@ -308,18 +314,30 @@ export class Engine {
     let unit = this.pacer.state.kind === 'paused' ? 32 : this.pacer.state.batchSize;
     const flush = async (all: boolean): Promise<void> => {
       while (queue.length >= unit || (all && queue.length)) {
-        if (inflight) await inflight;
+        const done = inflight ? await inflight : null;
+        inflight = null;
         // The pacer may pause here, or shrink the next unit when the machine is busy.
-        unit = Math.max(1, await this.pacer.acquire(signal));
+        try {
+          unit = Math.max(1, await this.pacer.acquire(signal));
+        } catch (e) {
+          // Cancelled while paused: what was embedded is still committed.
+          if (done) commitBatch(done);
+          throw e;
+        }
         const batch = queue.slice(0, unit);
         queue = queue.slice(batch.length);
-        // Embedding runs in llama.cpp's threads while this loop goes on chunking the next files.
+        // Embedding runs in llama.cpp's threads while this thread commits the previous batch
+        // (two fsyncs) and goes on chunking the next files.
         inflight = embedBatch(batch);
         // Awaited later; until then a failure (or cancel) must not count as an unhandled rejection.
         inflight.catch(() => undefined);
-        if (all) await inflight;
+        if (done) commitBatch(done);
       }
-      if (all && inflight) await inflight;
+      if (all && inflight) {
+        const done = await inflight;
+        inflight = null;
+        commitBatch(done);
+      }
     };
 
     try {
@@ -392,7 +410,9 @@ export class Engine {
       progress('commit', filesDone);
       if (ops.length) this.commit([], ops);
       ops = [];
-      if (this.store.pendingOps) {
+      // A full run ends in a snapshot; small watcher updates stay in the journal (cheap to replay,
+      // as crash-safe) until it grows, instead of rewriting the whole index on every save.
+      if (this.store.pendingOps > (fullRun ? 0 : SNAPSHOT_AFTER_OPS)) {
         this.store.snapshot();
         this.lexical.compact(this.liveHashes());
       }
@@ -403,7 +423,7 @@ export class Engine {
     } catch (e) {
       this.running = false;
       // Whatever batches committed stay committed; the batch in flight is dropped.
-      if (inflight) await (inflight as Promise<void>).catch(() => undefined);
+      if (inflight) await (inflight as Promise<unknown>).catch(() => undefined);
       if (signal?.aborted) {
         this.setState(this.readyState());
       } else {

@@ -425,9 +425,10 @@ export class Store {
         this.warn('The HNSW index file failed its checksum; rebuilding it from cached vectors.');
       } else {
         try {
-          const ann = factory.load(file, this.identity.dimensions, a.count);
-          this.ann = ann;
-          this.syncAnnToMeta();
+          const snapLabels = this.snapshotLabels();
+          if (snapLabels.size !== a.count) throw new Error(`the manifest counts ${a.count} points, the metadata ${snapLabels.size}`);
+          this.ann = factory.load(file, this.identity.dimensions, snapLabels.keys());
+          this.syncAnnToMeta(snapLabels);
           return;
         } catch (e) {
           this.warn(`The HNSW index file could not be loaded (${(e as Error).message}); rebuilding it from cached vectors.`);
@@ -442,8 +443,7 @@ export class Store {
    * Brings a loaded HNSW snapshot up to the replayed metadata: the snapshot's labels are those of
    * its generation's metadata; the journal may have changed some since.
    */
-  private syncAnnToMeta(): void {
-    const snapLabels = this.snapshotLabels();
+  private syncAnnToMeta(snapLabels: Map<number, string>): void {
     for (const [label, hash] of snapLabels) {
       const cur = this.byLabel.get(label);
       if (!cur || cur.chunk.hash !== hash) this.ann.remove(label);

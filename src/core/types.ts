@@ -75,7 +75,8 @@ export interface AnnIndexPort {
 export interface AnnFactoryPort {
   readonly name: string;
   create(dimensions: number, capacity: number): AnnIndexPort;
-  load(file: string, dimensions: number, expectedCount: number): AnnIndexPort;
+  /** Loads a graph whose live points are exactly `liveLabels` (the rest of its points are deleted ones). */
+  load(file: string, dimensions: number, liveLabels: Iterable<number>): AnnIndexPort;
 }
 
 /** One search hit as the CLI contract prints it. */
