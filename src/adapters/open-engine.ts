@@ -2,26 +2,14 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../core/engine.js';
+import type { OpenParams } from '../core/protocol.js';
 import { LoupeError, type Logger } from '../core/types.js';
 import { HnswFactory } from './hnsw-index.js';
 import { LlamaEmbedder } from './llama-embedder.js';
 import { TreeSitterChunker } from './treesitter-chunker.js';
 
-/** Settings a front end (CLI, engine process, extension) passes to build an engine. */
-export interface EngineConfig {
-  root: string;
-  storeDir?: string;
-  /** GGUF embedding model; default: the bundled model. */
-  modelPath?: string;
-  rebuild?: boolean;
-  maxFileBytes?: number;
-  excludes?: string[];
-  batchSize?: number;
-  annThreshold?: number;
-  /** false: CPU only. */
-  gpu?: 'auto' | false;
-  contexts?: number;
-  threadsPerContext?: number;
+/** Settings a front end (CLI, engine process, extension) passes to build an engine: the protocol's `open` parameters plus a logger. */
+export interface EngineConfig extends OpenParams {
   logger?: Logger;
 }
 

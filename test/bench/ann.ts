@@ -215,9 +215,10 @@ function persistFigures(hnsw: AnnIndexPort, factory: HnswFactory, dims: number, 
     sha256(readFileSync(file));
     const checksumMs = performance.now() - t;
     t = performance.now();
-    factory.load(file, dims, size);
+    // Labels 0..size-1 are the graph's points (persistFigures is called on a graph built that way).
+    factory.load(file, dims, Array.from({ length: size }, (_, i) => i));
     const loadMs = performance.now() - t;
-    // hnswlib's own read, without the factory's per-label deleted-point probe.
+    // hnswlib's own read, for comparison with the factory's load.
     const { HierarchicalNSW } = createRequire(import.meta.url)('hnswlib-node') as typeof import('hnswlib-node');
     t = performance.now();
     new HierarchicalNSW('ip', dims).readIndexSync(file, true);
