@@ -9,14 +9,18 @@ import type { AnswerEvent, AnswerModelInfo, Citation } from './answer/types.js';
 
 /** Settings to open an engine with (the engine process builds its adapters from them). */
 export interface OpenParams {
+  /** Folder to index. */
   root: string;
+  /** Index folder; default `<root>/.loupe`. */
   storeDir?: string;
+  /** GGUF embedding model; default: the bundled model. */
   modelPath?: string;
   rebuild?: boolean;
   maxFileBytes?: number;
   excludes?: string[];
   batchSize?: number;
   annThreshold?: number;
+  /** false: CPU only. */
   gpu?: 'auto' | false;
   contexts?: number;
   threadsPerContext?: number;
