@@ -9,6 +9,7 @@ type NodeLlama = typeof import('node-llama-cpp');
 type Llama = import('node-llama-cpp').Llama;
 type LlamaModel = import('node-llama-cpp').LlamaModel;
 type LlamaEmbeddingContext = import('node-llama-cpp').LlamaEmbeddingContext;
+type Token = import('node-llama-cpp').Token;
 
 export interface LlamaEmbedderOptions {
   modelPath: string;
@@ -128,13 +129,33 @@ export class LlamaEmbedder implements EmbedderPort {
     return new LlamaEmbedder(modelId, name, model.embeddingVectorSize, profile, computeUnit, model, contexts);
   }
 
+  /**
+   * Recent tokenizations: the engine counts a chunk's tokens (to fit it to the context) just
+   * before it embeds the same text, so the second tokenization is taken from here.
+   */
+  private readonly tokenCache = new Map<string, Token[]>();
+
+  private tokenize(text: string, keep: boolean): Token[] {
+    const hit = this.tokenCache.get(text);
+    if (hit) {
+      if (!keep) this.tokenCache.delete(text);
+      return hit;
+    }
+    const tokens = this.model.tokenize(text);
+    if (keep) {
+      if (this.tokenCache.size >= 1024) this.tokenCache.delete(this.tokenCache.keys().next().value!);
+      this.tokenCache.set(text, tokens);
+    }
+    return tokens;
+  }
+
   countTokens(text: string): number {
     // +2 for the [CLS]/[SEP] (or BOS/EOS) the model adds around the input.
-    return this.model.tokenize(this.profile.documentPrefix + text).length + 2;
+    return this.tokenize(this.profile.documentPrefix + text, true).length + 2;
   }
 
   private async embedOne(ctx: LlamaEmbeddingContext, text: string): Promise<Float32Array> {
-    let tokens = this.model.tokenize(text);
+    let tokens = this.tokenize(text, false);
     // Chunks are fitted to the budget before they get here; this guards queries and odd input.
     // calculateInputLength counts the specials the model adds ([CLS]/[SEP] or BOS/EOS).
     while (tokens.length && ctx.calculateInputLength(tokens) > this.profile.maxTokens) {
