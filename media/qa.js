@@ -36,7 +36,7 @@
       const n = m ? Number(m[1]) : 0;
       if (m && turn.passages.some((p) => p.n === n)) {
         const b = el('button', 'cite', `[${n}]`);
-        b.title = describe(turn.passages.find((p) => p.n === n));
+        b.title = describe(turn.passages.find((p) => p.n === n), spansRoots(turn));
         b.addEventListener('click', () => vscode.postMessage({ type: 'open', turnId: turn.id, n }));
         container.append(b);
       } else if (part) {
@@ -45,8 +45,13 @@
     }
   }
 
-  function describe(p) {
-    return `${p.rootName && p.rootName !== '' ? p.rootName + '/' : ''}${p.path}:${p.startLine}-${p.endLine}${p.symbol ? ' ' + p.symbol : ''}`;
+  /** `path:start-end symbol`; the folder name only when a turn's passages span several folders. */
+  function describe(p, multiRoot) {
+    return `${multiRoot ? p.rootName + '/' : ''}${p.path}:${p.startLine}-${p.endLine}${p.symbol ? ' ' + p.symbol : ''}`;
+  }
+
+  function spansRoots(turn) {
+    return new Set(turn.passages.map((p) => p.root)).size > 1;
   }
 
   const STATUS_TEXT = {
@@ -90,7 +95,7 @@
       details.append(el('summary', '', `${turn.passages.length} retrieved passage${turn.passages.length === 1 ? '' : 's'}`));
       for (const p of turn.passages) {
         const item = el('div', 'passage');
-        const head = el('button', 'passage-head', `[${p.n}] ${describe(p)}`);
+        const head = el('button', 'passage-head', `[${p.n}] ${describe(p, spansRoots(turn))}`);
         head.title = `Open ${p.path} at line ${p.startLine} (score ${p.score.toFixed(2)})`;
         head.addEventListener('click', () => vscode.postMessage({ type: 'open', turnId: turn.id, n: p.n }));
         item.append(head, el('pre', 'code', p.text));

@@ -4,7 +4,7 @@
  * Node against the real engine process. Everything heavy runs in that process, never here.
  */
 import type { EngineStatus } from '../core/engine.js';
-import type { EventMessage, OpenParams } from '../core/protocol.js';
+import type { AnswerModelParams, AskResult, EventMessage, OpenParams } from '../core/protocol.js';
 import { LoupeError, type EngineState, type IndexProgress, type IndexSummary, type Logger } from '../core/types.js';
 import { EngineClient } from '../adapters/engine-client.js';
 import type { RootedResult } from './passages.js';
@@ -38,6 +38,9 @@ export class EngineSession {
   /** Set when opening the engine failed (model missing, index of another model…). */
   openError: LoupeError | Error | undefined;
   private job: Job | undefined;
+  private readonly answerListeners = new Map<string, (e: Extract<EventMessage, { event: 'answer' }>) => void>();
+  /** Paused from VS Code: shown even while no job runs (the engine holds the next one). */
+  pausedByUser = false;
   private watching = false;
   private disposed = false;
   private readonly offEvent: () => void;
@@ -80,6 +83,8 @@ export class EngineSession {
       if (this.job?.id === e.jobId) for (const l of this.job.listeners) l(e.progress);
     } else if (e.event === 'log') {
       this.opts.logger[e.level](`[${this.opts.name}] ${e.message}`);
+    } else if (e.event === 'answer') {
+      this.answerListeners.get(e.jobId)?.(e);
     } else if (e.event === 'indexed') {
       this.opts.logger.info(`[${this.opts.name}] updated ${e.summary.filesChanged} changed, ${e.summary.filesDeleted} deleted file(s): ${e.summary.chunks} chunks`);
       void this.refreshStatus();
@@ -179,13 +184,47 @@ export class EngineSession {
     return hits.map((h) => ({ ...h, root: this.root, rootName: this.name }));
   }
 
+  /**
+   * Asks the engine's answer model; `onEvent` gets the `answer` events (citations, tokens, done,
+   * error). Aborting `signal` cancels generation.
+   */
+  async ask(question: string, conversationId: string, llm: AnswerModelParams, k: number, signal: AbortSignal, onEvent: (e: Extract<EventMessage, { event: 'answer' }>) => void): Promise<AskResult> {
+    signal.throwIfAborted();
+    const jobId = `ask-${process.pid}-${++jobCounter}`;
+    this.answerListeners.set(jobId, onEvent);
+    const onAbort = () => void this.client.request('cancel', { jobId }).catch(() => undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.client.request('ask', { jobId, question, conversationId, k, llm });
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.answerListeners.delete(jobId);
+    }
+  }
+
+  /** Drops a conversation's history in the engine. */
+  async forget(conversationId: string): Promise<void> {
+    await this.client.request('forgetConversation', { conversationId });
+  }
+
   /** Pauses embedding work between units (the engine keeps answering searches). */
   async pause(reason: string): Promise<void> {
     await this.client.request('pause', { reason });
+    this.pausedByUser = true;
+    this.opts.onChange();
   }
 
   async resume(): Promise<void> {
     await this.client.request('resume', {});
+    this.pausedByUser = false;
+    this.opts.onChange();
+  }
+
+  /** The state to show: a pause from VS Code shows even while no job runs. */
+  get shownState(): EngineState | undefined {
+    const s = this.state;
+    if (this.pausedByUser && (!s || s.kind === 'ready' || s.kind === 'idle')) return { kind: 'paused', reason: 'paused from VS Code' };
+    return s;
   }
 
   /** Stops the engine process. */

@@ -5,7 +5,6 @@
  * restarts them without touching the rest.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import * as vscode from 'vscode';
@@ -16,7 +15,7 @@ import { ChannelLogger, showError } from './logger.js';
 import { mergeResults, readPassages, type Passage } from './passages.js';
 import { QaViewProvider, type Answerer } from './qa-view.js';
 import { openPassage, showSearch } from './search-pick.js';
-import { changeEffect, describeSettings, openParamsFor, readSettings, type LoupeSettings } from './settings.js';
+import { answerModelMissing, answerParamsFor, changeEffect, describeSettings, openParamsFor, readSettings, type LoupeSettings } from './settings.js';
 import { StatusBar } from './status-bar.js';
 import { combineStates, coverageNote, describeState, type Blocked } from './status-view.js';
 import { appendMetric } from './metrics.js';
@@ -90,7 +89,7 @@ export class Loupe implements vscode.Disposable {
     this.renderQueued = true;
     queueMicrotask(() => {
       this.renderQueued = false;
-      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.state, computeUnit: s.computeUnit })), this.blocked());
+      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit })), this.blocked());
     });
   }
 
@@ -209,7 +208,7 @@ export class Loupe implements vscode.Disposable {
 
   /** How much a search covers right now. */
   coverage(): string {
-    return coverageNote(combineStates([...this.sessions.values()].map((s) => s.state)));
+    return coverageNote(combineStates([...this.sessions.values()].map((s) => s.shownState)));
   }
 
   /** Shows the search quick pick. */
@@ -246,7 +245,7 @@ export class Loupe implements vscode.Disposable {
 
   /** True when any folder is paused. */
   get paused(): boolean {
-    return [...this.sessions.values()].some((s) => s.state?.kind === 'paused');
+    return [...this.sessions.values()].some((s) => s.shownState?.kind === 'paused');
   }
 
   /** A multi-line report of every folder's index. */
@@ -254,7 +253,7 @@ export class Loupe implements vscode.Disposable {
     if (!this.sessions.size) return this.blockedReason() ?? 'No engine is running.';
     return [...this.sessions.values()].map((s) => {
       const st = s.status;
-      const lines = [`${s.name}: ${describeState(s.state)}`];
+      const lines = [`${s.name}: ${describeState(s.shownState)}`];
       if (s.openError) lines.push(`  could not open: ${s.openError.message}`);
       if (st) {
         lines.push(`  model: ${st.model.name} (${st.model.dimensions} dims) on ${st.model.computeUnit}`);
@@ -301,16 +300,30 @@ export class Loupe implements vscode.Disposable {
   }
 }
 
-/** The answerer: explains what is missing until the engine process can run an answer model. */
+/** The answerer over the engine process's `ask`, asked in the folder of the best passage. */
 function createAnswerer(loupe: Loupe): Answerer {
   return {
-    modelName: () => (loupe.settings.answerModel ? path.basename(loupe.settings.answerModel) : null),
-    unavailable: () => {
-      const m = loupe.settings.answerModel;
-      if (!m) return 'Set “loupe.answer.model” to a local GGUF chat model to get written answers. Until then Loupe shows the passages it retrieved.';
-      if (!existsSync(m)) return `The answer model file ${m} does not exist.`;
-      return 'This build of Loupe cannot run answer models yet; showing the retrieved passages.';
+    modelName: () => {
+      const s = loupe.settings;
+      return s.answerModel ? path.basename(s.answerModel) : s.answerUrl ? s.answerUrl : null;
     },
-    answer: () => Promise.reject(new LoupeError('No answer model can run in this build.', 'no-answer-model')),
+    unavailable: () => answerModelMissing(loupe.settings, process.platform, process.arch),
+    async answer(question, conversationId, passages, signal, on) {
+      const sessions = [...loupe.sessions.values()].filter((s) => !s.openError);
+      const session = sessions.find((s) => s.root === passages[0]?.root) ?? sessions[0];
+      if (!session) throw new LoupeError('The Loupe engine is not running; see the log.', 'not-running');
+      await session.ask(question, conversationId, answerParamsFor(loupe.settings), loupe.settings.answerPassages, signal, (e) => {
+        if (e.kind === 'citations') {
+          const hits = e.citations.map((c) => ({ path: c.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: '', score: c.score, root: session.root, rootName: session.name }));
+          void readPassages(hits).then((ps) => on.citations(ps.map((p, i) => ({ ...p, n: e.citations[i]!.n }))));
+          loupe.log.info(`answer by ${e.model.name} (${e.model.where}): ${e.citations.length} sources, ${e.promptTokens} prompt tokens`);
+        } else if (e.kind === 'token') {
+          on.token(e.text);
+        }
+      });
+    },
+    forget(conversationId) {
+      for (const s of loupe.sessions.values()) void s.forget(conversationId).catch(() => undefined);
+    },
   };
 }

@@ -36,9 +36,11 @@ export function mergeResults(lists: RootedResult[][], k: number): RootedResult[]
 /** Lines `startLine..endLine` (1-based, inclusive) of `text`, at most `maxLines` of them. */
 export function sliceLines(text: string, startLine: number, endLine: number, maxLines: number): string {
   const lines = text.split(/\r?\n/);
-  const end = Math.min(endLine, startLine + maxLines - 1, lines.length);
+  const cap = startLine + maxLines - 1;
+  const end = Math.min(endLine, cap, lines.length);
   const out = lines.slice(Math.max(0, startLine - 1), end);
-  if (end < endLine) out.push('…');
+  // Mark a cut made by `maxLines`, not a file that is shorter than the hit (changed since).
+  if (cap < endLine && cap < lines.length) out.push('…');
   return out.join('\n');
 }
 

@@ -11,16 +11,23 @@ import type { Passage } from './passages.js';
 import { parseFromWebview, type ToWebview, type Turn } from './qa-protocol.js';
 
 const HISTORY_KEY = 'loupe.qa.history';
+const CONVERSATION_KEY = 'loupe.qa.conversation';
 const MAX_TURNS = 50;
 
-/** Generates answers from passages; implemented over the engine's answer model. */
+/** Generates answers; implemented over the engine process's `ask`. */
 export interface Answerer {
-  /** Why no answer can be generated now (shown in the panel), or undefined when one can. */
+  /** Why no answer can be generated as configured (shown in the panel), or undefined when one may be. */
   unavailable(): string | undefined;
   /** The configured answer model's name, or null. */
   modelName(): string | null;
-  /** Streams an answer; resolves when done. Rejects with an AbortError when `signal` aborts. */
-  answer(question: string, passages: Passage[], history: { question: string; answer: string }[], signal: AbortSignal, onToken: (text: string) => void): Promise<void>;
+  /**
+   * Streams an answer to `question`; `conversationId` links follow-ups. `onCitations` replaces the
+   * passages with the ones the answer's [n] refer to. Rejects with an AbortError when `signal`
+   * aborts, and with a LoupeError coded `model-missing` / `server-not-running` when no model answers.
+   */
+  answer(question: string, conversationId: string, passages: Passage[], signal: AbortSignal, on: { citations(p: Passage[]): void; token(text: string): void }): Promise<void>;
+  /** Drops a conversation's history in the engine. */
+  forget(conversationId: string): void;
 }
 
 /** What the panel needs from the root. */
@@ -40,12 +47,20 @@ export class QaViewProvider implements vscode.WebviewViewProvider, vscode.Dispos
   private turns: Turn[];
   private running: { id: string; ac: AbortController } | undefined;
   private pendingQuestion: string | undefined;
+  private conversationId: string;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly extensionUri: vscode.Uri, private readonly memento: vscode.Memento, private readonly host: QaHost) {
     const saved = memento.get<Turn[]>(HISTORY_KEY, []);
     // A turn interrupted by a reload cannot resume: mark it stopped.
     this.turns = saved.map((t) => (t.status === 'streaming' || t.status === 'retrieving' ? { ...t, status: 'stopped' } : t));
+    this.conversationId = memento.get<string>(CONVERSATION_KEY) ?? this.newConversation();
+  }
+
+  private newConversation(): string {
+    this.conversationId = randomBytes(8).toString('hex');
+    void this.memento.update(CONVERSATION_KEY, this.conversationId);
+    return this.conversationId;
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -117,6 +132,8 @@ export class QaViewProvider implements vscode.WebviewViewProvider, vscode.Dispos
         break;
       case 'clear':
         this.running?.ac.abort();
+        this.host.answerer.forget(this.conversationId);
+        this.newConversation();
         this.turns = [];
         await this.save();
         this.post({ type: 'init', turns: [], answerModel: this.host.answerer.modelName(), busy: false });
@@ -159,8 +176,6 @@ export class QaViewProvider implements vscode.WebviewViewProvider, vscode.Dispos
     const ac = new AbortController();
     this.running = { id, ac };
     this.post({ type: 'busy', busy: true });
-    // Earlier turns with answers are the conversation a follow-up builds on.
-    const history = this.turns.filter((t) => t.answer).slice(-4).map((t) => ({ question: t.question, answer: t.answer }));
     const turn: Turn = { id, question, passages: [], answer: '', status: 'retrieving' };
     this.turns.push(turn);
     this.update(turn);
@@ -179,14 +194,25 @@ export class QaViewProvider implements vscode.WebviewViewProvider, vscode.Dispos
       }
       turn.status = 'streaming';
       this.update(turn);
-      await this.host.answerer.answer(question, turn.passages, history, ac.signal, (text) => {
-        turn.answer += text;
-        this.post({ type: 'token', id, text });
+      // The engine keeps the conversation's history: follow-ups build on earlier answers.
+      await this.host.answerer.answer(question, this.conversationId, turn.passages, ac.signal, {
+        citations: (passages) => {
+          turn.passages = passages;
+          this.update(turn);
+        },
+        token: (text) => {
+          turn.answer += text;
+          this.post({ type: 'token', id, text });
+        },
       });
       turn.status = 'done';
     } catch (e) {
+      const code = (e as { code?: string }).code;
       if (isAbort(e) || ac.signal.aborted) {
         turn.status = 'stopped';
+      } else if (code === 'model-missing' || code === 'server-not-running') {
+        turn.status = 'noModel';
+        turn.note = (e as Error).message;
       } else {
         turn.status = 'error';
         turn.note = (e as Error).message;

@@ -30,7 +30,7 @@ function itemFor(p: Passage, multiRoot: boolean): ResultItem {
   const icon = p.symbol ? (ICONS[p.symbol.includes('.') ? 'method' : 'function'] ?? 'symbol-misc') : 'file-code';
   return {
     label: `$(${icon}) ${p.symbol ?? path.posix.basename(p.path)}`,
-    description: `${where}  ·  ${p.score.toFixed(2)}`,
+    description: where,
     detail: snippet.length > 160 ? snippet.slice(0, 159) + '…' : snippet,
     // The query is semantic: never let the quick pick's own label filter hide a result.
     alwaysShow: true,

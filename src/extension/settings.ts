@@ -3,7 +3,7 @@
  * needs: a re-index (model, chunking inputs), an engine restart (compute, storage), or nothing
  * (applied live). No `vscode` import: the extension passes a getter, tests pass a plain object.
  */
-import type { OpenParams } from '../core/protocol.js';
+import type { AnswerModelParams, OpenParams } from '../core/protocol.js';
 
 /** Where an index is kept. */
 export type StorageLocation = 'global' | 'workspace';
@@ -24,8 +24,12 @@ export interface LoupeSettings {
   computeThreads: number;
   /** Embedding contexts run in parallel (1–4). */
   computeContexts: number;
-  /** GGUF chat model that answers questions; empty: none configured. */
+  /** Which local model answers: `auto` (MLX on Apple Silicon when available, else a GGUF file), or forced. */
+  answerProvider: 'auto' | 'mlx' | 'llama' | 'openai';
+  /** GGUF chat model file (llama), model id or folder (mlx), or model name (openai); empty: none configured. */
   answerModel: string;
+  /** URL of an OpenAI-compatible server (Ollama, LM Studio, llama-server, mlx_lm.server). */
+  answerUrl: string;
   /** Index when a folder opens, and keep the index up to date as files change. */
   autoIndex: boolean;
   /** Results shown by the search quick pick. */
@@ -48,6 +52,8 @@ export const SETTING_EFFECTS: Record<string, ChangeEffect> = {
   'compute.threads': 'restart',
   'compute.contexts': 'restart',
   'answer.model': 'live',
+  'answer.provider': 'live',
+  'answer.url': 'live',
   'index.auto': 'live',
   'search.maxResults': 'live',
   'answer.passages': 'live',
@@ -80,7 +86,9 @@ export function readSettings(get: SettingGetter): LoupeSettings {
     computeDevice: get('compute.device') === 'cpu' ? 'cpu' : 'auto',
     computeThreads: int(get('compute.threads'), 1, 1, 8),
     computeContexts: int(get('compute.contexts'), 2, 1, 4),
+    answerProvider: (['mlx', 'llama', 'openai'] as const).find((p) => p === get('answer.provider')) ?? 'auto',
     answerModel: str(get('answer.model')),
+    answerUrl: str(get('answer.url')),
     autoIndex: get('index.auto') !== false,
     maxResults: int(get('search.maxResults'), 20, 1, 100),
     answerPassages: int(get('answer.passages'), 6, 1, 20),
@@ -111,6 +119,28 @@ export function openParamsFor(root: string, s: LoupeSettings, storeDir: string |
     contexts: s.computeContexts,
     threadsPerContext: s.computeThreads,
   };
+}
+
+/** The engine's answer-model parameters. */
+export function answerParamsFor(s: LoupeSettings): AnswerModelParams {
+  return {
+    provider: s.answerProvider,
+    model: s.answerModel || undefined,
+    url: s.answerUrl || undefined,
+    threads: Math.max(1, s.computeThreads * s.computeContexts),
+    gpu: s.computeDevice === 'cpu' ? false : 'auto',
+  };
+}
+
+/**
+ * Why no answer model can be configured as the settings stand (so nothing is started to find
+ * out), or undefined when one may answer. `auto` with no model may still find MLX on Apple Silicon.
+ */
+export function answerModelMissing(s: LoupeSettings, platform: string, arch: string): string | undefined {
+  const appleSilicon = platform === 'darwin' && arch === 'arm64';
+  if (s.answerProvider === 'openai' && !s.answerUrl) return 'The “openai” answer provider needs “loupe.answer.url” (e.g. http://127.0.0.1:11434/v1 for Ollama).';
+  if (s.answerModel || s.answerUrl || s.answerProvider === 'mlx' || (s.answerProvider === 'auto' && appleSilicon)) return undefined;
+  return 'Set “loupe.answer.model” to a local GGUF chat model (or “loupe.answer.url” to a running Ollama / LM Studio / llama-server) to get written answers. Until then Loupe shows the passages it retrieved.';
 }
 
 /** One line for the log: the effective settings. */

@@ -1,0 +1,82 @@
+// The extension's engine session (src/extension/engine-session.ts) against the real engine
+// process, without VS Code: open → index with progress → search with root attached, pause shown
+// even while idle, a streamed answer from the generated tiny chat model through `ask`, close.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { EngineSession } from '../src/extension/engine-session.js';
+import type { IndexProgress } from '../src/core/types.js';
+import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+
+const TINY_LLAMA = path.join(REPO, 'models', 'generated', 'tiny-llama.gguf');
+
+describe('extension engine session', () => {
+  const cleanups: (() => void)[] = [];
+  after(() => {
+    for (const c of cleanups) c();
+  });
+
+  test('index, search, pause/resume, ask: all through the engine process', async () => {
+    const { dir, cleanup } = tempDir('loupe-ext-');
+    cleanups.push(cleanup);
+    writeTree(dir, SAMPLE_PROJECT);
+    const logs: string[] = [];
+    let changes = 0;
+    const session = new EngineSession({
+      root: dir,
+      name: 'sample',
+      params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
+      logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m), error: (m) => logs.push(m), debug: () => {} },
+      onChange: () => changes++,
+    });
+    cleanups.push(() => void session.dispose());
+    try {
+      const status = await session.open();
+      assert.equal(status.chunks, 0);
+      assert.equal(session.computeUnit, 'CPU');
+      const progress: IndexProgress[] = [];
+      const job = session.index((p) => progress.push(p));
+      assert.equal(session.indexing, true);
+      const summary = await job.done;
+      assert.ok(summary && summary.chunks > 0, 'indexed');
+      assert.equal(session.indexing, false);
+      assert.ok(progress.some((p) => p.phase === 'done'), 'progress events reached the job listener');
+      assert.equal(session.state?.kind, 'ready');
+      assert.ok(changes > 0, 'state changes were reported');
+      assert.ok(logs.some((l) => /indexed \d+ files/.test(l)));
+
+      const hits = await session.search('parse the config file', 5);
+      assert.ok(hits.length > 0);
+      assert.equal(hits[0]!.root, dir);
+      assert.equal(hits[0]!.rootName, 'sample');
+      assert.equal(hits[0]!.path, 'src/config.ts');
+
+      // The engine shows pauses only while it works; the session shows a pause from VS Code always.
+      await session.pause('paused from VS Code');
+      assert.equal(session.shownState?.kind, 'paused');
+      await session.resume();
+      assert.equal(session.shownState?.kind, 'ready');
+
+      // A re-index while another runs cancels the first.
+      const first = session.index();
+      const second = session.index();
+      assert.equal(await first.done, undefined, 'first job cancelled');
+      assert.ok(await second.done, 'second job finished');
+
+      const tokens: string[] = [];
+      const kinds: string[] = [];
+      const ac = new AbortController();
+      const result = await session.ask('how is the config file parsed?', 'conv-1', { provider: 'llama', model: TINY_LLAMA, threads: 1, gpu: false }, 4, ac.signal, (e) => {
+        kinds.push(e.kind);
+        if (e.kind === 'token') tokens.push(e.text);
+      });
+      assert.equal(result.answer, 'Hello from the tiny Loupe model.');
+      assert.equal(tokens.join(''), result.answer);
+      assert.equal(kinds[0], 'citations');
+      assert.ok(result.citations.some((c) => c.path === 'src/config.ts'));
+    } finally {
+      await session.dispose();
+    }
+    assert.equal(session.client.pid, undefined, 'engine process gone after dispose');
+  });
+});
