@@ -129,7 +129,12 @@ export class Store {
     mkdirSync(dir, { recursive: true });
     const store = new Store(dir, identity, opts);
     // Readers of metadata take no lock and repair nothing; everyone else is the one writer.
-    if (!opts.metadataOnly) store.lock();
+    if (!opts.metadataOnly) {
+      store.lock();
+      // Keeps the index out of the user's `git status` when it lives inside their tree.
+      const gi = path.join(dir, '.gitignore');
+      if (!existsSync(gi)) writeFileAtomic(gi, "# Loupe's index: not for version control\n*\n");
+    }
     try {
       store.load();
     } catch (e) {
