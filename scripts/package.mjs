@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, console */
 // Builds platform VSIXs: `node scripts/package.mjs [--target linux-x64|darwin-arm64|win32-x64|all]`
 // (default: this machine's platform). Each target is staged in dist/vsix-stage/<target>/ with only
 // what runs there: the bundles, grammar wasm, the bundled model, and the node_modules that stay

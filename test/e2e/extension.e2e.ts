@@ -65,7 +65,10 @@ const FIXTURE: Record<string, string> = {
   'README.md': '# Fixture\n\nA small project for the Loupe end-to-end tests.\n',
 };
 
-/** Real code to make the first index a full, measurable one: this repository's src/ tree. */
+/**
+ * Real code to make the first index a measurable one: this repository's src/core (CI), or its whole
+ * src/ tree with LOUPE_E2E_FULL=1 (the figures recorded in test/bench/results).
+ */
 function addRealCode(dir: string): number {
   let n = 0;
   const copyTs = (from: string, to: string) => {
@@ -79,7 +82,8 @@ function addRealCode(dir: string): number {
       }
     }
   };
-  copyTs(path.join(REPO, 'src'), path.join(dir, 'vendor-loupe'));
+  const full = !!process.env.LOUPE_E2E_FULL;
+  copyTs(path.join(REPO, full ? 'src' : 'src/core'), path.join(dir, full ? 'vendor-loupe' : 'vendor-loupe/core'));
   return n;
 }
 
@@ -222,6 +226,7 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
       vsix: path.basename(VSIX),
       vsixBytes: readFileSync(VSIX).length,
       activationMs: +activate.activateMs.toFixed(1),
+      fixture: process.env.LOUPE_E2E_FULL ? 'full (fixture + src/)' : 'ci (fixture + src/core)',
       firstIndex: { files: firstIndex.summary.files, realSourceFiles: realFiles, chunks: firstIndex.summary.chunks, embedded: firstIndex.summary.embedded, wallMs: firstIndex.ms },
       extensionHostEventLoopDelayMs: firstIndex.eventLoopDelayMs,
       statusBarSequence: statusSeen,
