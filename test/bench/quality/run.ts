@@ -1,0 +1,270 @@
+/**
+ * Retrieval-quality benchmark (`npm run bench:quality`): natural-language questions about real
+ * open-source code (see corpora.ts, fetched from package registries at pinned versions), each
+ * with ground-truth locations; nDCG@10, Recall@5/10 and MRR@10, overall and on the
+ * identifier-free questions, for
+ *   - keyword: what a user does in VS Code today, ripgrep-style (-i, any word; lines ranked by
+ *     how many distinct question words they contain);
+ *   - lexical: Loupe's BM25 over chunks;  - dense: Loupe's vectors;  - hybrid: the two fused
+ *     (the engine's default fusion, plus the variants it was chosen from).
+ * Prints a Markdown table and writes test/bench/results/quality-<date>.json.
+ *
+ *   node out/test/bench/quality/run.js [--model <file.gguf>] [--out <file>] [--contexts 2] [--only express,mux]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_FUSION, Engine } from '../../../src/core/engine.js';
+import { fuse, type FusionMethod } from '../../../src/core/fusion.js';
+import { splitIdentifier } from '../../../src/core/lexical/index.js';
+import { HnswFactory } from '../../../src/adapters/hnsw-index.js';
+import { LlamaEmbedder } from '../../../src/adapters/llama-embedder.js';
+import { TreeSitterChunker } from '../../../src/adapters/treesitter-chunker.js';
+import { CORPORA, cacheDir, prepareCorpus, type CorpusSpec } from './corpora.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '../../../..');
+const QUERY_DIR = path.join(REPO, 'test/bench/quality/queries');
+
+type Target = [file: string, start: number, end: number];
+interface Query { id: string; q: string; targets: Target[]; ids?: boolean }
+interface Loc { path: string; startLine: number; endLine: number }
+interface Metrics { n: number; ndcg10: number; recall5: number; recall10: number; mrr10: number; meanLinesTop10: number }
+
+const K = 10;
+const DEPTH = 50;
+
+/** The fusion variants hybrid search was chosen from (the first is the engine's default). */
+const VARIANTS: { name: string; method: FusionMethod }[] = [
+  { name: `default (${JSON.stringify(DEFAULT_FUSION)})`, method: DEFAULT_FUSION },
+  { name: 'rrf k=60', method: { kind: 'rrf', k: 60 } },
+  { name: 'rrf k=20', method: { kind: 'rrf', k: 20 } },
+  { name: 'rrf k=60 dense×2', method: { kind: 'rrf', k: 60, weights: [2, 1] } },
+  { name: 'rrf k=60 lexical×2', method: { kind: 'rrf', k: 60, weights: [1, 2] } },
+  { name: 'minmax 0.5/0.5', method: { kind: 'weighted', weights: [0.5, 0.5], norm: 'minmax' } },
+  { name: 'minmax 0.7/0.3', method: { kind: 'weighted', weights: [0.7, 0.3], norm: 'minmax' } },
+  { name: 'minmax 0.3/0.7', method: { kind: 'weighted', weights: [0.3, 0.7], norm: 'minmax' } },
+  { name: 'zscore 0.5/0.5', method: { kind: 'weighted', weights: [0.5, 0.5], norm: 'zscore' } },
+];
+
+const KEYWORD_STOP = new Set('a an and are as at be by can do does for from has have how i if in is it its of on or the their them this that to was we what when where which who why with without into its not no one only own so than then there these they too up use used uses using via while will would should could may might must each every any all other another our your you after before again also just'.split(' '));
+
+/** ripgrep-style keyword search: lines containing any question word (case-insensitive substring), most distinct words first. */
+function keywordSearch(query: string, files: Map<string, string[]>): Loc[] {
+  const words = [...new Set(query.toLowerCase().split(/[^a-z0-9_]+/).filter((w) => w.length >= 3 && !KEYWORD_STOP.has(w)))];
+  if (!words.length) return [];
+  const hits: { loc: Loc; n: number }[] = [];
+  for (const [p, lines] of files) {
+    lines.forEach((line, i) => {
+      const l = line.toLowerCase();
+      let n = 0;
+      for (const w of words) if (l.includes(w)) n++;
+      if (n) hits.push({ loc: { path: p, startLine: i + 1, endLine: i + 1 }, n });
+    });
+  }
+  // Stable sort keeps file and line order within a tie, as a results list shows them.
+  return hits.sort((a, b) => b.n - a.n).slice(0, K).map((h) => h.loc);
+}
+
+/** Metrics of one ranked list: each target counts once, at the first result overlapping it. */
+export function score(results: Loc[], targets: Target[]): Omit<Metrics, 'n'> {
+  const top = results.slice(0, K);
+  const firstHit = targets.map((t) => top.findIndex((r) => r.path === t[0] && r.startLine <= t[2] && r.endLine >= t[1]));
+  let dcg = 0;
+  const ranks = firstHit.filter((i) => i >= 0).sort((a, b) => a - b);
+  for (const i of ranks) dcg += 1 / Math.log2(i + 2);
+  let idcg = 0;
+  for (let i = 0; i < Math.min(targets.length, K); i++) idcg += 1 / Math.log2(i + 2);
+  const first = ranks.length ? ranks[0] : -1;
+  return {
+    ndcg10: dcg / idcg,
+    recall5: firstHit.filter((i) => i >= 0 && i < 5).length / targets.length,
+    recall10: ranks.length / targets.length,
+    mrr10: first >= 0 ? 1 / (first + 1) : 0,
+    meanLinesTop10: top.length ? top.reduce((a, r) => a + r.endLine - r.startLine + 1, 0) / top.length : 0,
+  };
+}
+
+function mean(rows: Omit<Metrics, 'n'>[]): Metrics {
+  const m: Metrics = { n: rows.length, ndcg10: 0, recall5: 0, recall10: 0, mrr10: 0, meanLinesTop10: 0 };
+  for (const r of rows) for (const k of ['ndcg10', 'recall5', 'recall10', 'mrr10', 'meanLinesTop10'] as const) m[k] += r[k] / (rows.length || 1);
+  for (const k of ['ndcg10', 'recall5', 'recall10', 'mrr10'] as const) m[k] = Math.round(m[k] * 1000) / 1000;
+  m.meanLinesTop10 = Math.round(m.meanLinesTop10 * 10) / 10;
+  return m;
+}
+
+/**
+ * Names a question must not use to count as identifier-free: the target's symbol names (last
+ * component, as the chunker names definitions) and every compound identifier (camelCase,
+ * snake_case) written in the target lines.
+ */
+function targetIdentifiers(engine: Engine, t: Target, lines: string[]): Set<string> {
+  const ids = new Set<string>();
+  for (const c of engine.store.files.get(t[0])?.chunks ?? []) {
+    if (c.symbol && c.startLine <= t[2] && c.endLine >= t[1]) ids.add(c.symbol.split('.').pop()!.toLowerCase());
+  }
+  const text = lines.slice(t[1] - 1, t[2]).join('\n');
+  for (const m of text.matchAll(/[A-Za-z_$][A-Za-z0-9_$]*/g)) if (splitIdentifier(m[0]).length > 1) ids.add(m[0].toLowerCase());
+  // Definitions the chunker does not name (e.g. `res.redirect = function redirect(...)`, `func (r *Route) Host(`).
+  const defs = [
+    /\b(?:function|def)\s+([A-Za-z_$][\w$]*)\s*\(/g,
+    /\bfunc\s*(?:\([^)]*\)\s*)?([A-Za-z_]\w*)\s*\(/g,
+    /\bclass\s+([A-Za-z_]\w*)\s*[({:]/g,
+    /\btype\s+([A-Za-z_]\w*)\s+(?:struct|interface|func)\b/g,
+  ];
+  for (const re of defs) for (const m of text.matchAll(re)) ids.add(m[1].toLowerCase());
+  for (const m of text.matchAll(/^\s*[A-Za-z_$.]*\.([A-Za-z_$][A-Za-z0-9_$]*)\s*=\s*function/gm)) ids.add(m[1].toLowerCase());
+  return ids;
+}
+
+function listFiles(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+    if (e.name.startsWith('.')) continue;
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...listFiles(dir, r));
+    else out.push(r);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    options: {
+      model: { type: 'string' }, out: { type: 'string' }, contexts: { type: 'string' }, only: { type: 'string' },
+    },
+  });
+  const modelPath = path.resolve(v.model ?? path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'));
+  const contexts = Number(v.contexts ?? 2);
+  const only = v.only?.split(',');
+  const loadBefore = os.loadavg();
+  const t0 = performance.now();
+  const embedder = await LlamaEmbedder.load({ modelPath, gpu: false, contexts: contexts, threadsPerContext: 1 });
+  const chunker = new TreeSitterChunker();
+
+  type Row = { corpus: string; id: string; q: string; idFree: boolean; declaredIds: boolean; mentioned: string[]; per: Record<string, Omit<Metrics, 'n'>>; top: Record<string, string[]> };
+  const rows: Row[] = [];
+  const corporaOut: Record<string, unknown>[] = [];
+  const latency: Record<string, number[]> = { keyword: [], lexical: [], dense: [], hybrid: [] };
+  const warnings: string[] = [];
+
+  for (const spec of CORPORA as CorpusSpec[]) {
+    if (only && !only.includes(spec.name)) continue;
+    const qfile = JSON.parse(readFileSync(path.join(QUERY_DIR, `${spec.name}.json`), 'utf8')) as { queries: Query[] };
+    const root = prepareCorpus(spec);
+    const storeDir = path.join(cacheDir(), 'stores', `${spec.name}-${spec.version}-${embedder.modelId.slice(0, 12)}`);
+    const engine = await Engine.open({ root, storeDir, chunker, embedder, annFactory: new HnswFactory(), batchSize: 16 });
+    const ti = performance.now();
+    const summary = await engine.index();
+    const indexSeconds = (performance.now() - ti) / 1000;
+    const files = new Map<string, string[]>();
+    for (const rel of listFiles(root)) files.set(rel, readFileSync(path.join(root, rel), 'utf8').split('\n'));
+    corporaOut.push({
+      name: spec.name, language: spec.language, registry: spec.registry, package: `${spec.pkg}@${spec.version}`, sha256: spec.sha256, licence: spec.licence,
+      files: files.size, lines: [...files.values()].reduce((a, l) => a + l.length, 0), chunks: engine.store.chunkCount,
+      indexSeconds: Math.round(indexSeconds * 10) / 10, embeddedThisRun: summary.embedded, queries: qfile.queries.length,
+    });
+
+    for (const q of qfile.queries) {
+      for (const t of q.targets) {
+        const lines = files.get(t[0]);
+        if (!lines || t[1] < 1 || t[2] > lines.length || t[1] > t[2]) throw new Error(`${q.id}: bad target ${JSON.stringify(t)} (${lines ? `${lines.length} lines` : 'no such file'})`);
+      }
+      const words = new Set(q.q.toLowerCase().split(/[^a-z0-9_$]+/).filter(Boolean));
+      const mentioned = new Set<string>();
+      for (const t of q.targets) for (const id of targetIdentifiers(engine, t, files.get(t[0])!)) if (words.has(id)) mentioned.add(id);
+      if (!q.ids && mentioned.size) warnings.push(`${q.id} is written as identifier-free but names ${[...mentioned].join(', ')}: counted with the identifier queries`);
+      const idFree = !q.ids && mentioned.size === 0;
+
+      const per: Row['per'] = {};
+      const top: Row['top'] = {};
+      const record = (name: string, locs: Loc[]): void => {
+        per[name] = score(locs, q.targets);
+        top[name] = locs.slice(0, 3).map((l) => `${l.path}:${l.startLine}-${l.endLine}`);
+      };
+      let s = performance.now();
+      record('keyword', keywordSearch(q.q, files));
+      latency.keyword.push(performance.now() - s);
+      s = performance.now();
+      const lex = await engine.rank(q.q, 'lexical', DEPTH);
+      latency.lexical.push(performance.now() - s);
+      s = performance.now();
+      const dense = await engine.rank(q.q, 'dense', DEPTH);
+      latency.dense.push(performance.now() - s);
+      const toLoc = (h: { path: string; chunk: { startLine: number; endLine: number } }): Loc => ({ path: h.path, startLine: h.chunk.startLine, endLine: h.chunk.endLine });
+      record('lexical', lex.map(toLoc));
+      record('dense', dense.map(toLoc));
+      s = performance.now();
+      const hybrid = await engine.rank(q.q, 'hybrid', K);
+      latency.hybrid.push(performance.now() - s);
+      record('hybrid', hybrid.map(toLoc));
+      const lists = [dense, lex].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
+      for (const { name, method } of VARIANTS) record(`hybrid: ${name}`, fuse(lists, method).map((r) => toLoc(r.item)));
+      rows.push({ corpus: spec.name, id: q.id, q: q.q, idFree, declaredIds: !!q.ids, mentioned: [...mentioned], per, top });
+    }
+    await engine.close();
+  }
+  chunker.dispose();
+  await embedder.dispose();
+
+  const methods = Object.keys(rows[0].per);
+  const summarise = (sel: Row[]) => Object.fromEntries(methods.map((m) => [m, mean(sel.map((r) => r.per[m]))]));
+  const overall = summarise(rows);
+  const idFree = summarise(rows.filter((r) => r.idFree));
+  const withIds = summarise(rows.filter((r) => !r.idFree));
+  const byCorpus = Object.fromEntries([...new Set(rows.map((r) => r.corpus))].map((c) => [c, summarise(rows.filter((r) => r.corpus === c))]));
+  const med = (xs: number[]) => (xs.length ? Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] * 10) / 10 : 0);
+  const bestSingle = Math.max(overall.lexical.ndcg10, overall.dense.ndcg10);
+  let git = '';
+  try {
+    git = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
+  } catch {
+    // not a checkout
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const report = {
+    benchmark: 'retrieval quality',
+    date: new Date().toISOString(),
+    commit: git,
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore.map((x) => Math.round(x * 100) / 100), loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100), uptime: (() => { try { return execFileSync('uptime', { encoding: 'utf8' }).trim(); } catch { return ''; } })() },
+    model: { file: path.relative(REPO, modelPath) || modelPath, name: embedder.modelName, id: embedder.modelId, dimensions: embedder.dimensions, contexts, threadsPerContext: 1 },
+    setup: { k: K, fusionDepth: DEPTH, defaultFusion: DEFAULT_FUSION, relevance: 'a result is relevant when it overlaps a target range of the same file; each target counts once (first overlapping result); MRR is MRR@10', keyword: 'ripgrep -i style: question words of ≥3 letters minus stop words, any-word match per line, lines ranked by distinct words matched (ties in file order)' },
+    corpora: corporaOut,
+    queries: { total: rows.length, identifierFree: rows.filter((r) => r.idFree).length, withIdentifiers: rows.filter((r) => !r.idFree).length },
+    goal: {
+      hybridMinusBestSingleNdcg10: Math.round((overall.hybrid.ndcg10 - bestSingle) * 1000) / 1000,
+      hybridIdentifierFree: { mrr10: idFree.hybrid.mrr10, recall10: idFree.hybrid.recall10 },
+      target: 'hybrid − max(lexical, dense) ≥ 0.05 nDCG@10; identifier-free MRR ≥ 0.65 and Recall@10 ≥ 0.85',
+    },
+    overall, identifierFree: idFree, withIdentifiers: withIds, byCorpus,
+    latencyMsMedian: Object.fromEntries(Object.entries(latency).map(([k, xs]) => [k, med(xs)])),
+    seconds: Math.round((performance.now() - t0) / 100) / 10,
+    warnings,
+    perQuery: rows,
+  };
+  const out = v.out ?? path.join(REPO, 'test/bench/results', `quality-${date}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(report, null, 1) + '\n');
+
+  const fmt = (m: Metrics) => `${m.ndcg10.toFixed(3)} | ${m.recall5.toFixed(3)} | ${m.recall10.toFixed(3)} | ${m.mrr10.toFixed(3)}`;
+  const lines = [
+    `${rows.length} queries (${report.queries.identifierFree} identifier-free) over ${corporaOut.map((c) => `${c.package} (${c.language}, ${c.chunks} chunks)`).join(', ')}; model ${embedder.modelName}`,
+    '',
+    '| method | nDCG@10 | R@5 | R@10 | MRR@10 | id-free nDCG@10 | id-free R@5 | id-free R@10 | id-free MRR@10 |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...methods.map((m) => `| ${m} | ${fmt(overall[m])} | ${fmt(idFree[m])} |`),
+    '',
+    `hybrid − best single nDCG@10: ${report.goal.hybridMinusBestSingleNdcg10}; median latency ms: ${JSON.stringify(report.latencyMsMedian)}; ${report.seconds} s; load ${report.machine.loadavgBefore.join(' ')}`,
+    ...warnings.map((w) => `warning: ${w}`),
+    `wrote ${path.relative(REPO, out)}`,
+  ];
+  console.log(lines.join('\n'));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
