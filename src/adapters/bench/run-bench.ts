@@ -1,0 +1,533 @@
+/**
+ * `loupe bench`: measures the user's own model on the user's own machine — embedding throughput
+ * and latency, the content-hash cache, sweeps over batch size, sequence length and dimension,
+ * FLOPs against the device's roofline, vector norms and semantic cohesion, and the answer model
+ * when one is configured — and writes JSON and a self-contained HTML report.
+ *
+ * `runBench(options, onProgress)` is the entry point for the CLI and for VS Code's
+ * "Loupe: Run Benchmark" (which shows `reportPath` or `html` in a webview).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cohesion, normReport, truncateVector } from '../../core/bench/cohesion.js';
+import { matryoshkaDims, sweepDims } from '../../core/bench/dimensions.js';
+import { activationBytes, encoderFlops, ridgePoint, roofline, type DevicePeak, type RooflinePoint } from '../../core/bench/flops.js';
+import { renderReport } from '../../core/bench/report.js';
+import {
+  BENCH_SCHEMA, parseContentionResults, recommendationLines,
+  type AnswerModelResult, type BatchPoint, type BenchResults, type CacheResult, type ContentionResult, type DimensionPoint,
+  type MachineInfo, type ModelInfo, type NotMeasured, type RooflineResult, type SeqLenPoint,
+} from '../../core/bench/results.js';
+import { round, sig, summarize, syntheticNeighbours } from '../../core/bench/stats.js';
+import { Engine } from '../../core/engine.js';
+import { LoupeError, silentLogger, type EmbedderPort, type Logger, type ModelProfile } from '../../core/types.js';
+import type { ChatModelPort } from '../../core/answer/types.js';
+import { HnswFactory } from '../hnsw-index.js';
+import { LlamaEmbedder } from '../llama-embedder.js';
+import { defaultModelPath, packageRoot } from '../open-engine.js';
+import { TreeSitterChunker } from '../treesitter-chunker.js';
+import { cohesionDir, loadCohesionSet, loadReportAssets } from './assets.js';
+import { cpuFacts, devicePeak, measureCopyBandwidth, packageVersion } from './machine.js';
+import { readModelFacts } from './model-info.js';
+
+export interface BenchOptions {
+  /** GGUF embedding model (default: the bundled one). */
+  modelPath?: string;
+  /** Smaller sweeps and fewer repetitions: about a minute on a small model. */
+  quick?: boolean;
+  /** Folder whose code is the corpus for throughput and the cache (default: the shipped cohesion set). */
+  corpusDir?: string;
+  /** Write the results here as JSON. */
+  jsonPath?: string;
+  /** Write the HTML report here. */
+  reportPath?: string;
+  /** Embedding contexts × threads per context (default 2 × 1, the product's defaults). */
+  contexts?: number;
+  threadsPerContext?: number;
+  /** false: CPU only. */
+  gpu?: 'auto' | false;
+  /**
+   * The answer model to measure: an already open one, or settings for openAnswerModel. Omitted:
+   * not measured (a bench never starts a server or downloads a model on its own).
+   */
+  answerModel?: ChatModelPort | import('../llm/open-answer-model.js').AnswerModelConfig;
+  /** A `npm run bench:contention` result to include (default: the newest committed one, if any). */
+  contentionFile?: string;
+  /** A VS Code webview's cspSource, if the HTML will be shown there. */
+  cspSource?: string;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+export interface BenchProgress {
+  /** Short name of the current step. */
+  step: string;
+  /** 0–1 over the whole run. */
+  fraction: number;
+  detail?: string;
+}
+
+export interface BenchOutput {
+  results: BenchResults;
+  /** The report's HTML (also written to reportPath when given). */
+  html: string;
+  reportPath?: string;
+  jsonPath?: string;
+}
+
+/** Natural-language queries for single-text latency. */
+const QUERIES = [
+  'read a file line by line', 'send an HTTP request and parse JSON', 'sort a list of numbers', 'format a date',
+  'hash a password', 'run a SQL query', 'start worker threads', 'compute the median', 'retry a failed request',
+  'parse command line arguments', 'open a database transaction', 'count words in a string',
+];
+
+const STEPS: [string, number][] = [
+  ['model', 0.05], ['cache', 0.12], ['throughput', 0.12], ['latency', 0.06], ['batch', 0.15], ['seqlen', 0.2],
+  ['sanity', 0.05], ['dimension', 0.12], ['answer', 0.1], ['report', 0.03],
+];
+
+const mibOf = (bytes: number): number => round(bytes / 1048576, 1);
+
+function rssNow(): number {
+  return process.memoryUsage().rss;
+}
+
+/** Records the texts the engine embeds (the corpus exactly as the pipeline sees it). */
+class RecordingEmbedder implements EmbedderPort {
+  readonly texts: string[] = [];
+  embedded = 0;
+  constructor(private readonly inner: EmbedderPort) {}
+  get modelId(): string { return this.inner.modelId; }
+  get modelName(): string { return this.inner.modelName; }
+  get dimensions(): number { return this.inner.dimensions; }
+  get profile(): ModelProfile { return this.inner.profile; }
+  get computeUnit(): string { return this.inner.computeUnit; }
+  countTokens(text: string): number { return this.inner.countTokens(text); }
+  async embedDocuments(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    this.texts.push(...texts);
+    this.embedded += texts.length;
+    return this.inner.embedDocuments(texts, signal);
+  }
+  embedQuery(text: string, signal?: AbortSignal): Promise<Float32Array> { return this.inner.embedQuery(text, signal); }
+  async dispose(): Promise<void> { /* the owner disposes the real embedder */ }
+}
+
+function newChunker(logger: Logger): TreeSitterChunker {
+  // Inside a bundle (dist/), grammars and web-tree-sitter's wasm are copied beside it.
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const bundled = existsSync(path.join(here, 'grammars'));
+  return new TreeSitterChunker(bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger } : { logger });
+}
+
+/** Newest committed contention result under test/bench/results, if the package has one. */
+function newestContentionFile(): string | null {
+  try {
+    const dir = path.join(packageRoot(), 'test', 'bench', 'results');
+    const files = readdirSync(dir).filter((f) => /^contention-\d{4}-\d{2}-\d{2}\.json$/.test(f)).sort();
+    return files.length ? path.join(dir, files[files.length - 1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs every measurement; see BenchOptions. */
+export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchProgress) => void = () => {}): Promise<BenchOutput> {
+  const logger = opts.logger ?? silentLogger;
+  const quick = !!opts.quick;
+  const signal = opts.signal;
+  const started = new Date();
+  const t0 = performance.now();
+  const notes: string[] = [];
+  let doneWeight = 0;
+  const step = (name: string, detail?: string): void => {
+    signal?.throwIfAborted();
+    const i = STEPS.findIndex(([n]) => n === name);
+    doneWeight = STEPS.slice(0, i).reduce((a, [, w]) => a + w, 0);
+    onProgress({ step: name, fraction: round(doneWeight, 3), detail });
+    logger.info(`bench: ${name}${detail ? ` (${detail})` : ''}`);
+  };
+
+  // ---- model and machine -------------------------------------------------------------------
+  step('model', 'reading the GGUF header and loading the model');
+  const modelPath = path.resolve(opts.modelPath ?? defaultModelPath());
+  if (!existsSync(modelPath)) throw new LoupeError(`Model file not found: ${modelPath}`, 'model-missing');
+  const contexts = Math.max(1, opts.contexts ?? Math.min(2, os.availableParallelism()));
+  const threads = Math.max(1, opts.threadsPerContext ?? 1);
+  const loadAverageAtStart = os.loadavg().map((x) => round(x, 2));
+  const tLoad = performance.now();
+  const embedder = await LlamaEmbedder.load({ modelPath, gpu: opts.gpu ?? 'auto', contexts, threadsPerContext: threads, logger });
+  const loadSeconds = (performance.now() - tLoad) / 1000;
+  let facts;
+  try {
+    facts = await readModelFacts(modelPath);
+  } catch (e) {
+    await embedder.dispose();
+    throw new LoupeError(`Cannot read the GGUF header of ${modelPath}: ${(e as Error).message}`, 'model-not-gguf');
+  }
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const mod = await import('node-llama-cpp');
+  const llama = await mod.getLlama({ gpu: opts.gpu ?? 'auto', build: 'never', logLevel: mod.LlamaLogLevel.error });
+  const gpuNames = llama.gpu ? await llama.getGpuDeviceNames().catch(() => [] as string[]) : [];
+  const machine: MachineInfo = {
+    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
+    cores: os.availableParallelism(),
+    ramGiB: round(os.totalmem() / 2 ** 30, 1),
+    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
+    node: process.version,
+    nodeLlamaCpp: packageVersion('node-llama-cpp', here),
+    gpuBackend: llama.gpu || null,
+    gpus: gpuNames,
+    loadAverageAtStart,
+    loadAverageAtEnd: [],
+  };
+  const trained = matryoshkaDims(facts.name, path.basename(modelPath));
+  const model: ModelInfo = {
+    path: modelPath,
+    name: embedder.modelName,
+    architecture: facts.architecture,
+    dimensions: embedder.dimensions,
+    maxTokens: embedder.profile.maxTokens,
+    fileBytes: facts.fileBytes,
+    weightBytesPerPass: facts.weightBytesPerPass,
+    shape: facts.shape,
+    shapeMissing: facts.shapeMissing,
+    computeUnit: embedder.computeUnit,
+    contexts,
+    threadsPerContext: threads,
+    matryoshkaDims: trained,
+    loadSeconds: round(loadSeconds, 3),
+  };
+  if (facts.unknownTensorTypes.length) notes.push(`Tensor types ${facts.unknownTensorTypes.join(', ')} are not in the byte table; counted as 1 byte per weight.`);
+  const flopsOf = (tokens: number): number | null => (facts.shape ? encoderFlops(facts.shape, tokens).total : null);
+
+  const work = mkdtempSync(path.join(os.tmpdir(), 'loupe-bench-'));
+  try {
+    // ---- content-hash cache (and the corpus as the pipeline embeds it) ----------------------
+    step('cache', 'indexing the corpus, then again with the metadata lost');
+    const corpusRoot = opts.corpusDir ? path.resolve(opts.corpusDir) : cohesionDir();
+    if (!existsSync(corpusRoot) || !statSync(corpusRoot).isDirectory()) throw new LoupeError(`--corpus ${corpusRoot}: not a folder`, 'bad-args');
+    const storeDir = path.join(work, 'store');
+    const recorder = new RecordingEmbedder(embedder);
+    const chunker = newChunker(logger);
+    let cache: CacheResult | NotMeasured;
+    let corpusTexts: string[];
+    let corpusFiles = 0;
+    try {
+      // The metadata is deleted on purpose: the store's warning about it is expected, not news.
+      const quiet: Logger = { ...logger, warn: (m) => logger.debug(`(expected) ${m}`) };
+      const open = (): Promise<Engine> => Engine.open({ root: corpusRoot, storeDir, chunker, embedder: recorder, annFactory: new HnswFactory(), logger: quiet, batchSize: 32 });
+      let engine = await open();
+      const tc = performance.now();
+      const cold = await engine.index({ signal });
+      const coldMs = performance.now() - tc;
+      await engine.close();
+      corpusTexts = [...new Set(recorder.texts)];
+      corpusFiles = cold.files;
+      for (const f of readdirSync(storeDir)) if (/^meta-\d+\.json$/.test(f)) rmSync(path.join(storeDir, f));
+      engine = await open();
+      const before = recorder.embedded;
+      const tw = performance.now();
+      await engine.index({ signal });
+      const cachedMs = performance.now() - tw;
+      await engine.close();
+      cache = cold.embedded
+        ? { files: cold.files, chunks: cold.chunks, coldSeconds: round(coldMs / 1000, 4), cachedSeconds: round(cachedMs / 1000, 4), embeddedOnCachedRun: recorder.embedded - before, speedup: round(coldMs / cachedMs, 1) }
+        : { status: 'not-measured', reason: `the corpus ${corpusRoot} produced no chunks` };
+    } finally {
+      chunker.dispose();
+    }
+    if (!corpusTexts.length) throw new LoupeError(`The corpus ${corpusRoot} has no indexable code.`, 'bad-args');
+    const corpusTokens = corpusTexts.map((t) => embedder.countTokens(t));
+    const tokenSum = corpusTokens.reduce((a, b) => a + b, 0);
+
+    // ---- throughput --------------------------------------------------------------------------
+    step('throughput', `${corpusTexts.length} texts`);
+    const minSeconds = quick ? 1.5 : 6;
+    let rounds = 0;
+    let thrMs = 0;
+    let corpusVectors: Float32Array[] = [];
+    while (rounds < 50 && (rounds < 1 || thrMs < minSeconds * 1000)) {
+      const t = performance.now();
+      corpusVectors = await embedder.embedDocuments(corpusTexts, signal);
+      thrMs += performance.now() - t;
+      rounds++;
+    }
+    const totalFlops = facts.shape ? corpusTokens.reduce((a, n) => a + encoderFlops(facts.shape!, n).total, 0) * rounds : null;
+    const throughput = {
+      texts: corpusTexts.length,
+      tokens: tokenSum,
+      seconds: round(thrMs / 1000, 3),
+      rounds,
+      tokensPerSec: round((tokenSum * rounds) / (thrMs / 1000), 1),
+      chunksPerSec: round((corpusTexts.length * rounds) / (thrMs / 1000), 2),
+      achievedGflops: totalFlops === null ? null : round(totalFlops / (thrMs / 1000) / 1e9, 3),
+    };
+
+    // ---- single-text latency -----------------------------------------------------------------
+    step('latency', 'one query at a time');
+    const nq = quick ? 30 : 200;
+    await embedder.embedQuery(QUERIES[0], signal); // warm-up
+    const qMs: number[] = [];
+    const queryVectors: Float32Array[] = [];
+    for (let i = 0; i < nq; i++) {
+      const t = performance.now();
+      const v = await embedder.embedQuery(QUERIES[i % QUERIES.length], signal);
+      qMs.push(performance.now() - t);
+      if (i < QUERIES.length) queryVectors.push(v);
+    }
+    const queryTokensMean = round(QUERIES.reduce((a, q) => a + embedder.countTokens(q), 0) / QUERIES.length, 1);
+
+    // ---- batch-size sweep ----------------------------------------------------------------------
+    step('batch', 'units of 8, 16, 32, 64 chunks');
+    const sweepTexts: string[] = [];
+    const sweepN = quick ? 128 : 384;
+    for (let i = 0; sweepTexts.length < sweepN; i++) sweepTexts.push(corpusTexts[i % corpusTexts.length]);
+    const sweepTokens = sweepTexts.reduce((a, t) => a + embedder.countTokens(t), 0);
+    const batch: BatchPoint[] = [];
+    for (const b of [8, 16, 32, 64]) {
+      signal?.throwIfAborted();
+      const r0 = rssNow();
+      const t = performance.now();
+      for (let i = 0; i < sweepTexts.length; i += b) await embedder.embedDocuments(sweepTexts.slice(i, i + b), signal);
+      const s = (performance.now() - t) / 1000;
+      batch.push({ batchSize: b, seconds: round(s, 3), chunksPerSec: round(sweepTexts.length / s, 2), tokensPerSec: round(sweepTokens / s, 1), rssDeltaMiB: mibOf(rssNow() - r0) });
+      onProgress({ step: 'batch', fraction: round(doneWeight + 0.15 * (batch.length / 4), 3), detail: `batch ${b}` });
+    }
+
+    // ---- sequence-length sweep (and the roofline) ------------------------------------------------
+    step('seqlen', 'one text per length on a fresh context');
+    const seqLen: SeqLenPoint[] = [];
+    const lm = await llama.loadModel({ modelPath });
+    try {
+      const pool = lm.tokenize(corpusTexts.join('\n').repeat(Math.ceil((embedder.profile.maxTokens * 4) / Math.max(1, tokenSum)) + 1));
+      const max = embedder.profile.maxTokens;
+      const lens: number[] = [];
+      for (let n = quick ? 64 : 16; n < max; n *= 2) lens.push(n);
+      lens.push(max);
+      const reps = quick ? 3 : 10;
+      for (const n of lens) {
+        signal?.throwIfAborted();
+        const vram0 = llama.gpu ? (await llama.getVramState()).used : 0;
+        const r0 = rssNow();
+        const ctx = await lm.createEmbeddingContext({ contextSize: n + 1, batchSize: n + 1, threads });
+        try {
+          const specials = ctx.calculateInputLength([pool[0]]) - 1;
+          const tokens = pool.slice(0, Math.max(1, n - specials));
+          await ctx.getEmbeddingFor(tokens); // warm-up; touches the compute buffers
+          const memoryMiB = mibOf(rssNow() - r0);
+          const vram = llama.gpu ? mibOf((await llama.getVramState()).used - vram0) : null;
+          const ms: number[] = [];
+          for (let i = 0; i < reps; i++) {
+            const t = performance.now();
+            await ctx.getEmbeddingFor(tokens);
+            ms.push(performance.now() - t);
+          }
+          const lat = summarize(ms);
+          const fl = flopsOf(n);
+          seqLen.push({ tokens: n, latency: lat, memoryMiB, vramDeltaMiB: vram, flops: fl, achievedGflops: fl === null ? null : round(fl / (lat.p50 / 1000) / 1e9, 3) });
+        } finally {
+          await ctx.dispose();
+        }
+        onProgress({ step: 'seqlen', fraction: round(doneWeight + 0.2 * (seqLen.length / lens.length), 3), detail: `${n} tokens` });
+      }
+    } finally {
+      await lm.dispose();
+    }
+
+    let rooflineResult: RooflineResult | NotMeasured;
+    if (!facts.shape) {
+      rooflineResult = { status: 'not-measured', reason: `the GGUF metadata lacks ${(facts.shapeMissing ?? []).join(', ')}` };
+    } else {
+      const cpu = await cpuFacts();
+      const bandwidth = embedder.computeUnit.startsWith('GPU') ? 0 : measureCopyBandwidth();
+      const peak = devicePeak({ computeUnit: embedder.computeUnit, gpuNames: gpuNames.length ? gpuNames : [cpu.model], cpu, threads, bandwidth });
+      if ('unknown' in peak) {
+        rooflineResult = { status: 'not-measured', reason: `${peak.unknown}; achieved GFLOP/s are in the sequence-length table` };
+      } else {
+        const points: RooflinePoint[] = seqLen.map((p) => roofline(p.tokens, p.flops!, facts.weightBytesPerPass + activationBytes(facts.shape!, p.tokens), p.latency.p50 / 1000, peak));
+        const maxN = seqLen[seqLen.length - 1].tokens;
+        rooflineResult = {
+          peak: { ...peak, flops: sig(peak.flops), bytesPerSec: sig(peak.bytesPerSec) },
+          ridge: round(ridgePoint(peak), 2),
+          breakdownAtMaxTokens: { ...encoderFlops(facts.shape, maxN), seqLen: maxN },
+          points: points.map((p) => ({ ...p, intensity: round(p.intensity, 2), achievedFlops: sig(p.achievedFlops), fractionOfPeakFlops: round(p.fractionOfPeakFlops, 4), fractionOfPeakBandwidth: round(p.fractionOfPeakBandwidth, 4), seconds: round(p.seconds, 6) })),
+          verdict: rooflineVerdict(points, peak),
+        };
+      }
+    }
+
+    // ---- sanity: norms and cohesion ----------------------------------------------------------------
+    step('sanity', 'norms and cohesion on the labelled set');
+    const set = loadCohesionSet();
+    const setVectors = await embedder.embedDocuments(set.map((s) => s.text), signal);
+    const norms = normReport([...setVectors, ...queryVectors, ...corpusVectors]);
+    const coh = cohesion(set.map((s, i) => ({ category: s.category, vector: setVectors[i] })));
+
+    // ---- dimension sweep -----------------------------------------------------------------------------
+    step('dimension', 'index memory and cohesion per dimension');
+    const dimension: DimensionPoint[] = [];
+    const points = quick ? 1000 : 5000;
+    const synth = syntheticNeighbours([...corpusVectors, ...setVectors], points, 11);
+    const queries = syntheticNeighbours([...corpusVectors, ...setVectors], 50, 12);
+    for (const { dims, trained: isTrained } of sweepDims(embedder.dimensions, trained, quick)) {
+      signal?.throwIfAborted();
+      const c = cohesion(set.map((s, i) => ({ category: s.category, vector: truncateVector(setVectors[i], dims) })));
+      const vecs = synth.map((v) => truncateVector(v, dims));
+      const r0 = rssNow();
+      const idx = new HnswFactory().create(dims, points);
+      for (let i = 0; i < vecs.length; i++) idx.add(i, vecs[i]);
+      const rssDelta = rssNow() - r0;
+      const file = path.join(work, `dim-${dims}.hnsw`);
+      idx.save(file);
+      const ms: number[] = [];
+      for (const q of queries) {
+        const qv = truncateVector(q, dims);
+        const t = performance.now();
+        idx.search(qv, 10);
+        ms.push(performance.now() - t);
+      }
+      dimension.push({
+        dims, trained: isTrained, cohesionGap: c.gap, nearestSameCategory: c.nearestSameCategory,
+        vectorBytes: points * dims * 4, hnswBytes: statSync(file).size, hnswRssDeltaMiB: mibOf(rssDelta), searchP50Ms: summarize(ms).p50, points,
+      });
+      rmSync(file, { force: true });
+    }
+    if (!trained) notes.push(`${model.name} is not known to be trained for truncated dimensions; the cut sizes in the dimension sweep show memory and cohesion only.`);
+
+    // ---- answer model ------------------------------------------------------------------------------------
+    step('answer', 'prompt processing, generation, parallel requests');
+    const answer = await benchAnswerModel(opts, quick, notes, logger);
+
+    // ---- contention --------------------------------------------------------------------------------------
+    let contention: ContentionResult | NotMeasured;
+    const cf = opts.contentionFile ?? newestContentionFile();
+    if (!cf) {
+      contention = { status: 'not-measured', reason: 'no contention benchmark result (run `npm run bench:contention` in the Loupe sources, or pass --contention <file.json>)' };
+    } else {
+      try {
+        contention = parseContentionResults(JSON.parse(readFileSync(cf, 'utf8')), path.basename(cf));
+      } catch (e) {
+        contention = { status: 'not-measured', reason: `cannot read ${cf}: ${(e as Error).message}` };
+      }
+    }
+
+    // ---- results and report ---------------------------------------------------------------------------------
+    step('report');
+    machine.loadAverageAtEnd = os.loadavg().map((x) => round(x, 2));
+    if (machine.loadAverageAtStart[0] > machine.cores) notes.push(`The machine was busy (load average ${machine.loadAverageAtStart[0]} on ${machine.cores} cores): absolute figures are lower than on an idle machine; ratios within this run hold better.`);
+    const partial: Omit<BenchResults, 'recommendations'> = {
+      schema: BENCH_SCHEMA,
+      startedAt: started.toISOString(),
+      seconds: round((performance.now() - t0) / 1000, 1),
+      quick,
+      machine,
+      model,
+      corpus: { source: opts.corpusDir ? corpusRoot : 'the shipped cohesion set', files: corpusFiles, texts: corpusTexts.length, tokens: tokenSum },
+      throughput,
+      latency: { singleText: summarize(qMs), queryTokensMean },
+      cache,
+      sweeps: { batch, seqLen, dimension },
+      roofline: rooflineResult,
+      sanity: { norms, cohesion: coh, cohesionSource: 'shipped with Loupe: 40 functions, 8 topics, 6 languages' },
+      answer,
+      contention,
+      notes,
+    };
+    const results: BenchResults = { ...partial, recommendations: recommendationLines(partial) };
+    const html = renderReport(results, loadReportAssets(), randomBytes(18).toString('base64url'), opts.cspSource);
+    const out: BenchOutput = { results, html };
+    if (opts.jsonPath) {
+      mkdirSync(path.dirname(path.resolve(opts.jsonPath)), { recursive: true });
+      writeFileSync(opts.jsonPath, JSON.stringify(results, null, 1) + '\n');
+      out.jsonPath = path.resolve(opts.jsonPath);
+    }
+    if (opts.reportPath) {
+      mkdirSync(path.dirname(path.resolve(opts.reportPath)), { recursive: true });
+      writeFileSync(opts.reportPath, html);
+      out.reportPath = path.resolve(opts.reportPath);
+    }
+    onProgress({ step: 'done', fraction: 1 });
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    await embedder.dispose();
+  }
+}
+
+/** One sentence on where the workload sits on the roofline. */
+export function rooflineVerdict(points: RooflinePoint[], peak: DevicePeak): string {
+  if (!points.length) return 'No measurements.';
+  const first = points[0];
+  const last = points[points.length - 1];
+  const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`;
+  const cross = points.find((p) => p.bound === 'compute');
+  const where = first.bound === last.bound
+    ? `At every measured length (${first.seqLen}–${last.seqLen} tokens) the encoder is ${last.bound}-bound on ${peak.label}`
+    : `Up to ${points[points.indexOf(cross!) - 1].seqLen} tokens the encoder is memory-bound (weights reread for few tokens); from ${cross!.seqLen} tokens on it is compute-bound on ${peak.label}`;
+  return `${where}: at ${last.seqLen} tokens it does ${(last.achievedFlops / 1e9).toFixed(2)} GFLOP/s, ${pct(last.fractionOfPeakFlops)} of the FP32 peak (llama.cpp's quantised kernels and the attention overheads explain the gap).`;
+}
+
+async function benchAnswerModel(opts: BenchOptions, quick: boolean, notes: string[], logger: Logger): Promise<AnswerModelResult | NotMeasured> {
+  const a = opts.answerModel;
+  if (!a) return { status: 'not-measured', reason: 'no answer model (pass --llm-model <chat.gguf> or --llm-url <server>, or set LOUPE_CHAT_MODEL)' };
+  let model: ChatModelPort;
+  let owned = false;
+  const maxParallel = quick ? 4 : 8;
+  try {
+    if ('generate' in a) {
+      model = a;
+    } else {
+      const { openAnswerModel } = await import('../llm/open-answer-model.js');
+      model = (await openAnswerModel({ contextSize: 2048, sequences: maxParallel, ...a, logger })).model;
+      owned = true;
+    }
+  } catch (e) {
+    return { status: 'not-measured', reason: `no answer model: ${(e as Error).message}` };
+  }
+  try {
+    const context = QUERIES.map((q, i) => `Snippet ${i + 1}: a function that does this: ${q}.`).join('\n');
+    const messages = [
+      { role: 'system' as const, content: 'You answer questions about code briefly.' },
+      { role: 'user' as const, content: `${context}\n\nWhich snippets deal with files or databases? Answer in one paragraph.` },
+    ];
+    const maxTokens = quick ? 32 : 128;
+    await model.generate(messages, { maxTokens: 4, signal: opts.signal }); // warm-up
+    const t = performance.now();
+    const one = await model.generate(messages, { maxTokens, signal: opts.signal });
+    const total = performance.now() - t;
+    const promptTokens = one.promptTokens ?? model.countTokens(messages.map((m) => m.content).join('\n'));
+    const first = one.firstTokenMs ?? total;
+    const generated = one.completionTokens ?? model.countTokens(one.text);
+    const parallel: AnswerModelResult['parallel'] = [];
+    for (let n = 1; n <= maxParallel; n *= 2) {
+      opts.signal?.throwIfAborted();
+      const tp = performance.now();
+      const rs = await Promise.all(Array.from({ length: n }, () => model.generate(messages, { maxTokens, signal: opts.signal })));
+      const s = (performance.now() - tp) / 1000;
+      const tokens = rs.reduce((acc, r) => acc + (r.completionTokens ?? model.countTokens(r.text)), 0);
+      parallel.push({ requests: n, seconds: round(s, 3), tokens, tokensPerSec: round(tokens / s, 2) });
+    }
+    if (generated < maxTokens) notes.push(`The answer model stopped after ${generated} tokens (before the ${maxTokens}-token limit): generation figures cover short answers.`);
+    return {
+      status: 'measured',
+      name: model.info.name,
+      where: model.info.where,
+      promptTokens,
+      promptTokensPerSec: round(promptTokens / (first / 1000), 1),
+      firstTokenMs: round(first, 1),
+      generatedTokens: generated,
+      generationTokensPerSec: round(Math.max(0, generated - 1) / Math.max(1e-6, (total - first) / 1000), 2),
+      parallel,
+    };
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    logger.warn(`bench: the answer model failed: ${(e as Error).message}`);
+    return { status: 'not-measured', reason: `the answer model failed: ${(e as Error).message}` };
+  } finally {
+    if (owned) await model.dispose().catch(() => undefined);
+  }
+}
