@@ -6,12 +6,16 @@ import { LoupeError, type IndexProgress, type IndexSummary, type Logger } from '
 import { closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
 import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
 import { runAsk } from './ask.js';
+import { runBenchCli } from './bench.js';
+import { runExportCli } from './export.js';
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>] [--store <dir>]
   loupe search <dir> "<query>" [-k 10] [--mode hybrid|dense|lexical] [--json] [--model <file.gguf>] [--store <dir>]
   loupe status <dir> [--json] [--store <dir>]
   loupe ask <dir> "<question>" [--json] [--llm auto|mlx|llama|openai] [--llm-url <url>] [--llm-model <m>]  (loupe ask --help)
+  loupe bench [--quick] [--json <out.json>] [--report <report.html>] [--model <file.gguf>]  (loupe bench --help)
+  loupe export <dir> --projector <outdir> [--store <dir>]
 
 Options:
   --model <file>        GGUF embedding model (default: the bundled model)
@@ -54,6 +58,17 @@ function summaryLine(s: IndexSummary): string {
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: !!process.stderr.isTTY }): Promise<number> {
   // `ask` has options of its own (answer model, server URL): it parses its arguments itself.
   if (argv[0] === 'ask') return runAsk(argv.slice(1), io);
+  // `bench` and `export` have options of their own too.
+  if (argv[0] === 'bench' || argv[0] === 'export') {
+    try {
+      if (argv[0] === 'export') return await runExportCli(argv.slice(1), io);
+      const verbose = argv.includes('--verbose') || argv.includes('-v');
+      return await runBenchCli(argv.slice(1), io, stderrLogger(verbose, io));
+    } catch (e) {
+      io.err(e instanceof LoupeError ? `loupe: ${e.message}` : `loupe: ${(e as Error).stack ?? e}`);
+      return 1;
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({
