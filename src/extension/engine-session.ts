@@ -230,6 +230,8 @@ export class EngineSession {
   /** Stops the engine process. */
   async dispose(): Promise<void> {
     this.disposed = true;
+    // Closing waits for the engine's queue: cancel a running index first (committed batches stay).
+    if (this.job) await this.client.request('cancel', { jobId: this.job.id }).catch(() => undefined);
     this.offEvent();
     this.offExit();
     await this.client.close(3000);

@@ -18,7 +18,7 @@ import { openPassage, showSearch } from './search-pick.js';
 import { answerModelMissing, answerParamsFor, changeEffect, describeSettings, openParamsFor, readSettings, type LoupeSettings } from './settings.js';
 import { StatusBar } from './status-bar.js';
 import { combineStates, coverageNote, describeState, type Blocked } from './status-view.js';
-import { appendMetric } from './metrics.js';
+import { appendMetric, startLoopSampler } from './metrics.js';
 
 const FIRST_INDEX_KEY = 'loupe.firstIndexNotified';
 
@@ -58,6 +58,7 @@ export class Loupe implements vscode.Disposable {
         void this.syncFolders();
       }),
       { dispose: () => this.loopDelay.disable() },
+      { dispose: startLoopSampler(() => [...this.sessions.values()].some((s) => s.indexing)) },
     );
   }
 
