@@ -54,3 +54,11 @@ for (const f of readdirSync(vscodeWasm)) if (f.endsWith('.wasm')) cpSync(path.jo
 for (const f of readdirSync('native/grammars')) cpSync(path.join('native/grammars', f), path.join('dist/grammars', f));
 const wts = path.join(path.dirname(require.resolve('web-tree-sitter')), 'tree-sitter.wasm');
 if (existsSync(wts)) cpSync(wts, 'dist/tree-sitter.wasm');
+
+// `loupe bench`'s report inlines Chart.js (with its licence) and measures cohesion on the labelled
+// set; bundles find both beside them (src/adapters/bench/assets.ts).
+mkdirSync('dist/report', { recursive: true });
+const chartDist = path.dirname(require.resolve('chart.js'));
+cpSync(path.join(chartDist, 'chart.umd.min.js'), 'dist/report/chart.umd.min.js');
+cpSync(path.join(chartDist, '..', 'LICENSE.md'), 'dist/report/chart.js-LICENSE.md');
+cpSync('test/fixtures/cohesion', 'dist/cohesion', { recursive: true });
