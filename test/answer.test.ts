@@ -7,6 +7,7 @@ import { ConversationHistory } from '../src/core/answer/history.js';
 import { parseChatChunk, SseParser } from '../src/core/answer/sse.js';
 import { mlxModelForMemory, selectAnswerModel, type SelectionFacts } from '../src/core/answer/select.js';
 import { sourcesFor } from '../src/core/answer/retrieve.js';
+import { StopMatcher } from '../src/core/answer/stop.js';
 import type { Source } from '../src/core/answer/types.js';
 import { LoupeError } from '../src/core/types.js';
 import { tempDir, writeTree } from './support/helpers.js';
@@ -186,5 +187,29 @@ describe('sourcesFor', () => {
     } finally {
       t.cleanup();
     }
+  });
+});
+
+describe('StopMatcher', () => {
+  function run(stops: string[], pieces: string[]): { shown: string[]; stopped: boolean; rest: string } {
+    const m = new StopMatcher(stops);
+    const shown: string[] = [];
+    let stopped = false;
+    for (const p of pieces) {
+      const r = m.push(p);
+      if (r.emit) shown.push(r.emit);
+      if (r.stopped) {
+        stopped = true;
+        break;
+      }
+    }
+    return { shown, stopped, rest: m.flush() };
+  }
+
+  test('cuts before a stop string split across pieces, holding back only a possible start', () => {
+    assert.deepEqual(run([' tiny'], ['Hello', ' from', ' the', ' t', 'iny', ' model']), { shown: ['Hello', ' from', ' the'], stopped: true, rest: '' });
+    assert.deepEqual(run(['</s>', 'END'], ['a <', '/x', ' E', 'N', 'D!']), { shown: ['a ', '</x', ' '], stopped: true, rest: '' });
+    assert.deepEqual(run(['STOP'], ['ends with ST']), { shown: ['ends with '], stopped: false, rest: 'ST' });
+    assert.deepEqual(run([], ['as ', 'is']), { shown: ['as ', 'is'], stopped: false, rest: '' });
   });
 });

@@ -94,16 +94,24 @@ export class MlxChat implements ChatModelPort {
     return Math.ceil(text.length / 3);
   }
 
+  private clientFor(server: MlxServer): OpenAiChat {
+    return new OpenAiChat({ baseUrl: server.url, kind: 'mlx', contextSize: this.o.contextSize, where: this.info.where, extraBody: this.o.extraBody, headersTimeoutMs: this.o.headersTimeoutMs, idleTimeoutMs: this.o.idleTimeoutMs });
+  }
+
   private async ensure(): Promise<OpenAiChat> {
-    if (this.server && this.server.alive && this.chat) return this.chat;
-    if (!this.start) {
-      if (this.server && !this.server.owned && this.chat) return this.chat; // found server: the client reports if it is gone
-      throw new LoupeError('mlx_lm.server is not running.', 'server-not-running');
+    // A found server is used as long as it answers (the client reports when it does not).
+    if (this.server && (this.server.alive || !this.server.owned)) {
+      this.chat ??= this.clientFor(this.server);
+      return this.chat;
     }
+    if (!this.start) throw new LoupeError('mlx_lm.server is not running.', 'server-not-running');
     this.starting ??= this.start().finally(() => (this.starting = undefined));
-    this.server = await this.starting;
-    this.chat = new OpenAiChat({ baseUrl: this.server.url, kind: 'mlx', contextSize: this.o.contextSize, where: this.info.where, extraBody: this.o.extraBody, headersTimeoutMs: this.o.headersTimeoutMs, idleTimeoutMs: this.o.idleTimeoutMs });
-    return this.chat;
+    const server = await this.starting;
+    if (this.server !== server) {
+      this.server = server;
+      this.chat = this.clientFor(server);
+    }
+    return this.chat!;
   }
 
   async generate(messages: ChatMessage[], opts: GenerateOptions): Promise<GenerateResult> {

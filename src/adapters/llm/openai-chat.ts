@@ -8,6 +8,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { SseParser, parseChatChunk } from '../../core/answer/sse.js';
+import { StopMatcher } from '../../core/answer/stop.js';
 import type { AnswerModelInfo, AnswerModelKind, ChatMessage, ChatModelPort, GenerateOptions, GenerateResult } from '../../core/answer/types.js';
 import { LoupeError } from '../../core/types.js';
 
@@ -212,7 +213,8 @@ export class OpenAiChat implements ChatModelPort {
       max_tokens: o.maxTokens,
       temperature: o.temperature ?? 0,
       ...(this.opts.model ? { model: this.opts.model } : {}),
-      ...(o.stop?.length ? { stop: o.stop } : {}),
+      // Stop strings are matched here, not sent: mlx_lm.server 0.32 hides a matched stop string
+      // from the stream but keeps generating (it matches token ids; the text matcher only hides).
       ...this.opts.extraBody,
     };
     const { status, headers, res, req } = await send('POST', `${this.baseUrl}/v1/chat/completions`, body, {
@@ -248,6 +250,7 @@ export class OpenAiChat implements ChatModelPort {
     const idleMs = this.opts.idleTimeoutMs ?? 120_000;
     return new Promise((resolve, reject) => {
       const parser = new SseParser();
+      const stop = new StopMatcher(o.stop);
       let text = '';
       let finishReason: 'stop' | 'length' | null = null;
       let usage: { promptTokens?: number; completionTokens?: number } | undefined;
@@ -255,6 +258,12 @@ export class OpenAiChat implements ChatModelPort {
       let firstTokenMs: number | undefined;
       let settled = false;
       let idle: NodeJS.Timeout | undefined;
+      const emit = (piece: string): void => {
+        if (!piece) return;
+        firstTokenMs ??= performance.now() - t0;
+        text += piece;
+        o.onToken?.(piece);
+      };
       const finish = (err?: Error): void => {
         if (settled) return;
         settled = true;
@@ -265,7 +274,15 @@ export class OpenAiChat implements ChatModelPort {
           res.destroy();
           reject(err);
         } else {
-          res.resume();
+          if (stop.stopped) {
+            // Closing the connection is how OpenAI-compatible servers are told to stop generating.
+            finishReason = 'stop';
+            req.destroy();
+            res.destroy();
+          } else {
+            emit(stop.flush());
+            res.resume();
+          }
           resolve({ text, finishReason: finishReason ?? 'stop', completionTokens: usage?.completionTokens ?? chunks, promptTokens: usage?.promptTokens, firstTokenMs });
         }
       };
@@ -291,9 +308,9 @@ export class OpenAiChat implements ChatModelPort {
           if (c.finishReason) finishReason = c.finishReason;
           if (c.text) {
             chunks++;
-            firstTokenMs ??= performance.now() - t0;
-            text += c.text;
-            o.onToken?.(c.text);
+            const r = stop.push(c.text);
+            emit(r.emit);
+            if (r.stopped) return finish();
           }
         }
       };
