@@ -5,6 +5,8 @@
 // and `ask` through the engine process. One server for most tests, started once.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { EngineClient } from '../src/adapters/engine-client.js';
@@ -14,7 +16,7 @@ import { OpenAiChat, probeServer } from '../src/adapters/llm/openai-chat.js';
 import type { ChatMessage } from '../src/core/answer/types.js';
 import type { EventMessage } from '../src/core/protocol.js';
 import { LoupeError } from '../src/core/types.js';
-import { SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
 import { makeTinyMlxModel, mlxPython, TINY_MLX_SENTENCE } from './support/mlx.js';
 
 const py = await mlxPython();
@@ -170,6 +172,20 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
       await chat.dispose();
     }
     assert.equal(isAlive(chat.currentServer!.pid!), false);
+  });
+
+  test('a server Loupe started exits when its host process is SIGKILLed (no orphan)', async () => {
+    const script = path.join(tmp.dir, 'host.mjs');
+    const mod = path.join(REPO, 'out/src/adapters/llm/mlx-server.js');
+    writeFileSync(script, `import { MlxServer } from ${JSON.stringify(mod)};
+const s = await MlxServer.start({ python: ${JSON.stringify(python)}, model: ${JSON.stringify(modelDir)}, env: ${JSON.stringify(env)}, startTimeoutMs: 120000 });
+console.log(s.pid);
+process.kill(process.pid, 'SIGKILL');
+`);
+    const out = await new Promise<string>((resolve) => execFile(process.execPath, [script], (_err, stdout) => resolve(stdout)));
+    const pid = Number(out.trim());
+    assert.ok(pid > 0, `host printed the server PID: ${out}`);
+    await until(() => !isAlive(pid), 10_000, `server PID ${pid} to exit after its host died`);
   });
 
   test('ask through the engine process: answer events with citations, and cancel', async () => {

@@ -61,6 +61,17 @@ export interface MlxStartOptions {
   logger?: Logger;
 }
 
+/** Runs mlx_lm.server's main, and exits as soon as stdin reaches EOF (the parent died). */
+const WATCH_PARENT_AND_RUN = [
+  'import os, sys, threading, runpy',
+  'def _watch():',
+  '    sys.stdin.buffer.read()',
+  '    os._exit(0)',
+  'threading.Thread(target=_watch, daemon=True).start()',
+  "sys.argv = ['mlx_lm.server'] + sys.argv[1:]",
+  "runpy.run_module('mlx_lm.server', run_name='__main__', alter_sys=True)",
+].join('\n');
+
 /** Children we started, killed when this process exits so none is left orphaned. */
 const started = new Set<ChildProcess>();
 let exitHook = false;
@@ -105,9 +116,11 @@ export class MlxServer {
     const logger = o.logger ?? silentLogger;
     const port = o.port ?? (await freePort());
     const url = `http://127.0.0.1:${port}`;
-    const args = ['-m', 'mlx_lm.server', '--model', o.model, '--host', '127.0.0.1', '--port', String(port), ...(o.args ?? [])];
-    logger.info(`Starting mlx_lm.server: ${o.python} ${args.join(' ')}`);
-    const child = spawn(o.python, args, { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const serverArgs = ['--model', o.model, '--host', '127.0.0.1', '--port', String(port), ...(o.args ?? [])];
+    logger.info(`Starting mlx_lm.server: ${o.python} -m mlx_lm.server ${serverArgs.join(' ')}`);
+    // The server exits when its stdin closes, i.e. when this process is gone however it ended
+    // (a SIGKILLed host runs no exit handlers): no orphaned server holding gigabytes of memory.
+    const child = spawn(o.python, ['-c', WATCH_PARENT_AND_RUN, ...serverArgs], { env: { ...process.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     trackChild(child);
     let tail = '';
     const keep = (d: Buffer): void => {
