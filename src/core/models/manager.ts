@@ -1,0 +1,155 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../fsutil.js';
+import { LoupeError } from '../types.js';
+import { CATALOG, type CatalogEntry } from './catalog.js';
+import { downloadFile, isNetworkError, removePartial, type DownloadProgress } from './download.js';
+
+export { CATALOG, catalogEntry, type CatalogEntry } from './catalog.js';
+export { downloadFile, type DownloadProgress } from './download.js';
+
+/** What the hub says about the file to download. */
+export interface ResolvedFile {
+  url: string;
+  file: string;
+  size?: number;
+  sha256?: string;
+}
+
+/** Sidecar written beside an installed model (`<file>.loupe.json`). */
+export interface InstalledModel {
+  id: string;
+  name: string;
+  path: string;
+  repo: string;
+  revision: string;
+  file: string;
+  sha256: string;
+  size: number;
+  downloadedAt: string;
+}
+
+export interface ModelManagerOptions {
+  /** Where models are stored; default `$LOUPE_MODELS_DIR` or `~/.cache/loupe/models`. */
+  dir?: string;
+  /** Hub address; default `$HF_ENDPOINT` or https://huggingface.co. */
+  endpoint?: string;
+  /** Access token for gated repositories; default `$HF_TOKEN`. */
+  token?: string;
+  fetchImpl?: typeof fetch;
+  catalog?: CatalogEntry[];
+}
+
+export function defaultModelsDir(): string {
+  if (process.env.LOUPE_MODELS_DIR) return process.env.LOUPE_MODELS_DIR;
+  const base = process.platform === 'darwin' ? path.join(os.homedir(), 'Library', 'Caches') : process.platform === 'win32' ? (process.env.LOCALAPPDATA ?? path.join(os.homedir(), 'AppData', 'Local')) : (process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'));
+  return path.join(base, 'loupe', 'models');
+}
+
+/**
+ * Downloads recommended GGUF embedding models from Hugging Face into a local folder, verified
+ * against the hub's sha256 (or a pinned one), resumable and cancellable. Nothing here changes
+ * which model an index uses: the caller switches models once `install` has returned.
+ */
+export class ModelManager {
+  readonly dir: string;
+  readonly endpoint: string;
+  private readonly token?: string;
+  private readonly fetchImpl: typeof fetch;
+  readonly catalog: CatalogEntry[];
+
+  constructor(opts: ModelManagerOptions = {}) {
+    this.dir = opts.dir ?? defaultModelsDir();
+    this.endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
+    this.token = opts.token ?? process.env.HF_TOKEN;
+    this.fetchImpl = opts.fetchImpl ?? fetch;
+    this.catalog = opts.catalog ?? CATALOG;
+  }
+
+  private headers(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  private entry(id: string): CatalogEntry {
+    const e = this.catalog.find((c) => c.id.toLowerCase() === id.toLowerCase());
+    if (!e) throw new LoupeError(`Unknown model "${id}". Known: ${this.catalog.map((c) => c.id).join(', ')}.`, 'unknown-model');
+    return e;
+  }
+
+  /**
+   * Finds the file, its size and sha256 in the repository's listing
+   * (`/api/models/<repo>/tree/<revision>`; LFS files carry their sha256 as `lfs.oid`).
+   */
+  async resolve(id: string, signal?: AbortSignal): Promise<ResolvedFile> {
+    const e = this.entry(id);
+    const listUrl = `${this.endpoint}/api/models/${e.repo}/tree/${encodeURIComponent(e.revision)}`;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(listUrl, { headers: this.headers(), signal });
+    } catch (err) {
+      if (isNetworkError(err)) {
+        throw new LoupeError(`Cannot reach ${new URL(this.endpoint).host} to download ${e.name} (${(err as Error).message}). Are you offline? Nothing was changed; the current model stays in use.`, 'offline');
+      }
+      throw err;
+    }
+    if (res.status === 401 || res.status === 403) throw new LoupeError(`${e.repo} needs a Hugging Face access token (HF_TOKEN) with its licence accepted (HTTP ${res.status}).`, 'unauthorized');
+    if (!res.ok) throw new LoupeError(`Cannot list ${e.repo}@${e.revision}: HTTP ${res.status}. The catalogue entry may be outdated.`, res.status === 404 ? 'not-found' : 'http-error');
+    const files = (await res.json()) as { type?: string; path: string; size?: number; lfs?: { oid?: string; sha256?: string; size?: number } }[];
+    const match = files.filter((f) => f.type !== 'directory' && (typeof e.file === 'string' ? f.path === e.file : e.file.test(path.basename(f.path))));
+    if (!match.length) throw new LoupeError(`${e.repo}@${e.revision} has no file matching ${String(e.file)} (it has ${files.map((f) => f.path).join(', ') || 'no files'}). The catalogue entry may be outdated.`, 'not-found');
+    const f = match.sort((a, b) => a.path.length - b.path.length)[0];
+    const oid = (f.lfs?.oid ?? f.lfs?.sha256 ?? '').replace(/^sha256:/, '').toLowerCase();
+    return {
+      url: `${this.endpoint}/${e.repo}/resolve/${encodeURIComponent(e.revision)}/${f.path.split('/').map(encodeURIComponent).join('/')}`,
+      file: path.basename(f.path),
+      size: f.lfs?.size ?? f.size,
+      sha256: e.sha256 ?? (/^[0-9a-f]{64}$/.test(oid) ? oid : undefined),
+    };
+  }
+
+  /** Downloads (or resumes) a catalogue model; returns the installed record. */
+  async install(id: string, opts: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void } = {}): Promise<InstalledModel> {
+    const e = this.entry(id);
+    const already = this.installed().find((m) => m.id === e.id);
+    if (already) return already;
+    const r = await this.resolve(e.id, opts.signal);
+    if (!r.sha256) throw new LoupeError(`The hub gives no sha256 for ${r.file} in ${e.repo}; refusing to install an unverifiable file.`, 'no-checksum');
+    mkdirSync(this.dir, { recursive: true });
+    const dest = path.join(this.dir, r.file);
+    const got = await downloadFile({ url: r.url, dest, sha256: r.sha256, size: r.size, signal: opts.signal, onProgress: opts.onProgress, headers: this.headers(), fetchImpl: this.fetchImpl });
+    const rec: InstalledModel = {
+      id: e.id, name: e.name, path: dest, repo: e.repo, revision: e.revision, file: r.file, sha256: got.sha256, size: got.size, downloadedAt: new Date().toISOString(),
+    };
+    writeFileAtomic(`${dest}.loupe.json`, JSON.stringify(rec, null, 1));
+    return rec;
+  }
+
+  /** Installed catalogue models (those whose sidecar and file are both present). */
+  installed(): InstalledModel[] {
+    if (!existsSync(this.dir)) return [];
+    const out: InstalledModel[] = [];
+    for (const name of readdirSync(this.dir)) {
+      if (!name.endsWith('.loupe.json')) continue;
+      try {
+        const rec = JSON.parse(readFileSync(path.join(this.dir, name), 'utf8')) as InstalledModel;
+        rec.path = path.join(this.dir, rec.file);
+        if (existsSync(rec.path)) out.push(rec);
+      } catch {
+        // a damaged sidecar: the model shows as not installed and can be installed again
+      }
+    }
+    return out;
+  }
+
+  /** Removes an installed model (and any partial download of it). */
+  remove(id: string): boolean {
+    const e = this.entry(id);
+    const rec = this.installed().find((m) => m.id === e.id);
+    if (!rec) return false;
+    rmSync(rec.path, { force: true });
+    rmSync(`${rec.path}.loupe.json`, { force: true });
+    removePartial(rec.path);
+    return true;
+  }
+}
