@@ -34,6 +34,7 @@ export async function mlxPython(): Promise<{ python: string } | { skip: string }
   for (const python of candidates) {
     if (await pythonHasMlxLm(python)) return { python };
   }
+  if (process.env.LOUPE_MLX_SKIP_REASON) return { skip: process.env.LOUPE_MLX_SKIP_REASON };
   if (!commandExists('python3')) return { skip: 'Python 3 is not installed here, so mlx_lm.server cannot run (the MLX tests need python3 with mlx[cpu] and mlx-lm).' };
   const reason = `no Python with mlx-lm found (tried ${candidates.join(', ')}); .ci/run installs it into ${path.dirname(path.dirname(MLX_VENV_PYTHON))}`;
   if (process.env.CI) throw new Error(`MLX tests: ${reason}`);
