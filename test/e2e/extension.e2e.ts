@@ -206,6 +206,7 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
   });
 
   test('the Q&A panel shows retrieved passages, streams an answer, and citations open files', async () => {
+    // Through the activity bar, as a user would (the container is not open yet).
     await page.locator('.activitybar .action-item a[aria-label^="Loupe"]').click();
     const frame: FrameLocator = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
     const input = frame.locator('#question');
@@ -222,6 +223,21 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await turn.locator('.passage-head', { hasText: 'password.py' }).first().click();
     await page.locator('.tab.active', { hasText: 'password.py' }).waitFor({ timeout: 10_000 });
     await shot(page, '7-qa-citation-opened');
+  });
+
+  test('after a window reload the Q&A history is still there and the index is ready again without re-embedding', async () => {
+    await Promise.all([page.waitForEvent('load', { timeout: 60_000 }), runCommand(page, 'Developer: Reload Window')]);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await waitForStatus(page, (t) => /Loupe: [\d,]+ chunks/.test(t), 120_000);
+    // The reload may restore the Loupe container already open (a click would close it): use the command.
+    await runCommand(page, 'Loupe: Ask a question about this codebase');
+    const frame: FrameLocator = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+    await frame.locator('.turn .question', { hasText: 'how is a user password hashed and checked?' }).waitFor({ timeout: 30_000 });
+    await frame.locator('.turn .answer', { hasText: 'Hello from the tiny Loupe model.' }).waitFor({ timeout: 5_000 });
+    await shot(page, '8-qa-after-reload');
+    const indexes = readMetrics(metricsFile).filter((m) => m.event === 'index') as { summary: { embedded: number } }[];
+    assert.ok(indexes.length >= 2, 'the reloaded extension brought the index up to date');
+    assert.equal(indexes[indexes.length - 1]!.summary.embedded, 0, 'nothing re-embedded after the reload');
   });
 
   test('record activation time and extension-host event-loop delay during the full index', async () => {
