@@ -328,7 +328,14 @@ export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchPro
           }
           const lat = summarize(ms);
           const fl = flopsOf(n);
-          seqLen.push({ tokens: n, latency: lat, memoryMiB, vramDeltaMiB: vram, flops: fl, achievedGflops: fl === null ? null : round(fl / (lat.p50 / 1000) / 1e9, 3) });
+          let estimatedMiB: number | null = null;
+          try {
+            const est = lm.fileInsights.estimateContextResourceRequirements({ contextSize: n + 1, batchSize: n + 1, modelGpuLayers: lm.gpuLayers, sequences: 1, isEmbeddingContext: true });
+            estimatedMiB = mibOf(est.cpuRam + est.gpuVram);
+          } catch {
+            /* no estimate for this architecture */
+          }
+          seqLen.push({ tokens: n, latency: lat, memoryMiB, vramDeltaMiB: vram, estimatedMiB, flops: fl, achievedGflops: fl === null ? null : round(fl / (lat.p50 / 1000) / 1e9, 3) });
         } finally {
           await ctx.dispose();
         }

@@ -99,8 +99,8 @@ export function reportBody(r: BenchResults): string {
     `The same ${r.corpus.texts} texts embedded in units of each size. Each chunk is its own llama.cpp pass, so a larger unit only changes how often the ${m.contexts} context(s) wait for each other.`,
     table(['batch', 'chunks/s', 'tokens/s', 's', 'RSS Δ MiB'], r.sweeps.batch.map((p) => [p.batchSize, fmt(p.chunksPerSec), fmt(p.tokensPerSec, 0), fmt(p.seconds, 3), fmt(p.rssDeltaMiB)]))));
   parts.push(chartBox('chart-seqlen', 'Latency and memory vs sequence length',
-    'One text of each length on a fresh context of that size: latency per text, and the memory that context took.',
-    table(['tokens', 'p50 ms', 'p99 ms', 'memory MiB', 'GFLOP/s'], r.sweeps.seqLen.map((p) => [p.tokens, fmt(p.latency.p50, 2), fmt(p.latency.p99, 2), fmt(p.memoryMiB), p.achievedGflops === null ? '–' : fmt(p.achievedGflops, 2)]))));
+    'One text of each length on a fresh context of that size: latency per text, and the memory that context took (process RSS growth, which allocator reuse makes noisy, and node-llama-cpp\'s estimate).',
+    table(['tokens', 'p50 ms', 'p99 ms', 'RSS Δ MiB', 'estimate MiB', 'VRAM Δ MiB', 'GFLOP/s'], r.sweeps.seqLen.map((p) => [p.tokens, fmt(p.latency.p50, 2), fmt(p.latency.p99, 2), fmt(p.memoryMiB), p.estimatedMiB === null ? '–' : fmt(p.estimatedMiB), p.vramDeltaMiB === null ? '–' : fmt(p.vramDeltaMiB), p.achievedGflops === null ? '–' : fmt(p.achievedGflops, 2)]))));
   if (cache) {
     parts.push(chartBox('chart-cache', 'Content-hash cache',
       `${cache.files} files, ${cache.chunks} chunks indexed, then indexed again after the file metadata was lost: ${cache.embeddedOnCachedRun} chunks had to be embedded again.`,

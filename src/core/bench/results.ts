@@ -84,6 +84,8 @@ export interface SeqLenPoint {
   /** RSS growth from creating a context of this size and running it (MiB); GPU memory in vramDeltaMiB. */
   memoryMiB: number;
   vramDeltaMiB: number | null;
+  /** node-llama-cpp's estimate of that context's memory (RAM + VRAM, MiB), steadier than RSS. */
+  estimatedMiB: number | null;
   flops: number | null;
   achievedGflops: number | null;
 }
@@ -182,7 +184,7 @@ export function recommendDimension(points: DimensionPoint[], keep = 0.95): numbe
 }
 
 /** Where memory grows with sequence length and where latency does: growth factors over the sweep. */
-export function scalingSummary(points: SeqLenPoint[]): { tokensRatio: number; latencyRatio: number; memoryRatio: number } | null {
+export function scalingSummary(points: SeqLenPoint[]): { tokensRatio: number; latencyRatio: number; memoryRatio: number; estimatedMemoryRatio: number } | null {
   if (points.length < 2) return null;
   const a = points[0];
   const b = points[points.length - 1];
@@ -190,6 +192,7 @@ export function scalingSummary(points: SeqLenPoint[]): { tokensRatio: number; la
     tokensRatio: b.tokens / a.tokens,
     latencyRatio: b.latency.p50 / a.latency.p50,
     memoryRatio: a.memoryMiB > 0 ? b.memoryMiB / a.memoryMiB : NaN,
+    estimatedMemoryRatio: a.estimatedMiB && b.estimatedMiB ? b.estimatedMiB / a.estimatedMiB : NaN,
   };
 }
 
@@ -207,7 +210,7 @@ export function recommendationLines(r: Omit<BenchResults, 'recommendations'>): R
   }
   const s = scalingSummary(r.sweeps.seqLen);
   if (s) {
-    lines.push(`From ${r.sweeps.seqLen[0].tokens} to ${r.sweeps.seqLen[r.sweeps.seqLen.length - 1].tokens} tokens (${s.tokensRatio.toFixed(1)}×), single-text latency grew ${s.latencyRatio.toFixed(1)}× and context memory ${Number.isFinite(s.memoryRatio) ? `${s.memoryRatio.toFixed(1)}×` : 'by an unmeasurable amount'}.`);
+    lines.push(`From ${r.sweeps.seqLen[0].tokens} to ${r.sweeps.seqLen[r.sweeps.seqLen.length - 1].tokens} tokens (${s.tokensRatio.toFixed(1)}×), single-text latency grew ${s.latencyRatio.toFixed(1)}× and context memory ${Number.isFinite(s.memoryRatio) ? `${s.memoryRatio.toFixed(1)}× (process RSS)` : 'by an amount RSS could not resolve'}${Number.isFinite(s.estimatedMemoryRatio) ? `, ${s.estimatedMemoryRatio.toFixed(1)}× by node-llama-cpp's estimate` : ''}.`);
   }
   if ('verdict' in r.roofline) lines.push(r.roofline.verdict);
   if ('speedup' in r.cache) lines.push(`Re-indexing unchanged content is ${r.cache.speedup.toFixed(1)}× faster than the first index (content-hash cache).`);
