@@ -7,10 +7,15 @@ import { LoupeError, type Logger } from '../core/types.js';
 import { HnswFactory } from './hnsw-index.js';
 import { LlamaEmbedder } from './llama-embedder.js';
 import { TreeSitterChunker } from './treesitter-chunker.js';
+import { ComputeController } from './compute/compute.js';
+import { RoutingEmbedder } from './compute/routing-embedder.js';
+import type { ComputeStatus } from '../core/compute/status.js';
 
 /** Settings a front end (CLI, engine process, extension) passes to build an engine: the protocol's `open` parameters plus a logger. */
 export interface EngineConfig extends OpenParams {
   logger?: Logger;
+  /** With `backoff`: called when the compute state (explanation, unit) changes. */
+  onCompute?: (c: ComputeStatus) => void;
 }
 
 /** The package's root folder (where `models/` lives), from this file's place in `out/` or `dist/`. */
@@ -50,11 +55,25 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
   const bundled = existsSync(path.join(here, 'grammars'));
   const chunker = new TreeSitterChunker(bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger: cfg.logger } : { logger: cfg.logger });
   try {
+    // Back-off on: the contention-aware pacer replaces FixedPacer; with a GPU, a second copy of the
+    // same GGUF on the CPU lets the dispatcher move embedding off a GPU another process holds.
+    let compute: ComputeController | undefined;
+    let engineEmbedder: LlamaEmbedder | RoutingEmbedder = embedder;
+    if (cfg.backoff) {
+      if (embedder.computeUnit.startsWith('GPU')) {
+        const cpu = await LlamaEmbedder.load({ modelPath: cfg.modelPath ?? defaultModelPath(), gpu: false, contexts: cfg.contexts, threadsPerContext: cfg.threadsPerContext, logger: cfg.logger });
+        engineEmbedder = new RoutingEmbedder([{ unit: 'gpu', embedder, sharesIndex: true }, { unit: 'cpu', embedder: cpu, sharesIndex: true }], () => compute?.latestSample() ?? null, cfg.logger);
+      }
+      compute = new ComputeController(engineEmbedder, { logger: cfg.logger, onStatus: cfg.onCompute, config: cfg.batchSize ? { full: { batchSize: cfg.batchSize, duty: 1 } } : undefined });
+      void compute.detect().catch(() => undefined);
+    }
+    computeOf.set(embedder, { compute, routed: engineEmbedder });
     const engine = await Engine.open({
       root: cfg.root,
       storeDir: cfg.storeDir,
       chunker,
-      embedder,
+      embedder: engineEmbedder,
+      pacer: compute?.pacer,
       annFactory: new HnswFactory(),
       logger: cfg.logger,
       maxFileBytes: cfg.maxFileBytes,
@@ -66,14 +85,30 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
     return { engine, embedder, chunker };
   } catch (e) {
     chunker.dispose();
-    await embedder.dispose();
+    const c = computeOf.get(embedder);
+    c?.compute?.dispose();
+    if (c?.routed instanceof RoutingEmbedder) await c.routed.dispose();
+    else await embedder.dispose();
+    computeOf.delete(embedder);
     throw e;
   }
+}
+
+/** Compute wiring per opened engine (keyed by its primary embedder, which `openEngine` returns). */
+const computeOf = new WeakMap<LlamaEmbedder, { compute?: ComputeController; routed: LlamaEmbedder | RoutingEmbedder }>();
+
+/** The compute controller of an engine opened with `backoff` (undefined otherwise). */
+export function computeControllerOf(parts: { embedder: LlamaEmbedder }): ComputeController | undefined {
+  return computeOf.get(parts.embedder)?.compute;
 }
 
 /** Closes what `openEngine` opened. */
 export async function closeEngine(parts: { engine: Engine; embedder: LlamaEmbedder; chunker: TreeSitterChunker }): Promise<void> {
   await parts.engine.close();
   parts.chunker.dispose();
-  await parts.embedder.dispose();
+  const c = computeOf.get(parts.embedder);
+  c?.compute?.dispose();
+  computeOf.delete(parts.embedder);
+  if (c?.routed instanceof RoutingEmbedder) await c.routed.dispose();
+  else await parts.embedder.dispose();
 }

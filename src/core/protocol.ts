@@ -1,6 +1,7 @@
 import type { EngineStatus, SearchMode } from './engine.js';
 import type { EngineState, IndexProgress, IndexSummary, SearchResult } from './types.js';
 import type { AnswerEvent, AnswerModelInfo, Citation } from './answer/types.js';
+import type { ComputeStatus } from './compute/status.js';
 
 /**
  * The engine process's protocol: typed requests with responses, and events. Both sides import
@@ -24,6 +25,12 @@ export interface OpenParams {
   gpu?: 'auto' | false;
   contexts?: number;
   threadsPerContext?: number;
+  /**
+   * Contention-aware back-off (src/core/compute): shrink units of work and rest between them while
+   * coding agents, local LLM servers or other processes load the unit Loupe embeds on; with a GPU,
+   * route embedding to the CPU while another process holds the GPU. Default false (fixed pacing).
+   */
+  backoff?: boolean;
 }
 
 /**
@@ -90,6 +97,8 @@ export interface EngineMethods {
   answerModel: [{ llm?: AnswerModelParams }, AnswerModelInfo];
   /** Drops a conversation's history. */
   forgetConversation: [{ conversationId: string }, { forgotten: boolean }];
+  /** Hardware and back-off state for the status bar (null before `open`). Also sent as `compute` events when it changes. */
+  compute: [Record<string, never>, ComputeStatus | null];
 }
 
 export type MethodName = keyof EngineMethods;
@@ -110,7 +119,8 @@ export type EventMessage =
   | { type: 'event'; event: 'progress'; jobId: string; progress: IndexProgress }
   | { type: 'event'; event: 'log'; level: 'info' | 'warn' | 'error' | 'debug'; message: string }
   | { type: 'event'; event: 'indexed'; summary: IndexSummary }
-  | ({ type: 'event'; event: 'answer'; jobId: string } & AnswerEvent);
+  | ({ type: 'event'; event: 'answer'; jobId: string } & AnswerEvent)
+  | { type: 'event'; event: 'compute'; compute: ComputeStatus };
 
 export type EngineMessage = ResponseMessage | EventMessage;
 

@@ -3,8 +3,9 @@
  * of src/core/protocol.ts over the IPC channel. Native work (llama.cpp, hnswlib, tree-sitter)
  * happens here, so a native crash or a long synchronous HNSW build never touches the host.
  */
-import { closeEngine, openEngine } from '../adapters/open-engine.js';
+import { closeEngine, computeControllerOf, openEngine } from '../adapters/open-engine.js';
 import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
+import { computeStatusWithoutBackoff } from '../adapters/compute/compute.js';
 import { AnswerService } from '../adapters/llm/answer-service.js';
 import { isRequest, type EngineMessage, type EngineMethods, type MethodName, type RequestMessage } from '../core/protocol.js';
 import { LoupeError, type Logger } from '../core/types.js';
@@ -45,7 +46,7 @@ async function withJob<T>(jobId: string, run: (signal: AbortSignal) => Promise<T
 const handlers: { [M in MethodName]: (p: EngineMethods[M][0]) => Promise<EngineMethods[M][1]> } = {
   async open(p) {
     if (parts) await closeEngine(parts);
-    parts = await openEngine({ ...p, logger });
+    parts = await openEngine({ ...p, logger, onCompute: (compute) => send({ type: 'event', event: 'compute', compute }) });
     parts.engine.onState((state) => send({ type: 'event', event: 'state', state }));
     send({ type: 'event', event: 'state', state: parts.engine.state });
     return parts.engine.status();
@@ -61,6 +62,13 @@ const handlers: { [M in MethodName]: (p: EngineMethods[M][0]) => Promise<EngineM
   },
   async status() {
     return engine().status();
+  },
+  async compute() {
+    if (!parts) return null;
+    const c = computeControllerOf(parts);
+    if (!c) return computeStatusWithoutBackoff(parts.embedder);
+    await c.detect();
+    return c.status();
   },
   async watch({ on }) {
     const e = engine();

@@ -89,3 +89,20 @@ export class ComputeController {
     this.pacer.dispose();
   }
 }
+
+/** Compute status of an engine without back-off: hardware and unit, always full speed. */
+export async function computeStatusWithoutBackoff(embedder: EmbedderPort): Promise<ComputeStatus> {
+  const cu = embedder.computeUnit;
+  const backend = /Metal/.test(cu) ? 'metal' : /CUDA/.test(cu) ? 'cuda' : /Vulkan/.test(cu) ? 'vulkan' : cu.startsWith('GPU') ? cu.slice(5).toLowerCase() : false;
+  return {
+    hardware: await detectHardware({ gpuBackend: backend }),
+    backoff: false,
+    mode: 'full',
+    explanation: 'full speed: back-off off',
+    unit: unitOf(embedder),
+    level: { batchSize: 32, duty: 1 },
+    route: null,
+    units: [cu],
+    sample: null,
+  };
+}
