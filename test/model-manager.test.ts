@@ -9,6 +9,7 @@ import { downloadFile, ModelManager, CATALOG, type CatalogEntry, type DownloadPr
 import { profileFor } from '../src/core/model-profiles.js';
 import { LoupeError } from '../src/core/types.js';
 import { tempDir } from './support/helpers.js';
+import { runModelsCli } from '../src/cli/models.js';
 
 /** A generated "model": 3 MiB of deterministic pseudo-random bytes. */
 const SIZE = 3 * 1024 * 1024;
@@ -250,6 +251,39 @@ describe('model manager: downloads from a local stand-in hub on 127.0.0.1', () =
       await rejectsWith(mm.install('gone'), 'not-found');
       hub.mode = 'ok';
     } finally {
+      cleanup();
+    }
+  });
+
+  test('loupe models: install, list, path, remove through the CLI; offline exits 1 with the reason', async () => {
+    const { dir, cleanup } = tempDir();
+    const env = process.env.HF_ENDPOINT;
+    try {
+      hub.mode = 'ok';
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s), isTTY: false };
+      // The CLI installs catalogue models; point one at the stand-in hub's repository.
+      const entry = CATALOG.find((c) => c.id === 'bge-small-en-v1.5')!;
+      const saved = { repo: entry.repo, file: entry.file };
+      Object.assign(entry, { repo: 'acme/tiny-GGUF', file: /Q8_0\.gguf$/i });
+      try {
+        process.env.HF_ENDPOINT = base;
+        assert.equal(await runModelsCli(['install', 'bge-small-en-v1.5', '--dir', dir], io), 0, err.join('\n'));
+        assert.match(out.join('\n'), /installed: .*tiny-Q8_0\.gguf/);
+        assert.equal(await runModelsCli(['list', '--json', '--dir', dir], io), 0);
+        const listed = JSON.parse(out.at(-1)!) as { id: string; installed: unknown }[];
+        assert.ok(listed.find((m) => m.id === 'bge-small-en-v1.5')!.installed);
+        assert.equal(await runModelsCli(['remove', 'bge-small-en-v1.5', '--dir', dir], io), 0);
+        process.env.HF_ENDPOINT = 'http://127.0.0.1:9';
+        assert.equal(await runModelsCli(['install', 'bge-small-en-v1.5', '--dir', dir], io), 1);
+        assert.match(err.at(-1)!, /Are you offline\?/);
+      } finally {
+        Object.assign(entry, saved);
+      }
+    } finally {
+      if (env === undefined) delete process.env.HF_ENDPOINT;
+      else process.env.HF_ENDPOINT = env;
       cleanup();
     }
   });

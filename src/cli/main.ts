@@ -8,6 +8,7 @@ import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
 import { runAsk } from './ask.js';
 import { runBenchCli } from './bench.js';
 import { runExportCli } from './export.js';
+import { runModelsCli } from './models.js';
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>] [--store <dir>]
@@ -16,6 +17,7 @@ const USAGE = `Usage:
   loupe ask <dir> "<question>" [--json] [--llm auto|mlx|llama|openai] [--llm-url <url>] [--llm-model <m>]  (loupe ask --help)
   loupe bench [--quick] [--json <out.json>] [--report <report.html>] [--model <file.gguf>]  (loupe bench --help)
   loupe export <dir> --projector <outdir> [--store <dir>]
+  loupe models list|install <id>|remove <id>|path <id>   recommended embedding models (loupe models --help)
 
 Options:
   --model <file>        GGUF embedding model (default: the bundled model)
@@ -58,6 +60,7 @@ function summaryLine(s: IndexSummary): string {
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: !!process.stderr.isTTY }): Promise<number> {
   // `ask` has options of its own (answer model, server URL): it parses its arguments itself.
   if (argv[0] === 'ask') return runAsk(argv.slice(1), io);
+  if (argv[0] === 'models') return runModelsCli(argv.slice(1), io);
   // `bench` and `export` have options of their own too.
   if (argv[0] === 'bench' || argv[0] === 'export') {
     try {

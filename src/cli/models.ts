@@ -1,0 +1,100 @@
+import { parseArgs } from 'node:util';
+import { CATALOG, ModelManager } from '../core/models/manager.js';
+import { LoupeError } from '../core/types.js';
+
+const USAGE = `Usage:
+  loupe models list [--json]                 recommended models, and which are installed
+  loupe models install <id> [--dir <folder>] download (or resume) one; verified by sha256
+  loupe models remove <id> [--dir <folder>]
+  loupe models path <id>                     where an installed model is (for --model)
+
+Models go to $LOUPE_MODELS_DIR or the user cache folder (loupe/models); the hub is
+$HF_ENDPOINT or https://huggingface.co, with $HF_TOKEN for gated repositories.
+Offline, install fails with a clear message and nothing changes.`;
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  isTTY: boolean;
+}
+
+function mib(n: number): string {
+  return (n / 1048576).toFixed(1);
+}
+
+/** `loupe models …`; returns the exit code. */
+export async function runModelsCli(argv: string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { dir: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    io.err(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values: v, positionals: [sub, id] } = parsed;
+  if (v.help || !sub) {
+    io.out(USAGE);
+    return sub || v.help ? 0 : 2;
+  }
+  const mm = new ModelManager({ dir: v.dir });
+  try {
+    switch (sub) {
+      case 'list': {
+        const installed = new Map(mm.installed().map((m) => [m.id, m]));
+        if (v.json) {
+          io.out(JSON.stringify(CATALOG.map((c) => ({ ...c, file: String(c.file), installed: installed.get(c.id) ?? null }))));
+          return 0;
+        }
+        for (const c of CATALOG) {
+          const inst = installed.get(c.id);
+          io.out(`${inst ? '*' : ' '} ${c.id.padEnd(30)} ~${String(c.approxMB).padStart(4)} MB  ${c.dimensions} dims, ${c.pooling} pooling, ${c.profile.maxTokens} tokens  ${c.licence}`);
+          io.out(`    ${c.notes}${inst ? `\n    installed: ${inst.path}` : ''}`);
+        }
+        io.out(`\nfolder: ${mm.dir}`);
+        return 0;
+      }
+      case 'install': {
+        if (!id) throw new LoupeError('loupe models install: which model? (see `loupe models list`)', 'usage');
+        const ac = new AbortController();
+        const onSigint = (): void => ac.abort();
+        process.once('SIGINT', onSigint);
+        try {
+          const rec = await mm.install(id, {
+            signal: ac.signal,
+            onProgress: (p) => {
+              if (!io.isTTY) return;
+              const pct = p.total ? ` (${Math.floor((100 * p.received) / p.total)}%)` : '';
+              process.stderr.write(`\r\x1b[K${mib(p.received)}${p.total ? `/${mib(p.total)}` : ''} MiB${pct} · ${mib(p.bytesPerSecond)} MiB/s${p.resumedFrom ? ` · resumed at ${mib(p.resumedFrom)} MiB` : ''}`);
+            },
+          });
+          if (io.isTTY) process.stderr.write('\r\x1b[K');
+          io.out(`${rec.name} installed: ${rec.path} (${mib(rec.size)} MiB, sha256 ${rec.sha256.slice(0, 16)}…)`);
+          io.out(`use it with: loupe index <dir> --rebuild --model "${rec.path}"`);
+          return 0;
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+      }
+      case 'remove': {
+        if (!id) throw new LoupeError('loupe models remove: which model?', 'usage');
+        io.out(mm.remove(id) ? `${id} removed` : `${id} is not installed`);
+        return 0;
+      }
+      case 'path': {
+        const rec = mm.installed().find((m) => m.id === id);
+        if (!rec) throw new LoupeError(`${id} is not installed (loupe models install ${id})`, 'not-installed');
+        io.out(rec.path);
+        return 0;
+      }
+      default:
+        io.err(`Unknown models command: ${sub}\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof LoupeError) {
+      io.err(`loupe: ${e.message}`);
+      return e.code === 'download-cancelled' ? 130 : 1;
+    }
+    throw e;
+  }
+}
