@@ -130,6 +130,22 @@ function readMetrics(file: string): Record<string, unknown>[] {
 
 const skip = missingSetup(VSIX);
 
+describe('the packaged VSIX', { skip: existsSync(VSIX) ? undefined : `no VSIX at ${VSIX} (npm run package)` }, () => {
+  test('carries the bundles, grammars, the bundled model and only this platform\'s native binaries', () => {
+    const names = execFileSync('unzip', ['-Z1', VSIX], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\n').filter(Boolean);
+    for (const f of ['extension/package.json', 'extension/dist/extension.cjs', 'extension/dist/engine-server.mjs', 'extension/dist/tree-sitter.wasm', 'extension/media/qa.js', 'extension/models/all-MiniLM-L6-v2.Q8_0.gguf', 'extension/node_modules/hnswlib-node/build/Release/addon.node', 'extension/node_modules/node-llama-cpp/package.json']) {
+      assert.ok(names.includes(f), `${f} is in the VSIX`);
+    }
+    assert.ok(names.some((n) => /extension\/dist\/grammars\/tree-sitter-typescript\.wasm$/.test(n)), 'grammar wasm');
+    const llamaPackages = new Set(names.map((n) => /node_modules\/@node-llama-cpp\/([^/]+)\//.exec(n)?.[1]).filter(Boolean));
+    const platform = process.platform === 'darwin' ? 'mac' : process.platform === 'win32' ? 'win' : process.platform;
+    for (const p of llamaPackages) assert.ok(p!.startsWith(`${platform}-${process.arch}`), `only this platform's llama.cpp binaries: ${p}`);
+    assert.ok(llamaPackages.size > 0);
+    assert.ok(!names.some((n) => /hnswlib-node\/(src|build\/Release\/obj)/.test(n) || n.endsWith('gitRelease.bundle') || n.endsWith('.map')), 'no sources, build objects or maps');
+    assert.ok(!names.some((n) => n.startsWith('extension/src/') || n.startsWith('extension/test/')), 'no sources or tests');
+  });
+});
+
 describe('Loupe in a real VS Code (code-server)', { skip }, () => {
   let server: CodeServer;
   let browser: Browser;
