@@ -23,8 +23,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Engine } from '../../src/core/engine.js';
 import { FixedPacer } from '../../src/core/pacer.js';
-import { ContentionPacer, DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from '../../src/core/compute/scheduler.js';
-import type { EmbedderPort, PacerPort } from '../../src/core/types.js';
+import { ContentionPacer, DEFAULT_SCHEDULER_CONFIG } from '../../src/core/compute/scheduler.js';
+import type { EmbedderPort, PacerPort, PacerState } from '../../src/core/types.js';
+import type { ContentionSample } from '../../src/core/compute/signals.js';
 import { ContentionSampler } from '../../src/adapters/compute/sampler.js';
 import { HnswFactory } from '../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../src/adapters/llama-embedder.js';
@@ -92,6 +93,10 @@ async function workloadMain(model: string, threads: number, prompt: number): Pro
   const rand = seededRandom(11);
   const vocab = buildTinyLlamaVocab();
   const tokens = Array.from({ length: prompt }, () => 5 + Math.floor(rand() * (vocab.tokens.length - 5))) as unknown as import('node-llama-cpp').Token[];
+  // The benchmark closes stdin when it ends (or dies): stop then.
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  process.stdin.resume();
   process.stdout.write(JSON.stringify({ ready: true }) + '\n');
   for (;;) {
     const t0 = performance.now();
@@ -107,7 +112,7 @@ class Workload {
   readonly ready: Promise<void>;
 
   constructor(model: string, threads: number, prompt: number) {
-    this.child = spawn(process.execPath, [SELF, '--workload', model, '--workload-threads', String(threads), '--prompt', String(prompt)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.child = spawn(process.execPath, [SELF, '--workload', model, '--workload-threads', String(threads), '--prompt', String(prompt)], { stdio: ['pipe', 'pipe', 'inherit'] });
     let buf = '';
     let resolveReady!: () => void;
     this.ready = new Promise((r) => (resolveReady = r));
@@ -143,11 +148,73 @@ class Workload {
 
 // ---------------------------------------------------------------------------------------------
 
-interface PhaseResult {
-  name: string;
-  seconds: number;
-  workload?: { tokensPerSecond: number; prefills: number; kept?: number };
-  loupe?: { chunksPerSecond: number; chunks: number; speed?: number; modes?: Record<string, number>; lastExplanation?: string };
+/** Switches the engine's pacer between settings without stopping the index run. */
+class SwitchPacer implements PacerPort {
+  private inner: PacerPort;
+  private readonly listeners = new Set<(s: PacerState) => void>();
+  private unsub: () => void = () => undefined;
+
+  constructor(first: PacerPort) {
+    this.inner = first;
+    this.use(first);
+  }
+
+  private changed!: Promise<void>;
+  private wake: () => void = () => undefined;
+  /** Resolves when the engine asks for work under the current setting (no unit of the previous one in flight). */
+  called!: Promise<void>;
+  private onCalled: () => void = () => undefined;
+
+  use(p: PacerPort): void {
+    this.unsub();
+    this.inner = p;
+    this.unsub = p.onChange((s) => this.listeners.forEach((l) => l(s)));
+    this.listeners.forEach((l) => l(p.state));
+    this.wake();
+    this.changed = new Promise((r) => (this.wake = r));
+    this.called = new Promise((r) => (this.onCalled = r));
+  }
+
+  get state(): PacerState {
+    return this.inner.state;
+  }
+
+  onChange(l: (s: PacerState) => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  async acquire(signal?: AbortSignal): Promise<number> {
+    // A wait under one setting (paused, resting) ends when the setting changes.
+    for (;;) {
+      const p = this.inner;
+      this.onCalled();
+      const r = await Promise.race([p.acquire(signal).then((n) => ({ n })), this.changed.then(() => null)]);
+      if (r && p === this.inner) return r.n;
+    }
+  }
+
+  release(done: { chunks: number; ms: number }): void {
+    this.inner.release(done);
+  }
+}
+
+interface Window {
+  workloadTps: number | null;
+  workloadPrefills: number;
+  loupeCps: number | null;
+}
+
+interface SettingResult {
+  setting: string;
+  cycles: { workloadSolo: Window; loupeSolo: Window; both: Window; kept: number; speed: number; modes?: Record<string, number>; explanation?: string }[];
+  workloadKept: number;
+  loupeSpeed: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function main(): Promise<void> {
@@ -155,11 +222,12 @@ async function main(): Promise<void> {
     options: {
       workload: { type: 'string' },
       'workload-threads': { type: 'string', default: '2' },
-      prompt: { type: 'string', default: '512' },
+      prompt: { type: 'string', default: '128' },
       width: { type: 'string', default: '512' },
       layers: { type: 'string', default: '8' },
       'index-threads': { type: 'string', default: '1' },
       seconds: { type: 'string' },
+      cycles: { type: 'string' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
       'record-trace': { type: 'string' },
@@ -168,21 +236,21 @@ async function main(): Promise<void> {
   if (v.workload) return workloadMain(v.workload, Number(v['workload-threads']), Number(v.prompt));
   if (v['record-trace']) return recordTrace(v['record-trace'], Number(v.seconds ?? 80));
 
-  const seconds = Number(v.seconds ?? (v.quick ? 12 : 25));
-  const warmup = 3;
+  const T = Number(v.seconds ?? (v.quick ? 8 : 15));
+  const cycles = Number(v.cycles ?? (v.quick ? 1 : 2));
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-contention-'));
   const uptimeStart = execSync('uptime').toString().trim();
   const modelFile = path.join(tmp, 'workload.gguf');
   writeWorkloadModel(modelFile, Number(v.width), Number(v.layers));
-  const corpus = buildCorpus(path.join(REPO, 'node_modules'), path.join(tmp, 'corpus'), (v.quick ? 300 : 1500) * 1024);
+  const corpus = buildCorpus(path.join(REPO, 'node_modules'), path.join(tmp, 'corpus'), 1500 * 1024);
   const embedder = await LlamaEmbedder.load({ modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'), gpu: false, contexts: 1, threadsPerContext: Number(v['index-threads']) });
   const chunker = new TreeSitterChunker();
   const log = (s: string): void => void process.stderr.write(s + '\n');
-  log(`corpus ${corpus.files.length} files, ${(corpus.bytes / 1024).toFixed(0)} KiB; ${seconds} s per phase; ${uptimeStart}`);
+  log(`corpus ${corpus.files.length} files, ${(corpus.bytes / 1024).toFixed(0)} KiB; ${T} s windows, ${cycles} cycle(s); ${uptimeStart}`);
 
   // Counts each embedded text as it finishes (one context embeds them one by one anyway), so a
-  // phase's figure is not rounded to whole units of work.
-  let embeddedTexts = 0;
+  // window's figure is not rounded to whole units of work.
+  const embeddedAt: number[] = [];
   const counting: EmbedderPort = {
     get modelId() { return embedder.modelId; },
     get modelName() { return embedder.modelName; },
@@ -195,121 +263,115 @@ async function main(): Promise<void> {
       const out: Float32Array[] = [];
       for (const t of texts) {
         out.push(...(await embedder.embedDocuments([t], sig)));
-        embeddedTexts++;
+        embeddedAt.push(Date.now());
       }
       return out;
     },
     dispose: async () => undefined,
   };
 
-  /** Indexes the corpus from scratch, over and over, for `secs`; counts chunks embedded. */
-  async function runLoupe(pacer: PacerPort, secs: number): Promise<{ chunks: number; seconds: number }> {
-    const ac = new AbortController();
-    const t0 = performance.now();
-    const timer = setTimeout(() => ac.abort(), secs * 1000);
-    const before = embeddedTexts;
-    try {
-      while (!ac.signal.aborted) {
-        const storeDir = mkdtempSync(path.join(tmp, 'store-'));
-        const engine = await Engine.open({ root: corpus.root, storeDir, chunker, embedder: counting, annFactory: new HnswFactory(), pacer });
-        try {
-          await engine.index({ signal: ac.signal });
-        } catch (e) {
-          if (!ac.signal.aborted) throw e;
-        } finally {
-          await engine.close();
-          rmSync(storeDir, { recursive: true, force: true });
-        }
+  const paused = new FixedPacer(32);
+  paused.pause('benchmark: workload-alone window');
+  const full = new FixedPacer(32);
+  const switcher = new SwitchPacer(paused);
+  const stop = new AbortController();
+  // Loupe indexes the corpus from scratch over and over for the whole benchmark; the pacer decides how.
+  const loupeLoop = (async () => {
+    while (!stop.signal.aborted) {
+      const storeDir = mkdtempSync(path.join(tmp, 'store-'));
+      const engine = await Engine.open({ root: corpus.root, storeDir, chunker, embedder: counting, annFactory: new HnswFactory(), pacer: switcher });
+      try {
+        await engine.index({ signal: stop.signal });
+      } catch (e) {
+        if (!stop.signal.aborted) throw e;
+      } finally {
+        await engine.close();
+        rmSync(storeDir, { recursive: true, force: true });
       }
-    } finally {
-      clearTimeout(timer);
     }
-    return { chunks: embeddedTexts - before, seconds: (performance.now() - t0) / 1000 };
-  }
+  })();
 
   const workload = new Workload(modelFile, Number(v['workload-threads']), Number(v.prompt));
   await workload.ready;
-  const phases: PhaseResult[] = [];
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const loupeRate = (from: number, to: number): number => embeddedAt.filter((t) => t >= from && t <= to).length / ((to - from) / 1000);
 
-  async function phase(name: string, pacer: PacerPort | null, withWorkload = true): Promise<PhaseResult> {
-    log(`phase ${name}…`);
-    const modes: Record<string, number> = {};
-    let last = '';
-    if (pacer instanceof ContentionPacer) {
-      pacer.onChange(() => undefined);
-    }
-    const start = Date.now();
-    let loupe: { chunks: number; seconds: number } | null = null;
-    if (pacer) {
-      const track = pacer instanceof ContentionPacer ? setInterval(() => {
-        const c = pacer.compute;
-        modes[c.mode] = (modes[c.mode] ?? 0) + 1;
-        last = c.explanation;
-      }, 1000) : undefined;
-      loupe = await runLoupe(pacer, seconds);
-      if (track) clearInterval(track);
-      if (pacer instanceof ContentionPacer) pacer.dispose();
-    } else {
-      await sleep(seconds * 1000);
-    }
-    const end = Date.now();
-    const r: PhaseResult = { name, seconds: (end - start) / 1000 };
-    if (withWorkload) r.workload = workload.throughput(start + warmup * 1000, end);
-    if (loupe) r.loupe = { chunksPerSecond: loupe.chunks / loupe.seconds, chunks: loupe.chunks, ...(Object.keys(modes).length ? { modes, lastExplanation: last } : {}) };
-    log(JSON.stringify(r));
-    return r;
+  /** One window: the workload runs or is stopped (SIGSTOP), Loupe runs under `pacer`. */
+  async function window(pacer: PacerPort, workloadOn: boolean): Promise<Window> {
+    process.kill(workload.pid, workloadOn ? 'SIGCONT' : 'SIGSTOP');
+    switcher.use(pacer);
+    if (pacer instanceof FixedPacer && pacer !== paused) pacer.resume();
+    // Measure from when the unit in flight under the previous setting has finished.
+    await Promise.race([switcher.called, sleep(120_000)]);
+    await sleep(500);
+    const from = Date.now();
+    await sleep(T * 1000);
+    const to = Date.now();
+    const w = workloadOn ? workload.throughput(from, to) : null;
+    return { workloadTps: w ? w.tokensPerSecond : null, workloadPrefills: w?.prefills ?? 0, loupeCps: pacer === paused ? null : loupeRate(from, to) };
   }
 
-  const sampler = (): ContentionSampler => new ContentionSampler({ llmPorts: [] });
-  const level = (duty: number): Partial<SchedulerConfig> => ({ backoff: { batchSize: 8, duty }, heavy: { batchSize: 8, duty }, enterSamples: 2 });
-  const pacerWith = (cfg: Partial<SchedulerConfig>): ContentionPacer => {
-    const s = sampler();
-    return new ContentionPacer({ sample: () => s.sample(), unit: () => 'cpu', config: cfg, intervalMs: 2000 });
+  const contended: ContentionSample = { at: 0, cpuOthers: 1, gpu: null, gpuHeldByOther: null, agents: [], llmServers: [], onBattery: null };
+  const fixedLevel = (duty: number): ContentionPacer => {
+    const p = new ContentionPacer({ sample: async () => ({ ...contended, at: Date.now() }), unit: () => 'cpu', config: { backoff: { batchSize: 8, duty }, heavy: { batchSize: 8, duty }, enterSamples: 1 }, intervalMs: 1000 });
+    void p.tick();
+    return p;
   };
-
-  phases.push(await phase('workload alone (1)', null));
-  phases.push(await phase('back-off off (fixed 32-chunk units)', new FixedPacer(32)));
-  const duties = v.quick ? [0.25] : [0.5, 0.25, 0.1];
-  for (const [i, duty] of duties.entries()) {
-    phases.push(await phase(`back-off on, ${Math.round(duty * 100)}% duty`, pacerWith(level(duty))));
-    if (i === 0 && duties.length > 1) phases.push(await phase('workload alone (2)', null));
+  const realSampler = new ContentionSampler({ llmPorts: [] });
+  const settings: { name: string; pacer: PacerPort }[] = [
+    { name: 'back-off off (full speed, 32-chunk units)', pacer: full },
+    ...(v.quick ? [0.25] : [0.5, 0.25, 0.1]).map((duty) => ({ name: `back-off level: 8-chunk units, ${Math.round(duty * 100)}% duty`, pacer: fixedLevel(duty) })),
+    { name: `back-off on, default, deciding from the real sampler (${DEFAULT_SCHEDULER_CONFIG.backoff.duty * 100}% / heavy ${DEFAULT_SCHEDULER_CONFIG.heavy.duty * 100}% duty)`, pacer: new ContentionPacer({ sample: () => realSampler.sample(), unit: () => 'cpu', intervalMs: 2000 }) },
+  ];
+  const results: SettingResult[] = settings.map((s) => ({ setting: s.name, cycles: [], workloadKept: 0, loupeSpeed: 0 }));
+  for (let c = 0; c < cycles; c++) {
+    for (const [i, s] of settings.entries()) {
+      log(`cycle ${c + 1}/${cycles}: ${s.name}`);
+      const workloadSolo = await window(paused, true);
+      const loupeSolo = await window(full, false);
+      const modes: Record<string, number> = {};
+      let explanation: string | undefined;
+      const track = s.pacer instanceof ContentionPacer ? setInterval(() => {
+        const cs = (s.pacer as ContentionPacer).compute;
+        modes[cs.mode] = (modes[cs.mode] ?? 0) + 1;
+        explanation = cs.explanation;
+      }, 1000) : undefined;
+      const both = await window(s.pacer, true);
+      if (track) clearInterval(track);
+      const kept = both.workloadTps! / workloadSolo.workloadTps!;
+      const speed = both.loupeCps! / loupeSolo.loupeCps!;
+      results[i].cycles.push({ workloadSolo, loupeSolo, both, kept: r3(kept), speed: r3(speed), ...(track ? { modes, explanation } : {}) });
+      log(JSON.stringify(results[i].cycles.at(-1)));
+    }
   }
-  phases.push(await phase(`back-off on, default (backoff ${DEFAULT_SCHEDULER_CONFIG.backoff.duty * 100}% / heavy ${DEFAULT_SCHEDULER_CONFIG.heavy.duty * 100}% duty)`, pacerWith({})));
-  phases.push(await phase('workload alone (3)', null));
+  stop.abort();
+  process.kill(workload.pid, 'SIGCONT');
   workload.kill();
-  await sleep(500);
-  phases.push(await phase('Loupe alone (back-off off)', new FixedPacer(32), false));
-
-  const solo = phases.filter((p) => p.name.startsWith('workload alone')).map((p) => p.workload!.tokensPerSecond);
-  const soloWorkload = solo.reduce((a, b) => a + b, 0) / solo.length;
-  const soloLoupe = phases.at(-1)!.loupe!.chunksPerSecond;
-  for (const p of phases) {
-    if (p.workload) p.workload.kept = r3(p.workload.tokensPerSecond / soloWorkload);
-    if (p.loupe) p.loupe.speed = r3(p.loupe.chunksPerSecond / soloLoupe);
+  await loupeLoop.catch(() => undefined);
+  for (const s of settings) if (s.pacer instanceof ContentionPacer) s.pacer.dispose();
+  for (const r of results) {
+    r.workloadKept = r3(median(r.cycles.map((c) => c.kept)));
+    r.loupeSpeed = r3(median(r.cycles.map((c) => c.speed)));
   }
-  const frontier = phases.filter((p) => p.workload && p.loupe).map((p) => ({ setting: p.name, workloadKept: p.workload!.kept!, loupeSpeed: p.loupe!.speed! }));
+  const frontier = results.map((r) => ({ setting: r.setting, workloadKept: r.workloadKept, loupeSpeed: r.loupeSpeed }));
   const report = {
     benchmark: 'contention',
     date: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), platform: `${process.platform}-${process.arch}`, node: process.version, uptimeStart, uptimeEnd: execSync('uptime').toString().trim() },
     setup: {
-      workload: `llama.cpp prefill of ${v.prompt} tokens, generated LLaMA ${v.width} wide × ${v.layers} layers (F16), ${v['workload-threads']} threads, CPU, separate process`,
+      workload: `llama.cpp prefill of ${v.prompt} tokens, generated LLaMA ${v.width} wide × ${v.layers} layers (F16), ${v['workload-threads']} threads, CPU, separate process, back to back`,
       loupe: `full index of ${corpus.files.length} files (${(corpus.bytes / 1024).toFixed(0)} KiB) from scratch, repeated; all-MiniLM-L6-v2 Q8_0, 1 context × ${v['index-threads']} thread(s), CPU`,
-      secondsPerPhase: seconds,
-      warmupSeconds: warmup,
+      method: `per setting and cycle, three ${T} s windows back to back: workload alone (Loupe paused), Loupe alone (workload SIGSTOPped), both; kept = workload tokens/s both ÷ alone, speed = Loupe chunks/s both ÷ alone, so each ratio compares windows seconds apart on this shared machine; medians over ${cycles} cycle(s). Fixed levels get a scripted "contended" sample; the default setting decides from the real sampler (its reaction time is inside its window).`,
       units: 'one shared compute unit (CPU); no GPU or ANE on this machine',
       defaultConfig: DEFAULT_SCHEDULER_CONFIG,
     },
-    soloWorkloadTokensPerSecond: { mean: r3(soloWorkload), phases: solo.map(r3), note: 'spread between the solo phases = the noise of this shared machine' },
-    soloLoupeChunksPerSecond: r3(soloLoupe),
     frontier,
-    phases,
+    results,
   };
   const out = v.out ?? path.join(REPO, 'test/bench/results', `contention-${new Date().toISOString().slice(0, 10)}${v.quick ? '-quick' : ''}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
-  process.stdout.write(JSON.stringify({ frontier, soloWorkloadTokensPerSecond: report.soloWorkloadTokensPerSecond, soloLoupeChunksPerSecond: report.soloLoupeChunksPerSecond, out }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({ frontier, out, uptime: report.machine.uptimeEnd }, null, 2) + '\n');
   chunker.dispose();
   await embedder.dispose();
   rmSync(tmp, { recursive: true, force: true });

@@ -264,6 +264,8 @@ export class ContentionPacer extends FixedPacer {
   private restUntil = 0;
   private restWake: (() => void) | null = null;
   private disposed = false;
+  /** A unit of work was handed out and not yet released. */
+  private inFlight = false;
 
   constructor(private readonly opts: ContentionPacerOptions) {
     const config = { ...DEFAULT_SCHEDULER_CONFIG, ...opts.config };
@@ -337,7 +339,7 @@ export class ContentionPacer extends FixedPacer {
     void this.tick();
     this.timer = setInterval(() => {
       // Stop sampling when no work has been asked for in a while (an idle engine costs nothing).
-      if (Date.now() - this.lastAcquire > 4 * (this.opts.intervalMs ?? 3000) && this.mem.mode === 'full') {
+      if (!this.inFlight && Date.now() - this.lastAcquire > 4 * (this.opts.intervalMs ?? 3000) && this.mem.mode === 'full') {
         clearInterval(this.timer);
         this.timer = undefined;
         return;
@@ -374,10 +376,13 @@ export class ContentionPacer extends FixedPacer {
       });
       this.restWake = null;
     }
-    return super.acquire(signal);
+    const n = await super.acquire(signal);
+    this.inFlight = true;
+    return n;
   }
 
   override release(done?: { chunks: number; ms: number }): void {
+    this.inFlight = false;
     if (!done) return;
     const duty = this.userPaused ? 1 : this.level.duty;
     this.restUntil = duty > 0 && duty < 1 ? Date.now() + (done.ms * (1 - duty)) / duty : 0;
