@@ -284,7 +284,7 @@ export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchPro
     // ---- batch-size sweep ----------------------------------------------------------------------
     step('batch', 'units of 8, 16, 32, 64 chunks');
     const sweepTexts: string[] = [];
-    const sweepN = quick ? 128 : 384;
+    const sweepN = quick ? 128 : 192;
     for (let i = 0; sweepTexts.length < sweepN; i++) sweepTexts.push(corpusTexts[i % corpusTexts.length]);
     const sweepTokens = sweepTexts.reduce((a, t) => a + embedder.countTokens(t), 0);
     const batch: BatchPoint[] = [];
@@ -306,7 +306,7 @@ export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchPro
       const pool = lm.tokenize(corpusTexts.join('\n').repeat(Math.ceil((embedder.profile.maxTokens * 4) / Math.max(1, tokenSum)) + 1));
       const max = embedder.profile.maxTokens;
       const lens: number[] = [];
-      for (let n = quick ? 64 : 16; n < max; n *= 2) lens.push(n);
+      for (let n = quick ? 64 : 8; n < max; n *= 2) lens.push(n);
       lens.push(max);
       const reps = quick ? 3 : 10;
       for (const n of lens) {
