@@ -16,6 +16,7 @@ type LlamaModel = import('node-llama-cpp').LlamaModel;
 type LlamaContext = import('node-llama-cpp').LlamaContext;
 type LlamaContextSequence = import('node-llama-cpp').LlamaContextSequence;
 type ChatHistoryItem = import('node-llama-cpp').ChatHistoryItem;
+type ChatWrapper = import('node-llama-cpp').ChatWrapper;
 
 export interface LlamaChatOptions {
   modelPath: string;
@@ -59,6 +60,8 @@ export class LlamaChat implements ChatModelPort {
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     sequences: LlamaContextSequence[],
+    /** Resolved once: node-llama-cpp resolves it per session otherwise (about 1 s each, checking the Jinja template). */
+    private readonly chatWrapper: ChatWrapper | null,
   ) {
     this.free = sequences;
   }
@@ -91,7 +94,7 @@ export class LlamaChat implements ChatModelPort {
     const gpu = llama.gpu && model.gpuLayers > 0 ? `GPU: ${llama.gpu}` : 'CPU';
     logger.info(`Answer model ${name}: context ${contextSize} tokens × ${n} sequence(s), ${threads} thread(s), ${gpu}`);
     const info: AnswerModelInfo = { kind: 'llama', name, where: `in process (node-llama-cpp, ${gpu}, ${threads} thread${threads === 1 ? '' : 's'})`, contextSize };
-    return new LlamaChat(info, mod, model, context, seqs);
+    return new LlamaChat(info, mod, model, context, seqs, mod.resolveChatWrapper(model));
   }
 
   countTokens(text: string): number {
@@ -133,7 +136,7 @@ export class LlamaChat implements ChatModelPort {
     const t0 = performance.now();
     let firstTokenMs: number | undefined;
     let tokens = 0;
-    const session = new this.mod.LlamaChatSession({ contextSequence: seq, autoDisposeSequence: false });
+    const session = new this.mod.LlamaChatSession({ contextSequence: seq, autoDisposeSequence: false, chatWrapper: this.chatWrapper ?? 'auto' });
     try {
       session.setChatHistory(history);
       // Replaying the history needs room: check the prompt fits before generating.
