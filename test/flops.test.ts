@@ -116,3 +116,15 @@ describe('roofline', () => {
     assert.equal(knownGpuPeak('Intel UHD Graphics 630'), null);
   });
 });
+
+describe('roofline verdict', () => {
+  test('names the bound at each length, including a switch in either direction', async () => {
+    const { rooflineVerdict } = await import('../src/adapters/bench/run-bench.js');
+    const peak = { label: 'test CPU', flops: 100e9, bytesPerSec: 10e9, source: 'test' };
+    const pts = [roofline(8, 1e8, 2e7, 0.01, peak), roofline(64, 1e9, 2e7, 0.05, peak), roofline(256, 4e9, 2.5e7, 0.2, peak)];
+    assert.deepEqual(pts.map((p) => p.bound), ['memory', 'compute', 'compute']);
+    assert.match(rooflineVerdict(pts, peak), /^The encoder is memory-bound at 8 tokens .* compute-bound at 64, 256 tokens on test CPU: at 256 tokens it does 20\.00 GFLOP\/s, 20 % of the FP32 peak/);
+    assert.match(rooflineVerdict([pts[2], pts[0]], peak), /memory-bound at 8 tokens .*compute-bound at 256 tokens/);
+    assert.match(rooflineVerdict(pts.slice(1), peak), /^At every measured length \(64–256 tokens\) the encoder is compute-bound/);
+  });
+});

@@ -471,10 +471,11 @@ export function rooflineVerdict(points: RooflinePoint[], peak: DevicePeak): stri
   const first = points[0];
   const last = points[points.length - 1];
   const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`;
-  const cross = points.find((p) => p.bound === 'compute');
-  const where = first.bound === last.bound
+  const memory = points.filter((p) => p.bound === 'memory').map((p) => p.seqLen);
+  const compute = points.filter((p) => p.bound === 'compute').map((p) => p.seqLen);
+  const where = !memory.length || !compute.length
     ? `At every measured length (${first.seqLen}–${last.seqLen} tokens) the encoder is ${last.bound}-bound on ${peak.label}`
-    : `Up to ${points[points.indexOf(cross!) - 1].seqLen} tokens the encoder is memory-bound (weights reread for few tokens); from ${cross!.seqLen} tokens on it is compute-bound on ${peak.label}`;
+    : `The encoder is memory-bound at ${memory.join(', ')} tokens (the weights are read again for few tokens) and compute-bound at ${compute.join(', ')} tokens on ${peak.label}`;
   return `${where}: at ${last.seqLen} tokens it does ${(last.achievedFlops / 1e9).toFixed(2)} GFLOP/s, ${pct(last.fractionOfPeakFlops)} of the FP32 peak (llama.cpp's quantised kernels and the attention overheads explain the gap).`;
 }
 
