@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Bm25Index } from '../src/core/lexical/bm25.js';
 import { LexicalIndex, LEXICAL_LOG, splitIdentifier, tokenize, queryTerms, pathTerms, type LexicalChunk } from '../src/core/lexical/index.js';
 import { openTestEngine, SAMPLE_PROJECT, tempDir, writeTree } from './support/helpers.js';
 
@@ -35,6 +36,27 @@ describe('lexical: code-aware tokenisation', () => {
 });
 
 describe('lexical: BM25 index and its log', () => {
+  test('BM25: rare terms outweigh common ones, term frequency saturates, removal and compaction keep scores right', () => {
+    const b = new Bm25Index({ pathBoost: 0.5 });
+    for (let i = 0; i < 1500; i++) b.add(i, ['common', 'filler', i % 7 === 0 ? 'seven' : 'other'], ['src']);
+    b.add(5000, ['common', 'rare'], ['lib']);
+    b.add(5001, ['rare', 'rare', 'rare', 'rare', 'rare', 'rare', 'rare', 'rare', 'common', 'x', 'y', 'z'], ['lib']);
+    const [top] = b.search(['rare', 'common'], 3);
+    assert.ok(top[0] === 5000 || top[0] === 5001);
+    const hits = b.search(['rare'], 10);
+    assert.equal(hits.length, 2);
+    assert.ok(hits[0][1] < 3 * hits[1][1], 'tf saturates');
+    assert.deepEqual(b.search(['lib'], 5).map(([k]) => k).sort(), [5000, 5001], 'path field');
+    const before = b.search(['seven'], 1)[0][1];
+    for (let i = 0; i < 1400; i++) b.remove(i); // triggers compaction
+    assert.equal(b.size, 102);
+    assert.ok(b.search(['seven'], 1)[0][1] < before, 'fewer documents: a term in 1 of 7 is less rare relative to N');
+    assert.ok(b.search(['seven'], 200).every(([k]) => k >= 1400), 'removed documents never come back');
+    b.add(5000, ['replaced'], []);
+    assert.deepEqual(b.search(['rare'], 5).map(([k]) => k), [5001]);
+    assert.equal(b.remove(123456), false);
+  });
+
   test('ranks by BM25, follows store updates, and survives a reopen', () => {
     const { dir, cleanup } = tempDir();
     try {

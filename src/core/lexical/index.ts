@@ -1,9 +1,9 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
-import MiniSearch from 'minisearch';
 import { writeFileAtomic } from '../fsutil.js';
 import { silentLogger, type Logger } from '../types.js';
+import { Bm25Index } from './bm25.js';
 import { pathTerms, queryTerms, tokenize } from './tokenize.js';
 
 export { tokenize, queryTerms, pathTerms, splitIdentifier } from './tokenize.js';
@@ -29,7 +29,7 @@ export interface LexicalOptions {
   logger?: Logger;
   /** Boost of the path field (folder and file names) relative to the chunk text; default 0.5. */
   pathBoost?: number;
-  /** BM25 k1 (term saturation) and b (length normalisation); MiniSearch's BM25+ `d` stays 0.5. */
+  /** BM25 k1 (term saturation) and b (length normalisation). */
   k1?: number;
   b?: number;
 }
@@ -57,8 +57,8 @@ export class LexicalIndex {
   private readonly terms = new Map<string, string>();
   /** Terms computed for chunks not yet in the log: written by `persist`. */
   private readonly pending = new Map<string, string>();
-  private mini: MiniSearch<{ id: number }> | null = null;
-  /** label → its file and chunk, for the chunks in `mini`. */
+  private bm25: Bm25Index | null = null;
+  /** label → its file and chunk, for the chunks in the BM25 structure. */
   private readonly byLabel = new Map<number, { path: string; chunk: LexicalChunk }>();
   private readonly labelsByPath = new Map<string, number[]>();
   private lines = 0;
@@ -181,30 +181,14 @@ export class LexicalIndex {
     return true;
   }
 
-  private newMini(): MiniSearch<{ id: number }> {
-    return new MiniSearch<{ id: number }>({
-      fields: ['text', 'path'],
-      idField: 'id',
-      // Documents arrive as terms already (see `tokenize`); MiniSearch only counts them.
-      tokenize: (s) => s.split(' '),
-      processTerm: (t) => t || null,
-      extractField: (doc, field) => (doc as unknown as Record<string, string>)[field],
-      searchOptions: {
-        boost: { path: this.opts.pathBoost ?? 0.5 },
-        combineWith: 'OR',
-        bm25: { k: this.opts.k1 ?? 1.2, b: this.opts.b ?? 0.7, d: 0.5 },
-      },
-    });
-  }
-
   /** Whether the in-memory BM25 structure has been built (it is, lazily, by the first search). */
   get built(): boolean {
-    return this.mini !== null;
+    return this.bm25 !== null;
   }
 
   /** (Re)builds the BM25 structure from the store's live files. */
   build(files: ReadonlyMap<string, { chunks: LexicalChunk[] }>): void {
-    this.mini = this.newMini();
+    this.bm25 = new Bm25Index({ k1: this.opts.k1, b: this.opts.b, pathBoost: this.opts.pathBoost });
     this.byLabel.clear();
     this.labelsByPath.clear();
     for (const [p, rec] of files) this.addFile(p, rec.chunks);
@@ -212,16 +196,14 @@ export class LexicalIndex {
 
   private addFile(p: string, chunks: LexicalChunk[]): void {
     const labels: number[] = [];
-    const pathText = pathTerms(p).join(' ');
-    const docs: Record<string, unknown>[] = [];
+    const pt = pathTerms(p);
     for (const c of chunks) {
       const t = this.terms.get(c.hash) ?? this.pending.get(c.hash);
       if (t === undefined) continue; // reported by covers(); indexed after the next run re-tokenises it
-      docs.push({ id: c.label, text: t, path: pathText });
+      this.bm25!.add(c.label, t ? t.split(' ') : [], pt);
       this.byLabel.set(c.label, { path: p, chunk: c });
       labels.push(c.label);
     }
-    if (docs.length) this.mini!.addAll(docs as unknown as { id: number }[]);
     if (labels.length) this.labelsByPath.set(p, labels);
   }
 
@@ -230,11 +212,11 @@ export class LexicalIndex {
    * (a no-op until the structure is built).
    */
   sync(paths: Iterable<string>, files: ReadonlyMap<string, { chunks: LexicalChunk[] }>): void {
-    if (!this.mini) return;
+    if (!this.bm25) return;
     const touched = [...new Set(paths)];
     for (const p of touched) {
       for (const l of this.labelsByPath.get(p) ?? []) {
-        if (this.mini.has(l)) this.mini.discard(l);
+        this.bm25.remove(l);
         this.byLabel.delete(l);
       }
       this.labelsByPath.delete(p);
@@ -252,16 +234,11 @@ export class LexicalIndex {
 
   /** The best `n` chunks for a query by BM25 (the structure must be built). */
   search(query: string, n: number): LexicalHit[] {
-    if (!this.mini) throw new Error('LexicalIndex.search before build()');
-    const terms = queryTerms(query);
-    if (!terms.length) return [];
-    const results = this.mini.search(terms.join(' '));
+    if (!this.bm25) throw new Error('LexicalIndex.search before build()');
     const out: LexicalHit[] = [];
-    for (const r of results) {
-      const e = this.byLabel.get(r.id as number);
-      if (!e) continue;
-      out.push({ ...e, score: r.score });
-      if (out.length >= n) break;
+    for (const [label, score] of this.bm25.search(queryTerms(query), n)) {
+      const e = this.byLabel.get(label);
+      if (e) out.push({ ...e, score });
     }
     return out;
   }

@@ -211,6 +211,21 @@ async function main(): Promise<void> {
   await embedder.dispose();
 
   const methods = Object.keys(rows[0].per);
+  // Choosing the fusion on the same questions it is scored on flatters it. Leave one corpus out:
+  // pick the variant with the best nDCG@10 on the other corpora, score it on the held-out one.
+  const corpusNames = [...new Set(rows.map((r) => r.corpus))];
+  const variantNames = methods.filter((m) => m.startsWith('hybrid: '));
+  const loco: Record<string, string> = {};
+  if (corpusNames.length > 1) {
+    for (const r of rows) {
+      const pick = (loco[r.corpus] ??= variantNames.reduce((best, m) => {
+        const nd = (x: string) => mean(rows.filter((o) => o.corpus !== r.corpus).map((o) => o.per[x])).ndcg10;
+        return nd(m) > nd(best) ? m : best;
+      }, variantNames[0]));
+      r.per['hybrid (fusion picked leaving this corpus out)'] = r.per[pick];
+    }
+    methods.push('hybrid (fusion picked leaving this corpus out)');
+  }
   const summarise = (sel: Row[]) => Object.fromEntries(methods.map((m) => [m, mean(sel.map((r) => r.per[m]))]));
   const overall = summarise(rows);
   const idFree = summarise(rows.filter((r) => r.idFree));
@@ -231,7 +246,7 @@ async function main(): Promise<void> {
     commit: git,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore.map((x) => Math.round(x * 100) / 100), loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100), uptime: (() => { try { return execFileSync('uptime', { encoding: 'utf8' }).trim(); } catch { return ''; } })() },
     model: { file: path.relative(REPO, modelPath) || modelPath, name: embedder.modelName, id: embedder.modelId, dimensions: embedder.dimensions, contexts, threadsPerContext: 1 },
-    setup: { k: K, fusionDepth: DEPTH, defaultFusion: DEFAULT_FUSION, relevance: 'a result is relevant when it overlaps a target range of the same file; each target counts once (first overlapping result); MRR is MRR@10', keyword: 'ripgrep -i style: question words of ≥3 letters minus stop words, any-word match per line, lines ranked by distinct words matched (ties in file order)' },
+    setup: { k: K, fusionDepth: DEPTH, defaultFusion: DEFAULT_FUSION, fusionPickedLeavingCorpusOut: loco, relevance: 'a result is relevant when it overlaps a target range of the same file; each target counts once (first overlapping result); MRR is MRR@10', keyword: 'ripgrep -i style: question words of ≥3 letters minus stop words, any-word match per line, lines ranked by distinct words matched (ties in file order)' },
     corpora: corporaOut,
     queries: { total: rows.length, identifierFree: rows.filter((r) => r.idFree).length, withIdentifiers: rows.filter((r) => !r.idFree).length },
     goal: {
