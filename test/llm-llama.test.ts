@@ -87,6 +87,10 @@ describe('LlamaChat (node-llama-cpp, tiny LLaMA)', () => {
     for (const r of await Promise.all(busy)) assert.equal(r.text, TINY_LLAMA_SENTENCE);
   });
 
+  test('a missing model file is a model-missing error', async () => {
+    await assert.rejects(LlamaChat.load({ modelPath: path.join(tmp.dir, 'nope.gguf'), gpu: false, threads: 1 }), (e: unknown) => e instanceof LoupeError && e.code === 'model-missing');
+  });
+
   test('a prompt larger than the context is a context-overflow error', async () => {
     const long: ChatMessage[] = [{ role: 'user', content: 'word '.repeat(3000) }];
     await assert.rejects(chat.generate(long, { maxTokens: 10 }), (e: unknown) => e instanceof LoupeError && e.code === 'context-overflow');

@@ -174,6 +174,15 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
     assert.equal(isAlive(chat.currentServer!.pid!), false);
   });
 
+  test('a model mlx_lm.server cannot load is a model-missing error, and the server is stopped', async () => {
+    const t0 = performance.now();
+    await assert.rejects(
+      MlxServer.start({ python, model: path.join(tmp.dir, 'no-such-model'), env, startTimeoutMs: 120_000 }),
+      (e: unknown) => e instanceof LoupeError && e.code === 'model-missing' && e.message.includes('no-such-model'),
+    );
+    assert.ok(performance.now() - t0 < 60_000, 'reported as soon as the server said so, not at the start timeout');
+  });
+
   test('a server Loupe started exits when its host process is SIGKILLed (no orphan)', async () => {
     const script = path.join(tmp.dir, 'host.mjs');
     const mod = path.join(REPO, 'out/src/adapters/llm/mlx-server.js');

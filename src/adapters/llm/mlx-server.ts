@@ -140,6 +140,13 @@ export class MlxServer {
       }
       const p = await probeServer(url, 1000);
       if (p.healthy) break;
+      if (p.healthStatus === 503) {
+        // mlx_lm.server answers 503 once its generation thread died, typically loading the model.
+        await new Promise((r) => setTimeout(r, 300)); // let the traceback reach stderr
+        await server.stop();
+        const why = tail.trim().split('\n').filter((l) => /Error|error|not found|No such/.test(l)).slice(-3).join(' | ') || tail.trim().split('\n').slice(-3).join(' | ');
+        throw new LoupeError(`mlx_lm.server could not load the model ${o.model}: ${why}`, /not found|No such file|Repository Not Found|does not appear|offline|LocalEntryNotFound|RepositoryNotFound|HFValidationError/i.test(why) ? 'model-missing' : 'server-start-failed');
+      }
       if (Date.now() > deadline) {
         await server.stop();
         throw new LoupeError(`mlx_lm.server did not become healthy within ${Math.round((o.startTimeoutMs ?? 600_000) / 1000)} s.`, 'server-timeout');

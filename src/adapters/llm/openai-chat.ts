@@ -147,6 +147,8 @@ export interface ProbeResult {
   running: boolean;
   /** `/health` answered 200 (mlx_lm.server, llama-server). */
   healthy?: boolean;
+  /** HTTP status of `/health`, when it answered (mlx_lm.server: 503 once its generation thread died). */
+  healthStatus?: number;
   /** Model ids from `/v1/models`, when it answered. */
   models?: string[];
   error?: string;
@@ -181,7 +183,7 @@ export async function probeServer(baseUrl: string, timeoutMs = 1500): Promise<Pr
     }
   }
   const running = healthy || ids !== undefined;
-  return { running, healthy, models: ids, error: running ? undefined : 'error' in health ? health.error.message : `GET /health answered ${health.status}` };
+  return { running, healthy, healthStatus: 'status' in health ? health.status : undefined, models: ids, error: running ? undefined : 'error' in health ? health.error.message : `GET /health answered ${health.status}` };
 }
 
 /** A chat model behind an OpenAI-compatible HTTP server. */
