@@ -13,6 +13,8 @@
   const sendBtn = /** @type {HTMLButtonElement} */ (document.getElementById('send'));
   /** @type {Map<string, any>} */
   const turns = new Map();
+  /** Turn id → passages list opened (true) or closed (false) by the user. */
+  const openPassages = new Map();
   let answerModel = null;
 
   // Only the unsent draft lives in webview state; history is the extension's.
@@ -91,8 +93,12 @@
     }
     if (turn.passages.length) {
       const details = el('details', 'passages');
-      details.open = turn.status === 'noModel' || !turn.answer;
-      details.append(el('summary', '', `${turn.passages.length} retrieved passage${turn.passages.length === 1 ? '' : 's'}`));
+      // Open while there is no answer to read; a user's own toggle wins over that on re-renders.
+      details.open = openPassages.has(turn.id) ? openPassages.get(turn.id) : turn.status === 'noModel' || !turn.answer;
+      const summary = el('summary', '', `${turn.passages.length} retrieved passage${turn.passages.length === 1 ? '' : 's'}`);
+      // A click on the summary is the user's toggle (the toggle event also fires for our own changes).
+      summary.addEventListener('click', () => openPassages.set(turn.id, !details.open));
+      details.append(summary);
       for (const p of turn.passages) {
         const item = el('div', 'passage');
         const head = el('button', 'passage-head', `[${p.n}] ${describe(p, spansRoots(turn))}`);
@@ -106,7 +112,8 @@
       node.append(el('div', 'notice', 'No indexed passage matched.'));
     }
     turns.set(turn.id, turn);
-    node.scrollIntoView({ block: 'end' });
+    // The question at the top: the answer or the no-model notice follows it, then the passages.
+    node.scrollIntoView({ block: 'start' });
   }
 
   function setBusy(busy) {

@@ -240,6 +240,7 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await input.press('Enter');
     const turn = frame.locator('.turn').last();
     await turn.locator('.answer', { hasText: 'Hello from the tiny Loupe model.' }).waitFor({ timeout: 120_000 });
+    await frame.locator('.turn[data-status="done"]').last().waitFor({ timeout: 30_000 });
     await turn.locator('details.passages summary').click();
     const heads = await turn.locator('.passage-head').allTextContents();
     await shot(page, '6-qa-answer');
