@@ -40,8 +40,13 @@ export interface EngineOptions {
 export type SearchMode = 'dense' | 'lexical' | 'hybrid';
 export const SEARCH_MODES: readonly SearchMode[] = ['dense', 'lexical', 'hybrid'];
 
-/** Hybrid search's fusion, chosen on the retrieval-quality benchmark (test/bench/quality). */
-export const DEFAULT_FUSION: FusionMethod = { kind: 'rrf', k: 60 };
+/**
+ * Hybrid search's fusion, chosen on the retrieval-quality benchmark (test/bench/quality, README):
+ * min-max normalised scores, 0.7 dense + 0.3 BM25, over the top 50 of each. Of the variants
+ * measured it had the best nDCG@10 and MRR overall (0.828 / 0.828 vs 0.816 / 0.800 for RRF k=60),
+ * and beat both single retrievers on every corpus.
+ */
+export const DEFAULT_FUSION: FusionMethod = { kind: 'weighted', weights: [0.7, 0.3], norm: 'minmax' };
 /** The mode `search` uses when none is given. */
 export const DEFAULT_SEARCH_MODE: SearchMode = 'hybrid';
 /** Candidates each retriever contributes to a hybrid ranking. */
