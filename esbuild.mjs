@@ -11,6 +11,8 @@ const external = ['vscode', 'hnswlib-node', 'node-llama-cpp'];
 const entries = [
   { in: 'src/engine-process/server.ts', out: 'engine-server' },
   { in: 'src/cli/main.ts', out: 'cli' },
+  // loupe bench in its own process, forked by the extension's "Loupe: Run Benchmark" (bench-client.ts).
+  { in: 'src/adapters/bench/bench-worker.ts', out: 'bench-worker' },
 ];
 
 mkdirSync('dist/grammars', { recursive: true });
