@@ -9,6 +9,7 @@ import { runAsk } from './ask.js';
 import { runBenchCli } from './bench.js';
 import { runExportCli } from './export.js';
 import { runModelsCli } from './models.js';
+import { describeCompute } from '../adapters/compute/describe.js';
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>] [--store <dir>]
@@ -30,6 +31,9 @@ Options:
   --max-file-size <kb>  skip files larger than this (default 1024)
   --exclude <glob>      extra gitignore-style exclude (repeatable)
   --cpu                 do not use a GPU
+  --backoff             while indexing, back off when coding agents, local LLMs or other work load the machine
+                        (default with --watch; a one-shot \`index\` runs at full speed unless given --backoff)
+  --no-backoff          full speed even with --watch (LOUPE_BACKOFF=0 does the same)
   --verbose             log details to stderr`;
 
 interface Io {
@@ -88,6 +92,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
         'max-file-size': { type: 'string' },
         exclude: { type: 'string', multiple: true },
         cpu: { type: 'boolean' },
+        backoff: { type: 'boolean' },
+        'no-backoff': { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -116,6 +122,9 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     maxFileBytes: v['max-file-size'] ? Number(v['max-file-size']) * 1024 : undefined,
     excludes: v.exclude,
     gpu: v.cpu ? false : 'auto',
+    // Contention-aware back-off while indexing (src/core/compute): on with --backoff, and by default
+    // with --watch (the index kept up to date beside an agent); a one-shot index is awaited by its user.
+    backoff: cmd === 'index' && (!!v.backoff || (!!v.watch && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
     logger,
   };
 
@@ -164,6 +173,13 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
   const ac = new AbortController();
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
+  // Say when the back-off policy slows or pauses indexing, and why (once per change).
+  let lastReason = '';
+  engine.onState((s) => {
+    const reason = s.kind === 'backingOff' || s.kind === 'paused' ? s.reason : '';
+    if (reason && reason !== lastReason) io.err(`${io.isTTY ? '\r\x1b[K' : ''}[compute] ${reason}`);
+    lastReason = reason;
+  });
   let last = 0;
   const onProgress = (p: IndexProgress): void => {
     if (!io.isTTY) return;
@@ -228,9 +244,11 @@ async function runSearch(cfg: EngineConfig, query: string, k: number, json: bool
 async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<number> {
   const storeDir = cfg.storeDir ?? path.join(cfg.root, '.loupe');
   const m = readManifest(storeDir);
+  // Hardware and what back-off would do right now (one short contention sample).
+  const compute = await describeCompute({ gpu: cfg.gpu });
   if (!m) {
-    if (json) io.out(JSON.stringify({ root: cfg.root, storeDir, indexed: false }));
-    else io.out(`${cfg.root}: not indexed (no index in ${storeDir})`);
+    if (json) io.out(JSON.stringify({ root: cfg.root, storeDir, indexed: false, ...compute.json }));
+    else io.out(`${cfg.root}: not indexed (no index in ${storeDir})\n${compute.lines.join('\n')}`);
     return 0;
   }
   // Status opens the store without the model, so it works even when the model is gone.
@@ -251,7 +269,7 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
       warnings: store.report.warnings,
     };
     if (json) {
-      io.out(JSON.stringify(info));
+      io.out(JSON.stringify({ ...info, ...compute.json }));
     } else {
       io.out(`${info.root}
   index:    ${info.storeDir} (${(info.diskBytes / 1048576).toFixed(1)} MiB)
@@ -259,6 +277,7 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
   holds:    ${info.files} files, ${info.chunks} chunks, ${info.cachedVectors} cached vectors
   updated:  ${info.updatedAt}`);
       for (const w of info.warnings) io.out(`  warning:  ${w}`);
+      for (const l of compute.lines) io.out(l);
     }
     return 0;
   } finally {

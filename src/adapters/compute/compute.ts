@@ -45,8 +45,10 @@ export class ComputeController {
       onDecision: () => {
         const s = this.status();
         const line = computeLine(s);
-        if (line !== this.lastLine) {
-          this.lastLine = line;
+        // A new mode, unit or kind of reason; not every percentage point.
+        const key = line.replace(/\d+%/g, '');
+        if (key !== this.lastLine) {
+          this.lastLine = key;
           opts.logger?.info(`compute: ${line}`);
           opts.onStatus?.(s);
         }

@@ -308,7 +308,9 @@ export class ContentionPacer extends FixedPacer {
 
   /** Applies a decision (exposed for tests that drive the pacer from a trace). */
   apply(d: Decision, s: ContentionSample): void {
-    const changed = d.mode !== this.mem.mode || d.explanation !== this.lastDecision?.explanation;
+    // Notify on a new mode or new kinds of reasons, not on every percentage point.
+    const key = (x: Decision | null): string => (x ? `${x.mode}|${x.reasons.map((r) => r.replace(/\d+%/, '')).join(',')}` : '');
+    const changed = d.mode !== this.mem.mode || key(d) !== key(this.lastDecision);
     this.mem = d.memory;
     this.level = d.level;
     this.lastDecision = d;
