@@ -34,6 +34,8 @@ describe('extension engine session', () => {
       const status = await session.open();
       assert.equal(status.chunks, 0);
       assert.equal(session.computeUnit, 'CPU');
+      assert.ok(session.compute, 'compute status read after open');
+      assert.equal(session.compute.backoff, false);
       const progress: IndexProgress[] = [];
       const job = session.index((p) => progress.push(p));
       assert.equal(session.indexing, true);

@@ -55,6 +55,7 @@ describe('settings', () => {
     assert.equal(p.maxFileBytes, 10 * 1024);
     assert.equal(p.storeDir, '/store');
     assert.equal(p.modelPath, undefined);
+    assert.equal(p.backoff, true, 'contention-aware back-off is on by default');
   });
 
   test('answer model: none configured off Apple Silicon, MLX may answer on it, openai needs a URL', () => {
@@ -90,6 +91,12 @@ describe('status bar rendering', () => {
     assert.equal(error.severity, 'error');
     assert.equal(error.command, 'loupe.showLogs');
     assert.match(renderStatus([root(undefined)], undefined).text, /starting/);
+  });
+
+  test('the scheduler\'s explanation and unit show in the tooltip', () => {
+    const r = renderStatus([{ name: 'w', state: { kind: 'backingOff', reason: 'claude active, CPU 85%' }, computeUnit: 'ANE', computeLine: 'backing off: claude active, CPU 85% · embedding on Neural Engine, 8 chunks per unit' }], undefined);
+    assert.match(r.text, /backing off · ANE/);
+    assert.match(r.tooltip, /Compute: backing off: claude active, CPU 85% · embedding on Neural Engine/);
   });
 
   test('restricted mode and no folder say so', () => {

@@ -4,6 +4,7 @@
  * Node against the real engine process. Everything heavy runs in that process, never here.
  */
 import type { EngineStatus } from '../core/engine.js';
+import type { ComputeStatus } from '../core/compute/status.js';
 import type { AnswerModelParams, AskResult, EventMessage, OpenParams } from '../core/protocol.js';
 import { LoupeError, type EngineState, type IndexProgress, type IndexSummary, type Logger } from '../core/types.js';
 import { EngineClient } from '../adapters/engine-client.js';
@@ -35,6 +36,8 @@ export class EngineSession {
   readonly client: EngineClient;
   state: EngineState | undefined;
   status: EngineStatus | undefined;
+  /** Hardware, back-off mode and compute unit (the engine's `compute` request and events). */
+  compute: ComputeStatus | undefined;
   /** Set when opening the engine failed (model missing, index of another model…). */
   openError: LoupeError | Error | undefined;
   private job: Job | undefined;
@@ -66,8 +69,11 @@ export class EngineSession {
   get name(): string {
     return this.opts.name;
   }
-  /** The compute unit the model runs on, once loaded. */
+  /** The compute unit embeddings run on now: the scheduler's route when it has one, else the model's. */
   get computeUnit(): string | undefined {
+    const unit = this.compute?.unit;
+    if (unit === 'ane') return 'ANE';
+    if (unit === 'cpu') return 'CPU';
     return this.status?.model.computeUnit;
   }
   /** True while an index job runs. */
@@ -83,6 +89,9 @@ export class EngineSession {
       if (this.job?.id === e.jobId) for (const l of this.job.listeners) l(e.progress);
     } else if (e.event === 'log') {
       this.opts.logger[e.level](`[${this.opts.name}] ${e.message}`);
+    } else if (e.event === 'compute') {
+      this.compute = e.compute;
+      this.opts.onChange();
     } else if (e.event === 'answer') {
       this.answerListeners.get(e.jobId)?.(e);
     } else if (e.event === 'indexed') {
@@ -100,6 +109,8 @@ export class EngineSession {
       this.state = this.status.state;
       this.opts.logger.info(`[${this.name}] engine open in ${Math.round(performance.now() - t0)} ms: ${this.status.model.name} on ${this.status.model.computeUnit}, ${this.status.chunks} chunks in ${this.status.files} files, ${this.status.searchStructure}, store ${this.status.storeDir}`);
       for (const w of this.status.warnings) this.opts.logger.warn(`[${this.name}] ${w}`);
+      this.compute = (await this.client.request('compute', {}).catch(() => null)) ?? undefined;
+      if (this.compute) this.opts.logger.info(`[${this.name}] compute: ${this.compute.units.join(', ') || 'CPU'}; back-off ${this.compute.backoff ? 'on' : 'off'}`);
       return this.status;
     } catch (e) {
       this.openError = e as Error;

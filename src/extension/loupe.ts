@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import * as vscode from 'vscode';
+import { computeLine } from '../core/compute/status.js';
 import { LoupeError } from '../core/types.js';
 import { registerCommands } from './commands.js';
 import { EngineSession } from './engine-session.js';
@@ -90,7 +91,7 @@ export class Loupe implements vscode.Disposable {
     this.renderQueued = true;
     queueMicrotask(() => {
       this.renderQueued = false;
-      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit })), this.blocked());
+      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit, computeLine: s.compute ? computeLine(s.compute) : undefined })), this.blocked());
     });
   }
 
@@ -258,6 +259,7 @@ export class Loupe implements vscode.Disposable {
       if (s.openError) lines.push(`  could not open: ${s.openError.message}`);
       if (st) {
         lines.push(`  model: ${st.model.name} (${st.model.dimensions} dims) on ${st.model.computeUnit}`);
+        if (s.compute) lines.push(`  compute: ${computeLine(s.compute)}; units: ${s.compute.units.join(', ') || 'CPU'}`);
         lines.push(`  index: ${st.chunks} chunks in ${st.files} files, ${st.searchStructure}, ${(st.diskBytes / 1048576).toFixed(1)} MiB`);
         lines.push(`  stored in ${st.storeDir}; updated ${st.updatedAt || 'never'}`);
       }

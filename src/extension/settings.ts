@@ -24,6 +24,8 @@ export interface LoupeSettings {
   computeThreads: number;
   /** Embedding contexts run in parallel (1–4). */
   computeContexts: number;
+  /** Back off while coding agents, local LLM servers or other processes load the machine. */
+  computeBackoff: boolean;
   /** Which local model answers: `auto` (MLX on Apple Silicon when available, else a GGUF file), or forced. */
   answerProvider: 'auto' | 'mlx' | 'llama' | 'openai';
   /** GGUF chat model file (llama), model id or folder (mlx), or model name (openai); empty: none configured. */
@@ -51,6 +53,7 @@ export const SETTING_EFFECTS: Record<string, ChangeEffect> = {
   'compute.device': 'restart',
   'compute.threads': 'restart',
   'compute.contexts': 'restart',
+  'compute.backoff': 'restart',
   'answer.model': 'live',
   'answer.provider': 'live',
   'answer.url': 'live',
@@ -86,6 +89,7 @@ export function readSettings(get: SettingGetter): LoupeSettings {
     computeDevice: get('compute.device') === 'cpu' ? 'cpu' : 'auto',
     computeThreads: int(get('compute.threads'), 1, 1, 8),
     computeContexts: int(get('compute.contexts'), 2, 1, 4),
+    computeBackoff: get('compute.backoff') !== false,
     answerProvider: (['mlx', 'llama', 'openai'] as const).find((p) => p === get('answer.provider')) ?? 'auto',
     answerModel: str(get('answer.model')),
     answerUrl: str(get('answer.url')),
@@ -118,6 +122,7 @@ export function openParamsFor(root: string, s: LoupeSettings, storeDir: string |
     gpu: s.computeDevice === 'cpu' ? false : 'auto',
     contexts: s.computeContexts,
     threadsPerContext: s.computeThreads,
+    backoff: s.computeBackoff,
   };
 }
 

@@ -11,6 +11,8 @@ export interface RootView {
   state: EngineState | undefined;
   /** `CPU`, `GPU: Metal`, `ANE`… once the model is loaded. */
   computeUnit?: string;
+  /** The scheduler's one-line explanation (`backing off: claude active, CPU 85% · embedding on CPU…`). */
+  computeLine?: string;
 }
 
 /** Why nothing runs, when nothing does. */
@@ -74,7 +76,9 @@ export function renderStatus(roots: RootView[], blocked: Blocked): StatusView {
   const unit = computeLabel(roots);
   const unitSuffix = unit ? ` · ${unit}` : '';
   const perRoot = roots.length > 1 ? '\n\n' + roots.map((r) => `- ${r.name}: ${describeState(r.state)}`).join('\n') : '';
-  const tip = (head: string, actions: string) => `**Loupe** — ${head}${unit ? `\n\nCompute: ${unit}` : ''}${perRoot}\n\n${actions}\n\n${ACTIONS_COMMON}`;
+  const lines = [...new Set(roots.map((r) => r.computeLine).filter((l): l is string => !!l))];
+  const computeText = lines.length ? lines.join('\n\n') : unit;
+  const tip = (head: string, actions: string) => `**Loupe** — ${head}${computeText ? `\n\nCompute: ${computeText}` : ''}${perRoot}\n\n${actions}\n\n${ACTIONS_COMMON}`;
   if (!state) return { text: '$(sync~spin) Loupe: starting', tooltip: tip('starting the engine', ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
   switch (state.kind) {
     case 'idle':
