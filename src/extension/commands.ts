@@ -3,17 +3,11 @@
  * explains why it cannot run (Restricted Mode, no folder, engine not started) instead of
  * failing silently.
  */
-import { mkdirSync } from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { CATALOG, ModelManager } from '../core/models/manager.js';
+import { abortSignalFrom } from './async-utils.js';
 import type { Loupe } from './loupe.js';
 import { showError } from './logger.js';
-
-/** Embedding models offered for download (Hugging Face GGUF files; needs network). */
-export const DOWNLOADABLE_MODELS = [
-  { label: 'bge-small-en-v1.5 (Q8_0, 36 MB)', url: 'https://huggingface.co/CompendiumLabs/bge-small-en-v1.5-gguf/resolve/main/bge-small-en-v1.5-q8_0.gguf', file: 'bge-small-en-v1.5-q8_0.gguf' },
-  { label: 'nomic-embed-text-v1.5 (Q8_0, 146 MB)', url: 'https://huggingface.co/nomic-ai/nomic-embed-text-v1.5-GGUF/resolve/main/nomic-embed-text-v1.5.Q8_0.gguf', file: 'nomic-embed-text-v1.5.Q8_0.gguf' },
-];
 
 type Handler = (...args: unknown[]) => unknown;
 
@@ -54,55 +48,56 @@ export function registerCommands(loupe: Loupe): vscode.Disposable[] {
   return Object.entries(table).map(([id, fn]) => vscode.commands.registerCommand(id, fn));
 }
 
-/** Picks the embedding model: bundled, a GGUF file on disk, or a download. */
+/** Picks the embedding model: bundled, installed, a download from the catalogue, or a GGUF file. */
 async function chooseModel(loupe: Loupe): Promise<void> {
-  type Item = vscode.QuickPickItem & { run: () => Promise<string | undefined> };
+  type Item = vscode.QuickPickItem & { run?: () => Promise<string | undefined> };
   const current = loupe.settings.embeddingModel;
+  // The same model folder and catalogue as `loupe models` on the command line.
+  const mm = new ModelManager();
+  const installed = mm.installed();
+  const here = (p: string) => (p === current ? 'current' : '');
   const items: Item[] = [
     { label: '$(package) Bundled: all-MiniLM-L6-v2 (Q8_0)', description: current ? '' : 'current', detail: 'Ships with Loupe; 384 dimensions, English, fast on CPU.', run: async () => '' },
-    { label: '$(folder-opened) GGUF file on disk…', description: current || '', run: async () => (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'GGUF models': ['gguf'] }, openLabel: 'Use as embedding model' }))?.[0]?.fsPath },
-    ...DOWNLOADABLE_MODELS.map((m) => ({ label: `$(cloud-download) Download ${m.label}`, detail: m.url, run: () => download(loupe, m.url, m.file) })),
+    ...(installed.length ? [{ label: 'Installed', kind: vscode.QuickPickItemKind.Separator } as Item] : []),
+    ...installed.map((m) => ({ label: `$(check) ${m.name}`, description: here(m.path), detail: m.path, run: async () => m.path })),
+    { label: 'Download', kind: vscode.QuickPickItemKind.Separator },
+    ...CATALOG.filter((c) => !installed.some((m) => m.id === c.id)).map((c) => ({
+      label: `$(cloud-download) ${c.name}`,
+      description: `~${c.approxMB} MB · ${c.dimensions} dims · ${c.licence}`,
+      detail: c.notes,
+      run: () => download(loupe, mm, c.id, c.name),
+    })),
+    { label: 'Other', kind: vscode.QuickPickItemKind.Separator },
+    { label: '$(folder-opened) GGUF file on disk…', description: current && !installed.some((m) => m.path === current) ? current : '', run: async () => (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'GGUF models': ['gguf'] }, openLabel: 'Use as embedding model' }))?.[0]?.fsPath },
   ];
   const pick = await vscode.window.showQuickPick(items, { title: 'Loupe: embedding model', placeHolder: 'Changing the model re-indexes every folder' });
-  if (!pick) return;
+  if (!pick?.run) return;
   const model = await pick.run();
   if (model === undefined || model === current) return;
   await vscode.workspace.getConfiguration('loupe').update('embedding.model', model, vscode.ConfigurationTarget.Global);
 }
 
-/** Downloads a model into global storage with a cancellable progress notification. */
-async function download(loupe: Loupe, url: string, file: string): Promise<string | undefined> {
-  const dir = path.join(loupe.context.globalStorageUri.fsPath, 'models');
-  mkdirSync(dir, { recursive: true });
-  const dest = path.join(dir, file);
-  const { createWriteStream, renameSync, rmSync, existsSync } = await import('node:fs');
-  if (existsSync(dest)) return dest;
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Loupe: downloading ${file}`, cancellable: true }, async (progress, token) => {
-    const ac = new AbortController();
-    token.onCancellationRequested(() => ac.abort());
-    const tmp = `${dest}.part`;
+/** Installs a catalogue model with a cancellable progress notification (resumable, sha256-verified). */
+async function download(loupe: Loupe, mm: ModelManager, id: string, name: string): Promise<string | undefined> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Loupe: downloading ${name}`, cancellable: true }, async (progress, token) => {
+    const { signal, dispose } = abortSignalFrom(token);
+    let lastPct = 0;
     try {
-      const res = await fetch(url, { signal: ac.signal });
-      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status} for ${url}`);
-      const total = Number(res.headers.get('content-length')) || 0;
-      const out = createWriteStream(tmp);
-      let got = 0;
-      let lastPct = 0;
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-        got += chunk.length;
-        const pct = total ? (100 * got) / total : 0;
-        progress.report({ message: `${(got / 1048576).toFixed(1)}${total ? ` of ${(total / 1048576).toFixed(1)}` : ''} MiB`, increment: pct - lastPct });
-        lastPct = pct;
-      }
-      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-      renameSync(tmp, dest);
-      loupe.log.info(`downloaded ${url} to ${dest}`);
-      return dest;
+      const m = await mm.install(id, {
+        signal,
+        onProgress: (p) => {
+          const pct = p.total ? (100 * p.received) / p.total : 0;
+          progress.report({ message: `${(p.received / 1048576).toFixed(1)}${p.total ? ` of ${(p.total / 1048576).toFixed(1)}` : ''} MiB`, increment: pct - lastPct });
+          lastPct = pct;
+        },
+      });
+      loupe.log.info(`installed ${m.name} at ${m.path}`);
+      return m.path;
     } catch (e) {
-      rmSync(tmp, { force: true });
-      if (!ac.signal.aborted) void showError(loupe.log, `Loupe: download failed: ${(e as Error).message}`);
+      if (!signal.aborted) void showError(loupe.log, `Loupe: could not download ${name}: ${(e as Error).message}`);
       return undefined;
+    } finally {
+      dispose();
     }
   });
 }
