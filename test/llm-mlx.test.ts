@@ -200,14 +200,17 @@ process.kill(process.pid, 'SIGKILL');
   test('ask through the engine process: answer events with citations, and cancel', async () => {
     const proj = tempDir('loupe-mlx-ask-');
     writeTree(proj.dir, SAMPLE_PROJECT);
-    const client = new EngineClient();
+    const client = new EngineClient({ env: { LOUPE_CHAT_MODEL: '' } });
     const events: EventMessage[] = [];
     client.onEvent((e) => events.push(e));
     try {
       await client.open({ root: proj.dir, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 });
       await client.request('index', { jobId: 'i1' });
       const info = await client.request('answerModel', { llm: { provider: 'openai', url: server.url } });
-      assert.equal(info.kind, 'openai');
+      assert.deepEqual([info.kind, info.available, info.where], ['openai', true, `OpenAI-compatible server at ${server.url}`]);
+      const none = await client.request('answerModel', { llm: { provider: 'llama' } });
+      assert.equal(none.available, false);
+      assert.match(none.reason, /No GGUF chat model/);
       const res = await client.request('ask', { jobId: 'a1', question: 'parse config file', k: 3, llm: { provider: 'openai', url: server.url } });
       assert.equal(res.answer, TINY_MLX_SENTENCE);
       assert.equal(res.citations[0]!.path, 'src/config.ts');

@@ -134,6 +134,7 @@ export async function runAsk(argv: string[], io: Io): Promise<number> {
       gpu: v.cpu ? false : 'auto',
       idleStopMs: 0,
       logger,
+      progress: (m) => io.err(m),
     }));
     let streamed = false;
     const onEvent = (e: AnswerEvent): void => {

@@ -1,6 +1,6 @@
 import type { EngineStatus, SearchMode } from './engine.js';
 import type { EngineState, IndexProgress, IndexSummary, SearchResult } from './types.js';
-import type { AnswerEvent, AnswerModelInfo, Citation } from './answer/types.js';
+import type { AnswerEvent, AnswerModelInfo, AnswerModelStatus, Citation } from './answer/types.js';
 import type { ComputeStatus } from './compute/status.js';
 
 /**
@@ -93,8 +93,8 @@ export interface EngineMethods {
   close: [Record<string, never>, null];
   /** Answers a question (see AskParams); the result repeats the `done` event. */
   ask: [AskParams, AskResult];
-  /** Opens (or reuses) the answer model and says which one answers (for the status bar). */
-  answerModel: [{ llm?: AnswerModelParams }, AnswerModelInfo];
+  /** Which model answers (for the status bar tooltip): the open one, else what would be chosen; loads and starts nothing. */
+  answerModel: [{ llm?: AnswerModelParams }, AnswerModelStatus];
   /** Drops a conversation's history. */
   forgetConversation: [{ conversationId: string }, { forgotten: boolean }];
   /** Hardware and back-off state for the status bar (null before `open`). Also sent as `compute` events when it changes. */

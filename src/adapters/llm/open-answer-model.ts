@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mlxModelForMemory, selectAnswerModel, type AnswerPreference, type Selection } from '../../core/answer/select.js';
-import type { AnswerModelInfo, ChatMessage, ChatModelPort, GenerateOptions, GenerateResult } from '../../core/answer/types.js';
+import type { AnswerModelInfo, AnswerModelStatus, ChatMessage, ChatModelPort, GenerateOptions, GenerateResult } from '../../core/answer/types.js';
 import { LoupeError, silentLogger, type Logger } from '../../core/types.js';
 import { LlamaChat } from './llama-chat.js';
 import { findMlxPython, MLX_DEFAULT_URL, MlxServer } from './mlx-server.js';
@@ -43,6 +43,8 @@ export interface AnswerModelConfig {
   headersTimeoutMs?: number;
   idleTimeoutMs?: number;
   logger?: Logger;
+  /** Told about slow steps the user should know of (starting mlx_lm.server, which may download the model). */
+  progress?: (message: string) => void;
 }
 
 /** A GGUF chat model named by LOUPE_CHAT_MODEL, if the file exists. */
@@ -137,13 +139,11 @@ export class MlxChat implements ChatModelPort {
   }
 }
 
-/** Decides and opens; `selection` says what was chosen and why. */
-export async function openAnswerModel(cfg: AnswerModelConfig = {}): Promise<{ model: ChatModelPort; selection: Selection }> {
-  const logger = cfg.logger ?? silentLogger;
+/** Probes what could be chosen (servers, Python with mlx-lm) and decides; opens nothing. */
+export async function decideAnswerModel(cfg: AnswerModelConfig = {}): Promise<{ selection: Selection; python?: string }> {
   const provider = cfg.provider ?? 'auto';
   const url = cfg.url ? normalizeBaseUrl(cfg.url) : undefined;
   const isGguf = !!cfg.model && /\.gguf$/i.test(cfg.model);
-  // Probe only what could be chosen.
   const needsServer = provider !== 'llama';
   const serverRunning = needsServer && (url || provider === 'mlx' || process.platform === 'darwin') ? (await probeServer(url ?? MLX_DEFAULT_URL)).running : false;
   const needsPython = (provider === 'mlx' || provider === 'auto') && !serverRunning && (process.platform === 'darwin' || cfg.allowMlxAnywhere);
@@ -161,6 +161,31 @@ export async function openAnswerModel(cfg: AnswerModelConfig = {}): Promise<{ mo
     },
     MLX_DEFAULT_URL,
   );
+  return { selection, python: py?.python };
+}
+
+/** Which model would answer, without loading or starting it (for a status bar tooltip). */
+export async function describeAnswerModel(cfg: AnswerModelConfig = {}): Promise<AnswerModelStatus> {
+  const { selection: s } = await decideAnswerModel(cfg);
+  switch (s.kind) {
+    case 'none':
+      return { kind: cfg.provider && cfg.provider !== 'auto' ? cfg.provider : 'llama', name: 'none', where: 'not available', contextSize: 0, available: false, reason: s.reason };
+    case 'llama':
+      return { kind: 'llama', name: path.basename(s.modelPath, '.gguf'), where: 'in process (node-llama-cpp)', contextSize: cfg.contextSize ?? 0, available: true, reason: s.reason };
+    case 'openai':
+      return { kind: 'openai', name: cfg.model ?? 'server default model', where: `OpenAI-compatible server at ${s.url}`, contextSize: cfg.contextSize ?? 8192, available: true, reason: s.reason };
+    case 'mlx': {
+      const model = cfg.model ?? mlxModelForMemory(os.totalmem());
+      const where = s.start ? 'mlx_lm.server (Loupe starts it on 127.0.0.1 at the first question)' : `mlx_lm.server at ${s.url} (already running)`;
+      return { kind: 'mlx', name: s.start ? model : cfg.model ?? 'server default model', where, contextSize: cfg.contextSize ?? mlxContextSize(model) ?? 8192, available: true, reason: s.reason };
+    }
+  }
+}
+
+/** Decides and opens; `selection` says what was chosen and why. */
+export async function openAnswerModel(cfg: AnswerModelConfig = {}): Promise<{ model: ChatModelPort; selection: Selection }> {
+  const logger = cfg.logger ?? silentLogger;
+  const { selection, python } = await decideAnswerModel(cfg);
   logger.info(`Answer model: ${selection.kind} (${selection.reason})`);
   switch (selection.kind) {
     case 'none':
@@ -181,7 +206,10 @@ export async function openAnswerModel(cfg: AnswerModelConfig = {}): Promise<{ mo
         if (!found) throw new LoupeError(`mlx_lm.server at ${selection.url} stopped answering.`, 'server-not-running');
         return { model: new MlxChat(found, undefined, { model: found.model ?? cfg.model ?? 'server default model', ...common }), selection };
       }
-      const start = (): Promise<MlxServer> => MlxServer.start({ python: py!.python, model, startTimeoutMs: cfg.startTimeoutMs, env: cfg.serverEnv, logger });
+      const start = (): Promise<MlxServer> => {
+        cfg.progress?.(`Starting mlx_lm.server with ${model} on 127.0.0.1 (the first start downloads the model, which can take minutes)…`);
+        return MlxServer.start({ python: python!, model, startTimeoutMs: cfg.startTimeoutMs, env: cfg.serverEnv, logger });
+      };
       const chat = new MlxChat(await start(), start, { model, ...common });
       return { model: chat, selection };
     }
