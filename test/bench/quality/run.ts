@@ -231,6 +231,8 @@ async function main(): Promise<void> {
   const idFree = summarise(rows.filter((r) => r.idFree));
   const withIds = summarise(rows.filter((r) => !r.idFree));
   const byCorpus = Object.fromEntries([...new Set(rows.map((r) => r.corpus))].map((c) => [c, summarise(rows.filter((r) => r.corpus === c))]));
+  const MAIN = ['keyword', 'lexical', 'dense', 'hybrid'];
+  const pick = <T,>(o: Record<string, T>) => Object.fromEntries(MAIN.map((m) => [m, o[m]]));
   const med = (xs: number[]) => (xs.length ? Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] * 10) / 10 : 0);
   const bestSingle = Math.max(overall.lexical.ndcg10, overall.dense.ndcg10);
   let git = '';
@@ -258,7 +260,8 @@ async function main(): Promise<void> {
     latencyMsMedian: Object.fromEntries(Object.entries(latency).map(([k, xs]) => [k, med(xs)])),
     seconds: Math.round((performance.now() - t0) / 100) / 10,
     warnings,
-    perQuery: rows,
+    // Per question: the four main methods only (the variants are in the aggregates above).
+    perQuery: rows.map((r) => ({ ...r, per: pick(r.per), top: pick(r.top) })),
   };
   const out = v.out ?? path.join(REPO, 'test/bench/results', `quality-${date}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
