@@ -5,12 +5,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { EngineClient } from '../src/adapters/engine-client.js';
 import { LlamaChat } from '../src/adapters/llm/llama-chat.js';
 import { answerQuestion } from '../src/core/answer/answer.js';
 import { ConversationHistory } from '../src/core/answer/history.js';
 import { engineRetriever } from '../src/core/answer/retrieve.js';
 import type { AnswerEvent, ChatMessage } from '../src/core/answer/types.js';
 import type { Engine } from '../src/core/engine.js';
+import type { EventMessage } from '../src/core/protocol.js';
 import { LoupeError } from '../src/core/types.js';
 import { main } from '../src/cli/main.js';
 import { TINY_LLAMA_SENTENCE, writeTinyLlama } from '../src/tools/tiny-llama.js';
@@ -188,6 +190,43 @@ describe('answerQuestion with the engine and the tiny LLaMA', () => {
       assert.equal(await main(['ask', proj.dir], io), 2);
     } finally {
       engine = await openTestEngine(proj.dir);
+    }
+  });
+});
+
+describe('ask through the engine process (in-process GGUF chat model)', () => {
+  test('answer events, follow-ups by conversationId, errors as events, forgetConversation', async () => {
+    const proj = tempDir('loupe-ask-ep-');
+    writeTree(proj.dir, SAMPLE_PROJECT);
+    const client = new EngineClient();
+    const events: Extract<EventMessage, { event: 'answer' }>[] = [];
+    client.onEvent((e) => e.event === 'answer' && events.push(e));
+    const llm = { provider: 'llama' as const, model: modelPath, threads: 1, gpu: false as const };
+    try {
+      await client.open({ root: proj.dir, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 });
+      await client.request('index', { jobId: 'i' });
+      const before = await client.request('answerModel', { llm });
+      assert.deepEqual([before.kind, before.available, before.name], ['llama', true, 'tiny-llama']);
+      const r1 = await client.request('ask', { jobId: 'q1', question: 'parse config file', conversationId: 'c1', llm });
+      assert.equal(r1.answer, TINY_LLAMA_SENTENCE);
+      assert.equal(r1.model.kind, 'llama');
+      assert.equal(r1.citations[0]!.path, 'src/config.ts');
+      const q1 = events.filter((e) => e.jobId === 'q1');
+      assert.deepEqual([q1[0]!.kind, q1.at(-1)!.kind], ['citations', 'done']);
+      assert.equal(q1.filter((e) => e.kind === 'token').map((e) => (e as { text: string }).text).join(''), TINY_LLAMA_SENTENCE);
+      const after = await client.request('answerModel', { llm });
+      assert.deepEqual([after.available, after.name, after.reason], [true, 'loupe-tiny-llama', 'open']);
+      const r2 = await client.request('ask', { jobId: 'q2', question: 'and where is it called?', conversationId: 'c1', llm });
+      assert.equal(r2.answer, TINY_LLAMA_SENTENCE);
+      assert.deepEqual(await client.request('forgetConversation', { conversationId: 'c1' }), { forgotten: true });
+      assert.deepEqual(await client.request('forgetConversation', { conversationId: 'c1' }), { forgotten: false });
+      // Errors are answers too: an event, then a failed request with the code.
+      await assert.rejects(client.request('ask', { jobId: 'q3', question: 'why '.repeat(5000), llm }), (e: unknown) => e instanceof LoupeError && e.code === 'context-overflow');
+      assert.deepEqual(events.filter((e) => e.jobId === 'q3').map((e) => [e.kind, (e as { code?: string }).code]), [['error', 'context-overflow']]);
+      await assert.rejects(client.request('ask', { jobId: 'q4', question: 'hi', llm: { provider: 'llama', model: path.join(proj.dir, 'missing.gguf') } }), (e: unknown) => e instanceof LoupeError && e.code === 'model-missing');
+    } finally {
+      await client.close();
+      proj.cleanup();
     }
   });
 });
