@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { encoderFlops } from '../src/core/bench/flops.js';
 import { expectedCharts, renderReport } from '../src/core/bench/report.js';
-import { recommendBatchSize, type BenchResults } from '../src/core/bench/results.js';
+import { compareLines, parseBenchResults, recommendBatchSize, runSummary, type BenchResults } from '../src/core/bench/results.js';
 import { loadReportAssets } from '../src/adapters/bench/assets.js';
 import { runBench, type BenchProgress } from '../src/adapters/bench/run-bench.js';
 import { progressBar } from '../src/cli/bench.js';
@@ -195,6 +195,21 @@ describe('loupe bench --quick (tiny BERT, tiny LLaMA)', () => {
     assert.deepEqual(page.notMeasured.sort(), ['box-chart-contention', 'box-chart-parallel']);
     assert.deepEqual(page.charts.map((c) => c.id).sort(), expectedCharts(r).sort());
     assert.ok(page.charts.every((c) => c.painted > 2000));
+  });
+});
+
+describe('comparing runs', () => {
+  test('an earlier committed run parses; the report gets a comparison table and a pick per goal', () => {
+    const committed = path.join(REPO, 'test/bench/results/bench-report-2026-11-22.json');
+    const earlier = parseBenchResults(JSON.parse(readFileSync(committed, 'utf8')), committed);
+    assert.equal(earlier.model.name, 'all-MiniLM-L6-v2');
+    assert.throws(() => parseBenchResults({ schema: 'other' }, 'x.json'), /x\.json is not a loupe bench result/);
+    const fast = { ...runSummary(earlier), model: 'fast-model', chunksPerSec: earlier.throughput.chunksPerSec * 10, cohesionGap: 0.01 };
+    const rows = [runSummary(earlier), fast];
+    assert.match(compareLines(rows)[0], /^Fastest of the compared runs: fast-model .* best topic separation: all-MiniLM-L6-v2 \(gap 0\.\d{3} vs 0\.010\)/);
+    assert.deepEqual(compareLines([rows[0]]), []);
+    const html = renderReport({ ...earlier, comparison: rows }, loadReportAssets(), 'bm9uY2Vub25jZQ');
+    assert.ok(/<h2>Compared runs<\/h2>\s*<table>.*this run.*fast-model/s.test(html), 'comparison table in the report');
   });
 });
 

@@ -11,7 +11,7 @@ import { isNotMeasured } from '../core/bench/report.js';
 
 export const BENCH_USAGE = `Usage:
   loupe bench [--quick] [--json <out.json>] [--report <report.html>] [--model <file.gguf>]
-              [--corpus <dir>] [--contexts 2] [--threads 1] [--cpu]
+              [--corpus <dir>] [--contexts 2] [--threads 1] [--cpu] [--compare <earlier.json>]...
               [--llm-model <chat.gguf|id>] [--llm-url <url>] [--llm auto|mlx|llama|openai]
 
 Measures the embedding model on this machine: throughput and latency, the content-hash cache,
@@ -30,6 +30,7 @@ Options:
   --cpu                 do not use a GPU
   --llm-model, --llm-url, --llm, --llm-threads   the answer model to measure (as for loupe ask)
   --contention <file>   include a \`npm run bench:contention\` result
+  --compare <file>      an earlier run's --json output to compare with (repeatable)
   --verbose             log details to stderr`;
 
 interface Io {
@@ -92,6 +93,7 @@ export async function runBenchCli(argv: string[], io: Io, logger: Logger): Promi
         'llm-model': { type: 'string' },
         'llm-threads': { type: 'string' },
         contention: { type: 'string' },
+        compare: { type: 'string', multiple: true },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -134,6 +136,7 @@ export async function runBenchCli(argv: string[], io: Io, logger: Logger): Promi
       gpu: v.cpu ? false : 'auto',
       answerModel: llmGiven ? { provider: provider ?? 'auto', url: v['llm-url'], model: v['llm-model'], threads: posInt(v['llm-threads'], '--llm-threads'), gpu: v.cpu ? false : 'auto' } : undefined,
       contentionFile: v.contention ? path.resolve(v.contention) : undefined,
+      compareWith: v.compare?.map((f) => path.resolve(f)),
       signal: ac.signal,
       logger,
     }, onProgress);

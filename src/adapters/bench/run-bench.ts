@@ -17,7 +17,7 @@ import { matryoshkaDims, sweepDims } from '../../core/bench/dimensions.js';
 import { activationBytes, encoderFlops, ridgePoint, roofline, type DevicePeak, type RooflinePoint } from '../../core/bench/flops.js';
 import { renderReport } from '../../core/bench/report.js';
 import {
-  BENCH_SCHEMA, parseContentionResults, recommendationLines,
+  BENCH_SCHEMA, compareLines, parseBenchResults, parseContentionResults, recommendationLines, runSummary,
   type AnswerModelResult, type BatchPoint, type BenchResults, type CacheResult, type ContentionResult, type DimensionPoint,
   type MachineInfo, type ModelInfo, type NotMeasured, type RooflineResult, type SeqLenPoint,
 } from '../../core/bench/results.js';
@@ -56,6 +56,8 @@ export interface BenchOptions {
   answerModel?: ChatModelPort | import('../llm/open-answer-model.js').AnswerModelConfig;
   /** A `npm run bench:contention` result to include (default: the newest committed one, if any). */
   contentionFile?: string;
+  /** Earlier runs' JSON files (as --json wrote them) to compare with in the report. */
+  compareWith?: string[];
   /** A VS Code webview's cspSource, if the HTML will be shown there. */
   cspSource?: string;
   signal?: AbortSignal;
@@ -445,6 +447,17 @@ export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchPro
       notes,
     };
     const results: BenchResults = { ...partial, recommendations: recommendationLines(partial) };
+    if (opts.compareWith?.length) {
+      const earlier = opts.compareWith.map((f) => {
+        try {
+          return parseBenchResults(JSON.parse(readFileSync(f, 'utf8')), f);
+        } catch (e) {
+          throw new LoupeError(`--compare ${f}: ${(e as Error).message}`, 'bad-args');
+        }
+      });
+      results.comparison = [runSummary(results), ...earlier.map(runSummary)];
+      results.recommendations.lines.push(...compareLines(results.comparison));
+    }
     const html = renderReport(results, loadReportAssets(), randomBytes(18).toString('base64url'), opts.cspSource);
     const out: BenchOutput = { results, html };
     if (opts.jsonPath) {

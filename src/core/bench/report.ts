@@ -154,6 +154,11 @@ export function reportBody(r: BenchResults): string {
   }
   parts.push('</div>');
 
+  if (r.comparison && r.comparison.length > 1) {
+    parts.push('<h2>Compared runs</h2>');
+    parts.push(table(['run', 'model', 'unit', 'contexts × threads', 'tokens/s', 'chunks/s', 'query p50 ms', 'cohesion gap', '1-NN same topic', 'batch', 'load'],
+      r.comparison.map((c, i) => [i === 0 ? 'this run' : new Date(c.startedAt).toISOString().slice(0, 16).replace('T', ' '), c.model, c.computeUnit, c.setup, fmt(c.tokensPerSec, 0), fmt(c.chunksPerSec), fmt(c.queryP50Ms, 2), fmt(c.cohesionGap, 3), fmt(c.nearestSameCategory, 2), c.batchSize ?? '–', fmt(c.loadAverage)])));
+  }
   parts.push('<h2>Setup</h2>');
   parts.push(table(['', ''], [
     ['model file', m.path], ['architecture', m.architecture], ['dimensions / max tokens', `${m.dimensions} / ${m.maxTokens}`],

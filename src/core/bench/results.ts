@@ -159,6 +159,57 @@ export interface BenchResults {
   contention: ContentionResult | NotMeasured;
   recommendations: Recommendations;
   notes: string[];
+  /** Earlier runs the user asked to compare with (`--compare`), this run first. */
+  comparison?: RunSummary[];
+}
+
+/** The figures that tell runs apart, for comparing models and settings side by side. */
+export interface RunSummary {
+  startedAt: string;
+  model: string;
+  computeUnit: string;
+  setup: string;
+  tokensPerSec: number;
+  chunksPerSec: number;
+  queryP50Ms: number;
+  cohesionGap: number;
+  nearestSameCategory: number;
+  batchSize: number | null;
+  loadAverage: number;
+}
+
+export function runSummary(r: Pick<BenchResults, 'startedAt' | 'model' | 'throughput' | 'latency' | 'sanity' | 'recommendations' | 'machine'>): RunSummary {
+  return {
+    startedAt: r.startedAt,
+    model: r.model.name,
+    computeUnit: r.model.computeUnit,
+    setup: `${r.model.contexts} × ${r.model.threadsPerContext}`,
+    tokensPerSec: r.throughput.tokensPerSec,
+    chunksPerSec: r.throughput.chunksPerSec,
+    queryP50Ms: r.latency.singleText.p50,
+    cohesionGap: r.sanity.cohesion.gap,
+    nearestSameCategory: r.sanity.cohesion.nearestSameCategory,
+    batchSize: r.recommendations.batchSize,
+    loadAverage: r.machine.loadAverageAtStart[0],
+  };
+}
+
+/** Reads an earlier run's JSON (as `--json` wrote it), or throws with the reason. */
+export function parseBenchResults(json: unknown, source: string): BenchResults {
+  const j = json as Partial<BenchResults> | null;
+  if (!j || j.schema !== BENCH_SCHEMA || !j.model || !j.throughput || !j.sanity) throw new Error(`${source} is not a loupe bench result (${BENCH_SCHEMA})`);
+  return j as BenchResults;
+}
+
+/** Which compared run to pick for speed and which for quality (one line each), if more than one model. */
+export function compareLines(runs: RunSummary[]): string[] {
+  if (runs.length < 2) return [];
+  const fastest = [...runs].sort((a, b) => b.chunksPerSec - a.chunksPerSec)[0];
+  const best = [...runs].sort((a, b) => b.cohesionGap - a.cohesionGap)[0];
+  if (fastest === best) return [`Of the ${runs.length} compared runs, ${best.model} (${best.computeUnit}, ${best.setup}) is both the fastest and separates topics best.`];
+  return [
+    `Fastest of the compared runs: ${fastest.model} (${fastest.computeUnit}, ${fastest.setup}) at ${fastest.chunksPerSec.toFixed(1)} chunks/s; best topic separation: ${best.model} (gap ${best.cohesionGap.toFixed(3)} vs ${fastest.cohesionGap.toFixed(3)}).`,
+  ];
 }
 
 export interface Recommendations {
