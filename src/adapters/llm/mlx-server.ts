@@ -22,14 +22,25 @@ export function pythonHasMlxLm(python: string, timeoutMs = 20_000): Promise<stri
   });
 }
 
-/** The first Python with mlx-lm among candidates (LOUPE_MLX_PYTHON, then python3, python). */
-export async function findMlxPython(candidates?: string[]): Promise<{ python: string; version: string } | null> {
+const pythonCache = new Map<string, { at: number; found: Promise<{ python: string; version: string } | null> }>();
+/** How long a Python lookup is remembered (importing mlx_lm takes seconds). */
+const PYTHON_CACHE_MS = 5 * 60_000;
+
+/** The first Python with mlx-lm among candidates (LOUPE_MLX_PYTHON, then python3, python); remembered for a few minutes. */
+export function findMlxPython(candidates?: string[]): Promise<{ python: string; version: string } | null> {
   const list = candidates ?? [process.env.LOUPE_MLX_PYTHON, 'python3', 'python'].filter((p): p is string => !!p);
-  for (const python of list) {
-    const version = await pythonHasMlxLm(python);
-    if (version) return { python, version };
-  }
-  return null;
+  const key = list.join('\0');
+  const hit = pythonCache.get(key);
+  if (hit && Date.now() - hit.at < PYTHON_CACHE_MS) return hit.found;
+  const found = (async () => {
+    for (const python of list) {
+      const version = await pythonHasMlxLm(python);
+      if (version) return { python, version };
+    }
+    return null;
+  })();
+  pythonCache.set(key, { at: Date.now(), found });
+  return found;
 }
 
 /** A free TCP port on 127.0.0.1. */

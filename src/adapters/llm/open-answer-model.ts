@@ -177,7 +177,7 @@ export async function describeAnswerModel(cfg: AnswerModelConfig = {}): Promise<
     case 'mlx': {
       const model = cfg.model ?? mlxModelForMemory(os.totalmem());
       const where = s.start ? 'mlx_lm.server (Loupe starts it on 127.0.0.1 at the first question)' : `mlx_lm.server at ${s.url} (already running)`;
-      return { kind: 'mlx', name: s.start ? model : cfg.model ?? 'server default model', where, contextSize: cfg.contextSize ?? mlxContextSize(model) ?? 8192, available: true, reason: s.reason };
+      return { kind: 'mlx', name: s.start ? model : cfg.model ?? 'the model the server loaded', where, contextSize: cfg.contextSize ?? mlxContextSize(model) ?? 8192, available: true, reason: s.reason };
     }
   }
 }
@@ -204,7 +204,8 @@ export async function openAnswerModel(cfg: AnswerModelConfig = {}): Promise<{ mo
       if (!selection.start) {
         const found = await MlxServer.attach(selection.url);
         if (!found) throw new LoupeError(`mlx_lm.server at ${selection.url} stopped answering.`, 'server-not-running');
-        return { model: new MlxChat(found, undefined, { model: found.model ?? cfg.model ?? 'server default model', ...common }), selection };
+        // /v1/models lists mlx_lm.server's whole Hugging Face cache, not the loaded model: name only what we know.
+        return { model: new MlxChat(found, undefined, { model: cfg.model ?? 'the model the server loaded', ...common }), selection };
       }
       const start = (): Promise<MlxServer> => {
         cfg.progress?.(`Starting mlx_lm.server with ${model} on 127.0.0.1 (the first start downloads the model, which can take minutes)…`);
