@@ -3,6 +3,7 @@
  * of src/core/protocol.ts over the IPC channel. Native work (llama.cpp, hnswlib, tree-sitter)
  * happens here, so a native crash or a long synchronous HNSW build never touches the host.
  */
+import { setPriority } from 'node:os';
 import { closeEngine, computeControllerOf, openEngine } from '../adapters/open-engine.js';
 import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
 import { computeStatusWithoutBackoff } from '../adapters/compute/compute.js';
@@ -11,6 +12,18 @@ import { isRequest, type EngineMessage, type EngineMethods, type MethodName, typ
 import { LoupeError, type Logger } from '../core/types.js';
 
 type Parts = Awaited<ReturnType<typeof openEngine>>;
+
+// Indexing is background work: a front end (the VS Code extension) may ask the engine to run at a
+// lower CPU priority so the editor wins when cores are contended. Set before any model loads, so
+// the threads llama.cpp starts later inherit it.
+const nice = Number(process.env.LOUPE_ENGINE_NICE);
+if (Number.isInteger(nice) && nice > 0) {
+  try {
+    setPriority(Math.min(nice, 19));
+  } catch {
+    // not permitted here: run at normal priority
+  }
+}
 
 function send(m: EngineMessage): void {
   process.send?.(m);
