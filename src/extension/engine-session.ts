@@ -51,7 +51,8 @@ export class EngineSession {
 
   constructor(readonly opts: SessionOptions) {
     // Electron's Node (desktop VS Code) needs ELECTRON_RUN_AS_NODE to run a plain Node script.
-    this.client = new EngineClient({ serverScript: opts.serverScript, env: { ELECTRON_RUN_AS_NODE: '1' } });
+    // Indexing is background work: the engine runs at nice 10 so the editor wins contended cores.
+    this.client = new EngineClient({ serverScript: opts.serverScript, env: { ELECTRON_RUN_AS_NODE: '1', LOUPE_ENGINE_NICE: '10' } });
     this.offEvent = this.client.onEvent((e) => this.onEvent(e));
     this.offExit = this.client.onExit(({ code, signal, restarting }) => {
       if (this.disposed) return;
