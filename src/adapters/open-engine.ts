@@ -8,7 +8,8 @@ import { HnswFactory } from './hnsw-index.js';
 import { LlamaEmbedder } from './llama-embedder.js';
 import { TreeSitterChunker } from './treesitter-chunker.js';
 import { ComputeController } from './compute/compute.js';
-import { RoutingEmbedder } from './compute/routing-embedder.js';
+import { RoutingEmbedder, type Backend } from './compute/routing-embedder.js';
+import { tryAneBackend } from './compute/ane-backend.js';
 import type { ComputeStatus } from '../core/compute/status.js';
 
 /** Settings a front end (CLI, engine process, extension) passes to build an engine: the protocol's `open` parameters plus a logger. */
@@ -57,17 +58,29 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
   try {
     // Back-off on: the contention-aware pacer replaces FixedPacer; with a GPU, a second copy of the
     // same GGUF on the CPU lets the dispatcher move embedding off a GPU another process holds.
+    // On Apple Silicon, the Neural Engine joins when its helper and Core ML model are installed and
+    // its vectors pass the parity gate against this GGUF (src/adapters/compute/ane-backend.ts).
     let compute: ComputeController | undefined;
     let engineEmbedder: LlamaEmbedder | RoutingEmbedder = embedder;
+    let closeAne: (() => Promise<void>) | undefined;
     if (cfg.backoff) {
+      const backends: Backend[] = [{ unit: embedder.computeUnit.startsWith('GPU') ? 'gpu' : 'cpu', embedder, sharesIndex: true }];
       if (embedder.computeUnit.startsWith('GPU')) {
         const cpu = await LlamaEmbedder.load({ modelPath: cfg.modelPath ?? defaultModelPath(), gpu: false, contexts: cfg.contexts, threadsPerContext: cfg.threadsPerContext, logger: cfg.logger });
-        engineEmbedder = new RoutingEmbedder([{ unit: 'gpu', embedder, sharesIndex: true }, { unit: 'cpu', embedder: cpu, sharesIndex: true }], () => compute?.latestSample() ?? null, cfg.logger);
+        backends.push({ unit: 'cpu', embedder: cpu, sharesIndex: true });
       }
+      if (process.platform === 'darwin') {
+        const ane = await tryAneBackend({ gguf: embedder, modelPath: cfg.modelPath ?? defaultModelPath(), storeDir: cfg.storeDir ?? path.join(cfg.root, '.loupe'), packageRoot: packageRoot(), logger: cfg.logger });
+        if (ane) {
+          backends.push(ane.backend);
+          closeAne = ane.close;
+        }
+      }
+      if (backends.length > 1) engineEmbedder = new RoutingEmbedder(backends, () => compute?.latestSample() ?? null, cfg.logger);
       compute = new ComputeController(engineEmbedder, { logger: cfg.logger, onStatus: cfg.onCompute, config: cfg.batchSize ? { full: { batchSize: cfg.batchSize, duty: 1 } } : undefined });
       void compute.detect().catch(() => undefined);
     }
-    computeOf.set(embedder, { compute, routed: engineEmbedder });
+    computeOf.set(embedder, { compute, routed: engineEmbedder, closeAne });
     const engine = await Engine.open({
       root: cfg.root,
       storeDir: cfg.storeDir,
@@ -89,13 +102,14 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
     c?.compute?.dispose();
     if (c?.routed instanceof RoutingEmbedder) await c.routed.dispose();
     else await embedder.dispose();
+    await c?.closeAne?.();
     computeOf.delete(embedder);
     throw e;
   }
 }
 
 /** Compute wiring per opened engine (keyed by its primary embedder, which `openEngine` returns). */
-const computeOf = new WeakMap<LlamaEmbedder, { compute?: ComputeController; routed: LlamaEmbedder | RoutingEmbedder }>();
+const computeOf = new WeakMap<LlamaEmbedder, { compute?: ComputeController; routed: LlamaEmbedder | RoutingEmbedder; closeAne?: () => Promise<void> }>();
 
 /** The compute controller of an engine opened with `backoff` (undefined otherwise). */
 export function computeControllerOf(parts: { embedder: LlamaEmbedder }): ComputeController | undefined {
@@ -111,4 +125,5 @@ export async function closeEngine(parts: { engine: Engine; embedder: LlamaEmbedd
   computeOf.delete(parts.embedder);
   if (c?.routed instanceof RoutingEmbedder) await c.routed.dispose();
   else await parts.embedder.dispose();
+  await c?.closeAne?.();
 }

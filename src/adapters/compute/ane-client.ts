@@ -147,8 +147,12 @@ export class AneClient {
     return !this.exited;
   }
 
+  private closed = false;
+
   close(): void {
-    if (this.exited) return;
+    if (this.exited || this.closed) return;
+    this.closed = true;
+    this.child.stdin!.on('error', () => undefined);
     this.child.stdin!.end(JSON.stringify({ id: 0, op: 'quit' }) + '\n');
     const t = setTimeout(() => this.child.kill(), 2000);
     t.unref();
