@@ -128,3 +128,26 @@ describe('roofline verdict', () => {
     assert.match(rooflineVerdict(pts.slice(1), peak), /^At every measured length \(64–256 tokens\) the encoder is compute-bound/);
   });
 });
+
+describe('FLOPs of newer embedding models (grouped-query attention, head size, gated FFN)', () => {
+  test('an EmbeddingGemma-like shape equals the hand-computed value', () => {
+    // L = 1, d = 768, f = 1152, 3 heads of k = 256 (q width 768), 1 KV head (kv width 256), gated FFN; n = 100
+    // Q: 2·100·768·768 = 117,964,800; K and V: 2 · 2·100·768·256 = 78,643,200 → qkv 196,608,000
+    // scores: 2·100²·768 = 15,360,000; values: 15,360,000; out: 2·100·768·768 = 117,964,800
+    // FFN: 6·100·768·1152 = 530,841,600; total 876,134,400
+    const s: EncoderShape = { architecture: 'gemma-embedding', layers: 1, hidden: 768, feedForward: 1152, heads: 3, kvHeads: 1, headDim: 256, gatedFfn: true, contextLength: 2048 };
+    const f = encoderFlops(s, 100);
+    assert.equal(f.qkv, 196_608_000);
+    assert.equal(f.attentionScores, 15_360_000);
+    assert.equal(f.outputProjection, 117_964_800);
+    assert.equal(f.feedForward, 530_841_600);
+    assert.equal(f.total, 876_134_400);
+  });
+
+  test('metadata: head_count_kv and key_length are read; equal values change nothing', () => {
+    const meta = { general: { architecture: 'qwen3' }, qwen3: { block_count: 28, embedding_length: 1024, feed_forward_length: 3072, context_length: 32768, attention: { head_count: 16, head_count_kv: 8, key_length: 128 } } };
+    assert.deepEqual(encoderShapeFromMetadata(meta), { architecture: 'qwen3', layers: 28, hidden: 1024, feedForward: 3072, heads: 16, contextLength: 32768, kvHeads: 8, headDim: 128 });
+    const bert = { general: { architecture: 'bert' }, bert: { block_count: 6, embedding_length: 384, feed_forward_length: 1536, attention: { head_count: 12, head_count_kv: 12 } } };
+    assert.equal(encoderFlops(encoderShapeFromMetadata(bert) as EncoderShape, 128).total, 2_868_903_936);
+  });
+});

@@ -22,6 +22,7 @@ export async function readModelFacts(modelPath: string): Promise<GgufModelFacts>
   const shape = encoderShapeFromMetadata(metadata);
   const tensors = (info.fullTensorInfo ?? info.tensorInfo ?? []).map((t) => ({ name: t.name, dimensions: t.dimensions.map(Number), ggmlType: Number(t.ggmlType) }));
   const w = weightBytesPerPass(tensors);
+  if (!('missing' in shape) && tensors.some((t) => /^blk\.0\.ffn_gate(_inp)?\.weight$/.test(t.name))) shape.gatedFfn = true;
   return {
     name: general.name ?? path.basename(modelPath, '.gguf'),
     architecture: general.architecture ?? 'unknown',

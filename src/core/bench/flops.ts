@@ -13,6 +13,11 @@
  *
  * Left out (each well under 1 % at these sizes, and not matrix work): layer norms, softmax, GELU,
  * biases, residual adds, the embedding lookup, pooling and normalisation of the output.
+ *
+ * Newer embedding models generalise two terms, from their metadata and tensors: grouped-query
+ * attention (`head_count_kv` < heads: K and V project to kv·k instead of d) and an explicit head
+ * size k (`key_length`, e.g. EmbeddingGemma), and a gated feed-forward (SwiGLU/GeGLU: a third
+ * d×f matrix, `ffn_gate`), which makes the FFN 6·n·d·f. With neither, the formulas above hold.
  */
 
 /** The shape of an encoder, from `<arch>.block_count` etc. in the GGUF metadata. */
@@ -24,6 +29,12 @@ export interface EncoderShape {
   heads: number;
   /** Longest input the model was trained for (`<arch>.context_length`). */
   contextLength: number;
+  /** Key/value heads when fewer than `heads` (grouped-query attention). */
+  kvHeads?: number;
+  /** Size of one head when not hidden / heads (`<arch>.attention.key_length`). */
+  headDim?: number;
+  /** Gated feed-forward (an `ffn_gate` tensor): three d×f matrices instead of two. */
+  gatedFfn?: boolean;
 }
 
 /** FLOPs of one forward pass, by part. */
@@ -42,11 +53,14 @@ export function encoderFlops(s: EncoderShape, seqLen: number): FlopsBreakdown {
   const d = s.hidden;
   const f = s.feedForward;
   const L = s.layers;
-  const qkv = L * 6 * n * d * d;
-  const attentionScores = L * 2 * n * n * d;
-  const attentionValues = L * 2 * n * n * d;
-  const outputProjection = L * 2 * n * d * d;
-  const feedForward = L * 4 * n * d * f;
+  const k = s.headDim ?? d / s.heads;
+  const q = s.heads * k; // width of Q (= d for BERT)
+  const kv = (s.kvHeads ?? s.heads) * k; // width of K and of V (= d for BERT)
+  const qkv = L * (2 * n * d * q + 2 * 2 * n * d * kv);
+  const attentionScores = L * 2 * n * n * q;
+  const attentionValues = L * 2 * n * n * q;
+  const outputProjection = L * 2 * n * q * d;
+  const feedForward = L * (s.gatedFfn ? 6 : 4) * n * d * f;
   return { qkv, attentionScores, attentionValues, outputProjection, feedForward, total: qkv + attentionScores + attentionValues + outputProjection + feedForward };
 }
 
@@ -75,7 +89,12 @@ export function encoderShapeFromMetadata(metadata: Record<string, unknown>): Enc
   if (!feedForward) missing.push(`${architecture}.feed_forward_length`);
   if (!heads) missing.push(`${architecture}.attention.head_count`);
   if (missing.length) return { missing, architecture };
-  return { architecture, layers: layers!, hidden: hidden!, feedForward: feedForward!, heads: heads!, contextLength: contextLength ?? 512 };
+  const shape: EncoderShape = { architecture, layers: layers!, hidden: hidden!, feedForward: feedForward!, heads: heads!, contextLength: contextLength ?? 512 };
+  const kvHeads = num(att.head_count_kv);
+  const headDim = num(att.key_length);
+  if (kvHeads && kvHeads !== heads) shape.kvHeads = kvHeads;
+  if (headDim && headDim !== hidden! / heads!) shape.headDim = headDim;
+  return shape;
 }
 
 /**
