@@ -1,10 +1,31 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Store } from '../src/core/store.js';
 import * as path from 'node:path';
 import { Bm25Index } from '../src/core/lexical/bm25.js';
 import { LexicalIndex, LEXICAL_LOG, splitIdentifier, tokenize, queryTerms, pathTerms, type LexicalChunk } from '../src/core/lexical/index.js';
 import { openTestEngine, SAMPLE_PROJECT, tempDir, writeTree } from './support/helpers.js';
+
+const SELF = fileURLToPath(import.meta.url);
+
+/** A tree of many small files, each with a distinct word (`alpha0`, `alpha1`, …). */
+function manyFiles(n: number): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < n; i++) files[`src/f${i}.ts`] = `export function handler${i}(x: number): number {\n  // alpha${i} marker\n  return x + ${i};\n}\n`;
+  return files;
+}
+
+// Child mode: index the folder given in the environment one chunk per commit, reporting each
+// commit on stdout, until the parent kills it.
+if (process.env.LOUPE_LEXICAL_CHILD) {
+  const engine = await openTestEngine(process.env.LOUPE_LEXICAL_CHILD, { batchSize: 1 });
+  await engine.index({ onProgress: (p) => p.phase === 'embed' && process.stdout.write(`commit ${p.chunksEmbedded}\n`) });
+  process.stdout.write('finished\n');
+  process.exit(0);
+}
 
 function chunk(label: number, hash: string, startLine = 1, endLine = 5): LexicalChunk {
   return { label, hash, startLine, endLine, symbol: null, language: 'typescript' };
@@ -145,6 +166,69 @@ describe('lexical: BM25 index and its log', () => {
 });
 
 describe('lexical: in the engine', () => {
+  test('a failure writing the terms stops the batch before the store commits it (the order the invariant rests on)', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeTree(dir, manyFiles(12));
+      let engine = await openTestEngine(dir, { batchSize: 1 });
+      const real = engine.lexical.persist.bind(engine.lexical);
+      let calls = 0;
+      engine.lexical.persist = (chunks) => {
+        if (++calls === 4) throw new Error('disk full (injected)');
+        real(chunks);
+      };
+      await assert.rejects(engine.index(), /disk full/);
+      const committed = [...engine.store.files.values()].flatMap((f) => f.chunks);
+      assert.ok(committed.length > 0 && engine.store.files.size < 12, `${engine.store.files.size} files committed`);
+      await engine.close();
+      const lex = LexicalIndex.open(path.join(dir, '.loupe'));
+      assert.equal(lex.covers(committed), true, 'no committed chunk lacks its terms');
+      lex.close();
+      engine = await openTestEngine(dir);
+      await engine.index();
+      assert.equal((await engine.search('alpha11', { k: 1, mode: 'lexical' }))[0].path, 'src/f11.ts');
+      await engine.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('SIGKILL mid-index: every chunk the store committed has its terms; the next run completes the lexical index', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeTree(dir, manyFiles(150));
+      const child = spawn(process.execPath, [SELF], { env: { ...process.env, LOUPE_LEXICAL_CHILD: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => resolve(sig)));
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if ((out.match(/commit /g) ?? []).length >= 8 && child.exitCode === null) child.kill('SIGKILL');
+      });
+      assert.equal(await exited, 'SIGKILL', `the child finished before it was killed: ${out.slice(-200)} ${err}`);
+
+      const storeDir = path.join(dir, '.loupe');
+      const m = JSON.parse(readFileSync(path.join(storeDir, 'manifest.json'), 'utf8')) as { modelId: string; modelName: string; dimensions: number };
+      const store = Store.open(storeDir, m, { metadataOnly: true });
+      const lex = LexicalIndex.open(storeDir);
+      const committed = [...store.files.values()].flatMap((f) => f.chunks);
+      assert.ok(committed.length >= 1 && store.files.size < 150, `${store.files.size} files committed before the kill`);
+      assert.equal(lex.covers(committed), true, 'terms are fsynced before the store commits the chunks that use them');
+      store.close();
+      lex.close();
+
+      const engine = await openTestEngine(dir);
+      const s = await engine.index();
+      assert.equal(engine.store.files.size, 150, JSON.stringify(s));
+      assert.equal((await engine.search('alpha149', { k: 1, mode: 'lexical' }))[0].path, 'src/f149.ts');
+      assert.equal((await engine.search('alpha0', { k: 1, mode: 'lexical' }))[0].path, 'src/f0.ts');
+      await engine.close();
+    } finally {
+      cleanup();
+    }
+  });
+
   test('index, edit, delete and search --mode lexical|dense|hybrid; an index without terms is repaired', async () => {
     const { dir, cleanup } = tempDir();
     try {
