@@ -90,7 +90,11 @@ for (let r = 0; r < rounds; r++) {
     process.stderr.write(`${JSON.stringify(run)}\n`);
   }
 }
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const med = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return round1(s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2);
+};
 const of = (nice: number) => runs.filter((x) => x.nice === nice);
 const result = {
   date: new Date().toISOString(),
