@@ -82,7 +82,8 @@ export class LlamaChat implements ChatModelPort {
     const contextSize = Math.min(o.contextSize ?? Math.min(8192, model.trainContextSize), model.trainContextSize);
     let context: LlamaContext;
     try {
-      context = await model.createContext({ contextSize: contextSize * n, sequences: n, threads, batchSize: Math.min(512, contextSize) });
+      // contextSize is per sequence: node-llama-cpp allocates contextSize × sequences cells.
+      context = await model.createContext({ contextSize, sequences: n, threads, batchSize: Math.min(512, contextSize) });
     } catch (e) {
       await model.dispose();
       throw new LoupeError(`No room for a ${contextSize}-token context for ${path.basename(modelPath)}: ${(e as Error).message}`, 'model-load-failed');
