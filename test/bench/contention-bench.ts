@@ -159,6 +159,7 @@ class SwitchPacer implements PacerPort {
     this.use(first);
   }
 
+  private handedOutBy: PacerPort | null = null;
   private changed!: Promise<void>;
   private wake: () => void = () => undefined;
   /** Resolves when the engine asks for work under the current setting (no unit of the previous one in flight). */
@@ -190,12 +191,19 @@ class SwitchPacer implements PacerPort {
       const p = this.inner;
       this.onCalled();
       const r = await Promise.race([p.acquire(signal).then((n) => ({ n })), this.changed.then(() => null)]);
-      if (r && p === this.inner) return r.n;
+      if (process.env.LOUPE_BENCH_DEBUG) process.stderr.write(`acquire ${r ? r.n : 'switched'} ${p === this.inner ? 'same' : 'stale'} ${Date.now() % 100000}\n`);
+      if (r && p === this.inner) {
+        this.handedOutBy = p;
+        return r.n;
+      }
     }
   }
 
   release(done: { chunks: number; ms: number }): void {
-    this.inner.release(done);
+    if (process.env.LOUPE_BENCH_DEBUG) process.stderr.write(`release ${done.chunks} ${Math.round(done.ms)} ${Date.now() % 100000}\n`);
+    // Report a unit to the setting that handed it out: a full-speed unit finishing after the switch
+    // must not set a back-off setting's rest.
+    (this.handedOutBy ?? this.inner).release(done);
   }
 }
 
