@@ -10,7 +10,7 @@ const require = createRequire(import.meta.url);
 const external = ['vscode', 'hnswlib-node', 'node-llama-cpp'];
 const entries = [
   { in: 'src/engine-process/server.ts', out: 'engine-server' },
-  { in: 'src/cli/main.ts', out: 'cli' },
+  { in: 'src/cli/run.ts', out: 'cli' },
   // loupe bench in its own process, forked by the extension's "Loupe: Run Benchmark" (bench-client.ts).
   { in: 'src/adapters/bench/bench-worker.ts', out: 'bench-worker' },
 ];
