@@ -189,15 +189,19 @@ test('a burst of 200 writes arrives in few batches', async () => {
   const root = makeTree({ 'seed.ts': 's' });
   const { w, batches, until } = await startWatcher(root);
   try {
+    const t0 = performance.now();
     for (let i = 0; i < 200; i++) {
       write(root, `gen/f${i % 20}/file${i}.ts`, `content ${i}`);
       if (i % 20 === 0) await sleep(5);
     }
     for (let i = 0; i < 200; i += 2) fs.appendFileSync(path.join(root, `gen/f${i % 20}/file${i}.ts`), ' again');
+    const burstMs = performance.now() - t0;
     const changed = () => new Set(batches.flatMap((b) => b.changed));
     await until(() => changed().size === 200, '200 changed paths');
     await sleep(DEBOUNCE * 3);
-    assert.ok(batches.length <= 3, `batches: ${batches.length}`);
+    // A burst longer than maxWaitMs (2 s; it happens on a loaded machine) is flushed once per maxWait.
+    const allowed = 3 + Math.floor(burstMs / 2000);
+    assert.ok(batches.length <= allowed, `batches: ${batches.length} for a ${Math.round(burstMs)} ms burst (allowed ${allowed})`);
     assert.equal(changed().size, 200);
     assert.deepEqual(batches.flatMap((b) => b.deleted), []);
   } finally {
