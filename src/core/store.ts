@@ -55,7 +55,7 @@ export interface StoreIdentity {
 
 export interface StoreOptions {
   annFactory?: AnnFactoryPort;
-  /** Live chunks from which an HNSW graph replaces exact search (default 20,000). */
+  /** Live chunks from which an HNSW graph replaces exact search (default 10,000: there exact search costs about as much as embedding the query; see test/bench/results/engine-*.json). */
   annThreshold?: number;
   logger?: Logger;
   /** Discard whatever is there and start empty. */
@@ -121,7 +121,7 @@ export class Store {
 
   private constructor(readonly dir: string, readonly identity: StoreIdentity, private readonly opts: StoreOptions) {
     this.logger = opts.logger ?? silentLogger;
-    this.threshold = opts.annThreshold ?? 20_000;
+    this.threshold = opts.annThreshold ?? 10_000;
   }
 
   /** Opens (or creates) the store in `dir` for `identity`. Throws `model-mismatch` for another model's index. */
