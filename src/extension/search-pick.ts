@@ -43,12 +43,25 @@ export function rangeOf(p: Passage): vscode.Range {
   return new vscode.Range(p.startLine - 1, 0, Math.max(p.startLine - 1, p.endLine - 1), Number.MAX_SAFE_INTEGER);
 }
 
+let highlight: { type: vscode.TextEditorDecorationType; editor?: vscode.TextEditor; timer?: ReturnType<typeof setTimeout> } | undefined;
+
+/** Marks the passage's lines for a moment (the cursor goes to its first line; nothing is selected). */
+function flash(editor: vscode.TextEditor, range: vscode.Range): void {
+  highlight ??= { type: vscode.window.createTextEditorDecorationType({ backgroundColor: new vscode.ThemeColor('editor.rangeHighlightBackground'), isWholeLine: true }) };
+  if (highlight.timer) clearTimeout(highlight.timer);
+  highlight.editor?.setDecorations(highlight.type, []);
+  editor.setDecorations(highlight.type, [range]);
+  highlight.editor = editor;
+  highlight.timer = setTimeout(() => editor.setDecorations(highlight!.type, []), 2500);
+}
+
 /** Opens a passage's file at its range. */
 export async function openPassage(p: Passage, preview: boolean, preserveFocus = false): Promise<void> {
   const uri = vscode.Uri.file(path.join(p.root, ...p.path.split('/')));
   const editor = await vscode.window.showTextDocument(uri, { preview, preserveFocus, selection: new vscode.Range(p.startLine - 1, 0, p.startLine - 1, 0) });
   const range = rangeOf(p);
   editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  flash(editor, range);
 }
 
 /** Shows the live search quick pick; `initial` pre-fills the query. */
