@@ -6,6 +6,8 @@
 import * as vscode from 'vscode';
 import { CATALOG, ModelManager } from '../core/models/manager.js';
 import { abortSignalFrom } from './async-utils.js';
+import { runBenchmark } from './bench.js';
+import { exportToProjector } from './export.js';
 import type { Loupe } from './loupe.js';
 import { showError } from './logger.js';
 
@@ -44,8 +46,22 @@ export function registerCommands(loupe: Loupe): vscode.Disposable[] {
     },
     'loupe.showLogs': () => loupe.log.show(),
     'loupe.chooseModel': () => chooseModel(loupe),
+    // The benchmark needs no engine session (it runs in its own process); export reads the index files.
+    'loupe.runBenchmark': reported(loupe, (mode?: unknown) => runBenchmark(loupe, mode)),
+    'loupe.exportProjector': reported(loupe, () => exportToProjector(loupe)),
   };
   return Object.entries(table).map(([id, fn]) => vscode.commands.registerCommand(id, fn));
+}
+
+/** Shows an error a command throws (with Show Logs) instead of VS Code's bare one. */
+function reported(loupe: Loupe, fn: Handler): Handler {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (e) {
+      void showError(loupe.log, `Loupe: ${(e as Error).message}`);
+    }
+  };
 }
 
 /** Picks the embedding model: bundled, installed, a download from the catalogue, or a GGUF file. */

@@ -95,7 +95,7 @@ export class Loupe implements vscode.Disposable {
     });
   }
 
-  private storeDirFor(root: string): string | undefined {
+  storeDirFor(root: string): string | undefined {
     if (this.settings.storage === 'workspace') return undefined;
     const id = createHash('sha256').update(root).digest('hex').slice(0, 16);
     return path.join(this.context.globalStorageUri.fsPath, 'indexes', `${path.basename(root)}-${id}`);

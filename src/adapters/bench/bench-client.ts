@@ -27,12 +27,13 @@ export interface ForkedBenchRun {
 export function runBenchForked(
   options: ForkedBenchOptions,
   onProgress: (p: BenchProgress) => void = () => {},
-  o: { workerScript?: string; execPath?: string; signal?: AbortSignal; onLog?: (level: string, message: string) => void } = {},
+  o: { workerScript?: string; execPath?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal; onLog?: (level: string, message: string) => void } = {},
 ): Promise<ForkedBenchRun> {
   const script = o.workerScript ?? fileURLToPath(new URL('./bench-worker.js', import.meta.url));
   return new Promise((resolve, reject) => {
     o.signal?.throwIfAborted();
-    const child = fork(script, [], { execPath: o.execPath, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+    // `env` is added to this process's (VS Code's Electron needs ELECTRON_RUN_AS_NODE to run a Node script).
+    const child = fork(script, [], { execPath: o.execPath, env: o.env ? { ...process.env, ...o.env } : undefined, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
     let stderr = '';
     let settled = false;
     child.stderr?.on('data', (d: Buffer) => {
