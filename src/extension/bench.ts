@@ -13,6 +13,7 @@ import { abortSignalFrom, isAbort } from './async-utils.js';
 import { earlierRuns, runFileName, runSummaryMessage } from './bench-runs.js';
 import type { Loupe } from './loupe.js';
 import { showError } from './logger.js';
+import { answerParamsFor } from './settings.js';
 
 /** Runs the benchmark; resolves when it is shown (or cancelled). */
 export async function runBenchmark(loupe: Loupe, modeArg?: unknown): Promise<void> {
@@ -58,6 +59,8 @@ export async function runBenchmark(loupe: Loupe, modeArg?: unknown): Promise<voi
           jsonPath,
           reportPath,
           compareWith: earlier.files.length ? earlier.files : undefined,
+          // The answer model is measured only when one is set explicitly (a bench never starts one on a guess).
+          answerModel: s.answerModel || s.answerUrl ? answerParamsFor(s) : undefined,
         },
         (p) => {
           const pct = Math.max(0, Math.min(100, p.fraction * 100));
