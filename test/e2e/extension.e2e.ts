@@ -13,10 +13,11 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
-import { REPO, tempDir, writeTree } from '../support/helpers.js';
+import { runBenchForked } from '../../src/adapters/bench/bench-client.js';
+import { REPO, tempDir, tinyBertPath, writeTree } from '../support/helpers.js';
 import { cursorLine, missingSetup, openWorkbench, runCommand, startCodeServer, statusText, waitForStatus, type CodeServer } from './harness.js';
 
-const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string };
+const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string; publisher: string };
 const VSIX = process.env.LOUPE_VSIX ?? path.join(REPO, 'dist', 'vsix', `${pkg.name}-${process.platform}-${process.arch}-${pkg.version}.vsix`);
 const OUT = path.join(REPO, 'out', 'e2e');
 const SHOTS = path.join(OUT, 'screenshots');
@@ -143,16 +144,34 @@ const skip = missingSetup(VSIX);
 describe('the packaged VSIX', { skip: existsSync(VSIX) ? undefined : `no VSIX at ${VSIX} (npm run package)` }, () => {
   test('carries the bundles, grammars, the bundled model and only this platform\'s native binaries', () => {
     const names = execFileSync('unzip', ['-Z1', VSIX], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\n').filter(Boolean);
-    for (const f of ['extension/package.json', 'extension/dist/extension.cjs', 'extension/dist/engine-server.mjs', 'extension/dist/tree-sitter.wasm', 'extension/media/qa.js', 'extension/models/all-MiniLM-L6-v2.Q8_0.gguf', 'extension/node_modules/hnswlib-node/build/Release/addon.node', 'extension/node_modules/node-llama-cpp/package.json']) {
+    for (const f of ['extension/package.json', 'extension/dist/extension.cjs', 'extension/dist/engine-server.mjs', 'extension/dist/tree-sitter.wasm', 'extension/media/qa.js', 'extension/models/all-MiniLM-L6-v2.Q8_0.gguf', 'extension/node_modules/hnswlib-node/build/Release/addon.node', 'extension/node_modules/node-llama-cpp/package.json', 'extension/dist/bench-worker.mjs', 'extension/dist/report/chart.umd.min.js', 'extension/media/report/report.js']) {
       assert.ok(names.includes(f), `${f} is in the VSIX`);
     }
     assert.ok(names.some((n) => /extension\/dist\/grammars\/tree-sitter-typescript\.wasm$/.test(n)), 'grammar wasm');
+    assert.ok(names.filter((n) => n.startsWith('extension/dist/cohesion/')).length >= 8, 'the labelled cohesion set (for the benchmark)');
     const llamaPackages = new Set(names.map((n) => /node_modules\/@node-llama-cpp\/([^/]+)\//.exec(n)?.[1]).filter(Boolean));
     const platform = process.platform === 'darwin' ? 'mac' : process.platform === 'win32' ? 'win' : process.platform;
     for (const p of llamaPackages) assert.ok(p!.startsWith(`${platform}-${process.arch}`), `only this platform's llama.cpp binaries: ${p}`);
     assert.ok(llamaPackages.size > 0);
     assert.ok(!names.some((n) => /hnswlib-node\/(src|build\/Release\/obj)/.test(n) || n.endsWith('gitRelease.bundle') || n.endsWith('.map')), 'no sources, build objects or maps');
     assert.ok(!names.some((n) => n.startsWith('extension/src/') || n.startsWith('extension/test/')), 'no sources or tests');
+  });
+
+  test('its bench worker runs from the installed files alone (what Loupe: Run Benchmark forks)', async () => {
+    const { dir, cleanup } = tempDir('loupe-vsix-');
+    try {
+      execFileSync('unzip', ['-q', VSIX, 'extension/*', '-d', dir]);
+      const ext = path.join(dir, 'extension');
+      // The worker resolves node-llama-cpp, Chart.js, the cohesion set and the report template from the extracted extension only.
+      const r = await runBenchForked({ quick: true, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, jsonPath: path.join(dir, 'run.json') }, undefined, { workerScript: path.join(ext, 'dist', 'bench-worker.mjs'), env: { ELECTRON_RUN_AS_NODE: '1' } });
+      assert.equal(r.results.model.name, 'loupe-tiny-bert');
+      assert.ok(r.results.sanity.cohesion, 'cohesion measured on the shipped set');
+      assert.ok(existsSync(path.join(dir, 'run.json')));
+      assert.ok((r.html.match(/<canvas /g) ?? []).length >= 4, 'chart canvases in the report');
+      assert.match(r.html, /Chart\.js v\d/, 'Chart.js inlined from dist/report');
+    } finally {
+      cleanup();
+    }
   });
 });
 
@@ -283,6 +302,32 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await shot(page, '9-qa-no-answer-model');
     assert.ok(heads.some((h) => /area\.go/.test(h)), `area.go retrieved: ${JSON.stringify(heads)}`);
     assert.equal(await turn.locator('.answer').textContent(), '', 'no fake answer');
+  });
+
+  test('Loupe: Run Benchmark (quick) shows the report with its charts drawn and saves the run', async () => {
+    await runCommand(page, 'Loupe: Run Benchmark');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Smaller sweeps' }).first().click({ timeout: 15_000 });
+    // The report's webview: its nonce'd scripts ran under its CSP once body[data-charts] lists the drawn charts.
+    const deadline = Date.now() + 240_000;
+    let charts = '';
+    let canvases = 0;
+    while (!charts) {
+      for (const f of page.frames()) {
+        const body = f.locator('body[data-charts]');
+        if (!(await body.count().catch(() => 0))) continue;
+        charts = (await body.getAttribute('data-charts').catch(() => '')) ?? '';
+        canvases = await f.locator('canvas').count();
+      }
+      if (charts) break;
+      if (Date.now() > deadline) throw new Error('no benchmark report with drawn charts within 240 s');
+      await page.waitForTimeout(1000);
+    }
+    await page.locator('.notifications-toasts', { hasText: 'Recommended batch size' }).waitFor({ timeout: 15_000 });
+    await shot(page, '10-benchmark-report');
+    assert.ok(charts.split(' ').length >= 4, `charts drawn: ${charts}`);
+    assert.ok(canvases >= 4, `${canvases} canvases`);
+    const runs = path.join(server.userDataDir, 'User', 'globalStorage', `${pkg.publisher}.${pkg.name}`, 'benchmarks');
+    assert.ok(existsSync(runs) && readdirSync(runs).some((f) => f.endsWith('.json')), `a run saved under ${runs}`);
   });
 
   test('record activation time and extension-host event-loop delay during the full index', async () => {
