@@ -51,8 +51,9 @@ export interface SchedulerConfig {
 
 /**
  * Defaults. 32 chunks per unit is right for a dedicated machine and 8 beside other work (the
- * product's measurements); the duty cycles come from test/bench/contention-bench.ts on one shared
- * unit, where embedding 10–15% of the time kept ≥ 90% of an agent-like workload's throughput.
+ * product's measurements). The duty cycles come from the first measurement in issue 7 on one
+ * shared unit (embedding 10% of the time kept 96% of an agent-like workload, 25% kept 87%); the
+ * committed test/bench/contention-bench.ts run on the shared build machine was too noisy to refine them.
  */
 export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   enabled: true,
