@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { ContentionSampler } from '../src/adapters/compute/sampler.js';
 import { detectHardware, llamaGpuBackend } from '../src/adapters/compute/hardware.js';
-import { tempDir } from './support/helpers.js';
+import { SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+import { EngineClient } from '../src/adapters/engine-client.js';
 
 const linux = process.platform === 'linux';
 
@@ -133,4 +134,28 @@ test('hardware on this machine: no Neural Engine off macOS, cores from /proc/cpu
   assert.ok(backend === false || ['metal', 'cuda', 'vulkan'].includes(backend as string), String(backend));
   const full = await detectHardware({ gpuBackend: backend ?? 'skip' });
   assert.match(full.summary, /GPU: (none|Metal|CUDA|Vulkan)/);
+});
+
+test('engine process: open with backoff, a compute request shows hardware and the back-off state; without backoff too', async () => {
+  const { dir, cleanup } = tempDir();
+  writeTree(dir, SAMPLE_PROJECT);
+  const client = new EngineClient();
+  try {
+    await client.open({ root: dir, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, backoff: true });
+    await client.request('index', { jobId: 'j1' });
+    const c = await client.request('compute', {});
+    assert.ok(c, 'a compute status');
+    assert.equal(c.backoff, true);
+    assert.equal(c.unit, 'cpu');
+    assert.equal(c.hardware?.platform, process.platform);
+    assert.match(c.explanation, /^(full speed|backing off|backing off hard): /);
+    assert.deepEqual(c.units, ['CPU']);
+    await client.open({ root: dir, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 });
+    const off = await client.request('compute', {});
+    assert.equal(off?.backoff, false);
+    assert.equal(off?.explanation, 'full speed: back-off off');
+  } finally {
+    await client.close();
+    cleanup();
+  }
 });
