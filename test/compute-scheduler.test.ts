@@ -34,6 +34,25 @@ test('recorded trace (saturated shared machine): backs off hard once, never flap
   assert.match(ds.at(-1)!.explanation, /^backing off hard: CPU \d+%$/);
 });
 
+test('recorded trace (quiet machine, then a burst): an idle agent alone does not slow Loupe; the burst does; recovery steps down once each', () => {
+  const rec = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/compute/trace-linux-burst.json'), 'utf8')) as { samples: ContentionSample[] };
+  const ds = replay(rec.samples, 'cpu');
+  const burst = rec.samples.findIndex((x) => (x.cpuOthers ?? 0) > 0.9);
+  const quiet = rec.samples.findIndex((x, i) => i > burst && (x.cpuOthers ?? 1) < 0.1);
+  assert.ok(burst > 20 && quiet > burst + 15, `burst at ${burst}, quiet at ${quiet}`);
+  assert.ok(ds.slice(0, burst).every((d) => d.mode === 'full'));
+  const agentIdle = ds.find((d, i) => i < burst && rec.samples[i].agents.length);
+  assert.match(agentIdle!.explanation, /^full speed: claude active, CPU \d+%$/);
+  assert.equal(ds[burst].mode, 'full', 'one sample is not enough');
+  assert.equal(ds[burst + 1].mode, 'heavy');
+  assert.ok(ds.slice(burst + 1, quiet).every((d) => d.mode === 'heavy'));
+  const modes = ds.slice(quiet).map((d) => d.mode);
+  assert.equal(modes[0], 'heavy');
+  assert.ok(modes.indexOf('backoff') >= 2, 'three quiet samples before stepping down');
+  assert.equal(modes.at(-1), 'full');
+  assert.equal(countSwitches(ds), 3);
+});
+
 test('generated noisy trace around the threshold: hysteresis keeps the mode (a plain threshold would flap)', () => {
   // Load wobbling between 0.42 and 0.58 every sample, then dropping to 0.33 (inside the hysteresis band).
   const trace: ContentionSample[] = [];
