@@ -52,8 +52,8 @@ export interface SchedulerConfig {
 /**
  * Defaults. 32 chunks per unit is right for a dedicated machine and 8 beside other work (the
  * product's measurements). The duty cycles come from the first measurement in issue 7 on one
- * shared unit (embedding 10% of the time kept 96% of an agent-like workload, 25% kept 87%); the
- * committed test/bench/contention-bench.ts run on the shared build machine was too noisy to refine them.
+ * shared unit (embedding 10% of the time kept 96% of an agent-like workload, 25% kept 87%);
+ * test/bench/results/contention-2026-11-22.json confirms them: the default kept 97%.
  */
 export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   enabled: true,
