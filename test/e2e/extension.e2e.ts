@@ -103,11 +103,17 @@ async function search(page: Page, query: string, expect: RegExp): Promise<{ rows
   const row = page.locator('.quick-input-widget .monaco-list-row').first();
   const deadline = Date.now() + 30_000;
   let rows: string[] = [];
-  for (;;) {
+  for (let tries = 1; ; tries++) {
     rows = await page.locator('.quick-input-widget .monaco-list-row').allTextContents();
     if (rows.length && expect.test(rows[0]!)) break;
     if (Date.now() > deadline) throw new Error(`no result matching ${expect} for "${query}"; rows: ${JSON.stringify(rows.slice(0, 5))}`);
     await page.waitForTimeout(200);
+    // The quick pick searches when the text changes; a search typed before an update reached the
+    // index shows the old results, so type it again now and then, as a user would.
+    if (tries % 10 === 0) {
+      await input.fill(query + ' ');
+      await input.fill(query);
+    }
   }
   await row.waitFor();
   return { rows };
