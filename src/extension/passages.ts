@@ -15,16 +15,10 @@ export interface RootedResult extends SearchResult {
 }
 
 /** A retrieved passage: location plus text, numbered for citations (1-based). */
-export interface Passage {
+export interface Passage extends SearchResult {
   n: number;
   root: string;
   rootName: string;
-  path: string;
-  startLine: number;
-  endLine: number;
-  symbol: string | null;
-  language: string;
-  score: number;
   text: string;
 }
 

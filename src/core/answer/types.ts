@@ -1,3 +1,5 @@
+import type { SearchResult } from '../types.js';
+
 /**
  * Vocabulary of local answers: chat messages, the port every answer model implements, sources
  * and citations. Pure types; the adapters (node-llama-cpp in process, an OpenAI-compatible HTTP
@@ -69,14 +71,8 @@ export interface ChatModelPort {
   dispose(): Promise<void>;
 }
 
-/** A retrieved piece of code that the prompt may quote. */
-export interface Source {
-  path: string;
-  startLine: number;
-  endLine: number;
-  symbol: string | null;
-  language: string;
-  score: number;
+/** A retrieved piece of code that the prompt may quote: a search result with its text. */
+export interface Source extends SearchResult {
   text: string;
 }
 
