@@ -21,6 +21,8 @@ export interface SessionOptions {
   logger: Logger;
   /** Called whenever state or status changes (the status bar re-renders). */
   onChange: () => void;
+  /** Called when the watcher's update reached the index (open searches refresh). */
+  onIndexed?: () => void;
 }
 
 /** A running index job. */
@@ -98,6 +100,7 @@ export class EngineSession {
     } else if (e.event === 'indexed') {
       this.opts.logger.info(`[${this.opts.name}] updated ${e.summary.filesChanged} changed, ${e.summary.filesDeleted} deleted file(s): ${e.summary.chunks} chunks`);
       void this.refreshStatus();
+      this.opts.onIndexed?.();
     }
   }
 

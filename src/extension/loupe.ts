@@ -33,6 +33,8 @@ export class Loupe implements vscode.Disposable {
   /** Event-loop delay of the extension host, reset at the start of each index job. */
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
   private renderQueued = false;
+  /** Fires when a watcher update reached any folder's index. */
+  private readonly indexed = new vscode.EventEmitter<void>();
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.settings = readSettings((k) => vscode.workspace.getConfiguration('loupe').get(k));
@@ -110,6 +112,7 @@ export class Loupe implements vscode.Disposable {
       serverScript: path.join(this.context.extensionPath, 'dist', 'engine-server.mjs'),
       logger: this.log,
       onChange: () => this.render(),
+      onIndexed: () => this.indexed.fire(),
     });
   }
 
@@ -215,7 +218,7 @@ export class Loupe implements vscode.Disposable {
 
   /** Shows the search quick pick. */
   search(initial?: string): void {
-    showSearch({ searchPassages: (q, signal) => this.searchPassages(q, signal), coverage: () => this.coverage(), multiRoot: this.sessions.size > 1, log: this.log }, initial);
+    showSearch({ searchPassages: (q, signal) => this.searchPassages(q, signal), coverage: () => this.coverage(), onIndexed: this.indexed.event, multiRoot: this.sessions.size > 1, log: this.log }, initial);
   }
 
   /** Re-indexes every folder; restarts engines whose settings changed (a new model rebuilds). */
@@ -297,6 +300,7 @@ export class Loupe implements vscode.Disposable {
   private _answerer: Answerer | undefined;
 
   dispose(): void {
+    this.indexed.dispose();
     for (const s of this.sessions.values()) void s.dispose();
     this.sessions.clear();
     for (const d of this.disposables.reverse()) d.dispose();

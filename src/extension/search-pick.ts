@@ -18,6 +18,8 @@ export interface SearchHost {
   searchPassages(query: string, signal: AbortSignal): Promise<Passage[]>;
   /** A note on coverage (`indexing: 120 of 800 files…`), empty when complete. */
   coverage(): string;
+  /** Fires when an update reached the index, so open results can be refreshed. */
+  onIndexed?: vscode.Event<void>;
   readonly multiRoot: boolean;
   readonly log: { error(m: string): void };
 }
@@ -113,7 +115,15 @@ export function showSearch(host: SearchHost, initial = ''): void {
     qp.hide();
     void openPassage(p, false).catch((e) => host.log.error(`cannot open ${p.path}: ${(e as Error).message}`));
   });
+  // A save that reaches the index while the pick is open refreshes its results, unless the user
+  // has moved through them (refreshing would move the selection under them).
+  const onIndexed = host.onIndexed?.(() => {
+    const first = qp.items[0];
+    if (!qp.value.trim() || (first && qp.activeItems[0] !== first)) return;
+    live.push(qp.value);
+  });
   qp.onDidHide(() => {
+    onIndexed?.dispose();
     live.cancel();
     qp.dispose();
     // Leaving without a choice goes back to where the user was before the previews.
