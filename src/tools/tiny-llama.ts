@@ -50,6 +50,31 @@ export interface TinyLlamaVocab {
   sentenceIds: number[];
 }
 
+/**
+ * Writes the tokenizer metadata of the tiny vocabulary. `chat`: a ChatML chat model whose turns
+ * end at <|im_end|> (EOS and EOT, BOS added, the template); otherwise the plain </s> EOS only
+ * (enough for a prefill workload).
+ */
+export function addTinyLlamaTokenizer(w: GgufWriter, vocab: TinyLlamaVocab, chat: boolean): void {
+  w.addString('tokenizer.ggml.model', 'llama');
+  w.addString('tokenizer.ggml.pre', 'default');
+  w.addStringArray('tokenizer.ggml.tokens', vocab.tokens);
+  w.addF32Array('tokenizer.ggml.scores', vocab.scores);
+  w.addI32Array('tokenizer.ggml.token_type', vocab.types);
+  w.addU32('tokenizer.ggml.unknown_token_id', vocab.unkId);
+  w.addU32('tokenizer.ggml.bos_token_id', vocab.bosId);
+  if (!chat) {
+    w.addU32('tokenizer.ggml.eos_token_id', vocab.eosId);
+    return;
+  }
+  // ChatML ends a turn with <|im_end|>; making it EOS (and EOT) stops generation there.
+  w.addU32('tokenizer.ggml.eos_token_id', vocab.imEndId);
+  w.addU32('tokenizer.ggml.eot_token_id', vocab.imEndId);
+  w.addBool('tokenizer.ggml.add_bos_token', true);
+  w.addBool('tokenizer.ggml.add_eos_token', false);
+  w.addString('tokenizer.chat_template', CHATML_TEMPLATE);
+}
+
 /** Builds the SentencePiece vocabulary (throws on duplicate pieces, which would abort llama.cpp). */
 export function buildTinyLlamaVocab(): TinyLlamaVocab {
   const tokens: string[] = [];
@@ -112,19 +137,7 @@ export function buildTinyLlamaGguf(): Buffer {
   w.addU32('llama.rope.dimension_count', d / HEAD_COUNT);
   w.addF32('llama.attention.layer_norm_rms_epsilon', 1e-5);
 
-  w.addString('tokenizer.ggml.model', 'llama');
-  w.addString('tokenizer.ggml.pre', 'default');
-  w.addStringArray('tokenizer.ggml.tokens', vocab.tokens);
-  w.addF32Array('tokenizer.ggml.scores', vocab.scores);
-  w.addI32Array('tokenizer.ggml.token_type', vocab.types);
-  w.addU32('tokenizer.ggml.unknown_token_id', vocab.unkId);
-  w.addU32('tokenizer.ggml.bos_token_id', vocab.bosId);
-  // ChatML ends a turn with <|im_end|>; making it EOS (and EOT) stops generation there.
-  w.addU32('tokenizer.ggml.eos_token_id', vocab.imEndId);
-  w.addU32('tokenizer.ggml.eot_token_id', vocab.imEndId);
-  w.addBool('tokenizer.ggml.add_bos_token', true);
-  w.addBool('tokenizer.ggml.add_eos_token', false);
-  w.addString('tokenizer.chat_template', CHATML_TEMPLATE);
+  addTinyLlamaTokenizer(w, vocab, true);
 
   const zeros = (count: number): Float32Array => new Float32Array(count);
   const ones = (count: number): Float32Array => new Float32Array(count).fill(1);

@@ -31,7 +31,7 @@ import { HnswFactory } from '../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../src/adapters/llama-embedder.js';
 import { TreeSitterChunker } from '../../src/adapters/treesitter-chunker.js';
 import { GgufWriter } from '../../src/tools/gguf-writer.js';
-import { buildTinyLlamaVocab } from '../../src/tools/tiny-llama.js';
+import { addTinyLlamaTokenizer, buildTinyLlamaVocab } from '../../src/tools/tiny-llama.js';
 import { buildCorpus } from './corpus.js';
 import { seededRandom, gaussian, r3 } from './stats.js';
 
@@ -61,14 +61,7 @@ function writeWorkloadModel(file: string, width: number, layers: number): void {
   w.addU32('llama.attention.head_count_kv', width / 64);
   w.addU32('llama.rope.dimension_count', 64);
   w.addF32('llama.attention.layer_norm_rms_epsilon', 1e-5);
-  w.addString('tokenizer.ggml.model', 'llama');
-  w.addString('tokenizer.ggml.pre', 'default');
-  w.addStringArray('tokenizer.ggml.tokens', vocab.tokens);
-  w.addF32Array('tokenizer.ggml.scores', vocab.scores);
-  w.addI32Array('tokenizer.ggml.token_type', vocab.types);
-  w.addU32('tokenizer.ggml.unknown_token_id', vocab.unkId);
-  w.addU32('tokenizer.ggml.bos_token_id', vocab.bosId);
-  w.addU32('tokenizer.ggml.eos_token_id', vocab.eosId);
+  addTinyLlamaTokenizer(w, vocab, false);
   w.addTensor('token_embd.weight', [width, n], rnd(width * n), 'F16');
   w.addTensor('output_norm.weight', [width], ones(width));
   w.addTensor('output.weight', [width, n], rnd(width * n), 'F16');

@@ -20,7 +20,7 @@ import { MlxServer, pythonHasMlxLm } from '../../src/adapters/llm/mlx-server.js'
 import { OpenAiChat } from '../../src/adapters/llm/openai-chat.js';
 import type { ChatMessage, ChatModelPort } from '../../src/core/answer/types.js';
 import { GgufWriter } from '../../src/tools/gguf-writer.js';
-import { buildTinyLlamaVocab } from '../../src/tools/tiny-llama.js';
+import { addTinyLlamaTokenizer, buildTinyLlamaVocab } from '../../src/tools/tiny-llama.js';
 import { REPO, tempDir } from '../support/helpers.js';
 import { makeTinyMlxModel, MLX_VENV_PYTHON } from '../support/mlx.js';
 import { r3 } from './stats.js';
@@ -58,21 +58,7 @@ function writeLoopingTinyLlama(file: string): void {
   w.addU32('llama.attention.head_count_kv', 4);
   w.addU32('llama.rope.dimension_count', d / 4);
   w.addF32('llama.attention.layer_norm_rms_epsilon', 1e-5);
-  w.addString('tokenizer.ggml.model', 'llama');
-  w.addString('tokenizer.ggml.pre', 'default');
-  w.addStringArray('tokenizer.ggml.tokens', v.tokens);
-  w.addF32Array('tokenizer.ggml.scores', v.scores);
-  w.addI32Array('tokenizer.ggml.token_type', v.types);
-  w.addU32('tokenizer.ggml.unknown_token_id', v.unkId);
-  w.addU32('tokenizer.ggml.bos_token_id', v.bosId);
-  w.addU32('tokenizer.ggml.eos_token_id', v.imEndId);
-  w.addU32('tokenizer.ggml.eot_token_id', v.imEndId);
-  w.addBool('tokenizer.ggml.add_bos_token', true);
-  w.addBool('tokenizer.ggml.add_eos_token', false);
-  w.addString(
-    'tokenizer.chat_template',
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
-  );
+  addTinyLlamaTokenizer(w, v, true);
   const z = (c: number): Float32Array => new Float32Array(c);
   const one = (c: number): Float32Array => new Float32Array(c).fill(1);
   w.addTensor('token_embd.weight', [d, n], embd);
