@@ -3,6 +3,7 @@
  * same topic closer to each other than to texts about other topics? Pure.
  */
 import { round } from './stats.js';
+import { cosine } from '../vector-math.js';
 
 export interface NormReport {
   n: number;
@@ -28,19 +29,6 @@ export function normReport(vectors: ArrayLike<number>[], tolerance = 0.002): Nor
   const max = Math.max(...ns);
   const mean = ns.reduce((a, b) => a + b, 0) / (ns.length || 1);
   return { n: ns.length, min: round(min, 6), max: round(max, 6), mean: round(mean, 6), ok: ns.length > 0 && ns.every((x) => Math.abs(x - 1) <= tolerance), tolerance };
-}
-
-/** Cosine similarity. */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na && nb ? d / Math.sqrt(na * nb) : 0;
 }
 
 export interface CategoryCohesion {

@@ -4,6 +4,9 @@
  */
 import type { ComputeUnitKind } from './scheduler.js';
 import type { ContentionSample } from './signals.js';
+import { cosine } from '../vector-math.js';
+
+export { cosine };
 
 /** A unit Loupe could embed on. */
 export interface UnitOption {
@@ -97,15 +100,3 @@ export function parityGate(reference: Float32Array[], candidate: Float32Array[],
   return { passed: mean >= thresholds.mean && min >= thresholds.min && cos.every(Number.isFinite), texts: cos.length, meanCosine: mean, minCosine: min, worst, thresholds };
 }
 
-export function cosine(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return NaN;
-  let d = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na && nb ? d / Math.sqrt(na * nb) : 0;
-}
