@@ -13,6 +13,7 @@
  * token would be rescaled to the same norm.
  */
 import { writeFileSync } from 'node:fs';
+import { seededRandom } from '../core/bench/stats.js';
 import { GgufWriter } from './gguf-writer.js';
 import { HAND_WORDS, KEYWORDS, MINED_WORDS, STOP_WORDS, SYNONYM_GROUPS } from './vocab-words.js';
 
@@ -73,25 +74,13 @@ function fnv1a(text: string): number {
   return h >>> 0;
 }
 
-/** mulberry32: a small, fast, seedable PRNG with good enough statistics for random directions. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A unit vector, zero-mean across dimensions (LayerNorm subtracts the mean, so only such
  * vectors pass through unchanged), seeded by `label` alone so a word keeps its vector when
  * the vocabulary around it changes.
  */
 export function seededUnitVector(label: string, dims = TINY_BERT_DIMENSIONS): Float64Array {
-  const rand = mulberry32(fnv1a(`${SEED}:${label}`));
+  const rand = seededRandom(fnv1a(`${SEED}:${label}`));
   const v = new Float64Array(dims);
   for (let i = 0; i < dims; i += 2) {
     // Box–Muller: two independent standard normals per pair of uniforms.

@@ -2,21 +2,15 @@ import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, r
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { writeFileAtomic } from '../fsutil.js';
+import type { ChunkRecord } from '../store.js';
 import { silentLogger, type Logger } from '../types.js';
 import { Bm25Index } from './bm25.js';
 import { pathTerms, queryTerms, tokenize } from './tokenize.js';
 
 export { tokenize, queryTerms, pathTerms, splitIdentifier } from './tokenize.js';
 
-/** The chunk fields the lexical index needs (a subset of the store's ChunkRecord). */
-export interface LexicalChunk {
-  label: number;
-  startLine: number;
-  endLine: number;
-  symbol: string | null;
-  language: string;
-  hash: string;
-}
+/** The chunk fields the lexical index needs: those the store records. */
+export type LexicalChunk = ChunkRecord;
 
 export interface LexicalHit<C extends LexicalChunk = LexicalChunk> {
   path: string;
