@@ -2,6 +2,7 @@ import type { EngineStatus, SearchMode } from './engine.js';
 import type { EngineState, IndexProgress, IndexSummary, SearchResult } from './types.js';
 import type { AnswerEvent, AnswerModelInfo, AnswerModelStatus, Citation } from './answer/types.js';
 import type { ComputeStatus } from './compute/status.js';
+import type { AnswerPreference } from './answer/select.js';
 
 /**
  * The engine process's protocol: typed requests with responses, and events. Both sides import
@@ -37,18 +38,27 @@ export interface OpenParams {
  * Which local model answers questions. `provider` `auto` (default) picks MLX (mlx_lm.server) on
  * Apple Silicon when available, else a GGUF chat model in process (`model`, or LOUPE_CHAT_MODEL);
  * `openai` uses any OpenAI-compatible server at `url` (Ollama, LM Studio, llama-server).
- * Fields as in src/adapters/llm/open-answer-model.ts AnswerModelConfig.
+ * src/adapters/llm/open-answer-model.ts AnswerModelConfig extends these with in-process options.
  */
 export interface AnswerModelParams {
-  provider?: 'auto' | 'mlx' | 'llama' | 'openai';
+  /** `auto` (default): MLX on Apple Silicon when available, else in process; or force one. */
+  provider?: AnswerPreference;
+  /** URL of a running OpenAI-compatible server (or of mlx_lm.server; default http://127.0.0.1:8080). */
   url?: string;
+  /** GGUF file (in process), or model id / MLX folder (mlx), or `model` field (openai). */
   model?: string;
+  /** Python with mlx-lm (default: LOUPE_MLX_PYTHON, python3, python). */
   python?: string;
+  /** Allow starting mlx_lm.server off Apple Silicon (CPU mlx on Linux; tests). */
   allowMlxAnywhere?: boolean;
+  /** Context window to budget for (default: in process the model's (≤ 8192); MLX the model's config or 8192). */
   contextSize?: number;
+  /** In-process generation threads. */
   threads?: number;
   gpu?: 'auto' | false;
+  /** Stop an mlx_lm.server Loupe started after this long unused (default 10 min; 0 = keep until dispose). */
   idleStopMs?: number;
+  /** Extra request-body fields for HTTP servers. */
   extraBody?: Record<string, unknown>;
 }
 

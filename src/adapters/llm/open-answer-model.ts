@@ -6,39 +6,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { mlxModelForMemory, selectAnswerModel, type AnswerPreference, type Selection } from '../../core/answer/select.js';
+import { mlxModelForMemory, selectAnswerModel, type Selection } from '../../core/answer/select.js';
 import type { AnswerModelInfo, AnswerModelStatus, ChatMessage, ChatModelPort, GenerateOptions, GenerateResult } from '../../core/answer/types.js';
+import type { AnswerModelParams } from '../../core/protocol.js';
 import { LoupeError, silentLogger, type Logger } from '../../core/types.js';
 import { LlamaChat } from './llama-chat.js';
 import { findMlxPython, MLX_DEFAULT_URL, MlxServer } from './mlx-server.js';
 import { normalizeBaseUrl, OpenAiChat, probeServer } from './openai-chat.js';
 
-export interface AnswerModelConfig {
-  /** `auto` (default): MLX on Apple Silicon when available, else in process; or force one. */
-  provider?: AnswerPreference;
-  /** URL of a running OpenAI-compatible server (or of mlx_lm.server; default http://127.0.0.1:8080). */
-  url?: string;
-  /** GGUF file (in process), or model id / MLX folder (mlx), or `model` field (openai). */
-  model?: string;
-  /** Python with mlx-lm (default: LOUPE_MLX_PYTHON, python3, python). */
-  python?: string;
-  /** Allow starting mlx_lm.server off Apple Silicon (CPU mlx on Linux; tests). */
-  allowMlxAnywhere?: boolean;
-  /** Context window to budget for (default: in process the model's (≤ 8192); MLX the model's config or 8192). */
-  contextSize?: number;
-  /** In-process generation threads. */
-  threads?: number;
+/** The protocol's answer-model settings (provider, url, model, python, context, threads, …) plus in-process options. */
+export interface AnswerModelConfig extends AnswerModelParams {
   /** In-process parallel sequences (default 1). */
   sequences?: number;
-  gpu?: 'auto' | false;
-  /** Stop an mlx_lm.server Loupe started after this long unused (default 10 min; 0 = keep until dispose). */
-  idleStopMs?: number;
   /** How long to wait for a started mlx_lm.server (default 10 min: the first start may download the model). */
   startTimeoutMs?: number;
   /** Extra environment for a started mlx_lm.server. */
   serverEnv?: NodeJS.ProcessEnv;
-  /** Extra request-body fields for HTTP servers. */
-  extraBody?: Record<string, unknown>;
   /** Timeouts of the HTTP client. */
   headersTimeoutMs?: number;
   idleTimeoutMs?: number;
