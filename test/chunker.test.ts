@@ -158,6 +158,47 @@ describe('splitting and merging', () => {
     assert.equal(tinyChunks[0].symbol, 'Tiny');
   });
 
+  test('a few merged small definitions are named by their names; many by their scope', async () => {
+    const two = ['package p', '', 'func a() int {', '\treturn 1', '}', '', 'func b() int {', '\treturn 2', '}', ''].join('\n');
+    const chunks = await chunker.chunkFile('two.go', two);
+    assertWellFormed(two, chunks);
+    assert.deepEqual(chunks.map((c) => c.symbol), ['a, b']);
+    const many = Array.from({ length: 6 }, (_, i) => `func f${i}() int {\n\treturn ${i}\n}`).join('\n\n');
+    const manyChunks = await chunker.chunkFile('many.go', many);
+    assert.equal(manyChunks.length, 1);
+    assert.equal(manyChunks[0].symbol, null);
+  });
+
+  test('CommonJS definitions are named, and a doc block one blank line above joins its definition', async () => {
+    const body = Array.from({ length: 8 }, (_, i) => `  var x${i} = field + ${i};`);
+    const text = [
+      '/**', ' * Add `field` to the set.', ' * @public', ' */', '',
+      'res.vary = function(field){', ...body, '  return this;', '};', '',
+      '/**', ' * Render a view.', ' */', '',
+      'Route.prototype.render = function render(view) {', ...body, '  return view;', '};', '',
+      '// a plain comment', '',
+      'exports.load = (name) => {', ...body, '  return name;', '};', '',
+    ].join('\n');
+    const chunks = await chunker.chunkFile('lib/response.js', text);
+    assertWellFormed(text, chunks);
+    const vary = find(chunks, 'res.vary');
+    assert.deepEqual([vary.startLine, vary.endLine], [1, 16], 'the doc block joins res.vary across the blank line');
+    const render = find(chunks, 'Route.prototype.render');
+    assert.deepEqual([render.startLine, render.endLine], [18, 32]);
+    const load = find(chunks, 'exports.load');
+    assert.equal(load.endLine, 46);
+  });
+
+  test('the chunker version names its rules: other options, another version', () => {
+    const a = new TreeSitterChunker();
+    const b = new TreeSitterChunker({ maxChunkLines: 31 });
+    assert.match(a.version, /^[0-9a-f]{16}$/);
+    assert.equal(a.version, chunker.version);
+    assert.notEqual(a.version, b.version);
+    a.dispose();
+    b.dispose();
+  });
+
   test('pure chunkOutline: overlapping and out-of-range definitions are clamped', () => {
     const text = 'a\nb\nc\nd\ne\nf\n';
     const chunks = chunkOutline('x.ts', 'typescript', text, [

@@ -3,6 +3,7 @@ import { renameSync, rmSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Engine } from '../src/core/engine.js';
+import { TreeSitterChunker } from '../src/adapters/treesitter-chunker.js';
 import { SAMPLE_PROJECT, openTestEngine, tempDir, writeTree } from './support/helpers.js';
 
 describe('engine on real adapters (tiny BERT, tree-sitter, hnswlib)', () => {
@@ -133,6 +134,33 @@ func BubbleSort(words []string) {
     assert.deepEqual(afterResults, before);
     const s = await engine.index();
     assert.equal(s.embedded, 0);
+  });
+
+  test('new chunking rules re-chunk unchanged files at the next run; unchanged chunks keep their vectors', async () => {
+    const { dir, cleanup: done } = tempDir();
+    try {
+      writeTree(dir, {
+        'a.go': 'package a\n\nfunc one() int {\n\treturn 1\n}\n\nfunc two() int {\n\treturn 2\n}\n',
+        'b.py': `def parse_config(path):\n${'    x = 1\n'.repeat(6)}    return path\n`,
+      });
+      let e = await openTestEngine(dir);
+      await e.index();
+      const before = new Map([...e.store.files].map(([p, f]) => [p, f.chunks.map((c) => [c.startLine, c.endLine, c.symbol])]));
+      await e.close();
+      // Same files, other rules (no merging of small definitions): every file is chunked again.
+      e = await openTestEngine(dir, { chunker: new TreeSitterChunker({ minChunkLines: 1 }) });
+      const s = await e.index();
+      assert.equal(s.filesChanged, 2, 'both files are re-chunked');
+      assert.equal(s.embedded + s.cached, s.chunks);
+      assert.ok(s.cached >= 1, 'b.py cuts the same chunk: its vector comes from the cache');
+      const after = new Map([...e.store.files].map(([p, f]) => [p, f.chunks.map((c) => [c.startLine, c.endLine, c.symbol])]));
+      assert.deepEqual(after.get('b.py'), before.get('b.py'));
+      assert.notDeepEqual(after.get('a.go'), before.get('a.go'));
+      assert.equal((await e.index()).filesChanged, 0, 'and then it is up to date');
+      await e.close();
+    } finally {
+      done();
+    }
   });
 
   test('cancelling an index run keeps the committed batches and the next run finishes', async () => {

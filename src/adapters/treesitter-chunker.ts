@@ -3,12 +3,14 @@
  * language, and hands that outline to the pure chunking logic in src/core/chunking.ts.
  * Grammars load lazily, the first time a file of their language is seen.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Language, Parser, Query, type Node, type Tree } from 'web-tree-sitter';
 import {
+  CHUNKING_REVISION,
   chunkLineWindows,
   chunkOutline,
   isMinified,
@@ -60,6 +62,7 @@ const TS_PATTERNS = [
   '(lexical_declaration (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression) (class)])) @def',
   '(variable_declaration (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)])) @def',
   '(public_field_definition name: (_) @name value: [(arrow_function) (function_expression)]) @def',
+  '(expression_statement (assignment_expression left: (member_expression) @name right: [(arrow_function) (function_expression) (class)])) @def',
 ];
 
 const JS_PATTERNS = [
@@ -70,6 +73,8 @@ const JS_PATTERNS = [
   '(lexical_declaration (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression) (class)])) @def',
   '(variable_declaration (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)])) @def',
   '(field_definition property: (_) @name value: [(arrow_function) (function_expression)]) @def',
+  // CommonJS-style definitions: `res.sendFile = function sendFile() {}`, `Foo.prototype.bar = () => {}`.
+  '(expression_statement (assignment_expression left: (member_expression) @name right: [(arrow_function) (function_expression) (class)])) @def',
 ];
 
 const C_PATTERNS = [
@@ -244,11 +249,18 @@ export class TreeSitterChunker implements ChunkerPort {
   private readonly loaded: Grammar[] = [];
   private readonly maxParseChars: number;
   private readonly logger: Logger;
+  readonly version: string;
 
   constructor(private readonly config: TreeSitterChunkerOptions = {}) {
     this.options = resolveChunkingOptions(config);
     this.maxParseChars = config.maxParseChars ?? 2_000_000;
     this.logger = config.logger ?? silentLogger;
+    // The rules that decide a file's chunks: the core algorithm's revision, the options and the
+    // grammar queries. Changing any of them re-chunks indexed files at the next run.
+    this.version = createHash('sha256')
+      .update(JSON.stringify([CHUNKING_REVISION, this.options, this.maxParseChars, PATTERNS, COMMON_PATTERNS]))
+      .digest('hex')
+      .slice(0, 16);
   }
 
   /** Language id for a relative path, or `text` when no grammar applies. */
@@ -349,7 +361,8 @@ export class TreeSitterChunker implements ChunkerPort {
     const raw: RawDef[] = [];
     const seen = new Set<number>();
     const wrappersByEnd = new Map<number, Node[]>();
-    const leadingByLastLine = new Map<number, number>();
+    /** Last line of a leading comment → its first line, and whether it is a doc block (`/**`). */
+    const leadingByLastLine = new Map<number, { first: number; doc: boolean }>();
     for (const m of query.matches(tree.rootNode)) {
       let def: Node | null = null;
       let name: Node | null = null;
@@ -368,7 +381,8 @@ export class TreeSitterChunker implements ChunkerPort {
           if (text.slice(lineStarts[n.startPosition.row], n.startIndex).trim() !== '') continue;
           const last = lastLine(n);
           const first = firstLine(n);
-          leadingByLastLine.set(last, Math.min(first, leadingByLastLine.get(last) ?? first));
+          const prev = leadingByLastLine.get(last);
+          leadingByLastLine.set(last, { first: Math.min(first, prev?.first ?? first), doc: (prev?.doc ?? false) || n.text.startsWith('/**') });
         }
       }
       if (!def || seen.has(def.id)) continue;
@@ -394,7 +408,16 @@ export class TreeSitterChunker implements ChunkerPort {
       const parent = top?.def;
       let startLine = firstLine(r.node);
       for (let above = leadingByLastLine.get(startLine - 1); above !== undefined; above = leadingByLastLine.get(startLine - 1)) {
-        startLine = above;
+        startLine = above.first;
+      }
+      // A doc block separated from its definition by one blank line (a common JSDoc layout) still
+      // documents it.
+      const docAbove = leadingByLastLine.get(startLine - 2);
+      if (docAbove?.doc && startLine - 2 >= 1 && isBlankLine(text, lineStarts, startLine - 2)) {
+        startLine = docAbove.first;
+        for (let above = leadingByLastLine.get(startLine - 1); above !== undefined; above = leadingByLastLine.get(startLine - 1)) {
+          startLine = above.first;
+        }
       }
       const def: OutlineDef = { path: [...(parent?.path ?? []), ...r.own], startLine, endLine: lastLine(r.node), children: [] };
       (parent ? parent.children : roots).push(def);
@@ -402,6 +425,12 @@ export class TreeSitterChunker implements ChunkerPort {
     }
     return roots.map(collapse);
   }
+}
+
+/** Whether the line at 0-based row `row` holds only whitespace. */
+function isBlankLine(text: string, lineStarts: number[], row: number): boolean {
+  const end = row + 1 < lineStarts.length ? lineStarts[row + 1] : text.length;
+  return text.slice(lineStarts[row], end).trim() === '';
 }
 
 /** The outermost wrapper (export, decorators, template) whose direct child chain leads to `node`. */

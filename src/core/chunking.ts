@@ -37,6 +37,15 @@ export interface ChunkingOptions {
 }
 
 /** Defaults: ~60-line / 2400-character chunks, 40-line text windows. */
+/**
+ * Revision of the chunking rules (this module's outline → pieces → chunks, naming, merging, and
+ * the outline rules of the chunker adapters). Bump it when a change alters the chunks of
+ * unchanged files, so existing indexes chunk them again.
+ * 2: merged small definitions are named by their names below the common scope; JS/TS
+ *    `obj.name = function` definitions; a doc block one blank line above a definition joins it.
+ */
+export const CHUNKING_REVISION = 2;
+
 export const DEFAULT_CHUNKING_OPTIONS: Readonly<ChunkingOptions> = Object.freeze({
   maxChunkLines: 60,
   maxChunkChars: 2400,
@@ -330,7 +339,7 @@ function mergeTinyPieces(f: FileLines, o: ChunkingOptions, seq: Piece[]): Piece[
       if (p.def) acc.defPaths.push(p.path);
       // Code between definitions (imports, a `package` line) does not dilute the name of the
       // definitions it is merged with: the merged chunk is named by its definitions' common scope.
-      acc.path = acc.defPaths.length ? acc.defPaths.reduce(commonPrefix) : commonPrefix(acc.path, p.path);
+      acc.path = acc.defPaths.length ? mergedName(acc.defPaths) : commonPrefix(acc.path, p.path);
       acc.def = acc.defPaths.length > 0;
       continue;
     }
@@ -353,6 +362,20 @@ function mergeTinyPieces(f: FileLines, o: ChunkingOptions, seq: Piece[]): Piece[
     joined.push(p);
   }
   return joined;
+}
+
+/** Most definitions a merged chunk lists by name; more are named by their common scope alone. */
+const MAX_MERGED_NAMES = 4;
+
+/**
+ * The name of a chunk merged from several small definitions: their common scope followed by the
+ * names below it (`Router.get, post`) when there are few, else the common scope alone.
+ */
+function mergedName(defPaths: string[][]): string[] {
+  const prefix = defPaths.reduce(commonPrefix);
+  const below = [...new Set(defPaths.map((d) => d[prefix.length]).filter((n): n is string => n !== undefined))];
+  if (below.length < 2 || below.length > MAX_MERGED_NAMES) return prefix;
+  return [...prefix, below.join(', ')];
 }
 
 function stripDefPaths(p: Piece & { defPaths: string[][] }): Piece {

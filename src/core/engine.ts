@@ -220,9 +220,7 @@ export class Engine {
       const deleted = [...this.store.files.keys()].filter((p) => !seen.has(p));
       const changed = scan.files.filter((f) => {
         const rec = this.store.files.get(f.rel);
-        // A file whose chunks lack lexical terms (an index from before the lexical retriever, or a
-        // damaged term log) is re-chunked; its vectors come from the cache.
-        return !rec || rec.size !== f.size || rec.mtimeMs !== f.mtimeMs || !this.lexical.covers(rec.chunks);
+        return !this.upToDate(rec, f.size, f.mtimeMs);
       });
       const warnings = scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`);
       // A file that became too large or unreadable leaves the index.
@@ -232,6 +230,15 @@ export class Engine {
       summary.seconds = (performance.now() - t0) / 1000;
       return summary;
     }
+  }
+
+  /**
+   * Whether a file's indexed record still stands for a file of this size and mtime: same chunking
+   * rules, and lexical terms for every chunk (an index from before the lexical retriever, or a
+   * damaged term log, is re-chunked; its vectors come from the cache).
+   */
+  private upToDate(rec: FileRecord | undefined, size: number, mtimeMs: number): boolean {
+    return !!rec && rec.size === size && rec.mtimeMs === mtimeMs && rec.chunker === this.opts.chunker.version && this.lexical.covers(rec.chunks);
   }
 
   /** Updates the given paths (relative), e.g. from the watcher; missing or ignored ones are removed. */
@@ -255,7 +262,7 @@ export class Engine {
         }
         gone.delete(rel);
         const rec = this.store.files.get(rel);
-        if (rec && rec.size === st.size && rec.mtimeMs === st.mtimeMs && this.lexical.covers(rec.chunks)) continue;
+        if (this.upToDate(rec, st.size, st.mtimeMs)) continue;
         files.push({ rel, abs, size: st.size, mtimeMs: st.mtimeMs });
       }
       const summary = await this.process(files, [...gone], opts, warnings, false);
@@ -362,7 +369,7 @@ export class Engine {
         const fileHash = sha256(read.text);
         const prev = this.store.files.get(f.rel);
         summary.filesChanged++;
-        if (prev && prev.fileHash === fileHash && this.lexical.covers(prev.chunks)) {
+        if (prev && prev.fileHash === fileHash && prev.chunker === this.opts.chunker.version && this.lexical.covers(prev.chunks)) {
           // Touched but unchanged: record the new mtime only.
           pending.push({ op: { op: 'put', path: f.rel, file: { ...prev, size: f.size, mtimeMs: f.mtimeMs, chunks: prev.chunks.map((c) => ({ ...c })) } }, waiting: 0 });
           summary.cached += prev.chunks.length;
@@ -379,7 +386,7 @@ export class Engine {
           continue;
         }
         const fitted = chunks.flatMap((c) => fitToTokenBudget(c, (t) => embedder.countTokens(t), maxTokens, chunkHeader(c)));
-        const record: FileRecord = { size: f.size, mtimeMs: f.mtimeMs, fileHash, chunks: [] };
+        const record: FileRecord = { size: f.size, mtimeMs: f.mtimeMs, fileHash, chunker: this.opts.chunker.version, chunks: [] };
         const entry: PendingFile = { op: { op: 'put', path: f.rel, file: record }, waiting: 0 };
         for (const c of fitted) {
           const hash = chunkKey(c);

@@ -43,6 +43,8 @@ export interface FileRecord {
   mtimeMs: number;
   /** sha256 of the file's bytes. */
   fileHash: string;
+  /** The chunker version (ChunkerPort.version) that cut these chunks; absent in older indexes. */
+  chunker?: string;
   chunks: ChunkRecord[];
 }
 

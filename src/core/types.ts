@@ -21,6 +21,12 @@ export interface Chunk {
 
 /** Splits one file into chunks. */
 export interface ChunkerPort {
+  /**
+   * Identifies the chunking rules (grammar queries, options, algorithm). A file chunked under
+   * another version is chunked again at the next index run; chunks whose text and name did not
+   * change keep their vectors.
+   */
+  readonly version: string;
   /** Language id for a relative path, or `text` when no grammar applies. */
   languageFor(relPath: string): string;
   /** Chunks of one file's text. Never throws on bad syntax: falls back to line windows. */

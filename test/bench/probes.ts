@@ -116,6 +116,10 @@ export class ProbeEmbedder implements EmbedderPort {
 export class ProbeChunker implements ChunkerPort {
   constructor(private readonly inner: ChunkerPort, private readonly probe: ProbeEmbedder) {}
 
+  get version(): string {
+    return this.inner.version;
+  }
+
   languageFor(relPath: string): string {
     return this.inner.languageFor(relPath);
   }
