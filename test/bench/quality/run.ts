@@ -208,7 +208,9 @@ async function main(): Promise<void> {
       for (const { name, method } of VARIANTS) record(`hybrid: ${name}`, fuse(lists, method).map((r) => toLoc(r.item)));
       if (v.dump) {
         const brief = (l: typeof dense) => l.map((h) => [h.path, h.chunk.startLine, h.chunk.endLine, Math.round(h.score * 1e5) / 1e5, h.chunk.symbol ?? '']);
-        dump.push({ set: spec.set, corpus: spec.name, id: q.id, q: q.q, idFree, targets: q.targets, dense: brief(dense), lexical: brief(lex) });
+        // Every chunk's scores (the corpora are small), so fusion can be studied at any depth.
+        const [allDense, allLex] = [await engine.rank(q.q, 'dense', 1e6), await engine.rank(q.q, 'lexical', 1e6)];
+        dump.push({ set: spec.set, corpus: spec.name, id: q.id, q: q.q, idFree, targets: q.targets, dense: brief(allDense), lexical: brief(allLex) });
       }
       rows.push({ set: spec.set, corpus: spec.name, id: q.id, q: q.q, idFree, declaredIds: !!q.ids, mentioned: [...mentioned], per, top });
     }
