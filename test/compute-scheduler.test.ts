@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import {
   ContentionPacer, DEFAULT_SCHEDULER_CONFIG, countSwitches, decide, initialMemory, replay, type Decision,
+  schedulerConfigForBatchSize,
 } from '../src/core/compute/scheduler.js';
 import { chooseUnit, cosine, parityGate } from '../src/core/compute/dispatcher.js';
 import type { ContentionSample } from '../src/core/compute/signals.js';
@@ -205,4 +206,14 @@ test('parity gate: passes near-identical vectors, fails a wrong backend, refuses
   assert.equal(bad.worst[0].index, 3);
   assert.throws(() => parityGate(ref, ref.slice(1)), /19 candidate/);
   assert.ok(Math.abs(cosine(ref[0], ref[0]) - 1) < 1e-6);
+});
+
+test('a chosen batch size sets the full-speed unit; back-off units never exceed it', () => {
+  const big = { ...DEFAULT_SCHEDULER_CONFIG, ...schedulerConfigForBatchSize(64) };
+  assert.equal(big.full.batchSize, 64);
+  assert.equal(big.backoff.batchSize, DEFAULT_SCHEDULER_CONFIG.backoff.batchSize);
+  const small = { ...DEFAULT_SCHEDULER_CONFIG, ...schedulerConfigForBatchSize(4) };
+  assert.deepEqual([small.full.batchSize, small.backoff.batchSize, small.heavy.batchSize], [4, 4, 4]);
+  assert.equal(small.backoff.duty, DEFAULT_SCHEDULER_CONFIG.backoff.duty);
+  assert.throws(() => schedulerConfigForBatchSize(0), RangeError);
 });

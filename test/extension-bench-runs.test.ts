@@ -48,11 +48,12 @@ test('the message after a run names the figures and the recommended batch size',
     latency: { singleText: { p50: 12.34 } },
     recommendations: { batchSize: 16, lines: [] },
   } as unknown as BenchResults;
-  const m = runSummaryMessage(r, 2);
+  const m = runSummaryMessage(r, 2, 32);
   assert.match(m, /quick, 36 s\) of all-MiniLM-L6-v2 on CPU: 41\.3 chunks\/s, 5211 tokens\/s, single-text latency p50 12\.3 ms/);
-  assert.match(m, /Recommended batch size: 16 chunks/);
+  assert.match(m, /Recommended batch size: 16 chunks per unit of work; loupe.compute.batchSize is 32/);
+  assert.match(runSummaryMessage(r, 0, 16), /16 chunks per unit of work, the current setting/);
   assert.match(m, /Compared with 2 earlier runs/);
-  const none = runSummaryMessage({ ...r, recommendations: { batchSize: null, lines: [] } }, 0);
+  const none = runSummaryMessage({ ...r, recommendations: { batchSize: null, lines: [] } }, 0, 32);
   assert.match(none, /No batch size recommended/);
   assert.ok(!/Compared/.test(none));
 });

@@ -56,6 +56,8 @@ describe('settings', () => {
     assert.equal(p.storeDir, '/store');
     assert.equal(p.modelPath, undefined);
     assert.equal(p.backoff, true, 'contention-aware back-off is on by default');
+    assert.equal(p.batchSize, 32, 'the default unit of work');
+    assert.equal(openParamsFor('/w', readSettings((k) => ({ 'compute.batchSize': 1000 } as Record<string, unknown>)[k]), undefined).batchSize, 256, 'clamped');
   });
 
   test('answer model: none configured off Apple Silicon, MLX may answer on it, openai needs a URL', () => {

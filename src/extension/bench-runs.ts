@@ -36,12 +36,14 @@ export function earlierRuns(dir: string, max = 3): { files: string[]; skipped: s
 }
 
 /** The message after a run: the headline figures and the recommended batch size. */
-export function runSummaryMessage(r: Pick<BenchResults, 'quick' | 'seconds' | 'model' | 'throughput' | 'latency' | 'recommendations'>, compared: number): string {
+export function runSummaryMessage(r: Pick<BenchResults, 'quick' | 'seconds' | 'model' | 'throughput' | 'latency' | 'recommendations'>, compared: number, currentBatchSize: number): string {
   const parts = [
     `Loupe benchmark (${r.quick ? 'quick' : 'full'}, ${Math.round(r.seconds)} s) of ${r.model.name} on ${r.model.computeUnit}: ${r.throughput.chunksPerSec.toFixed(1)} chunks/s, ${Math.round(r.throughput.tokensPerSec)} tokens/s, single-text latency p50 ${r.latency.singleText.p50.toFixed(1)} ms.`,
   ];
   const b = r.recommendations.batchSize;
-  parts.push(b === null ? 'No batch size recommended (the sweep had no points).' : `Recommended batch size: ${b} chunks per unit of work (Loupe has no setting for it; the engine sizes its units itself).`);
+  if (b === null) parts.push('No batch size recommended (the sweep had no points).');
+  else if (b === currentBatchSize) parts.push(`Recommended batch size: ${b} chunks per unit of work, the current setting (loupe.compute.batchSize).`);
+  else parts.push(`Recommended batch size: ${b} chunks per unit of work; loupe.compute.batchSize is ${currentBatchSize}.`);
   if (compared) parts.push(`Compared with ${compared} earlier run${compared === 1 ? '' : 's'} in the report.`);
   return parts.join(' ');
 }

@@ -86,10 +86,18 @@ export async function runBenchmark(loupe: Loupe, modeArg?: unknown): Promise<voi
   });
   if (!run) return;
   showReport(run.html, run.results.startedAt);
-  const msg = runSummaryMessage(run.results, earlier.files.length);
+  const current = loupe.settings.computeBatchSize;
+  const msg = runSummaryMessage(run.results, earlier.files.length, current);
   loupe.log.info(`${msg} Saved ${run.jsonPath ?? jsonPath} and ${run.reportPath ?? reportPath}.`);
-  const pick = await vscode.window.showInformationMessage(msg, 'Reveal Saved Runs');
+  const recommended = run.results.recommendations.batchSize;
+  const apply = recommended !== null && recommended !== current ? `Use ${recommended}` : undefined;
+  const pick = await vscode.window.showInformationMessage(msg, ...(apply ? [apply] : []), 'Reveal Saved Runs');
   if (pick === 'Reveal Saved Runs') await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(run.jsonPath ?? jsonPath));
+  else if (apply && pick === apply) {
+    // A user setting: the recommendation is about this machine, not this workspace. The engine
+    // restarts with it (the setting's change class), as after any compute setting.
+    await vscode.workspace.getConfiguration('loupe').update('compute.batchSize', recommended, vscode.ConfigurationTarget.Global);
+  }
 }
 
 /** The report in a webview: scripts on for its nonce'd inline scripts (its CSP allows nothing else), no local resources. */

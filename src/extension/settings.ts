@@ -24,6 +24,8 @@ export interface LoupeSettings {
   computeThreads: number;
   /** Embedding contexts run in parallel (1–4). */
   computeContexts: number;
+  /** Chunks per unit of work at full speed. */
+  computeBatchSize: number;
   /** Back off while coding agents, local LLM servers or other processes load the machine. */
   computeBackoff: boolean;
   /** Which local model answers: `auto` (MLX on Apple Silicon when available, else a GGUF file), or forced. */
@@ -53,6 +55,7 @@ export const SETTING_EFFECTS: Record<string, ChangeEffect> = {
   'compute.device': 'restart',
   'compute.threads': 'restart',
   'compute.contexts': 'restart',
+  'compute.batchSize': 'restart',
   'compute.backoff': 'restart',
   'answer.model': 'live',
   'answer.provider': 'live',
@@ -89,6 +92,7 @@ export function readSettings(get: SettingGetter): LoupeSettings {
     computeDevice: get('compute.device') === 'cpu' ? 'cpu' : 'auto',
     computeThreads: int(get('compute.threads'), 1, 1, 8),
     computeContexts: int(get('compute.contexts'), 2, 1, 4),
+    computeBatchSize: int(get('compute.batchSize'), 32, 1, 256),
     computeBackoff: get('compute.backoff') !== false,
     answerProvider: (['mlx', 'llama', 'openai'] as const).find((p) => p === get('answer.provider')) ?? 'auto',
     answerModel: str(get('answer.model')),
@@ -122,6 +126,7 @@ export function openParamsFor(root: string, s: LoupeSettings, storeDir: string |
     gpu: s.computeDevice === 'cpu' ? false : 'auto',
     contexts: s.computeContexts,
     threadsPerContext: s.computeThreads,
+    batchSize: s.computeBatchSize,
     backoff: s.computeBackoff,
   };
 }

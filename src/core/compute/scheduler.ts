@@ -71,6 +71,20 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   pauseOnBattery: false,
 };
 
+/**
+ * Scheduler settings for a user-chosen unit size: `batchSize` chunks per unit at full speed; the
+ * back-off levels keep their smaller units, never larger than the chosen one.
+ */
+export function schedulerConfigForBatchSize(batchSize: number): Partial<SchedulerConfig> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  const d = DEFAULT_SCHEDULER_CONFIG;
+  return {
+    full: { ...d.full, batchSize },
+    backoff: { ...d.backoff, batchSize: Math.min(d.backoff.batchSize, batchSize) },
+    heavy: { ...d.heavy, batchSize: Math.min(d.heavy.batchSize, batchSize) },
+  };
+}
+
 /** What the policy remembers between samples. */
 export interface SchedulerMemory {
   mode: BackoffMode;
