@@ -5,7 +5,8 @@ import { writeFileAtomic } from '../fsutil.js';
 import type { ChunkRecord } from '../store.js';
 import { silentLogger, type Logger } from '../types.js';
 import { Bm25Index } from './bm25.js';
-import { pathTerms, queryTerms, tokenize } from './tokenize.js';
+import { TermDict, type TermCounts } from './terms.js';
+import { pathTerms, queryTerms, stripExtension, tokenize } from './tokenize.js';
 
 export { tokenize, queryTerms, pathTerms, splitIdentifier } from './tokenize.js';
 
@@ -43,14 +44,29 @@ export const LEXICAL_LOG = 'lexical.log';
  * A torn or corrupt line is dropped when the log is read (the tail is truncated so appends stay
  * well-formed); the chunks that lose their terms are reported by `covers()` and re-tokenised by
  * the next index run. Stale lines are dropped by `compact()`, which rewrites the log atomically.
+ *
+ * Opening checks every line's CRC but keeps the log's bytes as they are (hash → where its terms
+ * are); the terms of a chunk are interned into term ids (`TermDict`) straight from those bytes
+ * when the BM25 structure first needs them, so a stale line costs nothing and no string is made
+ * per term occurrence. A chunk logged in this session is kept as its term counts, and written
+ * back by `compact()` as its terms grouped (the same bag of terms, which is all BM25 reads).
  */
 export class LexicalIndex {
   private readonly file: string;
   private fd = -1;
-  /** content hash → terms joined by spaces. */
-  private readonly terms = new Map<string, string>();
-  /** Terms computed for chunks not yet in the log: written by `persist`. */
-  private readonly pending = new Map<string, string>();
+  /** The log as read at open (or as last compacted): the bytes of the lines indexed by `logged`. */
+  private raw: Buffer = Buffer.alloc(0);
+  /** Where each line of `raw` starts, where its terms start, and where it ends (before `\n`). */
+  private lineStart: number[] = [];
+  private termsStart: number[] = [];
+  private lineEnd: number[] = [];
+  /** content hash → its line in `raw`, or −1 for a line logged since (its counts are in `counts`). */
+  private logged = new Map<string, number>();
+  /** content hash → its term counts, for the chunks interned so far and those logged since `raw` was read. */
+  private counts = new Map<string, TermCounts>();
+  /** Terms computed for chunks not yet in the log, written by `persist`: the log line's terms and their counts. */
+  private readonly pending = new Map<string, { text: string; counts: TermCounts }>();
+  private readonly dict = new TermDict();
   private bm25: Bm25Index | null = null;
   /** label → its file and chunk, for the chunks in the BM25 structure. */
   private readonly byLabel = new Map<number, { path: string; chunk: LexicalChunk }>();
@@ -80,23 +96,19 @@ export class LexicalIndex {
     while (off < buf.length) {
       const nl = buf.indexOf(0x0a, off);
       if (nl < 0) break; // a torn last line
-      const line = buf.subarray(off, nl);
+      const start = off;
       off = nl + 1;
-      const sp = line.indexOf(0x20);
-      const crc = sp === 8 ? parseInt(line.subarray(0, 8).toString('latin1'), 16) : NaN;
-      const body = line.subarray(sp + 1);
-      if (sp !== 8 || crc32(body) !== crc) {
+      const sp = buf.indexOf(0x20, start);
+      if (sp !== start + 8 || crc32(buf.subarray(sp + 1, nl)) !== parseInt(buf.toString('latin1', start, sp), 16)) {
         bad++;
         good = off;
         continue;
       }
-      const s = body.toString('utf8');
-      const sp2 = s.indexOf(' ');
-      const hash = sp2 < 0 ? s : s.slice(0, sp2);
-      this.terms.set(hash, sp2 < 0 ? '' : s.slice(sp2 + 1));
+      this.index(buf, start, nl);
       this.lines++;
       good = off;
     }
+    this.raw = buf;
     this.fd = openSync(this.file, existsSync(this.file) ? 'r+' : 'w+');
     if (good < buf.length) {
       // Drop the torn tail so the next append starts on a line of its own.
@@ -107,6 +119,18 @@ export class LexicalIndex {
     if (bad) this.warn(`The lexical index log had ${bad} damaged record(s); the chunks they named are re-tokenised on the next index run.`);
   }
 
+  /** Records the line `buf[start, end)` (checked): `<crc> <hash>[ <terms>]`. A later line for a hash wins. */
+  private index(buf: Buffer, start: number, end: number): void {
+    const body = start + 9;
+    let sp = buf.indexOf(0x20, body);
+    if (sp < 0 || sp > end) sp = end;
+    const hash = buf.toString('utf8', body, sp);
+    this.logged.set(hash, this.lineStart.length);
+    this.lineStart.push(start);
+    this.termsStart.push(Math.min(sp + 1, end));
+    this.lineEnd.push(end);
+  }
+
   private warn(msg: string): void {
     this.warnings.push(msg);
     this.logger.warn(msg);
@@ -114,7 +138,7 @@ export class LexicalIndex {
 
   /** Whether the terms of a content hash are known (logged or pending). */
   has(hash: string): boolean {
-    return this.terms.has(hash) || this.pending.has(hash);
+    return this.logged.has(hash) || this.pending.has(hash);
   }
 
   /** True when every chunk's terms are known; false means the file must be re-chunked to index it lexically. */
@@ -125,7 +149,8 @@ export class LexicalIndex {
   /** Tokenises a chunk's text (and symbol) for a content hash, unless known; kept until `persist`. */
   add(hash: string, text: string, symbol: string | null): void {
     if (this.has(hash)) return;
-    this.pending.set(hash, tokenize(symbol ? `${symbol}\n${text}` : text).join(' '));
+    const terms = tokenize(symbol ? `${symbol}\n${text}` : text);
+    this.pending.set(hash, { text: terms.join(' '), counts: this.dict.countTerms(terms) });
   }
 
   /**
@@ -135,12 +160,12 @@ export class LexicalIndex {
   persist(chunks: Iterable<{ hash: string }>): void {
     const lines: string[] = [];
     for (const { hash } of chunks) {
-      const t = this.pending.get(hash);
-      if (t === undefined) continue;
+      const p = this.pending.get(hash);
+      if (p === undefined) continue;
       this.pending.delete(hash);
-      this.terms.set(hash, t);
-      const body = t ? `${hash} ${t}` : hash;
-      lines.push(`${crc32(Buffer.from(body)).toString(16).padStart(8, '0')} ${body}\n`);
+      this.logged.set(hash, -1);
+      this.counts.set(hash, p.counts);
+      lines.push(line(hash, p.text));
     }
     if (!lines.length) return;
     const buf = Buffer.from(lines.join(''));
@@ -151,7 +176,7 @@ export class LexicalIndex {
 
   /** Logged chunk terms (live and stale). */
   get size(): number {
-    return this.terms.size;
+    return this.logged.size;
   }
 
   /**
@@ -160,18 +185,44 @@ export class LexicalIndex {
    */
   compact(live: Set<string>, force = false): boolean {
     if (!force && this.lines <= 3 * live.size + 10_000) return false;
-    const lines: string[] = [];
+    const parts: Buffer[] = [];
+    const kept: [string, number, number][] = [];
+    let at = 0;
     for (const hash of live) {
-      const t = this.terms.get(hash);
-      if (t === undefined) continue;
-      const body = t ? `${hash} ${t}` : hash;
-      lines.push(`${crc32(Buffer.from(body)).toString(16).padStart(8, '0')} ${body}\n`);
+      const i = this.logged.get(hash);
+      if (i === undefined) continue;
+      let part: Buffer;
+      let terms: number;
+      if (i >= 0) {
+        part = this.raw.subarray(this.lineStart[i], this.lineEnd[i] + 1);
+        terms = this.termsStart[i] - this.lineStart[i];
+      } else {
+        part = Buffer.from(line(hash, this.dict.text(this.counts.get(hash)!)));
+        terms = Math.min(part.length - 1, 10 + Buffer.byteLength(hash));
+      }
+      parts.push(part);
+      kept.push([hash, at, at + terms]);
+      at += part.length;
     }
+    const buf = Buffer.concat(parts, at);
     closeSync(this.fd);
-    writeFileAtomic(this.file, lines.join(''));
+    writeFileAtomic(this.file, buf);
     this.fd = openSync(this.file, 'r+');
-    for (const h of [...this.terms.keys()]) if (!live.has(h)) this.terms.delete(h);
-    this.lines = lines.length;
+    // The new log is the new `raw`: every live hash now has its line there.
+    this.raw = buf;
+    this.logged = new Map();
+    this.lineStart = [];
+    this.termsStart = [];
+    this.lineEnd = [];
+    for (let k = 0; k < kept.length; k++) {
+      const [hash, start, terms] = kept[k];
+      this.logged.set(hash, k);
+      this.lineStart.push(start);
+      this.termsStart.push(terms);
+      this.lineEnd.push((k + 1 < kept.length ? kept[k + 1][1] : at) - 1);
+    }
+    for (const h of [...this.counts.keys()]) if (!live.has(h)) this.counts.delete(h);
+    this.lines = kept.length;
     return true;
   }
 
@@ -182,19 +233,35 @@ export class LexicalIndex {
 
   /** (Re)builds the BM25 structure from the store's live files. */
   build(files: ReadonlyMap<string, { chunks: LexicalChunk[] }>): void {
-    this.bm25 = new Bm25Index({ k1: this.opts.k1, b: this.opts.b, pathBoost: this.opts.pathBoost });
+    this.bm25 = new Bm25Index({ k1: this.opts.k1, b: this.opts.b, pathBoost: this.opts.pathBoost }, this.dict);
     this.byLabel.clear();
     this.labelsByPath.clear();
-    for (const [p, rec] of files) this.addFile(p, rec.chunks);
+    const folders = new Map<string, string[]>();
+    for (const [p, rec] of files) this.addFile(p, rec.chunks, folders);
   }
 
-  private addFile(p: string, chunks: LexicalChunk[]): void {
+  /** A chunk's term counts: interned from its log line the first time, pending ones included. */
+  private countsOf(hash: string): TermCounts | undefined {
+    let c = this.counts.get(hash);
+    if (c) return c;
+    const i = this.logged.get(hash);
+    if (i !== undefined && i >= 0) {
+      c = this.dict.countBytes(this.raw, this.termsStart[i], this.lineEnd[i]);
+      this.counts.set(hash, c);
+      return c;
+    }
+    return this.pending.get(hash)?.counts;
+  }
+
+  /** `folders` caches the terms of folders during a build (files of a folder share them). */
+  private addFile(p: string, chunks: LexicalChunk[], folders?: Map<string, string[]>): void {
     const labels: number[] = [];
-    const pt = pathTerms(p);
+    let pt: TermCounts | undefined;
     for (const c of chunks) {
-      const t = this.terms.get(c.hash) ?? this.pending.get(c.hash);
+      const t = this.countsOf(c.hash);
       if (t === undefined) continue; // reported by covers(); indexed after the next run re-tokenises it
-      this.bm25!.add(c.label, t ? t.split(' ') : [], pt);
+      pt ??= this.dict.countTerms(folders ? cachedPathTerms(p, folders) : pathTerms(p));
+      this.bm25!.addCounts(c.label, t, pt);
       this.byLabel.set(c.label, { path: p, chunk: c });
       labels.push(c.label);
     }
@@ -241,4 +308,24 @@ export class LexicalIndex {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }
+}
+
+/**
+ * `pathTerms(p)`, with the folder's terms taken from (or put in) `folders`: no term spans a `/`,
+ * so a path's terms are its folder's followed by its file name's.
+ */
+function cachedPathTerms(p: string, folders: Map<string, string[]>): string[] {
+  const stripped = stripExtension(p);
+  const i = stripped.lastIndexOf('/');
+  if (i < 0) return pathTerms(p);
+  const folder = stripped.slice(0, i);
+  let ft = folders.get(folder);
+  if (!ft) folders.set(folder, (ft = tokenize(folder)));
+  return ft.concat(tokenize(stripped.slice(i + 1)));
+}
+
+/** A log line: `<crc32 of the body, 8 hex> <hash>[ <terms>]\n`. */
+function line(hash: string, terms: string): string {
+  const body = terms ? `${hash} ${terms}` : hash;
+  return `${crc32(Buffer.from(body)).toString(16).padStart(8, '0')} ${body}\n`;
 }

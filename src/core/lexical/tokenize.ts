@@ -85,5 +85,10 @@ export function queryTerms(query: string): string[] {
 
 /** Terms of a file path (folders and file name, extension dropped): `lib/router/index.js` → lib, router, index. */
 export function pathTerms(relPath: string): string[] {
-  return tokenize(relPath.replace(/\.[A-Za-z0-9]+$/, ''));
+  return tokenize(stripExtension(relPath));
+}
+
+/** A path without its file name's extension (`lib/router/index.js` → `lib/router/index`). */
+export function stripExtension(relPath: string): string {
+  return relPath.replace(/\.[A-Za-z0-9]+$/, '');
 }
