@@ -298,3 +298,12 @@ describe('model manager: downloads from a local stand-in hub on 127.0.0.1', () =
     assert.match(CATALOG.find((c) => c.id === 'embeddinggemma-300m')!.profile.documentPrefix, /title: none/);
   });
 });
+
+test('model profiles: query/document prefixes and token budgets by model name', () => {
+  assert.deepEqual(profileFor('all-MiniLM-L6-v2'), { queryPrefix: '', documentPrefix: '', maxTokens: 256 });
+  assert.equal(profileFor('bge-small-en-v1.5').queryPrefix, 'Represent this sentence for searching relevant passages: ');
+  assert.deepEqual(profileFor('e5-small-v2'), { queryPrefix: 'query: ', documentPrefix: 'passage: ', maxTokens: 512 });
+  assert.equal(profileFor('multilingual-e5-small').queryPrefix, 'query: ');
+  // "e5-" inside another word is not an e5 model.
+  assert.equal(profileFor('shoe5-small').queryPrefix, '');
+});

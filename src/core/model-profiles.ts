@@ -4,6 +4,7 @@ import type { ModelProfile } from './types.js';
 const PROFILES: { match: RegExp; profile: ModelProfile }[] = [
   { match: /minilm/i, profile: { queryPrefix: '', documentPrefix: '', maxTokens: 256 } },
   { match: /bge-(small|base|large)-en/i, profile: { queryPrefix: 'Represent this sentence for searching relevant passages: ', documentPrefix: '', maxTokens: 512 } },
+  { match: /(^|[^a-z])e5-(small|base|large)/i, profile: { queryPrefix: 'query: ', documentPrefix: 'passage: ', maxTokens: 512 } },
   { match: /embeddinggemma/i, profile: { queryPrefix: 'task: code retrieval | query: ', documentPrefix: 'title: none | text: ', maxTokens: 2048 } },
   { match: /qwen3-embedding/i, profile: { queryPrefix: 'Instruct: Given a question about code, retrieve the code that answers it\nQuery: ', documentPrefix: '', maxTokens: 2048 } },
   { match: /coderankembed/i, profile: { queryPrefix: 'Represent this query for searching relevant code: ', documentPrefix: '', maxTokens: 2048 } },
