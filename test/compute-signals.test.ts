@@ -76,6 +76,29 @@ test('ioreg IOAccelerator (documented format): device, renderer and tiler utilis
   const g = parseIoregAccelerators(fx('ioreg-accelerator-m2pro.txt'));
   assert.deepEqual(g, [{ name: 'Apple M2 Pro', device: 0.12, renderer: 0.08, tiler: 0.09 }]);
   assert.deepEqual(parseIoregAccelerators(''), []);
+  // A tree listing indents entries behind `| ` guides; values may be fractional; an entry
+  // without statistics (a display controller) is skipped; the legend's channel names feed nothing.
+  const tree = [
+    '+-o Root  <class IORegistryEntry, id 0x100000100, retain 20>',
+    '  | +-o AGXAcceleratorG17X  <class AGXAcceleratorG17X, id 0x1000004c1, registered, matched, active, busy 0 (1 ms), retain 9>',
+    '  | |   {',
+    '  | |     "IOReportLegend" = ({"IOReportChannels"=((1,2,"Device Utilization %"))})',
+    '  | |     "model" = "Apple M4 Max"',
+    '  | |     "PerformanceStatistics" = {"In use system memory (driver)"=0,"Tiler Utilization %"=10.5,"recoveryCount"=0,"Device Utilization %"=16,"Renderer Utilization %"=150}',
+    '  | |   }',
+    '  | +-o AppleDisplayCtrl  <class AppleDisplayCtrl, id 0x1000004c2, registered>',
+    '  | |   {',
+    '  | |     "IOClass" = "AppleDisplayCtrl"',
+    '  | |   }',
+    '  | +-o AMDRadeonX6000_AMDNavi14GraphicsAccelerator  <class AMDRadeonX6000_AMDNavi14GraphicsAccelerator, id 0x1000004d0, registered>',
+    '  |     {',
+    '  |       "PerformanceStatistics" = {"Device Utilization %"=3,"GPU Activity(%)"=3}',
+    '  |     }',
+  ].join('\n');
+  assert.deepEqual(parseIoregAccelerators(tree), [
+    { name: 'Apple M4 Max', device: 0.16, renderer: 1, tiler: 0.105 },
+    { name: 'AMDRadeonX6000_AMDNavi14GraphicsAccelerator', device: 0.03, renderer: null, tiler: null },
+  ]);
 });
 
 test('power: pmset on battery / AC; Linux power_supply', () => {

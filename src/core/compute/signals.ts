@@ -273,7 +273,9 @@ export interface IoregGpu {
  */
 export function parseIoregAccelerators(text: string): IoregGpu[] {
   const out: IoregGpu[] = [];
-  const blocks = text.split(/^\+-o /m).slice(1);
+  // `-r -d 1` prints each entry's `+-o` at the line start; a tree listing (`ioreg -l`, other
+  // depths) indents it behind `| ` guides, and its property lines carry the same guides.
+  const blocks = text.split(/^[ |]*\+-o /m).slice(1);
   for (const b of blocks) {
     const header = /^(\S+)/.exec(b)?.[1] ?? 'GPU';
     const model = /"model"\s*=\s*"([^"]*)"/.exec(b)?.[1] ?? /"model"\s*=\s*<"([^"]*)">/.exec(b)?.[1];
