@@ -5,7 +5,7 @@ import { copyFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ContentionSampler } from '../src/adapters/compute/sampler.js';
 import { detectHardware, llamaGpuBackend } from '../src/adapters/compute/hardware.js';
 import { SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
@@ -158,4 +158,61 @@ test('engine process: open with backoff, a compute request shows hardware and th
     await client.close();
     cleanup();
   }
+});
+
+// The Windows and NVIDIA paths of the sampler, run here with the tools' output canned (no
+// Windows or NVIDIA GPU on the build machine): the sampler's own logic — CPU from time deltas,
+// agent and server detection, "GPU held by another process" — runs for real.
+describe('sampler on canned Windows and nvidia-smi output (samples written by hand)', () => {
+  const ps = (claudeCpu100ns: number, ollamaCpu100ns: number) => [
+    `4\t0\tSystem\t9000000\t0\t0\t`,
+    `5120\t4400\tnode.exe\t100000\t${claudeCpu100ns}\t638670000000000000\t"C:\\Program Files\\nodejs\\node.exe" C:\\Users\\dev\\AppData\\Roaming\\npm\\node_modules\\@anthropic-ai\\claude-code\\cli.js`,
+    `7012\t6900\tollama.exe\t0\t${ollamaCpu100ns}\t638670000010000000\t"C:\\Users\\dev\\AppData\\Local\\Programs\\Ollama\\ollama.exe" serve`,
+    `8100\t1\tCode.exe\t50000\t60000\t638670000020000000\t`,
+    'not a process line',
+  ].join('\r\n');
+
+  test('win32: processes from PowerShell, agents by command line, server CPU from time deltas', async () => {
+    let call = 0;
+    const calls: string[] = [];
+    const s = new ContentionSampler({
+      platform: 'win32', llmPorts: [], selfPids: [8100],
+      exec: async (cmd, args) => {
+        calls.push(cmd);
+        if (cmd === 'powershell.exe') {
+          assert.ok(args.includes('-NoProfile') && args.at(-1)!.startsWith('Get-CimInstance Win32_Process'));
+          // Between the two samples ollama burns ~0.3 s of CPU and claude almost none.
+          return call++ === 0 ? ps(2_000_000, 10_000_000) : ps(2_000_100, 13_000_000);
+        }
+        return null; // no nvidia-smi
+      },
+    });
+    await s.sample();
+    await new Promise((r) => setTimeout(r, 300));
+    const sample = await s.sample();
+    assert.deepEqual(sample.agents.map((a) => a.agent), ['claude']);
+    assert.equal(s.details.agentProcesses[0].pid, 5120);
+    const ollama = s.details.llmProcesses.find((p) => p.server === 'ollama');
+    assert.ok(ollama && ollama.name === 'ollama', JSON.stringify(s.details.llmProcesses));
+    // 0.3 s of CPU over ~0.3 s of wall time: busy (≥ 50 % of a core); the bound allows for timer slack.
+    assert.ok(ollama.cpuPercent > 50 && ollama.cpuPercent <= 110, `ollama CPU ${ollama.cpuPercent}`);
+    assert.deepEqual(sample.llmServers.map((x) => [x.server, x.busy]), [['ollama', true]]);
+    assert.equal(sample.gpu, null, 'no nvidia-smi: GPU load unknown');
+    assert.ok(calls.filter((c) => c === 'nvidia-smi').length === 1, 'a missing nvidia-smi is not asked again');
+  });
+
+  test('nvidia-smi: utilisation of the busiest GPU, and whether another process holds one', async () => {
+    const mk = (apps: string) => new ContentionSampler({
+      platform: 'linux', llmPorts: [], selfPids: [process.pid],
+      exec: async (cmd, args) => {
+        if (cmd !== 'nvidia-smi') return null;
+        return args[0].startsWith('--query-gpu') ? '0, NVIDIA GeForce RTX 4090, 97, 20311, 24564\n1, NVIDIA T400 4GB, [N/A], 5, 4096\n' : apps;
+      },
+    });
+    const held = await mk(`31337, /usr/bin/llama-server, 19800\n`).sample();
+    assert.equal(held.gpu, 0.97);
+    assert.equal(held.gpuHeldByOther, true);
+    const own = await mk(`${process.pid}, /usr/bin/node, 900\n`).sample();
+    assert.equal(own.gpuHeldByOther, false, "Loupe's own GPU memory is not contention");
+  });
 });

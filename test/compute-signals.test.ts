@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import {
   agentOfProcess, agentsFromEnv, agentsFromPsEnvironment, cpuBusyBetween, llmServerOfProcess, onBatteryFromPowerSupplies, parseEnviron,
   parseIoregAccelerators, parseLlamaServerSlots, parseModelList, parseNvidiaSmiApps, parseNvidiaSmiGpus, parsePmsetBatt, parseProcPidStat,
-  parseProcStat, parsePs,
+  parseProcStat, parsePs, parseWin32Processes, baseName,
 } from '../src/core/compute/signals.js';
 import { describeHardware, physicalCoresFromCpuinfo } from '../src/core/compute/hardware.js';
 import { REPO } from './support/helpers.js';
@@ -131,4 +131,21 @@ test('hardware description: Apple Silicon, Rosetta, Linux without ANE', () => {
   const linux = describeHardware({ platform: 'linux', arch: 'x64', cpuModel: 'AMD EPYC', logicalCores: 2, physicalCores: 2, rosetta: false, hwArm64: null, gpuBackend: false, gpus: [] });
   assert.equal(linux.hasAne, false);
   assert.match(linux.summary, /Neural Engine: no/);
+});
+
+test('Windows names and command lines: backslash paths, .exe, the PowerShell listing', () => {
+  assert.equal(baseName('C:\\Users\\dev\\AppData\\Local\\Programs\\Ollama\\ollama.exe'), 'ollama');
+  assert.equal(baseName('/usr/local/bin/llama-server'), 'llama-server');
+  const proc = (name: string, args: string) => ({ name: baseName(name), args });
+  assert.equal(llmServerOfProcess(proc('C:\\llama.cpp\\llama-server.exe', 'C:\\llama.cpp\\llama-server.exe -m model.gguf')), 'llama-server');
+  assert.equal(llmServerOfProcess(proc('LM Studio.exe', '"C:\\Program Files\\LM Studio\\LM Studio.exe"')), 'lmstudio');
+  assert.equal(agentOfProcess(proc('node.exe', 'node.exe C:\\Users\\dev\\AppData\\Roaming\\npm\\node_modules\\@openai\\codex\\bin\\codex.js')), 'codex');
+  assert.equal(agentOfProcess(proc('claude.exe', 'claude.exe')), 'claude');
+  assert.equal(agentOfProcess(proc('python.exe', 'python.exe -m aider --model x')), 'aider');
+  assert.equal(agentOfProcess(proc('node.exe', 'node.exe server.js')), null);
+  const procs = parseWin32Processes('12\t4\tollama.exe\t100\t250\t638670000000000000\t"C:\\Ollama\\ollama.exe" serve\r\nbad\r\n13\t12\tnotepad.exe\t0\t0\t0\t\r\n');
+  assert.deepEqual(procs, [
+    { pid: 12, ppid: 4, name: 'ollama', args: '"C:\\Ollama\\ollama.exe" serve', cpuTime100ns: 350, created: '638670000000000000' },
+    { pid: 13, ppid: 12, name: 'notepad', args: 'notepad.exe', cpuTime100ns: 0, created: '0' },
+  ]);
 });

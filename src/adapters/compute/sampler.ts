@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import {
   agentOfProcess, agentsFromEnv, agentsFromPsEnvironment, baseName, clamp01, cpuBusyBetween, llmServerOfProcess, onBatteryFromPowerSupplies,
   parseEnviron, parseIoregAccelerators, parseLlamaServerSlots, parseModelList, parseNvidiaSmiApps, parseNvidiaSmiGpus, parsePmsetBatt,
-  parseProcPidStat, parseProcStat, parsePs,
+  parseProcPidStat, parseProcStat, parsePs, parseWin32Processes, WIN32_PROCESS_QUERY,
   type AgentSignal, type ContentionSample, type CpuTimes, type LlmServerSignal, type ProcessInfo,
 } from '../../core/compute/signals.js';
 
@@ -34,6 +34,8 @@ export interface SamplerOptions {
   /** Overrides for tests. */
   platform?: NodeJS.Platform;
   procRoot?: string;
+  /** Runs a tool and returns its stdout, or null when it fails (default: child_process.execFile). */
+  exec?: (cmd: string, args: string[], timeoutMs: number) => Promise<string | null>;
 }
 
 /** Everything one scan saw, for `loupe status --json` and tests. */
@@ -74,6 +76,7 @@ export class ContentionSampler {
   private readonly procRoot: string;
   private readonly selfPids: Set<number>;
   private readonly timeoutMs: number;
+  private readonly exec: (cmd: string, args: string[], timeoutMs: number) => Promise<string | null>;
   private prevCpu: CpuTimes | null = null;
   private prevSelfTicks = 0;
   private prevProcTicks = new Map<string, number>();
@@ -93,12 +96,13 @@ export class ContentionSampler {
     this.procRoot = opts.procRoot ?? '/proc';
     this.selfPids = new Set(opts.selfPids ?? [process.pid]);
     this.timeoutMs = opts.timeoutMs ?? 800;
+    this.exec = opts.exec ?? run;
   }
 
   async sample(): Promise<ContentionSample> {
     const at = Date.now();
     const [procs, gpu, llm, battery] = await Promise.all([
-      this.platform === 'linux' ? this.linuxProcesses() : this.psProcesses(),
+      this.platform === 'linux' ? this.linuxProcesses() : this.platform === 'win32' ? this.win32Processes() : this.psProcesses(),
       this.gpuLoad(),
       this.probeLlmServers(),
       this.battery(),
@@ -194,9 +198,30 @@ export class ContentionSampler {
     return out;
   }
 
+  /**
+   * Windows: Win32_Process through PowerShell (no elevation; ~0.3–1 s per call), CPU from the
+   * change in each process's kernel + user time since the previous sample.
+   */
+  private async win32Processes(): Promise<ProcessInfo[]> {
+    const now = Date.now();
+    const dt = this.prevAt ? (now - this.prevAt) / 1000 : 0;
+    const text = await this.exec('powershell.exe', ['-NoProfile', '-NonInteractive', '-Command', WIN32_PROCESS_QUERY], this.timeoutMs * 4);
+    if (!text) return [];
+    const next = new Map<string, number>();
+    const out: ProcessInfo[] = [];
+    for (const p of parseWin32Processes(text)) {
+      const key = `${p.pid}:${p.created}`;
+      next.set(key, p.cpuTime100ns);
+      const prev = this.prevProcTicks.get(key);
+      const cpuPercent = prev !== undefined && dt > 0 ? ((p.cpuTime100ns - prev) / 1e7 / dt) * 100 : 0;
+      out.push({ pid: p.pid, ppid: p.ppid, cpuPercent, name: p.name, args: p.args });
+    }
+    this.prevProcTicks = next;
+    return out;
+  }
+
   private async psProcesses(): Promise<ProcessInfo[]> {
-    if (this.platform === 'win32') return [];
-    const text = await run('ps', ['-axww', '-o', 'pid=,ppid=,pcpu=,args='], this.timeoutMs * 2);
+    const text = await this.exec('ps', ['-axww', '-o', 'pid=,ppid=,pcpu=,args='], this.timeoutMs * 2);
     return text ? parsePs(text) : [];
   }
 
@@ -228,7 +253,7 @@ export class ContentionSampler {
     // `ps -E` lists every own-user process's environment; every 10 s is plenty.
     if (Date.now() - this.lastEnvScanMac > 10_000) {
       this.lastEnvScanMac = Date.now();
-      const text = await run('ps', ['-axE', '-ww', '-o', 'pid=,command='], this.timeoutMs * 2);
+      const text = await this.exec('ps', ['-axE', '-ww', '-o', 'pid=,command='], this.timeoutMs * 2);
       this.macEnv = text ? agentsFromPsEnvironment(text).filter((m) => !this.selfPids.has(m.pid)) : [];
     }
     const names = new Map(procs.map((p) => [p.pid, p.name]));
@@ -291,21 +316,21 @@ export class ContentionSampler {
 
   private async gpuLoad(): Promise<{ util: number | null; heldByOther: boolean | null; source: string | null }> {
     if (this.platform === 'darwin') {
-      const text = await run('ioreg', ['-r', '-d', '1', '-w', '0', '-c', 'IOAccelerator'], this.timeoutMs * 2);
+      const text = await this.exec('ioreg', ['-r', '-d', '1', '-w', '0', '-c', 'IOAccelerator'], this.timeoutMs * 2);
       const gpus = text ? parseIoregAccelerators(text) : [];
       const util = gpus.map((g) => g.device).filter((x): x is number => x !== null);
       // Loupe's own Metal work is included in Device Utilization; the scheduler sees it too.
       return { util: util.length ? Math.max(...util) : null, heldByOther: null, source: gpus.length ? `ioreg (${gpus[0].name})` : null };
     }
     if (this.nvidiaSmi === false) return { util: null, heldByOther: null, source: null };
-    const gpuText = await run('nvidia-smi', ['--query-gpu=index,name,utilization.gpu,memory.used,memory.total', '--format=csv,noheader,nounits'], this.timeoutMs * 2);
+    const gpuText = await this.exec('nvidia-smi', ['--query-gpu=index,name,utilization.gpu,memory.used,memory.total', '--format=csv,noheader,nounits'], this.timeoutMs * 2);
     if (gpuText === null) {
       this.nvidiaSmi = false;
       return { util: null, heldByOther: null, source: null };
     }
     this.nvidiaSmi = true;
     const gpus = parseNvidiaSmiGpus(gpuText);
-    const apps = parseNvidiaSmiApps((await run('nvidia-smi', ['--query-compute-apps=pid,process_name,used_memory', '--format=csv,noheader,nounits'], this.timeoutMs * 2)) ?? '');
+    const apps = parseNvidiaSmiApps((await this.exec('nvidia-smi', ['--query-compute-apps=pid,process_name,used_memory', '--format=csv,noheader,nounits'], this.timeoutMs * 2)) ?? '');
     const others = apps.filter((a) => !this.selfPids.has(a.pid));
     const util = gpus.map((g) => g.utilization).filter((x): x is number => x !== null);
     return { util: util.length ? Math.max(...util) : null, heldByOther: others.length > 0, source: `nvidia-smi (${gpus.map((g) => g.name).join(', ')})` };
@@ -343,7 +368,7 @@ export class ContentionSampler {
     if (Date.now() - this.lastBatteryAt < 30_000) return this.lastBattery;
     this.lastBatteryAt = Date.now();
     if (this.platform === 'darwin') {
-      const t = await run('pmset', ['-g', 'batt'], this.timeoutMs);
+      const t = await this.exec('pmset', ['-g', 'batt'], this.timeoutMs);
       this.lastBattery = t ? parsePmsetBatt(t) : null;
     } else if (this.platform === 'linux') {
       const dir = '/sys/class/power_supply';

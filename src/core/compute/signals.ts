@@ -70,13 +70,14 @@ export interface ContentionSample {
 
 /** Agent process names (basename of argv[0] or comm) and script paths that identify them. */
 export const AGENT_PROCESS_PATTERNS: readonly { agent: string; name?: RegExp; args?: RegExp }[] = [
-  { agent: 'claude', name: /^claude$/i, args: /@anthropic-ai\/claude-code\/|\/\.claude\/local\/claude\b/ },
-  { agent: 'codex', name: /^codex(-[a-z0-9_-]+)?$/i, args: /@openai\/codex\// },
-  { agent: 'gemini', name: /^gemini$/i, args: /@google\/gemini-cli\// },
-  { agent: 'aider', name: /^aider$/i, args: /(^|\/|\s)aider(\s|$)|-m aider\b/ },
-  { agent: 'cursor', name: /^cursor-agent$/i, args: /cursor-agent(\s|$)/ },
-  { agent: 'copilot', name: /^copilot$/i, args: /@github\/copilot\// },
-  { agent: 'opencode', name: /^opencode$/i, args: /opencode-ai\// },
+  // Paths in args may use either separator (Windows command lines use backslashes).
+  { agent: 'claude', name: /^claude$/i, args: /@anthropic-ai[\\/]claude-code[\\/]|[\\/]\.claude[\\/]local[\\/]claude\b/ },
+  { agent: 'codex', name: /^codex(-[a-z0-9_-]+)?$/i, args: /@openai[\\/]codex[\\/]/ },
+  { agent: 'gemini', name: /^gemini$/i, args: /@google[\\/]gemini-cli[\\/]/ },
+  { agent: 'aider', name: /^aider$/i, args: /(^|[\\/]|\s)aider(\.exe)?(\s|$)|-m aider\b/ },
+  { agent: 'cursor', name: /^cursor-agent$/i, args: /cursor-agent(\.exe)?(\s|$)/ },
+  { agent: 'copilot', name: /^copilot$/i, args: /@github[\\/]copilot[\\/]/ },
+  { agent: 'opencode', name: /^opencode$/i, args: /opencode-ai[\\/]/ },
   { agent: 'goose', name: /^goose$/i },
 ];
 
@@ -94,16 +95,55 @@ export const AGENT_ENV_MARKERS: readonly { agent: string; key: string; value?: R
 
 /** Local LLM server processes. `gpuHeavy` servers run models on the GPU when one exists. */
 export const LLM_SERVER_PATTERNS: readonly { server: string; name?: RegExp; args?: RegExp }[] = [
-  { server: 'ollama', name: /^(ollama|ollama_llama_server)$/i, args: /(^|\/)ollama (serve|runner)\b/ },
+  { server: 'ollama', name: /^(ollama|ollama_llama_server|ollama app)$/i, args: /(^|[\\/])ollama(\.exe)? (serve|runner)\b/ },
   { server: 'lmstudio', name: /^(LM Studio|lms|llmworker)$/i, args: /LM Studio\.app\/|\/\.lmstudio\/|\/lm-studio\// },
   { server: 'llama-server', name: /^llama-server$/i },
   { server: 'mlx_lm.server', name: /^mlx_lm\.server$/i, args: /-m mlx_lm[. ]server\b|mlx_lm\.server\b/ },
 ];
 
-/** Basename of a path-like argv[0]. */
+/** Basename of a path-like argv[0] (either separator), without a Windows `.exe`. */
 export function baseName(p: string): string {
-  const i = p.lastIndexOf('/');
-  return i >= 0 ? p.slice(i + 1) : p;
+  const i = Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\'));
+  return (i >= 0 ? p.slice(i + 1) : p).replace(/\.exe$/i, '');
+}
+
+/** One process from the Windows listing (`WIN32_PROCESS_QUERY`). */
+export interface Win32Process {
+  pid: number;
+  ppid: number;
+  name: string;
+  args: string;
+  /** Kernel + user CPU time in 100 ns units (cumulative). */
+  cpuTime100ns: number;
+  /** Creation time (ticks): with the pid, identifies the process across samples. */
+  created: string;
+}
+
+/**
+ * PowerShell that lists every process as one tab-separated line: pid, parent pid, image name,
+ * kernel and user CPU time (100 ns), creation ticks, command line (tabs and newlines blanked).
+ * `Get-CimInstance Win32_Process` needs no elevation; command lines of other users' processes
+ * read as empty.
+ */
+export const WIN32_PROCESS_QUERY = [
+  'Get-CimInstance Win32_Process | ForEach-Object {',
+  ' "{0}`t{1}`t{2}`t{3}`t{4}`t{5}`t{6}" -f $_.ProcessId, $_.ParentProcessId, $_.Name, $_.KernelModeTime, $_.UserModeTime,',
+  " $(if ($_.CreationDate) { $_.CreationDate.Ticks } else { 0 }), ($_.CommandLine -replace '[\\t\\r\\n]', ' ')",
+  ' }',
+].join('');
+
+/** Parses the output of WIN32_PROCESS_QUERY; malformed lines are skipped. */
+export function parseWin32Processes(text: string): Win32Process[] {
+  const out: Win32Process[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const f = line.split('\t');
+    if (f.length < 7 || !/^\d+$/.test(f[0]) || !/^\d+$/.test(f[1])) continue;
+    const kernel = Number(f[3]) || 0;
+    const user = Number(f[4]) || 0;
+    const args = f.slice(6).join(' ').trim();
+    out.push({ pid: Number(f[0]), ppid: Number(f[1]), name: baseName(f[2]), args: args || f[2], cpuTime100ns: kernel + user, created: f[5] });
+  }
+  return out;
 }
 
 /**
