@@ -176,7 +176,7 @@ describe('sampler on canned Windows and nvidia-smi output (samples written by ha
     let call = 0;
     const calls: string[] = [];
     const s = new ContentionSampler({
-      platform: 'win32', llmPorts: [], selfPids: [8100],
+      platform: 'win32', llmPorts: [], selfPids: [8100], win32ProcessIntervalMs: 0,
       exec: async (cmd, args) => {
         calls.push(cmd);
         if (cmd === 'powershell.exe') {
@@ -199,6 +199,13 @@ describe('sampler on canned Windows and nvidia-smi output (samples written by ha
     assert.deepEqual(sample.llmServers.map((x) => [x.server, x.busy]), [['ollama', true]]);
     assert.equal(sample.gpu, null, 'no nvidia-smi: GPU load unknown');
     assert.ok(calls.filter((c) => c === 'nvidia-smi').length === 1, 'a missing nvidia-smi is not asked again');
+    // By default the costly listing is reused between refreshes.
+    let lists = 0;
+    const cached = new ContentionSampler({ platform: 'win32', llmPorts: [], exec: async (cmd) => (cmd === 'powershell.exe' ? (lists++, ps(0, 0)) : null) });
+    await cached.sample();
+    await cached.sample();
+    assert.equal(lists, 1);
+    assert.equal(cached.details.llmProcesses.length, 1);
   });
 
   test('nvidia-smi: utilisation of the busiest GPU, and whether another process holds one', async () => {

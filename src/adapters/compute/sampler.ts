@@ -34,6 +34,12 @@ export interface SamplerOptions {
   /** Overrides for tests. */
   platform?: NodeJS.Platform;
   procRoot?: string;
+  /**
+   * Windows: the process list costs a PowerShell start (~0.3–1 s of CPU), so it is refreshed at
+   * most this often and reused in between (default 10 s; agents and servers do not come and go
+   * faster than that, and CPU shares are measured over the longer interval).
+   */
+  win32ProcessIntervalMs?: number;
   /** Runs a tool and returns its stdout, or null when it fails (default: child_process.execFile). */
   exec?: (cmd: string, args: string[], timeoutMs: number) => Promise<string | null>;
 }
@@ -77,6 +83,8 @@ export class ContentionSampler {
   private readonly selfPids: Set<number>;
   private readonly timeoutMs: number;
   private readonly exec: (cmd: string, args: string[], timeoutMs: number) => Promise<string | null>;
+  private winProcs: ProcessInfo[] | null = null;
+  private winProcsAt = 0;
   private prevCpu: CpuTimes | null = null;
   private prevSelfTicks = 0;
   private prevProcTicks = new Map<string, number>();
@@ -204,7 +212,8 @@ export class ContentionSampler {
    */
   private async win32Processes(): Promise<ProcessInfo[]> {
     const now = Date.now();
-    const dt = this.prevAt ? (now - this.prevAt) / 1000 : 0;
+    if (this.winProcs && now - this.winProcsAt < (this.opts.win32ProcessIntervalMs ?? 10_000)) return this.winProcs;
+    const dt = this.winProcsAt ? (now - this.winProcsAt) / 1000 : 0;
     const text = await this.exec('powershell.exe', ['-NoProfile', '-NonInteractive', '-Command', WIN32_PROCESS_QUERY], this.timeoutMs * 4);
     if (!text) return [];
     const next = new Map<string, number>();
@@ -217,6 +226,8 @@ export class ContentionSampler {
       out.push({ pid: p.pid, ppid: p.ppid, cpuPercent, name: p.name, args: p.args });
     }
     this.prevProcTicks = next;
+    this.winProcs = out;
+    this.winProcsAt = now;
     return out;
   }
 
