@@ -2,7 +2,8 @@
  * Timing wrappers around the engine's ports and store, so one `engine.index()` run can say where
  * its wall time went: inside embedding calls, or on the main thread while the embedder idled.
  */
-import type { Chunk, ChunkerPort, EmbedderPort, ModelProfile } from '../../src/core/types.js';
+import type { Chunk, ChunkerPort } from '../../src/core/types.js';
+import { ForwardingEmbedder } from '../../src/core/forwarding-embedder.js';
 import type { Store } from '../../src/core/store.js';
 
 /** Time spent in one component, and the part of it during which no embedding was in flight. */
@@ -20,7 +21,7 @@ export interface PipelineProbe {
 }
 
 /** An EmbedderPort that forwards to a real one and records texts and timings. */
-export class ProbeEmbedder implements EmbedderPort {
+export class ProbeEmbedder extends ForwardingEmbedder {
   readonly texts: string[] = [];
   readonly busy: Record<string, BusyFigure> = {};
   embedCalls = 0;
@@ -28,14 +29,6 @@ export class ProbeEmbedder implements EmbedderPort {
   firstEmbedAt = NaN;
   lastEmbedEnd = NaN;
   private inflight = 0;
-
-  constructor(private readonly inner: EmbedderPort) {}
-
-  get modelId(): string { return this.inner.modelId; }
-  get modelName(): string { return this.inner.modelName; }
-  get dimensions(): number { return this.inner.dimensions; }
-  get profile(): ModelProfile { return this.inner.profile; }
-  get computeUnit(): string { return this.inner.computeUnit; }
 
   /** Times a synchronous main-thread step under `name`. */
   time<T>(name: string, fn: () => T): T {
@@ -83,11 +76,11 @@ export class ProbeEmbedder implements EmbedderPort {
     };
   }
 
-  countTokens(text: string): number {
+  override countTokens(text: string): number {
     return this.time('countTokens', () => this.inner.countTokens(text));
   }
 
-  async embedDocuments(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+  override async embedDocuments(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
     this.texts.push(...texts);
     this.embedCalls++;
     this.inflight++;
@@ -103,13 +96,6 @@ export class ProbeEmbedder implements EmbedderPort {
     }
   }
 
-  embedQuery(text: string, signal?: AbortSignal): Promise<Float32Array> {
-    return this.inner.embedQuery(text, signal);
-  }
-
-  async dispose(): Promise<void> {
-    // The real embedder outlives the probe; its owner disposes it.
-  }
 }
 
 /** A ChunkerPort that times `chunkFile` on the probe. */

@@ -23,7 +23,8 @@ import {
 } from '../../core/bench/results.js';
 import { round, sig, summarize, syntheticNeighbours } from '../../core/bench/stats.js';
 import { Engine } from '../../core/engine.js';
-import { LoupeError, silentLogger, type EmbedderPort, type Logger, type ModelProfile } from '../../core/types.js';
+import { ForwardingEmbedder } from '../../core/forwarding-embedder.js';
+import { LoupeError, silentLogger, type Logger } from '../../core/types.js';
 import type { ChatModelPort } from '../../core/answer/types.js';
 import { HnswFactory } from '../hnsw-index.js';
 import { LlamaEmbedder } from '../llama-embedder.js';
@@ -99,23 +100,14 @@ function rssNow(): number {
 }
 
 /** Records the texts the engine embeds (the corpus exactly as the pipeline sees it). */
-class RecordingEmbedder implements EmbedderPort {
+class RecordingEmbedder extends ForwardingEmbedder {
   readonly texts: string[] = [];
   embedded = 0;
-  constructor(private readonly inner: EmbedderPort) {}
-  get modelId(): string { return this.inner.modelId; }
-  get modelName(): string { return this.inner.modelName; }
-  get dimensions(): number { return this.inner.dimensions; }
-  get profile(): ModelProfile { return this.inner.profile; }
-  get computeUnit(): string { return this.inner.computeUnit; }
-  countTokens(text: string): number { return this.inner.countTokens(text); }
-  async embedDocuments(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+  override async embedDocuments(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
     this.texts.push(...texts);
     this.embedded += texts.length;
     return this.inner.embedDocuments(texts, signal);
   }
-  embedQuery(text: string, signal?: AbortSignal): Promise<Float32Array> { return this.inner.embedQuery(text, signal); }
-  async dispose(): Promise<void> { /* the owner disposes the real embedder */ }
 }
 
 function newChunker(logger: Logger): TreeSitterChunker {
