@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import {
   ContentionPacer, DEFAULT_SCHEDULER_CONFIG, countSwitches, decide, initialMemory, replay, type Decision,
-  schedulerConfigForBatchSize,
+  schedulerConfigForBatchSize, schedulerConfigFor,
 } from '../src/core/compute/scheduler.js';
 import { chooseUnit, cosine, parityGate } from '../src/core/compute/dispatcher.js';
 import type { ContentionSample } from '../src/core/compute/signals.js';
@@ -216,4 +216,20 @@ test('a chosen batch size sets the full-speed unit; back-off units never exceed 
   assert.deepEqual([small.full.batchSize, small.backoff.batchSize, small.heavy.batchSize], [4, 4, 4]);
   assert.equal(small.backoff.duty, DEFAULT_SCHEDULER_CONFIG.backoff.duty);
   assert.throws(() => schedulerConfigForBatchSize(0), RangeError);
+});
+
+test('user choices reach the policy: pausing on battery and under heavy load is opt-in', () => {
+  assert.deepEqual(schedulerConfigFor({}), {}, 'nothing chosen: the defaults');
+  const cfg = { ...DEFAULT_SCHEDULER_CONFIG, ...schedulerConfigFor({ batchSize: 16, pauseOnBattery: true, pauseWhenBusy: true }) };
+  assert.equal(cfg.full.batchSize, 16);
+  const onBattery = decide(initialMemory(), 'cpu', sample(0, 0.05, { onBattery: true }), cfg);
+  assert.equal(onBattery.mode, 'paused');
+  assert.equal(decide(initialMemory(), 'cpu', sample(0, 0.05, { onBattery: true })).mode, 'full', 'by default battery alone does not pause');
+  let mem = initialMemory();
+  let d = decide(mem, 'cpu', sample(0, 0.95), cfg);
+  for (let i = 1; i < 3; i++) {
+    mem = d.memory;
+    d = decide(mem, 'cpu', sample(i * 3000, 0.95), cfg);
+  }
+  assert.equal(d.mode, 'paused', 'heavy load pauses when chosen');
 });

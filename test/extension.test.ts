@@ -57,6 +57,9 @@ describe('settings', () => {
     assert.equal(p.modelPath, undefined);
     assert.equal(p.backoff, true, 'contention-aware back-off is on by default');
     assert.equal(p.batchSize, 32, 'the default unit of work');
+    assert.deepEqual([p.pauseOnBattery, p.pauseWhenBusy], [false, false], 'back-off slows down; pausing is opt-in');
+    const pausing = openParamsFor('/w', readSettings((k) => ({ 'compute.pauseOnBattery': true, 'compute.pauseWhenBusy': 'yes' } as Record<string, unknown>)[k]), undefined);
+    assert.deepEqual([pausing.pauseOnBattery, pausing.pauseWhenBusy], [true, false], 'only a real true turns a pause on');
     assert.equal(openParamsFor('/w', readSettings((k) => ({ 'compute.batchSize': 1000 } as Record<string, unknown>)[k]), undefined).batchSize, 256, 'clamped');
   });
 

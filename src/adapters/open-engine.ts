@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../core/engine.js';
-import { schedulerConfigForBatchSize } from '../core/compute/scheduler.js';
+import { schedulerConfigFor } from '../core/compute/scheduler.js';
 import type { OpenParams } from '../core/protocol.js';
 import { LoupeError, type Logger } from '../core/types.js';
 import { HnswFactory } from './hnsw-index.js';
@@ -78,7 +78,7 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
         }
       }
       if (backends.length > 1) engineEmbedder = new RoutingEmbedder(backends, () => compute?.latestSample() ?? null, cfg.logger);
-      compute = new ComputeController(engineEmbedder, { logger: cfg.logger, onStatus: cfg.onCompute, config: cfg.batchSize ? schedulerConfigForBatchSize(cfg.batchSize) : undefined });
+      compute = new ComputeController(engineEmbedder, { logger: cfg.logger, onStatus: cfg.onCompute, config: schedulerConfigFor(cfg) });
       void compute.detect().catch(() => undefined);
     }
     computeOf.set(embedder, { compute, routed: engineEmbedder, closeAne });

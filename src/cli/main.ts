@@ -34,6 +34,8 @@ Options:
   --backoff             while indexing, back off when coding agents, local LLMs or other work load the machine
                         (default with --watch; a one-shot \`index\` runs at full speed unless given --backoff)
   --no-backoff          full speed even with --watch (LOUPE_BACKOFF=0 does the same)
+  --pause-on-battery    while backing off, pause embedding on battery power instead of slowing it
+  --pause-when-busy     while backing off, pause embedding under heavy load (≥ 85 %) instead of slowing it
   --verbose             log details to stderr`;
 
 interface Io {
@@ -94,6 +96,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
         cpu: { type: 'boolean' },
         backoff: { type: 'boolean' },
         'no-backoff': { type: 'boolean' },
+        'pause-on-battery': { type: 'boolean' },
+        'pause-when-busy': { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -125,6 +129,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     // Contention-aware back-off while indexing (src/core/compute): on with --backoff, and by default
     // with --watch (the index kept up to date beside an agent); a one-shot index is awaited by its user.
     backoff: cmd === 'index' && (!!v.backoff || (!!v.watch && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
+    pauseOnBattery: v['pause-on-battery'],
+    pauseWhenBusy: v['pause-when-busy'],
     logger,
   };
 

@@ -32,6 +32,10 @@ export interface OpenParams {
    * route embedding to the CPU while another process holds the GPU. Default false (fixed pacing).
    */
   backoff?: boolean;
+  /** With `backoff`: pause embedding (instead of slowing it) while the machine runs on battery. */
+  pauseOnBattery?: boolean;
+  /** With `backoff`: pause embedding (instead of slowing it) under heavy load (≥ 85 % on its unit). */
+  pauseWhenBusy?: boolean;
 }
 
 /**

@@ -26,6 +26,8 @@ export interface LoupeSettings {
   computeContexts: number;
   /** Chunks per unit of work at full speed. */
   computeBatchSize: number;
+  computePauseOnBattery: boolean;
+  computePauseWhenBusy: boolean;
   /** Back off while coding agents, local LLM servers or other processes load the machine. */
   computeBackoff: boolean;
   /** Which local model answers: `auto` (MLX on Apple Silicon when available, else a GGUF file), or forced. */
@@ -56,6 +58,8 @@ export const SETTING_EFFECTS: Record<string, ChangeEffect> = {
   'compute.threads': 'restart',
   'compute.contexts': 'restart',
   'compute.batchSize': 'restart',
+  'compute.pauseOnBattery': 'restart',
+  'compute.pauseWhenBusy': 'restart',
   'compute.backoff': 'restart',
   'answer.model': 'live',
   'answer.provider': 'live',
@@ -93,6 +97,8 @@ export function readSettings(get: SettingGetter): LoupeSettings {
     computeThreads: int(get('compute.threads'), 1, 1, 8),
     computeContexts: int(get('compute.contexts'), 2, 1, 4),
     computeBatchSize: int(get('compute.batchSize'), 32, 1, 256),
+    computePauseOnBattery: get('compute.pauseOnBattery') === true,
+    computePauseWhenBusy: get('compute.pauseWhenBusy') === true,
     computeBackoff: get('compute.backoff') !== false,
     answerProvider: (['mlx', 'llama', 'openai'] as const).find((p) => p === get('answer.provider')) ?? 'auto',
     answerModel: str(get('answer.model')),
@@ -128,6 +134,8 @@ export function openParamsFor(root: string, s: LoupeSettings, storeDir: string |
     threadsPerContext: s.computeThreads,
     batchSize: s.computeBatchSize,
     backoff: s.computeBackoff,
+    pauseOnBattery: s.computePauseOnBattery,
+    pauseWhenBusy: s.computePauseWhenBusy,
   };
 }
 

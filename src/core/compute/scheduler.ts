@@ -71,6 +71,15 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   pauseOnBattery: false,
 };
 
+/** Scheduler settings from the user's choices (unit size, optional pauses); omitted choices keep the defaults. */
+export function schedulerConfigFor(opts: { batchSize?: number; pauseOnBattery?: boolean; pauseWhenBusy?: boolean }): Partial<SchedulerConfig> {
+  return {
+    ...(opts.batchSize ? schedulerConfigForBatchSize(opts.batchSize) : {}),
+    ...(opts.pauseOnBattery !== undefined ? { pauseOnBattery: opts.pauseOnBattery } : {}),
+    ...(opts.pauseWhenBusy !== undefined ? { pauseWhenHeavy: opts.pauseWhenBusy } : {}),
+  };
+}
+
 /**
  * Scheduler settings for a user-chosen unit size: `batchSize` chunks per unit at full speed; the
  * back-off levels keep their smaller units, never larger than the chosen one.
