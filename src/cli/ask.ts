@@ -3,14 +3,14 @@
  * stdout, with numbered citations mapped to files and lines.
  */
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { answerQuestion, type DoneEvent } from '../core/answer/answer.js';
 import { formatCitation } from '../core/answer/citations.js';
 import { engineRetriever } from '../core/answer/retrieve.js';
 import type { AnswerEvent, ChatModelPort } from '../core/answer/types.js';
-import { LoupeError, type Logger } from '../core/types.js';
+import { LoupeError } from '../core/types.js';
 import { closeEngine, openEngine } from '../adapters/open-engine.js';
 import { openAnswerModel, type AnswerModelConfig } from '../adapters/llm/open-answer-model.js';
+import { parseCommandArgs, posInt, stderrLogger, type CliIo } from './common.js';
 
 export const ASK_USAGE = `Usage:
   loupe ask <dir> "<question>" [--json] [-k 8] [--max-tokens 512]
@@ -32,48 +32,34 @@ Options:
   --cpu                 do not use a GPU
   --verbose             log details to stderr`;
 
-interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  isTTY: boolean;
+/** `ask` streams tokens: it may be given a writer (default process.stdout). */
+interface AskIo extends CliIo {
   /** Writes without a newline (streamed tokens); defaults to process.stdout. */
   write?: (s: string) => void;
 }
 
-function posInt(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new LoupeError(`${name} must be a positive integer`, 'bad-args');
-  return n;
-}
-
 /** Runs `loupe ask` with the arguments after `ask`; returns the exit code. */
-export async function runAsk(argv: string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean' },
-        k: { type: 'string', short: 'k' },
-        'max-tokens': { type: 'string' },
-        llm: { type: 'string' },
-        'llm-url': { type: 'string' },
-        'llm-model': { type: 'string' },
-        threads: { type: 'string' },
-        context: { type: 'string' },
-        model: { type: 'string' },
-        store: { type: 'string' },
-        cpu: { type: 'boolean' },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.err(`${(e as Error).message}\n\n${ASK_USAGE}`);
-    return 2;
-  }
+export async function runAsk(argv: string[], io: AskIo): Promise<number> {
+  const parsed = parseCommandArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean' },
+      k: { type: 'string', short: 'k' },
+      'max-tokens': { type: 'string' },
+      llm: { type: 'string' },
+      'llm-url': { type: 'string' },
+      'llm-model': { type: 'string' },
+      threads: { type: 'string' },
+      context: { type: 'string' },
+      model: { type: 'string' },
+      store: { type: 'string' },
+      cpu: { type: 'boolean' },
+      verbose: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+}, ASK_USAGE, io);
+  if (!parsed) return 2;
   const { values: v, positionals: pos } = parsed;
   if (v.help) {
     io.out(ASK_USAGE);
@@ -91,12 +77,7 @@ export async function runAsk(argv: string[], io: Io): Promise<number> {
     return 2;
   }
   const write = io.write ?? ((s: string) => void process.stdout.write(s));
-  const logger: Logger = {
-    info: (m) => v.verbose && io.err(`[info] ${m}`),
-    debug: (m) => v.verbose && io.err(`[debug] ${m}`),
-    warn: (m) => io.err(`[warn] ${m}`),
-    error: (m) => io.err(`[error] ${m}`),
-  };
+  const logger = stderrLogger(!!v.verbose, io);
   let k: number | undefined, maxTokens: number | undefined, threads: number | undefined, context: number | undefined;
   try {
     k = posInt(v.k, '-k');

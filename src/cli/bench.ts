@@ -3,11 +3,11 @@
  * model and machine (src/adapters/bench/run-bench.ts), with a progress bar on stderr.
  */
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { LoupeError, type Logger } from '../core/types.js';
+import type { Logger } from '../core/types.js';
 import { runBench, type BenchProgress } from '../adapters/bench/run-bench.js';
 import type { BenchResults } from '../core/bench/results.js';
 import { isNotMeasured } from '../core/bench/report.js';
+import { parseCommandArgs, posInt, type CliIo } from './common.js';
 
 export const BENCH_USAGE = `Usage:
   loupe bench [--quick] [--json <out.json>] [--report <report.html>] [--model <file.gguf>]
@@ -32,19 +32,6 @@ Options:
   --contention <file>   include a \`npm run bench:contention\` result
   --compare <file>      an earlier run's --json output to compare with (repeatable)
   --verbose             log details to stderr`;
-
-interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  isTTY: boolean;
-}
-
-function posInt(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new LoupeError(`${name} must be a positive integer, got ${v}`, 'bad-args');
-  return n;
-}
 
 /** A one-line progress bar. */
 export function progressBar(p: BenchProgress, width = 30): string {
@@ -73,35 +60,31 @@ export function benchSummary(r: BenchResults): string {
   return lines.join('\n');
 }
 
-export async function runBenchCli(argv: string[], io: Io, logger: Logger): Promise<number> {
-  let v;
-  try {
-    v = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        quick: { type: 'boolean' },
-        json: { type: 'string' },
-        report: { type: 'string' },
-        model: { type: 'string' },
-        corpus: { type: 'string' },
-        contexts: { type: 'string' },
-        threads: { type: 'string' },
-        cpu: { type: 'boolean' },
-        llm: { type: 'string' },
-        'llm-url': { type: 'string' },
-        'llm-model': { type: 'string' },
-        'llm-threads': { type: 'string' },
-        contention: { type: 'string' },
-        compare: { type: 'string', multiple: true },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (e) {
-    io.err(`${(e as Error).message}\n\n${BENCH_USAGE}`);
-    return 2;
-  }
+export async function runBenchCli(argv: string[], io: CliIo, logger: Logger): Promise<number> {
+  const parsed = parseCommandArgs({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      quick: { type: 'boolean' },
+      json: { type: 'string' },
+      report: { type: 'string' },
+      model: { type: 'string' },
+      corpus: { type: 'string' },
+      contexts: { type: 'string' },
+      threads: { type: 'string' },
+      cpu: { type: 'boolean' },
+      llm: { type: 'string' },
+      'llm-url': { type: 'string' },
+      'llm-model': { type: 'string' },
+      'llm-threads': { type: 'string' },
+      contention: { type: 'string' },
+      compare: { type: 'string', multiple: true },
+      verbose: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+}, BENCH_USAGE, io);
+  if (!parsed) return 2;
+  const v = parsed.values;
   if (v.help) {
     io.out(BENCH_USAGE);
     return 0;

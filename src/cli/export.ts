@@ -7,10 +7,10 @@
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { finished } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
 import { firstCodeLine, metadataHeader, metadataLine, projectorConfig, vectorLine } from '../core/bench/projector.js';
 import { readManifest, Store } from '../core/store.js';
 import { LoupeError } from '../core/types.js';
+import { parseCommandArgs, type CliIo } from './common.js';
 
 export const EXPORT_USAGE = `Usage:
   loupe export <dir> --projector <outdir> [--store <dir>]
@@ -18,11 +18,6 @@ export const EXPORT_USAGE = `Usage:
 Writes the index of <dir> as TensorFlow Embedding Projector files: <outdir>/vectors.tsv (one
 vector per chunk), <outdir>/metadata.tsv (path, symbol, language, lines, first line) and
 <outdir>/projector_config.json. Load them at https://projector.tensorflow.org ("Load").`;
-
-interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
 
 export interface ExportSummary {
   rows: number;
@@ -82,14 +77,9 @@ export async function exportProjector(root: string, storeDir: string, outDir: st
   return { rows, dimensions: m.dimensions, files: { vectors: vecFile, metadata: metaFile, config: cfgFile }, skipped };
 }
 
-export async function runExportCli(argv: string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { projector: { type: 'string' }, store: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    io.err(`${(e as Error).message}\n\n${EXPORT_USAGE}`);
-    return 2;
-  }
+export async function runExportCli(argv: string[], io: CliIo): Promise<number> {
+  const parsed = parseCommandArgs({ args: argv, allowPositionals: true, options: { projector: { type: 'string' }, store: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }, EXPORT_USAGE, io);
+  if (!parsed) return 2;
   const { values: v, positionals } = parsed;
   if (v.help) {
     io.out(EXPORT_USAGE);

@@ -1,8 +1,7 @@
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { readManifest } from '../core/store.js';
 import { DEFAULT_SEARCH_MODE, SEARCH_MODES, type SearchMode } from '../core/engine.js';
-import { LoupeError, type IndexProgress, type IndexSummary, type Logger } from '../core/types.js';
+import { LoupeError, type IndexProgress, type IndexSummary } from '../core/types.js';
 import { closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
 import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
 import { runAsk } from './ask.js';
@@ -10,6 +9,7 @@ import { runBenchCli } from './bench.js';
 import { runExportCli } from './export.js';
 import { runModelsCli } from './models.js';
 import { describeCompute } from '../adapters/compute/describe.js';
+import { parseCommandArgs, stderrLogger, type CliIo } from './common.js';
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>] [--store <dir>]
@@ -38,19 +38,9 @@ Options:
   --pause-when-busy     while backing off, pause embedding under heavy load (≥ 85 %) instead of slowing it
   --verbose             log details to stderr`;
 
-interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
+/** The top-level command always knows whether stderr is a terminal. */
+interface Io extends CliIo {
   isTTY: boolean;
-}
-
-function stderrLogger(verbose: boolean, io: Io): Logger {
-  return {
-    info: (m) => verbose && io.err(`[info] ${m}`),
-    debug: (m) => verbose && io.err(`[debug] ${m}`),
-    warn: (m) => io.err(`[warn] ${m}`),
-    error: (m) => io.err(`[error] ${m}`),
-  };
 }
 
 function progressLine(p: IndexProgress): string {
@@ -78,34 +68,29 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       return 1;
     }
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        model: { type: 'string' },
-        store: { type: 'string' },
-        rebuild: { type: 'boolean' },
-        watch: { type: 'boolean' },
-        k: { type: 'string', short: 'k' },
-        mode: { type: 'string' },
-        json: { type: 'boolean' },
-        'max-file-size': { type: 'string' },
-        exclude: { type: 'string', multiple: true },
-        cpu: { type: 'boolean' },
-        backoff: { type: 'boolean' },
-        'no-backoff': { type: 'boolean' },
-        'pause-on-battery': { type: 'boolean' },
-        'pause-when-busy': { type: 'boolean' },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.err(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      store: { type: 'string' },
+      rebuild: { type: 'boolean' },
+      watch: { type: 'boolean' },
+      k: { type: 'string', short: 'k' },
+      mode: { type: 'string' },
+      json: { type: 'boolean' },
+      'max-file-size': { type: 'string' },
+      exclude: { type: 'string', multiple: true },
+      cpu: { type: 'boolean' },
+      backoff: { type: 'boolean' },
+      'no-backoff': { type: 'boolean' },
+      'pause-on-battery': { type: 'boolean' },
+      'pause-when-busy': { type: 'boolean' },
+      verbose: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+}, USAGE, io);
+  if (!parsed) return 2;
   const { values: v, positionals: pos } = parsed;
   const [cmd, dir, ...rest] = pos;
   if (v.help || !cmd) {

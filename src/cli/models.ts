@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { CATALOG, ModelManager } from '../core/models/manager.js';
 import { LoupeError } from '../core/types.js';
+import { parseCommandArgs, type CliIo } from './common.js';
 
 const USAGE = `Usage:
   loupe models list [--json]                 recommended models, and which are installed
@@ -12,25 +12,14 @@ Models go to $LOUPE_MODELS_DIR or the user cache folder (loupe/models); the hub 
 $HF_ENDPOINT or https://huggingface.co, with $HF_TOKEN for gated repositories.
 Offline, install fails with a clear message and nothing changes.`;
 
-interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  isTTY: boolean;
-}
-
 function mib(n: number): string {
   return (n / 1048576).toFixed(1);
 }
 
 /** `loupe models …`; returns the exit code. */
-export async function runModelsCli(argv: string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { dir: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    io.err(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+export async function runModelsCli(argv: string[], io: CliIo): Promise<number> {
+  const parsed = parseCommandArgs({ args: argv, allowPositionals: true, options: { dir: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }, USAGE, io);
+  if (!parsed) return 2;
   const { values: v, positionals: [sub, id] } = parsed;
   if (v.help || !sub) {
     io.out(USAGE);
