@@ -105,8 +105,44 @@ export function buildTinyLlamaVocab(): TinyLlamaVocab {
   return { tokens, types, scores, unkId, bosId, eosId, imStartId, imEndId, sentenceIds };
 }
 
-/** Serialises the whole model to GGUF bytes. */
-export function buildTinyLlamaGguf(): Buffer {
+/** The hyperparameters a llama.cpp LLaMA needs in its GGUF header. */
+export interface LlamaShape {
+  name: string;
+  /** Optional `general.description`. */
+  description?: string;
+  /** `general.file_type`: 0 all F32, 1 mostly F16. */
+  fileType: number;
+  vocabSize: number;
+  contextLength: number;
+  /** Embedding width; every head is `width / heads` wide (and so is RoPE). */
+  width: number;
+  feedForward: number;
+  blocks: number;
+  heads: number;
+}
+
+/** Writes the LLaMA architecture header (no KV-head grouping, RMS-norm epsilon 1e-5). */
+export function addLlamaHeader(w: GgufWriter, s: LlamaShape): void {
+  w.addString('general.architecture', 'llama');
+  w.addString('general.name', s.name);
+  if (s.description) w.addString('general.description', s.description);
+  w.addU32('general.file_type', s.fileType);
+  w.addU32('llama.vocab_size', s.vocabSize);
+  w.addU32('llama.context_length', s.contextLength);
+  w.addU32('llama.embedding_length', s.width);
+  w.addU32('llama.feed_forward_length', s.feedForward);
+  w.addU32('llama.block_count', s.blocks);
+  w.addU32('llama.attention.head_count', s.heads);
+  w.addU32('llama.attention.head_count_kv', s.heads);
+  w.addU32('llama.rope.dimension_count', s.width / s.heads);
+  w.addF32('llama.attention.layer_norm_rms_epsilon', 1e-5);
+}
+
+/**
+ * Serialises the whole model to GGUF bytes. `loop`: the sentence starts over instead of ending
+ * (a model that never stops, for throughput benchmarks).
+ */
+export function buildTinyLlamaGguf(opts: { loop?: boolean } = {}): Buffer {
   const d = EMBEDDING_LENGTH;
   const ff = FEED_FORWARD_LENGTH;
   const vocab = buildTinyLlamaVocab();
@@ -119,23 +155,21 @@ export function buildTinyLlamaGguf(): Buffer {
 
   // output.weight has shape [d, n]: row `id` holds the weights producing token id's logit.
   const output = new Float32Array(d * n);
-  const chain = [...vocab.sentenceIds, vocab.imEndId];
+  const chain = [...vocab.sentenceIds, opts.loop ? vocab.sentenceIds[0]! : vocab.imEndId];
   for (let slot = 0; slot < chain.length; slot++) output[chain[slot]! * d + slot] = LOGIT_WEIGHT;
 
   const w = new GgufWriter();
-  w.addString('general.architecture', 'llama');
-  w.addString('general.name', 'loupe-tiny-llama');
-  w.addString('general.description', `Generated chat model that always answers "${TINY_LLAMA_SENTENCE}"; for tests only.`);
-  w.addU32('general.file_type', 0); // all F32
-  w.addU32('llama.vocab_size', n);
-  w.addU32('llama.context_length', CONTEXT_LENGTH);
-  w.addU32('llama.embedding_length', d);
-  w.addU32('llama.feed_forward_length', ff);
-  w.addU32('llama.block_count', 1);
-  w.addU32('llama.attention.head_count', HEAD_COUNT);
-  w.addU32('llama.attention.head_count_kv', HEAD_COUNT);
-  w.addU32('llama.rope.dimension_count', d / HEAD_COUNT);
-  w.addF32('llama.attention.layer_norm_rms_epsilon', 1e-5);
+  addLlamaHeader(w, {
+    name: opts.loop ? 'loupe-tiny-llama-loop' : 'loupe-tiny-llama',
+    description: opts.loop ? undefined : `Generated chat model that always answers "${TINY_LLAMA_SENTENCE}"; for tests only.`,
+    fileType: 0, // all F32
+    vocabSize: n,
+    contextLength: CONTEXT_LENGTH,
+    width: d,
+    feedForward: ff,
+    blocks: 1,
+    heads: HEAD_COUNT,
+  });
 
   addTinyLlamaTokenizer(w, vocab, true);
 

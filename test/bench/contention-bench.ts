@@ -31,7 +31,7 @@ import { HnswFactory } from '../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../src/adapters/llama-embedder.js';
 import { TreeSitterChunker } from '../../src/adapters/treesitter-chunker.js';
 import { GgufWriter } from '../../src/tools/gguf-writer.js';
-import { addTinyLlamaTokenizer, buildTinyLlamaVocab } from '../../src/tools/tiny-llama.js';
+import { addLlamaHeader, addTinyLlamaTokenizer, buildTinyLlamaVocab } from '../../src/tools/tiny-llama.js';
 import { buildCorpus } from './corpus.js';
 import { seededRandom, gaussian, r3 } from './stats.js';
 
@@ -49,18 +49,7 @@ function writeWorkloadModel(file: string, width: number, layers: number): void {
   const rnd = (count: number, std = 0.02): Float32Array => Float32Array.from({ length: count }, () => gaussian(rand) * std);
   const ones = (count: number): Float32Array => new Float32Array(count).fill(1);
   const w = new GgufWriter();
-  w.addString('general.architecture', 'llama');
-  w.addString('general.name', 'loupe-contention-workload');
-  w.addU32('general.file_type', 1);
-  w.addU32('llama.vocab_size', n);
-  w.addU32('llama.context_length', 4096);
-  w.addU32('llama.embedding_length', width);
-  w.addU32('llama.feed_forward_length', ff);
-  w.addU32('llama.block_count', layers);
-  w.addU32('llama.attention.head_count', width / 64);
-  w.addU32('llama.attention.head_count_kv', width / 64);
-  w.addU32('llama.rope.dimension_count', 64);
-  w.addF32('llama.attention.layer_norm_rms_epsilon', 1e-5);
+  addLlamaHeader(w, { name: 'loupe-contention-workload', fileType: 1, vocabSize: n, contextLength: 4096, width, feedForward: ff, blocks: layers, heads: width / 64 });
   addTinyLlamaTokenizer(w, vocab, false);
   w.addTensor('token_embd.weight', [width, n], rnd(width * n), 'F16');
   w.addTensor('output_norm.weight', [width], ones(width));

@@ -19,8 +19,7 @@ import { LlamaChat } from '../../src/adapters/llm/llama-chat.js';
 import { MlxServer, pythonHasMlxLm } from '../../src/adapters/llm/mlx-server.js';
 import { OpenAiChat } from '../../src/adapters/llm/openai-chat.js';
 import type { ChatMessage, ChatModelPort } from '../../src/core/answer/types.js';
-import { GgufWriter } from '../../src/tools/gguf-writer.js';
-import { addTinyLlamaTokenizer, buildTinyLlamaVocab } from '../../src/tools/tiny-llama.js';
+import { buildTinyLlamaGguf } from '../../src/tools/tiny-llama.js';
 import { REPO, tempDir } from '../support/helpers.js';
 import { makeTinyMlxModel, MLX_VENV_PYTHON } from '../support/mlx.js';
 import { r3 } from './stats.js';
@@ -32,46 +31,6 @@ const THREADS = Number(args.threads ?? 1);
 const REPS = Number(args.reps ?? 3);
 const PARALLEL = [1, 2, 4, 8];
 const PARALLEL_TOKENS = 64;
-
-/** The tiny LLaMA of src/tools/tiny-llama.ts, except that its sentence loops instead of ending. */
-function writeLoopingTinyLlama(file: string): void {
-  const d = 64;
-  const ff = 64;
-  const v = buildTinyLlamaVocab();
-  const n = v.tokens.length;
-  const slotOf = new Map<number, number>(v.sentenceIds.map((id, k) => [id, k + 1]));
-  const embd = new Float32Array(d * n);
-  for (let id = 0; id < n; id++) embd[id * d + (slotOf.get(id) ?? 0)] = 1;
-  const output = new Float32Array(d * n);
-  const chain = [...v.sentenceIds, v.sentenceIds[0]!];
-  for (let slot = 0; slot < chain.length; slot++) output[chain[slot]! * d + slot] = 10;
-  const w = new GgufWriter();
-  w.addString('general.architecture', 'llama');
-  w.addString('general.name', 'loupe-tiny-llama-loop');
-  w.addU32('general.file_type', 0);
-  w.addU32('llama.vocab_size', n);
-  w.addU32('llama.context_length', 2048);
-  w.addU32('llama.embedding_length', d);
-  w.addU32('llama.feed_forward_length', ff);
-  w.addU32('llama.block_count', 1);
-  w.addU32('llama.attention.head_count', 4);
-  w.addU32('llama.attention.head_count_kv', 4);
-  w.addU32('llama.rope.dimension_count', d / 4);
-  w.addF32('llama.attention.layer_norm_rms_epsilon', 1e-5);
-  addTinyLlamaTokenizer(w, v, true);
-  const z = (c: number): Float32Array => new Float32Array(c);
-  const one = (c: number): Float32Array => new Float32Array(c).fill(1);
-  w.addTensor('token_embd.weight', [d, n], embd);
-  w.addTensor('output_norm.weight', [d], one(d));
-  w.addTensor('output.weight', [d, n], output);
-  w.addTensor('blk.0.attn_norm.weight', [d], one(d));
-  for (const p of ['attn_q', 'attn_k', 'attn_v', 'attn_output']) w.addTensor(`blk.0.${p}.weight`, [d, d], z(d * d));
-  w.addTensor('blk.0.ffn_norm.weight', [d], one(d));
-  w.addTensor('blk.0.ffn_gate.weight', [d, ff], z(d * ff));
-  w.addTensor('blk.0.ffn_up.weight', [d, ff], z(d * ff));
-  w.addTensor('blk.0.ffn_down.weight', [ff, d], z(ff * d));
-  writeFileSync(file, w.toBuffer());
-}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -155,7 +114,8 @@ async function main(): Promise<void> {
   try {
     if (!args['no-llama']) {
       const file = path.join(tmp.dir, 'tiny-llama-loop.gguf');
-      writeLoopingTinyLlama(file);
+      // The tiny LLaMA of src/tools/tiny-llama.ts, except that its sentence loops instead of ending.
+      writeFileSync(file, buildTinyLlamaGguf({ loop: true }));
       const chat = await LlamaChat.load({ modelPath: file, gpu: false, threads: THREADS, sequences: Math.max(...PARALLEL), contextSize: 512 });
       try {
         results.push(await benchPath('node-llama-cpp (in process)', chat, { threads: THREADS, sequences: Math.max(...PARALLEL), note: 'prompt tokens counted with the model tokenizer + 8 per message for the chat template' }));
