@@ -7,6 +7,7 @@ import type { Engine, EngineStatus } from '../src/core/engine.js';
 import type { EventMessage, OpenParams } from '../src/core/protocol.js';
 import { LoupeError, type IndexProgress, type IndexSummary } from '../src/core/types.js';
 import { openTestEngine, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+import { processAlive } from '../src/core/store.js';
 
 const QUERIES = ['parse the config file', 'download a web page', 'sort integers in place', 'authenticate a user', 'compute value 17'];
 
@@ -27,15 +28,6 @@ function project(n: number): Record<string, string> {
 /** The parts of a status that do not depend on where the index lives or when it was written. */
 function comparable(s: EngineStatus): unknown {
   return { files: s.files, chunks: s.chunks, cachedVectors: s.cachedVectors, searchStructure: s.searchStructure, model: s.model, state: s.state, warnings: s.warnings };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Resolves with the first event that `match` accepts. */
@@ -171,7 +163,7 @@ describe('engine process', () => {
       // The client restarted the engine and re-opened it; the store recovered its committed batches.
       const reopened = await client.request('status', {});
       assert.notEqual(client.pid, pid);
-      assert.ok(client.pid && isAlive(client.pid));
+      assert.ok(client.pid && processAlive(client.pid));
       assert.ok(reopened.files > 0 && reopened.files < refSummary.files, `batches committed before the kill were kept: ${reopened.files} files`);
       assert.deepEqual(reopened.warnings, [], 'a SIGKILL between commits leaves nothing to repair');
 
@@ -187,7 +179,7 @@ describe('engine process', () => {
       const lastPid = client.pid!;
       await client.close();
       assert.equal(client.pid, undefined);
-      assert.equal(isAlive(lastPid), false);
+      assert.equal(processAlive(lastPid), false);
       assert.deepEqual(exits.at(-1), { code: 0, signal: null, restarting: false });
       assert.equal(exits.length, 2);
       await assert.rejects(client.request('status', {}), (e: unknown) => e instanceof LoupeError && e.code === 'closed');

@@ -18,19 +18,11 @@ import type { EventMessage } from '../src/core/protocol.js';
 import { LoupeError } from '../src/core/types.js';
 import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
 import { makeTinyMlxModel, mlxPython, TINY_MLX_SENTENCE } from './support/mlx.js';
+import { processAlive } from '../src/core/store.js';
 
 const py = await mlxPython();
 const skip = 'skip' in py ? py.skip : false;
 const msgs: ChatMessage[] = [{ role: 'user', content: 'Say something.' }];
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
@@ -61,7 +53,7 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
 
   after(async () => {
     await server?.stop();
-    if (server?.pid) assert.equal(isAlive(server.pid), false, 'the server we started is stopped');
+    if (server?.pid) assert.equal(processAlive(server.pid), false, 'the server we started is stopped');
     tmp.cleanup();
   });
 
@@ -121,7 +113,7 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
     assert.equal((await model.generate(msgs, { maxTokens: 50 })).text, TINY_MLX_SENTENCE);
     await model.dispose();
     assert.ok((await probeServer(server.url)).healthy, 'still running after stop() and dispose()');
-    assert.ok(isAlive(server.pid!));
+    assert.ok(processAlive(server.pid!));
   });
 
   test('no server at the URL: a clear error, not a hang', async () => {
@@ -141,7 +133,7 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
       assert.equal(chat.info.contextSize, 2048, 'context from the model folder config.json');
       const r = await chat.generate(msgs, { maxTokens: 7 });
       assert.equal(r.text, TINY_MLX_SENTENCE);
-      await until(() => !isAlive(pid1), 10_000, 'the idle server to stop');
+      await until(() => !processAlive(pid1), 10_000, 'the idle server to stop');
       // The next question starts a new server.
       assert.equal((await chat.generate(msgs, { maxTokens: 3 })).text, 'Hello from the');
       const pid2 = chat.currentServer!.pid!;
@@ -171,7 +163,7 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
     } finally {
       await chat.dispose();
     }
-    assert.equal(isAlive(chat.currentServer!.pid!), false);
+    assert.equal(processAlive(chat.currentServer!.pid!), false);
   });
 
   test('a model mlx_lm.server cannot load is a model-missing error, and the server is stopped', async () => {
@@ -194,7 +186,7 @@ process.kill(process.pid, 'SIGKILL');
     const out = await new Promise<string>((resolve) => execFile(process.execPath, [script], (_err, stdout) => resolve(stdout)));
     const pid = Number(out.trim());
     assert.ok(pid > 0, `host printed the server PID: ${out}`);
-    await until(() => !isAlive(pid), 10_000, `server PID ${pid} to exit after its host died`);
+    await until(() => !processAlive(pid), 10_000, `server PID ${pid} to exit after its host died`);
   });
 
   test('ask through the engine process: answer events with citations, and cancel', async () => {

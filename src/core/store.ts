@@ -699,7 +699,7 @@ export class Store {
 }
 
 /** True when a process with this PID exists (EPERM: it exists but is not ours). */
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
