@@ -12,7 +12,7 @@
  * the model trains on exactly the inputs it will see. Output lines: {"q", "d", "corpus", "lang"};
  * a summary goes to stderr. Deterministic: same corpora, same chunker, same file.
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,24 +20,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(here, '../../out');
 const { TreeSitterChunker } = await import(path.join(out, 'src/adapters/treesitter-chunker.js'));
 const { chunkHeader } = await import(path.join(out, 'src/core/chunking.js'));
-const { TRAIN_CORPORA, prepareCorpus } = await import(path.join(out, 'test/bench/quality/corpora.js'));
+const { TRAIN_CORPORA, listFiles, prepareCorpus } = await import(path.join(out, 'test/bench/quality/corpora.js'));
 
 const outFile = process.argv[2];
 const maskIds = process.argv.includes('--mask-identifiers');
 if (!outFile) {
   console.error('usage: mine-pairs.mjs OUT.jsonl [--mask-identifiers]');
   process.exit(2);
-}
-
-function listFiles(dir, rel = '') {
-  const files = [];
-  for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-    if (e.name.startsWith('.')) continue;
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) files.push(...listFiles(dir, r));
-    else files.push(r);
-  }
-  return files.sort();
 }
 
 const COMMENT_LINE = /^\s*(\/\*\*?|\*\/?|\/\/\/?|#(?![[!])|--)/;
@@ -138,8 +127,7 @@ const stats = {};
 for (const spec of TRAIN_CORPORA) {
   const root = prepareCorpus(spec);
   let n = 0;
-  for (const rel of listFiles(root)) {
-    if (rel.endsWith('.loupe-bench-ok')) continue;
+  for (const rel of listFiles(root, { skipHidden: true }).sort()) {
     const text = readFileSync(path.join(root, rel), 'utf8');
     const chunks = await chunker.chunkFile(rel, text);
     for (const c of chunks) {

@@ -168,11 +168,16 @@ function download(spec: CorpusSpec, dl: string): string {
   return file;
 }
 
-function listFiles(dir: string, rel = ''): string[] {
+/**
+ * Files below `dir` as relative paths, in directory-listing order (callers that need an order sort).
+ * `skipHidden`: leave out names starting with a dot (the corpus stamp file, `.github/`, …).
+ */
+export function listFiles(dir: string, opts: { skipHidden?: boolean } = {}, rel = ''): string[] {
   const out: string[] = [];
   for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+    if (opts.skipHidden && e.name.startsWith('.')) continue;
     const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...listFiles(dir, r));
+    if (e.isDirectory()) out.push(...listFiles(dir, opts, r));
     else if (e.isFile()) out.push(r);
   }
   return out;

@@ -12,7 +12,7 @@
  *   node out/test/bench/quality/run.js [--model <file.gguf>] [--out <file>] [--contexts 2] [--only express,mux]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ import { splitIdentifier } from '../../../src/core/lexical/index.js';
 import { HnswFactory } from '../../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../../src/adapters/llama-embedder.js';
 import { TreeSitterChunker } from '../../../src/adapters/treesitter-chunker.js';
-import { CORPORA, cacheDir, prepareCorpus, type CorpusSpec } from './corpora.js';
+import { CORPORA, cacheDir, listFiles, prepareCorpus, type CorpusSpec } from './corpora.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../../../..');
@@ -120,17 +120,6 @@ function targetIdentifiers(engine: Engine, t: Target, lines: string[]): Set<stri
   return ids;
 }
 
-function listFiles(dir: string, rel = ''): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-    if (e.name.startsWith('.')) continue;
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...listFiles(dir, r));
-    else out.push(r);
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
@@ -164,7 +153,7 @@ async function main(): Promise<void> {
     const summary = await engine.index();
     const indexSeconds = (performance.now() - ti) / 1000;
     const files = new Map<string, string[]>();
-    for (const rel of listFiles(root)) files.set(rel, readFileSync(path.join(root, rel), 'utf8').split('\n'));
+    for (const rel of listFiles(root, { skipHidden: true })) files.set(rel, readFileSync(path.join(root, rel), 'utf8').split('\n'));
     corporaOut.push({
       name: spec.name, language: spec.language, registry: spec.registry, package: `${spec.pkg}@${spec.version}`, sha256: spec.sha256, licence: spec.licence,
       files: files.size, lines: [...files.values()].reduce((a, l) => a + l.length, 0), chunks: engine.store.chunkCount,
