@@ -26,6 +26,7 @@ import { buildCorpus, type Corpus } from './corpus.js';
 import { ProbeChunker, ProbeEmbedder, probeStore, type PipelineProbe } from './probes.js';
 import { storeScaleBench } from './store-scale.js';
 import { peakRssMiB, r1, r3, summarize, timed } from './stats.js';
+import { posInt } from '../../src/cli/common.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const NODE_MODULES = path.join(REPO, 'node_modules');
@@ -71,12 +72,7 @@ function parseSettings(): Settings {
   const models = values.model?.length ? values.model.map((m) => path.resolve(m)) : BUNDLED_MODELS.map((m) => path.join(REPO, m)).filter(existsSync);
   if (!models.length) throw new Error('No embedding model found: run `npm run build` (it generates models/generated/loupe-tiny-bert.gguf) or pass --model <file.gguf>.');
   for (const m of models) if (!existsSync(m)) throw new Error(`--model ${m}: file not found`);
-  const int = (name: string, v: string | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
-    return n;
-  };
+  const int = (name: string, v: string | undefined): number | undefined => posInt(v, `--${name}`);
   const date = new Date().toISOString().slice(0, 10);
   const quick = values.quick ?? false;
   return {
