@@ -398,6 +398,11 @@ export class TreeSitterChunker implements ChunkerPort {
     }
     raw.sort((a, b) => a.startIndex - b.startIndex || b.endIndex - a.endIndex);
 
+    /** The first line of the run of leading comments that ends just above `line` (or `line`). */
+    const withCommentsAbove = (line: number): number => {
+      for (let above = leadingByLastLine.get(line - 1); above !== undefined; above = leadingByLastLine.get(line - 1)) line = above.first;
+      return line;
+    };
     const roots: OutlineDef[] = [];
     const stack: { raw: RawDef; def: OutlineDef }[] = [];
     for (const r of raw) {
@@ -406,19 +411,11 @@ export class TreeSitterChunker implements ChunkerPort {
       // The same range reached by two patterns: keep the first.
       if (top && top.raw.startIndex === r.startIndex && top.raw.endIndex === r.endIndex) continue;
       const parent = top?.def;
-      let startLine = firstLine(r.node);
-      for (let above = leadingByLastLine.get(startLine - 1); above !== undefined; above = leadingByLastLine.get(startLine - 1)) {
-        startLine = above.first;
-      }
+      let startLine = withCommentsAbove(firstLine(r.node));
       // A doc block separated from its definition by one blank line (a common JSDoc layout) still
       // documents it.
       const docAbove = leadingByLastLine.get(startLine - 2);
-      if (docAbove?.doc && startLine - 2 >= 1 && isBlankLine(text, lineStarts, startLine - 2)) {
-        startLine = docAbove.first;
-        for (let above = leadingByLastLine.get(startLine - 1); above !== undefined; above = leadingByLastLine.get(startLine - 1)) {
-          startLine = above.first;
-        }
-      }
+      if (docAbove?.doc && startLine - 2 >= 1 && isBlankLine(text, lineStarts, startLine - 2)) startLine = withCommentsAbove(docAbove.first);
       const def: OutlineDef = { path: [...(parent?.path ?? []), ...r.own], startLine, endLine: lastLine(r.node), children: [] };
       (parent ? parent.children : roots).push(def);
       stack.push({ raw: r, def });
