@@ -42,6 +42,7 @@ def named_tensors(model: onnx.ModelProto) -> dict[str, np.ndarray]:
         for inp in node.input:
             consumers.setdefault(inp, []).append(node)
     out: dict[str, np.ndarray] = {}
+    used: set[str] = set()
     for name, arr in inits.items():
         if not name.startswith("onnx::"):
             out[name] = arr
@@ -62,8 +63,8 @@ def named_tensors(model: onnx.ModelProto) -> dict[str, np.ndarray]:
         if w.ndim != 2 or w.shape[1] != inits[bias].shape[0]:
             raise ConversionError(f"{weight} {w.shape} does not fit bias {bias} {inits[bias].shape}")
         out[wname] = np.ascontiguousarray(w.T)
-    left = [n for n in inits if n.startswith("onnx::MatMul") and not any(
-        n in node.input for node in g.node if node.op_type == "MatMul")]
+        used.add(weight)
+    left = [n for n in inits if n.startswith("onnx::MatMul") and n not in used]
     if left:
         raise ConversionError(f"unused weight initializers: {left[:5]}")
     return out
