@@ -1,21 +1,25 @@
 #!/usr/bin/env node
 /* global process, console */
-// Builds platform VSIXs: `node scripts/package.mjs [--target linux-x64|darwin-arm64|win32-x64|all]`
-// (default: this machine's platform). Each target is staged in dist/vsix-stage/<target>/ with only
-// what runs there: the bundles, grammar wasm, the bundled model, and the node_modules that stay
-// external to the bundles (node-llama-cpp with its dependencies and only this target's binary
-// packages; hnswlib-node's compiled addon). Then `vsce package --target` packs it.
+// Builds platform VSIXs: `node scripts/package.mjs [--target <target>|all]` (default: this machine's
+// platform; `npm run package` builds all: linux-x64, linux-arm64, darwin-arm64, darwin-x64, win32-x64).
+// Each target is staged in dist/vsix-stage/<target>/ with only what runs there: the bundles, grammar
+// wasm, the bundled model, and the node_modules that stay external to the bundles (node-llama-cpp
+// with its dependencies and only this target's binary packages; hnswlib-node's compiled addon).
+// Then `vsce package --target` packs it, and scripts/verify-vsix.mjs checks it from its headers.
 //
-// Native addons cannot be cross-built: hnswlib-node's addon.node is compiled on the machine that
-// runs `npm ci`. A target other than this machine's needs that target's addon.node passed as
-// LOUPE_HNSWLIB_ADDON_<TARGET> (e.g. LOUPE_HNSWLIB_ADDON_DARWIN_ARM64=/path/addon.node), else it is
-// skipped with a message; node-llama-cpp's binary packages for other targets are fetched with
-// `npm pack` (registry) into ~/.cache/loupe-package.
+// hnswlib-node's addon is cross-built for every target with Zig (native/hnswlib/build.mjs: Zig from
+// PyPI's ziglang, Node-API headers from npm), also for this machine's target: the result links only
+// the C library (libc++ static; glibc 2.17 on Linux), so the VSIX runs beyond the build machine's
+// distribution. LOUPE_HNSWLIB_ADDON_<TARGET> (e.g. LOUPE_HNSWLIB_ADDON_DARWIN_ARM64=/path/addon.node)
+// uses a given file instead, e.g. one built natively by the release workflow. node-llama-cpp's binary
+// packages for other targets are fetched with `npm pack` (registry) into ~/.cache/loupe-package.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { crossBuild, ensureZig } from '../native/hnswlib/build.mjs';
+import { verifyVsix } from './verify-vsix.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -39,7 +43,7 @@ const arg = (name) => {
 };
 const host = `${process.platform}-${process.arch}`;
 const wanted = arg('--target') ?? host;
-const targets = wanted === 'all' ? ['linux-x64', 'darwin-arm64', 'win32-x64'] : [wanted];
+const targets = wanted === 'all' ? ['linux-x64', 'linux-arm64', 'darwin-arm64', 'darwin-x64', 'win32-x64'] : wanted.split(',');
 const outDir = path.join(ROOT, 'dist', 'vsix');
 const cacheDir = path.join(os.homedir(), '.cache', 'loupe-package');
 
@@ -97,11 +101,22 @@ function llamaBinaryPackage(name) {
   return dir;
 }
 
+/** hnswlib-node's addon.node for `target`: given, cross-built with Zig, or (no Zig) this machine's own build. */
 function hnswAddonFor(target) {
-  if (target === host) return path.join(ROOT, 'node_modules/hnswlib-node/build/Release/addon.node');
   const env = process.env[`LOUPE_HNSWLIB_ADDON_${target.toUpperCase().replace('-', '_')}`];
-  return env && existsSync(env) ? env : undefined;
+  if (env) {
+    if (!existsSync(env)) throw new Error(`LOUPE_HNSWLIB_ADDON_${target.toUpperCase().replace('-', '_')}=${env} does not exist`);
+    return env;
+  }
+  zig ??= ensureZig() ?? null;
+  if (zig) return crossBuild(target, { zig });
+  if (target === host) {
+    console.error(`package: no Zig; ${target} gets this machine's own hnswlib-node build (it links this machine's C++ library)`);
+    return path.join(ROOT, 'node_modules/hnswlib-node/build/Release/addon.node');
+  }
+  return undefined;
 }
+let zig;
 
 function sizeOf(p) {
   const st = statSync(p);
@@ -113,7 +128,7 @@ const results = [];
 for (const target of targets) {
   const addon = hnswAddonFor(target);
   if (!addon) {
-    console.error(`skip ${target}: hnswlib-node's addon.node for ${target} cannot be built on ${host}; build on ${target} or set LOUPE_HNSWLIB_ADDON_${target.toUpperCase().replace('-', '_')}`);
+    console.error(`skip ${target}: no Zig to cross-build hnswlib-node's addon.node (python3 -m pip download ziglang failed); set $ZIG, or LOUPE_HNSWLIB_ADDON_${target.toUpperCase().replace('-', '_')} to a built addon`);
     results.push({ target, skipped: 'no hnswlib-node addon for this platform' });
     continue;
   }
@@ -125,10 +140,11 @@ for (const target of targets) {
   // left external to the bundles: vsce packs their installed closure (`npm list --production`).
   const manifest = { ...pkg };
   delete manifest.devDependencies;
-  manifest.dependencies = { 'node-llama-cpp': llamaVersion, 'hnswlib-node': pkg.dependencies['hnswlib-node'] };
+  manifest.dependencies = { 'node-llama-cpp': llamaVersion, 'hnswlib-node': pkg.optionalDependencies['hnswlib-node'] };
   delete manifest.scripts;
   delete manifest.bin;
   delete manifest.allowScripts;
+  delete manifest.optionalDependencies;
   writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
   for (const f of ['README.md', 'LICENSE', 'media']) copy(stage, f);
   for (const f of ['dist/extension.cjs', 'dist/engine-server.mjs', 'dist/bench-worker.mjs', 'dist/report', 'dist/cohesion', 'dist/tree-sitter.wasm', 'dist/grammars']) copy(stage, f);
@@ -151,9 +167,11 @@ for (const target of targets) {
   mkdirSync(outDir, { recursive: true });
   const out = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
   const vsce = path.join(path.dirname(require.resolve('@vscode/vsce/package.json')), 'vsce');
-  execFileSync(process.execPath, [vsce, 'package', '--allow-missing-repository', '--skip-license', '--target', target, '--out', out], { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(process.execPath, [vsce, 'package', '--allow-missing-repository', '--skip-license', '--target', target, '--out', out], { cwd: stage, stdio: ['ignore', 2, 'inherit'] });
   const staged = sizeOf(stage);
-  results.push({ target, vsix: path.relative(ROOT, out), bytes: statSync(out).size, mib: +(statSync(out).size / 1048576).toFixed(1), stagedMiB: +(staged / 1048576).toFixed(1), llamaPackages: TARGETS[target] });
+  const check = verifyVsix(out);
+  results.push({ target, vsix: path.relative(ROOT, out), bytes: statSync(out).size, mib: +(statSync(out).size / 1048576).toFixed(1), stagedMiB: +(staged / 1048576).toFixed(1), llamaPackages: TARGETS[target], hnswlibAddon: check.hnswlibAddon, verified: check.ok, problems: check.problems });
+  if (!check.ok) console.error(`package: ${target}: ${check.problems.join('; ')}`);
 }
 console.log(JSON.stringify(results, null, 2));
-if (!results.some((r) => r.vsix)) process.exit(1);
+if (!results.some((r) => r.vsix) || results.some((r) => r.problems?.length)) process.exit(1);

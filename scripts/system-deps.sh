@@ -7,6 +7,7 @@ provides() {
   case "$1" in
     chromium) echo /usr/bin/chromium ;;
     libkrb5-dev) echo /usr/include/gssapi/gssapi.h ;;
+    wine64) echo /usr/lib/wine/wine64 ;;
     *) echo "" ;;
   esac
 }

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { AnnFactoryPort, AnnIndexPort } from '../core/types.js';
+import type { AnnFactoryPort, AnnIndexPort, Logger } from '../core/types.js';
 
 // hnswlib-node is a CommonJS N-API addon; load it the CJS way so bundlers keep it external.
 const require = createRequire(import.meta.url);
@@ -110,5 +110,29 @@ export class HnswFactory implements AnnFactoryPort {
     const ann = new HnswIndex(dimensions, index, present, deleted, this.ef);
     if (ann.size() !== live) throw new Error(`HNSW file holds ${ann.size()} live points, metadata says ${live}`);
     return ann;
+  }
+}
+
+let fallbackWarned = false;
+
+/**
+ * The HNSW factory, or undefined when hnswlib-node's addon cannot load on this platform (a VSIX for
+ * another platform, a missing or foreign `addon.node`, an old C library). Loupe then keeps exact
+ * search at every size, which is correct but slower above ~50k chunks; the reason is logged once
+ * per process. `load` is how the addon is loaded (tests pass one that loads a foreign binary).
+ */
+export function tryHnswFactory(logger?: Logger, load: () => HnswLib = () => require('hnswlib-node') as HnswLib): HnswFactory | undefined {
+  try {
+    lib ??= load();
+    if (typeof lib.HierarchicalNSW !== 'function') throw new Error('hnswlib-node has no HierarchicalNSW export');
+    return new HnswFactory();
+  } catch (e) {
+    lib = undefined;
+    if (!fallbackWarned) {
+      fallbackWarned = true;
+      const why = ((e as Error).message ?? String(e)).split('\n')[0];
+      logger?.warn(`The vector-index addon (hnswlib-node) cannot load on ${process.platform}-${process.arch} (${why}); using exact search, which is slower on large indexes (~50 ms per query at 100k chunks).`);
+    }
+    return undefined;
   }
 }

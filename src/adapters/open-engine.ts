@@ -5,7 +5,7 @@ import { Engine } from '../core/engine.js';
 import { schedulerConfigFor } from '../core/compute/scheduler.js';
 import type { OpenParams } from '../core/protocol.js';
 import { LoupeError, type Logger } from '../core/types.js';
-import { HnswFactory } from './hnsw-index.js';
+import { tryHnswFactory } from './hnsw-index.js';
 import { LlamaEmbedder } from './llama-embedder.js';
 import { TreeSitterChunker } from './treesitter-chunker.js';
 import { ComputeController } from './compute/compute.js';
@@ -88,7 +88,7 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
       chunker,
       embedder: engineEmbedder,
       pacer: compute?.pacer,
-      annFactory: new HnswFactory(),
+      annFactory: tryHnswFactory(cfg.logger),
       logger: cfg.logger,
       maxFileBytes: cfg.maxFileBytes,
       excludes: cfg.excludes,

@@ -13,8 +13,9 @@ cd "$CACHE"
 
 step() { echo "e2e setup [$(( SECONDS / 60 ))m$(( SECONDS % 60 ))s]: $*" >&2; }
 
-# Chromium and the kerberos headers code-server's native modules compile against (Debian packages).
-bash "$HERE/../../scripts/system-deps.sh" chromium libkrb5-dev
+# Chromium, the kerberos headers code-server's native modules compile against, and Wine for the
+# Windows addon check (platforms.e2e.ts): Debian packages.
+bash "$HERE/../../scripts/system-deps.sh" chromium libkrb5-dev wine64
 
 # Node 24 from the npm registry (a binary-only package).
 if [ ! -x node24/bin/node ]; then
