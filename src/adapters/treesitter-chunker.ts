@@ -34,7 +34,7 @@ export interface TreeSitterChunkerOptions extends Partial<ChunkingOptions> {
 }
 
 /** Grammar wasm file per language. */
-const GRAMMAR_FILE: Record<CodeLanguage, string> = {
+export const GRAMMAR_FILE: Record<CodeLanguage, string> = {
   typescript: 'tree-sitter-typescript.wasm',
   tsx: 'tree-sitter-tsx.wasm',
   javascript: 'tree-sitter-javascript.wasm',
@@ -227,7 +227,7 @@ function functionName(def: Node): string | null {
 }
 
 /** Finds a default grammar file: @vscode/tree-sitter-wasm, else our vendored native/grammars. */
-function defaultGrammarPath(file: string): string {
+export function defaultGrammarPath(file: string): string {
   const req = createRequire(import.meta.url);
   const vscodeDir = path.join(path.dirname(req.resolve('@vscode/tree-sitter-wasm/package.json')), 'wasm');
   const fromVscode = path.join(vscodeDir, file);

