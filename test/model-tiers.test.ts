@@ -10,6 +10,8 @@ import { CATALOG, ModelManager, resolveModelArg, type CatalogEntry } from '../sr
 import { sha256File } from '../src/core/fsutil.js';
 import { LoupeError } from '../src/core/types.js';
 import { truncateNormalize } from '../src/core/vector-math.js';
+import { describeModel, modelTier, tierAdvice } from '../src/core/models/tiers.js';
+import { renderStatus } from '../src/extension/status-view.js';
 import { runModelsCli } from '../src/cli/models.js';
 import { main } from '../src/cli/main.js';
 import { TINY_BERT_DIMENSIONS } from '../src/tools/tiny-bert.js';
@@ -156,5 +158,31 @@ describe('installing an offline-built GGUF as a catalogue model', () => {
       if (prev === undefined) delete process.env.LOUPE_MODELS_DIR;
       else process.env.LOUPE_MODELS_DIR = prev;
     }
+  });
+});
+
+describe('tiers: which model is active, said by loupe status and the status bar', () => {
+  test('modelTier, describeModel and the GPU advice', () => {
+    assert.equal(modelTier('all-MiniLM-L6-v2'), 'default');
+    assert.equal(modelTier('embeddinggemma-300m'), 'quality');
+    assert.equal(modelTier('nomic-embed-text-v1.5'), 'other');
+    assert.equal(describeModel('embeddinggemma-300m'), 'embeddinggemma-300m (quality tier)');
+    assert.equal(describeModel('all-MiniLM-L6-v2'), 'all-MiniLM-L6-v2 (bundled default)');
+    assert.equal(tierAdvice('all-MiniLM-L6-v2', 'cpu', false), undefined, 'no advice on a CPU: the quality tier costs ~10× there');
+    assert.match(tierAdvice('all-MiniLM-L6-v2', 'gpu', false)!, /loupe models install embeddinggemma-300m/);
+    assert.match(tierAdvice('all-MiniLM-L6-v2', 'gpu', true)!, /is installed; use it with --model embeddinggemma-300m/);
+    assert.equal(tierAdvice('embeddinggemma-300m', 'gpu', true), undefined);
+  });
+
+  test('status bar tooltip names the model and its tier; advises the quality tier only on a GPU', () => {
+    const ready = { kind: 'ready' as const, chunks: 10, files: 2 };
+    const cpu = renderStatus([{ name: 'a', state: ready, computeUnit: 'CPU', modelName: 'all-MiniLM-L6-v2' }], undefined);
+    assert.match(cpu.tooltip, /Model: all-MiniLM-L6-v2 \(bundled default\)/);
+    assert.doesNotMatch(cpu.tooltip, /A GPU is available/);
+    const gpu = renderStatus([{ name: 'a', state: ready, computeUnit: 'GPU: CUDA', modelName: 'all-MiniLM-L6-v2' }], undefined);
+    assert.match(gpu.tooltip, /A GPU is available: the quality tier \(EmbeddingGemma-300M/);
+    const quality = renderStatus([{ name: 'a', state: ready, computeUnit: 'GPU: CUDA', modelName: 'embeddinggemma-300m' }], undefined);
+    assert.match(quality.tooltip, /Model: embeddinggemma-300m \(quality tier\)/);
+    assert.doesNotMatch(quality.tooltip, /A GPU is available/);
   });
 });

@@ -10,7 +10,8 @@ import { runExportCli } from './export.js';
 import { runModelsCli } from './models.js';
 import { describeCompute } from '../adapters/compute/describe.js';
 import { parseCommandArgs, posInt, stderrLogger, type CliIo } from './common.js';
-import { resolveModelArg } from '../core/models/manager.js';
+import { ModelManager, resolveModelArg } from '../core/models/manager.js';
+import { describeModel, modelTier, QUALITY_MODEL_ID, tierAdvice } from '../core/models/tiers.js';
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>|<id>] [--dims <n>] [--store <dir>]
@@ -265,7 +266,7 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
       root: cfg.root,
       storeDir,
       indexed: true,
-      model: { name: m.modelName, id: m.modelId, dimensions: m.dimensions },
+      model: { name: m.modelName, id: m.modelId, dimensions: m.dimensions, tier: modelTier(m.modelName) },
       files: store.files.size,
       chunks: store.chunkCount,
       cachedVectors: store.cachedVectors,
@@ -279,10 +280,12 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
     } else {
       io.out(`${info.root}
   index:    ${info.storeDir} (${(info.diskBytes / 1048576).toFixed(1)} MiB)
-  model:    ${info.model.name} (${info.model.dimensions} dims, id ${info.model.id.slice(0, 12)})
+  model:    ${describeModel(info.model.name)} (${info.model.dimensions} dims, id ${info.model.id.slice(0, 12)})
   holds:    ${info.files} files, ${info.chunks} chunks, ${info.cachedVectors} cached vectors
   updated:  ${info.updatedAt}`);
       for (const w of info.warnings) io.out(`  warning:  ${w}`);
+      const advice = tierAdvice(info.model.name, compute.json.compute.unit, new ModelManager().installed().some((r) => r.id === QUALITY_MODEL_ID));
+      if (advice) io.out(`  advice:   ${advice}`);
       for (const l of compute.lines) io.out(l);
     }
     return 0;
