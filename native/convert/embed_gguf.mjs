@@ -25,11 +25,15 @@ const model = await llama.loadModel({ modelPath });
 const loadMs = performance.now() - started;
 const ctx = await model.createEmbeddingContext({ threads, contextSize: model.trainContextSize });
 
+const tk = model.fileInfo.metadata?.tokenizer?.ggml ?? {};
+const addBos = tk.add_bos_token !== false;
+const closing = tk.model === 'bert' ? model.tokens.sep : tk.add_eos_token ? model.tokens.eos : null;
 const results = [];
 const embedStarted = performance.now();
 for (const text of texts) {
-  // Same sequence getEmbeddingFor builds for a WordPiece vocabulary: bos ([CLS]) + text + sep ([SEP]).
-  const ids = [model.tokens.bos, ...model.tokenize(text, false), model.tokens.sep];
+  // The sequence getEmbeddingFor builds: bos ([CLS] for WordPiece, <bos> for Gemma) + text +
+  // the closing token the vocabulary adds (WordPiece's [SEP]; <eos> where add_eos_token is set).
+  const ids = [...(addBos ? [model.tokens.bos] : []), ...model.tokenize(text, false), ...(closing != null ? [closing] : [])];
   const { vector } = await ctx.getEmbeddingFor(text);
   let norm = 0;
   for (const x of vector) norm += x * x;
@@ -45,7 +49,7 @@ writeFileSync(outPath, JSON.stringify({
   embedMs,
   trainContextSize: model.trainContextSize,
   embeddingSize: model.embeddingVectorSize,
-  poolingType: model.fileInfo.metadata?.bert?.pooling_type ?? null,
+  poolingType: model.fileInfo.metadata?.[model.fileInfo.metadata?.general?.architecture]?.pooling_type ?? null,
   results,
 }));
 await ctx.dispose();

@@ -122,10 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--min-mean", type=float, default=0.99)
     parser.add_argument("--label", help="model label for the report")
+    parser.add_argument("--reference-cache", type=Path,
+                        help="keep the reference run here (.npz) and reuse it: one torch run for several GGUFs of one model")
     args = parser.parse_args(argv)
 
     texts = read_texts(args.texts)
-    ref_vecs, ref_ids, ref_facts = reference(args.model_dir, texts)
+    key = hashlib.sha256(json.dumps([str(args.model_dir.resolve()), texts]).encode()).hexdigest()
+    cache = args.reference_cache
+    if cache and cache.is_file() and str(np.load(cache, allow_pickle=False)["key"]) == key:
+        z = np.load(cache, allow_pickle=False)
+        ref_vecs, ref_ids, ref_facts = z["vectors"], json.loads(str(z["ids"])), json.loads(str(z["facts"]))
+    else:
+        ref_vecs, ref_ids, ref_facts = reference(args.model_dir, texts)
+        if cache:
+            np.savez(cache, key=key, vectors=ref_vecs, ids=json.dumps(ref_ids), facts=json.dumps(ref_facts))
     gg_vecs, gg_ids, gg_facts = candidate(args.gguf, texts, args.threads)
     if ref_vecs.shape != gg_vecs.shape:
         raise SystemExit(f"shape mismatch: reference {ref_vecs.shape}, gguf {gg_vecs.shape}")

@@ -2,7 +2,8 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sha256, sha256File } from '../core/fsutil.js';
-import { profileFor } from '../core/model-profiles.js';
+import { checkDimensions, profileFor } from '../core/model-profiles.js';
+import { truncateNormalize } from '../core/vector-math.js';
 import { LoupeError, type EmbedderPort, type Logger, type ModelProfile, silentLogger } from '../core/types.js';
 
 type NodeLlama = typeof import('node-llama-cpp');
@@ -21,6 +22,11 @@ export interface LlamaEmbedderOptions {
   threadsPerContext?: number;
   /** Overrides the model's profile (prefixes, max tokens). */
   profile?: Partial<ModelProfile>;
+  /**
+   * Vector size: one of the Matryoshka sizes the model was trained for (e.g. 256 for
+   * EmbeddingGemma); vectors are cut and L2-normalised again. Default: the model's own size.
+   */
+  dimensions?: number;
   logger?: Logger;
 }
 
@@ -84,6 +90,8 @@ export class LlamaEmbedder implements EmbedderPort {
     readonly computeUnit: string,
     private readonly model: LlamaModel,
     private readonly contexts: LlamaEmbeddingContext[],
+    /** Matryoshka size the vectors are cut to, or undefined for whole vectors. */
+    private readonly cut: number | undefined,
   ) {}
 
   /** Loads a model; clear `LoupeError`s for a missing file, a non-GGUF file, or a model that is not an embedder. */
@@ -108,6 +116,13 @@ export class LlamaEmbedder implements EmbedderPort {
       // node-llama-cpp needs the input (specials included) strictly shorter than the context.
       maxTokens: Math.min(opts.profile?.maxTokens ?? base.maxTokens, model.trainContextSize - 1),
     };
+    let cut: number | undefined;
+    try {
+      cut = checkDimensions(name, model.embeddingVectorSize, profile, opts.dimensions);
+    } catch (e) {
+      await model.dispose();
+      throw new LoupeError((e as Error).message, 'model-dimensions');
+    }
     const contextSize = profile.maxTokens + 1;
     const cores = os.availableParallelism();
     const n = Math.max(1, opts.contexts ?? Math.min(4, cores));
@@ -124,9 +139,11 @@ export class LlamaEmbedder implements EmbedderPort {
     }
     const gpu = llama.gpu;
     const computeUnit = gpu && model.gpuLayers > 0 ? `GPU: ${gpu === 'metal' ? 'Metal' : gpu === 'cuda' ? 'CUDA' : gpu === 'vulkan' ? 'Vulkan' : gpu}` : 'CPU';
-    const modelId = sha256(`${fileHash}|${profile.queryPrefix}|${profile.documentPrefix}`).slice(0, 32);
-    logger.info(`Embedding model ${name}: ${model.embeddingVectorSize} dims, ${profile.maxTokens} tokens, ${n} context(s) × ${threads} thread(s), ${computeUnit}`);
-    return new LlamaEmbedder(modelId, name, model.embeddingVectorSize, profile, computeUnit, model, contexts);
+    // A cut size is part of the identity (whole-size ids are unchanged, so existing indexes stay valid).
+    const modelId = sha256(`${fileHash}|${profile.queryPrefix}|${profile.documentPrefix}${cut ? `|d${cut}` : ''}`).slice(0, 32);
+    const dims = cut ?? model.embeddingVectorSize;
+    logger.info(`Embedding model ${name}: ${dims}${cut ? ` (of ${model.embeddingVectorSize}, Matryoshka cut)` : ''} dims, ${profile.maxTokens} tokens, ${n} context(s) × ${threads} thread(s), ${computeUnit}`);
+    return new LlamaEmbedder(modelId, name, dims, profile, computeUnit, model, contexts, cut);
   }
 
   /**
@@ -163,7 +180,7 @@ export class LlamaEmbedder implements EmbedderPort {
     }
     if (!tokens.length) return new Float32Array(this.dimensions);
     const e = await ctx.getEmbeddingFor(tokens);
-    return l2normalize(e.vector);
+    return this.cut ? truncateNormalize(e.vector, this.cut) : l2normalize(e.vector);
   }
 
   async embedDocuments(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {

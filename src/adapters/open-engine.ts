@@ -47,6 +47,7 @@ export function defaultModelPath(): string {
 export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; embedder: LlamaEmbedder; chunker: TreeSitterChunker }> {
   const embedder = await LlamaEmbedder.load({
     modelPath: cfg.modelPath ?? defaultModelPath(),
+    dimensions: cfg.dimensions,
     gpu: cfg.gpu,
     contexts: cfg.contexts,
     threadsPerContext: cfg.threadsPerContext,
@@ -67,7 +68,7 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
     if (cfg.backoff) {
       const backends: Backend[] = [{ unit: embedder.computeUnit.startsWith('GPU') ? 'gpu' : 'cpu', embedder, sharesIndex: true }];
       if (embedder.computeUnit.startsWith('GPU')) {
-        const cpu = await LlamaEmbedder.load({ modelPath: cfg.modelPath ?? defaultModelPath(), gpu: false, contexts: cfg.contexts, threadsPerContext: cfg.threadsPerContext, logger: cfg.logger });
+        const cpu = await LlamaEmbedder.load({ modelPath: cfg.modelPath ?? defaultModelPath(), dimensions: cfg.dimensions, gpu: false, contexts: cfg.contexts, threadsPerContext: cfg.threadsPerContext, logger: cfg.logger });
         backends.push({ unit: 'cpu', embedder: cpu, sharesIndex: true });
       }
       if (process.platform === 'darwin') {

@@ -9,10 +9,12 @@ import { runBenchCli } from './bench.js';
 import { runExportCli } from './export.js';
 import { runModelsCli } from './models.js';
 import { describeCompute } from '../adapters/compute/describe.js';
-import { parseCommandArgs, stderrLogger, type CliIo } from './common.js';
+import { parseCommandArgs, posInt, stderrLogger, type CliIo } from './common.js';
+import { ModelManager, resolveModelArg } from '../core/models/manager.js';
+import { describeModel, modelTier, QUALITY_MODEL_ID, tierAdvice } from '../core/models/tiers.js';
 
 const USAGE = `Usage:
-  loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>] [--store <dir>]
+  loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>|<id>] [--dims <n>] [--store <dir>]
   loupe search <dir> "<query>" [-k 10] [--mode hybrid|dense|lexical] [--json] [--model <file.gguf>] [--store <dir>]
   loupe status <dir> [--json] [--store <dir>]
   loupe ask <dir> "<question>" [--json] [--llm auto|mlx|llama|openai] [--llm-url <url>] [--llm-model <m>]  (loupe ask --help)
@@ -21,7 +23,10 @@ const USAGE = `Usage:
   loupe models list|install <id>|remove <id>|path <id>   recommended embedding models (loupe models --help)
 
 Options:
-  --model <file>        GGUF embedding model (default: the bundled model)
+  --model <file|id>     GGUF embedding model, or an installed model's id from \`loupe models list\`
+                        (default: the bundled all-MiniLM-L6-v2)
+  --dims <n>            cut vectors to a Matryoshka size the model was trained for (EmbeddingGemma:
+                        512, 256, 128); a smaller index, a new index (needs --rebuild)
   --store <dir>         index folder (default: <dir>/.loupe)
   --rebuild             discard the index and build it again (needed after a model change)
   --watch               keep the index up to date as files change (Ctrl-C to stop)
@@ -73,6 +78,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     allowPositionals: true,
     options: {
       model: { type: 'string' },
+      dims: { type: 'string' },
       store: { type: 'string' },
       rebuild: { type: 'boolean' },
       watch: { type: 'boolean' },
@@ -103,21 +109,31 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
   }
   const root = path.resolve(dir);
   const logger = stderrLogger(!!v.verbose, io);
-  const cfg: EngineConfig = {
-    root,
-    storeDir: v.store ? path.resolve(v.store) : undefined,
-    modelPath: v.model ? path.resolve(v.model) : undefined,
-    rebuild: v.rebuild,
-    maxFileBytes: v['max-file-size'] ? Number(v['max-file-size']) * 1024 : undefined,
-    excludes: v.exclude,
-    gpu: v.cpu ? false : 'auto',
-    // Contention-aware back-off while indexing (src/core/compute): on with --backoff, and by default
-    // with --watch (the index kept up to date beside an agent); a one-shot index is awaited by its user.
-    backoff: cmd === 'index' && (!!v.backoff || (!!v.watch && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
-    pauseOnBattery: v['pause-on-battery'],
-    pauseWhenBusy: v['pause-when-busy'],
-    logger,
-  };
+  let cfg: EngineConfig;
+  try {
+    cfg = {
+      root,
+      storeDir: v.store ? path.resolve(v.store) : undefined,
+      modelPath: v.model ? resolveModelArg(v.model) : undefined,
+      dimensions: v.dims ? posInt(v.dims, '--dims') : undefined,
+      rebuild: v.rebuild,
+      maxFileBytes: v['max-file-size'] ? Number(v['max-file-size']) * 1024 : undefined,
+      excludes: v.exclude,
+      gpu: v.cpu ? false : 'auto',
+      // Contention-aware back-off while indexing (src/core/compute): on with --backoff, and by default
+      // with --watch (the index kept up to date beside an agent); a one-shot index is awaited by its user.
+      backoff: cmd === 'index' && (!!v.backoff || (!!v.watch && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
+      pauseOnBattery: v['pause-on-battery'],
+      pauseWhenBusy: v['pause-when-busy'],
+      logger,
+    };
+  } catch (e) {
+    if (e instanceof LoupeError) {
+      io.err(`loupe: ${e.message}`);
+      return e.code === 'bad-args' ? 2 : 1;
+    }
+    throw e;
+  }
 
   try {
     switch (cmd) {
@@ -250,7 +266,7 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
       root: cfg.root,
       storeDir,
       indexed: true,
-      model: { name: m.modelName, id: m.modelId, dimensions: m.dimensions },
+      model: { name: m.modelName, id: m.modelId, dimensions: m.dimensions, tier: modelTier(m.modelName) },
       files: store.files.size,
       chunks: store.chunkCount,
       cachedVectors: store.cachedVectors,
@@ -264,10 +280,12 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
     } else {
       io.out(`${info.root}
   index:    ${info.storeDir} (${(info.diskBytes / 1048576).toFixed(1)} MiB)
-  model:    ${info.model.name} (${info.model.dimensions} dims, id ${info.model.id.slice(0, 12)})
+  model:    ${describeModel(info.model.name)} (${info.model.dimensions} dims, id ${info.model.id.slice(0, 12)})
   holds:    ${info.files} files, ${info.chunks} chunks, ${info.cachedVectors} cached vectors
   updated:  ${info.updatedAt}`);
       for (const w of info.warnings) io.out(`  warning:  ${w}`);
+      const advice = tierAdvice(info.model.name, compute.json.compute.unit, new ModelManager().installed().some((r) => r.id === QUALITY_MODEL_ID));
+      if (advice) io.out(`  advice:   ${advice}`);
       for (const l of compute.lines) io.out(l);
     }
     return 0;

@@ -5,6 +5,9 @@ import { parseCommandArgs, type CliIo } from './common.js';
 const USAGE = `Usage:
   loupe models list [--json]                 recommended models, and which are installed
   loupe models install <id> [--dir <folder>] download (or resume) one; verified by sha256
+  loupe models install <id> --from <file.gguf> [--allow-unknown]
+                                             install a file built offline (native/convert/build-*.sh);
+                                             a known build is recognised by its sha256
   loupe models remove <id> [--dir <folder>]
   loupe models path <id>                     where an installed model is (for --model)
 
@@ -18,7 +21,7 @@ function mib(n: number): string {
 
 /** `loupe models …`; returns the exit code. */
 export async function runModelsCli(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs({ args: argv, allowPositionals: true, options: { dir: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }, USAGE, io);
+  const parsed = parseCommandArgs({ args: argv, allowPositionals: true, options: { dir: { type: 'string' }, from: { type: 'string' }, 'allow-unknown': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }, USAGE, io);
   if (!parsed) return 2;
   const { values: v, positionals: [sub, id] } = parsed;
   if (v.help || !sub) {
@@ -44,6 +47,12 @@ export async function runModelsCli(argv: string[], io: CliIo): Promise<number> {
       }
       case 'install': {
         if (!id) throw new LoupeError('loupe models install: which model? (see `loupe models list`)', 'usage');
+        if (v.from) {
+          const rec = await mm.installFromFile(id, v.from, { allowUnknown: v['allow-unknown'] });
+          io.out(`${rec.name} installed: ${rec.path} (${mib(rec.size)} MiB, sha256 ${rec.sha256.slice(0, 16)}…)${rec.source ? `\n  source: ${rec.source}` : ''}`);
+          io.out(`use it with: loupe index <dir> --rebuild --model ${rec.id}`);
+          return 0;
+        }
         const ac = new AbortController();
         const onSigint = (): void => ac.abort();
         process.once('SIGINT', onSigint);

@@ -17,6 +17,8 @@ export interface OpenParams {
   storeDir?: string;
   /** GGUF embedding model; default: the bundled model. */
   modelPath?: string;
+  /** A Matryoshka size to cut vectors to (one the model was trained for); default: whole vectors. */
+  dimensions?: number;
   rebuild?: boolean;
   maxFileBytes?: number;
   excludes?: string[];

@@ -43,6 +43,11 @@ export interface ModelProfile {
   documentPrefix: string;
   /** Hard limit on input tokens (the model's context, minus room for specials). */
   maxTokens: number;
+  /**
+   * Sizes the model was trained to be cut to (Matryoshka representation learning), largest
+   * first; absent for models whose vectors must be used whole.
+   */
+  matryoshkaDims?: number[];
 }
 
 /** Turns texts into L2-normalised vectors. */

@@ -4,6 +4,7 @@
  * them together. Engine sessions have their own, shorter lifetime: a model or storage change
  * restarts them without touching the rest.
  */
+import { describeModel } from '../core/models/tiers.js';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -93,7 +94,7 @@ export class Loupe implements vscode.Disposable {
     this.renderQueued = true;
     queueMicrotask(() => {
       this.renderQueued = false;
-      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit, computeLine: s.compute ? computeLine(s.compute) : undefined })), this.blocked());
+      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit, modelName: s.modelName, computeLine: s.compute ? computeLine(s.compute) : undefined })), this.blocked());
     });
   }
 
@@ -261,7 +262,7 @@ export class Loupe implements vscode.Disposable {
       const lines = [`${s.name}: ${describeState(s.shownState)}`];
       if (s.openError) lines.push(`  could not open: ${s.openError.message}`);
       if (st) {
-        lines.push(`  model: ${st.model.name} (${st.model.dimensions} dims) on ${st.model.computeUnit}`);
+        lines.push(`  model: ${describeModel(st.model.name)} (${st.model.dimensions} dims) on ${st.model.computeUnit}`);
         if (s.compute) lines.push(`  compute: ${computeLine(s.compute)}; units: ${s.compute.units.join(', ') || 'CPU'}`);
         lines.push(`  index: ${st.chunks} chunks in ${st.files} files, ${st.searchStructure}, ${(st.diskBytes / 1048576).toFixed(1)} MiB`);
         lines.push(`  stored in ${st.storeDir}; updated ${st.updatedAt || 'never'}`);

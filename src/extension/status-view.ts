@@ -3,6 +3,7 @@
  * rendering is tested without VS Code. The status bar class only copies these fields.
  */
 import type { EngineState } from '../core/types.js';
+import { describeModel, modelTier, QUALITY_MODEL_ID } from '../core/models/tiers.js';
 
 /** What the extension knows about one workspace folder's engine. */
 export interface RootView {
@@ -11,6 +12,8 @@ export interface RootView {
   state: EngineState | undefined;
   /** `CPU`, `GPU: Metal`, `ANE`… once the model is loaded. */
   computeUnit?: string;
+  /** The embedding model's name once loaded. */
+  modelName?: string;
   /** The scheduler's one-line explanation (`backing off: claude active, CPU 85% · embedding on CPU…`). */
   computeLine?: string;
 }
@@ -78,7 +81,12 @@ export function renderStatus(roots: RootView[], blocked: Blocked): StatusView {
   const perRoot = roots.length > 1 ? '\n\n' + roots.map((r) => `- ${r.name}: ${describeState(r.state)}`).join('\n') : '';
   const lines = [...new Set(roots.map((r) => r.computeLine).filter((l): l is string => !!l))];
   const computeText = lines.length ? lines.join('\n\n') : unit;
-  const tip = (head: string, actions: string) => `**Loupe** — ${head}${computeText ? `\n\nCompute: ${computeText}` : ''}${perRoot}\n\n${actions}\n\n${ACTIONS_COMMON}`;
+  const names = [...new Set(roots.map((r) => r.modelName).filter((m): m is string => !!m))];
+  const modelText = names.map(describeModel).join(', ');
+  // The bundled model running on a GPU: the quality tier costs little there (README, "Models").
+  const onGpu = roots.some((r) => r.computeUnit?.startsWith('GPU') && r.modelName && modelTier(r.modelName) === 'default');
+  const advice = onGpu ? `\n\nA GPU is available: the quality tier (EmbeddingGemma-300M, \`loupe models install ${QUALITY_MODEL_ID}\`) finds more and is cheap there. [$(symbol-misc) Choose model](command:loupe.chooseModel)` : '';
+  const tip = (head: string, actions: string) => `**Loupe** — ${head}${modelText ? `\n\nModel: ${modelText}` : ''}${computeText ? `\n\nCompute: ${computeText}` : ''}${advice}${perRoot}\n\n${actions}\n\n${ACTIONS_COMMON}`;
   if (!state) return { text: '$(sync~spin) Loupe: starting', tooltip: tip('starting the engine', ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
   switch (state.kind) {
     case 'idle':

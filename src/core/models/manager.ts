@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../fsutil.js';
+import { fsyncDir, fsyncFile, sha256File, writeFileAtomic } from '../fsutil.js';
 import { LoupeError } from '../types.js';
 import { CATALOG, type CatalogEntry } from './catalog.js';
 import { downloadFile, isNetworkError, removePartial, type DownloadProgress } from './download.js';
@@ -28,6 +28,8 @@ export interface InstalledModel {
   sha256: string;
   size: number;
   downloadedAt: string;
+  /** For a file installed with `--from`: how it was made (a known build), or why it is unverified. */
+  source?: string;
 }
 
 export interface ModelManagerOptions {
@@ -125,6 +127,51 @@ export class ModelManager {
     return rec;
   }
 
+  /**
+   * Installs a GGUF file made elsewhere (e.g. by native/convert/build-embeddinggemma.sh, offline
+   * from PyPI) as a catalogue model. A file whose sha256 is one of the entry's known builds is
+   * recorded as that build; any other GGUF only with `allowUnknown`, recorded as unverified.
+   * The file is copied (to `<name>.part`, then renamed), never moved.
+   */
+  async installFromFile(id: string, file: string, opts: { allowUnknown?: boolean } = {}): Promise<InstalledModel> {
+    const e = this.entry(id);
+    if (!existsSync(file)) throw new LoupeError(`No such file: ${file}`, 'not-found');
+    const head = Buffer.alloc(4);
+    const fd = openSync(file, 'r');
+    try {
+      readSync(fd, head, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (head.toString('latin1') !== 'GGUF') throw new LoupeError(`${file} is not a GGUF model file (it does not start with the GGUF magic bytes).`, 'model-not-gguf');
+    const sha = await sha256File(file);
+    const size = statSync(file).size;
+    const build = e.builds?.find((b) => b.sha256 === sha);
+    if (!build && !opts.allowUnknown) {
+      throw new LoupeError(
+        `${file} (sha256 ${sha.slice(0, 16)}…) is not a known build of ${e.name}${e.builds?.length ? ` (known: ${e.builds.map((b) => `${b.quantisation} ${b.sha256.slice(0, 12)}…`).join(', ')})` : ''}. Pass --allow-unknown to install it anyway, unverified.`,
+        'unknown-build',
+      );
+    }
+    mkdirSync(this.dir, { recursive: true });
+    const name = build?.file ?? path.basename(file);
+    const dest = path.join(this.dir, name);
+    const prev = this.installed().find((m) => m.id === e.id);
+    if (prev && prev.path !== dest) this.remove(e.id);
+    if (path.resolve(file) !== path.resolve(dest)) {
+      copyFileSync(file, `${dest}.part`);
+      fsyncFile(`${dest}.part`);
+      renameSync(`${dest}.part`, dest);
+      fsyncDir(this.dir);
+    }
+    const rec: InstalledModel = {
+      id: e.id, name: e.name, path: dest, repo: 'local', revision: build ? build.quantisation : 'unverified', file: name, sha256: sha, size,
+      downloadedAt: new Date().toISOString(), source: build ? build.source : `unverified local file ${path.resolve(file)}`,
+    };
+    writeFileAtomic(`${dest}.loupe.json`, JSON.stringify(rec, null, 1));
+    return rec;
+  }
+
   /** Installed catalogue models (those whose sidecar and file are both present). */
   installed(): InstalledModel[] {
     if (!existsSync(this.dir)) return [];
@@ -152,4 +199,17 @@ export class ModelManager {
     removePartial(rec.path);
     return true;
   }
+}
+
+/**
+ * What `--model` names: a GGUF path, or the id of an installed catalogue model
+ * (`--model embeddinggemma-300m`). A catalogue id that is not installed is a clear error.
+ */
+export function resolveModelArg(arg: string, manager: ModelManager = new ModelManager()): string {
+  if (existsSync(arg)) return path.resolve(arg);
+  const e = manager.catalog.find((c) => c.id.toLowerCase() === arg.toLowerCase());
+  if (!e) return path.resolve(arg);
+  const rec = manager.installed().find((m) => m.id === e.id);
+  if (!rec) throw new LoupeError(`${e.name} is not installed: loupe models install ${e.id} (or build it offline: native/convert/README.md).`, 'not-installed');
+  return rec.path;
 }

@@ -8,6 +8,11 @@
  * Prints a Markdown table and writes test/bench/results/quality-<date>.json.
  *
  *   node out/test/bench/quality/run.js [--model <file.gguf>] [--out <file>] [--contexts 2] [--only express,mux]
+ *     [--dims 256] [--max-tokens 256] [--rerank <second.gguf> [--rerank-dims 256]]
+ *
+ * Vectors are kept in `<cache>/vectors/<model id>.bin` (vector-cache.ts), so a slow model embeds
+ * each text once; `--dims` cuts them to a Matryoshka size. `--rerank` re-scores the hybrid top
+ * candidates with a second model (variants of depth and weight, one picked on the tuning set).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,9 +25,12 @@ import { fuse, type FusionMethod } from '../../../src/core/fusion.js';
 import { HnswFactory } from '../../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../../src/adapters/llama-embedder.js';
 import { TreeSitterChunker } from '../../../src/adapters/treesitter-chunker.js';
+import { chunkHeader } from '../../../src/core/chunking.js';
+import type { EmbedderPort } from '../../../src/core/types.js';
 import { CORPORA, cacheDir, listFiles, prepareCorpus, type CorpusSpec } from './corpora.js';
 import { brief, defaultMethod, K, mean, METHODS, score, type Loc, type Metrics, type Score, type Target } from './methods.js';
 import { textIdentifiers } from './mining.js';
+import { CachedEmbedder, CutEmbedder } from './vector-cache.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../../../..');
@@ -62,6 +70,7 @@ async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
       model: { type: 'string' }, out: { type: 'string' }, contexts: { type: 'string' }, only: { type: 'string' }, dump: { type: 'string' },
+      dims: { type: 'string' }, 'max-tokens': { type: 'string' }, rerank: { type: 'string' }, 'rerank-dims': { type: 'string' },
     },
   });
   const modelPath = path.resolve(v.model ?? path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'));
@@ -69,7 +78,21 @@ async function main(): Promise<void> {
   const only = v.only?.split(',');
   const loadBefore = os.loadavg();
   const t0 = performance.now();
-  const embedder = await LlamaEmbedder.load({ modelPath, gpu: false, contexts: contexts, threadsPerContext: 1 });
+  const maxTokens = v['max-tokens'] ? Number(v['max-tokens']) : undefined;
+  const llamaEmbedder = await LlamaEmbedder.load({ modelPath, gpu: false, contexts: contexts, threadsPerContext: 1, profile: maxTokens ? { maxTokens } : undefined });
+  const cached = new CachedEmbedder(llamaEmbedder, path.join(cacheDir(), 'vectors'));
+  const cachedAtStart = cached.size;
+  const embedder: EmbedderPort & { modelName: string } = v.dims ? new CutEmbedder(cached, Number(v.dims)) : cached;
+  // The second stage: a stronger model re-scores the hybrid top candidates (chunk text as indexed).
+  let second: { embedder: EmbedderPort; cached: CachedEmbedder; llama: LlamaEmbedder; file: string } | undefined;
+  if (v.rerank) {
+    const file = path.resolve(v.rerank);
+    const inner = await LlamaEmbedder.load({ modelPath: file, gpu: false, contexts, threadsPerContext: 1, profile: maxTokens ? { maxTokens } : undefined });
+    const c = new CachedEmbedder(inner, path.join(cacheDir(), 'vectors'));
+    second = { embedder: v['rerank-dims'] ? new CutEmbedder(c, Number(v['rerank-dims'])) : c, cached: c, llama: inner, file };
+  }
+  const RERANK_DEPTHS = [10, 20, 30, 50];
+  const RERANK_WEIGHTS = [1, 0.7, 0.5, 0.3];
   const chunker = new TreeSitterChunker();
 
   // --dump <file>: every question's dense and lexical candidate lists (path, lines, score) and
@@ -124,6 +147,23 @@ async function main(): Promise<void> {
       // The fusion variants fuse the same two lists as hybrid search, at its depth.
       const [dense, lex] = [await engine.rank(q.q, 'dense', DEPTH), await engine.rank(q.q, 'lexical', DEPTH)];
       const toLoc = (h: { path: string; chunk: { startLine: number; endLine: number } }): Loc => ({ path: h.path, startLine: h.chunk.startLine, endLine: h.chunk.endLine });
+      if (second) {
+        const pool = await engine.rank(q.q, 'hybrid', Math.max(...RERANK_DEPTHS));
+        const lines = (p: string) => files.get(p) ?? readFileSync(path.join(root, p), 'utf8').split('\n');
+        const texts = pool.map((h) => chunkHeader({ path: h.path, symbol: h.chunk.symbol }) + lines(h.path).slice(h.chunk.startLine - 1, h.chunk.endLine).join('\n'));
+        const [qv, dv] = [await second.embedder.embedQuery(q.q), await second.embedder.embedDocuments(texts)];
+        const cos = dv.map((d) => d.reduce((a, x, i) => a + x * qv[i], 0));
+        for (const depth of RERANK_DEPTHS) {
+          const idx = pool.slice(0, depth).map((_, i) => i);
+          const mm = (xs: number[]) => { const lo = Math.min(...xs), hi = Math.max(...xs); return xs.map((x) => (hi > lo ? (x - lo) / (hi - lo) : 0)); };
+          const a = mm(idx.map((i) => pool[i].score));
+          const b = mm(idx.map((i) => cos[i]));
+          for (const w of RERANK_WEIGHTS) {
+            const order = [...idx].sort((x, y) => (w * b[y] + (1 - w) * a[y]) - (w * b[x] + (1 - w) * a[x]) || x - y);
+            record(`rerank: depth ${depth} weight ${w}`, order.map((i) => toLoc(pool[i])));
+          }
+        }
+      }
       const lists = [dense, lex].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
       for (const { name, method } of VARIANTS) record(`hybrid: ${name}`, fuse(lists, method).map((r) => toLoc(r.item)));
       if (v.dump) {
@@ -137,7 +177,8 @@ async function main(): Promise<void> {
     await engine.close();
   }
   chunker.dispose();
-  await embedder.dispose();
+  await llamaEmbedder.dispose();
+  if (second) await second.llama.dispose();
   if (v.dump) writeFileSync(v.dump, JSON.stringify(dump));
 
   const methods = Object.keys(rows[0].per);
@@ -158,8 +199,20 @@ async function main(): Promise<void> {
       r.per[LOCO] = r.per[pick];
     }
   }
+  // The second stage's depth and weight are picked on the tuning set and applied unchanged to the others.
+  const RERANK = 'rerank (depth and weight picked on the tuning set)';
+  let rerankPick = '';
+  if (second && tuningRows.length) {
+    const rr = methods.filter((m) => m.startsWith('rerank: '));
+    rerankPick = rr.reduce((best, m) => (mean(tuningRows.map((o) => o.per[m])).ndcg10 > mean(tuningRows.map((o) => o.per[best])).ndcg10 ? m : best), rr[0]);
+    for (const r of rows) {
+      r.per[RERANK] = r.per[rerankPick];
+      r.top[RERANK] = r.top[rerankPick];
+    }
+    methods.push(RERANK);
+  }
   const summarise = (sel: Row[]) => Object.fromEntries(methods.concat(sel.every((r) => r.per[LOCO]) ? [LOCO] : []).map((m) => [m, mean(sel.map((r) => r.per[m]))]));
-  const MAIN = METHODS.map((m) => m.name);
+  const MAIN = [...METHODS.map((m) => m.name), ...(second ? [RERANK] : [])];
   const def = defaultMethod().name;
   const pick = <T,>(o: Record<string, T>) => Object.fromEntries(MAIN.map((m) => [m, o[m]]));
   const med = (xs: number[]) => (xs.length ? Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] * 10) / 10 : 0);
@@ -193,7 +246,13 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     commit: git,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore.map((x) => Math.round(x * 100) / 100), loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100), uptime: (() => { try { return execFileSync('uptime', { encoding: 'utf8' }).trim(); } catch { return ''; } })() },
-    model: { file: path.relative(REPO, modelPath) || modelPath, name: embedder.modelName, id: embedder.modelId, dimensions: embedder.dimensions, contexts, threadsPerContext: 1 },
+    model: {
+      file: path.relative(REPO, modelPath) || modelPath, name: embedder.modelName, id: embedder.modelId, dimensions: embedder.dimensions, cutFrom: v.dims ? llamaEmbedder.dimensions : undefined,
+      maxTokens: embedder.profile.maxTokens, queryPrefix: embedder.profile.queryPrefix, documentPrefix: embedder.profile.documentPrefix, contexts, threadsPerContext: 1,
+      // The model's cost in this run: texts it really embedded (the rest came from the vector cache).
+      embedded: { ...cached.spent, ms: Math.round(cached.spent.ms), cachedAtStart, tokensPerSecond: cached.spent.ms ? Math.round(cached.spent.tokens / (cached.spent.ms / 1000)) : undefined, chunksPerSecond: cached.spent.ms ? Math.round(100 * cached.spent.texts / (cached.spent.ms / 1000)) / 100 : undefined },
+    },
+    rerank: second ? { file: path.relative(REPO, second.file) || second.file, name: second.embedder.modelName, dimensions: second.embedder.dimensions, depths: RERANK_DEPTHS, weights: RERANK_WEIGHTS, picked: rerankPick, embedded: { ...second.cached.spent, ms: Math.round(second.cached.spent.ms) } } : undefined,
     setup: { k: K, fusionDepth: DEPTH, defaultFusion: DEFAULT_FUSION, fusionPickedLeavingCorpusOut: loco, relevance: 'a result is relevant when it overlaps a target range of the same file; each target counts once (first overlapping result); MRR is MRR@10', keyword: 'ripgrep -i style: question words of ≥3 letters minus stop words, any-word match per line, lines ranked by distinct words matched (ties in file order)' },
     corpora: corporaOut,
     target: 'hybrid − max(lexical, dense) ≥ 0.05 nDCG@10; identifier-free MRR ≥ 0.65 and Recall@10 ≥ 0.85',
