@@ -21,7 +21,10 @@ const USAGE = `Usage:
   loupe models list|install <id>|remove <id>|path <id>   recommended embedding models (loupe models --help)
 
 Options:
-  --model <file>        GGUF embedding model (default: the bundled model)
+  --model <file>        embedding model: GGUF (llama.cpp) or .onnx with tokenizer.json beside it (ONNX Runtime)
+                        (default: the bundled all-MiniLM-L6-v2)
+  --backend <b>         runtime for the bundled model: auto (ONNX Runtime, unless the index was built by
+                        llama.cpp), onnx, or llama (llama.cpp; GPUs)
   --store <dir>         index folder (default: <dir>/.loupe)
   --rebuild             discard the index and build it again (needed after a model change)
   --watch               keep the index up to date as files change (Ctrl-C to stop)
@@ -73,6 +76,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     allowPositionals: true,
     options: {
       model: { type: 'string' },
+      backend: { type: 'string' },
       store: { type: 'string' },
       rebuild: { type: 'boolean' },
       watch: { type: 'boolean' },
@@ -97,6 +101,10 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     io.out(USAGE);
     return cmd || v.help ? 0 : 2;
   }
+  if (v.backend !== undefined && !['auto', 'onnx', 'llama'].includes(v.backend)) {
+    io.err(`loupe ${cmd}: --backend must be auto, onnx or llama`);
+    return 2;
+  }
   if (!dir) {
     io.err(`loupe ${cmd}: missing <dir>\n\n${USAGE}`);
     return 2;
@@ -107,6 +115,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     root,
     storeDir: v.store ? path.resolve(v.store) : undefined,
     modelPath: v.model ? path.resolve(v.model) : undefined,
+    backend: v.backend === 'onnx' || v.backend === 'llama' ? v.backend : 'auto',
     rebuild: v.rebuild,
     maxFileBytes: v['max-file-size'] ? Number(v['max-file-size']) * 1024 : undefined,
     excludes: v.exclude,
