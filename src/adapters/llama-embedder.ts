@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { sha256, sha256File } from '../core/fsutil.js';
 import { profileFor } from '../core/model-profiles.js';
+import { planLanes, type LanePlan } from '../core/compute/lanes.js';
 import { LoupeError, type EmbedderPort, type Logger, type ModelProfile, silentLogger } from '../core/types.js';
 
 type NodeLlama = typeof import('node-llama-cpp');
@@ -17,8 +18,14 @@ export interface LlamaEmbedderOptions {
   gpu?: 'auto' | false;
   /** Parallel embedding contexts (each one sequence). Default: one per core, at most 4. */
   contexts?: number;
-  /** Threads per context. Default 1: contexts × threads must not exceed the cores we mean to use. */
+  /**
+   * Threads per context. Default 1. Contexts × threads is a core budget (never above the cores),
+   * spent on single-thread contexts first (src/core/compute/lanes.ts): ggml's threads in one
+   * context spin at a barrier per matrix product, and 1 × 2 ran at 0.12× of 2 × 1 under load.
+   */
   threadsPerContext?: number;
+  /** Contexts to use for the next chunk (the scheduler's say while backing off); default all. */
+  activeLanes?: () => number;
   /** Overrides the model's profile (prefixes, max tokens). */
   profile?: Partial<ModelProfile>;
   logger?: Logger;
@@ -84,6 +91,8 @@ export class LlamaEmbedder implements EmbedderPort {
     readonly computeUnit: string,
     private readonly model: LlamaModel,
     private readonly contexts: LlamaEmbeddingContext[],
+    readonly plan: LanePlan,
+    private readonly activeLanes?: () => number,
   ) {}
 
   /** Loads a model; clear `LoupeError`s for a missing file, a non-GGUF file, or a model that is not an embedder. */
@@ -109,9 +118,9 @@ export class LlamaEmbedder implements EmbedderPort {
       maxTokens: Math.min(opts.profile?.maxTokens ?? base.maxTokens, model.trainContextSize - 1),
     };
     const contextSize = profile.maxTokens + 1;
-    const cores = os.availableParallelism();
-    const n = Math.max(1, opts.contexts ?? Math.min(4, cores));
-    const threads = Math.max(1, opts.threadsPerContext ?? 1);
+    const plan = planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
+    const n = plan.lanes;
+    const threads = plan.threadsPerLane;
     const contexts: LlamaEmbeddingContext[] = [];
     try {
       for (let i = 0; i < n; i++) {
@@ -125,8 +134,8 @@ export class LlamaEmbedder implements EmbedderPort {
     const gpu = llama.gpu;
     const computeUnit = gpu && model.gpuLayers > 0 ? `GPU: ${gpu === 'metal' ? 'Metal' : gpu === 'cuda' ? 'CUDA' : gpu === 'vulkan' ? 'Vulkan' : gpu}` : 'CPU';
     const modelId = sha256(`${fileHash}|${profile.queryPrefix}|${profile.documentPrefix}`).slice(0, 32);
-    logger.info(`Embedding model ${name}: ${model.embeddingVectorSize} dims, ${profile.maxTokens} tokens, ${n} context(s) × ${threads} thread(s), ${computeUnit}`);
-    return new LlamaEmbedder(modelId, name, model.embeddingVectorSize, profile, computeUnit, model, contexts);
+    logger.info(`Embedding model ${name}: ${model.embeddingVectorSize} dims, ${profile.maxTokens} tokens, ${n} context(s) × ${threads} thread(s) (${plan.reason}), ${computeUnit}`);
+    return new LlamaEmbedder(modelId, name, model.embeddingVectorSize, profile, computeUnit, model, contexts, plan, opts.activeLanes);
   }
 
   /**
@@ -170,9 +179,11 @@ export class LlamaEmbedder implements EmbedderPort {
     const out: Float32Array[] = new Array(texts.length);
     let next = 0;
     // One worker per context; each context runs one sequence at a time.
-    await Promise.all(this.contexts.map(async (ctx) => {
+    await Promise.all(this.contexts.map(async (ctx, k) => {
       while (next < texts.length) {
         signal?.throwIfAborted();
+        // Re-decided per chunk: a context beyond the current share stops for this call.
+        if (k > 0 && k >= (this.activeLanes?.() ?? this.contexts.length)) return;
         const i = next++;
         out[i] = await this.embedOne(ctx, this.profile.documentPrefix + texts[i]);
       }

@@ -89,12 +89,18 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
   const choice = chooseBackend(cfg, OnnxEmbedder.modelIdFor);
   cfg.logger?.info(`Embedding backend: ${choice.backend === 'onnx' ? 'ONNX Runtime' : 'llama.cpp'} (${choice.reason})`);
   if (choice.backend === 'onnx') return openOnnxEngine(cfg, choice.modelPath);
-  const embedder = await LlamaEmbedder.load({
+  let lanesCompute: ComputeController | undefined;
+  const lanesFor = (e: () => LlamaEmbedder) => (): number => {
+    const c = lanesCompute?.pacer.compute;
+    return c ? activeLanes(e().plan, { cores: os.availableParallelism(), mode: c.mode, cpuOthers: c.sample?.cpuOthers ?? null }) : Number.MAX_SAFE_INTEGER;
+  };
+  const embedder: LlamaEmbedder = await LlamaEmbedder.load({
     modelPath: choice.modelPath,
     gpu: cfg.gpu,
     contexts: cfg.contexts,
     threadsPerContext: cfg.threadsPerContext,
     logger: cfg.logger,
+    activeLanes: lanesFor(() => embedder),
   });
   const chunker = newChunker(cfg);
   try {
@@ -108,7 +114,7 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
     if (cfg.backoff) {
       const backends: Backend[] = [{ unit: embedder.computeUnit.startsWith('GPU') ? 'gpu' : 'cpu', embedder, sharesIndex: true }];
       if (embedder.computeUnit.startsWith('GPU')) {
-        const cpu = await LlamaEmbedder.load({ modelPath: choice.modelPath, gpu: false, contexts: cfg.contexts, threadsPerContext: cfg.threadsPerContext, logger: cfg.logger });
+        const cpu: LlamaEmbedder = await LlamaEmbedder.load({ modelPath: choice.modelPath, gpu: false, contexts: cfg.contexts, threadsPerContext: cfg.threadsPerContext, logger: cfg.logger, activeLanes: lanesFor(() => cpu) });
         backends.push({ unit: 'cpu', embedder: cpu, sharesIndex: true });
       }
       if (process.platform === 'darwin') {
@@ -120,6 +126,7 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
       }
       if (backends.length > 1) engineEmbedder = new RoutingEmbedder(backends, () => compute?.latestSample() ?? null, cfg.logger);
       compute = new ComputeController(engineEmbedder, { logger: cfg.logger, onStatus: cfg.onCompute, config: schedulerConfigFor(cfg) });
+      lanesCompute = compute;
       void compute.detect().catch(() => undefined);
     }
     computeOf.set(embedder, { compute, routed: engineEmbedder, closeAne });
