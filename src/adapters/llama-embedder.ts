@@ -24,6 +24,8 @@ export interface LlamaEmbedderOptions {
    * context spin at a barrier per matrix product, and 1 × 2 ran at 0.12× of 2 × 1 under load.
    */
   threadsPerContext?: number;
+  /** Benchmarks only: contexts × threads exactly as given, to measure what the guard-rail prevents. */
+  exactLanes?: boolean;
   /** Contexts to use for the next chunk (the scheduler's say while backing off); default all. */
   activeLanes?: () => number;
   /** Overrides the model's profile (prefixes, max tokens). */
@@ -118,7 +120,9 @@ export class LlamaEmbedder implements EmbedderPort {
       maxTokens: Math.min(opts.profile?.maxTokens ?? base.maxTokens, model.trainContextSize - 1),
     };
     const contextSize = profile.maxTokens + 1;
-    const plan = planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
+    const plan = opts.exactLanes
+      ? { lanes: Math.max(1, opts.contexts ?? 1), threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1), reason: 'exactly as given (benchmark)' }
+      : planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
     const n = plan.lanes;
     const threads = plan.threadsPerLane;
     const contexts: LlamaEmbeddingContext[] = [];

@@ -33,6 +33,8 @@ export interface OnnxEmbedderOptions {
   threadsPerContext?: number;
   /** Sequences per ONNX Runtime pass (padded, masked). Default 1: fastest per token on CPU (issue 17). */
   batch?: number;
+  /** Benchmarks only: lanes × threads exactly as given, to measure what the guard-rail prevents. */
+  exactLanes?: boolean;
   /** Lanes to use for the next group (the scheduler's say); default all. */
   activeLanes?: () => number;
   profile?: Partial<ModelProfile>;
@@ -172,7 +174,9 @@ export class OnnxEmbedder implements EmbedderPort {
     }
     const name = modelNameOf(modelPath);
     const profile = profileOf(name, modelPath, opts.profile);
-    const plan = planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
+    const plan: LanePlan = opts.exactLanes
+      ? { lanes: Math.max(1, opts.contexts ?? 1), threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1), reason: 'exactly as given (benchmark)' }
+      : planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
     const [fileHash, first] = await Promise.all([modelFileHash(modelPath), OnnxEmbedder.startLane(modelPath, plan.threadsPerLane, tokenizer)]);
     let ready: { dims: number; ms: number };
     try {
