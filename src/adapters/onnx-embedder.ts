@@ -110,14 +110,18 @@ class Lane {
   }
 }
 
+/** The `manifest.json` beside a model (scripts/fetch-onnx-model.mjs), or null. */
+function manifestOf(modelPath: string): { model?: string; dimensions?: number } | null {
+  try {
+    return JSON.parse(readFileSync(path.join(path.dirname(path.resolve(modelPath)), 'manifest.json'), 'utf8')) as { model?: string; dimensions?: number };
+  } catch {
+    return null;
+  }
+}
+
 /** The model's name: `model` in the manifest beside it, else its folder's name. */
 function modelNameOf(modelPath: string): string {
-  const dir = path.dirname(path.resolve(modelPath));
-  try {
-    return (JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { model?: string }).model ?? path.basename(dir);
-  } catch {
-    return path.basename(dir);
-  }
+  return manifestOf(modelPath)?.model ?? path.basename(path.dirname(path.resolve(modelPath)));
 }
 
 function profileOf(name: string, modelPath: string, over?: Partial<ModelProfile>): ModelProfile {
@@ -147,8 +151,8 @@ export class OnnxEmbedder implements EmbedderPort {
     private readonly tokenizer: WordPieceTokenizer,
     first: Lane,
     private readonly opts: OnnxEmbedderOptions,
-    /** Milliseconds to start the first lane (import + session + warm-up). */
-    readonly startMs: number,
+    /** Milliseconds to start the first lane (import + session + warm-up), once it is ready. */
+    readonly firstLaneMs: Promise<number>,
   ) {
     this.lanes.push(first);
   }
@@ -177,19 +181,30 @@ export class OnnxEmbedder implements EmbedderPort {
     const plan: LanePlan = opts.exactLanes
       ? { lanes: Math.max(1, opts.contexts ?? 1), threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1), reason: 'exactly as given (benchmark)' }
       : planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
-    const [fileHash, first] = await Promise.all([modelFileHash(modelPath), OnnxEmbedder.startLane(modelPath, plan.threadsPerLane, tokenizer)]);
-    let ready: { dims: number; ms: number };
-    try {
-      ready = await first.ready;
-    } catch (e) {
-      await first.close();
-      throw new LoupeError(`The model ${modelPath} could not be loaded by ONNX Runtime: ${(e as Error).message}`, 'model-load-failed');
+    const fileHash = await modelFileHash(modelPath);
+    const first = OnnxEmbedder.startLane(modelPath, plan.threadsPerLane, tokenizer);
+    // The manifest of a bundled model gives the width: the engine opens its store and BM25 while
+    // the lane's session loads (a one-shot search overlaps the two). Otherwise, wait for the lane.
+    const known = manifestOf(modelPath)?.dimensions;
+    const ready = first.ready.then((r) => {
+      if (known !== undefined && r.dims !== known) throw new Error(`the model gives ${r.dims} dimensions, its manifest says ${known}`);
+      return r;
+    });
+    ready.catch(() => undefined);
+    let dims = known;
+    if (dims === undefined) {
+      try {
+        dims = (await ready).dims;
+      } catch (e) {
+        await first.close();
+        throw new LoupeError(`The model ${modelPath} could not be loaded by ONNX Runtime: ${(e as Error).message}`, 'model-load-failed');
+      }
     }
-    const embedder = new OnnxEmbedder(
-      onnxModelId(fileHash, tokText, profile),
-      name, ready.dims, profile, plan, modelPath, tokenizer, first, opts, ready.ms,
-    );
-    logger.info(`Embedding model ${name}: ${ready.dims} dims, ${profile.maxTokens} tokens, ONNX Runtime fp32 on CPU, ${plan.reason}, batch ${opts.batch ?? 1}; first lane ready in ${Math.round(ready.ms)} ms`);
+    const firstLaneMs = ready.then((r) => r.ms);
+    firstLaneMs.catch(() => undefined);
+    const embedder = new OnnxEmbedder(onnxModelId(fileHash, tokText, profile), name, dims, profile, plan, modelPath, tokenizer, first, opts, firstLaneMs);
+    logger.info(`Embedding model ${name}: ${dims} dims, ${profile.maxTokens} tokens, ONNX Runtime fp32 on CPU, ${plan.reason}, batch ${opts.batch ?? 1}`);
+    void ready.then((r) => logger.info(`ONNX Runtime: first lane ready in ${Math.round(r.ms)} ms`), (e: Error) => logger.error(`ONNX Runtime could not load ${modelPath}: ${e.message}`));
     return embedder;
   }
 
@@ -255,6 +270,7 @@ export class OnnxEmbedder implements EmbedderPort {
    * little, `batch` per pass (the batched path; identical vectors within float rounding).
    */
   async embedTokens(seqs: Int32Array[], signal?: AbortSignal, batch = this.opts.batch ?? 1): Promise<Float32Array[]> {
+    await this.lanes[0]?.ready;
     const out: Float32Array[] = new Array(seqs.length);
     const order = seqs.map((_, i) => i);
     if (batch > 1) order.sort((a, b) => seqs[a].length - seqs[b].length);

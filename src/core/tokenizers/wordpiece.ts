@@ -54,7 +54,8 @@ export class WordPieceTokenizer {
     const n = json.normalizer;
     if (n && n.type !== 'BertNormalizer') throw new Error(`tokenizer.json: normalizer ${n.type}, only BertNormalizer is supported`);
     if (json.pre_tokenizer && json.pre_tokenizer.type !== 'BertPreTokenizer') throw new Error(`tokenizer.json: pre-tokenizer ${json.pre_tokenizer.type}, only BertPreTokenizer is supported`);
-    this.vocab = new Map(Object.entries(m.vocab));
+    this.vocab = new Map();
+    for (const k in m.vocab) this.vocab.set(k, m.vocab[k]);
     this.prefix = m.continuing_subword_prefix ?? '##';
     this.maxChars = m.max_input_chars_per_word ?? 100;
     this.lowercase = n?.lowercase ?? true;
