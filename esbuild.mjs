@@ -2,17 +2,19 @@
 // Native and ESM-only packages stay external: hnswlib-node finds its addon through `bindings`
 // at run time, node-llama-cpp picks its per-platform binary package, and vscode is the host's.
 import * as esbuild from 'esbuild';
-import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 const require = createRequire(import.meta.url);
-const external = ['vscode', 'hnswlib-node', 'node-llama-cpp'];
+const external = ['vscode', 'hnswlib-node', 'node-llama-cpp', 'onnxruntime-node'];
 const entries = [
   { in: 'src/engine-process/server.ts', out: 'engine-server' },
   { in: 'src/cli/run.ts', out: 'cli' },
   // loupe bench in its own process, forked by the extension's "Loupe: Run Benchmark" (bench-client.ts).
   { in: 'src/adapters/bench/bench-worker.ts', out: 'bench-worker' },
+  // One ONNX Runtime session per worker thread, started by the engine's OnnxEmbedder (found beside the bundle).
+  { in: 'src/adapters/onnx-worker.ts', out: 'onnx-worker' },
 ];
 
 mkdirSync('dist/grammars', { recursive: true });
@@ -48,6 +50,11 @@ if (existsSync('src/extension/extension.ts')) {
     define: { 'import.meta.url': '__loupeImportMetaUrl' },
     banner: { js: "const __loupeImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
   });
+}
+
+// The extension host loads no native module: onnxruntime-node (like node-llama-cpp) belongs to the engine process.
+if (existsSync('dist/extension.cjs') && readFileSync('dist/extension.cjs', 'utf8').includes('onnxruntime-node')) {
+  throw new Error('dist/extension.cjs refers to onnxruntime-node: the extension host must not load it (only the engine process does)');
 }
 
 // Grammars and web-tree-sitter's runtime, found at run time through the chunker's grammarDir.

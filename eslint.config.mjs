@@ -3,7 +3,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const nativePackages = ['node-llama-cpp', 'hnswlib-node', 'web-tree-sitter', 'chokidar', '@vscode/tree-sitter-wasm'];
+const nativePackages = ['node-llama-cpp', 'onnxruntime-node', 'hnswlib-node', 'web-tree-sitter', 'chokidar', '@vscode/tree-sitter-wasm'];
 
 export default tseslint.config(
   { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test/fixtures/**', 'models/**', 'native/**'] },
@@ -25,6 +25,16 @@ export default tseslint.config(
         patterns: [
           { group: ['**/adapters/**', '**/extension/**', '**/cli/**'], message: 'src/core must not depend on outer layers.' },
         ],
+      }],
+    },
+  },
+  {
+    // The extension host loads no native module; the embedding runtimes run in the engine process.
+    files: ['src/extension/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['node-llama-cpp', 'onnxruntime-node'].map((name) => ({ name, message: 'Only the engine process loads embedding runtimes; the extension talks to it (src/adapters/engine-client.ts).' })),
+        patterns: [{ group: ['**/onnx-embedder*', '**/onnx-worker*', '**/llama-embedder*', '**/open-engine*'], message: 'Only the engine process loads embedding runtimes.' }],
       }],
     },
   },

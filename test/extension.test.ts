@@ -21,10 +21,12 @@ describe('settings', () => {
     assert.equal(d.storage, 'global');
     assert.equal(d.computeDevice, 'auto');
     assert.equal(d.computeThreads, 1);
+    assert.equal(d.computeContexts, 0);
+    assert.equal(d.embeddingBackend, 'auto');
     assert.equal(d.autoIndex, true);
     const s = readSettings((k) => ({ 'compute.threads': 99, 'compute.contexts': -3, 'files.exclude': ['a/', 3, ' ', ' b/ '], 'storage.location': 'workspace', 'index.auto': false, 'search.maxResults': 'x' } as Record<string, unknown>)[k]);
     assert.equal(s.computeThreads, 8);
-    assert.equal(s.computeContexts, 1);
+    assert.equal(s.computeContexts, 0);
     assert.deepEqual(s.exclude, ['a/', 'b/']);
     assert.equal(s.storage, 'workspace');
     assert.equal(s.autoIndex, false);

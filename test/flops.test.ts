@@ -108,6 +108,12 @@ describe('roofline', () => {
   test('CPU peak from flags; known GPUs by name', () => {
     assert.equal(cpuPeakFlops({ threads: 2, ghz: 3, flags: ['avx', 'avx2', 'fma'], arch: 'x64' }).flops, 2 * 3e9 * 32);
     assert.equal(cpuPeakFlops({ threads: 1, ghz: 2, flags: ['avx512f', 'avx2', 'fma'], arch: 'x64' }).perCycle, 64);
+    // Zen 4 (family 25): AVX-512 on two 256-bit pipes, the same peak as AVX2 (issue 17: it reported 1.8× too high).
+    const zen4 = cpuPeakFlops({ threads: 2, ghz: 2.6, flags: ['avx512f', 'avx2', 'fma'], arch: 'x64', vendor: 'AuthenticAMD', family: 25 });
+    assert.equal(zen4.perCycle, 32);
+    assert.match(zen4.isa, /Zen 4/);
+    assert.equal(cpuPeakFlops({ threads: 1, ghz: 2, flags: ['avx512f', 'avx2', 'fma'], arch: 'x64', vendor: 'AuthenticAMD', family: 26 }).perCycle, 64);
+    assert.equal(cpuPeakFlops({ threads: 1, ghz: 2, flags: ['avx512f', 'avx2', 'fma'], arch: 'x64', vendor: 'GenuineIntel', family: 6 }).perCycle, 64);
     assert.equal(cpuPeakFlops({ threads: 1, ghz: 3.2, flags: [], arch: 'arm64' }).perCycle, 32);
     assert.equal(knownGpuPeak('Apple M1 Pro')?.match, 'M1 Pro');
     assert.equal(knownGpuPeak('Apple M1')?.match, 'M1');

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { sha256, sha256File } from '../core/fsutil.js';
 import { checkDimensions, profileFor } from '../core/model-profiles.js';
 import { truncateNormalize } from '../core/vector-math.js';
+import { planLanes, type LanePlan } from '../core/compute/lanes.js';
 import { LoupeError, type EmbedderPort, type Logger, type ModelProfile, silentLogger } from '../core/types.js';
 
 type NodeLlama = typeof import('node-llama-cpp');
@@ -18,8 +19,16 @@ export interface LlamaEmbedderOptions {
   gpu?: 'auto' | false;
   /** Parallel embedding contexts (each one sequence). Default: one per core, at most 4. */
   contexts?: number;
-  /** Threads per context. Default 1: contexts × threads must not exceed the cores we mean to use. */
+  /**
+   * Threads per context. Default 1. Contexts × threads is a core budget (never above the cores),
+   * spent on single-thread contexts first (src/core/compute/lanes.ts): ggml's threads in one
+   * context spin at a barrier per matrix product, and 1 × 2 ran at 0.12× of 2 × 1 under load.
+   */
   threadsPerContext?: number;
+  /** Benchmarks only: contexts × threads exactly as given, to measure what the guard-rail prevents. */
+  exactLanes?: boolean;
+  /** Contexts to use for the next chunk (the scheduler's say while backing off); default all. */
+  activeLanes?: () => number;
   /** Overrides the model's profile (prefixes, max tokens). */
   profile?: Partial<ModelProfile>;
   /**
@@ -92,6 +101,8 @@ export class LlamaEmbedder implements EmbedderPort {
     private readonly contexts: LlamaEmbeddingContext[],
     /** Matryoshka size the vectors are cut to, or undefined for whole vectors. */
     private readonly cut: number | undefined,
+    readonly plan: LanePlan,
+    private readonly activeLanes?: () => number,
   ) {}
 
   /** Loads a model; clear `LoupeError`s for a missing file, a non-GGUF file, or a model that is not an embedder. */
@@ -124,9 +135,11 @@ export class LlamaEmbedder implements EmbedderPort {
       throw new LoupeError((e as Error).message, 'model-dimensions');
     }
     const contextSize = profile.maxTokens + 1;
-    const cores = os.availableParallelism();
-    const n = Math.max(1, opts.contexts ?? Math.min(4, cores));
-    const threads = Math.max(1, opts.threadsPerContext ?? 1);
+    const plan = opts.exactLanes
+      ? { lanes: Math.max(1, opts.contexts ?? 1), threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1), reason: 'exactly as given (benchmark)' }
+      : planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
+    const n = plan.lanes;
+    const threads = plan.threadsPerLane;
     const contexts: LlamaEmbeddingContext[] = [];
     try {
       for (let i = 0; i < n; i++) {
@@ -142,8 +155,8 @@ export class LlamaEmbedder implements EmbedderPort {
     // A cut size is part of the identity (whole-size ids are unchanged, so existing indexes stay valid).
     const modelId = sha256(`${fileHash}|${profile.queryPrefix}|${profile.documentPrefix}${cut ? `|d${cut}` : ''}`).slice(0, 32);
     const dims = cut ?? model.embeddingVectorSize;
-    logger.info(`Embedding model ${name}: ${dims}${cut ? ` (of ${model.embeddingVectorSize}, Matryoshka cut)` : ''} dims, ${profile.maxTokens} tokens, ${n} context(s) × ${threads} thread(s), ${computeUnit}`);
-    return new LlamaEmbedder(modelId, name, dims, profile, computeUnit, model, contexts, cut);
+    logger.info(`Embedding model ${name}: ${dims}${cut ? ` (of ${model.embeddingVectorSize}, Matryoshka cut)` : ''} dims, ${profile.maxTokens} tokens, ${n} context(s) × ${threads} thread(s) (${plan.reason}), ${computeUnit}`);
+    return new LlamaEmbedder(modelId, name, dims, profile, computeUnit, model, contexts, cut, plan, opts.activeLanes);
   }
 
   /**
@@ -187,9 +200,11 @@ export class LlamaEmbedder implements EmbedderPort {
     const out: Float32Array[] = new Array(texts.length);
     let next = 0;
     // One worker per context; each context runs one sequence at a time.
-    await Promise.all(this.contexts.map(async (ctx) => {
+    await Promise.all(this.contexts.map(async (ctx, k) => {
       while (next < texts.length) {
         signal?.throwIfAborted();
+        // Re-decided per chunk: a context beyond the current share stops for this call.
+        if (k > 0 && k >= (this.activeLanes?.() ?? this.contexts.length)) return;
         const i = next++;
         out[i] = await this.embedOne(ctx, this.profile.documentPrefix + texts[i]);
       }

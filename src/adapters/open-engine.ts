@@ -7,6 +7,11 @@ import type { OpenParams } from '../core/protocol.js';
 import { LoupeError, type Logger } from '../core/types.js';
 import { tryHnswFactory } from './hnsw-index.js';
 import { LlamaEmbedder } from './llama-embedder.js';
+import { BUNDLED_ONNX_MODEL, OnnxEmbedder } from './onnx-embedder.js';
+import { readManifest } from '../core/store.js';
+import { activeLanes } from '../core/compute/lanes.js';
+import type { EmbedderPort } from '../core/types.js';
+import * as os from 'node:os';
 import { TreeSitterChunker } from './treesitter-chunker.js';
 import { ComputeController } from './compute/compute.js';
 import { RoutingEmbedder, type Backend } from './compute/routing-embedder.js';
@@ -43,20 +48,62 @@ export function defaultModelPath(): string {
   throw new LoupeError(`No bundled embedding model found under ${path.join(root, 'models')}. Run \`npm run build\` (it generates the default model) or pass --model <file.gguf>.`, 'model-missing');
 }
 
+/** Path of the bundled ONNX model, or null when it was not fetched (scripts/fetch-onnx-model.mjs). */
+export function bundledOnnxPath(): string | null {
+  const p = path.join(packageRoot(), BUNDLED_ONNX_MODEL);
+  return existsSync(p) ? p : null;
+}
+
+/** The embedding backend an engine will use, and why. */
+export interface BackendChoice {
+  backend: 'onnx' | 'llama';
+  modelPath: string;
+  reason: string;
+}
+
+/**
+ * Picks the backend: a `.onnx` model runs on ONNX Runtime, a `.gguf` on llama.cpp. With no model
+ * given, `auto` takes the bundled MiniLM on ONNX Runtime (2× the speed of llama.cpp on CPU here,
+ * README Benchmarks), except for an existing index built by llama.cpp: an index stays on the
+ * backend that built it (their vectors differ beyond the parity gate) until `--rebuild`.
+ */
+export function chooseBackend(cfg: Pick<EngineConfig, 'modelPath' | 'backend' | 'root' | 'storeDir' | 'rebuild'>, onnxModelId?: (p: string) => string | null): BackendChoice {
+  if (cfg.modelPath) {
+    const onnx = cfg.modelPath.toLowerCase().endsWith('.onnx');
+    if (cfg.backend === 'onnx' && !onnx) throw new LoupeError(`--backend onnx needs an .onnx model, not ${cfg.modelPath}`, 'model-load-failed');
+    return { backend: onnx ? 'onnx' : 'llama', modelPath: cfg.modelPath, reason: 'model file given' };
+  }
+  const onnx = cfg.backend === 'llama' ? null : bundledOnnxPath();
+  if (cfg.backend === 'onnx' && !onnx) throw new LoupeError(`The bundled ONNX model is missing (${BUNDLED_ONNX_MODEL}); run \`npm run build\` (it fetches it).`, 'model-missing');
+  if (!onnx) return { backend: 'llama', modelPath: defaultModelPath(), reason: cfg.backend === 'llama' ? 'llama.cpp asked for' : 'no ONNX model bundled' };
+  if (cfg.backend !== 'onnx' && !cfg.rebuild) {
+    const m = readManifest(cfg.storeDir ?? path.join(cfg.root, '.loupe'));
+    const id = m && onnxModelId ? onnxModelId(onnx) : null;
+    if (m && m.modelId !== id) return { backend: 'llama', modelPath: defaultModelPath(), reason: 'the existing index was built by llama.cpp; --rebuild moves it to ONNX Runtime' };
+  }
+  return { backend: 'onnx', modelPath: onnx, reason: 'bundled model on ONNX Runtime' };
+}
+
 /** Wires the real adapters into an engine. */
-export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; embedder: LlamaEmbedder; chunker: TreeSitterChunker }> {
-  const embedder = await LlamaEmbedder.load({
-    modelPath: cfg.modelPath ?? defaultModelPath(),
+export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; embedder: EmbedderPort; chunker: TreeSitterChunker }> {
+  const choice = chooseBackend(cfg, OnnxEmbedder.modelIdFor);
+  cfg.logger?.info(`Embedding backend: ${choice.backend === 'onnx' ? 'ONNX Runtime' : 'llama.cpp'} (${choice.reason})`);
+  if (choice.backend === 'onnx') return openOnnxEngine(cfg, choice.modelPath);
+  let lanesCompute: ComputeController | undefined;
+  const lanesFor = (e: () => LlamaEmbedder) => (): number => {
+    const c = lanesCompute?.pacer.compute;
+    return c ? activeLanes(e().plan, { cores: os.availableParallelism(), mode: c.mode, cpuOthers: c.sample?.cpuOthers ?? null }) : Number.MAX_SAFE_INTEGER;
+  };
+  const embedder: LlamaEmbedder = await LlamaEmbedder.load({
+    modelPath: choice.modelPath,
     dimensions: cfg.dimensions,
     gpu: cfg.gpu,
     contexts: cfg.contexts,
     threadsPerContext: cfg.threadsPerContext,
     logger: cfg.logger,
+    activeLanes: lanesFor(() => embedder),
   });
-  // Inside a bundle (dist/), grammars and web-tree-sitter's wasm are copied beside it.
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const bundled = existsSync(path.join(here, 'grammars'));
-  const chunker = new TreeSitterChunker(bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger: cfg.logger } : { logger: cfg.logger });
+  const chunker = newChunker(cfg);
   try {
     // Back-off on: the contention-aware pacer replaces FixedPacer; with a GPU, a second copy of the
     // same GGUF on the CPU lets the dispatcher move embedding off a GPU another process holds.
@@ -68,11 +115,11 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
     if (cfg.backoff) {
       const backends: Backend[] = [{ unit: embedder.computeUnit.startsWith('GPU') ? 'gpu' : 'cpu', embedder, sharesIndex: true }];
       if (embedder.computeUnit.startsWith('GPU')) {
-        const cpu = await LlamaEmbedder.load({ modelPath: cfg.modelPath ?? defaultModelPath(), dimensions: cfg.dimensions, gpu: false, contexts: cfg.contexts, threadsPerContext: cfg.threadsPerContext, logger: cfg.logger });
+        const cpu: LlamaEmbedder = await LlamaEmbedder.load({ modelPath: choice.modelPath, dimensions: cfg.dimensions, gpu: false, contexts: cfg.contexts, threadsPerContext: cfg.threadsPerContext, logger: cfg.logger, activeLanes: lanesFor(() => cpu) });
         backends.push({ unit: 'cpu', embedder: cpu, sharesIndex: true });
       }
       if (process.platform === 'darwin') {
-        const ane = await tryAneBackend({ gguf: embedder, modelPath: cfg.modelPath ?? defaultModelPath(), storeDir: cfg.storeDir ?? path.join(cfg.root, '.loupe'), packageRoot: packageRoot(), logger: cfg.logger });
+        const ane = await tryAneBackend({ gguf: embedder, modelPath: choice.modelPath, storeDir: cfg.storeDir ?? path.join(cfg.root, '.loupe'), packageRoot: packageRoot(), logger: cfg.logger });
         if (ane) {
           backends.push(ane.backend);
           closeAne = ane.close;
@@ -80,6 +127,7 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
       }
       if (backends.length > 1) engineEmbedder = new RoutingEmbedder(backends, () => compute?.latestSample() ?? null, cfg.logger);
       compute = new ComputeController(engineEmbedder, { logger: cfg.logger, onStatus: cfg.onCompute, config: schedulerConfigFor(cfg) });
+      lanesCompute = compute;
       void compute.detect().catch(() => undefined);
     }
     computeOf.set(embedder, { compute, routed: engineEmbedder, closeAne });
@@ -110,16 +158,71 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
   }
 }
 
+/**
+ * The engine on ONNX Runtime: the same wiring without GPU routing (llama.cpp keeps GPUs). With
+ * back-off, the compute controller's mode and load sample decide how many lanes run per group.
+ */
+async function openOnnxEngine(cfg: EngineConfig, modelPath: string): Promise<{ engine: Engine; embedder: EmbedderPort; chunker: TreeSitterChunker }> {
+  let compute: ComputeController | undefined;
+  const embedder = await OnnxEmbedder.load({
+    modelPath,
+    contexts: cfg.contexts,
+    threadsPerContext: cfg.threadsPerContext,
+    logger: cfg.logger,
+    activeLanes: () => {
+      if (!compute) return Number.MAX_SAFE_INTEGER;
+      const c = compute.pacer.compute;
+      return activeLanes(embedder.plan, { cores: os.availableParallelism(), mode: c.mode, cpuOthers: c.sample?.cpuOthers ?? null });
+    },
+  });
+  const chunker = newChunker(cfg);
+  try {
+    if (cfg.backoff) {
+      compute = new ComputeController(embedder, { logger: cfg.logger, onStatus: cfg.onCompute, config: schedulerConfigFor(cfg) });
+      void compute.detect().catch(() => undefined);
+    }
+    computeOf.set(embedder, { compute, routed: embedder });
+    const engine = await Engine.open({
+      root: cfg.root,
+      storeDir: cfg.storeDir,
+      chunker,
+      embedder,
+      pacer: compute?.pacer,
+      annFactory: tryHnswFactory(cfg.logger),
+      logger: cfg.logger,
+      maxFileBytes: cfg.maxFileBytes,
+      excludes: cfg.excludes,
+      batchSize: cfg.batchSize,
+      annThreshold: cfg.annThreshold,
+      rebuild: cfg.rebuild,
+    });
+    return { engine, embedder, chunker };
+  } catch (e) {
+    chunker.dispose();
+    compute?.dispose();
+    computeOf.delete(embedder);
+    await embedder.dispose();
+    throw e;
+  }
+}
+
+function newChunker(cfg: EngineConfig): TreeSitterChunker {
+  // Inside a bundle (dist/), grammars and web-tree-sitter's wasm are copied beside it.
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const bundled = existsSync(path.join(here, 'grammars'));
+  return new TreeSitterChunker(bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger: cfg.logger } : { logger: cfg.logger });
+}
+
 /** Compute wiring per opened engine (keyed by its primary embedder, which `openEngine` returns). */
-const computeOf = new WeakMap<LlamaEmbedder, { compute?: ComputeController; routed: LlamaEmbedder | RoutingEmbedder; closeAne?: () => Promise<void> }>();
+const computeOf = new WeakMap<EmbedderPort, { compute?: ComputeController; routed: EmbedderPort; closeAne?: () => Promise<void> }>();
 
 /** The compute controller of an engine opened with `backoff` (undefined otherwise). */
-export function computeControllerOf(parts: { embedder: LlamaEmbedder }): ComputeController | undefined {
+export function computeControllerOf(parts: { embedder: EmbedderPort }): ComputeController | undefined {
   return computeOf.get(parts.embedder)?.compute;
 }
 
 /** Closes what `openEngine` opened. */
-export async function closeEngine(parts: { engine: Engine; embedder: LlamaEmbedder; chunker: TreeSitterChunker }): Promise<void> {
+export async function closeEngine(parts: { engine: Engine; embedder: EmbedderPort; chunker: TreeSitterChunker }): Promise<void> {
   await parts.engine.close();
   parts.chunker.dispose();
   const c = computeOf.get(parts.embedder);

@@ -23,8 +23,11 @@ const USAGE = `Usage:
   loupe models list|install <id>|remove <id>|path <id>   recommended embedding models (loupe models --help)
 
 Options:
-  --model <file|id>     GGUF embedding model, or an installed model's id from \`loupe models list\`
+  --model <file|id>     embedding model: GGUF (llama.cpp), .onnx with tokenizer.json beside it (ONNX
+                        Runtime), or an installed model's id from \`loupe models list\`
                         (default: the bundled all-MiniLM-L6-v2)
+  --backend <b>         runtime for the bundled model: auto (ONNX Runtime, unless the index was built by
+                        llama.cpp), onnx, or llama (llama.cpp; GPUs)
   --dims <n>            cut vectors to a Matryoshka size the model was trained for (EmbeddingGemma:
                         512, 256, 128); a smaller index, a new index (needs --rebuild)
   --store <dir>         index folder (default: <dir>/.loupe)
@@ -79,6 +82,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     options: {
       model: { type: 'string' },
       dims: { type: 'string' },
+      backend: { type: 'string' },
       store: { type: 'string' },
       rebuild: { type: 'boolean' },
       watch: { type: 'boolean' },
@@ -103,6 +107,10 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     io.out(USAGE);
     return cmd || v.help ? 0 : 2;
   }
+  if (v.backend !== undefined && !['auto', 'onnx', 'llama'].includes(v.backend)) {
+    io.err(`loupe ${cmd}: --backend must be auto, onnx or llama`);
+    return 2;
+  }
   if (!dir) {
     io.err(`loupe ${cmd}: missing <dir>\n\n${USAGE}`);
     return 2;
@@ -116,6 +124,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       storeDir: v.store ? path.resolve(v.store) : undefined,
       modelPath: v.model ? resolveModelArg(v.model) : undefined,
       dimensions: v.dims ? posInt(v.dims, '--dims') : undefined,
+      backend: v.backend === 'onnx' || v.backend === 'llama' ? v.backend : 'auto',
       rebuild: v.rebuild,
       maxFileBytes: v['max-file-size'] ? Number(v['max-file-size']) * 1024 : undefined,
       excludes: v.exclude,

@@ -476,7 +476,12 @@ export class Engine {
     if (mode === 'dense') return dense(n);
     if (mode === 'lexical') return lexical(n);
     const depth = Math.max(n, opts.depth ?? FUSION_DEPTH);
-    const lists = [await dense(depth), lexical(depth)].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
+    // The query is embedded off this thread (a worker, or llama.cpp's threads): BM25 (built on the
+    // first search of a process) runs meanwhile, so a one-shot search pays the longer of the two.
+    const densePending = dense(depth);
+    densePending.catch(() => undefined);
+    const lexicalHits = lexical(depth);
+    const lists = [await densePending, lexicalHits].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
     return fuse(lists, opts.fusion ?? this.opts.fusion ?? DEFAULT_FUSION).slice(0, n).map((r) => ({ ...r.item, score: r.score }));
   }
 

@@ -15,10 +15,15 @@ export interface OpenParams {
   root: string;
   /** Index folder; default `<root>/.loupe`. */
   storeDir?: string;
-  /** GGUF embedding model; default: the bundled model. */
+  /** Embedding model: a GGUF (llama.cpp) or an `.onnx` with tokenizer.json beside it (ONNX Runtime); default: the bundled model. */
   modelPath?: string;
   /** A Matryoshka size to cut vectors to (one the model was trained for); default: whole vectors. */
   dimensions?: number;
+  /**
+   * Embedding runtime for the bundled model: `auto` (default) ONNX Runtime when its model is
+   * bundled, except for an index llama.cpp built; `onnx`; or `llama` (llama.cpp, GPUs).
+   */
+  backend?: 'auto' | 'onnx' | 'llama';
   rebuild?: boolean;
   maxFileBytes?: number;
   excludes?: string[];

@@ -229,7 +229,7 @@ export class Loupe implements vscode.Disposable {
       const s = this.sessions.get(f.uri.toString());
       const params = openParamsFor(f.uri.fsPath, this.settings, this.storeDirFor(f.uri.fsPath));
       if (!s || s.openError || JSON.stringify(params) !== JSON.stringify(s.opts.params)) {
-        const rebuild = !!s && (s.opts.params.modelPath !== params.modelPath || s.openError instanceof LoupeError && s.openError.code === 'model-mismatch');
+        const rebuild = !!s && (s.opts.params.modelPath !== params.modelPath || s.opts.params.backend !== params.backend || s.openError instanceof LoupeError && s.openError.code === 'model-mismatch');
         await this.restartSession(f, rebuild);
         if (!this.settings.autoIndex) await this.indexOnly(f);
       } else {

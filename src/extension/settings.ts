@@ -9,8 +9,10 @@ import type { AnswerModelParams, OpenParams } from '../core/protocol.js';
 export type StorageLocation = 'global' | 'workspace';
 
 export interface LoupeSettings {
-  /** GGUF embedding model file; empty: the bundled model. */
+  /** Embedding model file (GGUF, or .onnx with tokenizer.json beside it); empty: the bundled model. */
   embeddingModel: string;
+  /** Runtime for the bundled model: `auto` (ONNX Runtime on CPU, unless an index llama.cpp built exists), `onnx`, `llama`. */
+  embeddingBackend: 'auto' | 'onnx' | 'llama';
   /** Gitignore-style patterns excluded from the index. */
   exclude: string[];
   /** Gitignore-style patterns re-included although the built-in list or an ignore file excludes them. */
@@ -22,7 +24,7 @@ export interface LoupeSettings {
   computeDevice: 'auto' | 'cpu';
   /** Threads per embedding context (1–8). */
   computeThreads: number;
-  /** Embedding contexts run in parallel (1–4). */
+  /** Embedding contexts (lanes) run in parallel (1–4); 0: sized to the cores. */
   computeContexts: number;
   /** Chunks per unit of work at full speed. */
   computeBatchSize: number;
@@ -50,6 +52,7 @@ export type ChangeEffect = 'reindex' | 'restart' | 'live';
 /** Setting keys (under `loupe.`) with their effect. Kept beside the reader so the two cannot drift. */
 export const SETTING_EFFECTS: Record<string, ChangeEffect> = {
   'embedding.model': 'reindex',
+  'embedding.backend': 'reindex',
   'files.exclude': 'reindex',
   'files.include': 'reindex',
   'files.maxFileSizeKB': 'reindex',
@@ -89,13 +92,14 @@ function int(v: unknown, def: number, min: number, max: number): number {
 export function readSettings(get: SettingGetter): LoupeSettings {
   return {
     embeddingModel: str(get('embedding.model')),
+    embeddingBackend: (['onnx', 'llama'] as const).find((b) => b === get('embedding.backend')) ?? 'auto',
     exclude: strings(get('files.exclude')),
     include: strings(get('files.include')),
     maxFileSizeKB: int(get('files.maxFileSizeKB'), 1024, 1, 1024 * 1024),
     storage: get('storage.location') === 'workspace' ? 'workspace' : 'global',
     computeDevice: get('compute.device') === 'cpu' ? 'cpu' : 'auto',
     computeThreads: int(get('compute.threads'), 1, 1, 8),
-    computeContexts: int(get('compute.contexts'), 2, 1, 4),
+    computeContexts: int(get('compute.contexts'), 0, 0, 4),
     computeBatchSize: int(get('compute.batchSize'), 32, 1, 256),
     computePauseOnBattery: get('compute.pauseOnBattery') === true,
     computePauseWhenBusy: get('compute.pauseWhenBusy') === true,
@@ -126,11 +130,12 @@ export function openParamsFor(root: string, s: LoupeSettings, storeDir: string |
     root,
     storeDir,
     modelPath: s.embeddingModel || undefined,
+    backend: s.embeddingBackend,
     maxFileBytes: s.maxFileSizeKB * 1024,
     // The engine's excludes share one rule list with the built-ins, so `!pattern` re-includes.
     excludes: [...s.exclude, ...s.include.map((p) => (p.startsWith('!') ? p.slice(1) : `!${p}`))],
     gpu: s.computeDevice === 'cpu' ? false : 'auto',
-    contexts: s.computeContexts,
+    contexts: s.computeContexts || undefined,
     threadsPerContext: s.computeThreads,
     batchSize: s.computeBatchSize,
     backoff: s.computeBackoff,

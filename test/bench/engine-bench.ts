@@ -12,17 +12,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chunkHeader, fitToTokenBudget } from '../../src/core/chunking.js';
-import { Engine, chunkKey } from '../../src/core/engine.js';
+import { Engine } from '../../src/core/engine.js';
 import type { IndexSummary } from '../../src/core/types.js';
 import { sha256 } from '../../src/core/fsutil.js';
-import { DEFAULT_MAX_FILE_BYTES, readSourceFile, scanTree } from '../../src/core/scanner.js';
 import { HnswFactory } from '../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../src/adapters/llama-embedder.js';
 import { BUNDLED_MODELS } from '../../src/adapters/open-engine.js';
 import { TreeSitterChunker } from '../../src/adapters/treesitter-chunker.js';
 import { annBench, type AnnReport } from './ann.js';
 import { buildCorpus, type Corpus } from './corpus.js';
+import { pipelineTexts } from './pipeline-texts.js';
 import { ProbeChunker, ProbeEmbedder, probeStore, type PipelineProbe } from './probes.js';
 import { storeScaleBench } from './store-scale.js';
 import { peakRssMiB, r1, r3, summarize, timed } from './stats.js';
@@ -141,33 +140,6 @@ async function chunkerBench(corpus: Corpus): Promise<Record<string, unknown>> {
     coldIncludingGrammarLoad: { seconds: r3(cold.ms / 1000), filesPerSec: r1(texts.length / (cold.ms / 1000)), mbPerSec: r3(mb / (cold.ms / 1000)) },
     warm: { seconds: r3(warm.ms / 1000), filesPerSec: r1(texts.length / (warm.ms / 1000)), mbPerSec: r3(mb / (warm.ms / 1000)) },
   };
-}
-
-/**
- * The exact texts `engine.index()` embeds on a fresh store, in its order: scan → read → chunk →
- * fit to the token budget → dedupe by content key → header + text.
- */
-async function pipelineTexts(root: string, storeDir: string, embedder: LlamaEmbedder): Promise<{ texts: string[]; chunks: number }> {
-  const chunker = new TreeSitterChunker();
-  const scan = await scanTree(root, { maxFileBytes: DEFAULT_MAX_FILE_BYTES, storeDir });
-  const seen = new Set<string>();
-  const texts: string[] = [];
-  let chunks = 0;
-  for (const f of scan.files) {
-    const read = await readSourceFile(f.abs);
-    if ('skip' in read) continue;
-    const raw = await chunker.chunkFile(f.rel, read.text);
-    const fitted = raw.flatMap((c) => fitToTokenBudget(c, (t) => embedder.countTokens(t), embedder.profile.maxTokens, chunkHeader(c)));
-    chunks += fitted.length;
-    for (const c of fitted) {
-      const key = chunkKey(c);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      texts.push(chunkHeader(c) + c.text);
-    }
-  }
-  chunker.dispose();
-  return { texts, chunks };
 }
 
 function throughput(ms: number, texts: number, tokens: number): Record<string, number> {

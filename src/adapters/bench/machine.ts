@@ -34,6 +34,10 @@ export interface CpuFacts {
   ghzSource: string;
   flags: string[];
   arch: string;
+  /** `AuthenticAMD`, `GenuineIntel`, … (Linux). */
+  vendor?: string;
+  /** CPU family (Linux `cpu family`): 25 = AMD Zen 3/4, 26 = Zen 5. */
+  family?: number;
 }
 
 /** Clock and vector extensions of this CPU, as well as the OS tells them. */
@@ -43,10 +47,15 @@ export async function cpuFacts(): Promise<CpuFacts> {
   let flags: string[] = [];
   let ghz = 0;
   let ghzSource = '';
+  let vendor: string | undefined;
+  let family: number | undefined;
   if (process.platform === 'linux') {
     try {
       const text = readFileSync('/proc/cpuinfo', 'utf8');
       flags = (/^(flags|Features)\s*:\s*(.*)$/m.exec(text)?.[2] ?? '').split(/\s+/).filter(Boolean);
+      vendor = /^vendor_id\s*:\s*(\S+)/m.exec(text)?.[1];
+      const fam = Number(/^cpu family\s*:\s*(\d+)/m.exec(text)?.[1]);
+      if (Number.isFinite(fam) && fam > 0) family = fam;
     } catch {
       /* no cpuinfo */
     }
@@ -83,7 +92,7 @@ export async function cpuFacts(): Promise<CpuFacts> {
       ghzSource = 'assumed (the OS does not report it)';
     }
   }
-  return { model, ghz: round(ghz, 2), ghzSource, flags, arch };
+  return { model, ghz: round(ghz, 2), ghzSource, flags, arch, vendor, family };
 }
 
 /**
@@ -118,7 +127,7 @@ export function devicePeak(o: { computeUnit: string; gpuNames: string[]; cpu: Cp
     }
     return { unknown: `no published peak known for ${o.gpuNames.join(', ') || 'this GPU'}` };
   }
-  const p = cpuPeakFlops({ threads: o.threads, ghz: o.cpu.ghz, flags: o.cpu.flags, arch: o.cpu.arch });
+  const p = cpuPeakFlops({ threads: o.threads, ghz: o.cpu.ghz, flags: o.cpu.flags, arch: o.cpu.arch, vendor: o.cpu.vendor, family: o.cpu.family });
   return {
     label: `${o.threads} thread${o.threads === 1 ? '' : 's'} of ${o.cpu.model.trim()}`,
     flops: p.flops,

@@ -213,21 +213,29 @@ export function roofline(seqLen: number, flops: number, bytes: number, seconds: 
 }
 
 /**
- * Theoretical FP32 peak of `threads` CPU cores from /proc/cpuinfo-style flags: FMA lanes × 2
- * FMA units × 2 FLOPs per FMA per cycle (AVX-512: 16 lanes, AVX2/FMA: 8, SSE: 4 without FMA;
- * Apple/ARM NEON: 4 lanes × 4 units). An upper bound: llama.cpp multiplies quantised weights
- * with integer dot products, which this does not model.
+ * Theoretical FP32 peak of `threads` CPU cores from /proc/cpuinfo-style facts: FMA lanes × FMA
+ * pipes × 2 FLOPs per FMA per cycle. An upper bound: llama.cpp multiplies quantised weights with
+ * integer dot products, which this does not model; measure GEMM beside it (the bench does).
+ *
+ * The width of the pipes is not the width of the instructions: AMD Zen 4 (family 0x19) decodes
+ * AVX-512 but executes a 512-bit FMA on its two 256-bit pipes, so it peaks at 2 × 8 lanes like
+ * AVX2 (32 FLOP/cycle), not 64; Zen 5 (family 0x1A) has 512-bit pipes. Intel cores with AVX-512
+ * have one or two 512-bit FMA units depending on the part: two is assumed (an upper bound).
  */
-export function cpuPeakFlops(opts: { threads: number; ghz: number; flags: string[]; arch: string }): { flops: number; perCycle: number; isa: string } {
+export function cpuPeakFlops(opts: { threads: number; ghz: number; flags: string[]; arch: string; vendor?: string; family?: number }): { flops: number; perCycle: number; isa: string } {
   const has = (f: string): boolean => opts.flags.includes(f);
+  const amd = /AMD/i.test(opts.vendor ?? '');
   let perCycle: number;
   let isa: string;
   if (opts.arch === 'arm64') {
     perCycle = 4 * 4 * 2;
     isa = 'NEON (4 FMA pipes × 4 lanes)';
+  } else if (has('avx512f') && amd && opts.family !== undefined && opts.family <= 0x19) {
+    perCycle = 8 * 2 * 2;
+    isa = 'AVX-512 on two 256-bit FMA pipes (AMD Zen 4)';
   } else if (has('avx512f')) {
     perCycle = 16 * 2 * 2;
-    isa = 'AVX-512 FMA';
+    isa = amd ? 'AVX-512 FMA (two 512-bit pipes, Zen 5)' : 'AVX-512 FMA (two 512-bit units assumed)';
   } else if (has('avx2') && has('fma')) {
     perCycle = 8 * 2 * 2;
     isa = 'AVX2 FMA';

@@ -1,0 +1,315 @@
+/**
+ * Embeds text with an ONNX BERT encoder through ONNX Runtime (onnxruntime-node): Loupe's default
+ * CPU backend for models that have ONNX weights (the bundled all-MiniLM-L6-v2, fp32). Measured here
+ * against node-llama-cpp on the same model: test/bench/results/ and README (Benchmarks).
+ *
+ * Loaded only in the engine process (and the CLI, which is one): onnxruntime-node is imported
+ * dynamically inside worker threads (src/adapters/onnx-worker.ts), never by src/core or the
+ * extension host (lint). Each lane is one worker with its own single-thread session; the number of
+ * lanes running is re-decided before every group of chunks (src/core/compute/lanes.ts).
+ *
+ * Identity: an index built here never mixes with one built by llama.cpp from a GGUF of the same
+ * model (Q8_0 vs fp32 vectors differ, below the 0.999 parity gate on some texts): the model id
+ * includes the backend, the file's hash, the tokenizer's hash and the prefixes.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { sha256 } from '../core/fsutil.js';
+import { profileFor } from '../core/model-profiles.js';
+import { planLanes, type LanePlan } from '../core/compute/lanes.js';
+import { WordPieceTokenizer, type TokenizerJson } from '../core/tokenizers/wordpiece.js';
+import { LoupeError, type EmbedderPort, type Logger, type ModelProfile, silentLogger } from '../core/types.js';
+import { manifestHash, modelFileHash } from './model-hash.js';
+import type { EmbedMessage, InitMessage, WorkerOut } from './onnx-worker.js';
+
+export interface OnnxEmbedderOptions {
+  /** The `.onnx` file; `tokenizer.json` (and optionally `manifest.json`) beside it. */
+  modelPath: string;
+  /** Lanes (worker sessions). Default: planned from the cores (planLanes). */
+  contexts?: number;
+  threadsPerContext?: number;
+  /** Sequences per ONNX Runtime pass (padded, masked). Default 1: fastest per token on CPU (issue 17). */
+  batch?: number;
+  /** Benchmarks only: lanes × threads exactly as given, to measure what the guard-rail prevents. */
+  exactLanes?: boolean;
+  /** Lanes to use for the next group (the scheduler's say); default all. */
+  activeLanes?: () => number;
+  profile?: Partial<ModelProfile>;
+  logger?: Logger;
+}
+
+/** Where the worker script is: beside this module (out/) or beside the bundle (dist/onnx-worker.mjs). */
+function workerUrl(): URL {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const f of ['onnx-worker.js', 'onnx-worker.mjs']) {
+    const p = path.join(here, f);
+    if (existsSync(p)) return new URL(`file://${p}`);
+  }
+  throw new LoupeError(`The ONNX Runtime worker script is missing beside ${here}: run \`npm run build\`.`, 'model-load-failed');
+}
+
+/** One worker thread holding one session. */
+class Lane {
+  private readonly pending = new Map<number, { resolve: (v: Float32Array) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  readonly ready: Promise<{ dims: number; ms: number }>;
+  private dead: Error | null = null;
+
+  constructor(readonly worker: Worker, init: InitMessage) {
+    this.ready = new Promise((resolve, reject) => {
+      const onMsg = (m: WorkerOut): void => {
+        if (m.type === 'ready') resolve({ dims: m.dims, ms: m.ms });
+        else if (m.type === 'error' && m.id === undefined) reject(new Error(m.message));
+        else if (m.type === 'done') this.settle(m.id, m.vectors, null);
+        else if (m.type === 'error') this.settle(m.id!, null, new Error(m.message));
+      };
+      worker.on('message', onMsg);
+      worker.on('error', (e) => {
+        this.fail(e);
+        reject(e);
+      });
+      worker.on('exit', (code) => {
+        const e = new Error(`ONNX Runtime worker exited (code ${code})`);
+        this.fail(e);
+        reject(e);
+      });
+    });
+    worker.postMessage(init);
+  }
+
+  private settle(id: number, v: Float32Array | null, e: Error | null): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if (e) p.reject(e);
+    else p.resolve(v!);
+  }
+
+  private fail(e: Error): void {
+    this.dead ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  run(seqs: Int32Array[], batch: number): Promise<Float32Array> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const msg: EmbedMessage = { type: 'embed', id, seqs, batch };
+      this.worker.postMessage(msg);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.fail(new Error('closed'));
+    await this.worker.terminate();
+  }
+}
+
+/** The `manifest.json` beside a model (scripts/fetch-onnx-model.mjs), or null. */
+function manifestOf(modelPath: string): { model?: string; dimensions?: number } | null {
+  try {
+    return JSON.parse(readFileSync(path.join(path.dirname(path.resolve(modelPath)), 'manifest.json'), 'utf8')) as { model?: string; dimensions?: number };
+  } catch {
+    return null;
+  }
+}
+
+/** The model's name: `model` in the manifest beside it, else its folder's name. */
+function modelNameOf(modelPath: string): string {
+  return manifestOf(modelPath)?.model ?? path.basename(path.dirname(path.resolve(modelPath)));
+}
+
+function profileOf(name: string, modelPath: string, over?: Partial<ModelProfile>): ModelProfile {
+  const base = profileFor(name, path.basename(modelPath));
+  return { ...base, ...over, maxTokens: over?.maxTokens ?? base.maxTokens };
+}
+
+/** Backend, weights, tokenizer and prefixes: two indexes share vectors only when all four match. */
+function onnxModelId(fileHash: string, tokenizerJson: string, profile: ModelProfile): string {
+  return sha256(`onnxruntime-fp32|${fileHash}|${sha256(tokenizerJson)}|${profile.queryPrefix}|${profile.documentPrefix}`).slice(0, 32);
+}
+
+/** Sequences sent to a lane per message: fewer hand-offs between threads, still fine-grained enough to balance lanes. */
+const GROUP = 4;
+
+export class OnnxEmbedder implements EmbedderPort {
+  private readonly lanes: Lane[] = [];
+  private starting: Promise<void> | null = null;
+
+  private constructor(
+    readonly modelId: string,
+    readonly modelName: string,
+    readonly dimensions: number,
+    readonly profile: ModelProfile,
+    readonly plan: LanePlan,
+    private readonly modelPath: string,
+    private readonly tokenizer: WordPieceTokenizer,
+    first: Lane,
+    private readonly opts: OnnxEmbedderOptions,
+    /** Milliseconds to start the first lane (import + session + warm-up), once it is ready. */
+    readonly firstLaneMs: Promise<number>,
+  ) {
+    this.lanes.push(first);
+  }
+
+  readonly computeUnit = 'CPU';
+  /** The backend, as it appears in the model identity and the logs. */
+  readonly backend = 'onnxruntime-fp32';
+
+  /** Loads the tokenizer and starts one lane; the others start on the first document batch. */
+  static async load(opts: OnnxEmbedderOptions): Promise<OnnxEmbedder> {
+    const logger = opts.logger ?? silentLogger;
+    const modelPath = path.resolve(opts.modelPath);
+    const dir = path.dirname(modelPath);
+    const tokPath = path.join(dir, 'tokenizer.json');
+    if (!existsSync(modelPath)) throw new LoupeError(`Model file not found: ${modelPath}`, 'model-missing');
+    if (!existsSync(tokPath)) throw new LoupeError(`No tokenizer.json beside ${modelPath}`, 'model-missing');
+    const tokText = readFileSync(tokPath, 'utf8');
+    let tokenizer: WordPieceTokenizer;
+    try {
+      tokenizer = new WordPieceTokenizer(JSON.parse(tokText) as TokenizerJson);
+    } catch (e) {
+      throw new LoupeError(`${tokPath}: ${(e as Error).message}`, 'model-load-failed');
+    }
+    const name = modelNameOf(modelPath);
+    const profile = profileOf(name, modelPath, opts.profile);
+    const plan: LanePlan = opts.exactLanes
+      ? { lanes: Math.max(1, opts.contexts ?? 1), threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1), reason: 'exactly as given (benchmark)' }
+      : planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
+    const fileHash = await modelFileHash(modelPath);
+    const first = OnnxEmbedder.startLane(modelPath, plan.threadsPerLane, tokenizer);
+    // The manifest of a bundled model gives the width: the engine opens its store and BM25 while
+    // the lane's session loads (a one-shot search overlaps the two). Otherwise, wait for the lane.
+    const known = manifestOf(modelPath)?.dimensions;
+    const ready = first.ready.then((r) => {
+      if (known !== undefined && r.dims !== known) throw new Error(`the model gives ${r.dims} dimensions, its manifest says ${known}`);
+      return r;
+    });
+    ready.catch(() => undefined);
+    let dims = known;
+    if (dims === undefined) {
+      try {
+        dims = (await ready).dims;
+      } catch (e) {
+        await first.close();
+        throw new LoupeError(`The model ${modelPath} could not be loaded by ONNX Runtime: ${(e as Error).message}`, 'model-load-failed');
+      }
+    }
+    const firstLaneMs = ready.then((r) => r.ms);
+    firstLaneMs.catch(() => undefined);
+    const embedder = new OnnxEmbedder(onnxModelId(fileHash, tokText, profile), name, dims, profile, plan, modelPath, tokenizer, first, opts, firstLaneMs);
+    logger.info(`Embedding model ${name}: ${dims} dims, ${profile.maxTokens} tokens, ONNX Runtime fp32 on CPU, ${plan.reason}, batch ${opts.batch ?? 1}`);
+    void ready.then((r) => logger.info(`ONNX Runtime: first lane ready in ${Math.round(r.ms)} ms`), (e: Error) => logger.error(`ONNX Runtime could not load ${modelPath}: ${e.message}`));
+    return embedder;
+  }
+
+  /** The model id `load` would give, without loading (null when the file's hash is not on record). */
+  static modelIdFor(this: void, modelPath: string): string | null {
+    const hash = manifestHash(modelPath);
+    const tok = path.join(path.dirname(modelPath), 'tokenizer.json');
+    if (!hash || !existsSync(tok)) return null;
+    return onnxModelId(hash, readFileSync(tok, 'utf8'), profileOf(modelNameOf(modelPath), modelPath));
+  }
+
+  private static startLane(modelPath: string, threads: number, tok: WordPieceTokenizer): Lane {
+    return new Lane(new Worker(workerUrl()), { type: 'init', modelPath, threads, warmIds: [tok.clsId, tok.sepId] });
+  }
+
+  /** Starts the lanes not yet running (in the background; callers use those that are ready). */
+  private startRest(): void {
+    if (this.starting || this.lanes.length >= this.plan.lanes) return;
+    this.starting = (async () => {
+      while (this.lanes.length < this.plan.lanes) {
+        const lane = OnnxEmbedder.startLane(this.modelPath, this.plan.threadsPerLane, this.tokenizer);
+        try {
+          await lane.ready;
+          this.lanes.push(lane);
+        } catch (e) {
+          this.opts.logger?.warn(`ONNX Runtime lane not started: ${(e as Error).message}`);
+          await lane.close();
+          return;
+        }
+      }
+    })();
+  }
+
+  /** Lanes running now (for tests and the bench). */
+  get laneCount(): number {
+    return this.lanes.length;
+  }
+
+  /** Waits until every planned lane has started (the bench uses this to time steady state). */
+  async warmUp(): Promise<void> {
+    this.startRest();
+    await this.starting;
+  }
+
+  countTokens(text: string): number {
+    return this.tokenizer.encode(this.profile.documentPrefix + text).length;
+  }
+
+  /** Token ids as the model sees them, cut to the profile's budget. */
+  tokenize(text: string): Int32Array {
+    return Int32Array.from(this.tokenizer.encode(text, this.profile.maxTokens));
+  }
+
+  private split(v: Float32Array, n: number): Float32Array[] {
+    const d = this.dimensions;
+    const out: Float32Array[] = [];
+    for (let i = 0; i < n; i++) out.push(v.slice(i * d, (i + 1) * d));
+    return out;
+  }
+
+  /**
+   * Embeds sequences already tokenized. `batch` > 1: sequences sorted by length so each pass pads
+   * little, `batch` per pass (the batched path; identical vectors within float rounding).
+   */
+  async embedTokens(seqs: Int32Array[], signal?: AbortSignal, batch = this.opts.batch ?? 1): Promise<Float32Array[]> {
+    await this.lanes[0]?.ready;
+    const out: Float32Array[] = new Array(seqs.length);
+    const order = seqs.map((_, i) => i);
+    if (batch > 1) order.sort((a, b) => seqs[a].length - seqs[b].length);
+    const group = Math.max(GROUP, batch);
+    if (seqs.length > group) this.startRest();
+    let next = 0;
+    const worker = async (k: number): Promise<void> => {
+      while (next < order.length) {
+        signal?.throwIfAborted();
+        // Re-decided per group: a lane beyond the current share waits for the next call.
+        const active = Math.max(1, Math.min(this.lanes.length, this.opts.activeLanes?.() ?? this.lanes.length));
+        if (k >= active) return;
+        const idx = order.slice(next, next + group);
+        next += idx.length;
+        const v = await this.lanes[k].run(idx.map((i) => seqs[i]), batch);
+        const vs = this.split(v, idx.length);
+        idx.forEach((i, j) => (out[i] = vs[j]));
+      }
+    };
+    await Promise.all(this.lanes.map((_, k) => worker(k)));
+    return out;
+  }
+
+  async embedDocuments(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    return this.embedTokens(texts.map((t) => this.tokenize(this.profile.documentPrefix + t)), signal);
+  }
+
+  async embedQuery(text: string, signal?: AbortSignal): Promise<Float32Array> {
+    signal?.throwIfAborted();
+    const [v] = await this.embedTokens([this.tokenize(this.profile.queryPrefix + text)], signal, 1);
+    return v;
+  }
+
+  async dispose(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    await Promise.all(this.lanes.map((l) => l.close()));
+    this.lanes.length = 0;
+  }
+}
+
+/** The bundled ONNX model (models/onnx/…/model.onnx under the package root), if fetched. */
+export const BUNDLED_ONNX_MODEL = 'models/onnx/all-MiniLM-L6-v2/model.onnx';

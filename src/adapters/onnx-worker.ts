@@ -1,0 +1,121 @@
+/**
+ * One ONNX Runtime session in a worker thread (src/adapters/onnx-embedder.ts starts these in the
+ * engine process only). `session.run` of onnxruntime-node blocks the thread it runs on, so each
+ * session lives in its own worker: the engine's thread stays free for searches, and several
+ * single-thread sessions embed different chunks at once (data-parallel, no barrier between threads).
+ *
+ * Messages in: {type:'init', modelPath, threads} then {type:'embed', id, seqs, batch}; out:
+ * {type:'ready', dims, inputs} / {type:'done', id, vectors (n × dims, mean-pooled, L2-normalised)} /
+ * {type:'error', id?, message}.
+ */
+import { parentPort } from 'node:worker_threads';
+
+type Ort = typeof import('onnxruntime-node');
+type Session = import('onnxruntime-node').InferenceSession;
+
+export interface InitMessage {
+  type: 'init';
+  modelPath: string;
+  /** Intra-op threads of this session; above 1, spinning is off (a spinning pool collapses under load). */
+  threads: number;
+  /** A short sequence ([CLS] [SEP]) for the warm-up pass that learns the vector width. */
+  warmIds: number[];
+}
+export interface EmbedMessage {
+  type: 'embed';
+  id: number;
+  /** Token ids, [CLS] … [SEP] included. */
+  seqs: Int32Array[];
+  /** Sequences per pass (padded to the longest of the pass, masked); 1 = one pass per sequence. */
+  batch: number;
+}
+export type WorkerOut =
+  | { type: 'ready'; dims: number; inputs: string[]; ms: number }
+  | { type: 'done'; id: number; vectors: Float32Array; ms: number }
+  | { type: 'error'; id?: number; message: string };
+
+let ort: Ort;
+let session: Session;
+let hasTypeIds = false;
+let dims = 0;
+
+const post = (m: WorkerOut, transfer: ArrayBuffer[] = []): void => parentPort!.postMessage(m, transfer);
+
+/** Runs one pass over `seqs` (padded to the longest) and writes mean-pooled unit vectors into `out` from row `row`. */
+async function pass(seqs: Int32Array[], out: Float32Array | null, row: number): Promise<Float32Array | null> {
+  const b = seqs.length;
+  let n = 0;
+  for (const s of seqs) n = Math.max(n, s.length);
+  const ids = new BigInt64Array(b * n);
+  const mask = new BigInt64Array(b * n);
+  for (let i = 0; i < b; i++) {
+    const s = seqs[i];
+    for (let j = 0; j < s.length; j++) {
+      ids[i * n + j] = BigInt(s[j]);
+      mask[i * n + j] = 1n;
+    }
+  }
+  const feeds: Record<string, import('onnxruntime-node').Tensor> = {
+    input_ids: new ort.Tensor('int64', ids, [b, n]),
+    attention_mask: new ort.Tensor('int64', mask, [b, n]),
+  };
+  if (hasTypeIds) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(b * n), [b, n]);
+  const res = await session.run(feeds);
+  const h = res[session.outputNames[0]];
+  const hidden = h.data as Float32Array;
+  const d = h.dims[2];
+  if (!out) {
+    dims = d;
+    out = new Float32Array(0);
+  }
+  for (let i = 0; i < b; i++) {
+    const len = seqs[i].length;
+    const v = out.subarray((row + i) * d, (row + i + 1) * d);
+    v.fill(0);
+    const base = i * n * d;
+    for (let t = 0; t < len; t++) {
+      const o = base + t * d;
+      for (let k = 0; k < d; k++) v[k] += hidden[o + k];
+    }
+    let s = 0;
+    for (let k = 0; k < d; k++) s += v[k] * v[k];
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let k = 0; k < d; k++) v[k] *= inv;
+  }
+  return out;
+}
+
+async function embed(m: EmbedMessage): Promise<void> {
+  const t0 = performance.now();
+  const out = new Float32Array(m.seqs.length * dims);
+  const step = Math.max(1, m.batch);
+  for (let i = 0; i < m.seqs.length; i += step) await pass(m.seqs.slice(i, i + step), out, i);
+  post({ type: 'done', id: m.id, vectors: out, ms: performance.now() - t0 }, [out.buffer]);
+}
+
+parentPort!.on('message', (m: InitMessage | EmbedMessage) => {
+  void (async () => {
+    try {
+      if (m.type === 'init') {
+        const t0 = performance.now();
+        ort = (await import('onnxruntime-node')) as Ort;
+        const threads = Math.max(1, m.threads);
+        session = await ort.InferenceSession.create(m.modelPath, {
+          intraOpNumThreads: threads,
+          interOpNumThreads: 1,
+          graphOptimizationLevel: 'all',
+          executionMode: 'sequential',
+          ...(threads > 1 ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+        });
+        hasTypeIds = session.inputNames.includes('token_type_ids');
+        // One tiny pass learns the width and warms the session.
+        await pass([Int32Array.from(m.warmIds)], null, 0);
+        post({ type: 'ready', dims, inputs: [...session.inputNames], ms: performance.now() - t0 });
+      } else {
+        await embed(m);
+      }
+    } catch (e) {
+      post({ type: 'error', id: m.type === 'embed' ? m.id : undefined, message: (e as Error).message });
+    }
+  })();
+});
