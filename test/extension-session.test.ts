@@ -81,4 +81,49 @@ describe('extension engine session', () => {
     }
     assert.equal(session.client.pid, undefined, 'engine process gone after dispose');
   });
+
+  test('a pause survives an engine crash: the restarted engine embeds nothing until resume, and the status says paused', async () => {
+    const { dir, cleanup } = tempDir('loupe-ext-pause-');
+    cleanups.push(cleanup);
+    const files: Record<string, string> = { ...SAMPLE_PROJECT };
+    for (let i = 0; i < 40; i++) files[`gen/m${i}.ts`] = `export function compute_${i}(x: number): number {\n  return x * ${i};\n}\n`;
+    writeTree(dir, files);
+    const exits: string[] = [];
+    const session = new EngineSession({
+      root: dir,
+      name: 'paused',
+      params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, batchSize: 4 },
+      logger: { info: () => {}, warn: (m) => exits.push(m), error: () => {}, debug: () => {} },
+      onChange: () => {},
+    });
+    cleanups.push(() => void session.dispose());
+    try {
+      await session.open();
+      await session.pause('paused from VS Code');
+      const pid = session.client.pid!;
+      process.kill(pid, 'SIGKILL');
+      // The session's client restarts the engine and re-opens it; requests wait for that.
+      while (!exits.some((m) => /SIGKILL.*restarting/.test(m))) await new Promise((r) => setTimeout(r, 20));
+      const reopened = await session.client.request('status', {});
+      assert.notEqual(session.client.pid, pid, 'a new engine process');
+      assert.equal(reopened.chunks, 0);
+
+      const progress: IndexProgress[] = [];
+      const job = session.index((p) => progress.push(p));
+      // Long enough for the tiny model to embed every chunk were the engine not paused (well under a second).
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(session.indexing, true, 'the job waits');
+      assert.equal(progress.filter((p) => p.phase === 'embed').length, 0, `nothing embedded while paused: ${JSON.stringify(progress.at(-1))}`);
+      assert.equal(session.shownState?.kind, 'paused');
+      assert.equal(session.state?.kind, 'paused', 'the engine itself reports the pause');
+      assert.equal((await session.refreshStatus())?.chunks, 0);
+
+      await session.resume();
+      const summary = await job.done;
+      assert.ok(summary && summary.embedded > 0, 'resume lets the job finish');
+      assert.equal(session.shownState?.kind, 'ready');
+    } finally {
+      await session.dispose();
+    }
+  });
 });

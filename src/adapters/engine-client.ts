@@ -24,7 +24,8 @@ export class EngineCrashedError extends LoupeError {
 
 /**
  * Talks to the engine process: typed requests, events, and restart after a crash. A restarted
- * engine is re-opened with the last `open` parameters and recovers from its store.
+ * engine is re-opened with the last `open` parameters (a user's pause included) and recovers
+ * from its store.
  */
 export class EngineClient {
   private child: ChildProcess | undefined;
@@ -138,7 +139,13 @@ export class EngineClient {
   async request<M extends Exclude<MethodName, 'open'>>(method: M, params: EngineMethods[M][0]): Promise<EngineMethods[M][1]> {
     if (this.closing) throw new LoupeError('The engine is closed.', 'closed');
     await this.ensureStarted();
-    return this.raw(method, params);
+    const result = await this.raw(method, params);
+    // A pause is engine state: replay it with `open` after a restart.
+    if (this.openParams && (method === 'pause' || method === 'resume')) {
+      const { paused: _, ...rest } = this.openParams;
+      this.openParams = method === 'pause' ? { ...rest, paused: params as EngineMethods['pause'][0] } : rest;
+    }
+    return result;
   }
 
   /** Asks the engine to finish and exit; kills it if it does not within `timeoutMs`. */

@@ -43,6 +43,11 @@ export interface OpenParams {
   pauseOnBattery?: boolean;
   /** With `backoff`: pause embedding (instead of slowing it) under heavy load (≥ 85 % on its unit). */
   pauseWhenBusy?: boolean;
+  /**
+   * Open paused, with this reason: the user's pause is engine state, so an engine restarted after a
+   * crash gets it back (EngineClient keeps it current from `pause`/`resume`).
+   */
+  paused?: { reason?: string };
 }
 
 /**

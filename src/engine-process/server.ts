@@ -60,6 +60,7 @@ const handlers: { [M in MethodName]: (p: EngineMethods[M][0]) => Promise<EngineM
   async open(p) {
     if (parts) await closeEngine(parts);
     parts = await openEngine({ ...p, logger, onCompute: (compute) => send({ type: 'event', event: 'compute', compute }) });
+    if (p.paused) parts.engine.pause(p.paused.reason);
     parts.engine.onState((state) => send({ type: 'event', event: 'state', state }));
     send({ type: 'event', event: 'state', state: parts.engine.state });
     return parts.engine.status();

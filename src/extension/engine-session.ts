@@ -44,8 +44,8 @@ export class EngineSession {
   openError: LoupeError | Error | undefined;
   private job: Job | undefined;
   private readonly answerListeners = new Map<string, (e: Extract<EventMessage, { event: 'answer' }>) => void>();
-  /** Paused from VS Code: shown even while no job runs (the engine holds the next one). */
-  pausedByUser = false;
+  /** Why VS Code paused the engine, while it is paused: shown even while no job runs (the engine holds the next one). */
+  private pauseReason: string | undefined;
   private watching = false;
   private disposed = false;
   private readonly offEvent: () => void;
@@ -114,7 +114,7 @@ export class EngineSession {
     const t0 = performance.now();
     try {
       this.openError = undefined;
-      this.status = await this.client.open({ ...this.opts.params, rebuild: rebuild || undefined });
+      this.status = await this.client.open({ ...this.opts.params, rebuild: rebuild || undefined, paused: this.pauseReason !== undefined ? { reason: this.pauseReason } : undefined });
       this.state = this.status.state;
       this.opts.logger.info(`[${this.name}] engine open in ${Math.round(performance.now() - t0)} ms: ${this.status.model.name} on ${this.status.model.computeUnit}, ${this.status.chunks} chunks in ${this.status.files} files, ${this.status.searchStructure}, store ${this.status.storeDir}`);
       for (const w of this.status.warnings) this.opts.logger.warn(`[${this.name}] ${w}`);
@@ -227,23 +227,26 @@ export class EngineSession {
     await this.client.request('forgetConversation', { conversationId });
   }
 
-  /** Pauses embedding work between units (the engine keeps answering searches). */
+  /**
+   * Pauses embedding work between units (the engine keeps answering searches). The pause is engine
+   * state: a restarted engine opens paused.
+   */
   async pause(reason: string): Promise<void> {
     await this.client.request('pause', { reason });
-    this.pausedByUser = true;
+    this.pauseReason = reason;
     this.opts.onChange();
   }
 
   async resume(): Promise<void> {
     await this.client.request('resume', {});
-    this.pausedByUser = false;
+    this.pauseReason = undefined;
     this.opts.onChange();
   }
 
   /** The state to show: a pause from VS Code shows even while no job runs. */
   get shownState(): EngineState | undefined {
     const s = this.state;
-    if (this.pausedByUser && (!s || s.kind === 'ready' || s.kind === 'idle')) return { kind: 'paused', reason: 'paused from VS Code' };
+    if (this.pauseReason !== undefined && (!s || s.kind === 'ready' || s.kind === 'idle')) return { kind: 'paused', reason: this.pauseReason };
     return s;
   }
 
