@@ -187,4 +187,24 @@ describe('engine process', () => {
       await client.close();
     }
   });
+
+  test('a crash after open with rebuild re-opens without rebuilding: the index built since stays', async () => {
+    const { dir, cleanup } = tempDir();
+    dirs.push(cleanup);
+    writeTree(dir, SAMPLE_PROJECT);
+    const client = new EngineClient();
+    const restarted = new Promise<void>((resolve) => client.onExit(({ restarting }) => restarting && resolve()));
+    try {
+      await client.open({ ...openParams(dir), rebuild: true });
+      const summary = await client.request('index', { jobId: 'b1' });
+      assert.ok(summary.files > 0);
+      process.kill(client.pid!, 'SIGKILL');
+      await restarted;
+      const status = await client.request('status', {});
+      assert.equal(status.files, summary.files, 'the restarted engine kept the index');
+      assert.equal(status.chunks, summary.chunks);
+    } finally {
+      await client.close();
+    }
+  });
 });

@@ -128,7 +128,9 @@ export class EngineClient {
   /** Opens (or re-opens) the engine on a folder. */
   async open(params: OpenParams): Promise<EngineMethods['open'][1]> {
     this.closing = false;
-    this.openParams = params;
+    // A restart re-opens what this one built: rebuilding again would drop it.
+    const { rebuild: _, ...replay } = params;
+    this.openParams = replay;
     if (!this.child) this.spawn();
     const opened = this.raw('open', params);
     this.ready = opened.then(() => undefined);
