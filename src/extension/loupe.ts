@@ -15,9 +15,10 @@ import { registerCommands } from './commands.js';
 import { EngineSession } from './engine-session.js';
 import { ChannelLogger, showError } from './logger.js';
 import { mergeResults, readPassages, type Passage } from './passages.js';
-import { QaViewProvider, type Answerer } from './qa-view.js';
+import { engineAnswerer, type Answerer } from './answerer.js';
+import { QaViewProvider } from './qa-view.js';
 import { openPassage, showSearch } from './search-pick.js';
-import { answerModelMissing, answerParamsFor, changeEffect, describeSettings, openParamsFor, readSettings, type LoupeSettings } from './settings.js';
+import { changeEffect, describeSettings, openParamsFor, readSettings, type LoupeSettings } from './settings.js';
 import { StatusBar } from './status-bar.js';
 import { combineStates, coverageNote, describeState, type Blocked } from './status-view.js';
 import { appendMetric, startLoopSampler } from './metrics.js';
@@ -296,7 +297,7 @@ export class Loupe implements vscode.Disposable {
 
   /** Answers over the engine process's answer model (see `answerer.ts`). */
   get answerer(): Answerer {
-    return this._answerer ??= createAnswerer(this);
+    return this._answerer ??= engineAnswerer({ sessions: () => this.sessions.values(), settings: () => this.settings, log: this.log });
   }
   private _answerer: Answerer | undefined;
 
@@ -306,32 +307,4 @@ export class Loupe implements vscode.Disposable {
     this.sessions.clear();
     for (const d of this.disposables.reverse()) d.dispose();
   }
-}
-
-/** The answerer over the engine process's `ask`, asked in the folder of the best passage. */
-function createAnswerer(loupe: Loupe): Answerer {
-  return {
-    modelName: () => {
-      const s = loupe.settings;
-      return s.answerModel ? path.basename(s.answerModel) : s.answerUrl ? s.answerUrl : null;
-    },
-    unavailable: () => answerModelMissing(loupe.settings, process.platform, process.arch),
-    async answer(question, conversationId, passages, signal, on) {
-      const sessions = [...loupe.sessions.values()].filter((s) => !s.openError);
-      const session = sessions.find((s) => s.root === passages[0]?.root) ?? sessions[0];
-      if (!session) throw new LoupeError('The Loupe engine is not running; see the log.', 'not-running');
-      await session.ask(question, conversationId, answerParamsFor(loupe.settings), loupe.settings.answerPassages, signal, (e) => {
-        if (e.kind === 'citations') {
-          const hits = e.citations.map((c) => ({ path: c.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: '', score: c.score, root: session.root, rootName: session.name }));
-          void readPassages(hits).then((ps) => on.citations(ps.map((p, i) => ({ ...p, n: e.citations[i]!.n }))));
-          loupe.log.info(`answer by ${e.model.name} (${e.model.where}): ${e.citations.length} sources, ${e.promptTokens} prompt tokens`);
-        } else if (e.kind === 'token') {
-          on.token(e.text);
-        }
-      });
-    },
-    forget(conversationId) {
-      for (const s of loupe.sessions.values()) void s.forget(conversationId).catch(() => undefined);
-    },
-  };
 }

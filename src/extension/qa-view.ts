@@ -7,28 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { isAbort } from './async-utils.js';
+import type { Answerer } from './answerer.js';
 import type { Passage } from './passages.js';
 import { parseFromWebview, type ToWebview, type Turn } from './qa-protocol.js';
 
 const HISTORY_KEY = 'loupe.qa.history';
 const CONVERSATION_KEY = 'loupe.qa.conversation';
 const MAX_TURNS = 50;
-
-/** Generates answers; implemented over the engine process's `ask`. */
-export interface Answerer {
-  /** Why no answer can be generated as configured (shown in the panel), or undefined when one may be. */
-  unavailable(): string | undefined;
-  /** The configured answer model's name, or null. */
-  modelName(): string | null;
-  /**
-   * Streams an answer to `question`; `conversationId` links follow-ups. `onCitations` replaces the
-   * passages with the ones the answer's [n] refer to. Rejects with an AbortError when `signal`
-   * aborts, and with a LoupeError coded `model-missing` / `server-not-running` when no model answers.
-   */
-  answer(question: string, conversationId: string, passages: Passage[], signal: AbortSignal, on: { citations(p: Passage[]): void; token(text: string): void }): Promise<void>;
-  /** Drops a conversation's history in the engine. */
-  forget(conversationId: string): void;
-}
 
 /** What the panel needs from the root. */
 export interface QaHost {
