@@ -6,7 +6,8 @@ import { citedNumbers, formatCitation } from '../src/core/answer/citations.js';
 import { ConversationHistory } from '../src/core/answer/history.js';
 import { parseChatChunk, SseParser } from '../src/core/answer/sse.js';
 import { mlxModelForMemory, selectAnswerModel, type SelectionFacts } from '../src/core/answer/select.js';
-import { sourcesFor } from '../src/core/answer/retrieve.js';
+import { hitLines, MAX_SOURCE_CHARS, sourcesFor } from '../src/core/answer/retrieve.js';
+import { readPassages } from '../src/extension/passages.js';
 import { StopMatcher } from '../src/core/answer/stop.js';
 import type { Source } from '../src/core/answer/types.js';
 import { LoupeError } from '../src/core/types.js';
@@ -184,6 +185,27 @@ describe('sourcesFor', () => {
         { path: 'b.py', startLine: 2, endLine: 9, ...hit },
       ]);
       assert.deepEqual(s.map((x) => [x.path, x.startLine, x.endLine, x.text]), [['src/a.ts', 2, 3, 'two\nthree'], ['b.py', 2, 3, 'y = 2\n']]);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('readHits: the one way a hit becomes text', () => {
+  test('a hit longer than MAX_SOURCE_CHARS is cut at a line boundary, the same for answer sources and the Q&A panel', async () => {
+    const t = tempDir();
+    try {
+      const line = (i: number) => `const value_${String(i).padStart(3, '0')} = ${'x'.repeat(80)};`;
+      writeTree(t.dir, { 'big.ts': Array.from({ length: 300 }, (_, i) => line(i + 1)).join('\n') + '\n' });
+      const hit = { path: 'big.ts', startLine: 11, endLine: 290, symbol: null, language: 'typescript', score: 0.5 };
+      const [s] = await sourcesFor(t.dir, [hit]);
+      assert.ok(s!.text.length <= MAX_SOURCE_CHARS && s!.text.length > MAX_SOURCE_CHARS - line(1).length - 1, `${s!.text.length} characters`);
+      assert.ok(s!.endLine < 290);
+      assert.equal(s!.text.split('\n').length, s!.endLine - 11 + 1);
+      assert.equal(s!.text.split('\n').at(-1), line(s!.endLine), 'ends with a whole line');
+      const [p] = await readPassages([{ ...hit, root: t.dir, rootName: 'w' }]);
+      assert.deepEqual([p!.text, p!.endLine], [s!.text, s!.endLine]);
+      assert.equal(hitLines(['a', 'b'], 3, 4), null, 'a file now shorter than the hit');
     } finally {
       t.cleanup();
     }

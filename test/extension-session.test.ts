@@ -68,7 +68,7 @@ describe('extension engine session', () => {
       const tokens: string[] = [];
       const kinds: string[] = [];
       const ac = new AbortController();
-      const result = await session.ask('how is the config file parsed?', 'conv-1', { provider: 'llama', model: TINY_LLAMA, threads: 1, gpu: false }, 4, ac.signal, (e) => {
+      const result = await session.ask({ question: 'how is the config file parsed?', conversationId: 'conv-1', llm: { provider: 'llama', model: TINY_LLAMA, threads: 1, gpu: false }, k: 4 }, ac.signal, (e) => {
         kinds.push(e.kind);
         if (e.kind === 'token') tokens.push(e.text);
       });

@@ -1,6 +1,6 @@
 import type { EngineStatus, SearchMode } from './engine.js';
 import type { EngineState, IndexProgress, IndexSummary, SearchResult } from './types.js';
-import type { AnswerEvent, AnswerModelInfo, AnswerModelStatus, Citation } from './answer/types.js';
+import type { AnswerEvent, AnswerModelInfo, AnswerModelStatus, Citation, Source } from './answer/types.js';
 import type { ComputeStatus } from './compute/status.js';
 import type { AnswerPreference } from './answer/select.js';
 
@@ -91,6 +91,12 @@ export interface AskParams {
   conversationId?: string;
   /** Sources to retrieve (default 8). */
   k?: number;
+  /**
+   * Answer from these sources (retrieved and read by the caller, e.g. across every folder of a
+   * VS Code workspace) instead of retrieving: the prompt quotes them in this order, as far as
+   * they fit. The `citations` event numbers them from 1 in the same order.
+   */
+  sources?: Source[];
   /** Longest answer in tokens (default 512). */
   maxTokens?: number;
   llm?: AnswerModelParams;

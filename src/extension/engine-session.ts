@@ -5,7 +5,7 @@
  */
 import type { EngineStatus } from '../core/engine.js';
 import type { ComputeStatus } from '../core/compute/status.js';
-import type { AnswerModelParams, AskResult, EventMessage, OpenParams } from '../core/protocol.js';
+import type { AskParams, AskResult, EventMessage, OpenParams } from '../core/protocol.js';
 import { LoupeError, type EngineState, type IndexProgress, type IndexSummary, type Logger } from '../core/types.js';
 import { EngineClient } from '../adapters/engine-client.js';
 import type { RootedResult } from './passages.js';
@@ -205,17 +205,18 @@ export class EngineSession {
   }
 
   /**
-   * Asks the engine's answer model; `onEvent` gets the `answer` events (citations, tokens, done,
-   * error). Aborting `signal` cancels generation.
+   * Asks the engine's answer model (from `p.sources` when given, else from the engine's own
+   * retrieval); `onEvent` gets the `answer` events (citations, tokens, done, error). Aborting
+   * `signal` cancels generation.
    */
-  async ask(question: string, conversationId: string, llm: AnswerModelParams, k: number, signal: AbortSignal, onEvent: (e: Extract<EventMessage, { event: 'answer' }>) => void): Promise<AskResult> {
+  async ask(p: Omit<AskParams, 'jobId'>, signal: AbortSignal, onEvent: (e: Extract<EventMessage, { event: 'answer' }>) => void): Promise<AskResult> {
     signal.throwIfAborted();
     const jobId = `ask-${process.pid}-${++jobCounter}`;
     this.answerListeners.set(jobId, onEvent);
     const onAbort = () => void this.client.request('cancel', { jobId }).catch(() => undefined);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      return await this.client.request('ask', { jobId, question, conversationId, k, llm });
+      return await this.client.request('ask', { ...p, jobId });
     } finally {
       signal.removeEventListener('abort', onAbort);
       this.answerListeners.delete(jobId);

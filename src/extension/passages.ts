@@ -2,8 +2,8 @@
  * Reading what a search hit points at: the passage text for the Q&A panel and a one-line snippet
  * for the quick pick. Plain Node (the engine returns locations, not text); no `vscode` import.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { readHits } from '../core/answer/retrieve.js';
 import type { SearchResult } from '../core/types.js';
 
 /** A search hit in one workspace folder. */
@@ -27,36 +27,14 @@ export function mergeResults(lists: RootedResult[][], k: number): RootedResult[]
   return lists.flat().sort((a, b) => b.score - a.score).slice(0, k);
 }
 
-/** Lines `startLine..endLine` (1-based, inclusive) of `text`, at most `maxLines` of them. */
-export function sliceLines(text: string, startLine: number, endLine: number, maxLines: number): string {
-  const lines = text.split(/\r?\n/);
-  const cap = startLine + maxLines - 1;
-  const end = Math.min(endLine, cap, lines.length);
-  const out = lines.slice(Math.max(0, startLine - 1), end);
-  // Mark a cut made by `maxLines`, not a file that is shorter than the hit (changed since).
-  if (cap < endLine && cap < lines.length) out.push('…');
-  return out.join('\n');
-}
-
 /** The first non-blank line of a passage, trimmed and shortened, for a one-line preview. */
 export function snippetOf(text: string, max = 120): string {
   const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '' && l !== '…') ?? '';
   return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }
 
-/** Reads the passages of `hits` (a file that vanished since indexing gives an empty text). */
-export async function readPassages(hits: RootedResult[], maxLines = 60): Promise<Passage[]> {
-  const cache = new Map<string, Promise<string>>();
-  const read = (file: string) => {
-    let p = cache.get(file);
-    if (!p) {
-      p = fsp.readFile(file, 'utf8').catch(() => '');
-      cache.set(file, p);
-    }
-    return p;
-  };
-  return Promise.all(hits.map(async (h, i) => {
-    const text = await read(path.join(h.root, ...h.path.split('/')));
-    return { n: i + 1, root: h.root, rootName: h.rootName, path: h.path, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, language: h.language, score: h.score, text: sliceLines(text, h.startLine, h.endLine, maxLines) };
-  }));
+/** Reads the passages of `hits` (core/answer/retrieve.ts readHits: hits whose file is gone are left out), numbered from 1. */
+export async function readPassages(hits: RootedResult[]): Promise<Passage[]> {
+  const read = await readHits(hits, (h) => path.join(h.root, ...h.path.split('/')));
+  return read.map((h, i) => ({ n: i + 1, root: h.root, rootName: h.rootName, path: h.path, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, language: h.language, score: h.score, text: h.text }));
 }

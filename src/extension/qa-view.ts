@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { retrievalQuery } from '../core/answer/answer.js';
 import { isAbort } from './async-utils.js';
 import type { Answerer } from './answerer.js';
 import type { Passage } from './passages.js';
@@ -153,7 +154,7 @@ export class QaViewProvider implements vscode.WebviewViewProvider, vscode.Dispos
     this.post({ type: 'turn', turn });
   }
 
-  /** Asks a question: retrieve, then answer (or explain why no answer model runs). */
+  /** Asks a question: retrieve once, then answer from those passages (or explain why no answer model runs). */
   async ask(question: string): Promise<void> {
     const blocked = this.host.blockedReason();
     this.running?.ac.abort();
@@ -170,7 +171,9 @@ export class QaViewProvider implements vscode.WebviewViewProvider, vscode.Dispos
         turn.note = blocked;
         return;
       }
-      turn.passages = await this.host.searchPassages(question, ac.signal);
+      // One retrieval per question: the passages shown are the ones the answer model reads.
+      const previous = this.turns.slice(0, -1).findLast((t) => t.status === 'done')?.question;
+      turn.passages = await this.host.searchPassages(retrievalQuery(question, previous), ac.signal);
       const why = this.host.answerer.unavailable();
       if (why) {
         turn.status = 'noModel';

@@ -71,7 +71,7 @@ export class AnswerService {
     }
     return answerQuestion({
       question: p.question,
-      retrieve: engineRetriever(engine),
+      ...(p.sources ? { sources: p.sources } : { retrieve: engineRetriever(engine) }),
       model,
       history: p.conversationId ? this.history(p.conversationId) : undefined,
       k: p.k,

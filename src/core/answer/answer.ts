@@ -12,12 +12,17 @@ import type { AnswerEvent, ChatModelPort, Source } from './types.js';
 
 export interface AnswerRequest {
   question: string;
-  /** Retrieval: the engine's search plus the chunks' text. */
-  retrieve: (query: string, k: number, signal?: AbortSignal) => Promise<Source[]>;
+  /** Retrieval: the engine's search plus the chunks' text, queried with `retrievalQuery`. */
+  retrieve?: (query: string, k: number, signal?: AbortSignal) => Promise<Source[]>;
+  /**
+   * Or the sources themselves, retrieved and read by the caller (the Q&A panel shows these very
+   * ones): then nothing is retrieved again.
+   */
+  sources?: Source[];
   model: ChatModelPort;
   /** Follow-ups: earlier turns go into the prompt, and this answer is added when done. */
   history?: ConversationHistory;
-  /** Sources to retrieve (default 8). */
+  /** Sources to retrieve (default 8); given sources are all offered to the prompt. */
   k?: number;
   /** Most answer tokens (default 512, at most a quarter of the context). */
   maxAnswerTokens?: number;
@@ -36,6 +41,11 @@ export function describeAnswerError(e: unknown): { message: string; code: string
   return { message: `The answer failed: ${err?.message ?? String(e)}`, code: 'answer-failed' };
 }
 
+/** The search query for a question: a follow-up such as "and where is it called?" retrieves better with the previous question. */
+export function retrievalQuery(question: string, previousQuestion?: string): string {
+  return previousQuestion ? `${previousQuestion}\n${question}` : question;
+}
+
 /** Answers one question; resolves with the `done` event, or emits `error` and rethrows. */
 export async function answerQuestion(req: AnswerRequest): Promise<DoneEvent> {
   const t0 = performance.now();
@@ -44,10 +54,8 @@ export async function answerQuestion(req: AnswerRequest): Promise<DoneEvent> {
     const question = req.question.trim();
     if (!question) throw new LoupeError('The question is empty.', 'bad-request');
     req.signal?.throwIfAborted();
-    // A follow-up such as "and where is it called?" retrieves better with the previous question.
-    const prev = req.history?.turns.at(-1)?.question;
-    const query = prev ? `${prev}\n${question}` : question;
-    const sources = await req.retrieve(query, req.k ?? 8, req.signal);
+    if (!req.sources === !req.retrieve) throw new LoupeError('An answer needs either sources or a retriever.', 'bad-request');
+    const sources = req.sources ?? (await req.retrieve!(retrievalQuery(question, req.history?.turns.at(-1)?.question), req.k ?? 8, req.signal));
     const ctx = model.info.contextSize;
     const maxAnswerTokens = Math.max(16, Math.min(req.maxAnswerTokens ?? 512, Math.floor(ctx / 4)));
     const prompt = buildAnswerPrompt({

@@ -13,29 +13,50 @@ export interface SearchablePort {
 /** Most characters quoted from one hit (a huge merged hit is cut; the prompt builder trims further). */
 export const MAX_SOURCE_CHARS = 12_000;
 
-/** Reads the hits' lines; hits whose file is gone or unreadable are skipped. */
-export async function sourcesFor(root: string, hits: SearchResult[]): Promise<Source[]> {
-  const files = new Map<string, string[] | null>();
-  const out: Source[] = [];
+/**
+ * Lines `startLine..endLine` (1-based) of a file's lines, cut at a line boundary to
+ * MAX_SOURCE_CHARS; `endLine` is the last line returned. Null when the file is now shorter than
+ * the hit's start.
+ */
+export function hitLines(lines: readonly string[], startLine: number, endLine: number): { text: string; endLine: number } | null {
+  if (startLine > lines.length) return null;
+  const last = Math.min(endLine, lines.length);
+  let text = lines.slice(startLine - 1, last).join('\n');
+  let end = last;
+  if (text.length > MAX_SOURCE_CHARS) {
+    const kept = text.slice(0, MAX_SOURCE_CHARS).split('\n');
+    kept.pop();
+    text = kept.join('\n');
+    end = startLine + Math.max(0, kept.length - 1);
+  }
+  return { text, endLine: end };
+}
+
+/**
+ * Reads each hit's lines from its file as it is now (each file once): the one way a hit becomes
+ * quoted text, for answer prompts, the Q&A panel and the search list alike. Hits whose file is
+ * gone, binary, unreadable or now shorter than the hit are left out; the others keep their order.
+ */
+export async function readHits<H extends SearchResult>(hits: readonly H[], fileOf: (h: H) => string): Promise<(H & { text: string })[]> {
+  const files = new Map<string, Promise<string[] | null>>();
+  const out: (H & { text: string })[] = [];
   for (const h of hits) {
-    if (!files.has(h.path)) {
-      const r = await readSourceFile(path.join(root, ...h.path.split('/')));
-      files.set(h.path, 'text' in r ? r.text.split(/\r?\n/) : null);
+    const abs = fileOf(h);
+    let lines = files.get(abs);
+    if (!lines) {
+      lines = readSourceFile(abs).then((r) => ('text' in r ? r.text.split(/\r?\n/) : null));
+      files.set(abs, lines);
     }
-    const lines = files.get(h.path);
-    if (!lines || h.startLine > lines.length) continue;
-    const endLine = Math.min(h.endLine, lines.length);
-    let text = lines.slice(h.startLine - 1, endLine).join('\n');
-    let end = endLine;
-    if (text.length > MAX_SOURCE_CHARS) {
-      const kept = text.slice(0, MAX_SOURCE_CHARS).split('\n');
-      kept.pop();
-      text = kept.join('\n');
-      end = h.startLine + Math.max(0, kept.length - 1);
-    }
-    out.push({ path: h.path, startLine: h.startLine, endLine: end, symbol: h.symbol, language: h.language, score: h.score, text });
+    const l = await lines;
+    const cut = l && hitLines(l, h.startLine, h.endLine);
+    if (cut) out.push({ ...h, endLine: cut.endLine, text: cut.text });
   }
   return out;
+}
+
+/** Reads the hits' lines under `root` (see readHits). */
+export async function sourcesFor(root: string, hits: SearchResult[]): Promise<Source[]> {
+  return readHits(hits, (h) => path.join(root, ...h.path.split('/')));
 }
 
 /** A retrieve function over an engine (its default, best search mode). */
