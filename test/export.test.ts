@@ -10,7 +10,9 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { firstCodeLine, metadataLine, PROJECTOR_COLUMNS, tsvEscape, tsvUnescape, vectorLine } from '../src/core/bench/projector.js';
 import { exportProjector } from '../src/cli/export.js';
-import { REPO, SAMPLE_PROJECT, openTestEngine, tempDir, writeTree } from './support/helpers.js';
+import { EngineSession } from '../src/extension/engine-session.js';
+import { LoupeError } from '../src/core/types.js';
+import { REPO, SAMPLE_PROJECT, openTestEngine, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
 
 const BIN = path.join(REPO, 'bin/loupe.js');
 
@@ -85,6 +87,30 @@ describe('loupe export --projector on a real index', () => {
     assert.deepEqual(cfg.embeddings[0].tensorShape, [chunkCount, dims]);
     assert.equal(cfg.embeddings[0].tensorPath, 'vectors.tsv');
     assert.equal(cfg.embeddings[0].metadataPath, 'metadata.tsv');
+  });
+
+  test('the engine process (the VS Code command) writes the same files from its own store; an empty index is a clear error', async () => {
+    const { dir: out, cleanup: c2 } = tempDir();
+    const { dir: empty, cleanup: c3 } = tempDir();
+    const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
+    const session = new EngineSession({ root, name: 'sample', params: { root, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 }, logger: quiet, onChange: () => {} });
+    const fresh = new EngineSession({ root: empty, name: 'empty', params: { root: empty, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 }, logger: quiet, onChange: () => {} });
+    try {
+      const cli = await exportProjector(root, path.join(root, '.loupe'), path.join(out, 'cli'));
+      assert.equal((await session.open()).chunks, chunkCount);
+      const viaEngine = await session.exportProjector(path.join(out, 'engine'));
+      assert.deepEqual({ ...viaEngine, files: undefined }, { ...cli, files: undefined });
+      assert.equal(viaEngine.files.vectors, path.join(out, 'engine', 'vectors.tsv'));
+      for (const k of ['vectors', 'metadata', 'config'] as const) assert.equal(readFileSync(viaEngine.files[k], 'utf8'), readFileSync(cli.files[k], 'utf8'), `${k} file`);
+
+      await fresh.open();
+      await assert.rejects(fresh.exportProjector(path.join(out, 'none')), (e: unknown) => e instanceof LoupeError && e.code === 'empty-index' && /indexed yet/.test(e.message));
+    } finally {
+      await session.dispose();
+      await fresh.dispose();
+      c2();
+      c3();
+    }
   });
 
   test('CLI: writes the files; clear errors without an index or --projector', () => {

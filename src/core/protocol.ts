@@ -3,6 +3,7 @@ import type { EngineState, IndexProgress, IndexSummary, SearchResult } from './t
 import type { AnswerEvent, AnswerModelInfo, AnswerModelStatus, Citation, Source } from './answer/types.js';
 import type { ComputeStatus } from './compute/status.js';
 import type { AnswerPreference } from './answer/select.js';
+import type { ExportSummary } from './projector-export.js';
 
 /**
  * The engine process's protocol: typed requests with responses, and events. Both sides import
@@ -129,6 +130,11 @@ export interface EngineMethods {
   answerModel: [{ llm?: AnswerModelParams }, AnswerModelStatus];
   /** Drops a conversation's history. */
   forgetConversation: [{ conversationId: string }, { forgotten: boolean }];
+  /**
+   * Writes the index as TensorFlow Embedding Projector files into `outDir` (from the engine's own
+   * store, so the extension host opens no index). Throws `empty-index` when nothing is indexed yet.
+   */
+  exportProjector: [{ outDir: string }, ExportSummary];
   /** Hardware and back-off state for the status bar (null before `open`). Also sent as `compute` events when it changes. */
   compute: [Record<string, never>, ComputeStatus | null];
 }

@@ -8,6 +8,7 @@ import { closeEngine, computeControllerOf, openEngine } from '../adapters/open-e
 import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
 import { computeStatusWithoutBackoff } from '../adapters/compute/compute.js';
 import { AnswerService } from '../adapters/llm/answer-service.js';
+import { writeProjectorFiles } from '../core/projector-export.js';
 import { isRequest, type EngineMessage, type EngineMethods, type MethodName, type RequestMessage } from '../core/protocol.js';
 import { LoupeError, type Logger } from '../core/types.js';
 
@@ -119,6 +120,11 @@ const handlers: { [M in MethodName]: (p: EngineMethods[M][0]) => Promise<EngineM
   },
   async answerModel({ llm }) {
     return answers.info(llm);
+  },
+  async exportProjector({ outDir }) {
+    const e = engine();
+    if (!e.store.chunkCount) throw new LoupeError(`Nothing in ${e.root} is indexed yet: let indexing finish, then export.`, 'empty-index');
+    return writeProjectorFiles(e.root, e.store, outDir);
   },
   async forgetConversation({ conversationId }) {
     return { forgotten: answers.forget(conversationId) };

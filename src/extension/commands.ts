@@ -46,9 +46,9 @@ export function registerCommands(loupe: Loupe): vscode.Disposable[] {
     },
     'loupe.showLogs': () => loupe.log.show(),
     'loupe.chooseModel': () => chooseModel(loupe),
-    // The benchmark needs no engine session (it runs in its own process); export reads the index files.
+    // The benchmark needs no engine session (it runs in its own process); export asks the folder's engine.
     'loupe.runBenchmark': reported(loupe, (mode?: unknown) => runBenchmark(loupe, mode)),
-    'loupe.exportProjector': reported(loupe, () => exportToProjector(loupe)),
+    'loupe.exportProjector': guarded(() => exportToProjector(loupe)),
   };
   return Object.entries(table).map(([id, fn]) => vscode.commands.registerCommand(id, fn));
 }

@@ -5,6 +5,7 @@
  */
 import type { EngineStatus } from '../core/engine.js';
 import type { ComputeStatus } from '../core/compute/status.js';
+import type { ExportSummary } from '../core/projector-export.js';
 import type { AskParams, AskResult, EventMessage, OpenParams } from '../core/protocol.js';
 import { LoupeError, type EngineState, type IndexProgress, type IndexSummary, type Logger } from '../core/types.js';
 import { EngineClient } from '../adapters/engine-client.js';
@@ -221,6 +222,11 @@ export class EngineSession {
       signal.removeEventListener('abort', onAbort);
       this.answerListeners.delete(jobId);
     }
+  }
+
+  /** Writes the index as TensorFlow Embedding Projector files into `outDir` (the engine reads its own store). */
+  async exportProjector(outDir: string): Promise<ExportSummary> {
+    return this.client.request('exportProjector', { outDir });
   }
 
   /** Drops a conversation's history in the engine. */

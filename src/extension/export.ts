@@ -1,12 +1,10 @@
 /**
- * "Loupe: Export Embeddings to TensorFlow Projector": writes the index of a workspace folder as
- * vectors.tsv, metadata.tsv and projector_config.json (src/cli/export.ts: reads the index files
- * without the model, in this process; nothing native) into a folder the user picks, then offers
- * to open https://projector.tensorflow.org, where the user loads the files. Nothing is sent.
+ * "Loupe: Export Embeddings to TensorFlow Projector": the folder's engine process writes its
+ * index as vectors.tsv, metadata.tsv and projector_config.json (the engine's `exportProjector`
+ * request: the extension host opens no index) into a folder the user picks; then the command
+ * offers to open https://projector.tensorflow.org, where the user loads the files. Nothing is sent.
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { exportProjector } from '../cli/export.js';
 import type { Loupe } from './loupe.js';
 
 export const PROJECTOR_URL = 'https://projector.tensorflow.org';
@@ -29,11 +27,14 @@ export async function exportToProjector(loupe: Loupe): Promise<void> {
   });
   const out = picked?.[0];
   if (!out) return;
-  const root = folder.uri.fsPath;
-  const storeDir = loupe.storeDirFor(root) ?? path.join(root, '.loupe');
-  const summary = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Loupe: exporting ${folder.name}` }, () => exportProjector(root, storeDir, out.fsPath));
+  const session = loupe.sessions.get(folder.uri.toString());
+  if (!session || session.openError) {
+    await vscode.window.showInformationMessage(loupe.blockedReason() ?? `Loupe's engine for ${folder.name} is not running${session?.openError ? `: ${session.openError.message}` : ''}.`);
+    return;
+  }
+  const summary = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Loupe: exporting ${folder.name}` }, () => session.exportProjector(out.fsPath));
   const f = summary.files;
-  loupe.log.info(`exported ${summary.rows} chunks × ${summary.dimensions} dims of ${root} to ${f.vectors}, ${f.metadata}, ${f.config}${summary.skipped ? ` (${summary.skipped} chunks without a vector skipped)` : ''}`);
+  loupe.log.info(`exported ${summary.rows} chunks × ${summary.dimensions} dims of ${session.root} to ${f.vectors}, ${f.metadata}, ${f.config}${summary.skipped ? ` (${summary.skipped} chunks without a vector skipped)` : ''}`);
   const msg = `Exported ${summary.rows} chunks (${summary.dimensions} dimensions) of ${folder.name}: ${f.vectors}, ${f.metadata}, ${f.config}.${summary.skipped ? ` ${summary.skipped} chunks without a vector were skipped.` : ''} Load the two TSV files in the Projector (“Load”); the files stay on this machine until you do.`;
   const pick = await vscode.window.showInformationMessage(msg, 'Open Projector', 'Reveal Files');
   if (pick === 'Open Projector') await vscode.env.openExternal(vscode.Uri.parse(PROJECTOR_URL));
