@@ -70,4 +70,4 @@ mkdirSync('dist/report', { recursive: true });
 const chartDist = path.dirname(require.resolve('chart.js'));
 cpSync(path.join(chartDist, 'chart.umd.min.js'), 'dist/report/chart.umd.min.js');
 cpSync(path.join(chartDist, '..', 'LICENSE.md'), 'dist/report/chart.js-LICENSE.md');
-cpSync('test/fixtures/cohesion', 'dist/cohesion', { recursive: true });
+cpSync('data/cohesion', 'dist/cohesion', { recursive: true });

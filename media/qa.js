@@ -1,9 +1,11 @@
 // @ts-check
 // The Q&A panel's script. It renders what the extension sends (see src/extension/qa-protocol.ts)
 // and sends back user actions. It builds DOM nodes only (no innerHTML): answers and passages are
-// untrusted text.
+// untrusted text. Types: media/tsconfig.json checks this file against the protocol.
+/** @typedef {import('../src/extension/qa-protocol.js').Turn} Turn */
+/** @typedef {import('../src/extension/qa-protocol.js').ToWebview} ToWebview */
+/** @typedef {import('../src/extension/passages.js').Passage} Passage */
 (function () {
-  // eslint-disable-next-line no-undef
   const vscode = acquireVsCodeApi();
   const turnsEl = /** @type {HTMLElement} */ (document.getElementById('turns'));
   const form = /** @type {HTMLFormElement} */ (document.getElementById('ask'));
@@ -11,10 +13,11 @@
   const stopBtn = /** @type {HTMLButtonElement} */ (document.getElementById('stop'));
   const clearBtn = /** @type {HTMLButtonElement} */ (document.getElementById('clear'));
   const sendBtn = /** @type {HTMLButtonElement} */ (document.getElementById('send'));
-  /** @type {Map<string, any>} */
+  /** @type {Map<string, Turn>} */
   const turns = new Map();
-  /** Turn id → passages list opened (true) or closed (false) by the user. */
+  /** Turn id → passages list opened (true) or closed (false) by the user. @type {Map<string, boolean>} */
   const openPassages = new Map();
+  /** @type {string | null} */
   let answerModel = null;
 
   // Only the unsent draft lives in webview state; history is the extension's.
@@ -22,6 +25,7 @@
   if (saved && typeof saved.draft === 'string') input.value = saved.draft;
   input.addEventListener('input', () => vscode.setState({ draft: input.value }));
 
+  /** @param {string} tag @param {string} [cls] @param {string} [text] */
   function el(tag, cls, text) {
     const e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -29,7 +33,7 @@
     return e;
   }
 
-  /** Answer text with [n] turned into citation buttons. */
+  /** Answer text with [n] turned into citation buttons. @param {HTMLElement} container @param {Turn} turn */
   function renderAnswer(container, turn) {
     container.replaceChildren();
     const parts = turn.answer.split(/(\[\d{1,3}\])/);
@@ -38,7 +42,7 @@
       const n = m ? Number(m[1]) : 0;
       if (m && turn.passages.some((p) => p.n === n)) {
         const b = el('button', 'cite', `[${n}]`);
-        b.title = describe(turn.passages.find((p) => p.n === n), spansRoots(turn));
+        b.title = describe(/** @type {Passage} */ (turn.passages.find((p) => p.n === n)), spansRoots(turn));
         b.addEventListener('click', () => vscode.postMessage({ type: 'open', turnId: turn.id, n }));
         container.append(b);
       } else if (part) {
@@ -47,15 +51,17 @@
     }
   }
 
-  /** `path:start-end symbol`; the folder name only when a turn's passages span several folders. */
+  /** `path:start-end symbol`; the folder name only when a turn's passages span several folders. @param {Passage} p @param {boolean} multiRoot */
   function describe(p, multiRoot) {
     return `${multiRoot ? p.rootName + '/' : ''}${p.path}:${p.startLine}-${p.endLine}${p.symbol ? ' ' + p.symbol : ''}`;
   }
 
+  /** @param {Turn} turn */
   function spansRoots(turn) {
     return new Set(turn.passages.map((p) => p.root)).size > 1;
   }
 
+  /** @type {Record<Turn['status'], string>} */
   const STATUS_TEXT = {
     retrieving: 'Retrieving passages…',
     streaming: '',
@@ -65,6 +71,7 @@
     error: '',
   };
 
+  /** @param {Turn} turn */
   function renderTurn(turn) {
     let node = document.getElementById(`turn-${turn.id}`);
     if (!node) {
@@ -92,9 +99,9 @@
       node.append(el('div', 'notice', STATUS_TEXT[turn.status]));
     }
     if (turn.passages.length) {
-      const details = el('details', 'passages');
+      const details = /** @type {HTMLDetailsElement} */ (el('details', 'passages'));
       // Open while there is no answer to read; a user's own toggle wins over that on re-renders.
-      details.open = openPassages.has(turn.id) ? openPassages.get(turn.id) : turn.status === 'noModel' || !turn.answer;
+      details.open = openPassages.get(turn.id) ?? (turn.status === 'noModel' || !turn.answer);
       const summary = el('summary', '', `${turn.passages.length} retrieved passage${turn.passages.length === 1 ? '' : 's'}`);
       // A click on the summary is the user's toggle (the toggle event also fires for our own changes).
       summary.addEventListener('click', () => openPassages.set(turn.id, !details.open));
@@ -116,13 +123,14 @@
     node.scrollIntoView({ block: 'start' });
   }
 
+  /** @param {boolean} busy */
   function setBusy(busy) {
     stopBtn.hidden = !busy;
     sendBtn.disabled = busy;
   }
 
   window.addEventListener('message', (event) => {
-    const m = event.data;
+    const m = /** @type {ToWebview} */ (event.data);
     if (!m || typeof m !== 'object') return;
     switch (m.type) {
       case 'init':

@@ -146,7 +146,9 @@ for (const target of targets) {
   delete manifest.allowScripts;
   delete manifest.optionalDependencies;
   writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
-  for (const f of ['README.md', 'LICENSE', 'media']) copy(stage, f);
+  for (const f of ['README.md', 'LICENSE']) copy(stage, f);
+  // media/tsconfig.json and media/*.d.ts only type-check the webview script (npm run lint).
+  copy(stage, 'media', (rel) => rel === 'tsconfig.json' || rel.endsWith('.d.ts'));
   for (const f of ['dist/extension.cjs', 'dist/engine-server.mjs', 'dist/bench-worker.mjs', 'dist/report', 'dist/cohesion', 'dist/tree-sitter.wasm', 'dist/grammars']) copy(stage, f);
   for (const f of readdirSync(path.join(ROOT, 'models'))) if (/\.gguf$|^README|^LICENSE|^SHA256SUMS$/.test(f)) copy(stage, `models/${f}`);
   writeFileSync(path.join(stage, '.vscodeignore'), '# staged by scripts/package.mjs: everything here ships\n');

@@ -2,7 +2,7 @@
  * Files the benchmark reads at run time: the report template and script (media/report), Chart.js's
  * UMD build, and the labelled cohesion set. In a bundle (dist/) esbuild.mjs copies Chart.js and the
  * set beside it (dist/report, dist/cohesion); from the sources they come from node_modules and
- * test/fixtures.
+ * data/cohesion (product data: product code never reads test/).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -45,7 +45,7 @@ export function loadReportAssets(): ReportAssets {
 
 /** Folder of the labelled cohesion set (one sub-folder per topic). */
 export function cohesionDir(): string {
-  return firstExisting([path.join(here(), 'cohesion'), path.join(packageRoot(), 'test', 'fixtures', 'cohesion')], 'the cohesion set');
+  return firstExisting([path.join(here(), 'cohesion'), path.join(packageRoot(), 'data', 'cohesion')], 'the cohesion set');
 }
 
 /** The labelled texts: topic (folder) → files, in a stable order. */

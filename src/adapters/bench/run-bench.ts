@@ -28,7 +28,7 @@ import { LoupeError, silentLogger, type Logger } from '../../core/types.js';
 import type { ChatModelPort } from '../../core/answer/types.js';
 import { HnswFactory } from '../hnsw-index.js';
 import { LlamaEmbedder } from '../llama-embedder.js';
-import { defaultModelPath, packageRoot } from '../open-engine.js';
+import { defaultModelPath } from '../open-engine.js';
 import { TreeSitterChunker } from '../treesitter-chunker.js';
 import { cohesionDir, loadCohesionSet, loadReportAssets } from './assets.js';
 import { cpuFacts, devicePeak, measureCopyBandwidth, packageVersion } from './machine.js';
@@ -55,7 +55,7 @@ export interface BenchOptions {
    * not measured (a bench never starts a server or downloads a model on its own).
    */
   answerModel?: ChatModelPort | import('../llm/open-answer-model.js').AnswerModelConfig;
-  /** A `npm run bench:contention` result to include (default: the newest committed one, if any). */
+  /** A `npm run bench:contention` result to include (default: none; product code reads no committed test results). */
   contentionFile?: string;
   /** Earlier runs' JSON files (as --json wrote them) to compare with in the report. */
   compareWith?: string[];
@@ -115,17 +115,6 @@ function newChunker(logger: Logger): TreeSitterChunker {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const bundled = existsSync(path.join(here, 'grammars'));
   return new TreeSitterChunker(bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger } : { logger });
-}
-
-/** Newest committed contention result under test/bench/results, if the package has one. */
-function newestContentionFile(): string | null {
-  try {
-    const dir = path.join(packageRoot(), 'test', 'bench', 'results');
-    const files = readdirSync(dir).filter((f) => /^contention-\d{4}-\d{2}-\d{2}\.json$/.test(f)).sort();
-    return files.length ? path.join(dir, files[files.length - 1]) : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Runs every measurement; see BenchOptions. */
@@ -405,9 +394,9 @@ export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchPro
 
     // ---- contention --------------------------------------------------------------------------------------
     let contention: ContentionResult | NotMeasured;
-    const cf = opts.contentionFile ?? newestContentionFile();
+    const cf = opts.contentionFile;
     if (!cf) {
-      contention = { status: 'not-measured', reason: 'no contention benchmark result (run `npm run bench:contention` in the Loupe sources, or pass --contention <file.json>)' };
+      contention = { status: 'not-measured', reason: 'no contention benchmark result (run `npm run bench:contention` in the Loupe sources and pass its JSON with --contention <file.json>)' };
     } else {
       try {
         contention = parseContentionResults(JSON.parse(readFileSync(cf, 'utf8')), path.basename(cf));
