@@ -11,11 +11,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TreeSitterChunker } from '../src/adapters/treesitter-chunker.js';
 import {
+  boundedHeader,
   chunkHeader,
   chunkLineWindows,
   chunkOutline,
   fitToTokenBudget,
   resolveChunkingOptions,
+  shortenMiddle,
   splitLines,
 } from '../src/core/chunking.js';
 import { languageForPath } from '../src/core/languages.js';
@@ -323,7 +325,33 @@ describe('token budget and header', () => {
     assert.equal(parts.length, 1);
     assert.equal(words('// a.js\n' + parts[0].text), 50);
     assert.deepEqual([parts[0].startLine, parts[0].endLine], [7, 7]);
-    assert.throws(() => fitToTokenBudget(chunk, words, 2, '// a very long header\n'), /header alone/);
+    // A header that leaves no room is shortened for the fitting, never fatal.
+    const tiny = fitToTokenBudget(chunk, words, 2, '// a very long header\n');
+    assert.ok(tiny.length >= 1 && tiny.every((p) => p.startLine === 7));
+  });
+
+  test('shortenMiddle keeps the first and last segments, else cuts characters', () => {
+    assert.equal(shortenMiddle('a/b/c/d/e/f.ts', 100, '/'), 'a/b/c/d/e/f.ts');
+    assert.equal(shortenMiddle('a/b/c/d/e/f.ts', 10, '/'), 'a/…/e/f.ts');
+    assert.equal(shortenMiddle('abcdefghij', 5, '/'), 'ab…ij');
+    assert.ok(shortenMiddle('x'.repeat(1000), 40, '.').length <= 40);
+  });
+
+  test('boundedHeader shortens a header that would take over half the budget, from the middle', () => {
+    // Roughly a wordpiece tokenizer on paths: one token per 3 characters.
+    const tokens = (t: string) => Math.ceil(t.length / 3);
+    const normal = { path: 'src/core/engine.ts', symbol: 'Engine.index' };
+    assert.equal(boundedHeader(normal, tokens, 256), chunkHeader(normal));
+    const deep = { path: Array.from({ length: 200 }, (_, i) => `dir${i}`).join('/') + '/leaf.ts', symbol: Array.from({ length: 60 }, (_, i) => `Outer${i}`).join('.') };
+    const h = boundedHeader(deep, tokens, 256);
+    assert.ok(tokens(h) <= 128, `${tokens(h)} tokens: ${h}`);
+    assert.ok(h.startsWith('// dir0/…/') && h.includes('leaf.ts'), h);
+    assert.ok(h.includes('Outer0.') && h.includes('.Outer59'), h);
+    const heading = { path: 'README.md', symbol: 'Intro > ' + 'word '.repeat(3000).trim() };
+    assert.ok(tokens(boundedHeader(heading, tokens, 256)) <= 128);
+    // The pieces of a chunk with such a header all fit with it.
+    const chunk: Chunk = { ...deep, startLine: 1, endLine: 30, language: 'typescript', text: Array.from({ length: 30 }, (_, i) => `const v${i} = ${i};`).join('\n') };
+    for (const p of fitToTokenBudget(chunk, tokens, 256, h)) assert.ok(tokens(h + p.text) <= 256);
   });
 
   test('pure line windows prefer blank lines', () => {

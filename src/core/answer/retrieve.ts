@@ -19,7 +19,7 @@ export async function sourcesFor(root: string, hits: SearchResult[]): Promise<So
   const out: Source[] = [];
   for (const h of hits) {
     if (!files.has(h.path)) {
-      const r = await readSourceFile(path.join(root, ...h.path.split('/')));
+      const r = await readSourceFile(path.join(root, ...h.path.split('/')), { root });
       files.set(h.path, 'text' in r ? r.text.split(/\r?\n/) : null);
     }
     const lines = files.get(h.path);
