@@ -222,7 +222,7 @@ export class Engine {
         const rec = this.store.files.get(f.rel);
         return !this.upToDate(rec, f.size, f.mtimeMs);
       });
-      const warnings = scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`);
+      const warnings = [...scan.rules.warnings, ...scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`)];
       for (const w of warnings) this.logger.warn(`Index: ${w}`);
       // A file that became too large or unreadable leaves the index.
       const summary = await this.process(changed, deleted, opts, warnings, true);

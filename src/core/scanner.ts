@@ -52,28 +52,50 @@ export interface ScanOptions {
 export interface ScanResult {
   files: ScannedFile[];
   skipped: SkippedPath[];
-  /** The rules seen during the walk, for the watcher to reuse. */
+  /** The rules seen during the walk, for the watcher to reuse; `rules.warnings` lists dropped patterns. */
   rules: IgnoreRules;
 }
 
 interface RuleSet {
   /** Folder of the ignore file, relative to root ('' for the root). */
   base: string;
+  /** Where the patterns came from, for warnings (`pkg/.gitignore`, `settings`). */
+  source: string;
+  /** The kept patterns with their 1-based line in the source. */
+  patterns: { text: string; line: number }[];
   ig: Ignore;
 }
+
+/** Longest pattern kept: the `ignore` library builds one regular expression per pattern. */
+export const MAX_PATTERN_CHARS = 1024;
+/** Most `**` in one pattern: each one multiplies the backtracking on deep paths. */
+export const MAX_DOUBLE_STARS = 2;
+/** Most patterns kept from one file. */
+export const MAX_PATTERNS_PER_FILE = 10_000;
+/** A rule set that takes longer than this on one path has its slow patterns timed and dropped. */
+const SLOW_TEST_MS = 50;
+/** A pattern that takes longer than this on one path is dropped. */
+const SLOW_PATTERN_MS = 10;
 
 /**
  * Decides what is indexed: built-in excludes, then every `.gitignore` on the way down (deeper
  * files override shallower ones, as git does), then `.loupeignore` files, which may also
  * re-include (`!vendor/`). Rule matching is the `ignore` package's, which implements git's rules.
+ *
+ * Ignore files are untrusted input: each pattern is compiled on its own first and one the library
+ * cannot compile is dropped with a warning naming its file and line, as are patterns longer than
+ * MAX_PATTERN_CHARS or with more than MAX_DOUBLE_STARS `**`. Matching time stays bounded: a rule
+ * set that is slow on a path has its patterns timed on that path and the slow ones dropped.
  */
 export class IgnoreRules {
   private readonly sets: RuleSet[] = [];
   /** Verdicts on folders (with trailing `/`); cleared whenever rules are added. */
   private readonly dirCache = new Map<string, boolean>();
+  /** Patterns dropped, one line each: `<file>:<line>: <why>`. */
+  readonly warnings: string[] = [];
 
   constructor(builtins: string[], private readonly root: string) {
-    this.sets.push({ base: '', ig: ignore().add(builtins) });
+    this.push('', 'built-in excludes', builtins.map((text, i) => ({ text, line: i + 1 })));
   }
 
   /** Loads `.gitignore` and `.loupeignore` of one folder (relative path), if present. */
@@ -81,18 +103,62 @@ export class IgnoreRules {
     for (const name of ['.gitignore', '.loupeignore']) {
       let text: string;
       try {
-        text = await fsp.readFile(path.join(this.root, relDir, name), 'utf8');
+        const file = path.join(this.root, relDir, name);
+        // Only a regular file is read (a FIFO named .gitignore would block the scan).
+        if (!(await fsp.stat(file)).isFile()) continue;
+        text = await fsp.readFile(file, 'utf8');
       } catch {
         continue;
       }
-      this.sets.push({ base: relDir, ig: ignore().add(text) });
-      this.dirCache.clear();
+      const lines = text.split('\n').map((t, i) => ({ text: t.endsWith('\r') ? t.slice(0, -1) : t, line: i + 1 }));
+      this.push(relDir, relDir ? `${relDir}/${name}` : name, lines);
     }
   }
 
   /** Adds patterns relative to the root. */
-  add(patterns: string[]): void {
-    if (patterns.length) this.sets.push({ base: '', ig: ignore().add(patterns) });
+  add(patterns: string[], source = 'exclude settings'): void {
+    if (patterns.length) this.push('', source, patterns.map((text, i) => ({ text, line: i + 1 })));
+  }
+
+  private push(base: string, source: string, lines: { text: string; line: number }[]): void {
+    const kept: { text: string; line: number }[] = [];
+    for (const l of lines) {
+      const t = l.text.trim();
+      if (!t || t.startsWith('#')) continue;
+      const why = patternProblem(l.text);
+      if (why) {
+        this.warn(source, l.line, why);
+        continue;
+      }
+      if (kept.length >= MAX_PATTERNS_PER_FILE) {
+        this.warn(source, l.line, `more than ${MAX_PATTERNS_PER_FILE} patterns; the rest of the file is ignored`);
+        break;
+      }
+      kept.push(l);
+    }
+    if (!kept.length) return;
+    this.sets.push({ base, source, patterns: kept, ig: ignore().add(kept.map((k) => k.text)) });
+    this.dirCache.clear();
+  }
+
+  private warn(source: string, line: number, why: string): void {
+    this.warnings.push(`${source}:${line}: pattern skipped (${why})`);
+  }
+
+  /** Times each pattern of a slow set on `sub` and rebuilds the set without those that are slow. */
+  private pruneSlow(set: RuleSet, sub: string): void {
+    const keep = set.patterns.filter((p) => {
+      const one = ignore().add(p.text);
+      const t0 = performance.now();
+      one.test(sub);
+      const ms = performance.now() - t0;
+      if (ms <= SLOW_PATTERN_MS) return true;
+      this.warn(set.source, p.line, `too slow to match: ${Math.round(ms)} ms on one path`);
+      return false;
+    });
+    if (keep.length === set.patterns.length) return;
+    set.patterns = keep;
+    set.ig = ignore().add(keep.map((k) => k.text));
     this.dirCache.clear();
   }
 
@@ -126,7 +192,12 @@ export class IgnoreRules {
       if (set.base && !p.startsWith(set.base + '/')) continue;
       const sub = set.base ? p.slice(set.base.length + 1) : p;
       if (!sub) continue;
-      const r = set.ig.test(sub);
+      const t0 = performance.now();
+      let r = set.ig.test(sub);
+      if (performance.now() - t0 > SLOW_TEST_MS) {
+        this.pruneSlow(set, sub);
+        r = set.ig.test(sub);
+      }
       if (r.ignored) {
         const subParent = parentOf(sub);
         const inherited = subParent !== '' && set.ig.test(subParent).rule?.pattern === r.rule?.pattern;
@@ -137,6 +208,23 @@ export class IgnoreRules {
     }
     return ignored;
   }
+}
+
+/** Why a pattern cannot be used, or null: too long, too many `**`, or not compilable by `ignore`. */
+function patternProblem(pattern: string): string | null {
+  if (pattern.length > MAX_PATTERN_CHARS) return `longer than ${MAX_PATTERN_CHARS} characters`;
+  const stars = pattern.match(/\*\*/g)?.length ?? 0;
+  if (stars > MAX_DOUBLE_STARS) return `more than ${MAX_DOUBLE_STARS} '**'`;
+  try {
+    // The library compiles lazily, on first use: both of its expressions are built here.
+    const ig = ignore().add(pattern);
+    ig.test('a');
+    ig.ignores('a');
+    ig.test('a/b/');
+  } catch (e) {
+    return `cannot be compiled: ${(e as Error).message.split('\n')[0].slice(0, 120)}`;
+  }
+  return null;
 }
 
 /** `a/b/c.ts` → `a/b/`, `a/b/` → `a/`, `a` → ''. */
@@ -272,7 +360,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Sc
   const rules = new IgnoreRules(BUILTIN_EXCLUDES, absRoot);
   rules.add(opts.excludes ?? []);
   const storeRel = opts.storeDir ? path.relative(absRoot, path.resolve(opts.storeDir)).split(path.sep).join('/') : '';
-  if (storeRel && !storeRel.startsWith('..') && !path.isAbsolute(storeRel)) rules.add(['/' + storeRel + '/']);
+  if (storeRel && !storeRel.startsWith('..') && !path.isAbsolute(storeRel)) rules.add(['/' + storeRel + '/'], 'store folder');
   const realStore = opts.storeDir ? await fsp.realpath(opts.storeDir).catch(() => path.resolve(opts.storeDir!)) : null;
 
   const files: ScannedFile[] = [];
