@@ -380,3 +380,52 @@ describe('resources', () => {
     assert.ok(grown < 25, `memory outside the JS heap grew ${grown.toFixed(1)} MB`);
   });
 });
+
+describe('budgets for slow files', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `export function fn${i}(a: number): number {\n  const b = a * 2;\n  const c = b + ${i};\n  const d = c - 1;\n  return d;\n}\n`).join('\n');
+
+  test('a file over the line budget is cut into line windows without parsing', async () => {
+    const small = new TreeSitterChunker({ maxParseLines: 100 });
+    try {
+      const text = many(60);
+      const chunks = await small.chunkFile('src/many.ts', text);
+      assert.deepEqual(chunks, chunkLineWindows('src/many.ts', 'typescript', text));
+      // Under the budget the same file is parsed: chunks are named after functions.
+      assert.ok((await chunker.chunkFile('src/many.ts', text)).some((c) => c.symbol?.startsWith('fn')));
+    } finally {
+      small.dispose();
+    }
+  });
+
+  test('a parse over the time budget is cancelled, the file gets line windows, and the parser works on', async () => {
+    const hasty = new TreeSitterChunker({ parseTimeoutMs: 0 });
+    try {
+      const text = many(3000);
+      const t0 = performance.now();
+      const chunks = await hasty.chunkFile('src/big.ts', text);
+      assert.ok(performance.now() - t0 < 5000);
+      assert.deepEqual(chunks, chunkLineWindows('src/big.ts', 'typescript', text));
+      // The cancelled parse is not resumed into the next file's tree.
+      const ok = new TreeSitterChunker({ parseTimeoutMs: 10_000 });
+      const after = await ok.chunkFile('src/small.ts', many(3));
+      assert.deepEqual(after.map((c) => c.symbol), ['fn0', 'fn1', 'fn2']);
+      ok.dispose();
+    } finally {
+      hasty.dispose();
+    }
+  });
+
+  test('a 100k-line function and a file of newlines stay quick', async () => {
+    const huge = `function huge() {\n${Array.from({ length: 100_000 }, (_, i) => `  step(${i});`).join('\n')}\n}\n`;
+    let t0 = performance.now();
+    const chunks = await chunker.chunkFile('src/huge.js', huge);
+    const hugeMs = performance.now() - t0;
+    assert.ok(chunks.length > 1000 && chunks.every((c) => c.endLine - c.startLine < 60));
+    t0 = performance.now();
+    const blank = await chunker.chunkFile('src/blank.py', '\n'.repeat(1_000_000));
+    const blankMs = performance.now() - t0;
+    assert.deepEqual(blank, []);
+    console.log(`100k-line function: ${chunks.length} chunks in ${Math.round(hugeMs)} ms; 1M newlines: ${Math.round(blankMs)} ms`);
+    assert.ok(hugeMs < 20_000 && blankMs < 10_000);
+  });
+});
