@@ -223,7 +223,7 @@ export class Engine {
         return !this.upToDate(rec, f.size, f.mtimeMs);
       });
       const warnings = [...scan.rules.warnings, ...scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`)];
-      for (const w of warnings) this.logger.warn(`Index: ${w}`);
+      for (const w of warnings) this.logger.info(`Index: ${w}`);
       // A file that became too large or unreadable leaves the index.
       const summary = await this.process(changed, deleted, opts, warnings, true);
       summary.files = this.store.files.size;
@@ -363,7 +363,7 @@ export class Engine {
         if ('skip' in prepared) {
           const line = `${f.rel}: skipped (${prepared.skip}: ${prepared.detail})`;
           warnings.push(line);
-          this.logger.warn(`Index: ${line}`);
+          this.logger.info(`Index: ${line}`);
           summary.filesSkipped++;
           if (this.store.files.has(f.rel)) {
             ops.push({ op: 'del', path: f.rel });
