@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { chunkHeader, fitToTokenBudget } from './chunking.js';
+import { boundedHeader, fitToTokenBudget } from './chunking.js';
 import { sha256 } from './fsutil.js';
 import { IgnoreRules, readSourceFile, scanTree, BUILTIN_EXCLUDES, DEFAULT_MAX_FILE_BYTES, type ScannedFile } from './scanner.js';
 import { FixedPacer } from './pacer.js';
@@ -222,7 +222,8 @@ export class Engine {
         const rec = this.store.files.get(f.rel);
         return !this.upToDate(rec, f.size, f.mtimeMs);
       });
-      const warnings = scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`);
+      const warnings = [...scan.rules.warnings, ...scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`)];
+      for (const w of warnings) this.logger.info(`Index: ${w}`);
       // A file that became too large or unreadable leaves the index.
       const summary = await this.process(changed, deleted, opts, warnings, true);
       summary.files = this.store.files.size;
@@ -355,10 +356,14 @@ export class Engine {
     try {
       for (const f of files) {
         signal?.throwIfAborted();
-        const read = await readSourceFile(f.abs);
         filesDone++;
-        if ('skip' in read) {
-          warnings.push(`${f.rel}: skipped (${read.skip}: ${read.detail})`);
+        // One file's trouble (unreadable, binary, a parser or chunker failure, a budget) skips that
+        // file with one line in the summary and the log; the run goes on.
+        const prepared = await this.prepareFile(f, maxTokens).catch((e: unknown) => ({ skip: 'error', detail: errorText(e) }) as const);
+        if ('skip' in prepared) {
+          const line = `${f.rel}: skipped (${prepared.skip}: ${prepared.detail})`;
+          warnings.push(line);
+          this.logger.info(`Index: ${line}`);
           summary.filesSkipped++;
           if (this.store.files.has(f.rel)) {
             ops.push({ op: 'del', path: f.rel });
@@ -366,29 +371,20 @@ export class Engine {
           }
           continue;
         }
-        const fileHash = sha256(read.text);
-        const prev = this.store.files.get(f.rel);
         summary.filesChanged++;
-        if (prev && prev.fileHash === fileHash && prev.chunker === this.opts.chunker.version && this.lexical.covers(prev.chunks)) {
+        if ('unchanged' in prepared) {
           // Touched but unchanged: record the new mtime only.
-          pending.push({ op: { op: 'put', path: f.rel, file: { ...prev, size: f.size, mtimeMs: f.mtimeMs, chunks: prev.chunks.map((c) => ({ ...c })) } }, waiting: 0 });
+          const prev = prepared.unchanged;
+          pending.push({ op: { op: 'put', path: f.rel, file: { ...prev, size: prepared.size, mtimeMs: prepared.mtimeMs, chunks: prev.chunks.map((c) => ({ ...c })) } }, waiting: 0 });
           summary.cached += prev.chunks.length;
           summary.chunks += prev.chunks.length;
           completeReady();
           continue;
         }
-        let chunks: Chunk[];
-        try {
-          chunks = await this.opts.chunker.chunkFile(f.rel, read.text);
-        } catch (e) {
-          warnings.push(`${f.rel}: could not be chunked (${(e as Error).message})`);
-          summary.filesSkipped++;
-          continue;
-        }
-        const fitted = chunks.flatMap((c) => fitToTokenBudget(c, (t) => embedder.countTokens(t), maxTokens, chunkHeader(c)));
-        const record: FileRecord = { size: f.size, mtimeMs: f.mtimeMs, fileHash, chunker: this.opts.chunker.version, chunks: [] };
+        const { fitted, fileHash } = prepared;
+        const record: FileRecord = { size: prepared.size, mtimeMs: prepared.mtimeMs, fileHash, chunker: this.opts.chunker.version, chunks: [] };
         const entry: PendingFile = { op: { op: 'put', path: f.rel, file: record }, waiting: 0 };
-        for (const c of fitted) {
+        for (const { chunk: c, header } of fitted) {
           const hash = chunkKey(c);
           record.chunks.push({ label: -1, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, hash });
           this.lexical.add(hash, c.text, c.symbol);
@@ -398,9 +394,13 @@ export class Engine {
           }
           let w = wanted.get(hash);
           if (!w) {
-            w = { text: chunkHeader(c) + c.text, files: [] };
+            w = { text: header + c.text, files: [] };
             wanted.set(hash, w);
             queue.push(hash);
+          } else {
+            // The same content twice in this run is embedded once: the second shares its vector,
+            // so `embedded + cached` adds up to `chunks`.
+            summary.cached++;
           }
           if (!w.files.includes(entry)) {
             w.files.push(entry);
@@ -443,6 +443,39 @@ export class Engine {
       }
       throw e;
     }
+  }
+
+  /**
+   * Reads, hashes, chunks and fits one file to the token budget, with no side effects, so that a
+   * failure anywhere leaves nothing of the file behind. `unchanged` when its content is already
+   * indexed under the current chunking rules.
+   */
+  private async prepareFile(f: ScannedFile, maxTokens: number): Promise<
+    | { skip: string; detail: string }
+    | { unchanged: FileRecord; size: number; mtimeMs: number }
+    | { fitted: { chunk: Chunk; header: string }[]; fileHash: string; size: number; mtimeMs: number }
+  > {
+    const read = await readSourceFile(f.abs, { root: this.root, maxBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES });
+    if ('skip' in read) return read;
+    const fileHash = sha256(read.text);
+    const prev = this.store.files.get(f.rel);
+    if (prev && prev.fileHash === fileHash && prev.chunker === this.opts.chunker.version && this.lexical.covers(prev.chunks)) {
+      return { unchanged: prev, size: read.size, mtimeMs: read.mtimeMs };
+    }
+    const embedder = this.opts.embedder;
+    const count = (t: string): number => embedder.countTokens(t);
+    let chunks: Chunk[];
+    try {
+      chunks = await this.opts.chunker.chunkFile(f.rel, read.text);
+    } catch (e) {
+      return { skip: 'chunking failed', detail: errorText(e) };
+    }
+    const fitted: { chunk: Chunk; header: string }[] = [];
+    for (const c of chunks) {
+      const header = boundedHeader(c, count, maxTokens);
+      for (const piece of fitToTokenBudget(c, count, maxTokens, header)) fitted.push({ chunk: piece, header });
+    }
+    return { fitted, fileHash, size: read.size, mtimeMs: read.mtimeMs };
   }
 
   /**
@@ -516,6 +549,12 @@ export class Engine {
     this.store.close();
     this.lexical.close();
   }
+}
+
+/** An error's message on one line, for a summary line. */
+function errorText(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].slice(0, 300);
 }
 
 /**

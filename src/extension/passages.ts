@@ -35,6 +35,6 @@ export function snippetOf(text: string, max = 120): string {
 
 /** Reads the passages of `hits` (core/answer/retrieve.ts readHits: hits whose file is gone are left out), numbered from 1. */
 export async function readPassages(hits: RootedResult[]): Promise<Passage[]> {
-  const read = await readHits(hits, (h) => path.join(h.root, ...h.path.split('/')));
+  const read = await readHits(hits, (h) => ({ abs: path.join(h.root, ...h.path.split('/')), root: h.root }));
   return read.map((h, i) => ({ n: i + 1, root: h.root, rootName: h.rootName, path: h.path, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, language: h.language, score: h.score, text: h.text }));
 }
