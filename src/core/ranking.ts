@@ -188,8 +188,21 @@ export function rerank<T extends RankCandidate>(query: string | QueryInfo, candi
   return scored.sort((a, b) => b.score - a.score).map((x) => ({ ...x.c, score: x.score }));
 }
 
+const kindCache = new Map<string, { kind: ContentKind; shim: boolean }>();
+
+/** A candidate's content kind and shim flag, cached by path (the regexes run once per file). */
+function fileInfo(p: string): { kind: ContentKind; shim: boolean } {
+  let info = kindCache.get(p);
+  if (!info) {
+    info = { kind: contentKind(p), shim: isShimOrVendored(p) };
+    if (kindCache.size > 50_000) kindCache.clear();
+    kindCache.set(p, info);
+  }
+  return info;
+}
+
 function kindOf(c: RankCandidate): ContentKind {
-  return contentKind(c.path);
+  return fileInfo(c.path).kind;
 }
 
 /** The unweighted signals of one candidate. */
@@ -206,7 +219,8 @@ export function signals(q: QueryInfo, c: RankCandidate, fileMass: Map<string, nu
     for (const id of q.identifiers) if (info.last.has(id)) exactSymbol = 1;
   }
   const others = (fileMass.get(c.path) ?? 0) - Math.max(0, c.score);
-  const kind = kindOf(c);
+  const file = fileInfo(c.path);
+  const kind = file.kind;
   return {
     symbol,
     symbolCover,
@@ -215,6 +229,6 @@ export function signals(q: QueryInfo, c: RankCandidate, fileMass: Map<string, nu
     file: Math.min(1, Math.max(0, others)),
     noSymbol: sym ? 0 : 1,
     kind: kind === 'code' ? 0 : 1,
-    shim: codeFirst && isShimOrVendored(c.path) ? 1 : 0,
+    shim: codeFirst && file.shim ? 1 : 0,
   };
 }

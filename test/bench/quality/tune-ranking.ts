@@ -58,8 +58,35 @@ function tuneKinds(file: string): void {
   }
 }
 
+/**
+ * `--ablate <dump>`: each signal of DEFAULT_RANKING alone and the stage without it — a
+ * measurement of the chosen weights (on the held-out half, after the one held-out run), never a
+ * choice.
+ */
+function ablate(file: string): void {
+  const qs = JSON.parse(readFileSync(file, 'utf8')) as DumpQuery[];
+  const infos = qs.map((q) => analyseQuery(q.q));
+  const f = (x: number) => x.toFixed(3);
+  const run = (dense: number, ranking: RankingParams | null) => evaluate(qs, infos, { dense, depth: 50, ranking }).ndcg;
+  const noKinds = { kinds: {}, shim: 0 };
+  const out: Record<string, number> = {
+    'hybrid 0.7/0.3, no ranking': run(0.7, null),
+    'hybrid 0.5/0.5, no ranking': run(0.5, null),
+    'full stage (default)': run(0.5, DEFAULT_RANKING),
+  };
+  for (const key of ['symbol', 'symbolCover', 'path', 'file', 'noSymbol'] as const) {
+    out[`${key} alone`] = run(0.5, { ...ZERO, [key]: DEFAULT_RANKING[key] });
+    out[`without ${key}`] = run(0.5, { ...DEFAULT_RANKING, [key]: 0 });
+  }
+  out['without content kinds and shims'] = run(0.5, { ...DEFAULT_RANKING, ...noKinds });
+  console.log(`${qs.length} queries (${file})`);
+  for (const [k, n] of Object.entries(out)) console.log(`  ${k}: nDCG@10 ${f(n)}`);
+  console.log(JSON.stringify(Object.fromEntries(Object.entries(out).map(([k, n]) => [k, Math.round(n * 1000) / 1000]))));
+}
+
 function main(): void {
   if (process.argv[2] === '--kinds') return tuneKinds(process.argv[3]);
+  if (process.argv[2] === '--ablate') return ablate(process.argv[3]);
   const file = process.argv[2];
   if (!file) throw new Error('usage: tune-ranking.js <tuning dump.json>');
   const qs = (JSON.parse(readFileSync(file, 'utf8')) as DumpQuery[]);
