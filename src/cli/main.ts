@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { readManifest } from '../core/store.js';
-import { DEFAULT_SEARCH_MODE, SEARCH_MODES, type SearchMode } from '../core/engine.js';
+import { DEFAULT_SEARCH_MODE, SEARCH_MODES, type SearchFilter, type SearchMode } from '../core/engine.js';
+import { CONTENT_KINDS, type ContentKind } from '../core/ranking.js';
+import { CODE_LANGUAGES } from '../core/languages.js';
 import { LoupeError, type IndexProgress, type IndexSummary } from '../core/types.js';
 import { closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
 import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
@@ -15,7 +17,8 @@ import { describeModel, modelTier, QUALITY_MODEL_ID, tierAdvice } from '../core/
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>|<id>] [--dims <n>] [--store <dir>]
-  loupe search <dir> "<query>" [-k 10] [--mode hybrid|dense|lexical] [--json] [--model <file.gguf>] [--store <dir>]
+  loupe search <dir> "<query>" [-k 10] [--mode hybrid|dense|lexical] [--content code|tests|docs|examples|config|all]
+               [--lang <language>] [--path <glob>] [--json] [--model <file.gguf>] [--store <dir>]
   loupe status <dir> [--json] [--store <dir>]
   loupe ask <dir> "<question>" [--json] [--llm auto|mlx|llama|openai] [--llm-url <url>] [--llm-model <m>]  (loupe ask --help)
   loupe bench [--quick] [--json <out.json>] [--report <report.html>] [--model <file.gguf>]  (loupe bench --help)
@@ -35,6 +38,10 @@ Options:
   --watch               keep the index up to date as files change (Ctrl-C to stop)
   -k <n>                number of results (default 10)
   --mode <m>            search with vectors (dense), BM25 (lexical) or both fused (hybrid, default)
+  --content <kinds>     search only these content kinds, comma-separated: code, tests, docs, examples,
+                        config, or all (default: all; code ranks first for code questions)
+  --lang <language>     search only chunks of these languages, comma-separated (typescript, python, go, …, text)
+  --path <glob>         search only files matching a glob (\`src/**\`, \`*.go\`, a folder such as \`lib/http\`)
   --json                machine-readable output
   --max-file-size <kb>  skip files larger than this (default 1024)
   --exclude <glob>      extra gitignore-style exclude (repeatable)
@@ -88,6 +95,9 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       watch: { type: 'boolean' },
       k: { type: 'string', short: 'k' },
       mode: { type: 'string' },
+      content: { type: 'string' },
+      lang: { type: 'string' },
+      path: { type: 'string' },
       json: { type: 'boolean' },
       'max-file-size': { type: 'string' },
       exclude: { type: 'string', multiple: true },
@@ -164,7 +174,34 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
           io.err(`loupe search: --mode must be one of ${SEARCH_MODES.join(', ')}`);
           return 2;
         }
-        return await runSearch(cfg, query, k, !!v.json, io, mode);
+        const filter: SearchFilter = {};
+        if (v.content !== undefined) {
+          const kinds = v.content.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+          const bad = kinds.find((x) => x !== 'all' && !CONTENT_KINDS.includes(x as ContentKind));
+          if (!kinds.length || bad !== undefined) {
+            io.err(`loupe search: --content must be all or a comma-separated list of ${CONTENT_KINDS.join(', ')}${bad ? ` (got "${bad}")` : ''}`);
+            return 2;
+          }
+          if (!kinds.includes('all')) filter.content = kinds as ContentKind[];
+        }
+        if (v.lang !== undefined) {
+          const langs = v.lang.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+          const known = [...CODE_LANGUAGES, 'text'];
+          const bad = langs.find((x) => !known.includes(x as (typeof known)[number]));
+          if (!langs.length || bad !== undefined) {
+            io.err(`loupe search: --lang must be one or more of ${known.join(', ')}${bad ? ` (got "${bad}")` : ''}`);
+            return 2;
+          }
+          filter.language = langs;
+        }
+        if (v.path !== undefined) {
+          if (!v.path.trim()) {
+            io.err('loupe search: --path needs a glob, e.g. --path "src/**"');
+            return 2;
+          }
+          filter.path = v.path;
+        }
+        return await runSearch(cfg, query, k, !!v.json, io, mode, filter);
       }
       case 'status':
         return await runStatus(cfg, !!v.json, io);
@@ -233,7 +270,7 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
   }
 }
 
-async function runSearch(cfg: EngineConfig, query: string, k: number, json: boolean, io: Io, mode: SearchMode): Promise<number> {
+async function runSearch(cfg: EngineConfig, query: string, k: number, json: boolean, io: Io, mode: SearchMode, filter: SearchFilter = {}): Promise<number> {
   const parts = await openEngine(cfg);
   try {
     const { engine } = parts;
@@ -242,7 +279,7 @@ async function runSearch(cfg: EngineConfig, query: string, k: number, json: bool
       if (json) io.out('[]');
       return json ? 0 : 1;
     }
-    const results = await engine.search(query, { k, mode });
+    const results = await engine.search(query, { k, mode, filter });
     if (json) {
       io.out(JSON.stringify(results));
       return 0;

@@ -5,6 +5,7 @@ import { sha256 } from './fsutil.js';
 import { IgnoreRules, readSourceFile, scanTree, BUILTIN_EXCLUDES, DEFAULT_MAX_FILE_BYTES, type ScannedFile } from './scanner.js';
 import { FixedPacer } from './pacer.js';
 import { fuse, type FusionMethod } from './fusion.js';
+import { contentKind, DEFAULT_RANKING, RANKED_FUSION, rerank, type ContentKind, type RankingParams } from './ranking.js';
 import { LexicalIndex } from './lexical/index.js';
 import { Store, type ChunkRecord, type FileRecord, type JournalOp } from './store.js';
 import {
@@ -62,6 +63,66 @@ export interface SearchOptions {
   signal?: AbortSignal;
   /** Default DEFAULT_SEARCH_MODE. */
   mode?: SearchMode;
+  /** The code-aware ranking stage after hybrid fusion (default DEFAULT_RANKING; `false`: fusion only). */
+  ranking?: RankingParams | false;
+  /** Only chunks that pass (content kind, language, path glob). */
+  filter?: SearchFilter;
+}
+
+/** What a search may be limited to; an absent field does not limit. */
+export interface SearchFilter {
+  /** Content kinds to keep (code, tests, docs, examples, config). */
+  content?: readonly ContentKind[];
+  /** Language ids to keep (`typescript`, `python`, …, `text`). */
+  language?: readonly string[];
+  /** A glob over the relative path (`src/**`, `*.go`); a plain folder path keeps what is under it. */
+  path?: string;
+}
+
+/** A ranked chunk with the scores it was ranked by (raw retriever scores travel for cross-folder merging). */
+export interface RankedHit {
+  path: string;
+  chunk: ChunkRecord;
+  score: number;
+  /** Cosine similarity to the query, when the dense retriever returned it. */
+  dense?: number;
+  /** BM25 score, when the lexical retriever returned it. */
+  lexical?: number;
+  /** What the ranking stage added to the fused score. */
+  boost?: number;
+}
+
+/** A path glob as a test: `*` and `?` within a segment, `**` across segments, `{a,b}`; no wildcard: the path or a folder of it; no `/`: the file name. */
+export function globTest(glob: string): (relPath: string) => boolean {
+  const g = glob.trim().replace(/\\/g, '/').replace(/^\.\//, '');
+  if (!/[*?{[]/.test(g)) {
+    const prefix = g.replace(/\/+$/, '');
+    return (p) => p === prefix || p.startsWith(prefix + '/') || (!prefix.includes('/') && p.split('/').includes(prefix));
+  }
+  let re = '';
+  for (let i = 0; i < g.length; i++) {
+    const c = g[i];
+    if (c === '*' && g[i + 1] === '*') {
+      // `**/` matches zero or more folders.
+      if (g[i + 2] === '/') { re += '(?:.*/)?'; i += 2; } else { re += '.*'; i += 1; }
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '{') { re += '(?:'; }
+    else if (c === '}') { re += ')'; }
+    else if (c === ',' && re.lastIndexOf('(?:') > re.lastIndexOf(')')) re += '|';
+    else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
+  }
+  const rx = new RegExp(`^${re}$`);
+  return g.includes('/') ? (p) => rx.test(p) : (p) => rx.test(p.slice(p.lastIndexOf('/') + 1));
+}
+
+/** The filter as one test of a chunk, or null when it limits nothing. */
+export function filterTest(f: SearchFilter | undefined): ((path: string, chunk: { language: string }) => boolean) | null {
+  if (!f || (!f.content?.length && !f.language?.length && !f.path)) return null;
+  const kinds = f.content?.length ? new Set(f.content) : null;
+  const langs = f.language?.length ? new Set(f.language.map((l) => l.toLowerCase())) : null;
+  const glob = f.path ? globTest(f.path) : null;
+  return (p, c) => (!kinds || kinds.has(contentKind(p))) && (!langs || langs.has(c.language)) && (!glob || glob(p));
 }
 
 /** What `status` reports. */
@@ -496,32 +557,48 @@ export class Engine {
 
   /**
    * Ranked chunks for a query, best first, before merging: `n` candidates from one retriever, or
-   * the fusion of `depth` from each. The scores of a hybrid ranking are fusion scores.
+   * the fusion of `depth` from each (with the ranking stage unless `ranking` is false). The scores
+   * of a hybrid ranking are fusion scores (plus the ranking stage's boost); each hit keeps its
+   * raw cosine and BM25 scores.
    */
-  async rank(query: string, mode: SearchMode, n: number, opts: { signal?: AbortSignal; fusion?: FusionMethod; depth?: number } = {}): Promise<{ path: string; chunk: ChunkRecord; score: number }[]> {
+  async rank(query: string, mode: SearchMode, n: number, opts: { signal?: AbortSignal; fusion?: FusionMethod; depth?: number; ranking?: RankingParams | false; filter?: SearchFilter } = {}): Promise<RankedHit[]> {
     if (!query.trim() || !this.store.chunkCount) return [];
     if (!SEARCH_MODES.includes(mode)) throw new Error(`Unknown search mode "${mode}" (use ${SEARCH_MODES.join(', ')})`);
-    const dense = async (m: number) => this.store.search(await this.opts.embedder.embedQuery(query, opts.signal), m);
-    const lexical = (m: number) => {
+    const keep = filterTest(opts.filter);
+    // A filter is applied to each retriever's list; they look deeper so that enough pass.
+    const deeper = (m: number) => (keep ? Math.min(this.store.chunkCount, Math.max(m * 8, 400)) : m);
+    const pass = <H extends { path: string; chunk: ChunkRecord }>(hs: H[], m: number): H[] => (keep ? hs.filter((h) => keep(h.path, h.chunk)).slice(0, m) : hs);
+    const dense = async (m: number): Promise<RankedHit[]> =>
+      pass(this.store.search(await this.opts.embedder.embedQuery(query, opts.signal), deeper(m)), m).map((h) => ({ ...h, dense: h.score }));
+    const lexical = (m: number): RankedHit[] => {
       if (!this.lexical.built) this.lexical.build(this.store.files);
-      return this.lexical.search(query, m) as { path: string; chunk: ChunkRecord; score: number }[];
+      return pass(this.lexical.search(query, deeper(m)) as { path: string; chunk: ChunkRecord; score: number }[], m).map((h) => ({ ...h, lexical: h.score }));
     };
     if (mode === 'dense') return dense(n);
     if (mode === 'lexical') return lexical(n);
     const depth = Math.max(n, opts.depth ?? FUSION_DEPTH);
+    const ranking = opts.ranking === undefined ? DEFAULT_RANKING : opts.ranking;
     // The query is embedded off this thread (a worker, or llama.cpp's threads): BM25 (built on the
     // first search of a process) runs meanwhile, so a one-shot search pays the longer of the two.
     const densePending = dense(depth);
     densePending.catch(() => undefined);
     const lexicalHits = lexical(depth);
-    const lists = [await densePending, lexicalHits].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
-    return fuse(lists, opts.fusion ?? this.opts.fusion ?? DEFAULT_FUSION).slice(0, n).map((r) => ({ ...r.item, score: r.score }));
+    const denseHits = await densePending;
+    const raw = new Map<number, { dense?: number; lexical?: number }>();
+    for (const h of denseHits) raw.set(h.chunk.label, { dense: h.score });
+    for (const h of lexicalHits) raw.set(h.chunk.label, { ...raw.get(h.chunk.label), lexical: h.score });
+    const lists = [denseHits, lexicalHits].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
+    const method = opts.fusion ?? this.opts.fusion ?? (ranking ? RANKED_FUSION : DEFAULT_FUSION);
+    const fused: RankedHit[] = fuse(lists, method).map((r) => ({ path: r.item.path, chunk: r.item.chunk, score: r.score, ...raw.get(r.item.chunk.label) }));
+    if (!ranking) return fused.slice(0, n);
+    const before = new Map(fused.map((h) => [h.chunk.label, h.score]));
+    return rerank(query, fused, ranking).slice(0, n).map((h) => ({ ...h, boost: h.score - (before.get(h.chunk.label) ?? h.score) }));
   }
 
   /** Ranked locations for a plain-words query; overlapping hits within a file are merged. */
   async search(query: string, opts: SearchOptions = {}): Promise<SearchResult[]> {
     const k = Math.max(1, opts.k ?? 10);
-    const hits = await this.rank(query, opts.mode ?? DEFAULT_SEARCH_MODE, k * 3 + 10, { signal: opts.signal });
+    const hits = await this.rank(query, opts.mode ?? DEFAULT_SEARCH_MODE, k * 3 + 10, { signal: opts.signal, ranking: opts.ranking, filter: opts.filter });
     return mergeHits(hits, k);
   }
 
@@ -561,7 +638,7 @@ function errorText(e: unknown): string {
  * Merges hits that overlap or touch within one file into one location (best score, widest
  * range), then keeps the k best.
  */
-export function mergeHits(hits: { path: string; chunk: ChunkRecord; score: number }[], k: number): SearchResult[] {
+export function mergeHits(hits: RankedHit[], k: number): SearchResult[] {
   const out: SearchResult[] = [];
   for (const h of [...hits].sort((a, b) => b.score - a.score)) {
     const c = h.chunk;
@@ -571,7 +648,12 @@ export function mergeHits(hits: { path: string; chunk: ChunkRecord; score: numbe
       near.endLine = Math.max(near.endLine, c.endLine);
       continue;
     }
-    out.push({ path: h.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, score: Math.round(h.score * 1e4) / 1e4 });
+    const r: SearchResult = { path: h.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, score: Math.round(h.score * 1e4) / 1e4, kind: contentKind(h.path) };
+    if (h.dense !== undefined) r.dense = h.dense;
+    if (h.lexical !== undefined) r.lexical = h.lexical;
+    if (h.boost !== undefined) r.boost = h.boost;
+    out.push(r);
   }
   return out.slice(0, k);
 }
+

@@ -1,4 +1,4 @@
-import type { EngineStatus, SearchMode } from './engine.js';
+import type { EngineStatus, SearchFilter, SearchMode } from './engine.js';
 import type { EngineState, IndexProgress, IndexSummary, SearchResult } from './types.js';
 import type { AnswerEvent, AnswerModelInfo, AnswerModelStatus, Citation, Source } from './answer/types.js';
 import type { ComputeStatus } from './compute/status.js';
@@ -117,7 +117,7 @@ export interface EngineMethods {
   open: [OpenParams, EngineStatus];
   index: [{ jobId: string }, IndexSummary];
   updatePaths: [{ jobId: string; changed: string[]; deleted: string[] }, IndexSummary];
-  search: [{ query: string; k?: number; mode?: SearchMode }, SearchResult[]];
+  search: [{ query: string; k?: number; mode?: SearchMode; filter?: SearchFilter }, SearchResult[]];
   status: [Record<string, never>, EngineStatus];
   watch: [{ on: boolean }, { watching: boolean; how: string }];
   cancel: [{ jobId: string }, { cancelled: boolean }];

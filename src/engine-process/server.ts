@@ -72,8 +72,8 @@ const handlers: { [M in MethodName]: (p: EngineMethods[M][0]) => Promise<EngineM
   async updatePaths({ jobId, changed, deleted }) {
     return withJob(jobId, (signal) => engine().updatePaths(changed, deleted, { signal }));
   },
-  async search({ query, k, mode }) {
-    return engine().search(query, { k, mode });
+  async search({ query, k, mode, filter }) {
+    return engine().search(query, { k, mode, filter });
   },
   async status() {
     return engine().status();
