@@ -10,7 +10,7 @@ import type { AnswerEvent, ChatModelPort } from '../core/answer/types.js';
 import { LoupeError } from '../core/types.js';
 import { closeEngine, openEngine } from '../adapters/open-engine.js';
 import { openAnswerModel, type AnswerModelConfig } from '../adapters/llm/open-answer-model.js';
-import { parseCommandArgs, posInt, stderrLogger, type CliIo } from './common.js';
+import { exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, type CliIo } from './common.js';
 
 export const ASK_USAGE = `Usage:
   loupe ask <dir> "<question>" [--json] [-k 8] [--max-tokens 512]
@@ -58,7 +58,7 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
-}, ASK_USAGE, io);
+}, ASK_USAGE, io, 'loupe ask');
   if (!parsed) return 2;
   const { values: v, positionals: pos } = parsed;
   if (v.help) {
@@ -68,25 +68,35 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
   const [dir, ...rest] = pos;
   const question = rest.join(' ').trim();
   if (!dir || !question) {
-    io.err(`loupe ask: ${dir ? 'missing "<question>"' : 'missing <dir>'}\n\n${ASK_USAGE}`);
+    io.err(`loupe ask: ${dir ? 'missing "<question>"' : 'missing <dir> (the project folder)'}; \`loupe ask --help\` shows the usage`);
     return 2;
   }
   const provider = (v.llm ?? 'auto') as AnswerModelConfig['provider'];
   if (!['auto', 'mlx', 'llama', 'openai'].includes(provider!)) {
-    io.err(`loupe ask: --llm must be auto, mlx, llama or openai\n\n${ASK_USAGE}`);
+    io.err('loupe ask: --llm must be auto, mlx, llama or openai');
     return 2;
   }
   const write = io.write ?? ((s: string) => void process.stdout.write(s));
   const logger = stderrLogger(!!v.verbose, io);
   let k: number | undefined, maxTokens: number | undefined, threads: number | undefined, context: number | undefined;
+  let root: string;
   try {
+    root = projectFolder(dir, 'loupe ask');
     k = posInt(v.k, '-k');
     maxTokens = posInt(v['max-tokens'], '--max-tokens');
     threads = posInt(v.threads, '--threads');
     context = posInt(v.context, '--context');
   } catch (e) {
-    io.err(`loupe ask: ${(e as Error).message}`);
-    return 2;
+    io.err((e as Error).message.startsWith('loupe ask:') ? (e as Error).message : `loupe ask: ${(e as Error).message}`);
+    return exitCodeOf(e);
+  }
+  // Checked before the engine opens: opening creates the index folder, and asking creates nothing.
+  const storeDir = v.store ? path.resolve(v.store) : path.join(root, '.loupe');
+  if (!hasIndex(storeDir)) {
+    const msg = `${root} has no index yet; run \`loupe index ${root}\` first.`;
+    if (v.json) io.out(JSON.stringify({ question, error: { message: msg, code: 'not-indexed' } }));
+    io.err(`loupe: ${msg}`);
+    return 1;
   }
 
   const ac = new AbortController();
@@ -96,8 +106,8 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
   let model: ChatModelPort | undefined;
   try {
     parts = await openEngine({
-      root: path.resolve(dir),
-      storeDir: v.store ? path.resolve(v.store) : undefined,
+      root,
+      storeDir,
       modelPath: v.model ? path.resolve(v.model) : undefined,
       gpu: v.cpu ? false : 'auto',
       logger,

@@ -21,7 +21,7 @@ function mib(n: number): string {
 
 /** `loupe models …`; returns the exit code. */
 export async function runModelsCli(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs({ args: argv, allowPositionals: true, options: { dir: { type: 'string' }, from: { type: 'string' }, 'allow-unknown': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }, USAGE, io);
+  const parsed = parseCommandArgs({ args: argv, allowPositionals: true, options: { dir: { type: 'string' }, from: { type: 'string' }, 'allow-unknown': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }, USAGE, io, 'loupe models');
   if (!parsed) return 2;
   const { values: v, positionals: [sub, id] } = parsed;
   if (v.help || !sub) {
@@ -85,13 +85,13 @@ export async function runModelsCli(argv: string[], io: CliIo): Promise<number> {
         return 0;
       }
       default:
-        io.err(`Unknown models command: ${sub}\n\n${USAGE}`);
+        io.err(`loupe models: unknown command '${sub}'; the commands are list, install, remove, path`);
         return 2;
     }
   } catch (e) {
     if (e instanceof LoupeError) {
-      io.err(`loupe: ${e.message}`);
-      return e.code === 'download-cancelled' ? 130 : 1;
+      io.err(e.code === 'usage' ? e.message : `loupe: ${e.message}`);
+      return e.code === 'download-cancelled' ? 130 : e.code === 'usage' ? 2 : 1;
     }
     throw e;
   }
