@@ -148,9 +148,9 @@ describe('loupe CLI (real process)', () => {
     assert.match(r.err, /missing "<query>"/);
     const u = loupe('frobnicate', root);
     assert.equal(u.code, 2);
-    assert.match(u.err, /Unknown command/);
+    assert.match(u.err, /unknown command/);
     const nd = loupe('index', path.join(root, 'does-not-exist'), '--model', model, '--cpu');
-    assert.equal(nd.code, 1);
-    assert.match(nd.err, /Not a folder/);
+    assert.equal(nd.code, 2);
+    assert.match(nd.err, /no such folder/);
   });
 });

@@ -11,7 +11,7 @@ import { runBenchCli } from './bench.js';
 import { runExportCli } from './export.js';
 import { runModelsCli } from './models.js';
 import { describeCompute } from '../adapters/compute/describe.js';
-import { parseCommandArgs, posInt, stderrLogger, type CliIo } from './common.js';
+import { exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, usageError, type CliIo } from './common.js';
 import { ModelManager, resolveModelArg } from '../core/models/manager.js';
 import { describeModel, modelTier, QUALITY_MODEL_ID, tierAdvice } from '../core/models/tiers.js';
 
@@ -53,6 +53,9 @@ Options:
   --pause-when-busy     while backing off, pause embedding under heavy load (≥ 85 %) instead of slowing it
   --verbose             log details to stderr`;
 
+/** Every command `loupe` knows, for "unknown command" messages. */
+export const COMMANDS = ['index', 'search', 'status', 'ask', 'bench', 'export', 'models'] as const;
+
 /** The top-level command always knows whether stderr is a terminal. */
 interface Io extends CliIo {
   isTTY: boolean;
@@ -69,6 +72,11 @@ function summaryLine(s: IndexSummary): string {
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: !!process.stderr.isTTY }): Promise<number> {
+  // A first word that is no command is a typo or a folder given without one: say which commands exist.
+  if (argv[0] && !argv[0].startsWith('-') && !(COMMANDS as readonly string[]).includes(argv[0])) {
+    io.err(`loupe: unknown command '${argv[0]}'; the commands are ${COMMANDS.join(', ')} (loupe --help)`);
+    return 2;
+  }
   // `ask` has options of its own (answer model, server URL): it parses its arguments itself.
   if (argv[0] === 'ask') return runAsk(argv.slice(1), io);
   if (argv[0] === 'models') return runModelsCli(argv.slice(1), io);
@@ -79,8 +87,11 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       const verbose = argv.includes('--verbose') || argv.includes('-v');
       return await runBenchCli(argv.slice(1), io, stderrLogger(verbose, io));
     } catch (e) {
-      io.err(e instanceof LoupeError ? `loupe: ${e.message}` : `loupe: ${(e as Error).stack ?? e}`);
-      return 1;
+      if (e instanceof LoupeError) {
+        io.err(`loupe: ${e.message}`);
+        return exitCodeOf(e);
+      }
+      throw e;
     }
   }
   const parsed = parseCommandArgs({
@@ -109,7 +120,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
-}, USAGE, io);
+}, USAGE, io, argv[0] && !argv[0].startsWith('-') ? `loupe ${argv[0]}` : 'loupe');
   if (!parsed) return 2;
   const { values: v, positionals: pos } = parsed;
   const [cmd, dir, ...rest] = pos;
@@ -121,14 +132,18 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     io.err(`loupe ${cmd}: --backend must be auto, onnx or llama`);
     return 2;
   }
-  if (!dir) {
-    io.err(`loupe ${cmd}: missing <dir>\n\n${USAGE}`);
+  if (!(COMMANDS as readonly string[]).includes(cmd)) {
+    io.err(`loupe: unknown command '${cmd}'; the commands are ${COMMANDS.join(', ')} (loupe --help)`);
     return 2;
   }
-  const root = path.resolve(dir);
+  if (!dir) {
+    io.err(`loupe ${cmd}: missing <dir> (the project folder); \`loupe --help\` shows the usage`);
+    return 2;
+  }
   const logger = stderrLogger(!!v.verbose, io);
   let cfg: EngineConfig;
   try {
+    const root = projectFolder(dir, `loupe ${cmd}`);
     cfg = {
       root,
       storeDir: v.store ? path.resolve(v.store) : undefined,
@@ -136,7 +151,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       dimensions: v.dims ? posInt(v.dims, '--dims') : undefined,
       backend: v.backend === 'onnx' || v.backend === 'llama' ? v.backend : 'auto',
       rebuild: v.rebuild,
-      maxFileBytes: v['max-file-size'] ? Number(v['max-file-size']) * 1024 : undefined,
+      maxFileBytes: v['max-file-size'] ? posInt(v['max-file-size'], '--max-file-size')! * 1024 : undefined,
       excludes: v.exclude,
       gpu: v.cpu ? false : 'auto',
       // Contention-aware back-off while indexing (src/core/compute): on with --backoff, and by default
@@ -148,8 +163,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     };
   } catch (e) {
     if (e instanceof LoupeError) {
-      io.err(`loupe: ${e.message}`);
-      return e.code === 'bad-args' ? 2 : 1;
+      io.err(e.code === 'usage' ? e.message : `loupe: ${e.message}`);
+      return exitCodeOf(e);
     }
     throw e;
   }
@@ -160,15 +175,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
         return await runIndex(cfg, !!v.watch, io);
       case 'search': {
         const query = rest.join(' ').trim();
-        if (!query) {
-          io.err(`loupe search: missing "<query>"\n\n${USAGE}`);
-          return 2;
-        }
-        const k = v.k ? Number(v.k) : 10;
-        if (!Number.isInteger(k) || k < 1) {
-          io.err('loupe search: -k must be a positive integer');
-          return 2;
-        }
+        if (!query) throw usageError('loupe search: missing "<query>"; `loupe --help` shows the usage');
+        const k = posInt(v.k, '-k') ?? 10;
         const mode = (v.mode ?? DEFAULT_SEARCH_MODE) as SearchMode;
         if (!SEARCH_MODES.includes(mode)) {
           io.err(`loupe search: --mode must be one of ${SEARCH_MODES.join(', ')}`);
@@ -206,15 +214,15 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       case 'status':
         return await runStatus(cfg, !!v.json, io);
       default:
-        io.err(`Unknown command: ${cmd}\n\n${USAGE}`);
-        return 2;
+        throw usageError(`loupe: unknown command '${cmd}'; the commands are ${COMMANDS.join(', ')}`);
     }
   } catch (e) {
     if (e instanceof LoupeError) {
-      io.err(`loupe: ${e.message}`);
-      return 1;
+      io.err(e.code === 'usage' ? e.message : `loupe: ${e.message}`);
+      return exitCodeOf(e);
     }
-    io.err(`loupe: ${(e as Error).stack ?? e}`);
+    // Not a user mistake: one line, and the stack when asked for (--verbose).
+    io.err(`loupe: ${(e as Error).message ?? e}${v.verbose ? `\n${(e as Error).stack}` : ' (--verbose shows the details)'}`);
     return 1;
   }
 }
@@ -271,6 +279,12 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
 }
 
 async function runSearch(cfg: EngineConfig, query: string, k: number, json: boolean, io: Io, mode: SearchMode, filter: SearchFilter = {}): Promise<number> {
+  // Checked before the engine opens: opening creates the index folder, and a search creates nothing.
+  if (!hasIndex(cfg.storeDir ?? path.join(cfg.root, '.loupe'))) {
+    io.err(`loupe: ${cfg.root} has no index yet; run \`loupe index ${cfg.root}\` first.`);
+    if (json) io.out('[]');
+    return json ? 0 : 1;
+  }
   const parts = await openEngine(cfg);
   try {
     const { engine } = parts;

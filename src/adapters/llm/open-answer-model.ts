@@ -10,6 +10,7 @@ import { mlxModelForMemory, selectAnswerModel, type Selection } from '../../core
 import type { AnswerModelInfo, AnswerModelStatus, ChatMessage, ChatModelPort, GenerateOptions, GenerateResult } from '../../core/answer/types.js';
 import type { AnswerModelParams } from '../../core/protocol.js';
 import { LoupeError, silentLogger, type Logger } from '../../core/types.js';
+import { ModelManager } from '../../core/models/manager.js';
 import { LlamaChat } from './llama-chat.js';
 import { findMlxPython, MLX_DEFAULT_URL, MlxServer } from './mlx-server.js';
 import { normalizeBaseUrl, OpenAiChat, probeServer } from './openai-chat.js';
@@ -30,10 +31,18 @@ export interface AnswerModelConfig extends AnswerModelParams {
   progress?: (message: string) => void;
 }
 
-/** A GGUF chat model named by LOUPE_CHAT_MODEL, if the file exists. */
+/**
+ * A GGUF chat model named by LOUPE_CHAT_MODEL, if the file exists; else the smallest answer model
+ * installed with `loupe models install <id> --from <file>`.
+ */
 export function defaultChatModelPath(): string | null {
   const p = process.env.LOUPE_CHAT_MODEL;
-  return p && existsSync(p) ? path.resolve(p) : null;
+  if (p) return existsSync(p) ? path.resolve(p) : null;
+  try {
+    return new ModelManager().installedChat()[0]?.path ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** Context length from a local MLX model folder's config.json. */
