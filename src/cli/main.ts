@@ -3,9 +3,10 @@ import { readManifest } from '../core/store.js';
 import { DEFAULT_SEARCH_MODE, SEARCH_MODES, type SearchFilter, type SearchMode } from '../core/engine.js';
 import { CONTENT_KINDS, type ContentKind } from '../core/ranking.js';
 import { CODE_LANGUAGES } from '../core/languages.js';
-import { LoupeError, type IndexProgress, type IndexSummary } from '../core/types.js';
+import { LoupeError, type IndexProgress, type IndexSummary, type SearchResult } from '../core/types.js';
 import { closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
-import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
+import { connectRunning, LocalConn, openParamsOf, type EngineConn } from './engine-conn.js';
+import { runMcp } from './mcp.js';
 import { runAsk } from './ask.js';
 import { runBenchCli } from './bench.js';
 import { runExportCli } from './export.js';
@@ -20,6 +21,8 @@ const USAGE = `Usage:
   loupe search <dir> "<query>" [-k 10] [--mode hybrid|dense|lexical] [--content code|tests|docs|examples|config|all]
                [--lang <language>] [--path <glob>] [--json] [--model <file.gguf>] [--store <dir>]
   loupe status <dir> [--json] [--store <dir>]
+  loupe serve <dir> [--model <file|id>] [--store <dir>]   run the index's shared engine in the foreground
+  loupe mcp [dir] [--model <file|id>] [--store <dir>]     MCP server on stdio for coding agents (docs/agents.md)
   loupe ask <dir> "<question>" [--json] [--llm auto|mlx|llama|openai] [--llm-url <url>] [--llm-model <m>]  (loupe ask --help)
   loupe bench [--quick] [--json <out.json>] [--report <report.html>] [--model <file.gguf>]  (loupe bench --help)
   loupe export <dir> --projector <outdir> [--store <dir>]
@@ -51,7 +54,11 @@ Options:
   --no-backoff          full speed even with --watch (LOUPE_BACKOFF=0 does the same)
   --pause-on-battery    while backing off, pause embedding on battery power instead of slowing it
   --pause-when-busy     while backing off, pause embedding under heavy load (≥ 85 %) instead of slowing it
-  --verbose             log details to stderr`;
+  --verbose             log details to stderr (and whether a running engine answered)
+
+search and status use the index's running engine when there is one (\`loupe serve\`, \`loupe mcp\`,
+\`loupe index --watch\`, VS Code with storage in the folder): answers in milliseconds, no second copy
+of the model; without one they open the index in process.`;
 
 /** Every command `loupe` knows, for "unknown command" messages. */
 export const COMMANDS = ['index', 'search', 'status', 'ask', 'bench', 'export', 'models'] as const;
@@ -80,6 +87,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
   // `ask` has options of its own (answer model, server URL): it parses its arguments itself.
   if (argv[0] === 'ask') return runAsk(argv.slice(1), io);
   if (argv[0] === 'models') return runModelsCli(argv.slice(1), io);
+  if (argv[0] === 'mcp') return runMcp(argv.slice(1), io);
   // `bench` and `export` have options of their own too.
   if (argv[0] === 'bench' || argv[0] === 'export') {
     try {
@@ -156,7 +164,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       gpu: v.cpu ? false : 'auto',
       // Contention-aware back-off while indexing (src/core/compute): on with --backoff, and by default
       // with --watch (the index kept up to date beside an agent); a one-shot index is awaited by its user.
-      backoff: cmd === 'index' && (!!v.backoff || (!!v.watch && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
+      backoff: (cmd === 'index' || cmd === 'serve') && (!!v.backoff || ((cmd === 'serve' || !!v.watch) && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
       pauseOnBattery: v['pause-on-battery'],
       pauseWhenBusy: v['pause-when-busy'],
       logger,
@@ -173,6 +181,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     switch (cmd) {
       case 'index':
         return await runIndex(cfg, !!v.watch, io);
+      case 'serve':
+        return await runServe(cfg, io);
       case 'search': {
         const query = rest.join(' ').trim();
         if (!query) throw usageError('loupe search: missing "<query>"; `loupe --help` shows the usage');
@@ -227,46 +237,70 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
   }
 }
 
+/**
+ * The engine an indexing command works through: the index's running shared engine when there is
+ * one (it is the one writer), else a host in this process that serves the socket meanwhile, so
+ * `loupe search` and agents use this process's engine while it indexes and watches.
+ */
+async function indexingConn(cfg: EngineConfig, io: Io): Promise<EngineConn> {
+  const params = openParamsOf(cfg);
+  const running = await connectRunning(params, 'loupe index').catch(() => null);
+  if (running) {
+    cfg.logger?.info(`indexing ${running.where}`);
+    return running;
+  }
+  const local = new LocalConn(true);
+  local.onEvent((e) => {
+    if (e.event === 'log') cfg.logger?.[e.level](e.message);
+  });
+  await local.serve(params, cfg.logger ?? stderrLogger(false, io));
+  return local;
+}
+
 async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<number> {
-  const parts = await openEngine(cfg);
-  const { engine } = parts;
-  for (const w of engine.store.report.warnings) io.err(`[warn] ${w}`);
+  const conn = await indexingConn(cfg, io);
   const ac = new AbortController();
-  const onSigint = (): void => ac.abort();
-  process.once('SIGINT', onSigint);
+  const jobId = `cli-index-${process.pid}`;
+  const onSigint = (): void => {
+    ac.abort();
+    void conn.request('cancel', { jobId }).catch(() => undefined);
+  };
+  // `on`, not `once`: a signal-exit style handler of a dependency re-raises the signal when it finds itself alone.
+  process.on('SIGINT', onSigint);
   // Say when the back-off policy slows or pauses indexing, and why (once per change).
   let lastReason = '';
-  engine.onState((s) => {
-    const reason = s.kind === 'backingOff' || s.kind === 'paused' ? s.reason : '';
-    if (reason && reason !== lastReason) io.err(`${io.isTTY ? '\r\x1b[K' : ''}[compute] ${reason}`);
-    lastReason = reason;
-  });
   let last = 0;
-  const onProgress = (p: IndexProgress): void => {
-    if (!io.isTTY) return;
-    const now = Date.now();
-    if (p.phase !== 'done' && now - last < 100) return;
-    last = now;
-    process.stderr.write(`\r\x1b[K${progressLine(p)}`);
-  };
+  const offEvents = conn.onEvent((e) => {
+    if (e.event === 'state') {
+      const s = e.state;
+      const reason = s.kind === 'backingOff' || s.kind === 'paused' ? s.reason : '';
+      if (reason && reason !== lastReason) io.err(`${io.isTTY ? '\r\x1b[K' : ''}[compute] ${reason}`);
+      lastReason = reason;
+    } else if (e.event === 'progress' && e.jobId === jobId && io.isTTY) {
+      const now = Date.now();
+      if (e.progress.phase !== 'done' && now - last < 100) return;
+      last = now;
+      process.stderr.write(`\r\x1b[K${progressLine(e.progress)}`);
+    } else if (e.event === 'indexed' && watch) {
+      io.out(`${new Date().toLocaleTimeString()} ${summaryLine(e.summary)}`);
+    }
+  });
   try {
-    const summary = await engine.index({ signal: ac.signal, onProgress });
+    const status = await conn.open(openParamsOf(cfg));
+    for (const w of status.warnings) io.err(`[warn] ${w}`);
+    const summary = await conn.request('index', { jobId });
     if (io.isTTY) process.stderr.write('\r\x1b[K');
     for (const w of summary.warnings.slice(0, 20)) io.err(`[skip] ${w}`);
     if (summary.warnings.length > 20) io.err(`[skip] … and ${summary.warnings.length - 20} more`);
     io.out(summaryLine(summary));
     if (!watch) return 0;
-    const watcher = new ChokidarWatcher({ root: engine.root, isIgnored: (rel, isDir) => engine.isIgnored(rel, isDir), logger: cfg.logger });
-    await watcher.start(async (batch) => {
-      const s = batch.rescan ? await engine.index() : await engine.updatePaths(batch.changed, batch.deleted);
-      io.out(`${new Date().toLocaleTimeString()} ${summaryLine(s)}`);
-    });
-    io.err(`watching ${engine.root} (${watcher.describe()}); Ctrl-C to stop`);
+    const w = await conn.request('watch', { on: true });
+    io.err(`watching ${status.root} (${w.how}); Ctrl-C to stop`);
     await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
-    await watcher.close();
+    await conn.request('watch', { on: false }).catch(() => undefined);
     return 0;
   } catch (e) {
-    if (ac.signal.aborted) {
+    if (ac.signal.aborted || (e as Error).name === 'AbortError') {
       if (io.isTTY) process.stderr.write('\r\x1b[K');
       io.err('loupe: indexing cancelled; committed batches are kept, run `loupe index` again to finish.');
       return 130;
@@ -274,7 +308,50 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
-    await closeEngine(parts);
+    offEvents();
+    await conn.close();
+  }
+}
+
+/**
+ * `loupe serve`: the index's shared engine in the foreground: opens the index, brings it up to
+ * date, watches the folder and answers every client on the local socket until Ctrl-C.
+ */
+async function runServe(cfg: EngineConfig, io: Io): Promise<number> {
+  const params = openParamsOf(cfg);
+  const running = await connectRunning(params, 'loupe serve').catch(() => null);
+  if (running) {
+    io.err(`loupe serve: an engine already serves ${params.root} (PID ${running.pid}); search and loupe mcp use it.`);
+    await running.close();
+    return 1;
+  }
+  const local = new LocalConn(true);
+  local.onEvent((e) => {
+    if (e.event === 'log') cfg.logger?.[e.level](e.message);
+    else if (e.event === 'indexed') io.out(`${new Date().toLocaleTimeString()} ${summaryLine(e.summary)}`);
+    else if (e.event === 'state' && (e.state.kind === 'backingOff' || e.state.kind === 'paused')) io.err(`[compute] ${e.state.reason}`);
+  });
+  if (!(await local.serve(params, cfg.logger ?? stderrLogger(true, io)))) {
+    await local.close();
+    return 1;
+  }
+  const ac = new AbortController();
+  const stop = (): void => ac.abort();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    const status = await local.open(params);
+    io.err(`serving ${status.root} (index ${status.storeDir}, ${status.model.name}) on ${local.socket}; Ctrl-C to stop`);
+    const summary = await local.request('index', { jobId: `serve-${process.pid}` });
+    io.out(summaryLine(summary));
+    const w = await local.request('watch', { on: true });
+    io.err(`watching (${w.how})`);
+    await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await local.close();
   }
 }
 
@@ -285,15 +362,7 @@ async function runSearch(cfg: EngineConfig, query: string, k: number, json: bool
     if (json) io.out('[]');
     return json ? 0 : 1;
   }
-  const parts = await openEngine(cfg);
-  try {
-    const { engine } = parts;
-    if (!engine.store.chunkCount) {
-      io.err(`loupe: ${engine.root} has no index yet (or it is empty); run \`loupe index ${engine.root}\` first.`);
-      if (json) io.out('[]');
-      return json ? 0 : 1;
-    }
-    const results = await engine.search(query, { k, mode, filter });
+  const print = (results: SearchResult[]): number => {
     if (json) {
       io.out(JSON.stringify(results));
       return 0;
@@ -303,6 +372,35 @@ async function runSearch(cfg: EngineConfig, query: string, k: number, json: bool
       io.out(`${r.score.toFixed(3)}  ${r.path}:${r.startLine}-${r.endLine}${r.symbol ? `  ${r.symbol}` : ''}`);
     }
     return 0;
+  };
+  const noIndex = (root: string): number => {
+    io.err(`loupe: ${root} has no index yet (or it is empty); run \`loupe index ${root}\` first.`);
+    if (json) io.out('[]');
+    return json ? 0 : 1;
+  };
+  // A running engine answers in milliseconds: the model and the index are already loaded.
+  const running = process.env.LOUPE_NO_ENGINE === '1' ? null : await connectRunning(openParamsOf(cfg), 'loupe search').catch((e) => {
+    cfg.logger?.info(`no running engine used: ${(e as Error).message}`);
+    return null;
+  });
+  if (running) {
+    try {
+      cfg.logger?.info(`searching ${running.where}`);
+      // The engine's model decides; open only to check a model given on the command line.
+      const info = running.client.engineInfo;
+      const status = info?.root && !cfg.modelPath ? await running.request('status', {}) : await running.open(openParamsOf(cfg));
+      if (!status.chunks) return noIndex(status.root);
+      return print(await running.request('search', { query, k, mode, filter }));
+    } finally {
+      await running.close();
+    }
+  }
+  cfg.logger?.info('no engine running for this index: opening it in process');
+  const parts = await openEngine(cfg);
+  try {
+    const { engine } = parts;
+    if (!engine.store.chunkCount) return noIndex(engine.root);
+    return print(await engine.search(query, { k, mode, filter }));
   } finally {
     await closeEngine(parts);
   }
@@ -310,6 +408,15 @@ async function runSearch(cfg: EngineConfig, query: string, k: number, json: bool
 
 async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<number> {
   const storeDir = cfg.storeDir ?? path.join(cfg.root, '.loupe');
+  const running = process.env.LOUPE_NO_ENGINE === '1' ? null : await connectRunning(openParamsOf(cfg), 'loupe status').catch(() => null);
+  if (running) {
+    try {
+      cfg.logger?.info(`status ${running.where}`);
+      if (running.client.engineInfo?.root) return await runningStatus(running, json, io);
+    } finally {
+      await running.close();
+    }
+  }
   const m = readManifest(storeDir);
   // Hardware and what back-off would do right now (one short contention sample).
   const compute = await describeCompute({ gpu: cfg.gpu });
@@ -352,4 +459,25 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
   } finally {
     store.close();
   }
+}
+
+/** `loupe status` from the running engine: what it holds now, what it is doing, and who uses it. */
+async function runningStatus(conn: EngineConn & { client: { engineInfo?: { clients: number; version: string } } }, json: boolean, io: Io): Promise<number> {
+  const st = await conn.request('status', {});
+  const compute = await conn.request('compute', {}).catch(() => null);
+  const engine = { pid: conn.pid, clients: Math.max(0, (conn.client.engineInfo?.clients ?? 1) - 1), version: conn.client.engineInfo?.version };
+  if (json) {
+    io.out(JSON.stringify({ root: st.root, storeDir: st.storeDir, indexed: st.chunks > 0, model: { ...st.model, tier: modelTier(st.model.name) }, files: st.files, chunks: st.chunks, cachedVectors: st.cachedVectors, diskBytes: st.diskBytes, updatedAt: st.updatedAt, state: st.state, warnings: st.warnings, engine, compute }));
+    return 0;
+  }
+  const state = st.state.kind === 'indexing' ? `indexing ${st.state.done}/${st.state.total} files` : st.state.kind === 'backingOff' || st.state.kind === 'paused' ? `${st.state.kind === 'paused' ? 'paused' : 'backing off'}: ${st.state.reason}` : st.state.kind === 'error' ? `error: ${st.state.message}` : st.state.kind;
+  io.out(`${st.root}
+  index:    ${st.storeDir} (${(st.diskBytes / 1048576).toFixed(1)} MiB)
+  model:    ${describeModel(st.model.name)} (${st.model.dimensions} dims, on ${st.model.computeUnit})
+  holds:    ${st.files} files, ${st.chunks} chunks, ${st.cachedVectors} cached vectors (${st.searchStructure})
+  updated:  ${st.updatedAt}
+  engine:   running, PID ${engine.pid}, ${engine.clients} other client(s), ${state}`);
+  if (compute) io.out(`  compute:  ${compute.explanation}`);
+  for (const w of st.warnings) io.out(`  warning:  ${w}`);
+  return 0;
 }
