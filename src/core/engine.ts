@@ -42,7 +42,8 @@ export type SearchMode = 'dense' | 'lexical' | 'hybrid';
 export const SEARCH_MODES: readonly SearchMode[] = ['dense', 'lexical', 'hybrid'];
 
 /**
- * Hybrid search's fusion, chosen on the retrieval-quality benchmark (test/bench/quality, README):
+ * Hybrid fusion without the ranking stage (`ranking: false`; with it, RANKED_FUSION in
+ * ranking.ts), chosen on the retrieval-quality benchmark (test/bench/quality, README):
  * min-max normalised scores, 0.7 dense + 0.3 BM25, over the top 50 of each. Of the variants
  * measured it had the best nDCG@10 and MRR overall (0.828 / 0.828 vs 0.816 / 0.800 for RRF k=60),
  * and beat both single retrievers on every corpus.
@@ -649,9 +650,10 @@ export function mergeHits(hits: RankedHit[], k: number): SearchResult[] {
       continue;
     }
     const r: SearchResult = { path: h.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, score: Math.round(h.score * 1e4) / 1e4, kind: contentKind(h.path) };
-    if (h.dense !== undefined) r.dense = h.dense;
-    if (h.lexical !== undefined) r.lexical = h.lexical;
-    if (h.boost !== undefined) r.boost = h.boost;
+    const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+    if (h.dense !== undefined) r.dense = r4(h.dense);
+    if (h.lexical !== undefined) r.lexical = r4(h.lexical);
+    if (h.boost !== undefined) r.boost = r4(h.boost);
     out.push(r);
   }
   return out.slice(0, k);
