@@ -4,7 +4,7 @@
  * that are slow, FIFOs, device nodes, and symlinks that leave the root.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -290,6 +290,47 @@ describe('filesystem rules', () => {
       const r = await scanTree(dir);
       assert.deepEqual(r.files.map((f) => f.rel).sort(), ['.gitignore', 'empty/.keep', 'shown/c.ts']);
     } finally {
+      cleanup();
+    }
+  });
+
+  test('a file that changes while it is read is read again or skipped, never taken half-written', async () => {
+    const { dir, cleanup } = tempDir();
+    const file = path.join(dir, 'growing.ts');
+    writeFileSync(file, '// start\n');
+    // Another process keeps appending whole lines for two seconds (up to 8 MB).
+    const writer = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs');
+      const line = 'export const v = ' + '1'.repeat(200) + ';\\n';
+      const end = Date.now() + 2000;
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      let size = 0;
+      while (Date.now() < end && size < 8e6) {
+        fs.appendFileSync(${JSON.stringify(file)}, line.repeat(5));
+        size += line.length * 5;
+        Atomics.wait(pause, 0, 0, 0.2);
+      }
+    `]);
+    const exited = new Promise((r) => writer.on('exit', r));
+    try {
+      let changing = 0;
+      let whole = 0;
+      while (writer.exitCode === null) {
+        const r = await readSourceFile(file, { root: dir, maxBytes: 64 * 1024 * 1024 });
+        if ('skip' in r) {
+          assert.equal(r.skip, 'changing', JSON.stringify(r));
+          changing++;
+          continue;
+        }
+        // A consistent snapshot: exactly the bytes of the size it reports, ending on a whole line.
+        assert.equal(Buffer.byteLength(r.text), r.size);
+        assert.ok(r.text.endsWith('\n'), 'half a line was read');
+        whole++;
+      }
+      console.log(`reads during writes: ${whole} consistent, ${changing} skipped as changing`);
+      assert.ok(whole + changing > 0);
+    } finally {
+      await exited;
       cleanup();
     }
   });

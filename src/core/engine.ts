@@ -344,8 +344,12 @@ export class Engine {
     const summary: IndexSummary = { files: 0, filesChanged: 0, filesDeleted: 0, filesSkipped: 0, chunks: 0, embedded: 0, cached: 0, seconds: 0, warnings };
     const embedder = this.opts.embedder;
     const maxTokens = embedder.profile.maxTokens;
+    const bytesTotal = files.reduce((n, f) => n + f.size, 0);
+    let bytesDone = 0;
     const progress = (phase: IndexProgress['phase'], done: number): void => {
-      onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached });
+      // Chunks per byte so far, times all bytes: the estimate firms up as files are chunked.
+      const chunksEstimated = done >= files.length || bytesDone === 0 ? summary.chunks : Math.max(summary.chunks, Math.round((summary.chunks * bytesTotal) / bytesDone));
+      onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached, chunksSeen: summary.chunks, chunksEstimated });
       if (phase === 'done') return;
       this.lastProgress = { kind: 'indexing', done, total: files.length };
       if (this.pacer.state.kind === 'running') this.setState(this.lastProgress);
@@ -419,6 +423,7 @@ export class Engine {
       for (const f of files) {
         signal?.throwIfAborted();
         filesDone++;
+        bytesDone += f.size;
         // One file's trouble (unreadable, binary, a parser or chunker failure, a budget) skips that
         // file with one line in the summary and the log; the run goes on.
         const prepared = await this.prepareFile(f, maxTokens).catch((e: unknown) => ({ skip: 'error', detail: errorText(e) }) as const);

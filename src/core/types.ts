@@ -125,6 +125,10 @@ export interface IndexProgress {
   filesTotal: number;
   chunksEmbedded: number;
   chunksCached: number;
+  /** Chunks of the files chunked so far (each is embedded or taken from the cache). */
+  chunksSeen?: number;
+  /** Estimate of the chunks of all files of the run, by bytes: equals `chunksSeen` once every file is chunked. */
+  chunksEstimated?: number;
 }
 
 /** Summary of one index run. */
