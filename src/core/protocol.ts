@@ -1,6 +1,6 @@
 import type { EngineStatus, SearchMode } from './engine.js';
 import type { EngineState, IndexProgress, IndexSummary, SearchResult } from './types.js';
-import type { AnswerEvent, AnswerModelInfo, AnswerModelStatus, Citation, Source } from './answer/types.js';
+import type { AnswerEvent, AnswerModelInfo, Citation, Source } from './answer/types.js';
 import type { ComputeStatus } from './compute/status.js';
 import type { AnswerPreference } from './answer/select.js';
 import type { ExportSummary } from './projector-export.js';
@@ -116,7 +116,6 @@ export interface AskResult {
 export interface EngineMethods {
   open: [OpenParams, EngineStatus];
   index: [{ jobId: string }, IndexSummary];
-  updatePaths: [{ jobId: string; changed: string[]; deleted: string[] }, IndexSummary];
   search: [{ query: string; k?: number; mode?: SearchMode }, SearchResult[]];
   status: [Record<string, never>, EngineStatus];
   watch: [{ on: boolean }, { watching: boolean; how: string }];
@@ -126,8 +125,6 @@ export interface EngineMethods {
   close: [Record<string, never>, null];
   /** Answers a question (see AskParams); the result repeats the `done` event. */
   ask: [AskParams, AskResult];
-  /** Which model answers (for the status bar tooltip): the open one, else what would be chosen; loads and starts nothing. */
-  answerModel: [{ llm?: AnswerModelParams }, AnswerModelStatus];
   /** Drops a conversation's history. */
   forgetConversation: [{ conversationId: string }, { forgotten: boolean }];
   /**

@@ -69,9 +69,6 @@ const handlers: { [M in MethodName]: (p: EngineMethods[M][0]) => Promise<EngineM
   async index({ jobId }) {
     return withJob(jobId, (signal) => engine().index({ signal, onProgress: (progress) => send({ type: 'event', event: 'progress', jobId, progress }) }));
   },
-  async updatePaths({ jobId, changed, deleted }) {
-    return withJob(jobId, (signal) => engine().updatePaths(changed, deleted, { signal }));
-  },
   async search({ query, k, mode }) {
     return engine().search(query, { k, mode });
   },
@@ -117,9 +114,6 @@ const handlers: { [M in MethodName]: (p: EngineMethods[M][0]) => Promise<EngineM
       const d = await answers.ask(engine(), p, signal, (e) => send({ type: 'event', event: 'answer', jobId: p.jobId, ...e }));
       return { answer: d.answer, citations: d.citations, cited: d.cited, finishReason: d.finishReason, model: (await answers.modelFor(p.llm)).info };
     });
-  },
-  async answerModel({ llm }) {
-    return answers.info(llm);
   },
   async exportProjector({ outDir }) {
     const e = engine();
