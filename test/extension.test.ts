@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { abortSignalFrom, LiveQuery } from '../src/extension/async-utils.js';
 import { mergeResults, readPassages, snippetOf, type RootedResult } from '../src/extension/passages.js';
-import { citedNumbers, parseFromWebview } from '../src/extension/qa-protocol.js';
+import { parseFromWebview } from '../src/extension/qa-protocol.js';
 import { answerModelMissing, answerParamsFor, changeEffect, openParamsFor, readSettings, SETTING_EFFECTS } from '../src/extension/settings.js';
 import { combineStates, coverageNote, renderStatus } from '../src/extension/status-view.js';
 import { tempDir, writeTree } from './support/helpers.js';
@@ -181,10 +181,6 @@ describe('Q&A messages and passages', () => {
     assert.equal(parseFromWebview({ type: 'eval', code: 'x' }), undefined);
     assert.equal(parseFromWebview('ask'), undefined);
     assert.deepEqual(parseFromWebview({ type: 'stop', extra: 1 }), { type: 'stop' });
-  });
-
-  test('citation numbers in an answer', () => {
-    assert.deepEqual(citedNumbers('Use [2] and [1], see [2] again; [9] does not exist', 3), [2, 1]);
   });
 
   test('passages read the cited lines; multi-folder results merge by score', async () => {

@@ -62,7 +62,7 @@ const BY_FILENAME: Record<string, CodeLanguage> = {
   gemfile: 'ruby',
 };
 
-/** Every language with a grammar, in a stable order. */
+/** Every language with a grammar, in a stable order (the CLI's `--lang` values). */
 export const CODE_LANGUAGES: readonly CodeLanguage[] = [
   'typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java', 'c', 'cpp', 'csharp', 'ruby', 'php',
 ];

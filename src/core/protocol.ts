@@ -160,7 +160,6 @@ export interface AskResult {
 export interface EngineMethods {
   open: [OpenParams, EngineStatus];
   index: [{ jobId: string }, IndexSummary];
-  updatePaths: [{ jobId: string; changed: string[]; deleted: string[] }, IndexSummary];
   search: [{ query: string; k?: number; mode?: SearchMode; filter?: SearchFilter; agent?: string }, SearchResult[]];
   /** Code similar to a chunk of an indexed file (its vector as the query). */
   related: [RelatedParams, SearchResult[]];
@@ -178,7 +177,7 @@ export interface EngineMethods {
   close: [Record<string, never>, null];
   /** Answers a question (see AskParams); the result repeats the `done` event. */
   ask: [AskParams, AskResult];
-  /** Which model answers (for the status bar tooltip): the open one, else what would be chosen; loads and starts nothing. */
+  /** Which model answers (`loupe mcp` offers `ask` only when one does): the open one, else what would be chosen; loads and starts nothing. */
   answerModel: [{ llm?: AnswerModelParams }, AnswerModelStatus];
   /** Drops a conversation's history. */
   forgetConversation: [{ conversationId: string }, { forgotten: boolean }];

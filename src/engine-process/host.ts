@@ -261,7 +261,6 @@ export class EngineHost {
       this.lastScanAt = started;
       return summary;
     },
-    updatePaths: async ({ jobId, changed, deleted }) => this.withJob(jobId, (signal) => this.engine().updatePaths(changed, deleted, { signal })),
     search: async (p) => this.search(p),
     related: async (p) => this.related(p),
     sync: async (p) => this.sync(p),

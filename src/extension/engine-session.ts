@@ -73,12 +73,12 @@ export class EngineSession {
   get name(): string {
     return this.opts.name;
   }
-  /** The compute unit embeddings run on now: the scheduler's route when it has one, else the model's. */
   /** The embedding model's name once the engine is open. */
   get modelName(): string | undefined {
     return this.status?.model.name;
   }
 
+  /** The compute unit embeddings run on now: the scheduler's route when it has one, else the model's. */
   get computeUnit(): string | undefined {
     const unit = this.compute?.unit;
     if (unit === 'ane') return 'ANE';

@@ -10,10 +10,14 @@ import { appendMetric } from './metrics.js';
 /** When this bundle finished loading (module evaluation), for the activation figure. */
 const loadedAt = performance.now();
 
+/** The composition root while the extension is active. */
+let root: Loupe | undefined;
+
 export function activate(context: vscode.ExtensionContext): void {
   const t0 = performance.now();
   try {
     const loupe = new Loupe(context);
+    root = loupe;
     context.subscriptions.push(loupe);
     loupe.start();
     const ms = performance.now() - t0;
@@ -25,6 +29,9 @@ export function activate(context: vscode.ExtensionContext): void {
   }
 }
 
-export function deactivate(): void {
-  // Disposal of the root (and the engine processes) goes through context.subscriptions.
+/** Waits for the engine processes to finish their queues and exit; the rest goes with context.subscriptions. */
+export async function deactivate(): Promise<void> {
+  const loupe = root;
+  root = undefined;
+  await loupe?.shutdown();
 }

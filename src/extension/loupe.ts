@@ -385,6 +385,13 @@ export class Loupe implements vscode.Disposable {
   }
   private _answerer: Answerer | undefined;
 
+  /** Stops every engine process and waits until each has exited (deactivate awaits this). */
+  async shutdown(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(sessions.map((s) => s.dispose().catch((e) => this.log.warn(`[${s.name}] engine shutdown: ${(e as Error).message}`))));
+  }
+
   dispose(): void {
     this.indexed.dispose();
     for (const s of this.sessions.values()) void s.dispose();

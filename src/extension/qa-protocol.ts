@@ -51,13 +51,3 @@ export function parseFromWebview(m: unknown): FromWebview | undefined {
       return undefined;
   }
 }
-
-/** Citation numbers `[n]` that an answer text mentions, in order of first mention. */
-export function citedNumbers(answer: string, passages: number): number[] {
-  const seen = new Set<number>();
-  for (const m of answer.matchAll(/\[(\d{1,3})\]/g)) {
-    const n = Number(m[1]);
-    if (n >= 1 && n <= passages) seen.add(n);
-  }
-  return [...seen];
-}

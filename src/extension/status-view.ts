@@ -33,7 +33,7 @@ export interface StatusView {
 
 const n = (x: number) => x.toLocaleString('en-US');
 
-/** Merges the folders' states: an error wins, then work in progress, then pauses, then ready. */
+/** Merges the folders' states: an error wins, then a pause, then a back-off, then work in progress (summed), then ready. */
 export function combineStates(states: (EngineState | undefined)[]): EngineState | undefined {
   const known = states.filter((s): s is EngineState => !!s);
   if (!known.length) return undefined;

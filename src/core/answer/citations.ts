@@ -18,8 +18,3 @@ export function citedNumbers(answer: string, count: number): number[] {
 export function formatCitation(c: Citation): string {
   return `[${c.n}] ${formatLines(c.path, c.startLine, c.endLine)}${c.symbol ? ` ${c.symbol}` : ''}`;
 }
-
-/** The citation for `[n]`, if any. */
-export function citationFor(citations: readonly Citation[], n: number): Citation | undefined {
-  return citations.find((c) => c.n === n);
-}

@@ -36,11 +36,6 @@ export function sig(x: number, digits = 3): number {
   return Number(x.toPrecision(digits));
 }
 
-/** Median of samples. */
-export function median(xs: number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
-}
-
 /** mulberry32: a small seeded PRNG, so synthetic points are the same on every run. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

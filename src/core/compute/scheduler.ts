@@ -9,7 +9,6 @@
  * measured for that unit.
  */
 import { FixedPacer } from '../pacer.js';
-import type { PacerState } from '../types.js';
 import type { ContentionSample } from './signals.js';
 
 export type ComputeUnitKind = 'gpu' | 'cpu' | 'ane';
@@ -429,9 +428,4 @@ export class ContentionPacer extends FixedPacer {
     this.timer = undefined;
     this.endRest();
   }
-}
-
-/** The state the pacer port shows, for callers that only hold a PacerState. */
-export function describePacer(p: PacerState): string {
-  return p.kind === 'running' ? `running, ${p.batchSize} chunks per unit` : p.kind === 'paused' ? `paused: ${p.reason}` : `${p.reason} (${p.batchSize} chunks per unit)`;
 }

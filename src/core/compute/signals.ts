@@ -93,7 +93,7 @@ export const AGENT_ENV_MARKERS: readonly { agent: string; key: string; value?: R
   { agent: 'opencode', key: 'OPENCODE', value: /^1$/ },
 ];
 
-/** Local LLM server processes. `gpuHeavy` servers run models on the GPU when one exists. */
+/** Local LLM server processes, by process name or command line. */
 export const LLM_SERVER_PATTERNS: readonly { server: string; name?: RegExp; args?: RegExp }[] = [
   { server: 'ollama', name: /^(ollama|ollama_llama_server|ollama app)$/i, args: /(^|[\\/])ollama(\.exe)? (serve|runner)\b/ },
   { server: 'lmstudio', name: /^(LM Studio|lms|llmworker)$/i, args: /LM Studio\.app\/|\/\.lmstudio\/|\/lm-studio\// },
