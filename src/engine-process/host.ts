@@ -120,6 +120,17 @@ export class EngineHost {
   }
 
   private async openParts(p: OpenParams): Promise<void> {
+    const previous = this.parts ? this.opened : undefined;
+    try {
+      await this.openPartsOnce(p);
+    } catch (e) {
+      // Another model's index, a missing model file…: the index that was open stays served.
+      if (previous && !this.parts && !this.closed) await this.openPartsOnce(previous).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async openPartsOnce(p: OpenParams): Promise<void> {
     if (this.parts) {
       await this.stopWatcher();
       await closeEngine(this.parts);
