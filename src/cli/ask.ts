@@ -101,6 +101,7 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
       modelPath: v.model ? path.resolve(v.model) : undefined,
       gpu: v.cpu ? false : 'auto',
       logger,
+      readOnly: true,
     });
     const { engine } = parts;
     if (!engine.store.chunkCount) {
@@ -147,7 +148,7 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
     const msg = e instanceof LoupeError ? e.message : ((e as Error).stack ?? String(e));
     if (v.json) io.out(JSON.stringify({ question, error: { message: msg, code: e instanceof LoupeError ? e.code : 'answer-failed' } }));
     io.err(`loupe: ${msg}`);
-    return 1;
+    return e instanceof LoupeError && e.code === 'bad-store' ? 2 : 1;
   } finally {
     process.off('SIGINT', onSigint);
     await model?.dispose().catch(() => undefined);

@@ -30,7 +30,7 @@ export interface ExportSummary {
 export async function exportProjector(root: string, storeDir: string, outDir: string): Promise<ExportSummary> {
   const m = readManifest(storeDir);
   if (!m) throw new LoupeError(`${root} has no index in ${storeDir}; run \`loupe index ${root}\` first.`, 'no-index');
-  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true });
+  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true, readOnly: true });
   mkdirSync(outDir, { recursive: true });
   const vecFile = path.join(outDir, 'vectors.tsv');
   const metaFile = path.join(outDir, 'metadata.tsv');

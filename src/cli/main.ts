@@ -175,7 +175,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
   } catch (e) {
     if (e instanceof LoupeError) {
       io.err(`loupe: ${e.message}`);
-      return 1;
+      return e.code === 'bad-store' ? 2 : 1;
     }
     io.err(`loupe: ${(e as Error).stack ?? e}`);
     return 1;
@@ -234,9 +234,11 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
 }
 
 async function runSearch(cfg: EngineConfig, query: string, k: number, json: boolean, io: Io, mode: SearchMode): Promise<number> {
-  const parts = await openEngine(cfg);
+  // A reader: no writer lock, so searches run beside `loupe index` and each other.
+  const parts = await openEngine({ ...cfg, readOnly: true });
   try {
     const { engine } = parts;
+    for (const w of [...engine.store.report.warnings, ...engine.lexical.warnings]) io.err(`[warn] ${w}`);
     if (!engine.store.chunkCount) {
       io.err(`loupe: ${engine.root} has no index yet (or it is empty); run \`loupe index ${engine.root}\` first.`);
       if (json) io.out('[]');
@@ -269,7 +271,7 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
   }
   // Status opens the store without the model, so it works even when the model is gone.
   const { Store } = await import('../core/store.js');
-  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true });
+  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true, readOnly: true });
   try {
     const info = {
       root: cfg.root,

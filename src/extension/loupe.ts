@@ -209,7 +209,7 @@ export class Loupe implements vscode.Disposable {
       return [];
     })));
     signal.throwIfAborted();
-    return readPassages(mergeResults(lists, k));
+    return (await readPassages(mergeResults(lists, k))).map((p, i) => ({ ...p, n: i + 1 }));
   }
 
   /** How much a search covers right now. */
@@ -323,7 +323,7 @@ function createAnswerer(loupe: Loupe): Answerer {
       await session.ask(question, conversationId, answerParamsFor(loupe.settings), loupe.settings.answerPassages, signal, (e) => {
         if (e.kind === 'citations') {
           const hits = e.citations.map((c) => ({ path: c.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: '', score: c.score, root: session.root, rootName: session.name }));
-          void readPassages(hits).then((ps) => on.citations(ps.map((p, i) => ({ ...p, n: e.citations[i]!.n }))));
+          void readPassages(hits).then((ps) => on.citations(ps.map((p) => ({ ...p, n: e.citations[p.n - 1]!.n }))));
           loupe.log.info(`answer by ${e.model.name} (${e.model.where}): ${e.citations.length} sources, ${e.promptTokens} prompt tokens`);
         } else if (e.kind === 'token') {
           on.token(e.text);

@@ -44,8 +44,39 @@ export function snippetOf(text: string, max = 120): string {
   return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }
 
-/** Reads the passages of `hits` (a file that vanished since indexing gives an empty text). */
-export async function readPassages(hits: RootedResult[], maxLines = 60): Promise<Passage[]> {
+/**
+ * The file a hit names, if it is inside its folder: a relative, normalised path whose real
+ * location (links resolved) stays under the folder's. Anything else came from a crafted index and
+ * is never read, shown or opened.
+ */
+export async function hitFile(root: string, rel: string): Promise<string | null> {
+  if (typeof rel !== 'string' || rel === '' || rel.includes('\0') || rel.includes('\\') || rel.startsWith('/') || /^[A-Za-z]:/.test(rel)) return null;
+  if (rel.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) return null;
+  const file = path.resolve(root, ...rel.split('/'));
+  try {
+    const [realRoot, real] = await Promise.all([fsp.realpath(root), fsp.realpath(file)]);
+    const back = path.relative(realRoot, real);
+    if (!back || back.startsWith('..') || path.isAbsolute(back)) return null;
+    const st = await fsp.stat(real);
+    return st.isFile() ? file : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Keeps the hits whose file is inside their folder (see `hitFile`). */
+export async function confineHits<T extends RootedResult>(hits: T[]): Promise<T[]> {
+  const ok = await Promise.all(hits.map((h) => hitFile(h.root, h.path)));
+  return hits.filter((_, i) => ok[i] !== null);
+}
+
+/**
+ * Reads the passages of `hits` (a file that vanished since indexing gives an empty text). A hit
+ * outside its folder is dropped; `n` stays the hit's 1-based place in `hits`.
+ */
+export async function readPassages(all: RootedResult[], maxLines = 60): Promise<Passage[]> {
+  const place = new Map(all.map((h, i) => [h, i + 1]));
+  const hits = await confineHits(all);
   const cache = new Map<string, Promise<string>>();
   const read = (file: string) => {
     let p = cache.get(file);
@@ -57,6 +88,6 @@ export async function readPassages(hits: RootedResult[], maxLines = 60): Promise
   };
   return Promise.all(hits.map(async (h, i) => {
     const text = await read(path.join(h.root, ...h.path.split('/')));
-    return { n: i + 1, root: h.root, rootName: h.rootName, path: h.path, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, language: h.language, score: h.score, text: sliceLines(text, h.startLine, h.endLine, maxLines) };
+    return { n: place.get(h) ?? i + 1, root: h.root, rootName: h.rootName, path: h.path, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, language: h.language, score: h.score, text: sliceLines(text, h.startLine, h.endLine, maxLines) };
   }));
 }

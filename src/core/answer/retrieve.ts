@@ -1,5 +1,5 @@
 /** Retrieval for answers: the engine's search, with each hit's lines read from the file as it is now. */
-import * as path from 'node:path';
+import { resolveInside } from '../fsutil.js';
 import { readSourceFile } from '../scanner.js';
 import type { SearchResult } from '../types.js';
 import type { Source } from './types.js';
@@ -19,8 +19,10 @@ export async function sourcesFor(root: string, hits: SearchResult[]): Promise<So
   const out: Source[] = [];
   for (const h of hits) {
     if (!files.has(h.path)) {
-      const r = await readSourceFile(path.join(root, ...h.path.split('/')));
-      files.set(h.path, 'text' in r ? r.text.split(/\r?\n/) : null);
+      // A path that leaves the folder (a crafted store) is never read nor sent.
+      const abs = resolveInside(root, h.path);
+      const r = abs ? await readSourceFile(abs) : null;
+      files.set(h.path, r && 'text' in r ? r.text.split(/\r?\n/) : null);
     }
     const lines = files.get(h.path);
     if (!lines || h.startLine > lines.length) continue;
