@@ -134,6 +134,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       backoff: cmd === 'index' && (!!v.backoff || (!!v.watch && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
       pauseOnBattery: v['pause-on-battery'],
       pauseWhenBusy: v['pause-when-busy'],
+      // Test hook: an HNSW graph on a small index (the fault suite corrupts its file).
+      annThreshold: process.env.LOUPE_ANN_THRESHOLD ? Number(process.env.LOUPE_ANN_THRESHOLD) : undefined,
       logger,
     };
   } catch (e) {

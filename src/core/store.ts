@@ -112,6 +112,46 @@ interface Manifest {
   ann: { name: string; sha256: string; bytes: number; count: number; factory: string } | null;
   vectors: { name: string };
   journal: { name: string };
+  /** Who wrote the store (see `currentWriter`); a store of another user or machine is not used. */
+  writer?: Writer;
+}
+
+/** The user and machine a store belongs to. */
+export interface Writer {
+  user: string;
+  machine: string;
+}
+
+let writerCache: Writer | undefined;
+
+/**
+ * This process's user (uid, or the name where there are no uids) and machine (the OS machine id
+ * where there is one, else the host name). A `.loupe/` that arrived with a clone or an archive
+ * carries someone else's, so it is rebuilt rather than trusted.
+ */
+export function currentWriter(): Writer {
+  if (writerCache) return writerCache;
+  let machine = '';
+  for (const f of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
+    try {
+      const b = readRegular(f, 4096);
+      if (b && b.toString('latin1').trim()) {
+        machine = b.toString('latin1').trim();
+        break;
+      }
+    } catch {
+      // not there
+    }
+  }
+  let user: string;
+  try {
+    const u = os.userInfo();
+    user = u.uid >= 0 ? `uid:${u.uid}` : `name:${u.username}`;
+  } catch {
+    user = `name:${process.env.USER ?? process.env.USERNAME ?? ''}`;
+  }
+  writerCache = { user, machine: machine || `host:${os.hostname()}` };
+  return writerCache;
 }
 
 interface MetaSnapshot {
@@ -176,6 +216,8 @@ export function validateManifest(m: unknown): Manifest | string {
   }
   if (!isObj(m.vectors) || !isStr(m.vectors.name) || !NAME_PATTERN.vectors.test(m.vectors.name)) return 'manifest.json has an invalid vectors entry';
   if (!isObj(m.journal) || !isStr(m.journal.name) || !NAME_PATTERN.journal.test(m.journal.name)) return 'manifest.json has an invalid journal entry';
+  const w = m.writer;
+  if (w !== undefined && (!isObj(w) || !isStr(w.user, 256) || !isStr(w.machine, 256))) return 'manifest.json has an invalid writer';
   // Only the known fields are kept: nothing else in the file is ever used.
   return {
     format: STORE_FORMAT, modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions, generation: m.generation,
@@ -183,6 +225,7 @@ export function validateManifest(m: unknown): Manifest | string {
     meta: { name: meta.name, sha256: meta.sha256, bytes: meta.bytes },
     ann: ann === null ? null : { name: ann.name as string, sha256: ann.sha256 as string, bytes: ann.bytes as number, count: ann.count as number, factory: ann.factory as string },
     vectors: { name: m.vectors.name }, journal: { name: m.journal.name },
+    ...(isObj(w) ? { writer: { user: w.user as string, machine: w.machine as string } } : {}),
   };
 }
 
@@ -340,6 +383,11 @@ export class Store {
         this.startEmpty();
         return;
       }
+      const me = currentWriter();
+      if (!m.writer || m.writer.user !== me.user || m.writer.machine !== me.machine) {
+        this.damaged('it was written by another user or machine, or by a Loupe that did not record its writer; an index that came with a clone or a copy is not used');
+        return;
+      }
       if (m.modelId !== this.identity.modelId) {
         // A manifest that does not match its own files (swapped in from another store, or forged)
         // is damage, rebuilt; a whole index of another model is the user's to discard.
@@ -489,6 +537,7 @@ export class Store {
       ann: null,
       vectors: { name: `vectors-${g}.bin` },
       journal: { name: `journal-${g}.log` },
+      writer: currentWriter(),
     };
     this.vecFd = this.createVectorFile(path.join(this.dir, this.manifest.vectors.name));
     removeOwned(path.join(this.dir, this.manifest.journal.name));
@@ -892,6 +941,7 @@ export class Store {
       ann,
       vectors: { name: vectorsName },
       journal: { name: journalName },
+      writer: currentWriter(),
     };
     writeFileAtomic(path.join(this.dir, 'manifest.json'), JSON.stringify(this.manifest, null, 1));
     closeSync(this.journalFd);
