@@ -134,7 +134,7 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
       engine = { root: st.root, search: (query, o) => conn.request('search', { query, k: o.k }) };
       chunks = st.chunks;
     } else {
-      parts = await openEngine({ ...params, logger });
+      parts = await openEngine({ ...params, logger, readOnly: true });
       engine = parts.engine;
       chunks = parts.engine.store.chunkCount;
     }
@@ -196,7 +196,7 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
     const msg = e instanceof LoupeError ? e.message : ((e as Error).stack ?? String(e));
     if (v.json) io.out(JSON.stringify({ question, error: { message: msg, code: e instanceof LoupeError ? e.code : 'answer-failed' } }));
     io.err(`loupe: ${msg}`);
-    return 1;
+    return e instanceof LoupeError && e.code === 'bad-store' ? 2 : 1;
   } finally {
     process.off('SIGINT', onSigint);
     await model?.dispose().catch(() => undefined);

@@ -248,7 +248,7 @@ export class Loupe implements vscode.Disposable {
       return [];
     })));
     signal.throwIfAborted();
-    return readPassages(mergeResults(lists, k));
+    return (await readPassages(mergeResults(lists, k))).map((p, i) => ({ ...p, n: i + 1 }));
   }
 
   /** How much a search covers right now. */
