@@ -149,6 +149,9 @@ interface PendingFile {
   waiting: number;
 }
 
+/** A file that takes longer than this to read and chunk is named in the log. */
+const SLOW_FILE_MS = 10_000;
+
 /** Journal entries after which a watcher update writes a snapshot. */
 const SNAPSHOT_AFTER_OPS = 1000;
 
@@ -429,7 +432,10 @@ export class Engine {
         bytesDone += f.size;
         // One file's trouble (unreadable, binary, a parser or chunker failure, a budget) skips that
         // file with one line in the summary and the log; the run goes on.
+        const t0 = performance.now();
         const prepared = await this.prepareFile(f, maxTokens).catch((e: unknown) => ({ skip: 'error', detail: errorText(e) }) as const);
+        const ms = performance.now() - t0;
+        if (ms > SLOW_FILE_MS) this.logger.warn(`Index: ${f.rel} took ${(ms / 1000).toFixed(1)} s to read and chunk`);
         if ('skip' in prepared) {
           const line = `${f.rel}: skipped (${prepared.skip}: ${prepared.detail})`;
           warnings.push(line);
