@@ -134,6 +134,8 @@ export class EngineClient {
     if (!this.child) this.spawn();
     const opened = this.raw('open', params);
     this.ready = opened.then(() => undefined);
+    // The caller gets the failure; requests waiting on `ready` get it too, and nothing is unhandled.
+    this.ready.catch(() => undefined);
     return opened;
   }
 
