@@ -11,11 +11,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TreeSitterChunker } from '../src/adapters/treesitter-chunker.js';
 import {
+  boundedHeader,
   chunkHeader,
   chunkLineWindows,
   chunkOutline,
   fitToTokenBudget,
   resolveChunkingOptions,
+  shortenMiddle,
   splitLines,
 } from '../src/core/chunking.js';
 import { languageForPath } from '../src/core/languages.js';
@@ -323,7 +325,33 @@ describe('token budget and header', () => {
     assert.equal(parts.length, 1);
     assert.equal(words('// a.js\n' + parts[0].text), 50);
     assert.deepEqual([parts[0].startLine, parts[0].endLine], [7, 7]);
-    assert.throws(() => fitToTokenBudget(chunk, words, 2, '// a very long header\n'), /header alone/);
+    // A header that leaves no room is shortened for the fitting, never fatal.
+    const tiny = fitToTokenBudget(chunk, words, 2, '// a very long header\n');
+    assert.ok(tiny.length >= 1 && tiny.every((p) => p.startLine === 7));
+  });
+
+  test('shortenMiddle keeps the first and last segments, else cuts characters', () => {
+    assert.equal(shortenMiddle('a/b/c/d/e/f.ts', 100, '/'), 'a/b/c/d/e/f.ts');
+    assert.equal(shortenMiddle('a/b/c/d/e/f.ts', 10, '/'), 'a/…/e/f.ts');
+    assert.equal(shortenMiddle('abcdefghij', 5, '/'), 'ab…ij');
+    assert.ok(shortenMiddle('x'.repeat(1000), 40, '.').length <= 40);
+  });
+
+  test('boundedHeader shortens a header that would take over half the budget, from the middle', () => {
+    // Roughly a wordpiece tokenizer on paths: one token per 3 characters.
+    const tokens = (t: string) => Math.ceil(t.length / 3);
+    const normal = { path: 'src/core/engine.ts', symbol: 'Engine.index' };
+    assert.equal(boundedHeader(normal, tokens, 256), chunkHeader(normal));
+    const deep = { path: Array.from({ length: 200 }, (_, i) => `dir${i}`).join('/') + '/leaf.ts', symbol: Array.from({ length: 60 }, (_, i) => `Outer${i}`).join('.') };
+    const h = boundedHeader(deep, tokens, 256);
+    assert.ok(tokens(h) <= 128, `${tokens(h)} tokens: ${h}`);
+    assert.ok(h.startsWith('// dir0/…/') && h.includes('leaf.ts'), h);
+    assert.ok(h.includes('Outer0.') && h.includes('.Outer59'), h);
+    const heading = { path: 'README.md', symbol: 'Intro > ' + 'word '.repeat(3000).trim() };
+    assert.ok(tokens(boundedHeader(heading, tokens, 256)) <= 128);
+    // The pieces of a chunk with such a header all fit with it.
+    const chunk: Chunk = { ...deep, startLine: 1, endLine: 30, language: 'typescript', text: Array.from({ length: 30 }, (_, i) => `const v${i} = ${i};`).join('\n') };
+    for (const p of fitToTokenBudget(chunk, tokens, 256, h)) assert.ok(tokens(h + p.text) <= 256);
   });
 
   test('pure line windows prefer blank lines', () => {
@@ -350,5 +378,54 @@ describe('resources', () => {
     const grown = (offHeap() - before) / 1e6;
     // Without tree.delete() this grows by ~15 MB per pass.
     assert.ok(grown < 25, `memory outside the JS heap grew ${grown.toFixed(1)} MB`);
+  });
+});
+
+describe('budgets for slow files', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `export function fn${i}(a: number): number {\n  const b = a * 2;\n  const c = b + ${i};\n  const d = c - 1;\n  return d;\n}\n`).join('\n');
+
+  test('a file over the line budget is cut into line windows without parsing', async () => {
+    const small = new TreeSitterChunker({ maxParseLines: 100 });
+    try {
+      const text = many(60);
+      const chunks = await small.chunkFile('src/many.ts', text);
+      assert.deepEqual(chunks, chunkLineWindows('src/many.ts', 'typescript', text));
+      // Under the budget the same file is parsed: chunks are named after functions.
+      assert.ok((await chunker.chunkFile('src/many.ts', text)).some((c) => c.symbol?.startsWith('fn')));
+    } finally {
+      small.dispose();
+    }
+  });
+
+  test('a parse over the time budget is cancelled, the file gets line windows, and the parser works on', async () => {
+    const hasty = new TreeSitterChunker({ parseTimeoutMs: 0 });
+    try {
+      const text = many(3000);
+      const t0 = performance.now();
+      const chunks = await hasty.chunkFile('src/big.ts', text);
+      assert.ok(performance.now() - t0 < 5000);
+      assert.deepEqual(chunks, chunkLineWindows('src/big.ts', 'typescript', text));
+      // The cancelled parse is not resumed into the next file's tree.
+      const ok = new TreeSitterChunker({ parseTimeoutMs: 10_000 });
+      const after = await ok.chunkFile('src/small.ts', many(3));
+      assert.deepEqual(after.map((c) => c.symbol), ['fn0', 'fn1', 'fn2']);
+      ok.dispose();
+    } finally {
+      hasty.dispose();
+    }
+  });
+
+  test('a 100k-line function and a file of newlines stay quick', async () => {
+    const huge = `function huge() {\n${Array.from({ length: 100_000 }, (_, i) => `  step(${i});`).join('\n')}\n}\n`;
+    let t0 = performance.now();
+    const chunks = await chunker.chunkFile('src/huge.js', huge);
+    const hugeMs = performance.now() - t0;
+    assert.ok(chunks.length > 1000 && chunks.every((c) => c.endLine - c.startLine < 60));
+    t0 = performance.now();
+    const blank = await chunker.chunkFile('src/blank.py', '\n'.repeat(1_000_000));
+    const blankMs = performance.now() - t0;
+    assert.deepEqual(blank, []);
+    console.log(`100k-line function: ${chunks.length} chunks in ${Math.round(hugeMs)} ms; 1M newlines: ${Math.round(blankMs)} ms`);
+    assert.ok(hugeMs < 20_000 && blankMs < 10_000);
   });
 });

@@ -32,7 +32,9 @@ describe('loupe CLI (real process)', () => {
     assert.equal(s.code, 0, s.err);
     const results = JSON.parse(s.out) as { path: string; startLine: number; endLine: number; symbol: string | null; language: string; score: number }[];
     assert.ok(results.length >= 1 && results.length <= 3);
-    assert.deepEqual(Object.keys(results[0]).sort(), ['endLine', 'language', 'path', 'score', 'startLine', 'symbol']);
+    // The contract's fields stay; fields are only ever added (kind, dense, lexical, boost).
+    for (const f of ['endLine', 'language', 'path', 'score', 'startLine', 'symbol']) assert.ok(f in results[0], f);
+    assert.deepEqual(Object.keys(results[0]).filter((f) => !['endLine', 'language', 'path', 'score', 'startLine', 'symbol', 'kind', 'dense', 'lexical', 'boost'].includes(f)), []);
     assert.equal(results[0].path, 'src/config.ts');
     assert.equal(results[0].symbol, 'parseConfigFile');
     assert.equal(typeof results[0].score, 'number');
@@ -55,6 +57,29 @@ describe('loupe CLI (real process)', () => {
     const s = loupe('search', root, 'sort integers quickly', '-k', '2', '--model', model, '--cpu');
     assert.equal(s.code, 0, s.err);
     assert.match(s.out.split('\n')[0], /^\d\.\d{3} {2}src\/sort\.go:\d+-\d+ {2}QuickSort$/);
+  });
+
+  test('search --lang, --path and --content keep only what they name; bad values exit 2 in one line', () => {
+    const go = loupe('search', root, 'parse config file', '--lang', 'go', '--json', '--model', model, '--cpu');
+    assert.equal(go.code, 0, go.err);
+    const goHits = JSON.parse(go.out) as { path: string; language: string; kind: string }[];
+    assert.ok(goHits.length > 0 && goHits.every((h) => h.language === 'go'), go.out);
+    const py = loupe('search', root, 'parse config file', '--path', 'src/http/**', '--json', '--model', model, '--cpu');
+    assert.equal(py.code, 0, py.err);
+    const pyHits = JSON.parse(py.out) as { path: string }[];
+    assert.ok(pyHits.length > 0 && pyHits.every((h) => h.path.startsWith('src/http/')), py.out);
+    const docs = loupe('search', root, 'parse config file', '--content', 'docs', '--json', '--model', model, '--cpu');
+    assert.equal(docs.code, 0, docs.err);
+    assert.ok((JSON.parse(docs.out) as { kind: string }[]).every((h) => h.kind === 'docs'), docs.out);
+    const all = loupe('search', root, 'parse config file', '--content', 'all', '--json', '--model', model, '--cpu');
+    assert.equal(all.code, 0, all.err);
+    assert.equal((JSON.parse(all.out) as { kind: string }[])[0].kind, 'code');
+    for (const [flag, value, msg] of [['--content', 'binaries', /--content must be/], ['--lang', 'klingon', /--lang must be/], ['--path', ' ', /--path needs a glob/]]) {
+      const bad = loupe('search', root, 'parse config file', flag as string, value as string, '--model', model, '--cpu');
+      assert.equal(bad.code, 2, `${flag} ${value}`);
+      assert.match(bad.err, msg as RegExp);
+      assert.equal(bad.err.trim().split('\n').length, 1, bad.err);
+    }
   });
 
   test('another model refuses to mix vectors and points at --rebuild', () => {
@@ -123,9 +148,9 @@ describe('loupe CLI (real process)', () => {
     assert.match(r.err, /missing "<query>"/);
     const u = loupe('frobnicate', root);
     assert.equal(u.code, 2);
-    assert.match(u.err, /Unknown command/);
+    assert.match(u.err, /unknown command/);
     const nd = loupe('index', path.join(root, 'does-not-exist'), '--model', model, '--cpu');
-    assert.equal(nd.code, 1);
-    assert.match(nd.err, /Not a folder/);
+    assert.equal(nd.code, 2);
+    assert.match(nd.err, /no such folder/);
   });
 });

@@ -56,7 +56,11 @@ describe('engine on real adapters (tiny BERT, tree-sitter, hnswlib)', () => {
   test('results follow the CLI contract: relative paths, 1-based inclusive lines, best first', async () => {
     const results = await engine.search('parse config file', { k: 10 });
     const top = results[0];
-    assert.deepEqual(Object.keys(top).sort(), ['endLine', 'language', 'path', 'score', 'startLine', 'symbol']);
+    // The contract's fields, plus only the fields added since (never renamed).
+    const keys = Object.keys(top);
+    for (const f of ['endLine', 'language', 'path', 'score', 'startLine', 'symbol']) assert.ok(keys.includes(f), f);
+    assert.deepEqual(keys.filter((f) => !['endLine', 'language', 'path', 'score', 'startLine', 'symbol', 'kind', 'dense', 'lexical', 'boost'].includes(f)), []);
+    assert.equal(top.kind, 'code');
     assert.equal(top.language, 'typescript');
     // parseConfigFile spans lines 3-7 of the fixture (JSDoc + function); the hit must cover the function.
     assert.ok(top.startLine <= 4 && top.endLine >= 7 && top.endLine <= 8, JSON.stringify(top));

@@ -67,7 +67,8 @@ describe('settings', () => {
 
   test('answer model: none configured off Apple Silicon, MLX may answer on it, openai needs a URL', () => {
     const none = readSettings(() => undefined);
-    assert.match(answerModelMissing(none, 'linux', 'x64')!, /loupe\.answer\.model/);
+    assert.match(answerModelMissing(none, 'linux', 'x64')!, /Choose Answer Model/);
+    assert.equal(answerModelMissing(none, 'linux', 'x64', true), undefined, 'an installed chat model answers');
     assert.equal(answerModelMissing(none, 'darwin', 'arm64'), undefined);
     const gguf = readSettings((k) => (k === 'answer.model' ? '/m/chat.gguf' : undefined));
     assert.equal(answerModelMissing(gguf, 'linux', 'x64'), undefined);

@@ -177,16 +177,20 @@ describe('answerQuestion with the engine and the tiny LLaMA', () => {
       assert.equal(j.answer, TINY_LLAMA_SENTENCE);
       assert.equal(j.citations[0].path, 'src/config.ts');
       assert.equal(j.model.kind, 'llama');
-      // No chat model configured: a clear error, exit 1.
-      err.length = 0;
+      // No chat model configured: the passages and how to get answers (test/ask-no-model.test.ts has the details).
+      out.length = 0;
       const prev = process.env.LOUPE_CHAT_MODEL;
+      const prevDir = process.env.LOUPE_MODELS_DIR;
       delete process.env.LOUPE_CHAT_MODEL;
+      process.env.LOUPE_MODELS_DIR = path.join(proj.dir, 'no-models');
       try {
-        assert.equal(await main(['ask', proj.dir, 'parse config file', '--model', tinyBertPath(), '--llm', 'llama', '--cpu'], io), 1);
+        assert.equal(await main(['ask', proj.dir, 'parse config file', '--model', tinyBertPath(), '--llm', 'llama', '--cpu'], io), 0);
       } finally {
         if (prev !== undefined) process.env.LOUPE_CHAT_MODEL = prev;
+        if (prevDir !== undefined) process.env.LOUPE_MODELS_DIR = prevDir;
+        else delete process.env.LOUPE_MODELS_DIR;
       }
-      assert.match(err.join('\n'), /No GGUF chat model is available/);
+      assert.match(out.join('\n'), /No GGUF chat model is available[\s\S]*\[1\] src\/config\.ts[\s\S]*How to get answers/);
       assert.equal(await main(['ask', proj.dir], io), 2);
     } finally {
       engine = await openTestEngine(proj.dir);

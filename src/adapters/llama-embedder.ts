@@ -55,14 +55,15 @@ async function runtime(gpu: 'auto' | false): Promise<{ mod: NodeLlama; llama: Ll
 }
 
 /** Checks a model file before handing it to llama.cpp, which aborts the process on some bad input. */
-export async function checkGgufFile(modelPath: string): Promise<void> {
+export async function checkGgufFile(modelPath: string, kind: 'embedding' | 'chat' = 'embedding'): Promise<void> {
+  const what = kind === 'chat' ? 'an answer (chat/instruct) model, e.g. Qwen2.5-Coder-1.5B-Instruct (`loupe models list`); not an embedding model' : 'an embedding model';
   let fh;
   try {
     fh = await fsp.open(modelPath, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new LoupeError(
-      code === 'ENOENT' ? `Model file not found: ${modelPath}` : `Model file cannot be read: ${modelPath} (${(e as Error).message})`,
+      code === 'ENOENT' ? `Model file not found: ${modelPath} (Loupe needs ${what} here)` : `Model file cannot be read: ${modelPath} (${(e as Error).message})`,
       'model-missing',
     );
   }
@@ -70,7 +71,7 @@ export async function checkGgufFile(modelPath: string): Promise<void> {
     const head = Buffer.alloc(8);
     const { bytesRead } = await fh.read(head, 0, 8, 0);
     if (bytesRead < 8 || head.toString('latin1', 0, 4) !== 'GGUF') {
-      throw new LoupeError(`Not a GGUF model file: ${modelPath} (it does not start with the GGUF magic bytes). Loupe needs a GGUF embedding model.`, 'model-not-gguf');
+      throw new LoupeError(`Not a GGUF model file: ${modelPath} (it does not start with the GGUF magic bytes). Loupe needs ${what} as a GGUF file.`, 'model-not-gguf');
     }
     const version = head.readUInt32LE(4);
     if (version < 2 || version > 3) throw new LoupeError(`Unsupported GGUF version ${version} in ${modelPath}.`, 'model-not-gguf');

@@ -30,6 +30,13 @@ export interface TreeSitterChunkerOptions extends Partial<ChunkingOptions> {
   webTreeSitterWasm?: string;
   /** Files longer than this (characters) are not parsed but cut into line windows. */
   maxParseChars?: number;
+  /** Files with more lines than this are not parsed but cut into line windows (default 50,000). */
+  maxParseLines?: number;
+  /**
+   * Time budget of one file's parse and outline query, in ms (default 5000): past it the parse is
+   * cancelled and the file cut into line windows, so one pathological file cannot dominate a run.
+   */
+  parseTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -226,6 +233,16 @@ function functionName(def: Node): string | null {
   return null;
 }
 
+/** Files with more lines than this are cut into line windows without parsing. */
+export const DEFAULT_MAX_PARSE_LINES = 50_000;
+
+/** Whether `text` has more than `max` lines (stops counting once it knows). */
+function lineCountOver(text: string, max: number): boolean {
+  let lines = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) if (++lines > max) return true;
+  return false;
+}
+
 /** Finds a default grammar file: @vscode/tree-sitter-wasm, else our vendored native/grammars. */
 export function defaultGrammarPath(file: string): string {
   const req = createRequire(import.meta.url);
@@ -248,17 +265,25 @@ export class TreeSitterChunker implements ChunkerPort {
   private readonly grammars = new Map<CodeLanguage, Promise<Grammar>>();
   private readonly loaded: Grammar[] = [];
   private readonly maxParseChars: number;
+  private readonly maxParseLines: number;
+  private readonly parseTimeoutMs: number;
   private readonly logger: Logger;
   readonly version: string;
 
   constructor(private readonly config: TreeSitterChunkerOptions = {}) {
     this.options = resolveChunkingOptions(config);
     this.maxParseChars = config.maxParseChars ?? 2_000_000;
+    this.maxParseLines = config.maxParseLines ?? DEFAULT_MAX_PARSE_LINES;
+    this.parseTimeoutMs = config.parseTimeoutMs ?? 5000;
     this.logger = config.logger ?? silentLogger;
     // The rules that decide a file's chunks: the core algorithm's revision, the options and the
     // grammar queries. Changing any of them re-chunks indexed files at the next run.
     this.version = createHash('sha256')
-      .update(JSON.stringify([CHUNKING_REVISION, this.options, this.maxParseChars, PATTERNS, COMMON_PATTERNS]))
+      .update(JSON.stringify([
+        CHUNKING_REVISION, this.options, this.maxParseChars, PATTERNS, COMMON_PATTERNS,
+        // Only a non-default line budget changes the version (the default came later: no re-chunk for it).
+        ...(this.maxParseLines !== DEFAULT_MAX_PARSE_LINES ? [this.maxParseLines] : []),
+      ]))
       .digest('hex')
       .slice(0, 16);
   }
@@ -272,7 +297,7 @@ export class TreeSitterChunker implements ChunkerPort {
   async chunkFile(relPath: string, text: string): Promise<Chunk[]> {
     const language = languageForPath(relPath);
     if (language === 'text') return chunkLineWindows(relPath, 'text', text, this.options, isMarkdownPath(relPath));
-    if (text.length > this.maxParseChars || isMinified(text, this.options.minifiedLineChars)) {
+    if (text.length > this.maxParseChars || isMinified(text, this.options.minifiedLineChars) || lineCountOver(text, this.maxParseLines)) {
       return chunkLineWindows(relPath, language, text, this.options);
     }
     let grammar: Grammar;
@@ -284,10 +309,21 @@ export class TreeSitterChunker implements ChunkerPort {
     }
     let tree: Tree | null = null;
     try {
-      tree = grammar.parser.parse(text);
-      if (!tree) return chunkLineWindows(relPath, language, text, this.options);
+      const deadline = performance.now() + this.parseTimeoutMs;
+      const overdue = (): boolean => performance.now() > deadline;
+      tree = grammar.parser.parse(text, null, { progressCallback: overdue as (s: unknown) => void });
+      if (!tree) {
+        // A cancelled parse resumes on the next call unless the parser is reset.
+        grammar.parser.reset();
+        this.logger.warn(`Chunker: parsing ${relPath} took over ${this.parseTimeoutMs} ms; using line windows.`);
+        return chunkLineWindows(relPath, language, text, this.options);
+      }
       const lineStarts = lineStartsOf(text);
-      const defs = this.outline(tree, grammar.query, text, lineStarts);
+      const defs = this.outline(tree, grammar.query, text, lineStarts, overdue);
+      if (overdue()) {
+        this.logger.warn(`Chunker: outlining ${relPath} took over ${this.parseTimeoutMs} ms; using line windows.`);
+        return chunkLineWindows(relPath, language, text, this.options);
+      }
       return chunkOutline(relPath, language, text, defs, this.options, cutCost(tree, text, lineStarts));
     } catch (err) {
       this.logger.warn(`Chunker: parsing ${relPath} failed (${String(err)}); using line windows.`);
@@ -357,13 +393,13 @@ export class TreeSitterChunker implements ChunkerPort {
   }
 
   /** Named definitions of a tree, nested by containment, with line ranges including leading comments. */
-  private outline(tree: Tree, query: Query, text: string, lineStarts: number[]): OutlineDef[] {
+  private outline(tree: Tree, query: Query, text: string, lineStarts: number[], overdue: () => boolean = () => false): OutlineDef[] {
     const raw: RawDef[] = [];
     const seen = new Set<number>();
     const wrappersByEnd = new Map<number, Node[]>();
     /** Last line of a leading comment → its first line, and whether it is a doc block (`/**`). */
     const leadingByLastLine = new Map<number, { first: number; doc: boolean }>();
-    for (const m of query.matches(tree.rootNode)) {
+    for (const m of query.matches(tree.rootNode, { progressCallback: overdue as (s: unknown) => void })) {
       let def: Node | null = null;
       let name: Node | null = null;
       let receiver: Node | null = null;

@@ -2,15 +2,18 @@
  * `loupe ask <dir> "<question>"`: retrieval-augmented answer from a local model, streamed to
  * stdout, with numbered citations mapped to files and lines.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { answerQuestion, type DoneEvent } from '../core/answer/answer.js';
 import { formatCitation } from '../core/answer/citations.js';
 import { engineRetriever } from '../core/answer/retrieve.js';
+import { formatPassages, howToGetAnswers } from '../core/answer/no-model.js';
+import { resolveChatModelArg } from '../core/models/manager.js';
 import type { AnswerEvent, ChatModelPort } from '../core/answer/types.js';
 import { LoupeError } from '../core/types.js';
 import { closeEngine, openEngine } from '../adapters/open-engine.js';
 import { openAnswerModel, type AnswerModelConfig } from '../adapters/llm/open-answer-model.js';
-import { parseCommandArgs, posInt, stderrLogger, type CliIo } from './common.js';
+import { exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, type CliIo } from './common.js';
 
 export const ASK_USAGE = `Usage:
   loupe ask <dir> "<question>" [--json] [-k 8] [--max-tokens 512]
@@ -58,7 +61,7 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
-}, ASK_USAGE, io);
+}, ASK_USAGE, io, 'loupe ask');
   if (!parsed) return 2;
   const { values: v, positionals: pos } = parsed;
   if (v.help) {
@@ -68,25 +71,42 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
   const [dir, ...rest] = pos;
   const question = rest.join(' ').trim();
   if (!dir || !question) {
-    io.err(`loupe ask: ${dir ? 'missing "<question>"' : 'missing <dir>'}\n\n${ASK_USAGE}`);
+    io.err(`loupe ask: ${dir ? 'missing "<question>"' : 'missing <dir> (the project folder)'}; \`loupe ask --help\` shows the usage`);
     return 2;
   }
   const provider = (v.llm ?? 'auto') as AnswerModelConfig['provider'];
   if (!['auto', 'mlx', 'llama', 'openai'].includes(provider!)) {
-    io.err(`loupe ask: --llm must be auto, mlx, llama or openai\n\n${ASK_USAGE}`);
+    io.err('loupe ask: --llm must be auto, mlx, llama or openai');
     return 2;
   }
   const write = io.write ?? ((s: string) => void process.stdout.write(s));
   const logger = stderrLogger(!!v.verbose, io);
   let k: number | undefined, maxTokens: number | undefined, threads: number | undefined, context: number | undefined;
+  let root: string;
+  let llmModel: string | undefined;
   try {
+    root = projectFolder(dir, 'loupe ask');
+    llmModel = v['llm-model'] ? resolveChatModelArg(v['llm-model']) : undefined;
     k = posInt(v.k, '-k');
     maxTokens = posInt(v['max-tokens'], '--max-tokens');
     threads = posInt(v.threads, '--threads');
     context = posInt(v.context, '--context');
   } catch (e) {
-    io.err(`loupe ask: ${(e as Error).message}`);
-    return 2;
+    io.err((e as Error).message.startsWith('loupe ask:') ? (e as Error).message : `loupe ask: ${(e as Error).message}`);
+    return exitCodeOf(e);
+  }
+  // A named model file that is not there is the user's to fix: say which kind of model goes there.
+  if (llmModel && /\.gguf$/i.test(llmModel) && !existsSync(llmModel)) {
+    io.err(`loupe ask: answer model not found: ${llmModel} (--llm-model takes a chat/instruct GGUF such as Qwen2.5-Coder-1.5B-Instruct, or an installed id from \`loupe models list\`; not an embedding model)`);
+    return 1;
+  }
+  // Checked before the engine opens: opening creates the index folder, and asking creates nothing.
+  const storeDir = v.store ? path.resolve(v.store) : path.join(root, '.loupe');
+  if (!hasIndex(storeDir)) {
+    const msg = `${root} has no index yet; run \`loupe index ${root}\` first.`;
+    if (v.json) io.out(JSON.stringify({ question, error: { message: msg, code: 'not-indexed' } }));
+    io.err(`loupe: ${msg}`);
+    return 1;
   }
 
   const ac = new AbortController();
@@ -96,8 +116,8 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
   let model: ChatModelPort | undefined;
   try {
     parts = await openEngine({
-      root: path.resolve(dir),
-      storeDir: v.store ? path.resolve(v.store) : undefined,
+      root,
+      storeDir,
       modelPath: v.model ? path.resolve(v.model) : undefined,
       gpu: v.cpu ? false : 'auto',
       logger,
@@ -106,17 +126,31 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
     if (!engine.store.chunkCount) {
       throw new LoupeError(`${engine.root} has no index yet (or it is empty); run \`loupe index ${engine.root}\` first.`, 'not-indexed');
     }
-    ({ model } = await openAnswerModel({
-      provider,
-      url: v['llm-url'],
-      model: v['llm-model'] && /\.gguf$/i.test(v['llm-model']) ? path.resolve(v['llm-model']) : v['llm-model'],
-      threads,
-      contextSize: context,
-      gpu: v.cpu ? false : 'auto',
-      idleStopMs: 0,
-      logger,
-      progress: (m) => io.err(m),
-    }));
+    try {
+      ({ model } = await openAnswerModel({
+        provider,
+        url: v['llm-url'],
+        model: llmModel,
+        threads,
+        contextSize: context,
+        gpu: v.cpu ? false : 'auto',
+        idleStopMs: 0,
+        logger,
+        progress: (m) => io.err(m),
+      }));
+    } catch (e) {
+      // No answer model to be had: the passages are still worth showing, with how to get answers.
+      if (!(e instanceof LoupeError) || (e.code !== 'model-missing' && e.code !== 'server-not-running')) throw e;
+      const sources = await engineRetriever(engine)(question, k ?? 8, ac.signal);
+      if (v.json) {
+        io.out(JSON.stringify({ question, answer: null, noAnswerModel: e.message, passages: sources }));
+        return 0;
+      }
+      io.out(`No answer model is available (${e.message.replace(/\.$/, '')}). The passages an answer would be built from:\n`);
+      for (const l of formatPassages(sources)) io.out(l);
+      for (const l of howToGetAnswers(dir, question)) io.out(l);
+      return 0;
+    }
     let streamed = false;
     const onEvent = (e: AnswerEvent): void => {
       if (v.json) return;

@@ -1,22 +1,28 @@
 import * as path from 'node:path';
 import { readManifest } from '../core/store.js';
-import { DEFAULT_SEARCH_MODE, SEARCH_MODES, type SearchMode } from '../core/engine.js';
-import { LoupeError, type IndexProgress, type IndexSummary } from '../core/types.js';
+import { DEFAULT_SEARCH_MODE, SEARCH_MODES, type SearchFilter, type SearchMode } from '../core/engine.js';
+import { CONTENT_KINDS, type ContentKind } from '../core/ranking.js';
+import { CODE_LANGUAGES } from '../core/languages.js';
+import { LoupeError, type IndexProgress, type IndexSummary, type SearchResult } from '../core/types.js';
 import { closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
-import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
+import { connectRunning, LocalConn, openParamsOf, type EngineConn } from './engine-conn.js';
+import { runMcp } from './mcp.js';
 import { runAsk } from './ask.js';
 import { runBenchCli } from './bench.js';
 import { runExportCli } from './export.js';
 import { runModelsCli } from './models.js';
 import { describeCompute } from '../adapters/compute/describe.js';
-import { parseCommandArgs, posInt, stderrLogger, type CliIo } from './common.js';
+import { exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, usageError, type CliIo } from './common.js';
 import { ModelManager, resolveModelArg } from '../core/models/manager.js';
 import { describeModel, modelTier, QUALITY_MODEL_ID, tierAdvice } from '../core/models/tiers.js';
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>|<id>] [--dims <n>] [--store <dir>]
-  loupe search <dir> "<query>" [-k 10] [--mode hybrid|dense|lexical] [--json] [--model <file.gguf>] [--store <dir>]
+  loupe search <dir> "<query>" [-k 10] [--mode hybrid|dense|lexical] [--content code|tests|docs|examples|config|all]
+               [--lang <language>] [--path <glob>] [--json] [--model <file.gguf>] [--store <dir>]
   loupe status <dir> [--json] [--store <dir>]
+  loupe serve <dir> [--model <file|id>] [--store <dir>]   run the index's shared engine in the foreground
+  loupe mcp [dir] [--model <file|id>] [--store <dir>]     MCP server on stdio for coding agents (docs/agents.md)
   loupe ask <dir> "<question>" [--json] [--llm auto|mlx|llama|openai] [--llm-url <url>] [--llm-model <m>]  (loupe ask --help)
   loupe bench [--quick] [--json <out.json>] [--report <report.html>] [--model <file.gguf>]  (loupe bench --help)
   loupe export <dir> --projector <outdir> [--store <dir>]
@@ -35,6 +41,10 @@ Options:
   --watch               keep the index up to date as files change (Ctrl-C to stop)
   -k <n>                number of results (default 10)
   --mode <m>            search with vectors (dense), BM25 (lexical) or both fused (hybrid, default)
+  --content <kinds>     search only these content kinds, comma-separated: code, tests, docs, examples,
+                        config, or all (default: all; code ranks first for code questions)
+  --lang <language>     search only chunks of these languages, comma-separated (typescript, python, go, …, text)
+  --path <glob>         search only files matching a glob (\`src/**\`, \`*.go\`, a folder such as \`lib/http\`)
   --json                machine-readable output
   --max-file-size <kb>  skip files larger than this (default 1024)
   --exclude <glob>      extra gitignore-style exclude (repeatable)
@@ -44,16 +54,47 @@ Options:
   --no-backoff          full speed even with --watch (LOUPE_BACKOFF=0 does the same)
   --pause-on-battery    while backing off, pause embedding on battery power instead of slowing it
   --pause-when-busy     while backing off, pause embedding under heavy load (≥ 85 %) instead of slowing it
-  --verbose             log details to stderr`;
+  --verbose             log details to stderr (and whether a running engine answered)
+
+search and status use the index's running engine when there is one (\`loupe serve\`, \`loupe mcp\`,
+\`loupe index --watch\`, VS Code with storage in the folder): answers in milliseconds, no second copy
+of the model; without one they open the index in process.`;
+
+/** Every command `loupe` knows, for "unknown command" messages. */
+export const COMMANDS = ['index', 'search', 'status', 'ask', 'bench', 'export', 'models'] as const;
 
 /** The top-level command always knows whether stderr is a terminal. */
 interface Io extends CliIo {
   isTTY: boolean;
 }
 
-function progressLine(p: IndexProgress): string {
-  const pct = p.filesTotal ? Math.floor((100 * p.filesDone) / p.filesTotal) : 0;
-  return p.phase === 'scan' ? 'scanning…' : `indexing ${p.filesDone}/${p.filesTotal} files (${pct}%) · ${p.chunksEmbedded} embedded · ${p.chunksCached} cached`;
+/** `1m05s`, `42s`. */
+function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/**
+ * Progress by chunks (files vary too much in size to measure by): chunks done of the estimated
+ * total, embedding throughput, and the time left at that rate. `startedMs`: when the run began.
+ */
+export function progressLine(p: IndexProgress, startedMs = 0, nowMs = startedMs): string {
+  if (p.phase === 'scan') return 'scanning…';
+  const done = p.chunksEmbedded + p.chunksCached;
+  const total = Math.max(done, p.chunksEstimated ?? done);
+  const firm = p.filesDone >= p.filesTotal;
+  const pct = total ? Math.floor((100 * done) / total) : p.filesTotal ? Math.floor((100 * p.filesDone) / p.filesTotal) : 0;
+  const secs = (nowMs - startedMs) / 1000;
+  const rate = secs > 1 ? p.chunksEmbedded / secs : 0;
+  const parts = [`indexing ${done}/${firm ? '' : '~'}${total} chunks (${pct}%)`];
+  if (rate > 0) {
+    parts.push(`${rate >= 10 ? Math.round(rate) : rate.toFixed(1)} chunks/s`);
+    // Cached chunks cost nothing: the time left is that of the chunks still to embed, at the embedding rate.
+    const left = Math.max(0, total - done);
+    if (left > 0) parts.push(`about ${duration(left / rate)} left`);
+  }
+  parts.push(`${p.filesDone}/${p.filesTotal} files`);
+  return parts.join(' · ');
 }
 
 function summaryLine(s: IndexSummary): string {
@@ -62,9 +103,15 @@ function summaryLine(s: IndexSummary): string {
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: !!process.stderr.isTTY }): Promise<number> {
+  // A first word that is no command is a typo or a folder given without one: say which commands exist.
+  if (argv[0] && !argv[0].startsWith('-') && !(COMMANDS as readonly string[]).includes(argv[0])) {
+    io.err(`loupe: unknown command '${argv[0]}'; the commands are ${COMMANDS.join(', ')} (loupe --help)`);
+    return 2;
+  }
   // `ask` has options of its own (answer model, server URL): it parses its arguments itself.
   if (argv[0] === 'ask') return runAsk(argv.slice(1), io);
   if (argv[0] === 'models') return runModelsCli(argv.slice(1), io);
+  if (argv[0] === 'mcp') return runMcp(argv.slice(1), io);
   // `bench` and `export` have options of their own too.
   if (argv[0] === 'bench' || argv[0] === 'export') {
     try {
@@ -72,8 +119,11 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       const verbose = argv.includes('--verbose') || argv.includes('-v');
       return await runBenchCli(argv.slice(1), io, stderrLogger(verbose, io));
     } catch (e) {
-      io.err(e instanceof LoupeError ? `loupe: ${e.message}` : `loupe: ${(e as Error).stack ?? e}`);
-      return 1;
+      if (e instanceof LoupeError) {
+        io.err(`loupe: ${e.message}`);
+        return exitCodeOf(e);
+      }
+      throw e;
     }
   }
   const parsed = parseCommandArgs({
@@ -88,6 +138,9 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       watch: { type: 'boolean' },
       k: { type: 'string', short: 'k' },
       mode: { type: 'string' },
+      content: { type: 'string' },
+      lang: { type: 'string' },
+      path: { type: 'string' },
       json: { type: 'boolean' },
       'max-file-size': { type: 'string' },
       exclude: { type: 'string', multiple: true },
@@ -99,7 +152,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
-}, USAGE, io);
+}, USAGE, io, argv[0] && !argv[0].startsWith('-') ? `loupe ${argv[0]}` : 'loupe');
   if (!parsed) return 2;
   const { values: v, positionals: pos } = parsed;
   const [cmd, dir, ...rest] = pos;
@@ -111,14 +164,18 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     io.err(`loupe ${cmd}: --backend must be auto, onnx or llama`);
     return 2;
   }
-  if (!dir) {
-    io.err(`loupe ${cmd}: missing <dir>\n\n${USAGE}`);
+  if (!(COMMANDS as readonly string[]).includes(cmd)) {
+    io.err(`loupe: unknown command '${cmd}'; the commands are ${COMMANDS.join(', ')} (loupe --help)`);
     return 2;
   }
-  const root = path.resolve(dir);
+  if (!dir) {
+    io.err(`loupe ${cmd}: missing <dir> (the project folder); \`loupe --help\` shows the usage`);
+    return 2;
+  }
   const logger = stderrLogger(!!v.verbose, io);
   let cfg: EngineConfig;
   try {
+    const root = projectFolder(dir, `loupe ${cmd}`);
     cfg = {
       root,
       storeDir: v.store ? path.resolve(v.store) : undefined,
@@ -126,20 +183,20 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       dimensions: v.dims ? posInt(v.dims, '--dims') : undefined,
       backend: v.backend === 'onnx' || v.backend === 'llama' ? v.backend : 'auto',
       rebuild: v.rebuild,
-      maxFileBytes: v['max-file-size'] ? Number(v['max-file-size']) * 1024 : undefined,
+      maxFileBytes: v['max-file-size'] ? posInt(v['max-file-size'], '--max-file-size')! * 1024 : undefined,
       excludes: v.exclude,
       gpu: v.cpu ? false : 'auto',
       // Contention-aware back-off while indexing (src/core/compute): on with --backoff, and by default
       // with --watch (the index kept up to date beside an agent); a one-shot index is awaited by its user.
-      backoff: cmd === 'index' && (!!v.backoff || (!!v.watch && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
+      backoff: (cmd === 'index' || cmd === 'serve') && (!!v.backoff || ((cmd === 'serve' || !!v.watch) && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
       pauseOnBattery: v['pause-on-battery'],
       pauseWhenBusy: v['pause-when-busy'],
       logger,
     };
   } catch (e) {
     if (e instanceof LoupeError) {
-      io.err(`loupe: ${e.message}`);
-      return e.code === 'bad-args' ? 2 : 1;
+      io.err(e.code === 'usage' ? e.message : `loupe: ${e.message}`);
+      return exitCodeOf(e);
     }
     throw e;
   }
@@ -148,80 +205,127 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     switch (cmd) {
       case 'index':
         return await runIndex(cfg, !!v.watch, io);
+      case 'serve':
+        return await runServe(cfg, io);
       case 'search': {
         const query = rest.join(' ').trim();
-        if (!query) {
-          io.err(`loupe search: missing "<query>"\n\n${USAGE}`);
-          return 2;
-        }
-        const k = v.k ? Number(v.k) : 10;
-        if (!Number.isInteger(k) || k < 1) {
-          io.err('loupe search: -k must be a positive integer');
-          return 2;
-        }
+        if (!query) throw usageError('loupe search: missing "<query>"; `loupe --help` shows the usage');
+        const k = posInt(v.k, '-k') ?? 10;
         const mode = (v.mode ?? DEFAULT_SEARCH_MODE) as SearchMode;
         if (!SEARCH_MODES.includes(mode)) {
           io.err(`loupe search: --mode must be one of ${SEARCH_MODES.join(', ')}`);
           return 2;
         }
-        return await runSearch(cfg, query, k, !!v.json, io, mode);
+        const filter: SearchFilter = {};
+        if (v.content !== undefined) {
+          const kinds = v.content.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+          const bad = kinds.find((x) => x !== 'all' && !CONTENT_KINDS.includes(x as ContentKind));
+          if (!kinds.length || bad !== undefined) {
+            io.err(`loupe search: --content must be all or a comma-separated list of ${CONTENT_KINDS.join(', ')}${bad ? ` (got "${bad}")` : ''}`);
+            return 2;
+          }
+          if (!kinds.includes('all')) filter.content = kinds as ContentKind[];
+        }
+        if (v.lang !== undefined) {
+          const langs = v.lang.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+          const known = [...CODE_LANGUAGES, 'text'];
+          const bad = langs.find((x) => !known.includes(x as (typeof known)[number]));
+          if (!langs.length || bad !== undefined) {
+            io.err(`loupe search: --lang must be one or more of ${known.join(', ')}${bad ? ` (got "${bad}")` : ''}`);
+            return 2;
+          }
+          filter.language = langs;
+        }
+        if (v.path !== undefined) {
+          if (!v.path.trim()) {
+            io.err('loupe search: --path needs a glob, e.g. --path "src/**"');
+            return 2;
+          }
+          filter.path = v.path;
+        }
+        return await runSearch(cfg, query, k, !!v.json, io, mode, filter);
       }
       case 'status':
         return await runStatus(cfg, !!v.json, io);
       default:
-        io.err(`Unknown command: ${cmd}\n\n${USAGE}`);
-        return 2;
+        throw usageError(`loupe: unknown command '${cmd}'; the commands are ${COMMANDS.join(', ')}`);
     }
   } catch (e) {
     if (e instanceof LoupeError) {
-      io.err(`loupe: ${e.message}`);
-      return 1;
+      io.err(e.code === 'usage' ? e.message : `loupe: ${e.message}`);
+      return exitCodeOf(e);
     }
-    io.err(`loupe: ${(e as Error).stack ?? e}`);
+    // Not a user mistake: one line, and the stack when asked for (--verbose).
+    io.err(`loupe: ${(e as Error).message ?? e}${v.verbose ? `\n${(e as Error).stack}` : ' (--verbose shows the details)'}`);
     return 1;
   }
 }
 
+/**
+ * The engine an indexing command works through: the index's running shared engine when there is
+ * one (it is the one writer), else a host in this process that serves the socket meanwhile, so
+ * `loupe search` and agents use this process's engine while it indexes and watches.
+ */
+async function indexingConn(cfg: EngineConfig, io: Io): Promise<EngineConn> {
+  const params = openParamsOf(cfg);
+  const running = await connectRunning(params, 'loupe index').catch(() => null);
+  if (running) {
+    cfg.logger?.info(`indexing ${running.where}`);
+    return running;
+  }
+  const local = new LocalConn(true);
+  local.onEvent((e) => {
+    if (e.event === 'log') cfg.logger?.[e.level](e.message);
+  });
+  await local.serve(params, cfg.logger ?? stderrLogger(false, io));
+  return local;
+}
+
 async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<number> {
-  const parts = await openEngine(cfg);
-  const { engine } = parts;
-  for (const w of engine.store.report.warnings) io.err(`[warn] ${w}`);
+  const conn = await indexingConn(cfg, io);
   const ac = new AbortController();
-  const onSigint = (): void => ac.abort();
-  process.once('SIGINT', onSigint);
+  const jobId = `cli-index-${process.pid}`;
+  const onSigint = (): void => {
+    ac.abort();
+    void conn.request('cancel', { jobId }).catch(() => undefined);
+  };
+  // `on`, not `once`: a signal-exit style handler of a dependency re-raises the signal when it finds itself alone.
+  process.on('SIGINT', onSigint);
   // Say when the back-off policy slows or pauses indexing, and why (once per change).
   let lastReason = '';
-  engine.onState((s) => {
-    const reason = s.kind === 'backingOff' || s.kind === 'paused' ? s.reason : '';
-    if (reason && reason !== lastReason) io.err(`${io.isTTY ? '\r\x1b[K' : ''}[compute] ${reason}`);
-    lastReason = reason;
-  });
   let last = 0;
-  const onProgress = (p: IndexProgress): void => {
-    if (!io.isTTY) return;
-    const now = Date.now();
-    if (p.phase !== 'done' && now - last < 100) return;
-    last = now;
-    process.stderr.write(`\r\x1b[K${progressLine(p)}`);
-  };
+  const started = Date.now();
+  const offEvents = conn.onEvent((e) => {
+    if (e.event === 'state') {
+      const s = e.state;
+      const reason = s.kind === 'backingOff' || s.kind === 'paused' ? s.reason : '';
+      if (reason && reason !== lastReason) io.err(`${io.isTTY ? '\r\x1b[K' : ''}[compute] ${reason}`);
+      lastReason = reason;
+    } else if (e.event === 'progress' && e.jobId === jobId && io.isTTY) {
+      const now = Date.now();
+      if (e.progress.phase !== 'done' && now - last < 100) return;
+      last = now;
+      process.stderr.write(`\r\x1b[K${progressLine(e.progress, started, now)}`);
+    } else if (e.event === 'indexed' && watch) {
+      io.out(`${new Date().toLocaleTimeString()} ${summaryLine(e.summary)}`);
+    }
+  });
   try {
-    const summary = await engine.index({ signal: ac.signal, onProgress });
+    const status = await conn.open(openParamsOf(cfg));
+    for (const w of status.warnings) io.err(`[warn] ${w}`);
+    const summary = await conn.request('index', { jobId });
     if (io.isTTY) process.stderr.write('\r\x1b[K');
     for (const w of summary.warnings.slice(0, 20)) io.err(`[skip] ${w}`);
     if (summary.warnings.length > 20) io.err(`[skip] … and ${summary.warnings.length - 20} more`);
     io.out(summaryLine(summary));
     if (!watch) return 0;
-    const watcher = new ChokidarWatcher({ root: engine.root, isIgnored: (rel, isDir) => engine.isIgnored(rel, isDir), logger: cfg.logger });
-    await watcher.start(async (batch) => {
-      const s = batch.rescan ? await engine.index() : await engine.updatePaths(batch.changed, batch.deleted);
-      io.out(`${new Date().toLocaleTimeString()} ${summaryLine(s)}`);
-    });
-    io.err(`watching ${engine.root} (${watcher.describe()}); Ctrl-C to stop`);
+    const w = await conn.request('watch', { on: true });
+    io.err(`watching ${status.root} (${w.how}); Ctrl-C to stop`);
     await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
-    await watcher.close();
+    await conn.request('watch', { on: false }).catch(() => undefined);
     return 0;
   } catch (e) {
-    if (ac.signal.aborted) {
+    if (ac.signal.aborted || (e as Error).name === 'AbortError') {
       if (io.isTTY) process.stderr.write('\r\x1b[K');
       io.err('loupe: indexing cancelled; committed batches are kept, run `loupe index` again to finish.');
       return 130;
@@ -229,20 +333,61 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
-    await closeEngine(parts);
+    offEvents();
+    await conn.close();
   }
 }
 
-async function runSearch(cfg: EngineConfig, query: string, k: number, json: boolean, io: Io, mode: SearchMode): Promise<number> {
-  const parts = await openEngine(cfg);
+/**
+ * `loupe serve`: the index's shared engine in the foreground: opens the index, brings it up to
+ * date, watches the folder and answers every client on the local socket until Ctrl-C.
+ */
+async function runServe(cfg: EngineConfig, io: Io): Promise<number> {
+  const params = openParamsOf(cfg);
+  const running = await connectRunning(params, 'loupe serve').catch(() => null);
+  if (running) {
+    io.err(`loupe serve: an engine already serves ${params.root} (PID ${running.pid}); search and loupe mcp use it.`);
+    await running.close();
+    return 1;
+  }
+  const local = new LocalConn(true);
+  local.onEvent((e) => {
+    if (e.event === 'log') cfg.logger?.[e.level](e.message);
+    else if (e.event === 'indexed') io.out(`${new Date().toLocaleTimeString()} ${summaryLine(e.summary)}`);
+    else if (e.event === 'state' && (e.state.kind === 'backingOff' || e.state.kind === 'paused')) io.err(`[compute] ${e.state.reason}`);
+  });
+  if (!(await local.serve(params, cfg.logger ?? stderrLogger(true, io)))) {
+    await local.close();
+    return 1;
+  }
+  const ac = new AbortController();
+  const stop = (): void => ac.abort();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
-    const { engine } = parts;
-    if (!engine.store.chunkCount) {
-      io.err(`loupe: ${engine.root} has no index yet (or it is empty); run \`loupe index ${engine.root}\` first.`);
-      if (json) io.out('[]');
-      return json ? 0 : 1;
-    }
-    const results = await engine.search(query, { k, mode });
+    const status = await local.open(params);
+    io.err(`serving ${status.root} (index ${status.storeDir}, ${status.model.name}) on ${local.socket}; Ctrl-C to stop`);
+    const summary = await local.request('index', { jobId: `serve-${process.pid}` });
+    io.out(summaryLine(summary));
+    const w = await local.request('watch', { on: true });
+    io.err(`watching (${w.how})`);
+    await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await local.close();
+  }
+}
+
+async function runSearch(cfg: EngineConfig, query: string, k: number, json: boolean, io: Io, mode: SearchMode, filter: SearchFilter = {}): Promise<number> {
+  // Checked before the engine opens: opening creates the index folder, and a search creates nothing.
+  if (!hasIndex(cfg.storeDir ?? path.join(cfg.root, '.loupe'))) {
+    io.err(`loupe: ${cfg.root} has no index yet; run \`loupe index ${cfg.root}\` first.`);
+    if (json) io.out('[]');
+    return json ? 0 : 1;
+  }
+  const print = (results: SearchResult[]): number => {
     if (json) {
       io.out(JSON.stringify(results));
       return 0;
@@ -252,6 +397,35 @@ async function runSearch(cfg: EngineConfig, query: string, k: number, json: bool
       io.out(`${r.score.toFixed(3)}  ${r.path}:${r.startLine}-${r.endLine}${r.symbol ? `  ${r.symbol}` : ''}`);
     }
     return 0;
+  };
+  const noIndex = (root: string): number => {
+    io.err(`loupe: ${root} has no index yet (or it is empty); run \`loupe index ${root}\` first.`);
+    if (json) io.out('[]');
+    return json ? 0 : 1;
+  };
+  // A running engine answers in milliseconds: the model and the index are already loaded.
+  const running = process.env.LOUPE_NO_ENGINE === '1' ? null : await connectRunning(openParamsOf(cfg), 'loupe search').catch((e) => {
+    cfg.logger?.info(`no running engine used: ${(e as Error).message}`);
+    return null;
+  });
+  if (running) {
+    try {
+      cfg.logger?.info(`searching ${running.where}`);
+      // The engine's model decides; open only to check a model given on the command line.
+      const info = running.client.engineInfo;
+      const status = info?.root && !cfg.modelPath ? await running.request('status', {}) : await running.open(openParamsOf(cfg));
+      if (!status.chunks) return noIndex(status.root);
+      return print(await running.request('search', { query, k, mode, filter }));
+    } finally {
+      await running.close();
+    }
+  }
+  cfg.logger?.info('no engine running for this index: opening it in process');
+  const parts = await openEngine(cfg);
+  try {
+    const { engine } = parts;
+    if (!engine.store.chunkCount) return noIndex(engine.root);
+    return print(await engine.search(query, { k, mode, filter }));
   } finally {
     await closeEngine(parts);
   }
@@ -259,6 +433,15 @@ async function runSearch(cfg: EngineConfig, query: string, k: number, json: bool
 
 async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<number> {
   const storeDir = cfg.storeDir ?? path.join(cfg.root, '.loupe');
+  const running = process.env.LOUPE_NO_ENGINE === '1' ? null : await connectRunning(openParamsOf(cfg), 'loupe status').catch(() => null);
+  if (running) {
+    try {
+      cfg.logger?.info(`status ${running.where}`);
+      if (running.client.engineInfo?.root) return await runningStatus(running, json, io);
+    } finally {
+      await running.close();
+    }
+  }
   const m = readManifest(storeDir);
   // Hardware and what back-off would do right now (one short contention sample).
   const compute = await describeCompute({ gpu: cfg.gpu });
@@ -301,4 +484,25 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
   } finally {
     store.close();
   }
+}
+
+/** `loupe status` from the running engine: what it holds now, what it is doing, and who uses it. */
+async function runningStatus(conn: EngineConn & { client: { engineInfo?: { clients: number; version: string } } }, json: boolean, io: Io): Promise<number> {
+  const st = await conn.request('status', {});
+  const compute = await conn.request('compute', {}).catch(() => null);
+  const engine = { pid: conn.pid, clients: Math.max(0, (conn.client.engineInfo?.clients ?? 1) - 1), version: conn.client.engineInfo?.version };
+  if (json) {
+    io.out(JSON.stringify({ root: st.root, storeDir: st.storeDir, indexed: st.chunks > 0, model: { ...st.model, tier: modelTier(st.model.name) }, files: st.files, chunks: st.chunks, cachedVectors: st.cachedVectors, diskBytes: st.diskBytes, updatedAt: st.updatedAt, state: st.state, warnings: st.warnings, engine, compute }));
+    return 0;
+  }
+  const state = st.state.kind === 'indexing' ? `indexing ${st.state.done}/${st.state.total} files` : st.state.kind === 'backingOff' || st.state.kind === 'paused' ? `${st.state.kind === 'paused' ? 'paused' : 'backing off'}: ${st.state.reason}` : st.state.kind === 'error' ? `error: ${st.state.message}` : st.state.kind;
+  io.out(`${st.root}
+  index:    ${st.storeDir} (${(st.diskBytes / 1048576).toFixed(1)} MiB)
+  model:    ${describeModel(st.model.name)} (${st.model.dimensions} dims, on ${st.model.computeUnit})
+  holds:    ${st.files} files, ${st.chunks} chunks, ${st.cachedVectors} cached vectors (${st.searchStructure})
+  updated:  ${st.updatedAt}
+  engine:   running, PID ${engine.pid}, ${engine.clients} other client(s), ${state}`);
+  if (compute) io.out(`  compute:  ${compute.explanation}`);
+  for (const w of st.warnings) io.out(`  warning:  ${w}`);
+  return 0;
 }

@@ -490,22 +490,69 @@ export function chunkHeader(chunk: Pick<Chunk, 'path' | 'symbol'>): string {
 }
 
 /**
+ * Shortens `s` to at most `max` characters by cutting its middle: whole `sep`-separated segments
+ * when that keeps the first and last ones (`a/b/…/y/z.ts`), else characters (`abc…xyz`).
+ */
+export function shortenMiddle(s: string, max: number, sep: string): string {
+  if (s.length <= max) return s;
+  if (max < 1) return '';
+  const parts = s.split(sep);
+  if (parts.length > 2) {
+    const head = parts[0];
+    const tail: string[] = [];
+    for (let i = parts.length - 1; i > 0; i--) {
+      const next = [parts[i], ...tail];
+      if (head.length + 2 * sep.length + 1 + next.join(sep).length > max) break;
+      tail.unshift(parts[i]);
+    }
+    if (tail.length) return `${head}${sep}…${sep}${tail.join(sep)}`;
+  }
+  const keep = max - 1;
+  const h = Math.ceil(keep / 2);
+  return truncateChars(s, h) + '…' + s.slice(s.length - (keep - h));
+}
+
+/**
+ * The header of a chunk, shortened when it would use more than half of `maxTokens`: the path is
+ * abbreviated and the symbol path trimmed, both from the middle, until it fits. A file 200
+ * folders deep or a very long Markdown heading thus still gets indexed, with most of the budget
+ * left for its text. Very small budgets may end with an empty header.
+ */
+export function boundedHeader(chunk: Pick<Chunk, 'path' | 'symbol'>, countTokens: (text: string) => number, maxTokens: number): string {
+  const full = chunkHeader(chunk);
+  const limit = Math.max(1, Math.floor(maxTokens / 2));
+  if (countTokens(full) <= limit) return full;
+  const symbol = chunk.symbol ?? '';
+  let budget = Math.min(full.length, 4 * limit);
+  for (;;) {
+    // The path keeps at least 60% of the budget: it is what a reader needs to find the file.
+    const symMax = symbol ? Math.min(symbol.length, Math.floor(budget * 0.4)) : 0;
+    const pathMax = budget - symMax;
+    const header = chunkHeader({
+      path: shortenMiddle(chunk.path, pathMax, '/'),
+      symbol: symMax > 0 ? shortenMiddle(symbol, symMax, symbol.includes(' > ') ? ' > ' : '.') : null,
+    });
+    if (countTokens(header) <= limit) return header;
+    if (budget <= 8) return '';
+    budget = Math.floor(budget * 0.7);
+  }
+}
+
+/**
  * Splits a chunk by lines (recursively halving, preferring a blank line near the middle) until
  * `header + text` of every piece counts at most `maxTokens`. A single line that is still too
  * long is truncated by characters; its line numbers stay those of the line. Pieces keep the
- * symbol. Throws a RangeError when the header alone does not fit.
+ * symbol. A header that does not leave room for text is replaced by `boundedHeader(chunk)` for
+ * the fitting (callers embed with `boundedHeader` so the two agree); never throws for a header.
  */
 export function fitToTokenBudget(
   chunk: Chunk,
   countTokens: (text: string) => number,
   maxTokens: number,
-  header: string,
+  header: string = boundedHeader(chunk, countTokens, maxTokens),
 ): Chunk[] {
   if (!(maxTokens > 0)) throw new RangeError(`maxTokens must be positive, got ${maxTokens}.`);
-  const headerTokens = countTokens(header);
-  if (headerTokens >= maxTokens) {
-    throw new RangeError(`The chunk header alone uses ${headerTokens} tokens; the budget is ${maxTokens}. Shorten the header.`);
-  }
+  if (countTokens(header) >= maxTokens) header = boundedHeader(chunk, countTokens, maxTokens);
   const out: Chunk[] = [];
   const lines = chunk.text.split('\n');
   const rec = (from: number, to: number, root: boolean): void => {

@@ -1,10 +1,11 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { chunkHeader, fitToTokenBudget } from './chunking.js';
+import { boundedHeader, fitToTokenBudget } from './chunking.js';
 import { sha256 } from './fsutil.js';
 import { IgnoreRules, readSourceFile, scanTree, BUILTIN_EXCLUDES, DEFAULT_MAX_FILE_BYTES, type ScannedFile } from './scanner.js';
 import { FixedPacer } from './pacer.js';
 import { fuse, type FusionMethod } from './fusion.js';
+import { contentKind, DEFAULT_RANKING, RANKED_FUSION, rerank, type ContentKind, type RankingParams } from './ranking.js';
 import { LexicalIndex } from './lexical/index.js';
 import { Store, type ChunkRecord, type FileRecord, type JournalOp } from './store.js';
 import {
@@ -41,7 +42,8 @@ export type SearchMode = 'dense' | 'lexical' | 'hybrid';
 export const SEARCH_MODES: readonly SearchMode[] = ['dense', 'lexical', 'hybrid'];
 
 /**
- * Hybrid search's fusion, chosen on the retrieval-quality benchmark (test/bench/quality, README):
+ * Hybrid fusion without the ranking stage (`ranking: false`; with it, RANKED_FUSION in
+ * ranking.ts), chosen on the retrieval-quality benchmark (test/bench/quality, README):
  * min-max normalised scores, 0.7 dense + 0.3 BM25, over the top 50 of each. Of the variants
  * measured it had the best nDCG@10 and MRR overall (0.828 / 0.828 vs 0.816 / 0.800 for RRF k=60),
  * and beat both single retrievers on every corpus.
@@ -62,6 +64,66 @@ export interface SearchOptions {
   signal?: AbortSignal;
   /** Default DEFAULT_SEARCH_MODE. */
   mode?: SearchMode;
+  /** The code-aware ranking stage after hybrid fusion (default DEFAULT_RANKING; `false`: fusion only). */
+  ranking?: RankingParams | false;
+  /** Only chunks that pass (content kind, language, path glob). */
+  filter?: SearchFilter;
+}
+
+/** What a search may be limited to; an absent field does not limit. */
+export interface SearchFilter {
+  /** Content kinds to keep (code, tests, docs, examples, config). */
+  content?: readonly ContentKind[];
+  /** Language ids to keep (`typescript`, `python`, …, `text`). */
+  language?: readonly string[];
+  /** A glob over the relative path (`src/**`, `*.go`); a plain folder path keeps what is under it. */
+  path?: string;
+}
+
+/** A ranked chunk with the scores it was ranked by (raw retriever scores travel for cross-folder merging). */
+export interface RankedHit {
+  path: string;
+  chunk: ChunkRecord;
+  score: number;
+  /** Cosine similarity to the query, when the dense retriever returned it. */
+  dense?: number;
+  /** BM25 score, when the lexical retriever returned it. */
+  lexical?: number;
+  /** What the ranking stage added to the fused score. */
+  boost?: number;
+}
+
+/** A path glob as a test: `*` and `?` within a segment, `**` across segments, `{a,b}`; no wildcard: the path or a folder of it; no `/`: the file name. */
+export function globTest(glob: string): (relPath: string) => boolean {
+  const g = glob.trim().replace(/\\/g, '/').replace(/^\.\//, '');
+  if (!/[*?{[]/.test(g)) {
+    const prefix = g.replace(/\/+$/, '');
+    return (p) => p === prefix || p.startsWith(prefix + '/') || (!prefix.includes('/') && p.split('/').includes(prefix));
+  }
+  let re = '';
+  for (let i = 0; i < g.length; i++) {
+    const c = g[i];
+    if (c === '*' && g[i + 1] === '*') {
+      // `**/` matches zero or more folders.
+      if (g[i + 2] === '/') { re += '(?:.*/)?'; i += 2; } else { re += '.*'; i += 1; }
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '{') { re += '(?:'; }
+    else if (c === '}') { re += ')'; }
+    else if (c === ',' && re.lastIndexOf('(?:') > re.lastIndexOf(')')) re += '|';
+    else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
+  }
+  const rx = new RegExp(`^${re}$`);
+  return g.includes('/') ? (p) => rx.test(p) : (p) => rx.test(p.slice(p.lastIndexOf('/') + 1));
+}
+
+/** The filter as one test of a chunk, or null when it limits nothing. */
+export function filterTest(f: SearchFilter | undefined): ((path: string, chunk: { language: string }) => boolean) | null {
+  if (!f || (!f.content?.length && !f.language?.length && !f.path)) return null;
+  const kinds = f.content?.length ? new Set(f.content) : null;
+  const langs = f.language?.length ? new Set(f.language.map((l) => l.toLowerCase())) : null;
+  const glob = f.path ? globTest(f.path) : null;
+  return (p, c) => (!kinds || kinds.has(contentKind(p))) && (!langs || langs.has(c.language)) && (!glob || glob(p));
 }
 
 /** What `status` reports. */
@@ -222,7 +284,8 @@ export class Engine {
         const rec = this.store.files.get(f.rel);
         return !this.upToDate(rec, f.size, f.mtimeMs);
       });
-      const warnings = scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`);
+      const warnings = [...scan.rules.warnings, ...scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`)];
+      for (const w of warnings) this.logger.info(`Index: ${w}`);
       // A file that became too large or unreadable leaves the index.
       const summary = await this.process(changed, deleted, opts, warnings, true);
       summary.files = this.store.files.size;
@@ -281,8 +344,12 @@ export class Engine {
     const summary: IndexSummary = { files: 0, filesChanged: 0, filesDeleted: 0, filesSkipped: 0, chunks: 0, embedded: 0, cached: 0, seconds: 0, warnings };
     const embedder = this.opts.embedder;
     const maxTokens = embedder.profile.maxTokens;
+    const bytesTotal = files.reduce((n, f) => n + f.size, 0);
+    let bytesDone = 0;
     const progress = (phase: IndexProgress['phase'], done: number): void => {
-      onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached });
+      // Chunks per byte so far, times all bytes: the estimate firms up as files are chunked.
+      const chunksEstimated = done >= files.length || bytesDone === 0 ? summary.chunks : Math.max(summary.chunks, Math.round((summary.chunks * bytesTotal) / bytesDone));
+      onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached, chunksSeen: summary.chunks, chunksEstimated });
       if (phase === 'done') return;
       this.lastProgress = { kind: 'indexing', done, total: files.length };
       if (this.pacer.state.kind === 'running') this.setState(this.lastProgress);
@@ -355,10 +422,15 @@ export class Engine {
     try {
       for (const f of files) {
         signal?.throwIfAborted();
-        const read = await readSourceFile(f.abs);
         filesDone++;
-        if ('skip' in read) {
-          warnings.push(`${f.rel}: skipped (${read.skip}: ${read.detail})`);
+        bytesDone += f.size;
+        // One file's trouble (unreadable, binary, a parser or chunker failure, a budget) skips that
+        // file with one line in the summary and the log; the run goes on.
+        const prepared = await this.prepareFile(f, maxTokens).catch((e: unknown) => ({ skip: 'error', detail: errorText(e) }) as const);
+        if ('skip' in prepared) {
+          const line = `${f.rel}: skipped (${prepared.skip}: ${prepared.detail})`;
+          warnings.push(line);
+          this.logger.info(`Index: ${line}`);
           summary.filesSkipped++;
           if (this.store.files.has(f.rel)) {
             ops.push({ op: 'del', path: f.rel });
@@ -366,29 +438,20 @@ export class Engine {
           }
           continue;
         }
-        const fileHash = sha256(read.text);
-        const prev = this.store.files.get(f.rel);
         summary.filesChanged++;
-        if (prev && prev.fileHash === fileHash && prev.chunker === this.opts.chunker.version && this.lexical.covers(prev.chunks)) {
+        if ('unchanged' in prepared) {
           // Touched but unchanged: record the new mtime only.
-          pending.push({ op: { op: 'put', path: f.rel, file: { ...prev, size: f.size, mtimeMs: f.mtimeMs, chunks: prev.chunks.map((c) => ({ ...c })) } }, waiting: 0 });
+          const prev = prepared.unchanged;
+          pending.push({ op: { op: 'put', path: f.rel, file: { ...prev, size: prepared.size, mtimeMs: prepared.mtimeMs, chunks: prev.chunks.map((c) => ({ ...c })) } }, waiting: 0 });
           summary.cached += prev.chunks.length;
           summary.chunks += prev.chunks.length;
           completeReady();
           continue;
         }
-        let chunks: Chunk[];
-        try {
-          chunks = await this.opts.chunker.chunkFile(f.rel, read.text);
-        } catch (e) {
-          warnings.push(`${f.rel}: could not be chunked (${(e as Error).message})`);
-          summary.filesSkipped++;
-          continue;
-        }
-        const fitted = chunks.flatMap((c) => fitToTokenBudget(c, (t) => embedder.countTokens(t), maxTokens, chunkHeader(c)));
-        const record: FileRecord = { size: f.size, mtimeMs: f.mtimeMs, fileHash, chunker: this.opts.chunker.version, chunks: [] };
+        const { fitted, fileHash } = prepared;
+        const record: FileRecord = { size: prepared.size, mtimeMs: prepared.mtimeMs, fileHash, chunker: this.opts.chunker.version, chunks: [] };
         const entry: PendingFile = { op: { op: 'put', path: f.rel, file: record }, waiting: 0 };
-        for (const c of fitted) {
+        for (const { chunk: c, header } of fitted) {
           const hash = chunkKey(c);
           record.chunks.push({ label: -1, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, hash });
           this.lexical.add(hash, c.text, c.symbol);
@@ -398,9 +461,13 @@ export class Engine {
           }
           let w = wanted.get(hash);
           if (!w) {
-            w = { text: chunkHeader(c) + c.text, files: [] };
+            w = { text: header + c.text, files: [] };
             wanted.set(hash, w);
             queue.push(hash);
+          } else {
+            // The same content twice in this run is embedded once: the second shares its vector,
+            // so `embedded + cached` adds up to `chunks`.
+            summary.cached++;
           }
           if (!w.files.includes(entry)) {
             w.files.push(entry);
@@ -446,6 +513,39 @@ export class Engine {
   }
 
   /**
+   * Reads, hashes, chunks and fits one file to the token budget, with no side effects, so that a
+   * failure anywhere leaves nothing of the file behind. `unchanged` when its content is already
+   * indexed under the current chunking rules.
+   */
+  private async prepareFile(f: ScannedFile, maxTokens: number): Promise<
+    | { skip: string; detail: string }
+    | { unchanged: FileRecord; size: number; mtimeMs: number }
+    | { fitted: { chunk: Chunk; header: string }[]; fileHash: string; size: number; mtimeMs: number }
+  > {
+    const read = await readSourceFile(f.abs, { root: this.root, maxBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES });
+    if ('skip' in read) return read;
+    const fileHash = sha256(read.text);
+    const prev = this.store.files.get(f.rel);
+    if (prev && prev.fileHash === fileHash && prev.chunker === this.opts.chunker.version && this.lexical.covers(prev.chunks)) {
+      return { unchanged: prev, size: read.size, mtimeMs: read.mtimeMs };
+    }
+    const embedder = this.opts.embedder;
+    const count = (t: string): number => embedder.countTokens(t);
+    let chunks: Chunk[];
+    try {
+      chunks = await this.opts.chunker.chunkFile(f.rel, read.text);
+    } catch (e) {
+      return { skip: 'chunking failed', detail: errorText(e) };
+    }
+    const fitted: { chunk: Chunk; header: string }[] = [];
+    for (const c of chunks) {
+      const header = boundedHeader(c, count, maxTokens);
+      for (const piece of fitToTokenBudget(c, count, maxTokens, header)) fitted.push({ chunk: piece, header });
+    }
+    return { fitted, fileHash, size: read.size, mtimeMs: read.mtimeMs };
+  }
+
+  /**
    * Commits a batch to the store, and the lexical index with it: the terms of the batch's chunks
    * are logged (and fsynced) first, so every committed chunk has its terms.
    */
@@ -463,32 +563,48 @@ export class Engine {
 
   /**
    * Ranked chunks for a query, best first, before merging: `n` candidates from one retriever, or
-   * the fusion of `depth` from each. The scores of a hybrid ranking are fusion scores.
+   * the fusion of `depth` from each (with the ranking stage unless `ranking` is false). The scores
+   * of a hybrid ranking are fusion scores (plus the ranking stage's boost); each hit keeps its
+   * raw cosine and BM25 scores.
    */
-  async rank(query: string, mode: SearchMode, n: number, opts: { signal?: AbortSignal; fusion?: FusionMethod; depth?: number } = {}): Promise<{ path: string; chunk: ChunkRecord; score: number }[]> {
+  async rank(query: string, mode: SearchMode, n: number, opts: { signal?: AbortSignal; fusion?: FusionMethod; depth?: number; ranking?: RankingParams | false; filter?: SearchFilter } = {}): Promise<RankedHit[]> {
     if (!query.trim() || !this.store.chunkCount) return [];
     if (!SEARCH_MODES.includes(mode)) throw new Error(`Unknown search mode "${mode}" (use ${SEARCH_MODES.join(', ')})`);
-    const dense = async (m: number) => this.store.search(await this.opts.embedder.embedQuery(query, opts.signal), m);
-    const lexical = (m: number) => {
+    const keep = filterTest(opts.filter);
+    // A filter is applied to each retriever's list; they look deeper so that enough pass.
+    const deeper = (m: number) => (keep ? Math.min(this.store.chunkCount, Math.max(m * 8, 400)) : m);
+    const pass = <H extends { path: string; chunk: ChunkRecord }>(hs: H[], m: number): H[] => (keep ? hs.filter((h) => keep(h.path, h.chunk)).slice(0, m) : hs);
+    const dense = async (m: number): Promise<RankedHit[]> =>
+      pass(this.store.search(await this.opts.embedder.embedQuery(query, opts.signal), deeper(m)), m).map((h) => ({ ...h, dense: h.score }));
+    const lexical = (m: number): RankedHit[] => {
       if (!this.lexical.built) this.lexical.build(this.store.files);
-      return this.lexical.search(query, m) as { path: string; chunk: ChunkRecord; score: number }[];
+      return pass(this.lexical.search(query, deeper(m)) as { path: string; chunk: ChunkRecord; score: number }[], m).map((h) => ({ ...h, lexical: h.score }));
     };
     if (mode === 'dense') return dense(n);
     if (mode === 'lexical') return lexical(n);
     const depth = Math.max(n, opts.depth ?? FUSION_DEPTH);
+    const ranking = opts.ranking === undefined ? DEFAULT_RANKING : opts.ranking;
     // The query is embedded off this thread (a worker, or llama.cpp's threads): BM25 (built on the
     // first search of a process) runs meanwhile, so a one-shot search pays the longer of the two.
     const densePending = dense(depth);
     densePending.catch(() => undefined);
     const lexicalHits = lexical(depth);
-    const lists = [await densePending, lexicalHits].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
-    return fuse(lists, opts.fusion ?? this.opts.fusion ?? DEFAULT_FUSION).slice(0, n).map((r) => ({ ...r.item, score: r.score }));
+    const denseHits = await densePending;
+    const raw = new Map<number, { dense?: number; lexical?: number }>();
+    for (const h of denseHits) raw.set(h.chunk.label, { dense: h.score });
+    for (const h of lexicalHits) raw.set(h.chunk.label, { ...raw.get(h.chunk.label), lexical: h.score });
+    const lists = [denseHits, lexicalHits].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
+    const method = opts.fusion ?? this.opts.fusion ?? (ranking ? RANKED_FUSION : DEFAULT_FUSION);
+    const fused: RankedHit[] = fuse(lists, method).map((r) => ({ path: r.item.path, chunk: r.item.chunk, score: r.score, ...raw.get(r.item.chunk.label) }));
+    if (!ranking) return fused.slice(0, n);
+    const before = new Map(fused.map((h) => [h.chunk.label, h.score]));
+    return rerank(query, fused, ranking).slice(0, n).map((h) => ({ ...h, boost: h.score - (before.get(h.chunk.label) ?? h.score) }));
   }
 
   /** Ranked locations for a plain-words query; overlapping hits within a file are merged. */
   async search(query: string, opts: SearchOptions = {}): Promise<SearchResult[]> {
     const k = Math.max(1, opts.k ?? 10);
-    const hits = await this.rank(query, opts.mode ?? DEFAULT_SEARCH_MODE, k * 3 + 10, { signal: opts.signal });
+    const hits = await this.rank(query, opts.mode ?? DEFAULT_SEARCH_MODE, k * 3 + 10, { signal: opts.signal, ranking: opts.ranking, filter: opts.filter });
     return mergeHits(hits, k);
   }
 
@@ -518,11 +634,17 @@ export class Engine {
   }
 }
 
+/** An error's message on one line, for a summary line. */
+function errorText(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].slice(0, 300);
+}
+
 /**
  * Merges hits that overlap or touch within one file into one location (best score, widest
  * range), then keeps the k best.
  */
-export function mergeHits(hits: { path: string; chunk: ChunkRecord; score: number }[], k: number): SearchResult[] {
+export function mergeHits(hits: RankedHit[], k: number): SearchResult[] {
   const out: SearchResult[] = [];
   for (const h of [...hits].sort((a, b) => b.score - a.score)) {
     const c = h.chunk;
@@ -532,7 +654,13 @@ export function mergeHits(hits: { path: string; chunk: ChunkRecord; score: numbe
       near.endLine = Math.max(near.endLine, c.endLine);
       continue;
     }
-    out.push({ path: h.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, score: Math.round(h.score * 1e4) / 1e4 });
+    const r: SearchResult = { path: h.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, score: Math.round(h.score * 1e4) / 1e4, kind: contentKind(h.path) };
+    const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+    if (h.dense !== undefined) r.dense = r4(h.dense);
+    if (h.lexical !== undefined) r.lexical = r4(h.lexical);
+    if (h.boost !== undefined) r.boost = r4(h.boost);
+    out.push(r);
   }
   return out.slice(0, k);
 }
+

@@ -75,3 +75,40 @@ export function weightedSum<T>(lists: Ranked<T>[][], weights?: number[], norm: '
 export function fuse<T>(lists: Ranked<T>[][], method: FusionMethod): Ranked<T>[] {
   return method.kind === 'rrf' ? rrf(lists, method.k, method.weights) : weightedSum(lists, method.weights, method.norm);
 }
+
+/** One folder's search hit with the raw scores it was ranked by (see SearchResult). */
+export interface FolderHit {
+  score: number;
+  /** Cosine similarity to the query: the same scale in every folder (one model). */
+  dense?: number;
+  /** BM25 score: close to one scale across folders (its IDF is each folder's own). */
+  lexical?: number;
+  /** What the ranking stage added to the fused score. */
+  boost?: number;
+}
+
+/**
+ * Merges the result lists of several folders (multi-root workspaces) on one scale, best first,
+ * at most `k`. Each folder's fused scores are min-max normalised within that folder, so every
+ * folder's best scores about the same: sorted by them, a weak folder's best beats a strong
+ * folder's second. Instead the raw cosine and BM25 scores of all folders' hits are normalised
+ * together and fused with the same weights, and the ranking stage's boost is added back — the
+ * score the hits would have had in one index. Lists without raw scores keep their own scores.
+ */
+export function mergeAcrossFolders<T extends FolderHit>(lists: T[][], k: number, weights: number[] = [0.5, 0.5]): T[] {
+  const all = lists.flat();
+  const nonEmpty = lists.filter((l) => l.length).length;
+  if (nonEmpty <= 1 || !all.some((h) => h.dense !== undefined || h.lexical !== undefined)) {
+    return [...all].sort((a, b) => b.score - a.score).slice(0, k);
+  }
+  const range = (xs: number[]) => (xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 0]);
+  const [dLo, dHi] = range(all.flatMap((h) => (h.dense === undefined ? [] : [h.dense])));
+  const [lLo, lHi] = range(all.flatMap((h) => (h.lexical === undefined ? [] : [h.lexical])));
+  const norm = (x: number | undefined, lo: number, hi: number) => (x === undefined ? 0 : hi > lo ? (x - lo) / (hi - lo) : 1);
+  const [wd, wl] = [weights[0] ?? 0.5, weights[1] ?? 0.5];
+  return all
+    .map((h) => ({ h, s: wd * norm(h.dense, dLo, dHi) + wl * norm(h.lexical, lLo, lHi) + (h.boost ?? 0) }))
+    .sort((a, b) => b.s - a.s)
+    .slice(0, k)
+    .map(({ h, s }) => ({ ...h, score: Math.round(s * 1e4) / 1e4 }));
+}

@@ -62,6 +62,11 @@ const BY_FILENAME: Record<string, CodeLanguage> = {
   gemfile: 'ruby',
 };
 
+/** Every language with a grammar, in a stable order (the CLI's `--lang` values). */
+export const CODE_LANGUAGES: readonly CodeLanguage[] = [
+  'typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java', 'c', 'cpp', 'csharp', 'ruby', 'php',
+];
+
 function baseName(relPath: string): string {
   const slash = Math.max(relPath.lastIndexOf('/'), relPath.lastIndexOf('\\'));
   return relPath.slice(slash + 1);

@@ -1,14 +1,58 @@
-import type { EngineStatus, SearchMode } from './engine.js';
+import type { EngineStatus, SearchFilter, SearchMode } from './engine.js';
 import type { EngineState, IndexProgress, IndexSummary, SearchResult } from './types.js';
-import type { AnswerEvent, AnswerModelInfo, Citation, Source } from './answer/types.js';
+import type { AnswerEvent, AnswerModelInfo, AnswerModelStatus, Citation, Source } from './answer/types.js';
 import type { ComputeStatus } from './compute/status.js';
 import type { AnswerPreference } from './answer/select.js';
 import type { ExportSummary } from './projector-export.js';
 
 /**
  * The engine process's protocol: typed requests with responses, and events. Both sides import
- * these types; messages travel over Node's IPC channel (structured clone).
+ * these types; messages travel over Node's IPC channel (structured clone) to an engine the
+ * extension forked, or as newline-delimited JSON over the shared engine's local socket
+ * (src/adapters/engine-socket.ts), where every connection starts with `hello`.
  */
+
+/**
+ * Version of this protocol. A client and a shared engine of different versions refuse each other
+ * at `hello` (code `version-skew`); an engine with no other client then exits so the new client
+ * can start its own.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** What a shared engine says about itself at `hello`. */
+export interface HelloResult {
+  protocol: number;
+  /** Loupe's package version. */
+  version: string;
+  pid: number;
+  /** Clients connected now (this one included). */
+  clients: number;
+  /** The open index, or null before the first `open`. */
+  root: string | null;
+  storeDir: string | null;
+}
+
+/** Code similar to a place in an indexed file. */
+export interface RelatedParams {
+  /** Path relative to the root (`/` separators). */
+  path: string;
+  /** 1-based line inside the chunk to start from (default: the file's first chunk). */
+  line?: number;
+  k?: number;
+  /** Who asks (an agent's name): marks an agent as active for the compute scheduler. */
+  agent?: string;
+}
+
+/** `sync`: bring the index up to date with the files on disk, waiting at most `maxWaitMs`. */
+export interface SyncResult {
+  /** True when the index reflects the files on disk as of this request. */
+  fresh: boolean;
+  /** Why not: an index run in progress, or the wait ran out (the run continues). */
+  reason?: string;
+  /** Milliseconds since the last completed scan of the folder, null when none completed in this engine. */
+  scannedAgoMs: number | null;
+  summary?: IndexSummary;
+}
 
 /** Settings to open an engine with (the engine process builds its adapters from them). */
 export interface OpenParams {
@@ -116,7 +160,15 @@ export interface AskResult {
 export interface EngineMethods {
   open: [OpenParams, EngineStatus];
   index: [{ jobId: string }, IndexSummary];
-  search: [{ query: string; k?: number; mode?: SearchMode }, SearchResult[]];
+  search: [{ query: string; k?: number; mode?: SearchMode; filter?: SearchFilter; agent?: string }, SearchResult[]];
+  /** Code similar to a chunk of an indexed file (its vector as the query). */
+  related: [RelatedParams, SearchResult[]];
+  /** Brings the index up to date (changed files only) unless an index run is going; see SyncResult. */
+  sync: [{ maxWaitMs?: number; agent?: string }, SyncResult];
+  /** Shared engine only: the first request on a connection (protocol version check). */
+  hello: [{ protocol: number; client: string }, HelloResult];
+  /** Shared engine only: stop the engine for every client (`close` only ends this client's use). */
+  shutdown: [Record<string, never>, null];
   status: [Record<string, never>, EngineStatus];
   watch: [{ on: boolean }, { watching: boolean; how: string }];
   cancel: [{ jobId: string }, { cancelled: boolean }];
@@ -125,6 +177,8 @@ export interface EngineMethods {
   close: [Record<string, never>, null];
   /** Answers a question (see AskParams); the result repeats the `done` event. */
   ask: [AskParams, AskResult];
+  /** Which model answers (`loupe mcp` offers `ask` only when one does): the open one, else what would be chosen; loads and starts nothing. */
+  answerModel: [{ llm?: AnswerModelParams }, AnswerModelStatus];
   /** Drops a conversation's history. */
   forgetConversation: [{ conversationId: string }, { forgotten: boolean }];
   /**

@@ -98,6 +98,14 @@ export interface SearchResult {
   symbol: string | null;
   language: string;
   score: number;
+  /** Content kind of the file: code, tests, docs, examples or config. */
+  kind?: 'code' | 'tests' | 'docs' | 'examples' | 'config';
+  /** Cosine similarity to the query (dense retriever), when it found this hit: comparable across folders. */
+  dense?: number;
+  /** BM25 score (lexical retriever), when it found this hit. */
+  lexical?: number;
+  /** What the ranking stage added to the fused score. */
+  boost?: number;
 }
 
 /** The engine's state; UIs only render it. */
@@ -117,6 +125,10 @@ export interface IndexProgress {
   filesTotal: number;
   chunksEmbedded: number;
   chunksCached: number;
+  /** Chunks of the files chunked so far (each is embedded or taken from the cache). */
+  chunksSeen?: number;
+  /** Estimate of the chunks of all files of the run, by bytes: equals `chunksSeen` once every file is chunked. */
+  chunksEstimated?: number;
 }
 
 /** Summary of one index run. */

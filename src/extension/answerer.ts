@@ -34,6 +34,8 @@ export interface AnswererHost {
   readonly log: Logger;
   platform?: string;
   arch?: string;
+  /** Whether a chat model was installed through the model manager (`loupe models install <id> --from`). */
+  installedChat?: () => boolean;
 }
 
 /** The passages a prompt quotes: citation n is passage n, cut to the lines it quoted. */
@@ -53,7 +55,7 @@ export function engineAnswerer(host: AnswererHost): Answerer {
       const s = host.settings();
       return s.answerModel ? path.basename(s.answerModel) : s.answerUrl ? s.answerUrl : null;
     },
-    unavailable: () => answerModelMissing(host.settings(), host.platform ?? process.platform, host.arch ?? process.arch),
+    unavailable: () => answerModelMissing(host.settings(), host.platform ?? process.platform, host.arch ?? process.arch, host.installedChat?.() ?? false),
     async answer(question, conversationId, passages, signal, on) {
       const sessions = [...host.sessions()].filter((s) => !s.openError);
       const session = sessions.find((s) => s.root === passages[0]?.root) ?? sessions[0];

@@ -10,6 +10,8 @@ import { runBenchmark } from './bench.js';
 import { exportToProjector } from './export.js';
 import type { Loupe } from './loupe.js';
 import { showError } from './logger.js';
+import type { Passage } from './passages.js';
+import { openPassage } from './search-pick.js';
 
 type Handler = (...args: unknown[]) => unknown;
 
@@ -45,6 +47,12 @@ export function registerCommands(loupe: Loupe): vscode.Disposable[] {
       await vscode.window.showInformationMessage('Loupe index status', { modal: true, detail: loupe.statusReport() });
     },
     'loupe.showLogs': () => loupe.log.show(),
+    'loupe.findSimilar': guarded(() => loupe.findSimilar()),
+    'loupe.chooseAnswerModel': () => loupe.chooseAnswerModel(),
+    'loupe.clearResults': () => loupe.results.clear(),
+    'loupe.getStarted': () => vscode.commands.executeCommand('workbench.action.openWalkthrough', `${loupe.context.extension.id}#loupe.start`, false),
+    // The Results view's rows (not in the palette: it takes the row's passage).
+    'loupe.openResult': (p?: unknown) => (p && typeof p === 'object' ? openPassage(p as Passage, false) : undefined),
     'loupe.chooseModel': () => chooseModel(loupe),
     // The benchmark needs no engine session (it runs in its own process); export asks the folder's engine.
     'loupe.runBenchmark': reported(loupe, (mode?: unknown) => runBenchmark(loupe, mode)),

@@ -17,7 +17,10 @@ import { ChannelLogger, showError } from './logger.js';
 import { mergeResults, readPassages, type Passage } from './passages.js';
 import { engineAnswerer, type Answerer } from './answerer.js';
 import { QaViewProvider } from './qa-view.js';
-import { openPassage, showSearch } from './search-pick.js';
+import { openPassage, showResults, showSearch } from './search-pick.js';
+import { ResultsView } from './results-view.js';
+import { CONTEXT_KEY_NAMES, contextKeys, type ContextKeys } from './context-keys.js';
+import { ModelManager } from '../core/models/manager.js';
 import { changeEffect, describeSettings, openParamsFor, readSettings, type LoupeSettings } from './settings.js';
 import { StatusBar } from './status-bar.js';
 import { combineStates, coverageNote, describeState, type Blocked } from './status-view.js';
@@ -31,6 +34,9 @@ export class Loupe implements vscode.Disposable {
   readonly sessions = new Map<string, EngineSession>();
   private readonly statusBar = new StatusBar();
   readonly qa: QaViewProvider;
+  readonly results: ResultsView;
+  /** Context keys as last set (only changes are sent to VS Code). */
+  private readonly contextSent = new Map<string, unknown>();
   private readonly disposables: vscode.Disposable[] = [];
   /** Event-loop delay of the extension host, reset at the start of each index job. */
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
@@ -49,8 +55,10 @@ export class Loupe implements vscode.Disposable {
       configureAnswerModel: () => this.configureAnswerModel(),
       log: this.log,
     });
+    this.results = new ResultsView(() => this.render());
     this.loopDelay.enable();
     this.disposables.push(
+      this.results,
       this.log,
       this.statusBar,
       this.qa,
@@ -96,7 +104,25 @@ export class Loupe implements vscode.Disposable {
     queueMicrotask(() => {
       this.renderQueued = false;
       this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit, modelName: s.modelName, computeLine: s.compute ? computeLine(s.compute) : undefined })), this.blocked());
+      this.setContextKeys();
     });
+  }
+
+  /** Sets the `when`/`enablement` context keys (context-keys.ts) that changed since last time. */
+  private setContextKeys(): void {
+    const sessions = [...this.sessions.values()];
+    const keys: ContextKeys = contextKeys({
+      blocked: this.blocked(),
+      states: sessions.map((s) => s.shownState),
+      chunks: sessions.map((s) => s.status?.chunks ?? 0),
+      answerModel: !this.answerer.unavailable(),
+      hasResults: this.results.hasResults,
+    });
+    for (const name of CONTEXT_KEY_NAMES) {
+      if (this.contextSent.get(name) === keys[name]) continue;
+      this.contextSent.set(name, keys[name]);
+      void vscode.commands.executeCommand('setContext', name, keys[name]);
+    }
   }
 
   storeDirFor(root: string): string | undefined {
@@ -220,7 +246,65 @@ export class Loupe implements vscode.Disposable {
 
   /** Shows the search quick pick. */
   search(initial?: string): void {
-    showSearch({ searchPassages: (q, signal) => this.searchPassages(q, signal), coverage: () => this.coverage(), onIndexed: this.indexed.event, multiRoot: this.sessions.size > 1, log: this.log }, initial);
+    const multiRoot = this.sessions.size > 1;
+    showSearch({ searchPassages: (q, signal) => this.searchPassages(q, signal), coverage: () => this.coverage(), onIndexed: this.indexed.event, multiRoot, log: this.log, onResults: (q, ps) => this.results.show(`“${q}”`, ps, multiRoot) }, initial);
+  }
+
+  /**
+   * Find Similar Code: searches with the selected code itself and lists the other places like it
+   * (the selection's own passage is left out), in a quick pick and in the Results view.
+   */
+  async findSimilar(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    const sel = editor?.selection;
+    const text = editor && sel && !sel.isEmpty ? editor.document.getText(sel) : '';
+    if (!editor || !sel || !text.trim()) {
+      void vscode.window.showInformationMessage('Loupe: select some code first, then run Find Similar Code.');
+      return;
+    }
+    const file = editor.document.uri.fsPath;
+    const ac = new AbortController();
+    const k = this.settings.maxResults;
+    const found = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Loupe: finding similar code' }, () => this.searchPassages(text.slice(0, 8000), ac.signal, k + 1));
+    const first = sel.start.line + 1;
+    const last = sel.end.line + 1;
+    // The selection finds itself first: drop passages of this file that overlap it.
+    const others = found.filter((p) => !(path.join(p.root, ...p.path.split('/')) === file && p.startLine <= last && p.endLine >= first)).slice(0, k).map((p, i) => ({ ...p, n: i + 1 }));
+    const where = `${vscode.workspace.asRelativePath(editor.document.uri)}:${first}${last > first ? `-${last}` : ''}`;
+    const multiRoot = this.sessions.size > 1;
+    this.results.show(`similar to ${where}`, others, multiRoot);
+    showResults({ multiRoot, log: this.log }, `Loupe: Code Similar to ${where}`, others);
+  }
+
+  /** Lets the user choose how answers are written: an installed chat model, a GGUF file, a local server, or automatic. */
+  async chooseAnswerModel(): Promise<void> {
+    type Item = vscode.QuickPickItem & { run?: () => Promise<void> };
+    const cfg = () => vscode.workspace.getConfiguration('loupe');
+    const set = async (provider: string, model: string, url: string) => {
+      await cfg().update('answer.provider', provider, vscode.ConfigurationTarget.Global);
+      await cfg().update('answer.model', model, vscode.ConfigurationTarget.Global);
+      await cfg().update('answer.url', url, vscode.ConfigurationTarget.Global);
+    };
+    const servers: [string, string][] = [['Ollama', 'http://127.0.0.1:11434'], ['LM Studio', 'http://127.0.0.1:1234'], ['llama-server', 'http://127.0.0.1:8080']];
+    const installed = new ModelManager().installedChat();
+    const items: Item[] = [
+      ...(installed.length ? [{ label: 'Installed Answer Models', kind: vscode.QuickPickItemKind.Separator } as Item] : []),
+      ...installed.map((m) => ({ label: `$(check) ${m.name}`, description: this.settings.answerModel === m.path ? 'current' : '', detail: m.path, run: () => set('llama', m.path, '') })),
+      { label: 'Local Server (OpenAI-Compatible API)', kind: vscode.QuickPickItemKind.Separator },
+      ...servers.map(([name, url]) => ({ label: `$(server) ${name}`, description: url, detail: `Answers come from ${name} running on this machine; its loaded model writes them.`, run: async () => {
+        const chosen = await vscode.window.showInputBox({ title: `Loupe: ${name} address`, value: url, prompt: 'The server’s base URL (the /v1 suffix is optional)' });
+        if (chosen) await set('openai', '', chosen);
+      } })),
+      { label: 'Other', kind: vscode.QuickPickItemKind.Separator },
+      { label: '$(folder-opened) GGUF Chat Model on Disk…', detail: 'An instruct model such as Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, ~1.1 GB); not an embedding model.', run: async () => {
+        await this.configureAnswerModel();
+        await cfg().update('answer.provider', 'auto', vscode.ConfigurationTarget.Global);
+      } },
+      { label: '$(sparkle) Automatic', description: 'MLX on Apple Silicon, else an installed chat model', run: () => set('auto', '', '') },
+    ];
+    const pick = await vscode.window.showQuickPick(items, { title: 'Loupe: Choose Answer Model', placeHolder: 'How answers are written (retrieval works without one)' });
+    await pick?.run?.();
+    this.render();
   }
 
   /** Re-indexes every folder; restarts engines whose settings changed (a new model rebuilds). */
@@ -297,7 +381,7 @@ export class Loupe implements vscode.Disposable {
 
   /** Answers over the engine process's answer model (see `answerer.ts`). */
   get answerer(): Answerer {
-    return this._answerer ??= engineAnswerer({ sessions: () => this.sessions.values(), settings: () => this.settings, log: this.log });
+    return this._answerer ??= engineAnswerer({ sessions: () => this.sessions.values(), settings: () => this.settings, log: this.log, installedChat: installedChatModel });
   }
   private _answerer: Answerer | undefined;
 
@@ -314,4 +398,19 @@ export class Loupe implements vscode.Disposable {
     this.sessions.clear();
     for (const d of this.disposables.reverse()) d.dispose();
   }
+}
+
+/** Whether an answer model was installed with `loupe models install <id> --from <file>` (cached briefly: render calls this often). */
+let chatCache: { at: number; value: boolean } | undefined;
+function installedChatModel(): boolean {
+  if (!chatCache || Date.now() - chatCache.at > 5000) {
+    let value = false;
+    try {
+      value = new ModelManager().installedChat().length > 0;
+    } catch {
+      /* an unreadable models folder: none installed */
+    }
+    chatCache = { at: Date.now(), value };
+  }
+  return chatCache.value;
 }

@@ -5,6 +5,8 @@
 import * as path from 'node:path';
 import { readHits } from '../core/answer/retrieve.js';
 import type { SearchResult } from '../core/types.js';
+import { mergeAcrossFolders } from '../core/fusion.js';
+import { RANKED_FUSION } from '../core/ranking.js';
 
 /** A search hit in one workspace folder. */
 export interface RootedResult extends SearchResult {
@@ -22,9 +24,12 @@ export interface Passage extends SearchResult {
   text: string;
 }
 
-/** Merges per-folder result lists, best score first, keeping at most `k`. */
+/**
+ * Merges per-folder result lists, best first, keeping at most `k`: scores recomputed on one
+ * scale across folders (core/fusion.ts mergeAcrossFolders), not each folder's own min-max.
+ */
 export function mergeResults(lists: RootedResult[][], k: number): RootedResult[] {
-  return lists.flat().sort((a, b) => b.score - a.score).slice(0, k);
+  return mergeAcrossFolders(lists, k, RANKED_FUSION.weights);
 }
 
 /** The first non-blank line of a passage, trimmed and shortened, for a one-line preview. */
@@ -35,6 +40,6 @@ export function snippetOf(text: string, max = 120): string {
 
 /** Reads the passages of `hits` (core/answer/retrieve.ts readHits: hits whose file is gone are left out), numbered from 1. */
 export async function readPassages(hits: RootedResult[]): Promise<Passage[]> {
-  const read = await readHits(hits, (h) => path.join(h.root, ...h.path.split('/')));
+  const read = await readHits(hits, (h) => ({ abs: path.join(h.root, ...h.path.split('/')), root: h.root }));
   return read.map((h, i) => ({ n: i + 1, root: h.root, rootName: h.rootName, path: h.path, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, language: h.language, score: h.score, text: h.text }));
 }

@@ -7,9 +7,10 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LiveQuery } from './async-utils.js';
 import type { Passage } from './passages.js';
+import { buildRows, type Row } from './result-rows.js';
 
 interface ResultItem extends vscode.QuickPickItem {
-  passage: Passage;
+  passage?: Passage;
 }
 
 /** What the quick pick needs from the root. */
@@ -22,22 +23,16 @@ export interface SearchHost {
   onIndexed?: vscode.Event<void>;
   readonly multiRoot: boolean;
   readonly log: { error(m: string): void };
+  /** Told the results of each finished search (the Results view keeps the last ones). */
+  onResults?(query: string, passages: Passage[]): void;
 }
 
-const ICONS: Record<string, string> = { function: 'symbol-function', method: 'symbol-method', class: 'symbol-class' };
-
-function itemFor(p: Passage, multiRoot: boolean): ResultItem {
-  const snippet = p.text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && l !== '…').slice(0, 2).join('  ⏎  ');
-  const where = `${multiRoot ? `${p.rootName}/` : ''}${p.path}:${p.startLine}`;
-  const icon = p.symbol ? (ICONS[p.symbol.includes('.') ? 'method' : 'function'] ?? 'symbol-misc') : 'file-code';
-  return {
-    label: `$(${icon}) ${p.symbol ?? path.posix.basename(p.path)}`,
-    description: where,
-    detail: snippet.length > 160 ? snippet.slice(0, 159) + '…' : snippet,
+/** Quick-pick items for rows: a separator stays a separator; results never get filtered by the pick's own matching. */
+export function itemsFor(rows: Row[]): ResultItem[] {
+  return rows.map((r) => r.type === 'separator'
+    ? { label: r.label, kind: vscode.QuickPickItemKind.Separator }
     // The query is semantic: never let the quick pick's own label filter hide a result.
-    alwaysShow: true,
-    passage: p,
-  };
+    : { label: `$(${r.icon}) ${r.label}`, description: r.description, detail: r.detail, alwaysShow: true, passage: r.passage });
 }
 
 /** The range of a passage in its document (0-based lines). */
@@ -69,7 +64,7 @@ export async function openPassage(p: Passage, preview: boolean, preserveFocus = 
 /** Shows the live search quick pick; `initial` pre-fills the query. */
 export function showSearch(host: SearchHost, initial = ''): void {
   const qp = vscode.window.createQuickPick<ResultItem>();
-  qp.title = 'Loupe: semantic search';
+  qp.title = 'Loupe: Search by Meaning';
   qp.placeholder = 'Describe the code you are looking for (e.g. "retry a failed HTTP request")';
   qp.matchOnDescription = false;
   qp.matchOnDetail = false;
@@ -77,15 +72,15 @@ export function showSearch(host: SearchHost, initial = ''): void {
   let accepted = false;
   const setTitle = () => {
     const note = host.coverage();
-    qp.title = note ? `Loupe: semantic search — ${note}` : 'Loupe: semantic search';
+    qp.title = note ? `Loupe: Search by Meaning — ${note}` : 'Loupe: Search by Meaning';
   };
   const live = new LiveQuery<string, Passage[]>(
     (q, signal) => host.searchPassages(q, signal),
     (passages, q) => {
       qp.busy = false;
       setTitle();
-      qp.items = passages.map((p) => itemFor(p, host.multiRoot));
-      if (!passages.length && q.trim()) qp.items = [];
+      qp.items = itemsFor(buildRows(passages, { multiRoot: host.multiRoot }));
+      host.onResults?.(q, passages);
     },
     (e) => {
       qp.busy = false;
@@ -136,4 +131,34 @@ export function showSearch(host: SearchHost, initial = ''): void {
     qp.busy = true;
     live.push(initial);
   }
+}
+
+/**
+ * Shows fixed results (Find Similar Code) in a quick pick: the same rows, previews and opening as
+ * the live search, with the query being the selected code rather than typed text.
+ */
+export function showResults(host: Pick<SearchHost, 'multiRoot' | 'log'>, title: string, passages: Passage[]): void {
+  const qp = vscode.window.createQuickPick<ResultItem>();
+  qp.title = title;
+  qp.placeholder = passages.length ? 'Filter by name or path' : 'Nothing similar found in the index';
+  qp.matchOnDescription = true;
+  qp.items = itemsFor(buildRows(passages, { multiRoot: host.multiRoot })).map((i) => ({ ...i, alwaysShow: false }));
+  const previousEditor = vscode.window.activeTextEditor;
+  let accepted = false;
+  qp.onDidChangeActive((items) => {
+    const p = items[0]?.passage;
+    if (p) void openPassage(p, true, true).catch(() => undefined);
+  });
+  qp.onDidAccept(() => {
+    const p = qp.selectedItems[0]?.passage ?? qp.activeItems[0]?.passage;
+    if (!p) return;
+    accepted = true;
+    qp.hide();
+    void openPassage(p, false).catch((e) => host.log.error(`cannot open ${p.path}: ${(e as Error).message}`));
+  });
+  qp.onDidHide(() => {
+    qp.dispose();
+    if (!accepted && previousEditor) void vscode.window.showTextDocument(previousEditor.document, { selection: previousEditor.selection, viewColumn: previousEditor.viewColumn }).then(undefined, () => undefined);
+  });
+  qp.show();
 }

@@ -159,11 +159,13 @@ export function answerParamsFor(s: LoupeSettings): AnswerModelParams {
  * Why no answer model can be configured as the settings stand (so nothing is started to find
  * out), or undefined when one may answer. `auto` with no model may still find MLX on Apple Silicon.
  */
-export function answerModelMissing(s: LoupeSettings, platform: string, arch: string): string | undefined {
+export function answerModelMissing(s: LoupeSettings, platform: string, arch: string, installedChatModel = false): string | undefined {
   const appleSilicon = platform === 'darwin' && arch === 'arm64';
   if (s.answerProvider === 'openai' && !s.answerUrl) return 'The “openai” answer provider needs “loupe.answer.url” (e.g. http://127.0.0.1:11434/v1 for Ollama).';
   if (s.answerModel || s.answerUrl || s.answerProvider === 'mlx' || (s.answerProvider === 'auto' && appleSilicon)) return undefined;
-  return 'Set “loupe.answer.model” to a local GGUF chat model (or “loupe.answer.url” to a running Ollama / LM Studio / llama-server) to get written answers. Until then Loupe shows the passages it retrieved.';
+  // An answer model installed through the model manager answers when nothing else is set.
+  if (installedChatModel && s.answerProvider !== 'openai') return undefined;
+  return 'To get written answers, run “Loupe: Choose Answer Model…”: a local Ollama / LM Studio / llama-server, or a GGUF chat model such as Qwen2.5-Coder-1.5B-Instruct. Until then Loupe shows the passages it retrieved.';
 }
 
 /** One line for the log: the effective settings. */

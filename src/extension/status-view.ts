@@ -58,8 +58,8 @@ export function computeLabel(roots: RootView[]): string {
   return units.join(', ');
 }
 
-const ACTIONS_RUNNING = '[$(debug-pause) Pause](command:loupe.pause) · [$(refresh) Re-index](command:loupe.reindex)';
-const ACTIONS_PAUSED = '[$(debug-start) Resume](command:loupe.resume) · [$(refresh) Re-index](command:loupe.reindex)';
+const ACTIONS_RUNNING = '[$(debug-pause) Pause](command:loupe.pause) · [$(refresh) Rebuild Index](command:loupe.reindex)';
+const ACTIONS_PAUSED = '[$(debug-start) Resume](command:loupe.resume) · [$(refresh) Rebuild Index](command:loupe.reindex)';
 const ACTIONS_COMMON = '[$(info) Index status](command:loupe.showStatus) · [$(output) Show logs](command:loupe.showLogs) · [$(symbol-misc) Choose model](command:loupe.chooseModel)';
 
 /** Renders the status bar item for the current state of every folder. */
@@ -104,7 +104,7 @@ export function renderStatus(roots: RootView[], blocked: Blocked): StatusView {
     case 'backingOff':
       return { text: `$(dashboard) Loupe: backing off${unitSuffix}`, tooltip: tip(`backing off: ${state.reason}`, ACTIONS_RUNNING), severity: 'warning', command: 'loupe.showStatus' };
     case 'error':
-      return { text: `$(error) Loupe: error`, tooltip: tip(`error: ${state.message}`, '[$(refresh) Re-index](command:loupe.reindex)'), severity: 'error', command: 'loupe.showLogs' };
+      return { text: `$(error) Loupe: error`, tooltip: tip(`error: ${state.message}`, '[$(refresh) Rebuild Index](command:loupe.reindex)'), severity: 'error', command: 'loupe.showLogs' };
   }
 }
 

@@ -1,5 +1,5 @@
 /** The chunk texts Loupe's pipeline embeds, for benchmarks that feed embedders directly. */
-import { chunkHeader, fitToTokenBudget } from '../../src/core/chunking.js';
+import { boundedHeader, fitToTokenBudget } from '../../src/core/chunking.js';
 import { chunkKey } from '../../src/core/engine.js';
 import { DEFAULT_MAX_FILE_BYTES, readSourceFile, scanTree } from '../../src/core/scanner.js';
 import type { EmbedderPort } from '../../src/core/types.js';
@@ -19,13 +19,18 @@ export async function pipelineTexts(root: string, storeDir: string, embedder: Pi
     const read = await readSourceFile(f.abs);
     if ('skip' in read) continue;
     const raw = await chunker.chunkFile(f.rel, read.text);
-    const fitted = raw.flatMap((c) => fitToTokenBudget(c, (t) => embedder.countTokens(t), embedder.profile.maxTokens, chunkHeader(c)));
+    const count = (t: string): number => embedder.countTokens(t);
+    const max = embedder.profile.maxTokens;
+    const fitted = raw.flatMap((c) => {
+      const header = boundedHeader(c, count, max);
+      return fitToTokenBudget(c, count, max, header).map((p) => ({ ...p, header }));
+    });
     chunks += fitted.length;
     for (const c of fitted) {
       const key = chunkKey(c);
       if (seen.has(key)) continue;
       seen.add(key);
-      texts.push(chunkHeader(c) + c.text);
+      texts.push(c.header + c.text);
     }
   }
   chunker.dispose();

@@ -98,7 +98,7 @@ async function shot(page: Page, name: string): Promise<void> {
 async function search(page: Page, query: string, expect: RegExp): Promise<{ rows: string[] }> {
   await runCommand(page, 'Loupe: Search by meaning');
   const input = page.locator('.quick-input-widget input');
-  await page.locator('.quick-input-widget', { hasText: 'Loupe: semantic search' }).waitFor({ timeout: 10_000 });
+  await page.locator('.quick-input-widget', { hasText: 'Loupe: Search by Meaning' }).waitFor({ timeout: 10_000 });
   await input.fill(query);
   const row = page.locator('.quick-input-widget .monaco-list-row').first();
   const deadline = Date.now() + 30_000;
@@ -235,12 +235,18 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await shot(page, '3-search-opened');
   });
 
-  test('pause and resume show in the status bar', async () => {
-    await runCommand(page, 'Loupe: Pause indexing');
-    await waitForStatus(page, (t) => /paused/.test(t), 15_000);
-    await shot(page, '4-paused');
-    await runCommand(page, 'Loupe: Resume indexing');
+  test('with nothing indexing, Pause, Resume and Cancel are not offered in the palette', async () => {
     await waitForStatus(page, (t) => /chunks/.test(t), 15_000);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 5_000 });
+    await input.fill('>Loupe: ');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Search by Meaning' }).first().waitFor({ timeout: 10_000 });
+    await shot(page, '4-palette-idle');
+    const rows = await page.locator('.quick-input-widget .monaco-list-row').allTextContents();
+    for (const hidden of ['Pause Indexing', 'Resume Indexing', 'Cancel Indexing']) assert.ok(!rows.some((r) => r.includes(hidden)), `${hidden} offered while idle: ${JSON.stringify(rows)}`);
+    await page.keyboard.press('Escape');
   });
 
   test('an edit saved in the editor becomes searchable', async () => {
@@ -284,7 +290,7 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     await waitForStatus(page, (t) => /Loupe: [\d,]+ chunks/.test(t), 120_000);
     // The reload may restore the Loupe container already open (a click would close it): use the command.
-    await runCommand(page, 'Loupe: Ask a question about this codebase');
+    await runCommand(page, 'Loupe: Ask About This Codebase');
     const frame: FrameLocator = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
     await frame.locator('.turn .question', { hasText: 'how is a user password hashed and checked?' }).waitFor({ timeout: 30_000 });
     await frame.locator('.turn .answer', { hasText: 'Hello from the tiny Loupe model.' }).waitFor({ timeout: 5_000 });

@@ -5,7 +5,18 @@
 import { ContentionPacer, type ComputeUnitKind, type SchedulerConfig } from '../../core/compute/scheduler.js';
 import { computeLine, type ComputeStatus } from '../../core/compute/status.js';
 import type { HardwareInfo } from '../../core/compute/hardware.js';
-import type { ContentionSample } from '../../core/compute/signals.js';
+import type { AgentSignal, ContentionSample } from '../../core/compute/signals.js';
+
+/** How long an agent's query counts as "agent active". */
+export const AGENT_QUERY_WINDOW_MS = 60_000;
+
+/** A short agent name from an MCP client's name (`claude-code` → `claude`, `Visual Studio Code` → `copilot`). */
+export function agentName(client: string): string {
+  const c = client.toLowerCase();
+  for (const a of ['claude', 'codex', 'gemini', 'cursor', 'copilot', 'opencode', 'goose', 'aider']) if (c.includes(a)) return a;
+  if (/visual studio code|vscode/.test(c)) return 'copilot';
+  return c.replace(/[^a-z0-9_.-]+/g, '-').slice(0, 24) || 'agent';
+}
 import type { EmbedderPort, Logger } from '../../core/types.js';
 import { detectHardware } from './hardware.js';
 import { RoutingEmbedder } from './routing-embedder.js';
@@ -37,7 +48,7 @@ export class ComputeController {
   constructor(private readonly embedder: EmbedderPort, private readonly opts: ComputeOptions = {}) {
     this.sampler = new ContentionSampler(opts.sampler);
     this.pacer = new ContentionPacer({
-      sample: () => this.sampler.sample(),
+      sample: async () => this.withQueries(await this.sampler.sample()),
       unit: () => unitOf(this.embedder),
       config: { ...opts.config, enabled: opts.enabled ?? opts.config?.enabled ?? true },
       intervalMs: opts.intervalMs,
@@ -54,6 +65,30 @@ export class ComputeController {
         }
       },
     });
+  }
+
+  /** Agent name → when it last queried this engine (MCP, the language-model tool). */
+  private readonly agentQueries = new Map<string, number>();
+
+  /**
+   * An agent asked this engine something (through MCP or VS Code's language-model tool): it is
+   * working now, a contention signal beside the processes the sampler finds, for the next minute.
+   */
+  noteAgentQuery(agent: string, at = Date.now()): void {
+    this.agentQueries.set(agentName(agent), at);
+  }
+
+  private withQueries(s: ContentionSample): ContentionSample {
+    const now = Date.now();
+    const extra: AgentSignal[] = [];
+    for (const [agent, at] of this.agentQueries) {
+      if (now - at > AGENT_QUERY_WINDOW_MS) {
+        this.agentQueries.delete(agent);
+        continue;
+      }
+      extra.push({ agent, pid: 0, via: 'query', detail: `searched Loupe ${Math.round((now - at) / 1000)} s ago` });
+    }
+    return extra.length ? { ...s, agents: [...s.agents, ...extra] } : s;
   }
 
   /** The latest sample (for the routing embedder). */

@@ -6,10 +6,10 @@
 import { answerQuestion, type DoneEvent } from '../../core/answer/answer.js';
 import { ConversationHistory } from '../../core/answer/history.js';
 import { engineRetriever, type SearchablePort } from '../../core/answer/retrieve.js';
-import type { AnswerEvent, ChatModelPort } from '../../core/answer/types.js';
+import type { AnswerEvent, AnswerModelStatus, ChatModelPort } from '../../core/answer/types.js';
 import type { AnswerModelParams, AskParams } from '../../core/protocol.js';
 import type { Logger } from '../../core/types.js';
-import { openAnswerModel } from './open-answer-model.js';
+import { describeAnswerModel, openAnswerModel } from './open-answer-model.js';
 
 /** Conversations kept at once (least recently used dropped first). */
 export const MAX_CONVERSATIONS = 20;
@@ -35,6 +35,15 @@ export class AnswerService {
       });
     }
     return this.model.open;
+  }
+
+  /** Which model answers: the open one's info, else what would be chosen (nothing is loaded or started). */
+  async info(llm: AnswerModelParams = {}): Promise<AnswerModelStatus> {
+    if (this.model?.key === JSON.stringify(llm)) {
+      const m = await this.model.open.catch(() => undefined);
+      if (m) return { ...m.info, available: true, reason: 'open' };
+    }
+    return describeAnswerModel({ ...llm, logger: this.logger });
   }
 
   private history(id: string): ConversationHistory {

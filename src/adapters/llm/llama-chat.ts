@@ -10,6 +10,9 @@ import type { AnswerModelInfo, ChatMessage, ChatModelPort, GenerateOptions, Gene
 import { LoupeError, silentLogger, type Logger } from '../../core/types.js';
 import { checkGgufFile } from '../llama-embedder.js';
 
+/** GGUF architectures that only embed (llama.cpp's encoder families): never an answer model. */
+const EMBEDDING_ARCHITECTURES = new Set(['bert', 'nomic-bert', 'nomic-bert-moe', 'jina-bert-v2', 'gemma-embedding', 'modern-bert', 't5encoder']);
+
 type NodeLlama = typeof import('node-llama-cpp');
 type Llama = import('node-llama-cpp').Llama;
 type LlamaModel = import('node-llama-cpp').LlamaModel;
@@ -69,13 +72,19 @@ export class LlamaChat implements ChatModelPort {
   static async load(o: LlamaChatOptions): Promise<LlamaChat> {
     const logger = o.logger ?? silentLogger;
     const modelPath = path.resolve(o.modelPath);
-    await checkGgufFile(modelPath);
+    await checkGgufFile(modelPath, 'chat');
     const { mod, llama } = await runtime(o.gpu ?? 'auto');
     let model: LlamaModel;
     try {
       model = await llama.loadModel({ modelPath });
     } catch (e) {
       throw new LoupeError(`The chat model ${modelPath} could not be loaded: ${(e as Error).message}`, 'model-load-failed');
+    }
+    // An embedding model loads like any other GGUF but cannot write an answer: say which kind is needed.
+    const arch = (model.fileInfo.metadata as unknown as { general?: { architecture?: string } }).general?.architecture ?? '';
+    if (EMBEDDING_ARCHITECTURES.has(arch)) {
+      await model.dispose();
+      throw new LoupeError(`${path.basename(modelPath)} is an embedding model (${arch}); answers need a chat (instruct) model, e.g. Qwen2.5-Coder-1.5B-Instruct (see \`loupe models list\`).`, 'model-not-chat');
     }
     const n = Math.max(1, o.sequences ?? 1);
     const threads = Math.max(1, o.threads ?? defaultChatThreads());

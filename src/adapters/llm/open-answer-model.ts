@@ -7,9 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mlxModelForMemory, selectAnswerModel, type Selection } from '../../core/answer/select.js';
-import type { AnswerModelInfo, ChatMessage, ChatModelPort, GenerateOptions, GenerateResult } from '../../core/answer/types.js';
+import type { AnswerModelInfo, AnswerModelStatus, ChatMessage, ChatModelPort, GenerateOptions, GenerateResult } from '../../core/answer/types.js';
 import type { AnswerModelParams } from '../../core/protocol.js';
 import { LoupeError, silentLogger, type Logger } from '../../core/types.js';
+import { ModelManager } from '../../core/models/manager.js';
 import { LlamaChat } from './llama-chat.js';
 import { findMlxPython, MLX_DEFAULT_URL, MlxServer } from './mlx-server.js';
 import { normalizeBaseUrl, OpenAiChat, probeServer } from './openai-chat.js';
@@ -30,10 +31,18 @@ export interface AnswerModelConfig extends AnswerModelParams {
   progress?: (message: string) => void;
 }
 
-/** A GGUF chat model named by LOUPE_CHAT_MODEL, if the file exists. */
+/**
+ * A GGUF chat model named by LOUPE_CHAT_MODEL, if the file exists; else the smallest answer model
+ * installed with `loupe models install <id> --from <file>`.
+ */
 export function defaultChatModelPath(): string | null {
   const p = process.env.LOUPE_CHAT_MODEL;
-  return p && existsSync(p) ? path.resolve(p) : null;
+  if (p) return existsSync(p) ? path.resolve(p) : null;
+  try {
+    return new ModelManager().installedChat()[0]?.path ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** Context length from a local MLX model folder's config.json. */
@@ -145,6 +154,24 @@ export async function decideAnswerModel(cfg: AnswerModelConfig = {}): Promise<{ 
     MLX_DEFAULT_URL,
   );
   return { selection, python: py?.python };
+}
+
+/** Which model would answer, without loading or starting it (for a status bar tooltip). */
+export async function describeAnswerModel(cfg: AnswerModelConfig = {}): Promise<AnswerModelStatus> {
+  const { selection: s } = await decideAnswerModel(cfg);
+  switch (s.kind) {
+    case 'none':
+      return { kind: cfg.provider && cfg.provider !== 'auto' ? cfg.provider : 'llama', name: 'none', where: 'not available', contextSize: 0, available: false, reason: s.reason };
+    case 'llama':
+      return { kind: 'llama', name: path.basename(s.modelPath, '.gguf'), where: 'in process (node-llama-cpp)', contextSize: cfg.contextSize ?? 0, available: true, reason: s.reason };
+    case 'openai':
+      return { kind: 'openai', name: cfg.model ?? 'server default model', where: `OpenAI-compatible server at ${s.url}`, contextSize: cfg.contextSize ?? 8192, available: true, reason: s.reason };
+    case 'mlx': {
+      const model = cfg.model ?? mlxModelForMemory(os.totalmem());
+      const where = s.start ? 'mlx_lm.server (Loupe starts it on 127.0.0.1 at the first question)' : `mlx_lm.server at ${s.url} (already running)`;
+      return { kind: 'mlx', name: s.start ? model : cfg.model ?? 'the model the server loaded', where, contextSize: cfg.contextSize ?? mlxContextSize(model) ?? 8192, available: true, reason: s.reason };
+    }
+  }
 }
 
 /** Decides and opens; `selection` says what was chosen and why. */

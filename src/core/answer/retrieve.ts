@@ -37,14 +37,14 @@ export function hitLines(lines: readonly string[], startLine: number, endLine: n
  * quoted text, for answer prompts, the Q&A panel and the search list alike. Hits whose file is
  * gone, binary, unreadable or now shorter than the hit are left out; the others keep their order.
  */
-export async function readHits<H extends SearchResult>(hits: readonly H[], fileOf: (h: H) => string): Promise<(H & { text: string })[]> {
+export async function readHits<H extends SearchResult>(hits: readonly H[], fileOf: (h: H) => { abs: string; root: string }): Promise<(H & { text: string })[]> {
   const files = new Map<string, Promise<string[] | null>>();
   const out: (H & { text: string })[] = [];
   for (const h of hits) {
-    const abs = fileOf(h);
+    const { abs, root } = fileOf(h);
     let lines = files.get(abs);
     if (!lines) {
-      lines = readSourceFile(abs).then((r) => ('text' in r ? r.text.split(/\r?\n/) : null));
+      lines = readSourceFile(abs, { root }).then((r) => ('text' in r ? r.text.split(/\r?\n/) : null));
       files.set(abs, lines);
     }
     const l = await lines;
@@ -54,9 +54,9 @@ export async function readHits<H extends SearchResult>(hits: readonly H[], fileO
   return out;
 }
 
-/** Reads the hits' lines under `root` (see readHits). */
+/** Reads the hits' lines under `root` (see readHits; a hit whose real path leaves the root is not read). */
 export async function sourcesFor(root: string, hits: SearchResult[]): Promise<Source[]> {
-  return readHits(hits, (h) => path.join(root, ...h.path.split('/')));
+  return readHits(hits, (h) => ({ abs: path.join(root, ...h.path.split('/')), root }));
 }
 
 /** A retrieve function over an engine (its default, best search mode). */

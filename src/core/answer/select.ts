@@ -37,7 +37,7 @@ export function selectAnswerModel(f: SelectionFacts, defaultUrl: string): Select
   const apple = isAppleSilicon(f.platform, f.arch);
   const url = f.url ?? defaultUrl;
   const mlxStartable = f.mlxPython && (apple || !!f.allowMlxAnywhere);
-  const noGguf = 'No GGUF chat model is available: download one with the model manager or pass --llm-model <file.gguf>.';
+  const noGguf = 'No GGUF chat model is available: install an answer model (`loupe models list`) or pass --llm-model <file.gguf>.';
   switch (f.preference) {
     case 'openai':
       if (!f.url) return { kind: 'none', code: 'server-not-running', reason: 'An OpenAI-compatible server needs its URL (--llm-url http://127.0.0.1:PORT).' };

@@ -53,6 +53,13 @@ export interface AnswerModelInfo {
   contextSize: number;
 }
 
+/** Which model would answer, before it is opened (status bar tooltip). */
+export interface AnswerModelStatus extends AnswerModelInfo {
+  /** False when no model can answer; `reason` then says what to do. */
+  available: boolean;
+  reason: string;
+}
+
 /** An answer model: a chat model that streams. */
 export interface ChatModelPort {
   readonly info: AnswerModelInfo;

@@ -137,8 +137,11 @@ function pct(x: number): string {
 /** Reasons worth showing for a sample, strongest first. */
 export function reasonsFor(unit: ComputeUnitKind, s: ContentionSample): string[] {
   const r: string[] = [];
-  const agents = [...new Set(s.agents.map((a) => a.agent))];
-  if (agents.length) r.push(`${agents.join(', ')} active`);
+  // An agent querying Loupe right now is "searching"; one only found running is "active".
+  const searching = [...new Set(s.agents.filter((a) => a.via === 'query').map((a) => a.agent))];
+  const active = [...new Set(s.agents.map((a) => a.agent))].filter((a) => !searching.includes(a));
+  if (searching.length) r.push(`${searching.join(', ')} searching`);
+  if (active.length) r.push(`${active.join(', ')} active`);
   for (const l of s.llmServers) if (l.busy) r.push(`${l.server} busy`);
   if (s.cpuOthers !== null) r.push(`CPU ${pct(s.cpuOthers)}`);
   if (s.gpu !== null) r.push(`GPU ${pct(s.gpu)}`);

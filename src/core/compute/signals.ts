@@ -30,8 +30,8 @@ export interface AgentSignal {
   /** Agent id: `claude`, `codex`, `gemini`, `aider`, `cursor`, `copilot`, `opencode`, `goose`. */
   agent: string;
   pid: number;
-  /** How it was found: its process, or an environment marker in some process's environment. */
-  via: 'process' | 'env';
+  /** How it was found: its process, an environment marker in some process's environment, or its queries to Loupe (MCP, the VS Code tool). */
+  via: 'process' | 'env' | 'query';
   /** What matched (`process claude`, `CLAUDECODE=1 in bash (pid 123)`). */
   detail: string;
   /** CPU use of the matched process, percent of one core, when known. */

@@ -4,10 +4,12 @@ import * as path from 'node:path';
 import { fsyncDir, fsyncFile, sha256File, writeFileAtomic } from '../fsutil.js';
 import { LoupeError } from '../types.js';
 import { CATALOG, type CatalogEntry } from './catalog.js';
+import { CHAT_CATALOG, chatCatalogEntry, chatDownloadUrl, type ChatCatalogEntry } from './chat-catalog.js';
 import { downloadFile, isNetworkError, removePartial, type DownloadProgress } from './download.js';
 
 export { CATALOG, catalogEntry, type CatalogEntry } from './catalog.js';
 export { downloadFile, type DownloadProgress } from './download.js';
+export { CHAT_CATALOG, chatCatalogEntry, chatDownloadUrl, type ChatCatalogEntry } from './chat-catalog.js';
 
 /** What the hub says about the file to download. */
 export interface ResolvedFile {
@@ -30,6 +32,8 @@ export interface InstalledModel {
   downloadedAt: string;
   /** For a file installed with `--from`: how it was made (a known build), or why it is unverified. */
   source?: string;
+  /** 'chat' for an answer model (chat-catalog.ts); absent for an embedding model. */
+  kind?: 'chat';
 }
 
 export interface ModelManagerOptions {
@@ -75,7 +79,12 @@ export class ModelManager {
 
   private entry(id: string): CatalogEntry {
     const e = this.catalog.find((c) => c.id.toLowerCase() === id.toLowerCase());
-    if (!e) throw new LoupeError(`Unknown model "${id}". Known: ${this.catalog.map((c) => c.id).join(', ')}.`, 'unknown-model');
+    const chat = chatCatalogEntry(id);
+    if (chat) {
+      // Answer models are not fetched by Loupe: the user downloads the file and installs it with --from.
+      throw new LoupeError(`${chat.name} is an answer model: download ${chat.file} from ${chatDownloadUrl(chat)}, then run loupe models install ${chat.id} --from <file.gguf>.`, 'chat-from-file');
+    }
+    if (!e) throw new LoupeError(`Unknown model "${id}". Known: ${[...this.catalog, ...CHAT_CATALOG].map((c) => c.id).join(', ')}.`, 'unknown-model');
     return e;
   }
 
@@ -134,6 +143,8 @@ export class ModelManager {
    * The file is copied (to `<name>.part`, then renamed), never moved.
    */
   async installFromFile(id: string, file: string, opts: { allowUnknown?: boolean } = {}): Promise<InstalledModel> {
+    const chat = chatCatalogEntry(id);
+    if (chat) return this.installChatFromFile(chat, file);
     const e = this.entry(id);
     if (!existsSync(file)) throw new LoupeError(`No such file: ${file}`, 'not-found');
     const head = Buffer.alloc(4);
@@ -172,8 +183,46 @@ export class ModelManager {
     return rec;
   }
 
-  /** Installed catalogue models (those whose sidecar and file are both present). */
+  /**
+   * Installs a chat model the user downloaded. There are no pinned builds of these (they were not
+   * downloaded here), so any GGUF is recorded with its sha256 as the user's own file; an answer
+   * model changes no index, so nothing else depends on its exact bytes.
+   */
+  private async installChatFromFile(e: ChatCatalogEntry, file: string): Promise<InstalledModel> {
+    if (!existsSync(file)) throw new LoupeError(`No such file: ${file}`, 'not-found');
+    if (!isGgufFile(file)) throw new LoupeError(`${file} is not a GGUF model file (it does not start with the GGUF magic bytes); ${e.name} comes as a .gguf file: ${chatDownloadUrl(e)}`, 'model-not-gguf');
+    const sha = await sha256File(file);
+    mkdirSync(this.dir, { recursive: true });
+    const name = path.basename(file);
+    const dest = path.join(this.dir, name);
+    const prev = this.installedChat().find((m) => m.id === e.id);
+    if (prev && prev.path !== dest) this.remove(e.id);
+    if (path.resolve(file) !== path.resolve(dest)) {
+      copyFileSync(file, `${dest}.part`);
+      fsyncFile(`${dest}.part`);
+      renameSync(`${dest}.part`, dest);
+      fsyncDir(this.dir);
+    }
+    const rec: InstalledModel = {
+      id: e.id, name: e.name, path: dest, repo: e.repo, revision: 'local file', file: name, sha256: sha, size: statSync(dest).size,
+      downloadedAt: new Date().toISOString(), source: `local file ${path.resolve(file)}`, kind: 'chat',
+    };
+    writeFileAtomic(`${dest}.loupe.json`, JSON.stringify(rec, null, 1));
+    return rec;
+  }
+
+  /** Installed embedding models (those whose sidecar and file are both present). */
   installed(): InstalledModel[] {
+    return this.installedAll().filter((m) => m.kind !== 'chat');
+  }
+
+  /** Installed answer (chat) models, in the chat catalogue's order (smallest first). */
+  installedChat(): InstalledModel[] {
+    const order = (id: string): number => CHAT_CATALOG.findIndex((c) => c.id === id);
+    return this.installedAll().filter((m) => m.kind === 'chat').sort((a, b) => order(a.id) - order(b.id));
+  }
+
+  private installedAll(): InstalledModel[] {
     if (!existsSync(this.dir)) return [];
     const out: InstalledModel[] = [];
     for (const name of readdirSync(this.dir)) {
@@ -191,8 +240,8 @@ export class ModelManager {
 
   /** Removes an installed model (and any partial download of it). */
   remove(id: string): boolean {
-    const e = this.entry(id);
-    const rec = this.installed().find((m) => m.id === e.id);
+    const chat = chatCatalogEntry(id);
+    const rec = chat ? this.installedChat().find((m) => m.id === chat.id) : this.installed().find((m) => m.id === this.entry(id).id);
     if (!rec) return false;
     rmSync(rec.path, { force: true });
     rmSync(`${rec.path}.loupe.json`, { force: true });
@@ -211,5 +260,30 @@ export function resolveModelArg(arg: string, manager: ModelManager = new ModelMa
   if (!e) return path.resolve(arg);
   const rec = manager.installed().find((m) => m.id === e.id);
   if (!rec) throw new LoupeError(`${e.name} is not installed: loupe models install ${e.id} (or build it offline: native/convert/README.md).`, 'not-installed');
+  return rec.path;
+}
+
+/** Whether a file starts with the GGUF magic bytes. */
+function isGgufFile(file: string): boolean {
+  const head = Buffer.alloc(4);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return head.toString('latin1') === 'GGUF';
+}
+
+/**
+ * What `--llm-model` names: a file, the id of an installed answer model, or (for a server) a
+ * model name, returned unchanged. An answer-model id that is not installed is a clear error.
+ */
+export function resolveChatModelArg(arg: string, manager: ModelManager = new ModelManager()): string {
+  if (existsSync(arg)) return path.resolve(arg);
+  const e = chatCatalogEntry(arg);
+  if (!e) return /\.gguf$/i.test(arg) ? path.resolve(arg) : arg;
+  const rec = manager.installedChat().find((m) => m.id === e.id);
+  if (!rec) throw new LoupeError(`${e.name} is not installed: download ${e.file} from ${chatDownloadUrl(e)}, then loupe models install ${e.id} --from <file.gguf>.`, 'not-installed');
   return rec.path;
 }

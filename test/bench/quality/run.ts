@@ -148,7 +148,7 @@ async function main(): Promise<void> {
       const [dense, lex] = [await engine.rank(q.q, 'dense', DEPTH), await engine.rank(q.q, 'lexical', DEPTH)];
       const toLoc = (h: { path: string; chunk: { startLine: number; endLine: number } }): Loc => ({ path: h.path, startLine: h.chunk.startLine, endLine: h.chunk.endLine });
       if (second) {
-        const pool = await engine.rank(q.q, 'hybrid', Math.max(...RERANK_DEPTHS));
+        const pool = await engine.rank(q.q, 'hybrid', Math.max(...RERANK_DEPTHS), { ranking: false });
         const lines = (p: string) => files.get(p) ?? readFileSync(path.join(root, p), 'utf8').split('\n');
         const texts = pool.map((h) => chunkHeader({ path: h.path, symbol: h.chunk.symbol }) + lines(h.path).slice(h.chunk.startLine - 1, h.chunk.endLine).join('\n'));
         const [qv, dv] = [await second.embedder.embedQuery(q.q), await second.embedder.embedDocuments(texts)];

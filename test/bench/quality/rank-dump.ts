@@ -1,0 +1,100 @@
+/**
+ * Dumps each mined query's candidates (dense and BM25 lists, raw scores, chunk records) for one
+ * half of the mined set, so the ranking stage's parameters can be chosen offline in seconds
+ * (tune-ranking.ts) instead of re-running the engine for every setting. Only the tuning half is
+ * ever dumped for tuning; the held-out half is measured once, by mined-run.ts.
+ *
+ *   node out/test/bench/quality/rank-dump.js [--half tuning] [--out <file.json>]
+ *   node out/test/bench/quality/rank-dump.js --quality-full [--out <file.json>]
+ *
+ * `--quality-full`: bench:quality's TUNING questions over their packages' whole unpacked trees
+ * (tests, docs and examples included; `<cache>/src-full`), where content kinds can matter.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Engine } from '../../../src/core/engine.js';
+import { HnswFactory } from '../../../src/adapters/hnsw-index.js';
+import { LlamaEmbedder } from '../../../src/adapters/llama-embedder.js';
+import { TreeSitterChunker } from '../../../src/adapters/treesitter-chunker.js';
+import { cacheDir, CORPORA, listFiles } from './corpora.js';
+import { loadMinedSet, prepareMinedCorpus } from './mine.js';
+
+export interface DumpHit { path: string; startLine: number; endLine: number; symbol: string | null; language: string; label: number; score: number }
+export interface DumpQuery { corpus: string; language: string; id: string; q: string; idFree: boolean; target: [string, number, number]; targets?: [string, number, number][]; dense: DumpHit[]; lexical: DumpHit[] }
+
+const DEPTH = 60;
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({ options: { half: { type: 'string' }, out: { type: 'string' }, 'quality-full': { type: 'boolean' } } });
+  if (v['quality-full']) return dumpQualityFull(v.out);
+  const half = v.half ?? 'tuning';
+  const set = loadMinedSet();
+  const corpora = set.corpora.filter((c) => c.half === half);
+  const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../..');
+  const embedder = await LlamaEmbedder.load({ modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'), gpu: false, contexts: 1, threadsPerContext: 1 });
+  const chunker = new TreeSitterChunker();
+  const out: DumpQuery[] = [];
+  for (const entry of corpora) {
+    const root = await prepareMinedCorpus(entry);
+    const version = entry.package.slice(entry.package.lastIndexOf('@') + 1);
+    const storeDir = path.join(cacheDir(), 'stores', `mined-${entry.name}-${version}-${embedder.modelId.slice(0, 12)}`);
+    const engine = await Engine.open({ root, storeDir, chunker, embedder, annFactory: new HnswFactory(), batchSize: 16 });
+    const s = await engine.index();
+    process.stderr.write(`${entry.name}: ${engine.store.chunkCount} chunks (embedded ${s.embedded})\n`);
+    const conv = (hs: { path: string; chunk: { startLine: number; endLine: number; symbol: string | null; language: string; label: number }; score: number }[]): DumpHit[] =>
+      hs.map((h) => ({ path: h.path, startLine: h.chunk.startLine, endLine: h.chunk.endLine, symbol: h.chunk.symbol, language: h.chunk.language, label: h.chunk.label, score: h.score }));
+    for (const q of set.queries.filter((x) => x.corpus === entry.name)) {
+      out.push({
+        corpus: entry.name, language: entry.language, id: q.id, q: q.q, idFree: q.idFree, target: q.target,
+        dense: conv(await engine.rank(q.q, 'dense', DEPTH)), lexical: conv(await engine.rank(q.q, 'lexical', DEPTH)),
+      });
+    }
+    await engine.close();
+  }
+  chunker.dispose();
+  await embedder.dispose();
+  const file = v.out ?? path.join(os.tmpdir(), `loupe-rank-dump-${half}.json`);
+  writeFileSync(file, JSON.stringify(out));
+  process.stderr.write(`wrote ${out.length} queries to ${file}\n`);
+}
+
+/** bench:quality's tuning questions over the full package trees; targets mapped by path suffix. */
+async function dumpQualityFull(outFile?: string): Promise<void> {
+  const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../..');
+  const embedder = await LlamaEmbedder.load({ modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'), gpu: false, contexts: 1, threadsPerContext: 1 });
+  const chunker = new TreeSitterChunker();
+  const out: DumpQuery[] = [];
+  for (const spec of CORPORA.filter((c) => c.set === 'tuning')) {
+    const root = path.join(cacheDir(), 'src-full', `${spec.name}-${spec.version}`);
+    if (!existsSync(root)) throw new Error(`${root} is missing`);
+    const storeDir = path.join(cacheDir(), 'stores', `${spec.name}-${spec.version}-full-${embedder.modelId.slice(0, 12)}`);
+    const engine = await Engine.open({ root, storeDir, chunker, embedder, annFactory: new HnswFactory(), batchSize: 16 });
+    const s = await engine.index();
+    const files = listFiles(root, { skipHidden: true });
+    const full = (rel: string) => files.find((f) => f === rel || f.endsWith('/' + rel));
+    process.stderr.write(`${spec.name} (full): ${engine.store.chunkCount} chunks in ${engine.store.files.size} files (embedded ${s.embedded})\n`);
+    const conv = (hs: { path: string; chunk: { startLine: number; endLine: number; symbol: string | null; language: string; label: number }; score: number }[]): DumpHit[] =>
+      hs.map((h) => ({ path: h.path, startLine: h.chunk.startLine, endLine: h.chunk.endLine, symbol: h.chunk.symbol, language: h.chunk.language, label: h.chunk.label, score: h.score }));
+    const qs = JSON.parse(readFileSync(path.join(REPO, 'test/bench/quality/queries', `${spec.name}.json`), 'utf8')).queries as { id: string; q: string; targets: [string, number, number][]; ids?: boolean }[];
+    for (const q of qs) {
+      const targets = q.targets.map(([f, a, b]) => [full(f) ?? f, a, b] as [string, number, number]);
+      out.push({
+        corpus: spec.name, language: spec.language, id: q.id, q: q.q, idFree: !q.ids, target: targets[0], targets,
+        dense: conv(await engine.rank(q.q, 'dense', DEPTH)), lexical: conv(await engine.rank(q.q, 'lexical', DEPTH)),
+      });
+    }
+    await engine.close();
+  }
+  chunker.dispose();
+  await embedder.dispose();
+  const file = outFile ?? path.join(os.tmpdir(), 'loupe-rank-dump-quality-full.json');
+  writeFileSync(file, JSON.stringify(out));
+  process.stderr.write(`wrote ${out.length} queries to ${file}\n`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
