@@ -188,6 +188,23 @@ describe('engine process', () => {
     }
   });
 
+  test('one writer per index: a second engine process on the same store is refused while the first holds it', async () => {
+    const { dir, cleanup } = tempDir();
+    dirs.push(cleanup);
+    writeTree(dir, SAMPLE_PROJECT);
+    const first = new EngineClient();
+    const second = new EngineClient();
+    try {
+      await first.open(openParams(dir));
+      await assert.rejects(second.open(openParams(dir)), (e: unknown) => e instanceof LoupeError && e.code === 'store-locked' && e.message.includes(String(first.pid)));
+      await first.close();
+      assert.equal((await second.open(openParams(dir))).root, dir, 'free once the first has exited');
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
   test('a crash after open with rebuild re-opens without rebuilding: the index built since stays', async () => {
     const { dir, cleanup } = tempDir();
     dirs.push(cleanup);

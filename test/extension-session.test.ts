@@ -82,6 +82,42 @@ describe('extension engine session', () => {
     assert.equal(session.client.pid, undefined, 'engine process gone after dispose');
   });
 
+  test('the file watcher survives an engine crash: a file written after the restart is indexed', async () => {
+    const { dir, cleanup } = tempDir('loupe-ext-watch-');
+    cleanups.push(cleanup);
+    writeTree(dir, SAMPLE_PROJECT);
+    const warnings: string[] = [];
+    let indexed = 0;
+    const session = new EngineSession({
+      root: dir,
+      name: 'watched',
+      params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
+      logger: { info: () => {}, warn: (m) => warnings.push(m), error: () => {}, debug: () => {} },
+      onChange: () => {},
+      onIndexed: () => indexed++,
+    });
+    cleanups.push(() => void session.dispose());
+    try {
+      await session.open();
+      await session.index().done;
+      await session.watch(true);
+      const pid = session.client.pid!;
+      process.kill(pid, 'SIGKILL');
+      while (!warnings.some((m) => /SIGKILL.*restarting/.test(m))) await new Promise((r) => setTimeout(r, 20));
+      await session.client.request('status', {});
+      assert.notEqual(session.client.pid, pid);
+      // Give the restarted engine's watcher a moment to be set up, then change the tree.
+      await new Promise((r) => setTimeout(r, 1500));
+      writeTree(dir, { 'src/zebra.ts': 'export function feedTheZebra(): string {\n  return "hay for the zebra";\n}\n' });
+      const deadline = Date.now() + 20_000;
+      while (indexed === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(indexed > 0, 'the restarted engine watched the folder');
+      assert.ok((await session.search('feed the zebra', 3)).some((h) => h.path === 'src/zebra.ts'));
+    } finally {
+      await session.dispose();
+    }
+  });
+
   test('a pause survives an engine crash: the restarted engine embeds nothing until resume, and the status says paused', async () => {
     const { dir, cleanup } = tempDir('loupe-ext-pause-');
     cleanups.push(cleanup);

@@ -32,6 +32,9 @@ describe('layer lint rules', () => {
     assert.match((await layerErrors('src/extension/x.ts', "import { exportProjector } from '../cli/export.js';\nexport const x = exportProjector;\n"))[0] ?? '', /front end beside the CLI/);
     assert.match((await layerErrors('src/extension/x.ts', "import { openEngine } from '../adapters/open-engine.js';\nexport const x = openEngine;\n"))[0] ?? '', /only through the engine process/);
     assert.match((await layerErrors('src/extension/x.ts', "import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';\nexport const x = ChokidarWatcher;\n"))[0] ?? '', /only through the engine process/);
+    assert.match((await layerErrors('src/extension/x.ts', "import { Store } from '../core/store.js';\nexport const x = Store;\n"))[0] ?? '', /one writer/);
+    assert.match((await layerErrors('src/extension/x.ts', "import { Engine } from '../core/engine.js';\nexport const x = Engine;\n"))[0] ?? '', /one writer/);
+    assert.deepEqual(await layerErrors('src/extension/x.ts', "import type { EngineStatus } from '../core/engine.js';\nexport type X = EngineStatus;\n"), []);
     assert.deepEqual(await layerErrors('src/extension/x.ts', "import { EngineClient } from '../adapters/engine-client.js';\nimport { runBenchForked } from '../adapters/bench/bench-client.js';\nimport { LoupeError } from '../core/types.js';\nexport const x = [EngineClient, runBenchForked, LoupeError];\n"), []);
   });
 

@@ -311,6 +311,7 @@ export class EngineClient {
     } else if (!this.channel) this.spawnForked();
     const opened = this.raw('open', params);
     this.ready = opened.then(() => undefined);
+    // The caller gets the failure; requests waiting on `ready` get it too, and nothing is unhandled.
     this.ready.catch(() => undefined);
     return opened;
   }

@@ -86,8 +86,20 @@ export function chooseBackend(cfg: Pick<EngineConfig, 'modelPath' | 'backend' | 
   return { backend: 'onnx', modelPath: onnx, reason: 'bundled model on ONNX Runtime' };
 }
 
+/** An engine on the real adapters, with what it owns; `close()` closes all of it. */
+export interface OpenedEngine {
+  engine: Engine;
+  /** The primary embedder (for a RoutingEmbedder, its first backend). */
+  embedder: EmbedderPort;
+  chunker: TreeSitterChunker;
+  /** The compute controller when opened with `backoff`. */
+  compute?: ComputeController;
+  /** Closes the engine, then the chunker, the compute controller and every embedder backend. */
+  close(): Promise<void>;
+}
+
 /** Wires the real adapters into an engine. */
-export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; embedder: EmbedderPort; chunker: TreeSitterChunker }> {
+export async function openEngine(cfg: EngineConfig): Promise<OpenedEngine> {
   const choice = chooseBackend(cfg, OnnxEmbedder.modelIdFor);
   cfg.logger?.info(`Embedding backend: ${choice.backend === 'onnx' ? 'ONNX Runtime' : 'llama.cpp'} (${choice.reason})`);
   if (choice.backend === 'onnx') return openOnnxEngine(cfg, choice.modelPath);
@@ -106,6 +118,7 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
     activeLanes: lanesFor(() => embedder),
   });
   const chunker = newChunker(cfg);
+  let owned: Owned | undefined;
   try {
     // Back-off on: the contention-aware pacer replaces FixedPacer; with a GPU, a second copy of the
     // same GGUF on the CPU lets the dispatcher move embedding off a GPU another process holds.
@@ -132,7 +145,7 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
       lanesCompute = compute;
       void compute.detect().catch(() => undefined);
     }
-    computeOf.set(embedder, { compute, routed: engineEmbedder, closeAne });
+    owned = { compute, routed: engineEmbedder, closeAne };
     const engine = await Engine.open({
       root: cfg.root,
       storeDir: cfg.storeDir,
@@ -148,15 +161,9 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
       rebuild: cfg.rebuild,
       readOnly: cfg.readOnly,
     });
-    return { engine, embedder, chunker };
+    return opened(engine, embedder, chunker, owned);
   } catch (e) {
-    chunker.dispose();
-    const c = computeOf.get(embedder);
-    c?.compute?.dispose();
-    if (c?.routed instanceof RoutingEmbedder) await c.routed.dispose();
-    else await embedder.dispose();
-    await c?.closeAne?.();
-    computeOf.delete(embedder);
+    await release(embedder, chunker, owned);
     throw e;
   }
 }
@@ -165,7 +172,7 @@ export async function openEngine(cfg: EngineConfig): Promise<{ engine: Engine; e
  * The engine on ONNX Runtime: the same wiring without GPU routing (llama.cpp keeps GPUs). With
  * back-off, the compute controller's mode and load sample decide how many lanes run per group.
  */
-async function openOnnxEngine(cfg: EngineConfig, modelPath: string): Promise<{ engine: Engine; embedder: EmbedderPort; chunker: TreeSitterChunker }> {
+async function openOnnxEngine(cfg: EngineConfig, modelPath: string): Promise<OpenedEngine> {
   let compute: ComputeController | undefined;
   const embedder = await OnnxEmbedder.load({
     modelPath,
@@ -184,7 +191,6 @@ async function openOnnxEngine(cfg: EngineConfig, modelPath: string): Promise<{ e
       compute = new ComputeController(embedder, { logger: cfg.logger, onStatus: cfg.onCompute, config: schedulerConfigFor(cfg) });
       void compute.detect().catch(() => undefined);
     }
-    computeOf.set(embedder, { compute, routed: embedder });
     const engine = await Engine.open({
       root: cfg.root,
       storeDir: cfg.storeDir,
@@ -200,12 +206,9 @@ async function openOnnxEngine(cfg: EngineConfig, modelPath: string): Promise<{ e
       rebuild: cfg.rebuild,
       readOnly: cfg.readOnly,
     });
-    return { engine, embedder, chunker };
+    return opened(engine, embedder, chunker, { compute, routed: embedder });
   } catch (e) {
-    chunker.dispose();
-    compute?.dispose();
-    computeOf.delete(embedder);
-    await embedder.dispose();
+    await release(embedder, chunker, { compute, routed: embedder });
     throw e;
   }
 }
@@ -217,22 +220,40 @@ function newChunker(cfg: EngineConfig): TreeSitterChunker {
   return new TreeSitterChunker(bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger: cfg.logger } : { logger: cfg.logger });
 }
 
-/** Compute wiring per opened engine (keyed by its primary embedder, which `openEngine` returns). */
-const computeOf = new WeakMap<EmbedderPort, { compute?: ComputeController; routed: EmbedderPort; closeAne?: () => Promise<void> }>();
-
-/** The compute controller of an engine opened with `backoff` (undefined otherwise). */
-export function computeControllerOf(parts: { embedder: EmbedderPort }): ComputeController | undefined {
-  return computeOf.get(parts.embedder)?.compute;
+/** What an opened engine owns besides the engine, chunker and primary embedder. */
+interface Owned {
+  compute?: ComputeController;
+  /** The embedder the engine uses: the primary one, or a RoutingEmbedder over all backends. */
+  routed: EmbedderPort;
+  closeAne?: () => Promise<void>;
 }
 
-/** Closes what `openEngine` opened. */
-export async function closeEngine(parts: { engine: Engine; embedder: EmbedderPort; chunker: TreeSitterChunker }): Promise<void> {
-  await parts.engine.close();
-  parts.chunker.dispose();
-  const c = computeOf.get(parts.embedder);
-  c?.compute?.dispose();
-  computeOf.delete(parts.embedder);
-  if (c?.routed instanceof RoutingEmbedder) await c.routed.dispose();
-  else await parts.embedder.dispose();
-  await c?.closeAne?.();
+function opened(engine: Engine, embedder: EmbedderPort, chunker: TreeSitterChunker, owned: Owned): OpenedEngine {
+  let closing: Promise<void> | undefined;
+  return {
+    engine,
+    embedder,
+    chunker,
+    compute: owned.compute,
+    close: () => (closing ??= engine.close().then(() => release(embedder, chunker, owned))),
+  };
+}
+
+/** Disposes the chunker, the compute controller and the embedder backends (the engine is closed first, or never opened). */
+async function release(embedder: EmbedderPort, chunker: TreeSitterChunker, owned: Owned | undefined): Promise<void> {
+  chunker.dispose();
+  owned?.compute?.dispose();
+  if (owned?.routed instanceof RoutingEmbedder) await owned.routed.dispose();
+  else await embedder.dispose();
+  await owned?.closeAne?.();
+}
+
+/** The compute controller of an engine opened with `backoff` (undefined otherwise). */
+export function computeControllerOf(parts: OpenedEngine): ComputeController | undefined {
+  return parts.compute;
+}
+
+/** Closes what `openEngine` opened (same as `parts.close()`). */
+export async function closeEngine(parts: OpenedEngine): Promise<void> {
+  await parts.close();
 }

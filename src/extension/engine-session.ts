@@ -67,6 +67,10 @@ export class EngineSession {
       if (!restarting) {
         this.state = { kind: 'error', message: 'The engine process keeps stopping; see the log.' };
         opts.onChange();
+      } else if (this.watching) {
+        // The watcher ran in the process that died: start it in the new one.
+        this.watching = false;
+        this.watch(true).catch((e) => opts.logger.warn(`[${opts.name}] watcher did not restart: ${(e as Error).message}`));
       }
     });
   }

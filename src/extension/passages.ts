@@ -35,7 +35,7 @@ export function mergeResults(lists: RootedResult[][], k: number): RootedResult[]
 
 /** The first non-blank line of a passage, trimmed and shortened, for a one-line preview. */
 export function snippetOf(text: string, max = 120): string {
-  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '' && l !== '…') ?? '';
+  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '') ?? '';
   return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }
 
