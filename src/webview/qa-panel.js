@@ -1,9 +1,13 @@
 // @ts-check
-// The Q&A panel's script. It renders what the extension sends (see src/extension/qa-protocol.ts)
-// and sends back user actions. It builds DOM nodes only (no innerHTML): answers and passages are
-// untrusted text.
+/* global document, window, requestAnimationFrame, acquireVsCodeApi */
+// The Ask panel's script, bundled with the Markdown renderer by esbuild into dist/webview/qa.js.
+// It renders what the extension sends (see src/extension/qa-protocol.ts) and sends back user
+// actions. Passages and questions are built as DOM text nodes; answers are Markdown rendered by
+// renderMarkdown (markdown.ts: raw HTML off, safe links only, highlighted code), the one place
+// that assigns innerHTML.
+import { renderMarkdown } from './markdown.js';
+
 (function () {
-  // eslint-disable-next-line no-undef
   const vscode = acquireVsCodeApi();
   const turnsEl = /** @type {HTMLElement} */ (document.getElementById('turns'));
   const form = /** @type {HTMLFormElement} */ (document.getElementById('ask'));
@@ -29,22 +33,40 @@
     return e;
   }
 
-  /** Answer text with [n] turned into citation buttons. */
+  /** The answer's Markdown as HTML, with [n] as citation buttons (clicks handled by delegation below). */
   function renderAnswer(container, turn) {
-    container.replaceChildren();
-    const parts = turn.answer.split(/(\[\d{1,3}\])/);
-    for (const part of parts) {
-      const m = /^\[(\d{1,3})\]$/.exec(part);
-      const n = m ? Number(m[1]) : 0;
-      if (m && turn.passages.some((p) => p.n === n)) {
-        const b = el('button', 'cite', `[${n}]`);
-        b.title = describe(turn.passages.find((p) => p.n === n), spansRoots(turn));
-        b.addEventListener('click', () => vscode.postMessage({ type: 'open', turnId: turn.id, n }));
-        container.append(b);
-      } else if (part) {
-        container.append(document.createTextNode(part));
-      }
-    }
+    const multi = spansRoots(turn);
+    container.innerHTML = renderMarkdown(turn.answer, {
+      citation: (n) => {
+        const p = turn.passages.find((x) => x.n === n);
+        return p ? describe(p, multi) : undefined;
+      },
+    });
+    container.dataset.turnId = turn.id;
+  }
+
+  // One listener for every citation button: rendered HTML carries no handlers of its own.
+  turnsEl.addEventListener('click', (e) => {
+    const target = /** @type {HTMLElement} */ (e.target);
+    const cite = target.closest ? target.closest('button.cite') : null;
+    const answer = cite ? cite.closest('.answer') : null;
+    if (!cite || !answer) return;
+    const n = Number(cite.getAttribute('data-n'));
+    const turnId = /** @type {HTMLElement} */ (answer).dataset.turnId;
+    if (turnId && n > 0) vscode.postMessage({ type: 'open', turnId, n });
+  });
+
+  /** Streamed tokens re-render an answer at most once a frame. */
+  const pendingRender = new Set();
+  function scheduleRender(id) {
+    if (pendingRender.has(id)) return;
+    pendingRender.add(id);
+    requestAnimationFrame(() => {
+      pendingRender.delete(id);
+      const t = turns.get(id);
+      const a = document.getElementById(`answer-${id}`);
+      if (t && a) renderAnswer(a, t);
+    });
   }
 
   /** `path:start-end symbol`; the folder name only when a turn's passages span several folders. */
@@ -102,7 +124,7 @@
       for (const p of turn.passages) {
         const item = el('div', 'passage');
         const head = el('button', 'passage-head', `[${p.n}] ${describe(p, spansRoots(turn))}`);
-        head.title = `Open ${p.path} at line ${p.startLine} (score ${p.score.toFixed(2)})`;
+        head.title = `${describe(p, spansRoots(turn))} · score ${p.score.toFixed(2)} · click to open`;
         head.addEventListener('click', () => vscode.postMessage({ type: 'open', turnId: turn.id, n: p.n }));
         item.append(head, el('pre', 'code', p.text));
         details.append(item);
@@ -144,8 +166,7 @@
         const t = turns.get(m.id);
         if (!t) return;
         t.answer += m.text;
-        const a = document.getElementById(`answer-${m.id}`);
-        if (a) renderAnswer(a, t);
+        scheduleRender(m.id);
         break;
       }
       case 'busy':
