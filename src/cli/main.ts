@@ -12,6 +12,7 @@ import { describeCompute } from '../adapters/compute/describe.js';
 import { exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, usageError, type CliIo } from './common.js';
 import { ModelManager, resolveModelArg } from '../core/models/manager.js';
 import { describeModel, modelTier, QUALITY_MODEL_ID, tierAdvice } from '../core/models/tiers.js';
+import { describeProgress, ProgressMeter, type ProgressEstimate } from '../core/progress-meter.js';
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>|<id>] [--dims <n>] [--store <dir>]
@@ -54,9 +55,9 @@ interface Io extends CliIo {
   isTTY: boolean;
 }
 
-function progressLine(p: IndexProgress): string {
-  const pct = p.filesTotal ? Math.floor((100 * p.filesDone) / p.filesTotal) : 0;
-  return p.phase === 'scan' ? 'scanning…' : `indexing ${p.filesDone}/${p.filesTotal} files (${pct}%) · ${p.chunksEmbedded} embedded · ${p.chunksCached} cached`;
+/** The progress line: by chunks, with throughput and the time left (src/core/progress-meter.ts). */
+function progressLine(p: IndexProgress, e: ProgressEstimate): string {
+  return p.phase === 'scan' ? 'scanning…' : `indexing ${describeProgress(e)} · ${p.filesDone}/${p.filesTotal} files read`;
 }
 
 function summaryLine(s: IndexSummary): string {
@@ -205,12 +206,14 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
     lastReason = reason;
   });
   let last = 0;
+  const meter = new ProgressMeter();
   const onProgress = (p: IndexProgress): void => {
     if (!io.isTTY) return;
+    const estimate = meter.update(p);
     const now = Date.now();
     if (p.phase !== 'done' && now - last < 100) return;
     last = now;
-    process.stderr.write(`\r\x1b[K${progressLine(p)}`);
+    process.stderr.write(`\r\x1b[K${progressLine(p, estimate)}`);
   };
   try {
     const summary = await engine.index({ signal: ac.signal, onProgress });

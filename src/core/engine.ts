@@ -282,7 +282,7 @@ export class Engine {
     const embedder = this.opts.embedder;
     const maxTokens = embedder.profile.maxTokens;
     const progress = (phase: IndexProgress['phase'], done: number): void => {
-      onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached });
+      onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached, chunksFound: summary.embedded + wanted.size });
       if (phase === 'done') return;
       this.lastProgress = { kind: 'indexing', done, total: files.length };
       if (this.pacer.state.kind === 'running') this.setState(this.lastProgress);

@@ -117,6 +117,8 @@ export interface IndexProgress {
   filesTotal: number;
   chunksEmbedded: number;
   chunksCached: number;
+  /** Chunks found so far that need embedding (embedded ones included); grows as files are read. */
+  chunksFound?: number;
 }
 
 /** Summary of one index run. */

@@ -5,6 +5,7 @@
  * restarts them without touching the rest.
  */
 import { describeModel } from '../core/models/tiers.js';
+import { describeProgress } from '../core/progress-meter.js';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -102,7 +103,7 @@ export class Loupe implements vscode.Disposable {
     this.renderQueued = true;
     queueMicrotask(() => {
       this.renderQueued = false;
-      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit, modelName: s.modelName, computeLine: s.compute ? computeLine(s.compute) : undefined })), this.blocked());
+      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit, modelName: s.modelName, computeLine: s.compute ? computeLine(s.compute) : undefined, progress: s.progress })), this.blocked());
       this.setContextKeys();
     });
   }
@@ -204,10 +205,11 @@ export class Loupe implements vscode.Disposable {
         token.onCancellationRequested(() => void session.cancelIndex());
         let last = 0;
         const off = session.onJobProgress((p) => {
-          if (!p.filesTotal) return;
-          const pct = (100 * p.filesDone) / p.filesTotal;
-          progress.report({ message: `${p.filesDone}/${p.filesTotal} files — search works on what is done`, increment: pct - last });
-          last = pct;
+          const e = session.progress;
+          if (!p.filesTotal || !e) return;
+          // The total is an estimate until every file is read: the bar never moves back.
+          progress.report({ message: `${describeProgress(e)} — search works on what is done`, increment: Math.max(0, e.percent - last) });
+          last = Math.max(last, e.percent);
         });
         await job.done.catch(() => undefined);
         off();
