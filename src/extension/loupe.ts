@@ -52,7 +52,7 @@ export class Loupe implements vscode.Disposable {
       blockedReason: () => this.blockedReason(),
       answerer: this.answerer,
       openPassage: (p) => openPassage(p, false),
-      configureAnswerModel: () => this.configureAnswerModel(),
+      configureAnswerModel: () => this.chooseAnswerModel(),
       log: this.log,
     });
     this.results = new ResultsView(() => this.render());
@@ -399,7 +399,10 @@ function createAnswerer(loupe: Loupe): Answerer {
   return {
     modelName: () => {
       const s = loupe.settings;
-      return s.answerModel ? path.basename(s.answerModel) : s.answerUrl ? s.answerUrl : null;
+      if (s.answerModel) return path.basename(s.answerModel);
+      if (s.answerUrl) return s.answerUrl;
+      // An answer model installed with `loupe models install <id> --from <file>` answers when nothing is set.
+      return s.answerProvider !== 'openai' && s.answerProvider !== 'mlx' && installedChatModel() ? new ModelManager().installedChat()[0]?.name ?? null : null;
     },
     unavailable: () => answerModelMissing(loupe.settings, process.platform, process.arch, installedChatModel()),
     async answer(question, conversationId, passages, signal, on) {

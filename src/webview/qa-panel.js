@@ -104,7 +104,7 @@ import { renderMarkdown } from './markdown.js';
     if (turn.status === 'noModel') {
       const note = el('div', 'notice no-model');
       note.append(el('strong', '', 'No answer model configured. '), document.createTextNode(turn.note || ''));
-      const b = el('button', 'link', 'Configure an answer model…');
+      const b = el('button', 'link', 'Choose Answer Model…');
       b.addEventListener('click', () => vscode.postMessage({ type: 'configure' }));
       note.append(' ', b);
       node.append(note);
@@ -152,7 +152,15 @@ import { renderMarkdown } from './markdown.js';
         turnsEl.replaceChildren();
         turns.clear();
         if (!m.turns.length) {
-          const empty = el('div', 'empty', answerModel ? `Ask a question about this codebase. Answers come from ${answerModel}, citing the passages as [n].` : 'Ask a question about this codebase. Loupe retrieves the most relevant passages; with an answer model configured it also writes an answer citing them.');
+          const empty = el('div', 'empty', answerModel ? `Ask a question about this codebase. Answers come from ${answerModel}, citing the passages as [n].` : 'Ask a question about this codebase. Loupe retrieves the most relevant passages; with an answer model it also writes an answer citing them.');
+          if (!answerModel) {
+            // Welcome content for a first run without an answer model: how to get one.
+            const how = el('p', 'how', 'Answer models run on this machine too: a local Ollama, LM Studio or llama-server, or a small GGUF chat model such as Qwen2.5-Coder-1.5B-Instruct. ');
+            const b = el('button', 'link', 'Choose Answer Model…');
+            b.addEventListener('click', () => vscode.postMessage({ type: 'configure' }));
+            how.append(b);
+            empty.append(how);
+          }
           turnsEl.append(empty);
         }
         for (const t of m.turns) renderTurn(t);
