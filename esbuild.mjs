@@ -52,6 +52,23 @@ if (existsSync('src/extension/extension.ts')) {
   });
 }
 
+// The Ask panel's script with its Markdown renderer (markdown-it, highlight.js common languages):
+// one file loaded by the webview under its CSP (nonce'd script, no CDN).
+await esbuild.build({
+  entryPoints: ['src/webview/qa-panel.js'],
+  outfile: 'dist/webview/qa.js',
+  bundle: true,
+  platform: 'browser',
+  target: 'es2022',
+  format: 'iife',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+// Their licences travel with the bundle.
+cpSync(path.join(path.dirname(require.resolve('markdown-it/package.json')), 'LICENSE'), 'dist/webview/markdown-it-LICENSE.txt');
+cpSync(path.join(path.dirname(require.resolve('highlight.js/package.json')), 'LICENSE'), 'dist/webview/highlight.js-LICENSE.txt');
+
 // The extension host loads no native module: onnxruntime-node (like node-llama-cpp) belongs to the engine process.
 if (existsSync('dist/extension.cjs') && readFileSync('dist/extension.cjs', 'utf8').includes('onnxruntime-node')) {
   throw new Error('dist/extension.cjs refers to onnxruntime-node: the extension host must not load it (only the engine process does)');

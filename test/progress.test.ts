@@ -1,7 +1,6 @@
-/** Index progress by chunks: the engine's running estimate of the total, and the CLI's line with throughput and time left. */
+/** Index progress by chunks: the engine's running estimate of the total, (the CLI's line with throughput and time left: progress-meter.test.ts). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { progressLine } from '../src/cli/main.js';
 import type { IndexProgress } from '../src/core/types.js';
 import { SAMPLE_PROJECT, openTestEngine, tempDir, writeTree } from './support/helpers.js';
 
@@ -34,11 +33,4 @@ describe('progress by chunks', () => {
     }
   });
 
-  test('the CLI line shows chunks of the estimate, throughput and time left', () => {
-    const p: IndexProgress = { phase: 'embed', filesDone: 100, filesTotal: 400, chunksEmbedded: 900, chunksCached: 100, chunksSeen: 1100, chunksEstimated: 4000 };
-    assert.equal(progressLine(p, 0, 20_000), 'indexing 1000/~4000 chunks (25%) · 45 chunks/s · about 1m07s left · 100/400 files');
-    const end: IndexProgress = { ...p, phase: 'done', filesDone: 400, chunksEmbedded: 3900, chunksCached: 100, chunksSeen: 4000, chunksEstimated: 4000 };
-    assert.equal(progressLine(end, 0, 60_000), 'indexing 4000/4000 chunks (100%) · 65 chunks/s · 400/400 files');
-    assert.equal(progressLine({ ...p, phase: 'scan' }), 'scanning…');
-  });
 });

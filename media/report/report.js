@@ -5,7 +5,10 @@
   var css = getComputedStyle(document.documentElement);
   var fg = css.getPropertyValue('--fg').trim() || '#1f2328';
   var grid = css.getPropertyValue('--border').trim() || '#d1d9e0';
-  var palette = ['#0969da', '#cf222e', '#1a7f37', '#9a6700', '#8250df', '#bc4c00'];
+  // The theme's chart colours inside VS Code; fixed ones in a browser.
+  var palette = [['blue', '#0969da'], ['red', '#cf222e'], ['green', '#1a7f37'], ['yellow', '#9a6700'], ['purple', '#8250df'], ['orange', '#bc4c00']].map(function (c) {
+    return css.getPropertyValue('--vscode-charts-' + c[0]).trim() || c[1];
+  });
   Chart.defaults.color = fg;
   Chart.defaults.borderColor = grid;
   Chart.defaults.animation = false;

@@ -15,6 +15,7 @@ import { describeCompute } from '../adapters/compute/describe.js';
 import { exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, usageError, type CliIo } from './common.js';
 import { ModelManager, resolveModelArg } from '../core/models/manager.js';
 import { describeModel, modelTier, QUALITY_MODEL_ID, tierAdvice } from '../core/models/tiers.js';
+import { describeProgress, ProgressMeter, type ProgressEstimate } from '../core/progress-meter.js';
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>|<id>] [--dims <n>] [--store <dir>]
@@ -68,33 +69,9 @@ interface Io extends CliIo {
   isTTY: boolean;
 }
 
-/** `1m05s`, `42s`. */
-function duration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}
-
-/**
- * Progress by chunks (files vary too much in size to measure by): chunks done of the estimated
- * total, embedding throughput, and the time left at that rate. `startedMs`: when the run began.
- */
-export function progressLine(p: IndexProgress, startedMs = 0, nowMs = startedMs): string {
-  if (p.phase === 'scan') return 'scanning…';
-  const done = p.chunksEmbedded + p.chunksCached;
-  const total = Math.max(done, p.chunksEstimated ?? done);
-  const firm = p.filesDone >= p.filesTotal;
-  const pct = total ? Math.floor((100 * done) / total) : p.filesTotal ? Math.floor((100 * p.filesDone) / p.filesTotal) : 0;
-  const secs = (nowMs - startedMs) / 1000;
-  const rate = secs > 1 ? p.chunksEmbedded / secs : 0;
-  const parts = [`indexing ${done}/${firm ? '' : '~'}${total} chunks (${pct}%)`];
-  if (rate > 0) {
-    parts.push(`${rate >= 10 ? Math.round(rate) : rate.toFixed(1)} chunks/s`);
-    // Cached chunks cost nothing: the time left is that of the chunks still to embed, at the embedding rate.
-    const left = Math.max(0, total - done);
-    if (left > 0) parts.push(`about ${duration(left / rate)} left`);
-  }
-  parts.push(`${p.filesDone}/${p.filesTotal} files`);
-  return parts.join(' · ');
+/** The progress line: by chunks, with throughput and the time left (src/core/progress-meter.ts). */
+function progressLine(p: IndexProgress, e: ProgressEstimate): string {
+  return p.phase === 'scan' ? 'scanning…' : `indexing ${describeProgress(e)} · ${p.filesDone}/${p.filesTotal} files read`;
 }
 
 function summaryLine(s: IndexSummary): string {
@@ -296,7 +273,7 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
   // Say when the back-off policy slows or pauses indexing, and why (once per change).
   let lastReason = '';
   let last = 0;
-  const started = Date.now();
+  const meter = new ProgressMeter();
   const offEvents = conn.onEvent((e) => {
     if (e.event === 'state') {
       const s = e.state;
@@ -304,10 +281,11 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
       if (reason && reason !== lastReason) io.err(`${io.isTTY ? '\r\x1b[K' : ''}[compute] ${reason}`);
       lastReason = reason;
     } else if (e.event === 'progress' && e.jobId === jobId && io.isTTY) {
+      const estimate = meter.update(e.progress);
       const now = Date.now();
       if (e.progress.phase !== 'done' && now - last < 100) return;
       last = now;
-      process.stderr.write(`\r\x1b[K${progressLine(e.progress, started, now)}`);
+      process.stderr.write(`\r\x1b[K${progressLine(e.progress, estimate)}`);
     } else if (e.event === 'indexed' && watch) {
       io.out(`${new Date().toLocaleTimeString()} ${summaryLine(e.summary)}`);
     }

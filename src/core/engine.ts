@@ -355,7 +355,7 @@ export class Engine {
     const progress = (phase: IndexProgress['phase'], done: number): void => {
       // Chunks per byte so far, times all bytes: the estimate firms up as files are chunked.
       const chunksEstimated = done >= files.length || bytesDone === 0 ? summary.chunks : Math.max(summary.chunks, Math.round((summary.chunks * bytesTotal) / bytesDone));
-      onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached, chunksSeen: summary.chunks, chunksEstimated });
+      onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached, chunksSeen: summary.chunks, chunksEstimated, chunksFound: summary.embedded + wanted.size });
       if (phase === 'done') return;
       this.lastProgress = { kind: 'indexing', done, total: files.length };
       if (this.pacer.state.kind === 'running') this.setState(this.lastProgress);

@@ -133,6 +133,8 @@ export interface IndexProgress {
   chunksSeen?: number;
   /** Estimate of the chunks of all files of the run, by bytes: equals `chunksSeen` once every file is chunked. */
   chunksEstimated?: number;
+  /** Chunks found so far that need embedding (embedded ones included); grows as files are read. */
+  chunksFound?: number;
 }
 
 /** Summary of one index run. */

@@ -36,6 +36,8 @@ export interface AnswererHost {
   arch?: string;
   /** Whether a chat model was installed through the model manager (`loupe models install <id> --from`). */
   installedChat?: () => boolean;
+  /** The name of the first installed chat model, if any. */
+  installedChatName?: () => string | null;
 }
 
 /** The passages a prompt quotes: citation n is passage n, cut to the lines it quoted. */
@@ -53,7 +55,10 @@ export function engineAnswerer(host: AnswererHost): Answerer {
   return {
     modelName: () => {
       const s = host.settings();
-      return s.answerModel ? path.basename(s.answerModel) : s.answerUrl ? s.answerUrl : null;
+      if (s.answerModel) return path.basename(s.answerModel);
+      if (s.answerUrl) return s.answerUrl;
+      // An answer model installed with `loupe models install <id> --from <file>` answers when nothing is set.
+      return s.answerProvider !== 'openai' && s.answerProvider !== 'mlx' ? host.installedChatName?.() ?? null : null;
     },
     unavailable: () => answerModelMissing(host.settings(), host.platform ?? process.platform, host.arch ?? process.arch, host.installedChat?.() ?? false),
     async answer(question, conversationId, passages, signal, on) {

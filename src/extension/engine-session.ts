@@ -8,6 +8,7 @@ import type { ComputeStatus } from '../core/compute/status.js';
 import type { ExportSummary } from '../core/projector-export.js';
 import type { AskParams, AskResult, EventMessage, OpenParams } from '../core/protocol.js';
 import { LoupeError, type EngineState, type IndexProgress, type IndexSummary, type Logger } from '../core/types.js';
+import { ProgressMeter, type ProgressEstimate } from '../core/progress-meter.js';
 import { EngineClient } from '../adapters/engine-client.js';
 import type { RootedResult } from './passages.js';
 
@@ -44,6 +45,9 @@ export class EngineSession {
   /** Set when opening the engine failed (model missing, index of another model…). */
   openError: LoupeError | Error | undefined;
   private job: Job | undefined;
+  /** The running job's progress by chunks, with throughput and time left (for the status bar tooltip). */
+  progress: ProgressEstimate | undefined;
+  private meter = new ProgressMeter();
   private readonly answerListeners = new Map<string, (e: Extract<EventMessage, { event: 'answer' }>) => void>();
   /** Why VS Code paused the engine, while it is paused: shown even while no job runs (the engine holds the next one). */
   private pauseReason: string | undefined;
@@ -103,7 +107,10 @@ export class EngineSession {
       this.state = e.state;
       this.opts.onChange();
     } else if (e.event === 'progress') {
-      if (this.job?.id === e.jobId) for (const l of this.job.listeners) l(e.progress);
+      if (this.job?.id === e.jobId) {
+        this.progress = e.progress.phase === 'scan' ? undefined : this.meter.update(e.progress);
+        for (const l of this.job.listeners) l(e.progress);
+      }
     } else if (e.event === 'log') {
       this.opts.logger[e.level](`[${this.opts.name}] ${e.message}`);
     } else if (e.event === 'compute') {
@@ -179,7 +186,11 @@ export class EngineSession {
         await this.refreshStatus();
       }
     };
-    const job: Job = { id, done: run(), listeners };
+    this.meter = new ProgressMeter();
+    this.progress = undefined;
+    const job: Job = { id, done: run().finally(() => {
+      if (this.job === undefined || this.job.id === id) this.progress = undefined;
+    }), listeners };
     this.job = job;
     return job;
   }

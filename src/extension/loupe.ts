@@ -5,6 +5,7 @@
  * restarts them without touching the rest.
  */
 import { describeModel } from '../core/models/tiers.js';
+import { describeProgress } from '../core/progress-meter.js';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -53,7 +54,7 @@ export class Loupe implements vscode.Disposable {
       blockedReason: () => this.blockedReason(),
       answerer: this.answerer,
       openPassage: (p) => openPassage(p, false),
-      configureAnswerModel: () => this.configureAnswerModel(),
+      configureAnswerModel: () => this.chooseAnswerModel(),
       log: this.log,
     });
     this.results = new ResultsView(() => this.render());
@@ -115,7 +116,7 @@ export class Loupe implements vscode.Disposable {
     this.renderQueued = true;
     queueMicrotask(() => {
       this.renderQueued = false;
-      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit, modelName: s.modelName, computeLine: s.compute ? computeLine(s.compute) : undefined })), this.blocked());
+      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit, modelName: s.modelName, computeLine: s.compute ? computeLine(s.compute) : undefined, progress: s.progress })), this.blocked());
       this.setContextKeys();
     });
   }
@@ -217,10 +218,11 @@ export class Loupe implements vscode.Disposable {
         token.onCancellationRequested(() => void session.cancelIndex());
         let last = 0;
         const off = session.onJobProgress((p) => {
-          if (!p.filesTotal) return;
-          const pct = (100 * p.filesDone) / p.filesTotal;
-          progress.report({ message: `${p.filesDone}/${p.filesTotal} files — search works on what is done`, increment: pct - last });
-          last = pct;
+          const e = session.progress;
+          if (!p.filesTotal || !e) return;
+          // The total is an estimate until every file is read: the bar never moves back.
+          progress.report({ message: `${describeProgress(e)} — search works on what is done`, increment: Math.max(0, e.percent - last) });
+          last = Math.max(last, e.percent);
         });
         await job.done.catch(() => undefined);
         off();
@@ -393,7 +395,7 @@ export class Loupe implements vscode.Disposable {
 
   /** Answers over the engine process's answer model (see `answerer.ts`). */
   get answerer(): Answerer {
-    return this._answerer ??= engineAnswerer({ sessions: () => this.sessions.values(), settings: () => this.settings, log: this.log, installedChat: installedChatModel });
+    return this._answerer ??= engineAnswerer({ sessions: () => this.sessions.values(), settings: () => this.settings, log: this.log, installedChat: installedChatModel, installedChatName: () => (installedChatModel() ? new ModelManager().installedChat()[0]?.name ?? null : null) });
   }
   private _answerer: Answerer | undefined;
 

@@ -52,8 +52,9 @@ export class QaViewProvider implements vscode.WebviewViewProvider, vscode.Dispos
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
     const media = vscode.Uri.joinPath(this.extensionUri, 'media');
-    view.webview.options = { enableScripts: true, localResourceRoots: [media] };
-    view.webview.html = this.html(view.webview, media);
+    const scripts = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+    view.webview.options = { enableScripts: true, localResourceRoots: [media, scripts] };
+    view.webview.html = this.html(view.webview, media, scripts);
     this.disposables.push(
       view.webview.onDidReceiveMessage((m) => void this.onMessage(m)),
       view.onDidDispose(() => {
@@ -62,9 +63,9 @@ export class QaViewProvider implements vscode.WebviewViewProvider, vscode.Dispos
     );
   }
 
-  private html(webview: vscode.Webview, media: vscode.Uri): string {
+  private html(webview: vscode.Webview, media: vscode.Uri, scripts: vscode.Uri): string {
     const nonce = randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'qa.js'));
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(scripts, 'qa.js'));
     const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'qa.css'));
     const csp = `default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}'; img-src ${webview.cspSource}; font-src ${webview.cspSource};`;
     return `<!DOCTYPE html>

@@ -4,6 +4,7 @@
  */
 import type { EngineState } from '../core/types.js';
 import { describeModel, modelTier, QUALITY_MODEL_ID } from '../core/models/tiers.js';
+import { describeProgress, type ProgressEstimate } from '../core/progress-meter.js';
 
 /** What the extension knows about one workspace folder's engine. */
 export interface RootView {
@@ -16,6 +17,8 @@ export interface RootView {
   modelName?: string;
   /** The scheduler's one-line explanation (`backing off: claude active, CPU 85% · embedding on CPU…`). */
   computeLine?: string;
+  /** The running index job's progress by chunks (throughput, time left). */
+  progress?: ProgressEstimate;
 }
 
 /** Why nothing runs, when nothing does. */
@@ -95,7 +98,11 @@ export function renderStatus(roots: RootView[], blocked: Blocked): StatusView {
       return { text: `$(sync~spin) Loupe: scanning${unitSuffix}`, tooltip: tip('listing files', ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
     case 'indexing': {
       const pct = state.total ? Math.floor((100 * state.done) / state.total) : 0;
-      return { text: `$(sync~spin) Loupe: indexing ${n(state.done)}/${n(state.total)}${unitSuffix}`, tooltip: tip(`indexing: ${n(state.done)} of ${n(state.total)} files (${pct}%); search covers what is done`, ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
+      // By chunks with throughput and time left when the job reports them; by files read otherwise.
+      const progress = roots.map((r) => r.progress).filter((p): p is ProgressEstimate => !!p);
+      const byChunks = progress.length === 1 ? describeProgress(progress[0]!) : progress.length > 1 ? roots.filter((r) => r.progress).map((r) => `${r.name}: ${describeProgress(r.progress!)}`).join('; ') : '';
+      const shown = progress.length === 1 ? `${progress[0]!.percent}%` : `${n(state.done)}/${n(state.total)}`;
+      return { text: `$(sync~spin) Loupe: indexing ${shown}${unitSuffix}`, tooltip: tip(`indexing: ${byChunks ? `${byChunks}; ` : ''}${n(state.done)} of ${n(state.total)} files read (${pct}%); search covers what is done`, ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
     }
     case 'ready':
       return { text: `$(check) Loupe: ${n(state.chunks)} chunks${unitSuffix}`, tooltip: tip(`ready: ${n(state.chunks)} chunks in ${n(state.files)} files`, ACTIONS_RUNNING), severity: 'normal', command: 'loupe.search' };

@@ -227,12 +227,36 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     assert.ok(m, `first row names retry.ts: ${rows[0]}`);
     const line = Number(m[1]);
     assert.ok(line >= RETRY_LINE - 1 && line <= RETRY_LINE + 1, `result starts at line ${line}, function at ${RETRY_LINE}`);
-    assert.match(rows[0]!, /fetchWithRetry|Retries a failed/);
+    assert.match(rows[0]!, /fetchWithRetry/);
+    // The row: a function icon, the score, and the signature line rather than the doc comment.
+    const first = page.locator('.quick-input-widget .monaco-list-row').first();
+    assert.equal(await first.locator('.codicon-symbol-function').count(), 1, 'a function icon on the first row');
+    assert.match(rows[0]!, /retry\.ts:\d+ · \d\.\d\d/, 'the score is shown');
+    assert.match(rows[0]!, /export async function fetchWithRetry\(url: string/, 'the signature is the snippet');
+    assert.doesNotMatch(rows[0]!, /Retries a failed/, 'not the doc comment');
     await page.locator('.quick-input-widget input').press('Enter');
     await page.locator('.tab.active', { hasText: 'retry.ts' }).waitFor({ timeout: 10_000 });
     await page.waitForTimeout(300);
     assert.equal(await cursorLine(page), line, 'the editor opened at the result line');
     await shot(page, '3-search-opened');
+  });
+
+  test('Find Similar Code on a selection lists other code, not the selection itself, and the Results view keeps it', async () => {
+    // retry.ts is open at fetchWithRetry: select its body's first lines.
+    await page.keyboard.press('Escape');
+    const editor = page.locator('.monaco-editor .view-lines').first();
+    await editor.click();
+    await page.keyboard.press('Control+Home');
+    for (let i = 1; i < RETRY_LINE + 1; i++) await page.keyboard.press('ArrowDown');
+    for (let i = 0; i < 6; i++) await page.keyboard.press('Shift+ArrowDown');
+    await runCommand(page, 'Loupe: Find Similar Code');
+    await page.locator('.quick-input-widget', { hasText: 'Code Similar to' }).waitFor({ timeout: 30_000 });
+    await page.waitForTimeout(500);
+    const rows = await page.locator('.quick-input-widget .monaco-list-row').allTextContents();
+    await shot(page, '3b-find-similar');
+    assert.ok(rows.length > 0, 'something similar is listed');
+    assert.ok(!rows.some((r) => /retry\.ts:(\d+)/.test(r) && Math.abs(Number(/retry\.ts:(\d+)/.exec(r)![1]) - RETRY_LINE) <= 1), `the selection itself is not listed: ${JSON.stringify(rows)}`);
+    await page.keyboard.press('Escape');
   });
 
   test('with nothing indexing, Pause, Resume and Cancel are not offered in the palette', async () => {

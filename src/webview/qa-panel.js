@@ -1,10 +1,12 @@
 // @ts-check
-// The Q&A panel's script. It renders what the extension sends (see src/extension/qa-protocol.ts)
-// and sends back user actions. It builds DOM nodes only (no innerHTML): answers and passages are
-// untrusted text. Types: media/tsconfig.json checks this file against the protocol.
-/** @typedef {import('../src/extension/qa-protocol.js').Turn} Turn */
-/** @typedef {import('../src/extension/qa-protocol.js').ToWebview} ToWebview */
-/** @typedef {import('../src/extension/passages.js').Passage} Passage */
+/* global document, window, requestAnimationFrame, acquireVsCodeApi */
+// The Ask panel's script, bundled with the Markdown renderer by esbuild into dist/webview/qa.js.
+// It renders what the extension sends (see src/extension/qa-protocol.ts) and sends back user
+// actions. Passages and questions are built as DOM text nodes; answers are Markdown rendered by
+// renderMarkdown (markdown.ts: raw HTML off, safe links only, highlighted code), the one place
+// that assigns innerHTML.
+import { renderMarkdown } from './markdown.js';
+
 (function () {
   const vscode = acquireVsCodeApi();
   const turnsEl = /** @type {HTMLElement} */ (document.getElementById('turns'));
@@ -13,11 +15,10 @@
   const stopBtn = /** @type {HTMLButtonElement} */ (document.getElementById('stop'));
   const clearBtn = /** @type {HTMLButtonElement} */ (document.getElementById('clear'));
   const sendBtn = /** @type {HTMLButtonElement} */ (document.getElementById('send'));
-  /** @type {Map<string, Turn>} */
+  /** @type {Map<string, any>} */
   const turns = new Map();
-  /** Turn id → passages list opened (true) or closed (false) by the user. @type {Map<string, boolean>} */
+  /** Turn id → passages list opened (true) or closed (false) by the user. */
   const openPassages = new Map();
-  /** @type {string | null} */
   let answerModel = null;
 
   // Only the unsent draft lives in webview state; history is the extension's.
@@ -25,7 +26,6 @@
   if (saved && typeof saved.draft === 'string') input.value = saved.draft;
   input.addEventListener('input', () => vscode.setState({ draft: input.value }));
 
-  /** @param {string} tag @param {string} [cls] @param {string} [text] */
   function el(tag, cls, text) {
     const e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -33,35 +33,51 @@
     return e;
   }
 
-  /** Answer text with [n] turned into citation buttons. @param {HTMLElement} container @param {Turn} turn */
+  /** The answer's Markdown as HTML, with [n] as citation buttons (clicks handled by delegation below). */
   function renderAnswer(container, turn) {
-    container.replaceChildren();
-    const parts = turn.answer.split(/(\[\d{1,3}\])/);
-    for (const part of parts) {
-      const m = /^\[(\d{1,3})\]$/.exec(part);
-      const n = m ? Number(m[1]) : 0;
-      if (m && turn.passages.some((p) => p.n === n)) {
-        const b = el('button', 'cite', `[${n}]`);
-        b.title = describe(/** @type {Passage} */ (turn.passages.find((p) => p.n === n)), spansRoots(turn));
-        b.addEventListener('click', () => vscode.postMessage({ type: 'open', turnId: turn.id, n }));
-        container.append(b);
-      } else if (part) {
-        container.append(document.createTextNode(part));
-      }
-    }
+    const multi = spansRoots(turn);
+    container.innerHTML = renderMarkdown(turn.answer, {
+      citation: (n) => {
+        const p = turn.passages.find((x) => x.n === n);
+        return p ? describe(p, multi) : undefined;
+      },
+    });
+    container.dataset.turnId = turn.id;
   }
 
-  /** `path:start-end symbol`; the folder name only when a turn's passages span several folders. @param {Passage} p @param {boolean} multiRoot */
+  // One listener for every citation button: rendered HTML carries no handlers of its own.
+  turnsEl.addEventListener('click', (e) => {
+    const target = /** @type {HTMLElement} */ (e.target);
+    const cite = target.closest ? target.closest('button.cite') : null;
+    const answer = cite ? cite.closest('.answer') : null;
+    if (!cite || !answer) return;
+    const n = Number(cite.getAttribute('data-n'));
+    const turnId = /** @type {HTMLElement} */ (answer).dataset.turnId;
+    if (turnId && n > 0) vscode.postMessage({ type: 'open', turnId, n });
+  });
+
+  /** Streamed tokens re-render an answer at most once a frame. */
+  const pendingRender = new Set();
+  function scheduleRender(id) {
+    if (pendingRender.has(id)) return;
+    pendingRender.add(id);
+    requestAnimationFrame(() => {
+      pendingRender.delete(id);
+      const t = turns.get(id);
+      const a = document.getElementById(`answer-${id}`);
+      if (t && a) renderAnswer(a, t);
+    });
+  }
+
+  /** `path:start-end symbol`; the folder name only when a turn's passages span several folders. */
   function describe(p, multiRoot) {
     return `${multiRoot ? p.rootName + '/' : ''}${p.path}:${p.startLine}-${p.endLine}${p.symbol ? ' ' + p.symbol : ''}`;
   }
 
-  /** @param {Turn} turn */
   function spansRoots(turn) {
     return new Set(turn.passages.map((p) => p.root)).size > 1;
   }
 
-  /** @type {Record<Turn['status'], string>} */
   const STATUS_TEXT = {
     retrieving: 'Retrieving passages…',
     streaming: '',
@@ -71,7 +87,6 @@
     error: '',
   };
 
-  /** @param {Turn} turn */
   function renderTurn(turn) {
     let node = document.getElementById(`turn-${turn.id}`);
     if (!node) {
@@ -89,7 +104,7 @@
     if (turn.status === 'noModel') {
       const note = el('div', 'notice no-model');
       note.append(el('strong', '', 'No answer model configured. '), document.createTextNode(turn.note || ''));
-      const b = el('button', 'link', 'Configure an answer model…');
+      const b = el('button', 'link', 'Choose Answer Model…');
       b.addEventListener('click', () => vscode.postMessage({ type: 'configure' }));
       note.append(' ', b);
       node.append(note);
@@ -99,9 +114,9 @@
       node.append(el('div', 'notice', STATUS_TEXT[turn.status]));
     }
     if (turn.passages.length) {
-      const details = /** @type {HTMLDetailsElement} */ (el('details', 'passages'));
+      const details = el('details', 'passages');
       // Open while there is no answer to read; a user's own toggle wins over that on re-renders.
-      details.open = openPassages.get(turn.id) ?? (turn.status === 'noModel' || !turn.answer);
+      details.open = openPassages.has(turn.id) ? openPassages.get(turn.id) : turn.status === 'noModel' || !turn.answer;
       const summary = el('summary', '', `${turn.passages.length} retrieved passage${turn.passages.length === 1 ? '' : 's'}`);
       // A click on the summary is the user's toggle (the toggle event also fires for our own changes).
       summary.addEventListener('click', () => openPassages.set(turn.id, !details.open));
@@ -109,7 +124,7 @@
       for (const p of turn.passages) {
         const item = el('div', 'passage');
         const head = el('button', 'passage-head', `[${p.n}] ${describe(p, spansRoots(turn))}`);
-        head.title = `Open ${p.path} at line ${p.startLine} (score ${p.score.toFixed(2)})`;
+        head.title = `${describe(p, spansRoots(turn))} · score ${p.score.toFixed(2)} · click to open`;
         head.addEventListener('click', () => vscode.postMessage({ type: 'open', turnId: turn.id, n: p.n }));
         item.append(head, el('pre', 'code', p.text));
         details.append(item);
@@ -123,14 +138,13 @@
     node.scrollIntoView({ block: 'start' });
   }
 
-  /** @param {boolean} busy */
   function setBusy(busy) {
     stopBtn.hidden = !busy;
     sendBtn.disabled = busy;
   }
 
   window.addEventListener('message', (event) => {
-    const m = /** @type {ToWebview} */ (event.data);
+    const m = event.data;
     if (!m || typeof m !== 'object') return;
     switch (m.type) {
       case 'init':
@@ -138,7 +152,15 @@
         turnsEl.replaceChildren();
         turns.clear();
         if (!m.turns.length) {
-          const empty = el('div', 'empty', answerModel ? `Ask a question about this codebase. Answers come from ${answerModel}, citing the passages as [n].` : 'Ask a question about this codebase. Loupe retrieves the most relevant passages; with an answer model configured it also writes an answer citing them.');
+          const empty = el('div', 'empty', answerModel ? `Ask a question about this codebase. Answers come from ${answerModel}, citing the passages as [n].` : 'Ask a question about this codebase. Loupe retrieves the most relevant passages; with an answer model it also writes an answer citing them.');
+          if (!answerModel) {
+            // Welcome content for a first run without an answer model: how to get one.
+            const how = el('p', 'how', 'Answer models run on this machine too: a local Ollama, LM Studio or llama-server, or a small GGUF chat model such as Qwen2.5-Coder-1.5B-Instruct. ');
+            const b = el('button', 'link', 'Choose Answer Model…');
+            b.addEventListener('click', () => vscode.postMessage({ type: 'configure' }));
+            how.append(b);
+            empty.append(how);
+          }
           turnsEl.append(empty);
         }
         for (const t of m.turns) renderTurn(t);
@@ -152,8 +174,7 @@
         const t = turns.get(m.id);
         if (!t) return;
         t.answer += m.text;
-        const a = document.getElementById(`answer-${m.id}`);
-        if (a) renderAnswer(a, t);
+        scheduleRender(m.id);
         break;
       }
       case 'busy':
