@@ -11,6 +11,8 @@ const external = ['vscode', 'hnswlib-node', 'node-llama-cpp', 'onnxruntime-node'
 const entries = [
   { in: 'src/engine-process/server.ts', out: 'engine-server' },
   { in: 'src/cli/run.ts', out: 'cli' },
+  // `loupe search` through a running engine without loading the full CLI (bin/loupe.js tries it first).
+  { in: 'src/cli/quick.ts', out: 'quick' },
   // loupe bench in its own process, forked by the extension's "Loupe: Run Benchmark" (bench-client.ts).
   { in: 'src/adapters/bench/bench-worker.ts', out: 'bench-worker' },
   // One ONNX Runtime session per worker thread, started by the engine's OnnxEmbedder (found beside the bundle).

@@ -8,4 +8,10 @@ if (!existsSync(fileURLToPath(cli))) {
   process.stderr.write('loupe: not built yet; run `npm run build` in the Loupe folder first.\n');
   process.exit(1);
 }
-await import(cli.href);
+// A one-shot search asks a running engine with only the socket client loaded (dist/quick.mjs); it
+// hands back to the full CLI (null) when no engine runs or the command needs more.
+const quick = new URL('../dist/quick.mjs', import.meta.url);
+let code = null;
+if (process.argv[2] === 'search' && existsSync(fileURLToPath(quick))) code = await (await import(quick.href)).quickSearch(process.argv.slice(2));
+if (code === null) await import(cli.href);
+else process.exitCode = code;

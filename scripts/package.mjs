@@ -49,7 +49,7 @@ const cacheDir = path.join(os.homedir(), '.cache', 'loupe-package');
 
 for (const t of targets) if (!TARGETS[t]) throw new Error(`Unknown target ${t}; known: ${Object.keys(TARGETS).join(', ')}`);
 // The bench worker (forked by "Loupe: Run Benchmark") reads Chart.js from dist/report and the labelled set from dist/cohesion.
-for (const f of ['dist/extension.cjs', 'dist/engine-server.mjs', 'dist/bench-worker.mjs', 'dist/webview/qa.js', 'dist/report/chart.umd.min.js', 'dist/cohesion', 'dist/tree-sitter.wasm', 'models/all-MiniLM-L6-v2.Q8_0.gguf']) {
+for (const f of ['dist/extension.cjs', 'dist/engine-server.mjs', 'dist/cli.mjs', 'dist/bench-worker.mjs', 'dist/webview/qa.js', 'dist/report/chart.umd.min.js', 'dist/cohesion', 'dist/tree-sitter.wasm', 'models/all-MiniLM-L6-v2.Q8_0.gguf']) {
   if (!existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: run \`npm run build\` first (npm run package does).`);
 }
 
@@ -149,7 +149,8 @@ for (const target of targets) {
   for (const f of ['README.md', 'LICENSE']) copy(stage, f);
   // media/tsconfig.json and media/*.d.ts only type-check the webview script (npm run lint).
   copy(stage, 'media', (rel) => rel === 'tsconfig.json' || rel.endsWith('.d.ts'));
-  for (const f of ['dist/extension.cjs', 'dist/engine-server.mjs', 'dist/bench-worker.mjs', 'dist/report', 'dist/webview', 'dist/cohesion', 'dist/tree-sitter.wasm', 'dist/grammars']) copy(stage, f);
+  // dist/cli.mjs: `loupe mcp`, which the extension's MCP server definition runs (src/extension/agent-tools.ts).
+  for (const f of ['dist/extension.cjs', 'dist/engine-server.mjs', 'dist/cli.mjs', 'dist/bench-worker.mjs', 'dist/report', 'dist/webview', 'dist/cohesion', 'dist/tree-sitter.wasm', 'dist/grammars']) copy(stage, f);
   for (const f of readdirSync(path.join(ROOT, 'models'))) if (/\.gguf$|^README|^LICENSE|^SHA256SUMS$/.test(f)) copy(stage, `models/${f}`);
   writeFileSync(path.join(stage, '.vscodeignore'), '# staged by scripts/package.mjs: everything here ships\n');
 

@@ -10,6 +10,9 @@ import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './suppor
 
 const TINY_LLAMA = path.join(REPO, 'models', 'generated', 'tiny-llama.gguf');
 
+// The session uses the folder's shared engine (detached): let it exit soon after the test's last client.
+process.env.LOUPE_ENGINE_IDLE_MS ??= '2000';
+
 describe('extension engine session', () => {
   const cleanups: (() => void)[] = [];
   after(() => {

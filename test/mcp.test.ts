@@ -164,9 +164,18 @@ describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === '
     assert.ok(pidOf(sa) > 0);
     assert.equal(pidOf(sa), pidOf(sb));
     assert.match(sa.content[0].text, /model: loupe-tiny-bert/);
-    assert.match(sa.content[0].text, /files: 6/);
+    assert.match(sa.content[0].text, /files: [56]\n/, 'the fixture (and the file the edit test adds)');
     assert.match(sa.content[0].text, /compute: /);
     const ps = spawnSync('ps', ['-eo', 'args='], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('--shared') && l.includes(root));
     assert.equal(ps.length, 1, ps.join('\n'));
+
+    // A one-shot `loupe search` uses the same engine (and says so with --verbose); so does `status`.
+    const s = spawnSync(process.execPath, [BIN, 'search', root, 'parse the config file', '-k', '2', '--json', '--verbose'], { encoding: 'utf8', env });
+    assert.equal(s.status, 0, s.stderr);
+    assert.match(s.stderr, new RegExp(`searching in the running engine \\(PID ${pidOf(sa)}`));
+    assert.equal((JSON.parse(s.stdout) as Hit[])[0].path, 'src/config.ts');
+    const st = spawnSync(process.execPath, [BIN, 'status', root, '--json'], { encoding: 'utf8', env });
+    assert.equal(st.status, 0, st.stderr);
+    assert.equal((JSON.parse(st.stdout) as { engine: { pid: number } }).engine.pid, pidOf(sa));
   });
 });
