@@ -193,15 +193,25 @@ export class LlamaEmbedder implements EmbedderPort {
       tokens = tokens.slice(0, tokens.length - Math.max(1, ctx.calculateInputLength(tokens) - this.profile.maxTokens));
     }
     if (!tokens.length) return new Float32Array(this.dimensions);
-    const e = await ctx.getEmbeddingFor(tokens);
+    // Tracked so `dispose` never frees a context while llama.cpp decodes in it (a cancelled
+    // index run used to end in SIGSEGV: the contexts were freed under a running decode).
+    const pending = ctx.getEmbeddingFor(tokens);
+    this.decoding.add(pending);
+    let e;
+    try {
+      e = await pending;
+    } finally {
+      this.decoding.delete(pending);
+    }
     return this.cut ? truncateNormalize(e.vector, this.cut) : l2normalize(e.vector);
   }
 
   async embedDocuments(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
     const out: Float32Array[] = new Array(texts.length);
     let next = 0;
-    // One worker per context; each context runs one sequence at a time.
-    await Promise.all(this.contexts.map(async (ctx, k) => {
+    // One worker per context; each context runs one sequence at a time. All workers are awaited
+    // (not just the first to fail, as Promise.all would) so nothing decodes after this returns.
+    await settleAll(this.contexts.map(async (ctx, k) => {
       while (next < texts.length) {
         signal?.throwIfAborted();
         // Re-decided per chunk: a context beyond the current share stops for this call.
@@ -218,8 +228,20 @@ export class LlamaEmbedder implements EmbedderPort {
     return this.embedOne(this.contexts[0], this.profile.queryPrefix + text);
   }
 
+  /** Decodes running in llama.cpp now. */
+  private readonly decoding = new Set<Promise<unknown>>();
+
+  /** Frees the contexts, then the model, once no decode runs in them. */
   async dispose(): Promise<void> {
+    while (this.decoding.size) await Promise.allSettled([...this.decoding]);
     await Promise.all(this.contexts.map((c) => c.dispose()));
     await this.model.dispose();
   }
+}
+
+/** Awaits every promise, then throws the first failure (Promise.all would return at the first, with others still running). */
+export async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -290,7 +290,10 @@ export class OnnxEmbedder implements EmbedderPort {
         idx.forEach((i, j) => (out[i] = vs[j]));
       }
     };
-    await Promise.all(this.lanes.map((_, k) => worker(k)));
+    // Every lane is awaited (not just the first to fail) so no run is in flight after a cancel.
+    const results = await Promise.allSettled(this.lanes.map((_, k) => worker(k)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     return out;
   }
 

@@ -508,6 +508,9 @@ export class Store {
 
   /** Removes every file of the vector store's naming pattern (never anything else in the folder). */
   private wipe(): void {
+    // The manifest first: a wipe cut short then leaves no manifest naming missing files.
+    removeOwned(path.join(this.dir, 'manifest.json'));
+    fsyncDir(this.dir);
     for (const name of readdirSync(this.dir)) {
       if (OWNED_FILE.test(name) && name !== 'lexical.log') removeOwned(path.join(this.dir, name));
     }

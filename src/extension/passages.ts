@@ -41,8 +41,8 @@ export function snippetOf(text: string, max = 120): string {
 
 /**
  * The file a hit names, if it is inside its folder: a relative, normalised path whose real
- * location (links resolved) stays under the folder's. Anything else came from a crafted index and
- * is never read, shown or opened.
+ * location (links resolved) stays under the folder's, or that no longer exists (it reads as empty).
+ * Anything else came from a crafted index and is never read, shown or opened.
  */
 export async function hitFile(root: string, rel: string): Promise<string | null> {
   if (typeof rel !== 'string' || rel === '' || rel.includes('\0') || rel.includes('\\') || rel.startsWith('/') || /^[A-Za-z]:/.test(rel)) return null;
@@ -54,8 +54,17 @@ export async function hitFile(root: string, rel: string): Promise<string | null>
     if (!back || back.startsWith('..') || path.isAbsolute(back)) return null;
     const st = await fsp.stat(real);
     return st.isFile() ? file : null;
+  } catch (e) {
+    // A file gone since indexing is kept (it reads as empty); nothing else that fails is read.
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' && !(await isLink(file)) ? file : null;
+  }
+}
+
+async function isLink(file: string): Promise<boolean> {
+  try {
+    return (await fsp.lstat(file)).isSymbolicLink();
   } catch {
-    return null;
+    return false;
   }
 }
 
