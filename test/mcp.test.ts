@@ -152,6 +152,11 @@ describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === '
     assert.match(await bad({ query: 'x', k: 0 }), /k/);
     assert.match(await bad({ query: 'x', path: '!src' }), /path filter/i);
     assert.match(await c.callTool({ name: 'no_such_tool', arguments: {} }).then((r) => ((r as ToolResult).isError ? (r as ToolResult).content[0].text : 'no error'), (e: Error) => e.message), /no_such_tool/);
+    // A cancelled call ends for the client; the server goes on answering.
+    const ac = new AbortController();
+    const pending = c.callTool({ name: 'search', arguments: { query: 'sort integers in place', k: 3 } }, undefined, { signal: ac.signal });
+    ac.abort();
+    await assert.rejects(pending, /abort/i);
     const ok = await call(c, 'search', { query: 'download a web page', k: 1 });
     assert.equal(ok.structuredContent!.results![0].path, 'src/http/client.py');
   });

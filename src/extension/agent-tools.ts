@@ -46,6 +46,8 @@ export function registerAgentTools(loupe: Loupe): vscode.Disposable[] {
       }),
     );
   } else loupe.log.info('this VS Code has no MCP server definition API: Loupe\'s MCP server is not listed (docs/agents.md shows .vscode/mcp.json)');
+  // One line the e2e suite (and a user reading the log) can check.
+  loupe.log.info(`offered to agents: ${[apis.tool && `language-model tool ${SEARCH_TOOL}`, apis.mcp && `MCP server definitions (${MCP_PROVIDER})`].filter(Boolean).join(', ') || 'nothing (no vscode.lm API here)'}`);
   return out;
 }
 
