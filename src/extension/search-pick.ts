@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LiveQuery } from './async-utils.js';
 import type { Passage } from './passages.js';
-import { buildRows, type Row } from './result-rows.js';
+import { buildRows, RELATIVE_CUTOFF, type Row } from './result-rows.js';
 
 interface ResultItem extends vscode.QuickPickItem {
   passage?: Passage;
@@ -27,10 +27,16 @@ export interface SearchHost {
   onResults?(query: string, passages: Passage[]): void;
 }
 
-/** Quick-pick items for rows: a separator stays a separator; results never get filtered by the pick's own matching. */
-export function itemsFor(rows: Row[]): ResultItem[] {
+/**
+ * Quick-pick items for rows; results never get filtered by the pick's own matching. While the user
+ * types, VS Code hides separators, so the live search shows the cut-off as a row of its own
+ * (`separatorAsRow`); fixed results use a real separator.
+ */
+export function itemsFor(rows: Row[], separatorAsRow = false): ResultItem[] {
   return rows.map((r) => r.type === 'separator'
-    ? { label: r.label, kind: vscode.QuickPickItemKind.Separator }
+    ? separatorAsRow
+      ? { label: `$(fold-down) ${r.label[0]!.toUpperCase()}${r.label.slice(1)} below`, description: `scored under ${Math.round(RELATIVE_CUTOFF * 100)}% of the best match`, alwaysShow: true }
+      : { label: r.label, kind: vscode.QuickPickItemKind.Separator }
     // The query is semantic: never let the quick pick's own label filter hide a result.
     : { label: `$(${r.icon}) ${r.label}`, description: r.description, detail: r.detail, alwaysShow: true, passage: r.passage });
 }
@@ -79,7 +85,7 @@ export function showSearch(host: SearchHost, initial = ''): void {
     (passages, q) => {
       qp.busy = false;
       setTitle();
-      qp.items = itemsFor(buildRows(passages, { multiRoot: host.multiRoot }));
+      qp.items = itemsFor(buildRows(passages, { multiRoot: host.multiRoot }), true);
       host.onResults?.(q, passages);
     },
     (e) => {
