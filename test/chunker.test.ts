@@ -415,6 +415,18 @@ describe('budgets for slow files', () => {
     }
   });
 
+  test('symbols of deeply nested definitions are shortened from the middle', async () => {
+    let text = '';
+    for (let i = 0; i < 200; i++) text += `class Level${i}WithADescriptiveName {\n  inner${i}() {\n`;
+    text += '    return 1;\n' + '  }\n}\n'.repeat(200);
+    const chunks = await chunker.chunkFile('src/nested.ts', text);
+    const deepest = chunks.find((c) => c.text.includes('return 1;'));
+    assert.ok(deepest?.symbol, JSON.stringify(deepest));
+    assert.ok(chunks.every((c) => (c.symbol ?? '').length <= 256));
+    // The outermost name, then the innermost levels (the last few small levels stay one chunk).
+    assert.match(deepest.symbol, /^Level0WithADescriptiveName\.…\..*\.(inner|Level)19\d(WithADescriptiveName)?$/);
+  });
+
   test('a 100k-line function and a file of newlines stay quick', async () => {
     const huge = `function huge() {\n${Array.from({ length: 100_000 }, (_, i) => `  step(${i});`).join('\n')}\n}\n`;
     let t0 = performance.now();

@@ -55,32 +55,42 @@ function pdf(): string {
   return '%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n';
 }
 
-const DEEP = Array.from({ length: 200 }, (_, i) => `d${i}`).join('/');
+/**
+ * 1 for `npm test`; `npm run bench:faults` runs a heavier form (LOUPE_FAULTS_SCALE=3): deeper
+ * paths, longer headings, deeper nesting, more ignore patterns. Paths stay under Linux's PATH_MAX.
+ */
+const SCALE = Math.max(1, Number(process.env.LOUPE_FAULTS_SCALE) || 1);
+const DEEP = Array.from({ length: Math.min(200 * SCALE, 700) }, (_, i) => `d${i}`).join('/');
+const NESTING = 150 * SCALE;
 
 const CASES: Case[] = [
   {
-    name: 'a file 200 folders deep',
+    name: `a file ${DEEP.split('/').length} folders deep`,
     make: (root) => writeTree(root, { [`${DEEP}/deep.ts`]: 'export function deepFolderHelper(): number {\n  return 1;\n}\n' }),
     expect: [{ indexed: `${DEEP}/deep.ts`, query: 'deepFolderHelper' }],
   },
   {
-    name: 'a Markdown heading of 20,000 characters',
-    make: (root) => writeTree(root, { 'docs/long.md': `# ${'verylongheading '.repeat(1300)}\n\nlongHeadingBody text under it.\n` }),
+    name: `a Markdown heading of ${(20_000 * SCALE).toLocaleString('en')} characters`,
+    make: (root) => writeTree(root, { 'docs/long.md': `# ${'verylongheading '.repeat(1250 * SCALE)}\n\nlongHeadingBody text under it.\n` }),
     expect: [{ indexed: 'docs/long.md', query: 'longHeadingBody' }],
   },
   {
-    name: '150 nested classes',
+    name: `${NESTING} nested classes`,
     make: (root) => {
       let s = '';
-      for (let i = 0; i < 150; i++) s += `class NestedLevel${i}WithADescriptiveName {\n  inner${i}() {\n`;
-      s += '    return deepestNestedValue;\n' + '  }\n}\n'.repeat(150);
+      for (let i = 0; i < NESTING; i++) s += `class NestedLevel${i}WithADescriptiveName {\n  inner${i}() {\n`;
+      s += '    return deepestNestedValue;\n' + '  }\n}\n'.repeat(NESTING);
       writeTree(root, { 'src/nested.ts': s });
     },
     expect: [{ indexed: 'src/nested.ts', query: 'deepestNestedValue' }],
   },
   {
     name: 'an ignore pattern the library cannot compile, and a slow one',
-    make: (root) => writeTree(root, { '.gitignore': `*.log\n${'p'.repeat(100_000)}\n**/a*/**/b*/**/c*/**/z\n`, 'noise.log': 'x\n' }),
+    make: (root) => {
+      // Many valid patterns with two '**' each after the bad ones: the cost of matching stays bounded.
+      const many = Array.from({ length: 200 * SCALE }, (_, i) => `**/x${i}*/**/*y${i}`).join('\n');
+      writeTree(root, { '.gitignore': `*.log\n${'p'.repeat(100_000)}\n**/a*/**/b*/**/c*/**/z\n${many}\n`, 'noise.log': 'x\n' });
+    },
     expect: [{ warning: /\.gitignore:2: pattern skipped/ }, { warning: /\.gitignore:3: pattern skipped/ }, { indexed: '.gitignore' }],
   },
   {

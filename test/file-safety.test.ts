@@ -251,6 +251,22 @@ describe('filesystem rules', () => {
     }
   });
 
+  test('an ignore file that is a link to /dev/zero or a FIFO is not read', { skip: !posix }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeTree(dir, { 'a.ts': 'x', 'pkg/b.ts': 'x' });
+      symlinkSync('/dev/zero', path.join(dir, '.gitignore'));
+      assert.equal(spawnSync('mkfifo', [path.join(dir, 'pkg/.gitignore')]).status, 0);
+      const t0 = performance.now();
+      const r = await scanTree(dir);
+      assert.ok(performance.now() - t0 < 5000);
+      assert.deepEqual(r.files.map((f) => f.rel).sort(), ['a.ts', 'pkg/b.ts']);
+      assert.deepEqual(r.rules.warnings, ['.gitignore: not read (a symlink)', 'pkg/.gitignore: not read (not a regular file)']);
+    } finally {
+      cleanup();
+    }
+  });
+
   test('symlinks are followed only while their real path stays inside the root', { skip: !posix }, async () => {
     const { dir: outer, cleanup } = tempDir();
     try {

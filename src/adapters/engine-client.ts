@@ -353,7 +353,16 @@ export class EngineClient {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.raw('close', {}).catch(() => undefined), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
       clearTimeout(timer);
+      // Resolved once the socket closed (onGone then cleared the channel and the pid).
+      const gone = new Promise<void>((r) => {
+        const off = this.onExit(() => {
+          off();
+          r();
+        });
+      });
       channel.end();
+      await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
       return;
     }
     const child = this.child;

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { readRegular } from '../core/fsutil.js';
 import type { AnnFactoryPort, AnnIndexPort, Logger } from '../core/types.js';
 
 // hnswlib-node is a CommonJS N-API addon; load it the CJS way so bundlers keep it external.
@@ -90,7 +91,11 @@ export class HnswFactory implements AnnFactoryPort {
     return new HnswIndex(dimensions, index, new Set(), new Set(), this.ef);
   }
 
-  load(file: string, dimensions: number, liveLabels: Iterable<number>): AnnIndexPort {
+  load(file: string, dimensions: number, liveLabels: Iterable<number>, bytes?: Uint8Array): AnnIndexPort {
+    // hnswlib trusts the file: a bad neighbour id or level crashes the process. Checked first.
+    bytes ??= readRegular(file, 16 * 1024 ** 3) ?? Buffer.alloc(0);
+    const problem = hnswFileProblem(bytes, dimensions);
+    if (problem) throw new Error(`malformed HNSW graph: ${problem}`);
     const { HierarchicalNSW } = hnswlib();
     // Always a fresh instance: one whose readIndex failed may crash on next use.
     const index = new HierarchicalNSW('ip', dimensions);
@@ -111,6 +116,87 @@ export class HnswFactory implements AnnFactoryPort {
     if (ann.size() !== live) throw new Error(`HNSW file holds ${ann.size()} live points, metadata says ${live}`);
     return ann;
   }
+}
+
+const HEADER = 96;
+
+/**
+ * Why an hnswlib index file (the layout of hnswlib 0.8's saveIndex) is unsafe to load, or null.
+ * Checks what hnswlib's loader and search take on trust: header fields consistent with the
+ * vector size and with each other, the file size they imply, every link list's level and
+ * length, every neighbour id below the point count and present on that level, the entry point
+ * on the top level, labels in range and unique, vectors finite.
+ */
+export function hnswFileProblem(bytes: Uint8Array, dimensions: number): string | null {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b.length < HEADER) return 'shorter than its header';
+  const u64 = (at: number): number => {
+    const v = b.readBigUInt64LE(at);
+    return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+  };
+  const offsetLevel0 = u64(0);
+  const maxElements = u64(8);
+  const count = u64(16);
+  const sizePerElement = u64(24);
+  const labelOffset = u64(32);
+  const offsetData = u64(40);
+  const maxLevel = b.readInt32LE(48);
+  const enterPoint = b.readUInt32LE(52);
+  const maxM = u64(56);
+  const maxM0 = u64(64);
+  const M = u64(72);
+  const mult = b.readDoubleLE(80);
+  if (offsetLevel0 !== 0) return 'level-0 offset is not 0';
+  if (M < 2 || M > 2048 || maxM !== M || maxM0 !== 2 * M) return `link sizes M=${M}, maxM=${maxM}, maxM0=${maxM0} are inconsistent`;
+  const links0 = maxM0 * 4 + 4;
+  const linksUpper = maxM * 4 + 4;
+  if (offsetData !== links0 || labelOffset !== links0 + dimensions * 4 || sizePerElement !== labelOffset + 8) {
+    return `element layout does not fit ${dimensions}-dimensional vectors`;
+  }
+  if (count > 0x7fffffff || maxElements < count || maxElements > Math.max(4 * count, 1 << 16)) return `capacity ${maxElements} does not fit ${count} points`;
+  if (!Number.isFinite(mult) || mult <= 0) return 'level multiplier is invalid';
+  if (HEADER + count * sizePerElement > b.length) return 'shorter than its points';
+  if (count > 0 && (maxLevel < 0 || maxLevel > 64 || enterPoint >= count)) return `entry point ${enterPoint} or top level ${maxLevel} is invalid`;
+  // Upper-level link lists follow the points: a length, then that many bytes, per point.
+  const levels = new Uint8Array(count);
+  const upperAt = new Float64Array(count);
+  let pos = HEADER + count * sizePerElement;
+  for (let i = 0; i < count; i++) {
+    if (pos + 4 > b.length) return 'shorter than its link lists';
+    const size = b.readUInt32LE(pos);
+    pos += 4;
+    if (size % linksUpper !== 0) return `link list of point ${i} has a size that is no whole number of levels`;
+    const level = size / linksUpper;
+    if (level > maxLevel) return `point ${i} is on level ${level}, above the top level ${maxLevel}`;
+    if (pos + size > b.length) return 'shorter than its link lists';
+    levels[i] = level;
+    upperAt[i] = pos;
+    pos += size;
+  }
+  if (pos !== b.length) return `${b.length - pos} bytes after the last link list`;
+  if (count > 0 && levels[enterPoint] !== maxLevel) return 'the entry point is not on the top level';
+  const labels = new Set<number>();
+  for (let i = 0; i < count; i++) {
+    const at = HEADER + i * sizePerElement;
+    const n = b.readUInt16LE(at);
+    if (n > maxM0) return `point ${i} has ${n} level-0 links, at most ${maxM0}`;
+    for (let j = 0; j < n; j++) if (b.readUInt32LE(at + 4 + 4 * j) >= count) return `point ${i} links to a point that does not exist`;
+    for (let d = 0; d < dimensions; d++) if (!Number.isFinite(b.readFloatLE(at + offsetData + 4 * d))) return `point ${i} has a vector that is not finite`;
+    const label = u64(at + labelOffset);
+    if (label > 0x7fffffff) return `point ${i} has label ${label}, out of range`;
+    if (labels.has(label)) return `label ${label} appears twice`;
+    labels.add(label);
+    for (let l = 1; l <= levels[i]; l++) {
+      const la = upperAt[i] + (l - 1) * linksUpper;
+      const m = b.readUInt16LE(la);
+      if (m > maxM) return `point ${i} has ${m} links on level ${l}, at most ${maxM}`;
+      for (let j = 0; j < m; j++) {
+        const to = b.readUInt32LE(la + 4 + 4 * j);
+        if (to >= count || levels[to] < l) return `point ${i} links on level ${l} to a point not on that level`;
+      }
+    }
+  }
+  return null;
 }
 
 let fallbackWarned = false;

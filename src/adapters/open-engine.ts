@@ -23,6 +23,8 @@ export interface EngineConfig extends OpenParams {
   logger?: Logger;
   /** With `backoff`: called when the compute state (explanation, unit) changes. */
   onCompute?: (c: ComputeStatus) => void;
+  /** A reader (one-shot search, ask): takes no writer lock and writes nothing to the store. */
+  readOnly?: boolean;
 }
 
 /** The package's root folder (where `models/` lives), from this file's place in `out/` or `dist/`. */
@@ -157,6 +159,7 @@ export async function openEngine(cfg: EngineConfig): Promise<OpenedEngine> {
       batchSize: cfg.batchSize,
       annThreshold: cfg.annThreshold,
       rebuild: cfg.rebuild,
+      readOnly: cfg.readOnly,
     });
     return opened(engine, embedder, chunker, owned);
   } catch (e) {
@@ -201,6 +204,7 @@ async function openOnnxEngine(cfg: EngineConfig, modelPath: string): Promise<Ope
       batchSize: cfg.batchSize,
       annThreshold: cfg.annThreshold,
       rebuild: cfg.rebuild,
+      readOnly: cfg.readOnly,
     });
     return opened(engine, embedder, chunker, { compute, routed: embedder });
   } catch (e) {

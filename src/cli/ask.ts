@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { answerQuestion, type DoneEvent } from '../core/answer/answer.js';
 import { formatCitation } from '../core/answer/citations.js';
-import { engineRetriever } from '../core/answer/retrieve.js';
+import { engineRetriever, type SearchablePort } from '../core/answer/retrieve.js';
 import { formatPassages, howToGetAnswers } from '../core/answer/no-model.js';
 import { resolveChatModelArg } from '../core/models/manager.js';
 import type { AnswerEvent, ChatModelPort } from '../core/answer/types.js';
@@ -14,6 +14,7 @@ import { LoupeError } from '../core/types.js';
 import { closeEngine, openEngine } from '../adapters/open-engine.js';
 import { openAnswerModel, type AnswerModelConfig } from '../adapters/llm/open-answer-model.js';
 import { exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, type CliIo } from './common.js';
+import { connectRunning, type SharedConn } from './engine-conn.js';
 
 export const ASK_USAGE = `Usage:
   loupe ask <dir> "<question>" [--json] [-k 8] [--max-tokens 512]
@@ -113,17 +114,31 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
   let parts: Awaited<ReturnType<typeof openEngine>> | undefined;
+  let running: SharedConn | null = null;
   let model: ChatModelPort | undefined;
   try {
-    parts = await openEngine({
+    const params = {
       root,
-      storeDir,
+      storeDir: v.store ? storeDir : undefined,
       modelPath: v.model ? path.resolve(v.model) : undefined,
-      gpu: v.cpu ? false : 'auto',
-      logger,
-    });
-    const { engine } = parts;
-    if (!engine.store.chunkCount) {
+      gpu: v.cpu ? false as const : 'auto' as const,
+    };
+    // A running engine retrieves (the index and the embedding model are loaded there); else in process.
+    running = process.env.LOUPE_NO_ENGINE === '1' ? null : await connectRunning(params, 'loupe ask').catch(() => null);
+    let engine: SearchablePort;
+    let chunks: number;
+    if (running) {
+      const conn = running;
+      logger.info(`retrieving ${conn.where}`);
+      const st = conn.client.engineInfo?.root && !params.modelPath ? await conn.request('status', {}) : await conn.open(params);
+      engine = { root: st.root, search: (query, o) => conn.request('search', { query, k: o.k }) };
+      chunks = st.chunks;
+    } else {
+      parts = await openEngine({ ...params, logger, readOnly: true });
+      engine = parts.engine;
+      chunks = parts.engine.store.chunkCount;
+    }
+    if (!chunks) {
       throw new LoupeError(`${engine.root} has no index yet (or it is empty); run \`loupe index ${engine.root}\` first.`, 'not-indexed');
     }
     try {
@@ -181,10 +196,11 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
     const msg = e instanceof LoupeError ? e.message : ((e as Error).stack ?? String(e));
     if (v.json) io.out(JSON.stringify({ question, error: { message: msg, code: e instanceof LoupeError ? e.code : 'answer-failed' } }));
     io.err(`loupe: ${msg}`);
-    return 1;
+    return e instanceof LoupeError && e.code === 'bad-store' ? 2 : 1;
   } finally {
     process.off('SIGINT', onSigint);
     await model?.dispose().catch(() => undefined);
     if (parts) await closeEngine(parts);
+    await running?.close();
   }
 }

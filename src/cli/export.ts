@@ -21,7 +21,7 @@ vector per chunk), <outdir>/metadata.tsv (path, symbol, language, lines, first l
 export async function exportProjector(root: string, storeDir: string, outDir: string): Promise<ExportSummary> {
   const m = readManifest(storeDir);
   if (!m) throw new LoupeError(`${root} has no index in ${storeDir}; run \`loupe index ${root}\` first.`, 'no-index');
-  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true });
+  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true, readOnly: true });
   try {
     return await writeProjectorFiles(root, store, outDir);
   } finally {

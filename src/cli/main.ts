@@ -191,6 +191,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       backoff: (cmd === 'index' || cmd === 'serve') && (!!v.backoff || ((cmd === 'serve' || !!v.watch) && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
       pauseOnBattery: v['pause-on-battery'],
       pauseWhenBusy: v['pause-when-busy'],
+      // Test hook: an HNSW graph on a small index (the fault suite corrupts its file).
+      annThreshold: process.env.LOUPE_ANN_THRESHOLD ? Number(process.env.LOUPE_ANN_THRESHOLD) : undefined,
       logger,
     };
   } catch (e) {
@@ -253,7 +255,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
   } catch (e) {
     if (e instanceof LoupeError) {
       io.err(e.code === 'usage' ? e.message : `loupe: ${e.message}`);
-      return exitCodeOf(e);
+      return e.code === 'bad-store' ? 2 : exitCodeOf(e);
     }
     // Not a user mistake: one line, and the stack when asked for (--verbose).
     io.err(`loupe: ${(e as Error).message ?? e}${v.verbose ? `\n${(e as Error).stack}` : ' (--verbose shows the details)'}`);
@@ -421,9 +423,11 @@ async function runSearch(cfg: EngineConfig, query: string, k: number, json: bool
     }
   }
   cfg.logger?.info('no engine running for this index: opening it in process');
-  const parts = await openEngine(cfg);
+  // A reader: no writer lock, so searches run beside `loupe index` and each other.
+  const parts = await openEngine({ ...cfg, readOnly: true });
   try {
     const { engine } = parts;
+    for (const w of [...engine.store.report.warnings, ...engine.lexical.warnings]) io.err(`[warn] ${w}`);
     if (!engine.store.chunkCount) return noIndex(engine.root);
     return print(await engine.search(query, { k, mode, filter }));
   } finally {
@@ -452,7 +456,7 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
   }
   // Status opens the store without the model, so it works even when the model is gone.
   const { Store } = await import('../core/store.js');
-  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true });
+  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true, readOnly: true });
   try {
     const info = {
       root: cfg.root,

@@ -17,7 +17,7 @@ import { LoupeError, type SearchResult } from '../core/types.js';
 import { resolveModelArg } from '../core/models/manager.js';
 import { parseCommandArgs, posInt, stderrLogger, type CliIo } from './common.js';
 import { connectOrStart, type SharedConn } from './engine-conn.js';
-import { fitHits, freshnessLine, hitsText } from './mcp-format.js';
+import { fitHits, freshnessLine, hitsText } from '../core/agent-format.js';
 import { loupeVersion } from '../engine-process/host.js';
 
 const USAGE = `Usage: loupe mcp [dir] [--model <file|id>] [--store <dir>] [--backend auto|onnx|llama] [--cpu] [--verbose]
@@ -28,8 +28,6 @@ folder). Tools: search, find_related, index_status (and ask when an answer model
 
 /** Longest a tool call waits for the index to catch up with the files on disk before answering. */
 const SYNC_WAIT_MS = 2500;
-/** Syncs closer together than this reuse the last one (an agent's burst of queries). */
-const SYNC_REUSE_MS = 1500;
 
 const SEARCH_DESCRIPTION = `Semantic code search over this repository (Loupe's local index: tree-sitter chunks, embeddings + BM25, kept up to date with the files on disk).
 Use it to find code by what it does when you do not know the exact name or file: "where is the retry backoff computed", "parse the config file", "validate user tokens". Returns the best matching functions/classes/sections: path, line range, symbol, language, score and the code itself, within max_tokens, usually enough to answer without opening whole files.
@@ -101,7 +99,6 @@ export async function runMcp(argv: string[], io: CliIo): Promise<number> {
 class LoupeMcp {
   private readonly server: McpServer;
   private conn: Promise<SharedConn> | undefined;
-  private lastSync: { at: number; result: SyncResult } | undefined;
   private askRegistered = false;
 
   constructor(private readonly params: OpenParams, private readonly logger: ReturnType<typeof stderrLogger>, private readonly idleMs: number | undefined, private readonly llm: { provider?: 'auto' | 'mlx' | 'llama' | 'openai'; model?: string; url?: string }) {
@@ -158,13 +155,13 @@ class LoupeMcp {
     });
   }
 
-  /** Brings the index up to date before answering (bounded wait), reusing a sync of the last moment. */
-  private async sync(c: SharedConn): Promise<SyncResult> {
-    const now = Date.now();
-    if (this.lastSync && now - this.lastSync.at < SYNC_REUSE_MS && this.lastSync.result.fresh) return this.lastSync.result;
-    const result = await c.request('sync', { maxWaitMs: SYNC_WAIT_MS, agent: this.agent });
-    this.lastSync = { at: Date.now(), result };
-    return result;
+  /**
+   * Brings the index up to date before answering (bounded wait). Every call checks the files on
+   * disk (a stat per file; concurrent calls share one check in the engine): an agent that just
+   * edited a file searches the new text, which a watcher's debounce would not promise.
+   */
+  private sync(c: SharedConn): Promise<SyncResult> {
+    return c.request('sync', { maxWaitMs: SYNC_WAIT_MS, agent: this.agent });
   }
 
   private readLines(rel: string): string[] | null {

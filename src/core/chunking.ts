@@ -383,6 +383,13 @@ function stripDefPaths(p: Piece & { defPaths: string[][] }): Piece {
   return rest;
 }
 
+/**
+ * Longest symbol a chunk carries: deeper paths (450 nested classes, a 20,000-character heading)
+ * are shortened from the middle, keeping the outermost and innermost names. The symbol is stored
+ * with every chunk of the index, so it must stay small.
+ */
+export const MAX_SYMBOL_CHARS = 256;
+
 function toChunk(f: FileLines, o: ChunkingOptions, relPath: string, language: string, p: Piece, sep: string): Chunk {
   let text = f.lines.slice(p.start - 1, p.end).join('\n');
   if (p.start === p.end && text.length > o.maxChunkChars) text = truncateChars(text, o.maxChunkChars);
@@ -390,7 +397,7 @@ function toChunk(f: FileLines, o: ChunkingOptions, relPath: string, language: st
     path: relPath,
     startLine: p.start,
     endLine: p.end,
-    symbol: p.path.length ? p.path.join(sep) : null,
+    symbol: p.path.length ? shortenMiddle(p.path.join(sep), MAX_SYMBOL_CHARS, sep) : null,
     language,
     text,
   };

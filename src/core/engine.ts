@@ -1,13 +1,13 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { boundedHeader, fitToTokenBudget } from './chunking.js';
-import { sha256 } from './fsutil.js';
+import { isSafeRelPath, sha256 } from './fsutil.js';
 import { IgnoreRules, readSourceFile, scanTree, BUILTIN_EXCLUDES, DEFAULT_MAX_FILE_BYTES, type ScannedFile } from './scanner.js';
 import { FixedPacer } from './pacer.js';
 import { fuse, type FusionMethod } from './fusion.js';
 import { contentKind, DEFAULT_RANKING, RANKED_FUSION, rerank, type ContentKind, type RankingParams } from './ranking.js';
 import { LexicalIndex } from './lexical/index.js';
-import { Store, type ChunkRecord, type FileRecord, type JournalOp } from './store.js';
+import { checkStoreDir, Store, type ChunkRecord, type FileRecord, type JournalOp } from './store.js';
 import {
   silentLogger, type AnnFactoryPort, type Chunk, type ChunkerPort, type EmbedderPort, type EngineState,
   type IndexProgress, type IndexSummary, type Logger, type PacerPort, type PacerState, type SearchResult,
@@ -33,6 +33,8 @@ export interface EngineOptions {
   annThreshold?: number;
   /** Discard the existing index (e.g. after a model change). */
   rebuild?: boolean;
+  /** A reader (one-shot search, ask): no writer lock, nothing written; may run beside the writer. */
+  readOnly?: boolean;
   /** How hybrid search fuses the dense and lexical rankings (default: DEFAULT_FUSION, chosen by `npm run bench:quality`). */
   fusion?: FusionMethod;
 }
@@ -147,6 +149,9 @@ interface PendingFile {
   waiting: number;
 }
 
+/** A file that takes longer than this to read and chunk is named in the log. */
+const SLOW_FILE_MS = 10_000;
+
 /** Journal entries after which a watcher update writes a snapshot. */
 const SNAPSHOT_AFTER_OPS = 1000;
 
@@ -189,13 +194,14 @@ export class Engine {
     const st = await fsp.stat(root).catch(() => null);
     if (!st?.isDirectory()) throw new Error(`Not a folder: ${root}`);
     const storeDir = opts.storeDir ? path.resolve(opts.storeDir) : path.join(root, '.loupe');
+    checkStoreDir(storeDir, root);
     const e = opts.embedder;
     const store = Store.open(storeDir, { modelId: e.modelId, modelName: e.modelName, dimensions: e.dimensions }, {
-      annFactory: opts.annFactory, annThreshold: opts.annThreshold, logger: opts.logger, rebuild: opts.rebuild,
+      annFactory: opts.annFactory, annThreshold: opts.annThreshold, logger: opts.logger, rebuild: opts.rebuild, readOnly: opts.readOnly,
     });
     let lexical: LexicalIndex;
     try {
-      lexical = LexicalIndex.open(storeDir, { logger: opts.logger });
+      lexical = LexicalIndex.open(storeDir, { logger: opts.logger, readOnly: opts.readOnly });
     } catch (err) {
       store.close();
       throw err;
@@ -426,7 +432,10 @@ export class Engine {
         bytesDone += f.size;
         // One file's trouble (unreadable, binary, a parser or chunker failure, a budget) skips that
         // file with one line in the summary and the log; the run goes on.
+        const t0 = performance.now();
         const prepared = await this.prepareFile(f, maxTokens).catch((e: unknown) => ({ skip: 'error', detail: errorText(e) }) as const);
+        const ms = performance.now() - t0;
+        if (ms > SLOW_FILE_MS) this.logger.warn(`Index: ${f.rel} took ${(ms / 1000).toFixed(1)} s to read and chunk`);
         if ('skip' in prepared) {
           const line = `${f.rel}: skipped (${prepared.skip}: ${prepared.detail})`;
           warnings.push(line);
@@ -605,7 +614,8 @@ export class Engine {
   async search(query: string, opts: SearchOptions = {}): Promise<SearchResult[]> {
     const k = Math.max(1, opts.k ?? 10);
     const hits = await this.rank(query, opts.mode ?? DEFAULT_SEARCH_MODE, k * 3 + 10, { signal: opts.signal, ranking: opts.ranking, filter: opts.filter });
-    return mergeHits(hits, k);
+    // The store refuses unsafe paths when it loads; a hit outside the folder is never returned all the same.
+    return mergeHits(hits.filter((h) => isSafeRelPath(h.path)), k);
   }
 
   /** What the index holds. */

@@ -70,6 +70,8 @@ interface RuleSet {
 export const MAX_PATTERN_CHARS = 1024;
 /** Most `**` in one pattern: each one multiplies the backtracking on deep paths. */
 export const MAX_DOUBLE_STARS = 2;
+/** Larger ignore files are not read. */
+export const MAX_IGNORE_FILE_BYTES = 1024 * 1024;
 /** Most patterns kept from one file. */
 export const MAX_PATTERNS_PER_FILE = 10_000;
 /** A rule set that takes longer than this on one path has its slow patterns timed and dropped. */
@@ -104,8 +106,17 @@ export class IgnoreRules {
       let text: string;
       try {
         const file = path.join(this.root, relDir, name);
-        // Only a regular file is read (a FIFO named .gitignore would block the scan).
-        if (!(await fsp.stat(file)).isFile()) continue;
+        // Only a regular file of sane size is read, and not through a symlink (as git does since
+        // 2.32): a FIFO named .gitignore would block the scan, a link could lead anywhere.
+        const st = await fsp.lstat(file);
+        if (!st.isFile()) {
+          if (st.isSymbolicLink() || !st.isDirectory()) this.warnings.push(`${relDir ? `${relDir}/` : ''}${name}: not read (${st.isSymbolicLink() ? 'a symlink' : 'not a regular file'})`);
+          continue;
+        }
+        if (st.size > MAX_IGNORE_FILE_BYTES) {
+          this.warnings.push(`${relDir ? `${relDir}/` : ''}${name}: not read (${st.size} bytes > ${MAX_IGNORE_FILE_BYTES})`);
+          continue;
+        }
         text = await fsp.readFile(file, 'utf8');
       } catch {
         continue;

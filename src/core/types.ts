@@ -86,8 +86,12 @@ export interface AnnIndexPort {
 export interface AnnFactoryPort {
   readonly name: string;
   create(dimensions: number, capacity: number): AnnIndexPort;
-  /** Loads a graph whose live points are exactly `liveLabels` (the rest of its points are deleted ones). */
-  load(file: string, dimensions: number, liveLabels: Iterable<number>): AnnIndexPort;
+  /**
+   * Loads a graph whose live points are exactly `liveLabels` (the rest of its points are deleted
+   * ones). `bytes` are the file's contents as the caller verified them (read here when absent): the factory checks the
+   * graph's structure in them before its library reads the file, and throws for a malformed one.
+   */
+  load(file: string, dimensions: number, liveLabels: Iterable<number>, bytes?: Uint8Array): AnnIndexPort;
 }
 
 /** One search hit as the CLI contract prints it. */

@@ -37,6 +37,8 @@ export interface HostOptions {
   onExit: () => void;
   /** How long a store held by another process (a one-shot `loupe search`) is waited for at `open` (default 20 s). */
   lockWaitMs?: number;
+  /** Also called for every log message (a detached engine writes its log file from it). */
+  onLog?: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void;
 }
 
 /** Loupe's package version (for `hello`). */
@@ -68,12 +70,11 @@ export class EngineHost {
   readonly version = loupeVersion();
 
   constructor(private readonly opts: HostOptions) {
-    this.logger = {
-      info: (message) => this.broadcast({ type: 'event', event: 'log', level: 'info', message }),
-      warn: (message) => this.broadcast({ type: 'event', event: 'log', level: 'warn', message }),
-      error: (message) => this.broadcast({ type: 'event', event: 'log', level: 'error', message }),
-      debug: (message) => this.broadcast({ type: 'event', event: 'log', level: 'debug', message }),
+    const log = (level: 'info' | 'warn' | 'error' | 'debug') => (message: string): void => {
+      opts.onLog?.(level, message);
+      this.broadcast({ type: 'event', event: 'log', level, message });
     };
+    this.logger = { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') };
     this.answers = new AnswerService(this.logger);
   }
 
@@ -119,6 +120,17 @@ export class EngineHost {
   }
 
   private async openParts(p: OpenParams): Promise<void> {
+    const previous = this.parts ? this.opened : undefined;
+    try {
+      await this.openPartsOnce(p);
+    } catch (e) {
+      // Another model's index, a missing model file…: the index that was open stays served.
+      if (previous && !this.parts && !this.closed) await this.openPartsOnce(previous).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async openPartsOnce(p: OpenParams): Promise<void> {
     if (this.parts) {
       await this.stopWatcher();
       await closeEngine(this.parts);
@@ -199,11 +211,12 @@ export class EngineHost {
     const e = this.engine();
     this.noteAgent(p.agent);
     const ago = (): number | null => (this.lastScanAt === null ? null : Date.now() - this.lastScanAt);
-    const kind = e.state.kind;
-    if (!this.syncing && (kind === 'scanning' || kind === 'indexing' || kind === 'paused' || kind === 'backingOff')) {
+    const busy = (): string => {
       const s = e.state;
-      return { fresh: false, reason: s.kind === 'indexing' ? `indexing: ${s.done} of ${s.total} changed files done` : s.kind === 'paused' || s.kind === 'backingOff' ? `indexing ${s.kind === 'paused' ? 'paused' : 'slowed'} (${s.reason})` : 'scanning the folder', scannedAgoMs: ago() };
-    }
+      return s.kind === 'indexing' ? `indexing: ${s.done} of ${s.total} changed files done` : s.kind === 'paused' || s.kind === 'backingOff' ? `indexing ${s.kind === 'paused' ? 'paused' : 'slowed'} (${s.reason})` : s.kind === 'scanning' ? 'scanning the folder' : 'an index run is in progress';
+    };
+    // Queued behind a running job (a watcher batch, an index run): a short one is waited for, a
+    // long one (a first index) is reported. Concurrent syncs share one run.
     const started = Date.now();
     const run = (this.syncing ??= e.index().then((summary) => {
       this.lastScanAt = started;
@@ -215,7 +228,7 @@ export class EngineHost {
     const wait = p.maxWaitMs ?? 3000;
     let timer: NodeJS.Timeout | undefined;
     const out = await Promise.race([run.then((summary) => ({ summary })), new Promise<null>((r) => (timer = setTimeout(() => r(null), wait)))]).finally(() => clearTimeout(timer));
-    if (!out) return { fresh: false, reason: `updating the index took longer than ${wait} ms; it continues in the background`, scannedAgoMs: ago() };
+    if (!out) return { fresh: false, reason: `${busy()}; not finished after ${wait} ms, it continues in the background`, scannedAgoMs: ago() };
     return { fresh: true, scannedAgoMs: ago(), summary: out.summary as EngineMethods['sync'][1]['summary'] };
   }
 

@@ -40,7 +40,14 @@ if (args.shared) {
   const exit = (code: number): void => {
     void (server?.close() ?? Promise.resolve()).finally(() => process.exit(code));
   };
-  const host = new EngineHost({ shared: true, onExit: () => exit(0) });
+  // The log file (the run folder's <key>.log) gets warnings, errors and who connects; not every debug line.
+  const host = new EngineHost({
+    shared: true,
+    onExit: () => exit(0),
+    onLog: (level, message) => {
+      if (level !== 'debug') process.stderr.write(`${new Date().toISOString()} [${level}] ${message}\n`);
+    },
+  });
   const stop = (): void => void host.shutdown();
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

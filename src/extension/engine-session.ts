@@ -55,7 +55,11 @@ export class EngineSession {
   constructor(readonly opts: SessionOptions) {
     // Electron's Node (desktop VS Code) needs ELECTRON_RUN_AS_NODE to run a plain Node script.
     // Indexing is background work: the engine runs at nice 10 so the editor wins contended cores.
-    this.client = new EngineClient({ serverScript: opts.serverScript, env: { ELECTRON_RUN_AS_NODE: '1', LOUPE_ENGINE_NICE: '10' } });
+    // The folder's index has one engine for every client (this window, other windows, `loupe mcp`,
+    // `loupe search`): the shared engine on its local socket, started detached if none runs.
+    // LOUPE_PRIVATE_ENGINE=1 forks a private one instead (the engine then dies with the window).
+    const shared = process.env.LOUPE_PRIVATE_ENGINE === '1' ? undefined : 'vscode';
+    this.client = new EngineClient({ serverScript: opts.serverScript, shared, env: { ELECTRON_RUN_AS_NODE: '1', LOUPE_ENGINE_NICE: '10' } });
     this.offEvent = this.client.onEvent((e) => this.onEvent(e));
     this.offExit = this.client.onExit(({ code, signal, restarting }) => {
       if (this.disposed) return;
@@ -203,9 +207,9 @@ export class EngineSession {
     this.opts.logger.info(`[${this.name}] watcher: ${r.how}`);
   }
 
-  /** Searches this folder's index. */
-  async search(query: string, k: number): Promise<RootedResult[]> {
-    const hits = await this.client.request('search', { query, k });
+  /** Searches this folder's index; `agent` names a chat agent asking (a contention signal for the engine). */
+  async search(query: string, k: number, agent?: string): Promise<RootedResult[]> {
+    const hits = await this.client.request('search', { query, k, agent });
     return hits.map((h) => ({ ...h, root: this.root, rootName: this.name }));
   }
 

@@ -12,6 +12,7 @@ import * as vscode from 'vscode';
 import { computeLine } from '../core/compute/status.js';
 import { LoupeError } from '../core/types.js';
 import { registerCommands } from './commands.js';
+import { registerAgentTools } from './agent-tools.js';
 import { EngineSession } from './engine-session.js';
 import { ChannelLogger, showError } from './logger.js';
 import { mergeResults, readPassages, type Passage } from './passages.js';
@@ -68,11 +69,21 @@ export class Loupe implements vscode.Disposable {
       vscode.workspace.onDidChangeWorkspaceFolders(() => void this.syncFolders()),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
         this.log.info('workspace trusted: starting the engine');
+        this.offerAgentTools();
         void this.syncFolders();
       }),
       { dispose: () => this.loopDelay.disable() },
       { dispose: startLoopSampler(() => [...this.sessions.values()].some((s) => s.indexing)) },
     );
+  }
+
+  private agentTools: vscode.Disposable[] | undefined;
+
+  /** The language-model tool and the MCP server definition, in a trusted workspace only (once). */
+  private offerAgentTools(): void {
+    if (this.agentTools || !vscode.workspace.isTrusted) return;
+    this.agentTools = registerAgentTools(this);
+    this.disposables.push(...this.agentTools);
   }
 
   /** Why nothing runs: Restricted Mode, or no folder open. */
@@ -93,6 +104,7 @@ export class Loupe implements vscode.Disposable {
   /** Starts engines for the workspace folders (nothing in Restricted Mode). */
   start(): void {
     this.render();
+    this.offerAgentTools();
     if (this.blocked() === 'untrusted') this.log.info('Restricted Mode: no engine process is started until the workspace is trusted');
     void this.syncFolders();
   }
@@ -236,7 +248,7 @@ export class Loupe implements vscode.Disposable {
       return [];
     })));
     signal.throwIfAborted();
-    return readPassages(mergeResults(lists, k));
+    return (await readPassages(mergeResults(lists, k))).map((p, i) => ({ ...p, n: i + 1 }));
   }
 
   /** How much a search covers right now. */

@@ -2,6 +2,7 @@
  * Reading what a search hit points at: the passage text for the Q&A panel and a one-line snippet
  * for the quick pick. Plain Node (the engine returns locations, not text); no `vscode` import.
  */
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { readHits } from '../core/answer/retrieve.js';
 import type { SearchResult } from '../core/types.js';
@@ -38,8 +39,34 @@ export function snippetOf(text: string, max = 120): string {
   return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }
 
+/**
+ * The file a hit names, if it is inside its folder: a relative, normalised path whose real
+ * location (links resolved) stays under the folder's. Anything else came from a crafted index and
+ * is never read, shown or opened.
+ */
+export async function hitFile(root: string, rel: string): Promise<string | null> {
+  if (typeof rel !== 'string' || rel === '' || rel.includes('\0') || rel.includes('\\') || rel.startsWith('/') || /^[A-Za-z]:/.test(rel)) return null;
+  if (rel.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) return null;
+  const file = path.resolve(root, ...rel.split('/'));
+  try {
+    const [realRoot, real] = await Promise.all([fsp.realpath(root), fsp.realpath(file)]);
+    const back = path.relative(realRoot, real);
+    if (!back || back.startsWith('..') || path.isAbsolute(back)) return null;
+    const st = await fsp.stat(real);
+    return st.isFile() ? file : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Keeps the hits whose file is inside their folder (see `hitFile`). */
+export async function confineHits<T extends RootedResult>(hits: T[]): Promise<T[]> {
+  const ok = await Promise.all(hits.map((h) => hitFile(h.root, h.path)));
+  return hits.filter((_, i) => ok[i] !== null);
+}
+
 /** Reads the passages of `hits` (core/answer/retrieve.ts readHits: hits whose file is gone are left out), numbered from 1. */
 export async function readPassages(hits: RootedResult[]): Promise<Passage[]> {
-  const read = await readHits(hits, (h) => ({ abs: path.join(h.root, ...h.path.split('/')), root: h.root }));
+  const read = await readHits(hits, (h) => h.root);
   return read.map((h, i) => ({ n: i + 1, root: h.root, rootName: h.rootName, path: h.path, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, language: h.language, score: h.score, text: h.text }));
 }

@@ -12,10 +12,10 @@ export const AGENT_QUERY_WINDOW_MS = 60_000;
 
 /** A short agent name from an MCP client's name (`claude-code` → `claude`, `Visual Studio Code` → `copilot`). */
 export function agentName(client: string): string {
-  const c = client.toLowerCase();
+  const c = client.toLowerCase().replace(/^mcp:/, '');
   for (const a of ['claude', 'codex', 'gemini', 'cursor', 'copilot', 'opencode', 'goose', 'aider']) if (c.includes(a)) return a;
   if (/visual studio code|vscode/.test(c)) return 'copilot';
-  return c.replace(/[^a-z0-9_.-]+/g, '-').slice(0, 24) || 'agent';
+  return c.replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 24) || 'agent';
 }
 import type { EmbedderPort, Logger } from '../../core/types.js';
 import { detectHardware } from './hardware.js';

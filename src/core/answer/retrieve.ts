@@ -1,5 +1,5 @@
 /** Retrieval for answers: the engine's search, with each hit's lines read from the file as it is now. */
-import * as path from 'node:path';
+import { resolveInside } from '../fsutil.js';
 import { readSourceFile } from '../scanner.js';
 import type { SearchResult } from '../types.js';
 import type { Source } from './types.js';
@@ -37,15 +37,18 @@ export function hitLines(lines: readonly string[], startLine: number, endLine: n
  * quoted text, for answer prompts, the Q&A panel and the search list alike. Hits whose file is
  * gone, binary, unreadable or now shorter than the hit are left out; the others keep their order.
  */
-export async function readHits<H extends SearchResult>(hits: readonly H[], fileOf: (h: H) => { abs: string; root: string }): Promise<(H & { text: string })[]> {
+export async function readHits<H extends SearchResult>(hits: readonly H[], rootOf: (h: H) => string): Promise<(H & { text: string })[]> {
   const files = new Map<string, Promise<string[] | null>>();
   const out: (H & { text: string })[] = [];
   for (const h of hits) {
-    const { abs, root } = fileOf(h);
-    let lines = files.get(abs);
+    const root = rootOf(h);
+    // A path that leaves the folder (a crafted store) is never read nor sent.
+    const abs = resolveInside(root, h.path);
+    const key = abs ?? `\0${root}\0${h.path}`;
+    let lines = files.get(key);
     if (!lines) {
-      lines = readSourceFile(abs, { root }).then((r) => ('text' in r ? r.text.split(/\r?\n/) : null));
-      files.set(abs, lines);
+      lines = abs ? readSourceFile(abs, { root }).then((r) => ('text' in r ? r.text.split(/\r?\n/) : null)) : Promise.resolve(null);
+      files.set(key, lines);
     }
     const l = await lines;
     const cut = l && hitLines(l, h.startLine, h.endLine);
@@ -56,7 +59,7 @@ export async function readHits<H extends SearchResult>(hits: readonly H[], fileO
 
 /** Reads the hits' lines under `root` (see readHits; a hit whose real path leaves the root is not read). */
 export async function sourcesFor(root: string, hits: SearchResult[]): Promise<Source[]> {
-  return readHits(hits, (h) => ({ abs: path.join(root, ...h.path.split('/')), root }));
+  return readHits(hits, () => root);
 }
 
 /** A retrieve function over an engine (its default, best search mode). */

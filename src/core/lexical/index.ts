@@ -1,7 +1,7 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { writeFileAtomic } from '../fsutil.js';
+import { openRegular, writeFileAtomic } from '../fsutil.js';
 import type { ChunkRecord } from '../store.js';
 import { silentLogger, type Logger } from '../types.js';
 import { Bm25Index } from './bm25.js';
@@ -27,7 +27,12 @@ export interface LexicalOptions {
   /** BM25 k1 (term saturation) and b (length normalisation). */
   k1?: number;
   b?: number;
+  /** A reader's view: the log is read, never written or repaired (see StoreOptions.readOnly). */
+  readOnly?: boolean;
 }
+
+/** The term log is read whole: bounded well below what a Buffer can hold. */
+const MAX_LOG_BYTES = 1024 * 1024 * 1024;
 
 export const LEXICAL_LOG = 'lexical.log';
 
@@ -89,7 +94,25 @@ export class LexicalIndex {
 
   private load(): void {
     let buf: Buffer = Buffer.alloc(0);
-    if (existsSync(this.file)) buf = readFileSync(this.file);
+    let h: { fd: number; size: number } | null = null;
+    const ro = !!this.opts.readOnly;
+    try {
+      // A regular file of bounded size only: the store folder is untrusted (a link to /dev/zero, a FIFO).
+      h = openRegular(this.file, ro ? 'r' : 'r+', MAX_LOG_BYTES);
+    } catch (e) {
+      this.warn(`The lexical index log is unusable (${(e as Error).message}); ${ro ? 'run `loupe index` to rebuild it' : 'it is rebuilt'}.`);
+      if (!ro) rmSync(this.file, { force: true, recursive: true });
+    }
+    if (h) {
+      buf = Buffer.alloc(h.size);
+      let got = 0;
+      while (got < h.size) {
+        const n = readSync(h.fd, buf, got, h.size - got, got);
+        if (!n) break;
+        got += n;
+      }
+      buf = buf.subarray(0, got);
+    }
     let good = 0;
     let bad = 0;
     let off = 0;
@@ -109,7 +132,11 @@ export class LexicalIndex {
       good = off;
     }
     this.raw = buf;
-    this.fd = openSync(this.file, existsSync(this.file) ? 'r+' : 'w+');
+    if (ro) {
+      if (h) closeSync(h.fd);
+      return;
+    }
+    this.fd = h ? h.fd : openSync(this.file, 'wx+');
     if (good < buf.length) {
       // Drop the torn tail so the next append starts on a line of its own.
       ftruncateSync(this.fd, good);

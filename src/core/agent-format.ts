@@ -2,9 +2,9 @@
  * What `loupe mcp` hands an agent: results with their snippets, cut to a token budget, and one
  * line on how fresh the index is. Pure functions over results and file text (tested directly).
  */
-import type { SyncResult } from '../core/protocol.js';
-import type { EngineStatus } from '../core/engine.js';
-import type { SearchResult } from '../core/types.js';
+import type { SyncResult } from './protocol.js';
+import type { EngineStatus } from './engine.js';
+import type { SearchResult } from './types.js';
 
 /** Rough token count of text for a budget (≈ 4 characters per token for code and English). */
 export function estimateTokens(text: string): number {

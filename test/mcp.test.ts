@@ -1,0 +1,172 @@
+// `loupe mcp` driven by the MCP SDK's own Client over StdioClientTransport (a real agent's side),
+// on a small fixture repository with the tiny model: tool list and schemas, search that finds the
+// expected function, a file edited on disk becoming findable, find_related, index_status, bad
+// arguments answered with MCP errors, and two agents on one engine process.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { EngineClient } from '../src/adapters/engine-client.js';
+import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+
+const BIN = path.join(REPO, 'bin/loupe.js');
+
+interface Hit {
+  path: string;
+  startLine: number;
+  endLine: number;
+  symbol: string | null;
+  language: string;
+  score: number;
+  snippet: string;
+}
+
+type ToolResult = { content: { type: string; text: string }[]; structuredContent?: { results?: Hit[]; tokens?: number; engine?: string }; isError?: boolean };
+
+describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === 'win32' && 'Unix sockets' }, () => {
+  let root: string;
+  let env: Record<string, string>;
+  const cleanups: (() => void)[] = [];
+  const clients: Client[] = [];
+
+  before(() => {
+    const t = tempDir('loupe-mcp-');
+    cleanups.push(t.cleanup);
+    root = path.join(t.dir, 'repo');
+    writeTree(root, SAMPLE_PROJECT);
+    chmodSync(t.dir, 0o755);
+    env = { ...(process.env as Record<string, string>), LOUPE_RUN_DIR: path.join(t.dir, 'run'), LOUPE_BACKOFF: '0' };
+    // Index first (in process), so the first search does not wait on a cold index build.
+    const r = spawnSync(process.execPath, [BIN, 'index', root, '--model', tinyBertPath(), '--cpu'], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  after(async () => {
+    for (const c of clients) await c.close().catch(() => undefined);
+    // Stop the shared engine the server started (it would otherwise wait out its idle period).
+    const c = new EngineClient({ shared: 'test', connectOnly: true, maxRestarts: 0, env: { LOUPE_RUN_DIR: env.LOUPE_RUN_DIR } });
+    const saved = process.env.LOUPE_RUN_DIR;
+    process.env.LOUPE_RUN_DIR = env.LOUPE_RUN_DIR;
+    try {
+      await c.attach({ root });
+      await c.request('shutdown', {});
+    } catch {
+      // not running
+    } finally {
+      if (saved === undefined) delete process.env.LOUPE_RUN_DIR;
+      else process.env.LOUPE_RUN_DIR = saved;
+    }
+    for (const f of cleanups) f();
+  });
+
+  async function connect(name: string): Promise<Client> {
+    const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp', root, '--model', tinyBertPath(), '--cpu'], env, stderr: 'pipe' });
+    const client = new Client({ name, version: '1.0.0' });
+    await client.connect(transport);
+    clients.push(client);
+    return client;
+  }
+
+  async function call(c: Client, name: string, args: Record<string, unknown>): Promise<ToolResult> {
+    return (await c.callTool({ name, arguments: args })) as ToolResult;
+  }
+
+  test('lists search, find_related and index_status with schemas an agent can fill', async () => {
+    const c = await connect('claude-code');
+    const { tools } = await c.listTools();
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['find_related', 'index_status', 'search']);
+    const search = tools.find((t) => t.name === 'search')!;
+    assert.deepEqual(search.inputSchema.required, ['query']);
+    const props = search.inputSchema.properties as Record<string, { type?: string }>;
+    for (const p of ['query', 'k', 'path', 'language', 'max_tokens']) assert.ok(props[p], `search has ${p}`);
+    assert.equal(props.k.type, 'integer');
+    assert.match(search.description ?? '', /grep/);
+    assert.equal(search.annotations?.readOnlyHint, true);
+    const related = tools.find((t) => t.name === 'find_related')!;
+    assert.deepEqual(related.inputSchema.required, ['path']);
+  });
+
+  test('search finds the expected function, with its snippet, within the token budget', async () => {
+    const c = await connect('claude-code');
+    const r = await call(c, 'search', { query: 'parse the config file', k: 3 });
+    assert.ok(!r.isError, r.content[0].text);
+    const hits = r.structuredContent!.results!;
+    assert.equal(hits[0].path, 'src/config.ts');
+    assert.equal(hits[0].symbol, 'parseConfigFile');
+    assert.match(hits[0].snippet, /export function parseConfigFile/);
+    assert.match(r.content[0].text, /^src\/config\.ts:\d+-\d+ {2}parseConfigFile {2}\(typescript, score [\d.]+\)$/m);
+    assert.match(r.content[0].text, /up to date with the files on disk/);
+
+    // A small budget keeps fewer results and says so.
+    const small = await call(c, 'search', { query: 'parse the config file', k: 5, max_tokens: 60 });
+    assert.ok(small.structuredContent!.tokens! <= 60, `tokens ${small.structuredContent!.tokens}`);
+    assert.ok(small.structuredContent!.results!.length < 5);
+
+    // Filters: a language and a path glob.
+    const py = await call(c, 'search', { query: 'parse the config file', k: 3, language: 'python' });
+    assert.ok(py.structuredContent!.results!.length >= 1);
+    assert.ok(py.structuredContent!.results!.every((h) => h.language === 'python'));
+    const go = await call(c, 'search', { query: 'sort', k: 3, path: '*.go' });
+    assert.ok(go.structuredContent!.results!.every((h) => h.path.endsWith('.go')));
+  });
+
+  test('a file edited on disk is findable at the next search', async () => {
+    const c = await connect('codex');
+    const before = await call(c, 'search', { query: 'reticulate the spline matrix', k: 3, mode: 'lexical' });
+    assert.ok(!before.structuredContent!.results!.some((h) => h.path === 'src/spline.ts'));
+    writeFileSync(path.join(root, 'src/spline.ts'), 'export function reticulateSplineMatrix(m: number[][]): number[][] {\n  // reticulate the spline matrix row by row\n  return m.map((r) => r.slice().reverse());\n}\n');
+    // Lexical mode: the generated test model's vectors carry little meaning; BM25 shows the new text is indexed.
+    const after = await call(c, 'search', { query: 'reticulate the spline matrix', k: 3, mode: 'lexical' });
+    assert.equal(after.structuredContent!.results![0].path, 'src/spline.ts');
+    assert.equal(after.structuredContent!.results![0].symbol, 'reticulateSplineMatrix');
+  });
+
+  test('find_related returns other code, not the starting function', async () => {
+    const c = await connect('cursor');
+    const r = await call(c, 'find_related', { path: 'src/config.ts', line: 3, k: 3 });
+    assert.ok(!r.isError, r.content[0].text);
+    const hits = r.structuredContent!.results!;
+    assert.ok(hits.length >= 1);
+    assert.ok(!hits.some((h) => h.path === 'src/config.ts' && h.symbol === 'parseConfigFile'));
+    const missing = await call(c, 'find_related', { path: 'src/nope.ts', line: 1 });
+    assert.equal(missing.isError, true);
+    assert.match(missing.content[0].text, /not in the index/);
+  });
+
+  test('bad arguments get MCP errors and the server keeps answering', async () => {
+    const c = await connect('gemini-cli');
+    const bad = async (args: Record<string, unknown>): Promise<string> => {
+      try {
+        const r = await call(c, 'search', args);
+        assert.equal(r.isError, true, `expected an error for ${JSON.stringify(args)}`);
+        return r.content[0].text;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    assert.match(await bad({}), /query/);
+    assert.match(await bad({ query: 'x', k: 'many' }), /k/);
+    assert.match(await bad({ query: 'x', k: 0 }), /k/);
+    assert.match(await bad({ query: 'x', path: '!src' }), /path filter/i);
+    assert.match(await c.callTool({ name: 'no_such_tool', arguments: {} }).then((r) => ((r as ToolResult).isError ? (r as ToolResult).content[0].text : 'no error'), (e: Error) => e.message), /no_such_tool/);
+    const ok = await call(c, 'search', { query: 'download a web page', k: 1 });
+    assert.equal(ok.structuredContent!.results![0].path, 'src/http/client.py');
+  });
+
+  test('two agents share one engine process; index_status reports model, freshness and compute', async () => {
+    const a = await connect('agent-a');
+    const b = await connect('agent-b');
+    const [sa, sb] = await Promise.all([call(a, 'index_status', {}), call(b, 'index_status', {})]);
+    const pidOf = (r: ToolResult): number => Number(/PID (\d+)/.exec(r.content[0].text)?.[1]);
+    assert.ok(pidOf(sa) > 0);
+    assert.equal(pidOf(sa), pidOf(sb));
+    assert.match(sa.content[0].text, /model: loupe-tiny-bert/);
+    assert.match(sa.content[0].text, /files: 6/);
+    assert.match(sa.content[0].text, /compute: /);
+    const ps = spawnSync('ps', ['-eo', 'args='], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('--shared') && l.includes(root));
+    assert.equal(ps.length, 1, ps.join('\n'));
+  });
+});
