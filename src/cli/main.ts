@@ -62,7 +62,7 @@ search and status use the index's running engine when there is one (\`loupe serv
 of the model; without one they open the index in process.`;
 
 /** Every command `loupe` knows, for "unknown command" messages. */
-export const COMMANDS = ['index', 'search', 'status', 'ask', 'bench', 'export', 'models'] as const;
+export const COMMANDS = ['index', 'search', 'status', 'ask', 'serve', 'mcp', 'bench', 'export', 'models'] as const;
 
 /** The top-level command always knows whether stderr is a terminal. */
 interface Io extends CliIo {
