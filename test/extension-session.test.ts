@@ -106,7 +106,10 @@ describe('extension engine session', () => {
       await session.watch(true);
       const pid = session.client.pid!;
       process.kill(pid, 'SIGKILL');
-      while (!warnings.some((m) => /SIGKILL.*restarting/.test(m))) await new Promise((r) => setTimeout(r, 20));
+      for (const until = Date.now() + 60_000; !warnings.some((m) => /engine process exited.*restarting/.test(m));) {
+        assert.ok(Date.now() < until, `no restart seen: ${warnings.join(' | ')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
       await session.client.request('status', {});
       assert.notEqual(session.client.pid, pid);
       // Give the restarted engine's watcher a moment to be set up, then change the tree.
@@ -142,7 +145,10 @@ describe('extension engine session', () => {
       const pid = session.client.pid!;
       process.kill(pid, 'SIGKILL');
       // The session's client restarts the engine and re-opens it; requests wait for that.
-      while (!exits.some((m) => /SIGKILL.*restarting/.test(m))) await new Promise((r) => setTimeout(r, 20));
+      for (const until = Date.now() + 60_000; !exits.some((m) => /engine process exited.*restarting/.test(m));) {
+        assert.ok(Date.now() < until, `no restart seen: ${exits.join(' | ')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const reopened = await session.client.request('status', {});
       assert.notEqual(session.client.pid, pid, 'a new engine process');
       assert.equal(reopened.chunks, 0);
