@@ -59,7 +59,7 @@ describe('loupe CLI user errors (real process)', () => {
 
   test('an unknown command lists the commands', () => {
     const r = loupe('frobnicate', root);
-    assertUserError(r, 2, /unknown command 'frobnicate'; the commands are index, search, status, ask, bench, export, models/);
+    assertUserError(r, 2, /unknown command 'frobnicate'; the commands are index, search, status, ask, serve, mcp, bench, export, models/);
     assertUserError(loupe('models', 'frob'), 2, /loupe models: unknown command 'frob'; the commands are list, install, remove, path/);
   });
 
