@@ -199,7 +199,7 @@ class LoupeMcp {
       inputSchema: {
         query: z.string().trim().min(1).max(2000).describe('What the code does, in plain words (identifiers help too).'),
         k: z.number().int().min(1).max(50).optional().describe('Most results to return (default 8).'),
-        path: z.string().min(1).max(500).optional().describe('Only files matching this gitignore-style glob, e.g. "src/**" or "*.py".'),
+        path: z.string().min(1).max(500).regex(/^\s*[^!\s]/, 'Bad path filter: give a glob such as src/** or *.py (no negation)').optional().describe('Only files matching this glob, e.g. "src/**" or "*.py".'),
         language: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(20)]).optional().describe('Only these languages (e.g. "python" or ["typescript", "javascript"]).'),
         content: z.array(z.enum(CONTENT_KINDS)).min(1).optional().describe('Only these kinds of files: "code", "tests", "docs", "examples", "config" (default: all).'),
         mode: z.enum(['hybrid', 'dense', 'lexical']).optional().describe('hybrid (default): embeddings + BM25; dense: meaning only; lexical: BM25 words only.'),
