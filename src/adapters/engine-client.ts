@@ -235,7 +235,11 @@ export class EngineClient {
     const lines = new JsonLines(socket, (m) => this.onMessage(m as ResponseMessage | EventMessage));
     const channel: Channel = {
       send: (m) => lines.send(m),
-      end: () => socket.end(),
+      // Half-close, then let go: a busy or stuck engine must not keep this client's process alive.
+      end: () => {
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      },
       get pid() {
         return helloPid;
       },
