@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { readManifest } from '../core/store.js';
+import { checkStoreDir, readManifest } from '../core/store.js';
 import { DEFAULT_SEARCH_MODE, SEARCH_MODES, type SearchFilter, type SearchMode } from '../core/engine.js';
 import { CONTENT_KINDS, type ContentKind } from '../core/ranking.js';
 import { CODE_LANGUAGES } from '../core/languages.js';
@@ -172,10 +172,12 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       annThreshold: process.env.LOUPE_ANN_THRESHOLD ? Number(process.env.LOUPE_ANN_THRESHOLD) : undefined,
       logger,
     };
+    // Refused before anything is started or written (the shared engine's run folder included).
+    if (cfg.storeDir) checkStoreDir(cfg.storeDir, cfg.root);
   } catch (e) {
     if (e instanceof LoupeError) {
       io.err(e.code === 'usage' ? e.message : `loupe: ${e.message}`);
-      return exitCodeOf(e);
+      return e.code === 'bad-store' ? 2 : exitCodeOf(e);
     }
     throw e;
   }
