@@ -10,6 +10,15 @@ import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './suppor
 
 const TINY_LLAMA = path.join(REPO, 'models', 'generated', 'tiny-llama.gguf');
 
+/** Waits until the session logged that its engine exited and is being restarted (a shared engine's exit shows as its connection closing, without the signal). */
+async function restarted(warnings: string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!warnings.some((m) => /exited .*restarting it/.test(m))) {
+    assert.ok(Date.now() < deadline, `no restart logged: ${warnings.join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('extension engine session', () => {
   const cleanups: (() => void)[] = [];
   after(() => {
@@ -103,7 +112,7 @@ describe('extension engine session', () => {
       await session.watch(true);
       const pid = session.client.pid!;
       process.kill(pid, 'SIGKILL');
-      while (!warnings.some((m) => /SIGKILL.*restarting/.test(m))) await new Promise((r) => setTimeout(r, 20));
+      await restarted(warnings);
       await session.client.request('status', {});
       assert.notEqual(session.client.pid, pid);
       // Give the restarted engine's watcher a moment to be set up, then change the tree.
@@ -139,7 +148,7 @@ describe('extension engine session', () => {
       const pid = session.client.pid!;
       process.kill(pid, 'SIGKILL');
       // The session's client restarts the engine and re-opens it; requests wait for that.
-      while (!exits.some((m) => /SIGKILL.*restarting/.test(m))) await new Promise((r) => setTimeout(r, 20));
+      await restarted(exits);
       const reopened = await session.client.request('status', {});
       assert.notEqual(session.client.pid, pid, 'a new engine process');
       assert.equal(reopened.chunks, 0);
