@@ -19,6 +19,18 @@ async function restarted(warnings: string[]): Promise<void> {
   }
 }
 
+/** A session on a private (forked) engine: the crash tests kill that process and watch the client restart it. */
+function privateSession(opts: ConstructorParameters<typeof EngineSession>[0]): EngineSession {
+  const before = process.env.LOUPE_PRIVATE_ENGINE;
+  process.env.LOUPE_PRIVATE_ENGINE = '1';
+  try {
+    return new EngineSession(opts);
+  } finally {
+    if (before === undefined) delete process.env.LOUPE_PRIVATE_ENGINE;
+    else process.env.LOUPE_PRIVATE_ENGINE = before;
+  }
+}
+
 describe('extension engine session', () => {
   const cleanups: (() => void)[] = [];
   after(() => {
@@ -97,7 +109,7 @@ describe('extension engine session', () => {
     writeTree(dir, SAMPLE_PROJECT);
     const warnings: string[] = [];
     let indexed = 0;
-    const session = new EngineSession({
+    const session = privateSession({
       root: dir,
       name: 'watched',
       params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
@@ -134,7 +146,7 @@ describe('extension engine session', () => {
     for (let i = 0; i < 40; i++) files[`gen/m${i}.ts`] = `export function compute_${i}(x: number): number {\n  return x * ${i};\n}\n`;
     writeTree(dir, files);
     const exits: string[] = [];
-    const session = new EngineSession({
+    const session = privateSession({
       root: dir,
       name: 'paused',
       params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, batchSize: 4 },
