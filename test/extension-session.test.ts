@@ -10,8 +10,26 @@ import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './suppor
 
 const TINY_LLAMA = path.join(REPO, 'models', 'generated', 'tiny-llama.gguf');
 
-// The session uses the folder's shared engine (detached): let it exit soon after the test's last client.
-process.env.LOUPE_ENGINE_IDLE_MS ??= '2000';
+/** Waits until the session logged that its engine exited and is being restarted (a shared engine's exit shows as its connection closing, without the signal). */
+async function restarted(warnings: string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!warnings.some((m) => /exited .*restarting it/.test(m))) {
+    assert.ok(Date.now() < deadline, `no restart logged: ${warnings.join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A session on a private (forked) engine: the crash tests kill that process and watch the client restart it. */
+function privateSession(opts: ConstructorParameters<typeof EngineSession>[0]): EngineSession {
+  const before = process.env.LOUPE_PRIVATE_ENGINE;
+  process.env.LOUPE_PRIVATE_ENGINE = '1';
+  try {
+    return new EngineSession(opts);
+  } finally {
+    if (before === undefined) delete process.env.LOUPE_PRIVATE_ENGINE;
+    else process.env.LOUPE_PRIVATE_ENGINE = before;
+  }
+}
 
 describe('extension engine session', () => {
   const cleanups: (() => void)[] = [];
@@ -91,7 +109,7 @@ describe('extension engine session', () => {
     writeTree(dir, SAMPLE_PROJECT);
     const warnings: string[] = [];
     let indexed = 0;
-    const session = new EngineSession({
+    const session = privateSession({
       root: dir,
       name: 'watched',
       params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
@@ -106,10 +124,7 @@ describe('extension engine session', () => {
       await session.watch(true);
       const pid = session.client.pid!;
       process.kill(pid, 'SIGKILL');
-      for (const until = Date.now() + 60_000; !warnings.some((m) => /engine process exited.*restarting/.test(m));) {
-        assert.ok(Date.now() < until, `no restart seen: ${warnings.join(' | ')}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await restarted(warnings);
       await session.client.request('status', {});
       assert.notEqual(session.client.pid, pid);
       // Give the restarted engine's watcher a moment to be set up, then change the tree.
@@ -131,7 +146,7 @@ describe('extension engine session', () => {
     for (let i = 0; i < 40; i++) files[`gen/m${i}.ts`] = `export function compute_${i}(x: number): number {\n  return x * ${i};\n}\n`;
     writeTree(dir, files);
     const exits: string[] = [];
-    const session = new EngineSession({
+    const session = privateSession({
       root: dir,
       name: 'paused',
       params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, batchSize: 4 },
@@ -145,10 +160,7 @@ describe('extension engine session', () => {
       const pid = session.client.pid!;
       process.kill(pid, 'SIGKILL');
       // The session's client restarts the engine and re-opens it; requests wait for that.
-      for (const until = Date.now() + 60_000; !exits.some((m) => /engine process exited.*restarting/.test(m));) {
-        assert.ok(Date.now() < until, `no restart seen: ${exits.join(' | ')}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await restarted(exits);
       const reopened = await session.client.request('status', {});
       assert.notEqual(session.client.pid, pid, 'a new engine process');
       assert.equal(reopened.chunks, 0);
