@@ -164,23 +164,32 @@ export class ModelManager {
         'unknown-build',
       );
     }
-    mkdirSync(this.dir, { recursive: true });
     const name = build?.file ?? path.basename(file);
-    const dest = path.join(this.dir, name);
-    const prev = this.installed().find((m) => m.id === e.id);
-    if (prev && prev.path !== dest) this.remove(e.id);
-    if (path.resolve(file) !== path.resolve(dest)) {
-      copyFileSync(file, `${dest}.part`);
-      fsyncFile(`${dest}.part`);
-      renameSync(`${dest}.part`, dest);
-      fsyncDir(this.dir);
-    }
+    const dest = this.placeLocalFile(file, name, e.id, this.installed());
     const rec: InstalledModel = {
       id: e.id, name: e.name, path: dest, repo: 'local', revision: build ? build.quantisation : 'unverified', file: name, sha256: sha, size,
       downloadedAt: new Date().toISOString(), source: build ? build.source : `unverified local file ${path.resolve(file)}`,
     };
     writeFileAtomic(`${dest}.loupe.json`, JSON.stringify(rec, null, 1));
     return rec;
+  }
+
+  /**
+   * Copies a user's file into the models folder as `name` (written beside, synced, renamed), after
+   * removing an earlier install of `id` (from `installed`) kept under another name; returns the path.
+   */
+  private placeLocalFile(file: string, name: string, id: string, installed: InstalledModel[]): string {
+    mkdirSync(this.dir, { recursive: true });
+    const dest = path.join(this.dir, name);
+    const prev = installed.find((m) => m.id === id);
+    if (prev && prev.path !== dest) this.remove(id);
+    if (path.resolve(file) !== path.resolve(dest)) {
+      copyFileSync(file, `${dest}.part`);
+      fsyncFile(`${dest}.part`);
+      renameSync(`${dest}.part`, dest);
+      fsyncDir(this.dir);
+    }
+    return dest;
   }
 
   /**
@@ -192,17 +201,8 @@ export class ModelManager {
     if (!existsSync(file)) throw new LoupeError(`No such file: ${file}`, 'not-found');
     if (!isGgufFile(file)) throw new LoupeError(`${file} is not a GGUF model file (it does not start with the GGUF magic bytes); ${e.name} comes as a .gguf file: ${chatDownloadUrl(e)}`, 'model-not-gguf');
     const sha = await sha256File(file);
-    mkdirSync(this.dir, { recursive: true });
     const name = path.basename(file);
-    const dest = path.join(this.dir, name);
-    const prev = this.installedChat().find((m) => m.id === e.id);
-    if (prev && prev.path !== dest) this.remove(e.id);
-    if (path.resolve(file) !== path.resolve(dest)) {
-      copyFileSync(file, `${dest}.part`);
-      fsyncFile(`${dest}.part`);
-      renameSync(`${dest}.part`, dest);
-      fsyncDir(this.dir);
-    }
+    const dest = this.placeLocalFile(file, name, e.id, this.installedChat());
     const rec: InstalledModel = {
       id: e.id, name: e.name, path: dest, repo: e.repo, revision: 'local file', file: name, sha256: sha, size: statSync(dest).size,
       downloadedAt: new Date().toISOString(), source: `local file ${path.resolve(file)}`, kind: 'chat',
