@@ -74,8 +74,6 @@ export function showSearch(host: SearchHost, initial = ''): void {
   qp.placeholder = 'Describe the code you are looking for (e.g. "retry a failed HTTP request")';
   qp.matchOnDescription = false;
   qp.matchOnDetail = false;
-  const previousEditor = vscode.window.activeTextEditor;
-  let accepted = false;
   const setTitle = () => {
     const note = host.coverage();
     qp.title = note ? `Loupe: Search by Meaning — ${note}` : 'Loupe: Search by Meaning';
@@ -105,17 +103,6 @@ export function showSearch(host: SearchHost, initial = ''): void {
     qp.busy = true;
     live.push(v);
   });
-  qp.onDidChangeActive((items) => {
-    const p = items[0]?.passage;
-    if (p) void openPassage(p, true, true).catch(() => undefined);
-  });
-  qp.onDidAccept(() => {
-    const p = qp.selectedItems[0]?.passage ?? qp.activeItems[0]?.passage;
-    if (!p) return;
-    accepted = true;
-    qp.hide();
-    void openPassage(p, false).catch((e) => host.log.error(`cannot open ${p.path}: ${(e as Error).message}`));
-  });
   // A save that reaches the index while the pick is open refreshes its results, unless the user
   // has moved through them (refreshing would move the selection under them).
   const onIndexed = host.onIndexed?.(() => {
@@ -123,12 +110,9 @@ export function showSearch(host: SearchHost, initial = ''): void {
     if (!qp.value.trim() || (first && qp.activeItems[0] !== first)) return;
     live.push(qp.value);
   });
-  qp.onDidHide(() => {
+  wirePassagePick(qp, host, () => {
     onIndexed?.dispose();
     live.cancel();
-    qp.dispose();
-    // Leaving without a choice goes back to where the user was before the previews.
-    if (!accepted && previousEditor) void vscode.window.showTextDocument(previousEditor.document, { selection: previousEditor.selection, viewColumn: previousEditor.viewColumn }).then(undefined, () => undefined);
   });
   setTitle();
   qp.show();
@@ -149,6 +133,16 @@ export function showResults(host: Pick<SearchHost, 'multiRoot' | 'log'>, title: 
   qp.placeholder = passages.length ? 'Filter by name or path' : 'Nothing similar found in the index';
   qp.matchOnDescription = true;
   qp.items = itemsFor(buildRows(passages, { multiRoot: host.multiRoot })).map((i) => ({ ...i, alwaysShow: false }));
+  wirePassagePick(qp, host);
+  qp.show();
+}
+
+/**
+ * What both picks do with their rows: moving through them previews the passage, accepting opens
+ * it, and hiding without a choice goes back to the editor the user was in before the previews.
+ * `onHide` runs first when the pick hides (then the pick is disposed).
+ */
+function wirePassagePick(qp: vscode.QuickPick<ResultItem>, host: Pick<SearchHost, 'log'>, onHide?: () => void): void {
   const previousEditor = vscode.window.activeTextEditor;
   let accepted = false;
   qp.onDidChangeActive((items) => {
@@ -163,8 +157,8 @@ export function showResults(host: Pick<SearchHost, 'multiRoot' | 'log'>, title: 
     void openPassage(p, false).catch((e) => host.log.error(`cannot open ${p.path}: ${(e as Error).message}`));
   });
   qp.onDidHide(() => {
+    onHide?.();
     qp.dispose();
     if (!accepted && previousEditor) void vscode.window.showTextDocument(previousEditor.document, { selection: previousEditor.selection, viewColumn: previousEditor.viewColumn }).then(undefined, () => undefined);
   });
-  qp.show();
 }
