@@ -59,7 +59,7 @@ describe('layer lint rules', () => {
 });
 
 describe('webview type check (media/tsconfig.json)', () => {
-  /** tsc diagnostics of `script` checked like media/qa.js (same options, same globals). */
+  /** tsc diagnostics of `script` checked like src/webview/qa-panel.js (same options, same globals). */
   function diagnostics(script: string): string[] {
     const cfgPath = path.join(REPO, 'media', 'tsconfig.json');
     const cfg = ts.getParsedCommandLineOfConfigFile(cfgPath, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(ts.flattenDiagnosticMessageText(d.messageText, '\n')) })!;
@@ -75,7 +75,7 @@ describe('webview type check (media/tsconfig.json)', () => {
     }
   }
 
-  test('media/qa.js passes; a message outside the protocol, or a wrong field, does not', () => {
+  test('the Ask panel script (src/webview/qa-panel.js) passes; a message outside the protocol, or a wrong field, does not', () => {
     const ok = "// @ts-check\nconst vscode = acquireVsCodeApi();\nvscode.postMessage({ type: 'ask', question: 'where?' });\nvscode.postMessage({ type: 'open', turnId: 't', n: 1 });\n";
     assert.deepEqual(diagnostics(ok), []);
     const unknown = diagnostics("// @ts-check\nconst vscode = acquireVsCodeApi();\nvscode.postMessage({ type: 'eval', code: '1' });\n");

@@ -1,6 +1,7 @@
 /**
- * Messages between the Q&A webview (media/qa.js) and the extension. The webview is untrusted
- * input to the extension: every inbound message is checked by `parseFromWebview`.
+ * Messages between the Q&A webview (src/webview/qa-panel.js, bundled to dist/webview/qa.js) and
+ * the extension. The webview is untrusted input to the extension: every inbound message is checked
+ * by `parseFromWebview`.
  */
 import type { Passage } from './passages.js';
 
