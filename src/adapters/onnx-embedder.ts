@@ -111,9 +111,9 @@ class Lane {
 }
 
 /** The `manifest.json` beside a model (scripts/fetch-onnx-model.mjs), or null. */
-function manifestOf(modelPath: string): { model?: string; dimensions?: number } | null {
+function manifestOf(modelPath: string): { model?: string; dimensions?: number; precision?: string } | null {
   try {
-    return JSON.parse(readFileSync(path.join(path.dirname(path.resolve(modelPath)), 'manifest.json'), 'utf8')) as { model?: string; dimensions?: number };
+    return JSON.parse(readFileSync(path.join(path.dirname(path.resolve(modelPath)), 'manifest.json'), 'utf8')) as { model?: string; dimensions?: number; precision?: string };
   } catch {
     return null;
   }
@@ -129,9 +129,18 @@ function profileOf(name: string, modelPath: string, over?: Partial<ModelProfile>
   return { ...base, ...over, maxTokens: over?.maxTokens ?? base.maxTokens };
 }
 
-/** Backend, weights, tokenizer and prefixes: two indexes share vectors only when all four match. */
-function onnxModelId(fileHash: string, tokenizerJson: string, profile: ModelProfile): string {
-  return sha256(`onnxruntime-fp32|${fileHash}|${sha256(tokenizerJson)}|${profile.queryPrefix}|${profile.documentPrefix}`).slice(0, 32);
+/** The weights' precision (`fp32`, or `int8` for scripts/make-int8-model.mjs's model), from the manifest. */
+function precisionOf(modelPath: string): string {
+  const p = manifestOf(modelPath)?.precision;
+  return p && /^[a-z0-9]+$/.test(p) ? p : 'fp32';
+}
+
+/**
+ * Backend (with the precision), weights, tokenizer and prefixes: two indexes share vectors only
+ * when all match, so an int8 index never takes fp32 vectors (the file hashes differ too).
+ */
+function onnxModelId(precision: string, fileHash: string, tokenizerJson: string, profile: ModelProfile): string {
+  return sha256(`onnxruntime-${precision}|${fileHash}|${sha256(tokenizerJson)}|${profile.queryPrefix}|${profile.documentPrefix}`).slice(0, 32);
 }
 
 /** Sequences sent to a lane per message: fewer hand-offs between threads, still fine-grained enough to balance lanes. */
@@ -158,8 +167,10 @@ export class OnnxEmbedder implements EmbedderPort {
   }
 
   readonly computeUnit = 'CPU';
-  /** The backend, as it appears in the model identity and the logs. */
-  readonly backend = 'onnxruntime-fp32';
+  /** The backend, as it appears in the model identity and the logs (`onnxruntime-fp32`, `onnxruntime-int8`). */
+  get backend(): string {
+    return `onnxruntime-${precisionOf(this.modelPath)}`;
+  }
 
   /** Loads the tokenizer and starts one lane; the others start on the first document batch. */
   static async load(opts: OnnxEmbedderOptions): Promise<OnnxEmbedder> {
@@ -202,8 +213,8 @@ export class OnnxEmbedder implements EmbedderPort {
     }
     const firstLaneMs = ready.then((r) => r.ms);
     firstLaneMs.catch(() => undefined);
-    const embedder = new OnnxEmbedder(onnxModelId(fileHash, tokText, profile), name, dims, profile, plan, modelPath, tokenizer, first, opts, firstLaneMs);
-    logger.info(`Embedding model ${name}: ${dims} dims, ${profile.maxTokens} tokens, ONNX Runtime fp32 on CPU, ${plan.reason}, batch ${opts.batch ?? 1}`);
+    const embedder = new OnnxEmbedder(onnxModelId(precisionOf(modelPath), fileHash, tokText, profile), name, dims, profile, plan, modelPath, tokenizer, first, opts, firstLaneMs);
+    logger.info(`Embedding model ${name}: ${dims} dims, ${profile.maxTokens} tokens, ONNX Runtime ${precisionOf(modelPath)} on CPU, ${plan.reason}, batch ${opts.batch ?? 1}`);
     void ready.then((r) => logger.info(`ONNX Runtime: first lane ready in ${Math.round(r.ms)} ms`), (e: Error) => logger.error(`ONNX Runtime could not load ${modelPath}: ${e.message}`));
     return embedder;
   }
@@ -213,7 +224,7 @@ export class OnnxEmbedder implements EmbedderPort {
     const hash = manifestHash(modelPath);
     const tok = path.join(path.dirname(modelPath), 'tokenizer.json');
     if (!hash || !existsSync(tok)) return null;
-    return onnxModelId(hash, readFileSync(tok, 'utf8'), profileOf(modelNameOf(modelPath), modelPath));
+    return onnxModelId(precisionOf(modelPath), hash, readFileSync(tok, 'utf8'), profileOf(modelNameOf(modelPath), modelPath));
   }
 
   private static startLane(modelPath: string, threads: number, tok: WordPieceTokenizer): Lane {
@@ -316,3 +327,9 @@ export class OnnxEmbedder implements EmbedderPort {
 
 /** The bundled ONNX model (models/onnx/…/model.onnx under the package root), if fetched. */
 export const BUNDLED_ONNX_MODEL = 'models/onnx/all-MiniLM-L6-v2/model.onnx';
+/**
+ * Its dynamic-int8 quantization (scripts/make-int8-model.mjs; optional, needs Python at build):
+ * 2.6× fp32's speed here with bench:quality's held-out sets unchanged within noise
+ * (test/bench/results/quality-int8-2026-12-03.json), so the default where it was built.
+ */
+export const BUNDLED_ONNX_INT8_MODEL = 'models/onnx/all-MiniLM-L6-v2-int8/model.onnx';
