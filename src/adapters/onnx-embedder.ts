@@ -58,7 +58,8 @@ class Lane {
   readonly ready: Promise<{ dims: number; ms: number }>;
   private dead: Error | null = null;
 
-  constructor(readonly worker: Worker, init: InitMessage) {
+  /** Starts the worker thread now; `init` (when given) is posted now, else by `start`. */
+  constructor(readonly worker: Worker, init?: InitMessage) {
     this.ready = new Promise((resolve, reject) => {
       const onMsg = (m: WorkerOut): void => {
         if (m.type === 'ready') resolve({ dims: m.dims, ms: m.ms });
@@ -77,7 +78,13 @@ class Lane {
         reject(e);
       });
     });
-    worker.postMessage(init);
+    this.ready.catch(() => undefined);
+    if (init) worker.postMessage(init);
+  }
+
+  /** Posts the init message of a lane created without one. */
+  start(init: InitMessage): void {
+    this.worker.postMessage(init);
   }
 
   private settle(id: number, v: Float32Array | null, e: Error | null): void {
@@ -180,11 +187,15 @@ export class OnnxEmbedder implements EmbedderPort {
     const tokPath = path.join(dir, 'tokenizer.json');
     if (!existsSync(modelPath)) throw new LoupeError(`Model file not found: ${modelPath}`, 'model-missing');
     if (!existsSync(tokPath)) throw new LoupeError(`No tokenizer.json beside ${modelPath}`, 'model-missing');
-    const tokText = readFileSync(tokPath, 'utf8');
+    // The first lane's thread starts (and imports ONNX Runtime) while this thread reads the tokenizer.
+    const first = new Lane(new Worker(workerUrl()));
+    let tokText: string;
     let tokenizer: WordPieceTokenizer;
     try {
+      tokText = readFileSync(tokPath, 'utf8');
       tokenizer = new WordPieceTokenizer(JSON.parse(tokText) as TokenizerJson);
     } catch (e) {
+      await first.close();
       throw new LoupeError(`${tokPath}: ${(e as Error).message}`, 'model-load-failed');
     }
     const name = modelNameOf(modelPath);
@@ -192,8 +203,14 @@ export class OnnxEmbedder implements EmbedderPort {
     const plan: LanePlan = opts.exactLanes
       ? { lanes: Math.max(1, opts.contexts ?? 1), threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1), reason: 'exactly as given (benchmark)' }
       : planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
-    const fileHash = await modelFileHash(modelPath);
-    const first = OnnxEmbedder.startLane(modelPath, plan.threadsPerLane, tokenizer);
+    first.start(OnnxEmbedder.initFor(modelPath, plan.threadsPerLane, tokenizer));
+    let fileHash: string;
+    try {
+      fileHash = await modelFileHash(modelPath);
+    } catch (e) {
+      await first.close();
+      throw e;
+    }
     // The manifest of a bundled model gives the width: the engine opens its store and BM25 while
     // the lane's session loads (a one-shot search overlaps the two). Otherwise, wait for the lane.
     const known = manifestOf(modelPath)?.dimensions;
@@ -227,8 +244,12 @@ export class OnnxEmbedder implements EmbedderPort {
     return onnxModelId(precisionOf(modelPath), hash, readFileSync(tok, 'utf8'), profileOf(modelNameOf(modelPath), modelPath));
   }
 
+  private static initFor(modelPath: string, threads: number, tok: WordPieceTokenizer): InitMessage {
+    return { type: 'init', modelPath, threads, warmIds: [tok.clsId, tok.sepId] };
+  }
+
   private static startLane(modelPath: string, threads: number, tok: WordPieceTokenizer): Lane {
-    return new Lane(new Worker(workerUrl()), { type: 'init', modelPath, threads, warmIds: [tok.clsId, tok.sepId] });
+    return new Lane(new Worker(workerUrl()), OnnxEmbedder.initFor(modelPath, threads, tok));
   }
 
   /** Starts the lanes not yet running (in the background; callers use those that are ready). */
