@@ -6,12 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WordPieceTokenizer, type TokenizerJson } from '../src/core/tokenizers/wordpiece.js';
 import { activeLanes, planLanes } from '../src/core/compute/lanes.js';
-import { OnnxEmbedder, BUNDLED_ONNX_MODEL } from '../src/adapters/onnx-embedder.js';
+import { OnnxEmbedder, BUNDLED_ONNX_MODEL, BUNDLED_ONNX_INT8_MODEL } from '../src/adapters/onnx-embedder.js';
+import { HnswFactory } from '../src/adapters/hnsw-index.js';
+import { TreeSitterChunker } from '../src/adapters/treesitter-chunker.js';
+import { Engine } from '../src/core/engine.js';
 import { LlamaEmbedder } from '../src/adapters/llama-embedder.js';
 import { chooseBackend } from '../src/adapters/open-engine.js';
 import { manifestHash, modelFileHash } from '../src/adapters/model-hash.js';
@@ -20,6 +23,7 @@ import { Store } from '../src/core/store.js';
 import { REPO, tempDir } from './support/helpers.js';
 
 const MODEL = path.join(REPO, BUNDLED_ONNX_MODEL);
+const INT8 = path.join(REPO, BUNDLED_ONNX_INT8_MODEL);
 const TOKENIZER = path.join(path.dirname(MODEL), 'tokenizer.json');
 
 function parityTexts(): string[] {
@@ -143,6 +147,44 @@ describe('backend choice and model hashes', () => {
       assert.equal(chooseBackend({ root: dir }, OnnxEmbedder.modelIdFor).backend, 'llama');
       assert.equal(chooseBackend({ root: dir, rebuild: true }, OnnxEmbedder.modelIdFor).backend, 'onnx');
       assert.equal(chooseBackend({ root: dir, backend: 'onnx' }, OnnxEmbedder.modelIdFor).backend, 'onnx');
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('the int8 model is a model of its own: its own id, preferred when built, and an fp32 index stays on fp32 until --rebuild', async (t) => {
+    if (!existsSync(INT8)) return t.skip('no int8 model (scripts/make-int8-model.mjs needs Python at build)');
+    const fp32Id = OnnxEmbedder.modelIdFor(MODEL);
+    const int8Id = OnnxEmbedder.modelIdFor(INT8);
+    assert.ok(fp32Id && int8Id);
+    assert.notEqual(fp32Id, int8Id);
+    const { dir, cleanup } = tempDir();
+    try {
+      const both = [INT8, MODEL];
+      assert.equal(chooseBackend({ root: dir }, OnnxEmbedder.modelIdFor, both).modelPath, INT8);
+      Store.open(path.join(dir, '.loupe'), { modelId: fp32Id, modelName: 'all-MiniLM-L6-v2', dimensions: 384 }).close();
+      assert.equal(chooseBackend({ root: dir }, OnnxEmbedder.modelIdFor, both).modelPath, MODEL);
+      assert.equal(chooseBackend({ root: dir, backend: 'onnx' }, OnnxEmbedder.modelIdFor, both).modelPath, MODEL);
+      assert.equal(chooseBackend({ root: dir, rebuild: true }, OnnxEmbedder.modelIdFor, both).modelPath, INT8);
+      // An engine on int8 refuses the fp32 index rather than mixing vectors.
+      const e = await OnnxEmbedder.load({ modelPath: INT8, contexts: 1 });
+      try {
+        assert.equal(e.backend, 'onnxruntime-int8');
+        assert.equal(e.modelId, int8Id);
+        const [a, b] = await e.embedDocuments(['function add(a, b) { return a + b; }', 'read the configuration file from disk']);
+        const ref = await OnnxEmbedder.load({ modelPath: MODEL, contexts: 1 });
+        try {
+          const [ra, rb] = await ref.embedDocuments(['function add(a, b) { return a + b; }', 'read the configuration file from disk']);
+          const cos = (x: Float32Array, y: Float32Array) => x.reduce((s, v, i) => s + v * y[i], 0);
+          // Close to fp32 (mean 0.993 on the bench's chunks), but not within the 0.999 gate.
+          assert.ok(cos(a, ra) > 0.97 && cos(b, rb) > 0.97, `${cos(a, ra)} ${cos(b, rb)}`);
+        } finally {
+          await ref.dispose();
+        }
+        await assert.rejects(Engine.open({ root: dir, chunker: new TreeSitterChunker(), embedder: e, annFactory: new HnswFactory() }), /model/i);
+      } finally {
+        await e.dispose();
+      }
     } finally {
       cleanup();
     }

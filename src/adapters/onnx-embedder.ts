@@ -58,7 +58,8 @@ class Lane {
   readonly ready: Promise<{ dims: number; ms: number }>;
   private dead: Error | null = null;
 
-  constructor(readonly worker: Worker, init: InitMessage) {
+  /** Starts the worker thread now; `init` (when given) is posted now, else by `start`. */
+  constructor(readonly worker: Worker, init?: InitMessage) {
     this.ready = new Promise((resolve, reject) => {
       const onMsg = (m: WorkerOut): void => {
         if (m.type === 'ready') resolve({ dims: m.dims, ms: m.ms });
@@ -77,7 +78,13 @@ class Lane {
         reject(e);
       });
     });
-    worker.postMessage(init);
+    this.ready.catch(() => undefined);
+    if (init) worker.postMessage(init);
+  }
+
+  /** Posts the init message of a lane created without one. */
+  start(init: InitMessage): void {
+    this.worker.postMessage(init);
   }
 
   private settle(id: number, v: Float32Array | null, e: Error | null): void {
@@ -111,9 +118,9 @@ class Lane {
 }
 
 /** The `manifest.json` beside a model (scripts/fetch-onnx-model.mjs), or null. */
-function manifestOf(modelPath: string): { model?: string; dimensions?: number } | null {
+function manifestOf(modelPath: string): { model?: string; dimensions?: number; precision?: string } | null {
   try {
-    return JSON.parse(readFileSync(path.join(path.dirname(path.resolve(modelPath)), 'manifest.json'), 'utf8')) as { model?: string; dimensions?: number };
+    return JSON.parse(readFileSync(path.join(path.dirname(path.resolve(modelPath)), 'manifest.json'), 'utf8')) as { model?: string; dimensions?: number; precision?: string };
   } catch {
     return null;
   }
@@ -129,9 +136,18 @@ function profileOf(name: string, modelPath: string, over?: Partial<ModelProfile>
   return { ...base, ...over, maxTokens: over?.maxTokens ?? base.maxTokens };
 }
 
-/** Backend, weights, tokenizer and prefixes: two indexes share vectors only when all four match. */
-function onnxModelId(fileHash: string, tokenizerJson: string, profile: ModelProfile): string {
-  return sha256(`onnxruntime-fp32|${fileHash}|${sha256(tokenizerJson)}|${profile.queryPrefix}|${profile.documentPrefix}`).slice(0, 32);
+/** The weights' precision (`fp32`, or `int8` for scripts/make-int8-model.mjs's model), from the manifest. */
+function precisionOf(modelPath: string): string {
+  const p = manifestOf(modelPath)?.precision;
+  return p && /^[a-z0-9]+$/.test(p) ? p : 'fp32';
+}
+
+/**
+ * Backend (with the precision), weights, tokenizer and prefixes: two indexes share vectors only
+ * when all match, so an int8 index never takes fp32 vectors (the file hashes differ too).
+ */
+function onnxModelId(precision: string, fileHash: string, tokenizerJson: string, profile: ModelProfile): string {
+  return sha256(`onnxruntime-${precision}|${fileHash}|${sha256(tokenizerJson)}|${profile.queryPrefix}|${profile.documentPrefix}`).slice(0, 32);
 }
 
 /** Sequences sent to a lane per message: fewer hand-offs between threads, still fine-grained enough to balance lanes. */
@@ -158,8 +174,10 @@ export class OnnxEmbedder implements EmbedderPort {
   }
 
   readonly computeUnit = 'CPU';
-  /** The backend, as it appears in the model identity and the logs. */
-  readonly backend = 'onnxruntime-fp32';
+  /** The backend, as it appears in the model identity and the logs (`onnxruntime-fp32`, `onnxruntime-int8`). */
+  get backend(): string {
+    return `onnxruntime-${precisionOf(this.modelPath)}`;
+  }
 
   /** Loads the tokenizer and starts one lane; the others start on the first document batch. */
   static async load(opts: OnnxEmbedderOptions): Promise<OnnxEmbedder> {
@@ -169,11 +187,15 @@ export class OnnxEmbedder implements EmbedderPort {
     const tokPath = path.join(dir, 'tokenizer.json');
     if (!existsSync(modelPath)) throw new LoupeError(`Model file not found: ${modelPath}`, 'model-missing');
     if (!existsSync(tokPath)) throw new LoupeError(`No tokenizer.json beside ${modelPath}`, 'model-missing');
-    const tokText = readFileSync(tokPath, 'utf8');
+    // The first lane's thread starts (and imports ONNX Runtime) while this thread reads the tokenizer.
+    const first = new Lane(new Worker(workerUrl()));
+    let tokText: string;
     let tokenizer: WordPieceTokenizer;
     try {
+      tokText = readFileSync(tokPath, 'utf8');
       tokenizer = new WordPieceTokenizer(JSON.parse(tokText) as TokenizerJson);
     } catch (e) {
+      await first.close();
       throw new LoupeError(`${tokPath}: ${(e as Error).message}`, 'model-load-failed');
     }
     const name = modelNameOf(modelPath);
@@ -181,8 +203,14 @@ export class OnnxEmbedder implements EmbedderPort {
     const plan: LanePlan = opts.exactLanes
       ? { lanes: Math.max(1, opts.contexts ?? 1), threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1), reason: 'exactly as given (benchmark)' }
       : planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
-    const fileHash = await modelFileHash(modelPath);
-    const first = OnnxEmbedder.startLane(modelPath, plan.threadsPerLane, tokenizer);
+    first.start(OnnxEmbedder.initFor(modelPath, plan.threadsPerLane, tokenizer));
+    let fileHash: string;
+    try {
+      fileHash = await modelFileHash(modelPath);
+    } catch (e) {
+      await first.close();
+      throw e;
+    }
     // The manifest of a bundled model gives the width: the engine opens its store and BM25 while
     // the lane's session loads (a one-shot search overlaps the two). Otherwise, wait for the lane.
     const known = manifestOf(modelPath)?.dimensions;
@@ -202,8 +230,8 @@ export class OnnxEmbedder implements EmbedderPort {
     }
     const firstLaneMs = ready.then((r) => r.ms);
     firstLaneMs.catch(() => undefined);
-    const embedder = new OnnxEmbedder(onnxModelId(fileHash, tokText, profile), name, dims, profile, plan, modelPath, tokenizer, first, opts, firstLaneMs);
-    logger.info(`Embedding model ${name}: ${dims} dims, ${profile.maxTokens} tokens, ONNX Runtime fp32 on CPU, ${plan.reason}, batch ${opts.batch ?? 1}`);
+    const embedder = new OnnxEmbedder(onnxModelId(precisionOf(modelPath), fileHash, tokText, profile), name, dims, profile, plan, modelPath, tokenizer, first, opts, firstLaneMs);
+    logger.info(`Embedding model ${name}: ${dims} dims, ${profile.maxTokens} tokens, ONNX Runtime ${precisionOf(modelPath)} on CPU, ${plan.reason}, batch ${opts.batch ?? 1}`);
     void ready.then((r) => logger.info(`ONNX Runtime: first lane ready in ${Math.round(r.ms)} ms`), (e: Error) => logger.error(`ONNX Runtime could not load ${modelPath}: ${e.message}`));
     return embedder;
   }
@@ -213,11 +241,15 @@ export class OnnxEmbedder implements EmbedderPort {
     const hash = manifestHash(modelPath);
     const tok = path.join(path.dirname(modelPath), 'tokenizer.json');
     if (!hash || !existsSync(tok)) return null;
-    return onnxModelId(hash, readFileSync(tok, 'utf8'), profileOf(modelNameOf(modelPath), modelPath));
+    return onnxModelId(precisionOf(modelPath), hash, readFileSync(tok, 'utf8'), profileOf(modelNameOf(modelPath), modelPath));
+  }
+
+  private static initFor(modelPath: string, threads: number, tok: WordPieceTokenizer): InitMessage {
+    return { type: 'init', modelPath, threads, warmIds: [tok.clsId, tok.sepId] };
   }
 
   private static startLane(modelPath: string, threads: number, tok: WordPieceTokenizer): Lane {
-    return new Lane(new Worker(workerUrl()), { type: 'init', modelPath, threads, warmIds: [tok.clsId, tok.sepId] });
+    return new Lane(new Worker(workerUrl()), OnnxEmbedder.initFor(modelPath, threads, tok));
   }
 
   /** Starts the lanes not yet running (in the background; callers use those that are ready). */
@@ -316,3 +348,9 @@ export class OnnxEmbedder implements EmbedderPort {
 
 /** The bundled ONNX model (models/onnx/…/model.onnx under the package root), if fetched. */
 export const BUNDLED_ONNX_MODEL = 'models/onnx/all-MiniLM-L6-v2/model.onnx';
+/**
+ * Its dynamic-int8 quantization (scripts/make-int8-model.mjs; optional, needs Python at build):
+ * 2.6× fp32's speed here with bench:quality's held-out sets unchanged within noise
+ * (test/bench/results/quality-int8-2026-12-03.json), so the default where it was built.
+ */
+export const BUNDLED_ONNX_INT8_MODEL = 'models/onnx/all-MiniLM-L6-v2-int8/model.onnx';

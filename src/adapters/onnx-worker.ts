@@ -35,6 +35,10 @@ export type WorkerOut =
   | { type: 'error'; id?: number; message: string };
 
 let ort: Ort;
+// Imported as the thread starts, before the init message: the import (~100 ms) overlaps the
+// engine reading the tokenizer (a one-shot search waits for this lane).
+const ortImport = import('onnxruntime-node') as Promise<Ort>;
+ortImport.catch(() => undefined);
 let session: Session;
 let hasTypeIds = false;
 let dims = 0;
@@ -98,7 +102,7 @@ parentPort!.on('message', (m: InitMessage | EmbedMessage) => {
     try {
       if (m.type === 'init') {
         const t0 = performance.now();
-        ort = (await import('onnxruntime-node')) as Ort;
+        ort = await ortImport;
         const threads = Math.max(1, m.threads);
         session = await ort.InferenceSession.create(m.modelPath, {
           intraOpNumThreads: threads,

@@ -7,7 +7,7 @@ import type { OpenParams } from '../core/protocol.js';
 import { LoupeError, type Logger } from '../core/types.js';
 import { tryHnswFactory } from './hnsw-index.js';
 import { LlamaEmbedder } from './llama-embedder.js';
-import { BUNDLED_ONNX_MODEL, OnnxEmbedder } from './onnx-embedder.js';
+import { BUNDLED_ONNX_INT8_MODEL, BUNDLED_ONNX_MODEL, OnnxEmbedder } from './onnx-embedder.js';
 import { readManifest } from '../core/store.js';
 import { activeLanes } from '../core/compute/lanes.js';
 import type { EmbedderPort } from '../core/types.js';
@@ -50,10 +50,15 @@ export function defaultModelPath(): string {
   throw new LoupeError(`No bundled embedding model found under ${path.join(root, 'models')}. Run \`npm run build\` (it generates the default model) or pass --model <file.gguf>.`, 'model-missing');
 }
 
-/** Path of the bundled ONNX model, or null when it was not fetched (scripts/fetch-onnx-model.mjs). */
+/** Paths of the bundled ONNX models that exist, best first: int8 (when built), then fp32 (scripts/fetch-onnx-model.mjs). */
+export function bundledOnnxPaths(): string[] {
+  const root = packageRoot();
+  return [BUNDLED_ONNX_INT8_MODEL, BUNDLED_ONNX_MODEL].map((rel) => path.join(root, rel)).filter((p) => existsSync(p));
+}
+
+/** Path of the best bundled ONNX model, or null when none was fetched. */
 export function bundledOnnxPath(): string | null {
-  const p = path.join(packageRoot(), BUNDLED_ONNX_MODEL);
-  return existsSync(p) ? p : null;
+  return bundledOnnxPaths()[0] ?? null;
 }
 
 /** The embedding backend an engine will use, and why. */
@@ -65,23 +70,28 @@ export interface BackendChoice {
 
 /**
  * Picks the backend: a `.onnx` model runs on ONNX Runtime, a `.gguf` on llama.cpp. With no model
- * given, `auto` takes the bundled MiniLM on ONNX Runtime (2× the speed of llama.cpp on CPU here,
- * README Benchmarks), except for an existing index built by llama.cpp: an index stays on the
- * backend that built it (their vectors differ beyond the parity gate) until `--rebuild`.
+ * given, `auto` takes the bundled MiniLM on ONNX Runtime (int8 where it was built, else fp32;
+ * docs/performance.md), except for an existing index built by another model: an index stays on
+ * the model that built it (their vectors differ beyond the parity gate) until `--rebuild`: an
+ * fp32 ONNX index stays on fp32, a llama.cpp index on llama.cpp.
  */
-export function chooseBackend(cfg: Pick<EngineConfig, 'modelPath' | 'backend' | 'root' | 'storeDir' | 'rebuild'>, onnxModelId?: (p: string) => string | null): BackendChoice {
+export function chooseBackend(cfg: Pick<EngineConfig, 'modelPath' | 'backend' | 'root' | 'storeDir' | 'rebuild'>, onnxModelId?: (p: string) => string | null, onnxPaths: string[] = bundledOnnxPaths()): BackendChoice {
   if (cfg.modelPath) {
     const onnx = cfg.modelPath.toLowerCase().endsWith('.onnx');
     if (cfg.backend === 'onnx' && !onnx) throw new LoupeError(`--backend onnx needs an .onnx model, not ${cfg.modelPath}`, 'model-load-failed');
     return { backend: onnx ? 'onnx' : 'llama', modelPath: cfg.modelPath, reason: 'model file given' };
   }
-  const onnx = cfg.backend === 'llama' ? null : bundledOnnxPath();
+  const candidates = cfg.backend === 'llama' ? [] : onnxPaths;
+  const onnx = candidates[0] ?? null;
   if (cfg.backend === 'onnx' && !onnx) throw new LoupeError(`The bundled ONNX model is missing (${BUNDLED_ONNX_MODEL}); run \`npm run build\` (it fetches it).`, 'model-missing');
   if (!onnx) return { backend: 'llama', modelPath: defaultModelPath(), reason: cfg.backend === 'llama' ? 'llama.cpp asked for' : 'no ONNX model bundled' };
-  if (cfg.backend !== 'onnx' && !cfg.rebuild) {
+  if (!cfg.rebuild) {
     const m = readManifest(cfg.storeDir ?? path.join(cfg.root, '.loupe'));
-    const id = m && onnxModelId ? onnxModelId(onnx) : null;
-    if (m && m.modelId !== id) return { backend: 'llama', modelPath: defaultModelPath(), reason: 'the existing index was built by llama.cpp; --rebuild moves it to ONNX Runtime' };
+    if (m) {
+      const same = onnxModelId ? candidates.find((p) => onnxModelId(p) === m.modelId) : undefined;
+      if (same) return { backend: 'onnx', modelPath: same, reason: same === onnx ? 'bundled model on ONNX Runtime' : 'the existing index was built by this ONNX model; --rebuild moves it to the faster one' };
+      if (cfg.backend !== 'onnx') return { backend: 'llama', modelPath: defaultModelPath(), reason: 'the existing index was built by llama.cpp; --rebuild moves it to ONNX Runtime' };
+    }
   }
   return { backend: 'onnx', modelPath: onnx, reason: 'bundled model on ONNX Runtime' };
 }

@@ -9,7 +9,10 @@
  * minutes); chunking, the store, HNSW and BM25 are the real ones, and the search embeds its query
  * with the real model.
  *
- *   node out/test/bench/coldstart-bench.js [--chunks 4000] [--runs 5] [--out <file>]
+ *   node out/test/bench/coldstart-bench.js [--chunks 4000] [--runs 5] [--out <file>] [--compare <dir>]
+ *
+ * --compare <dir>: a second build (a folder with its own bin/loupe.js and dist/, e.g. copied from
+ * an older commit), run in the same rounds: the per-round ratios say what a change saved.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,13 +25,15 @@ import { sha256 } from '../../src/core/fsutil.js';
 import type { EmbedderPort } from '../../src/core/types.js';
 import { WordPieceTokenizer, type TokenizerJson } from '../../src/core/tokenizers/wordpiece.js';
 import { HnswFactory } from '../../src/adapters/hnsw-index.js';
-import { OnnxEmbedder, BUNDLED_ONNX_MODEL } from '../../src/adapters/onnx-embedder.js';
+import { bundledOnnxPath } from '../../src/adapters/open-engine.js';
+import { OnnxEmbedder } from '../../src/adapters/onnx-embedder.js';
 import { TreeSitterChunker } from '../../src/adapters/treesitter-chunker.js';
 import { buildCorpus } from './corpus.js';
 import { r1, r3 } from './stats.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const ONNX = path.join(REPO, BUNDLED_ONNX_MODEL);
+/** The default ONNX model (int8 where built, else fp32): the one a one-shot search picks. */
+const ONNX = bundledOnnxPath() ?? '';
 const log = (m: string): void => void process.stderr.write(`[coldstart ${(performance.now() / 1000).toFixed(0)}s] ${m}\n`);
 
 /** Vectors from a hash of the text, with the real model's identity and token counts. */
@@ -100,7 +105,7 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { chunks: { type: 'string', default: '4000' }, runs: { type: 'string', default: '5' }, out: { type: 'string' }, keep: { type: 'string' } } });
+  const { values } = parseArgs({ options: { chunks: { type: 'string', default: '4000' }, runs: { type: 'string', default: '5' }, out: { type: 'string' }, keep: { type: 'string' }, compare: { type: 'string' } } });
   const target = Number(values.chunks);
   const runs = Number(values.runs);
   const date = new Date().toISOString().slice(0, 10);
@@ -125,8 +130,10 @@ async function main(): Promise<void> {
     const cli = path.join(REPO, 'bin/loupe.js');
     const distCli = path.join(REPO, 'dist/cli.mjs');
     const rg = spawnSync('rg', ['--version']).status === 0;
-    const samples: Record<string, Timed[]> = { loupe: [], loupeBundle: [], rg: [] };
+    const samples: Record<string, Timed[]> = { loupe: [], loupeBundle: [], rg: [], compare: [] };
+    const compareCli = values.compare ? path.join(path.resolve(values.compare), 'bin/loupe.js') : null;
     for (let i = 0; i < runs; i++) {
+      if (compareCli) samples.compare.push(await runTimed(process.execPath, [compareCli, 'search', corpus.root, query, '-k', '10', '--verbose']));
       samples.loupe.push(await runTimed(process.execPath, [cli, 'search', corpus.root, query, '-k', '10', '--verbose']));
       if (existsSync(distCli)) samples.loupeBundle.push(await runTimed(process.execPath, [distCli, 'search', corpus.root, query, '-k', '10']));
       if (rg) samples.rg.push(await runTimed('rg', ['-n', '-i', '-e', 'parse', '-e', 'options', corpus.root]));
@@ -141,11 +148,13 @@ async function main(): Promise<void> {
       benchmark: 'loupe-coldstart',
       date: new Date().toISOString(),
       machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version, loadAverage: os.loadavg().map(r1) },
+      model: path.relative(REPO, ONNX),
       index: { files: summary.files, chunks, vectors: 'stand-in (hash) vectors under the ONNX model identity; the query is embedded by the real model' },
       query,
       loupeSearch: sum(samples.loupe),
       loupeSearchBundledCli: sum(samples.loupeBundle),
       rg: sum(samples.rg),
+      compare: compareCli ? { build: values.compare, ...sum(samples.compare), thisOverCompareWallPerRound: samples.compare.map((c, i) => r3(samples.loupe[i].wallMs / c.wallMs)), thisOverCompareCpuPerRound: samples.compare.map((c, i) => (c.cpuMs && samples.loupe[i].cpuMs ? r3(samples.loupe[i].cpuMs! / c.cpuMs) : null)), whereTheTimeGoes: samples.compare[samples.compare.length - 1].lines } : undefined,
       loupeOverRgWall: samples.rg.length ? r3(median(samples.loupe.map((x) => x.wallMs)) / median(samples.rg.map((x) => x.wallMs))) : null,
       whereTheTimeGoes: samples.loupe[samples.loupe.length - 1].lines,
     };

@@ -9,6 +9,10 @@
  * a 1M-line repository from the measured per-chunk cost.
  *
  *   node out/test/bench/runtime-bench.js [--quick] [--chunks 150] [--rounds 3] [--out <file>] [--no-load]
+ *   node out/test/bench/runtime-bench.js --int8 [--chunks 150] [--rounds 3]
+ *
+ * --int8: only llama.cpp Q8_0, ONNX fp32 and ONNX dynamic int8 (auto lanes), interleaved, with
+ * the int8 model's parity against fp32; writes runtime-int8-<date>.json.
  *
  * Writes test/bench/results/runtime-<date>.json (a --quick run writes to the temp folder).
  * On a GPU machine: `node out/test/bench/runtime-bench.js --gpu` adds llama.cpp on the GPU
@@ -33,6 +37,8 @@ import { r1, r3 } from './stats.js';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const GGUF = path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf');
 const ONNX = path.join(REPO, BUNDLED_ONNX_MODEL);
+/** The dynamic-int8 ONNX of the same model (scripts/make-int8-model.mjs), when built. */
+const ONNX_INT8 = path.join(REPO, 'models/onnx/all-MiniLM-L6-v2-int8/model.onnx');
 const MINILM: EncoderShape = { architecture: 'bert', layers: 6, hidden: 384, feedForward: 1536, heads: 12, contextLength: 512 };
 
 const log = (m: string): void => void process.stderr.write(`[runtime-bench ${(performance.now() / 1000).toFixed(0)}s] ${m}\n`);
@@ -54,6 +60,7 @@ const CONFIGS: Record<string, Config> = {
   'onnx-1x1': { key: 'onnx-1x1', what: 'ONNX Runtime fp32, fixed 1 lane × 1 thread', load: () => OnnxEmbedder.load({ modelPath: ONNX, contexts: 1, threadsPerContext: 1 }) },
   'onnx-2x1': { key: 'onnx-2x1', what: 'ONNX Runtime fp32, fixed 2 lanes × 1 thread', load: () => OnnxEmbedder.load({ modelPath: ONNX, contexts: 2, threadsPerContext: 1, exactLanes: true }) },
   'onnx-1x2': { key: 'onnx-1x2', what: 'ONNX Runtime fp32, 1 lane × 2 threads (spinning off), unguarded', load: () => OnnxEmbedder.load({ modelPath: ONNX, contexts: 1, threadsPerContext: 2, exactLanes: true }) },
+  'onnx-int8-auto': { key: 'onnx-int8-auto', what: 'ONNX Runtime dynamic int8 (scripts/make-int8-model.mjs), auto-sized, batch 1', load: () => OnnxEmbedder.load({ modelPath: ONNX_INT8 }) },
   'onnx-auto-batch8': { key: 'onnx-auto-batch8', what: 'ONNX Runtime fp32, auto lanes, batched: 8 length-sorted sequences per pass', batch: 8, load: () => OnnxEmbedder.load({ modelPath: ONNX, batch: 8 }) },
 };
 
@@ -142,13 +149,44 @@ async function sampled(e: EmbedderPort, texts: string[], lens: number[], baselin
   return { sampledChunks: n, wallSeconds: r3(run.ms / 1000), cpuSeconds: r3(run.cpuS), tokensPerSecond: r1(tps), tokensPerCpuSecond: r1(tok / run.cpuS), tokensPerSecondOverBaseline: r3(tps / baselineTokensPerSecond), load: r1(os.loadavg()[0]) };
 }
 
+/** --int8: the int8 model against fp32 and llama.cpp, interleaved, and its parity against fp32. */
+async function int8Rounds(result: Record<string, unknown>, texts: string[], tokens: number, flops: number, n: number): Promise<void> {
+  const keys = ['llama-2x1', 'onnx-auto', 'onnx-int8-auto'];
+  const loaded = new Map<string, EmbedderPort & { dispose(): Promise<void> }>();
+  try {
+    for (const k of keys) {
+      const e = await CONFIGS[k].load();
+      if (e instanceof OnnxEmbedder) await e.warmUp();
+      await e.embedDocuments(texts.slice(0, 4));
+      loaded.set(k, e);
+    }
+    const p = await rounds(keys, loaded, texts, tokens, flops, n, 'llama-2x1');
+    const runs = p.runs as Record<string, Run[]>;
+    const fp32 = runs['onnx-auto'];
+    const int8 = runs['onnx-int8-auto'];
+    const perRound = int8.map((x, i) => r3(fp32[i].ms / x.ms));
+    result.int8 = {
+      ...(p.out as object),
+      int8OverFp32: {
+        wallPerRound: perRound,
+        wallMedian: r3(median(perRound)),
+        perCpuSecond: r3(median(fp32.map((x) => x.cpuS)) / median(int8.map((x) => x.cpuS))),
+      },
+      parityInt8VsFp32: parity(fp32[0].vectors, int8[0].vectors),
+      parityLlamaQ8VsFp32: parity(fp32[0].vectors, runs['llama-2x1'][0].vectors),
+    };
+  } finally {
+    for (const e of loaded.values()) await e.dispose();
+  }
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, chunks: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, 'no-load': { type: 'boolean', default: false }, gpu: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, chunks: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, 'no-load': { type: 'boolean', default: false }, gpu: { type: 'boolean', default: false }, int8: { type: 'boolean', default: false } } });
   const quick = !!values.quick;
   const nChunks = Number(values.chunks ?? (quick ? 40 : 150));
   const nRounds = Number(values.rounds ?? (quick ? 1 : 3));
   const date = new Date().toISOString().slice(0, 10);
-  const outFile = values.out ? path.resolve(values.out) : quick ? path.join(os.tmpdir(), `loupe-runtime-bench-${date}-quick.json`) : path.join(REPO, 'test/bench/results', `runtime-${date}.json`);
+  const outFile = values.out ? path.resolve(values.out) : quick ? path.join(os.tmpdir(), `loupe-runtime-bench-${date}-quick.json`) : path.join(REPO, 'test/bench/results', `runtime-${values.int8 ? 'int8-' : ''}${date}.json`);
   const cpu = await cpuFacts();
   const result: Record<string, unknown> = {
     benchmark: 'loupe-runtime',
@@ -179,6 +217,16 @@ async function main(): Promise<void> {
   const flops = lens.reduce((a, n) => a + encoderFlops(MINILM, n).total, 0);
   result.texts = { chunks: texts.length, tokens, meanTokens: r1(tokens / texts.length), modelGflop: r3(flops / 1e9), corpusLines: lines, corpusChunks: allChunks, chunksPerLine: Number((allChunks / lines).toFixed(4)) };
   log(`${texts.length} chunks, ${tokens} tokens`);
+
+  if (values.int8) {
+    await int8Rounds(result, texts, tokens, flops, nRounds);
+    (result.machine as Record<string, unknown>).loadAverageAtEnd = os.loadavg().map(r1);
+    mkdirSync(path.dirname(outFile), { recursive: true });
+    writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
+    log(`wrote ${outFile}`);
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return;
+  }
 
   // Ceilings: theoretical and measured (sgemm of ONNX Runtime), in this run.
   const theoretical = cpuPeakFlops({ threads: 1, ghz: cpu.ghz, flags: cpu.flags, arch: cpu.arch, vendor: cpu.vendor, family: cpu.family });

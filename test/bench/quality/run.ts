@@ -7,7 +7,7 @@
  * fusion variants the default was chosen from.
  * Prints a Markdown table and writes test/bench/results/quality-<date>.json.
  *
- *   node out/test/bench/quality/run.js [--model <file.gguf>] [--out <file>] [--contexts 2] [--only express,mux]
+ *   node out/test/bench/quality/run.js [--model <file.gguf|file.onnx>] [--out <file>] [--contexts 2] [--only express,mux]
  *     [--dims 256] [--max-tokens 256] [--rerank <second.gguf> [--rerank-dims 256]]
  *
  * Vectors are kept in `<cache>/vectors/<model id>.bin` (vector-cache.ts), so a slow model embeds
@@ -24,6 +24,7 @@ import { DEFAULT_FUSION, Engine } from '../../../src/core/engine.js';
 import { fuse, type FusionMethod } from '../../../src/core/fusion.js';
 import { HnswFactory } from '../../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../../src/adapters/llama-embedder.js';
+import { OnnxEmbedder } from '../../../src/adapters/onnx-embedder.js';
 import { TreeSitterChunker } from '../../../src/adapters/treesitter-chunker.js';
 import { chunkHeader } from '../../../src/core/chunking.js';
 import type { EmbedderPort } from '../../../src/core/types.js';
@@ -79,7 +80,10 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const t0 = performance.now();
   const maxTokens = v['max-tokens'] ? Number(v['max-tokens']) : undefined;
-  const llamaEmbedder = await LlamaEmbedder.load({ modelPath, gpu: false, contexts: contexts, threadsPerContext: 1, profile: maxTokens ? { maxTokens } : undefined });
+  // An `.onnx` model runs on ONNX Runtime (fp32, or int8 from scripts/make-int8-model.mjs), as many lanes as contexts.
+  const llamaEmbedder = modelPath.endsWith('.onnx')
+    ? await OnnxEmbedder.load({ modelPath, contexts, threadsPerContext: 1, profile: maxTokens ? { maxTokens } : undefined })
+    : await LlamaEmbedder.load({ modelPath, gpu: false, contexts: contexts, threadsPerContext: 1, profile: maxTokens ? { maxTokens } : undefined });
   const cached = new CachedEmbedder(llamaEmbedder, path.join(cacheDir(), 'vectors'));
   const cachedAtStart = cached.size;
   const embedder: EmbedderPort & { modelName: string } = v.dims ? new CutEmbedder(cached, Number(v.dims)) : cached;
