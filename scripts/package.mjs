@@ -190,7 +190,8 @@ for (const target of targets) {
     mkdirSync(path.join(stage, ort), { recursive: true });
     writeFileSync(path.join(stage, ort, 'package.json'), JSON.stringify(ortPkg, null, 2) + '\n');
     for (const f of ['dist', 'LICENSE', 'README.md', 'ThirdPartyNotices.txt']) if (existsSync(path.join(ROOT, ort, f))) copy(stage, `${ort}/${f}`, junk);
-    copy(stage, `${ort}/bin/napi-v6/${onnxBin}`, junk);
+    // dxcompiler.dll and dxil.dll serve the WebGPU provider only (loaded on demand, linked by nothing): left out.
+    copy(stage, `${ort}/bin/napi-v6/${onnxBin}`, (rel, src) => junk(rel, src) || /^(dxcompiler|dxil)\.dll$/i.test(rel));
     copy(stage, 'node_modules/onnxruntime-common', junk);
     // Times kept: the manifest's sizes and mtimes let a checkout skip hashing (a zip keeps only 2-second times; model-hash.ts caches per user then).
     for (const f of ['model.onnx', 'tokenizer.json', 'manifest.json']) cpSync(path.join(ROOT, onnxModel, f), path.join(stage, onnxModel, f), { preserveTimestamps: true });
