@@ -11,7 +11,7 @@ import { readPassages } from '../src/extension/passages.js';
 import { StopMatcher } from '../src/core/answer/stop.js';
 import type { Source } from '../src/core/answer/types.js';
 import { LoupeError } from '../src/core/types.js';
-import { tempDir, writeTree } from './support/helpers.js';
+import { tempDir, writeTree } from './support/files.js';
 
 /** One token per whitespace-separated word: easy to reason about. */
 const words = (t: string): number => t.split(/\s+/).filter(Boolean).length;

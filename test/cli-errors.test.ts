@@ -57,6 +57,13 @@ describe('loupe CLI user errors (real process)', () => {
     assertUserError(loupe('index', root, '--dims', '0'), 2, /--dims must be a positive integer, got 0/);
   });
 
+  test('the engine options (--backend, --dims) get the same checks in loupe index|search and loupe mcp', () => {
+    for (const cmd of [['index', root], ['search', root, 'q'], ['mcp', root]]) {
+      assertUserError(loupe(...cmd, '--backend', 'gpu'), 2, new RegExp(`^loupe ${cmd[0]}: --backend must be auto, onnx or llama$`, 'm'));
+      assertUserError(loupe(...cmd, '--dims', '0'), 2, new RegExp(`^loupe(?: ${cmd[0]})?: --dims must be a positive integer, got 0$`, 'm'));
+    }
+  });
+
   test('an unknown command lists the commands', () => {
     const r = loupe('frobnicate', root);
     assertUserError(r, 2, /unknown command 'frobnicate'; the commands are index, search, status, ask, serve, mcp, bench, export, models/);

@@ -1,4 +1,4 @@
-/** Back-off policy against recorded and generated load traces; the pacer in a real engine run; dispatcher and parity gate. */
+/** Back-off policy against recorded and generated load traces; the pacer (on a stopped clock); dispatcher and parity gate. The pacer in a real engine run: compute-pacer-engine.test.ts. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -9,8 +9,7 @@ import {
 } from '../src/core/compute/scheduler.js';
 import { chooseUnit, cosine, parityGate } from '../src/core/compute/dispatcher.js';
 import type { ContentionSample } from '../src/core/compute/signals.js';
-import type { EngineState } from '../src/core/types.js';
-import { REPO, openTestEngine, tempDir, writeTree, SAMPLE_PROJECT } from './support/helpers.js';
+import { REPO } from './support/files.js';
 
 function sample(at: number, cpuOthers: number | null, extra: Partial<ContentionSample> = {}): ContentionSample {
   return { at, cpuOthers, gpu: null, gpuHeldByOther: null, agents: [], llmServers: [], onBattery: null, ...extra };
@@ -115,7 +114,10 @@ test('the unit matters: GPU load and a GPU held by another process count on the 
 test('ContentionPacer: unit size, duty-cycle rest, policy pause, and a user pause that wins over the policy', async () => {
   let next: ContentionSample = sample(0, 0.9);
   const decisions: Decision[] = [];
-  const p = new ContentionPacer({ sample: async () => ({ ...next, at: Date.now() }), config: { enterSamples: 1, minHoldMs: 0, exitSamples: 1, backoff: { batchSize: 8, duty: 0.2 }, heavy: { batchSize: 4, duty: 0.2 } }, intervalMs: 60_000, onDecision: (d) => decisions.push(d) });
+  // A stopped clock: the rest after a unit is computed from it, so a thread delayed by a loaded
+  // machine between release and acquire cannot shorten the rest (this test failed under load).
+  const clock = 1_000_000;
+  const p = new ContentionPacer({ sample: async () => ({ ...next, at: clock }), now: () => clock, config: { enterSamples: 1, minHoldMs: 0, exitSamples: 1, backoff: { batchSize: 8, duty: 0.2 }, heavy: { batchSize: 4, duty: 0.2 } }, intervalMs: 60_000, onDecision: (d) => decisions.push(d) });
   const kind = (): string => p.state.kind;
   try {
     await p.tick();
@@ -153,27 +155,6 @@ test('ContentionPacer: unit size, duty-cycle rest, policy pause, and a user paus
     assert.ok(got > 0);
   } finally {
     p.dispose();
-  }
-});
-
-test('engine run under the ContentionPacer: state says "backing off: claude active, CPU 90%" and the index completes', async () => {
-  const { dir, cleanup } = tempDir();
-  const pacer = new ContentionPacer({ sample: async () => sample(Date.now(), 0.9, { agents: [claude] }), config: { enterSamples: 1, heavyLoad: 0.95, backoff: { batchSize: 2, duty: 0.5 } }, intervalMs: 60_000 });
-  try {
-    writeTree(dir, SAMPLE_PROJECT);
-    await pacer.tick();
-    const engine = await openTestEngine(dir, { pacer });
-    const states: EngineState[] = [];
-    engine.onState((s) => states.push(s));
-    const summary = await engine.index();
-    assert.ok(summary.embedded > 0);
-    assert.ok(states.some((s) => s.kind === 'backingOff' && s.reason === 'backing off: claude active, CPU 90%'), JSON.stringify(states.slice(0, 5)));
-    assert.equal(pacer.state.kind, 'backingOff');
-    assert.equal(engine.status().chunks, engine.store.chunkCount);
-    await engine.close();
-  } finally {
-    pacer.dispose();
-    cleanup();
   }
 });
 

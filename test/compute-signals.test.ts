@@ -9,7 +9,7 @@ import {
   parseProcStat, parsePs, parseWin32Processes, baseName,
 } from '../src/core/compute/signals.js';
 import { describeHardware, physicalCoresFromCpuinfo } from '../src/core/compute/hardware.js';
-import { REPO } from './support/helpers.js';
+import { REPO } from './support/files.js';
 
 const fx = (name: string): string => readFileSync(path.join(REPO, 'test/fixtures/compute', name), 'utf8');
 

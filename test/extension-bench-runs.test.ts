@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { BENCH_SCHEMA, type BenchResults } from '../src/core/bench/results.js';
 import { earlierRuns, runFileName, runSummaryMessage } from '../src/extension/bench-runs.js';
-import { tempDir } from './support/helpers.js';
+import { tempDir } from './support/files.js';
 
 const minimal = (name: string) => ({ schema: BENCH_SCHEMA, model: { name }, throughput: {}, sanity: {} });
 

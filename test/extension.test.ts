@@ -9,10 +9,10 @@ import { mergeResults, readPassages, snippetOf, type RootedResult } from '../src
 import { parseFromWebview } from '../src/extension/qa-protocol.js';
 import { answerModelMissing, answerParamsFor, changeEffect, openParamsFor, readSettings, SETTING_EFFECTS } from '../src/extension/settings.js';
 import { combineStates, coverageNote, renderStatus } from '../src/extension/status-view.js';
-import { tempDir, writeTree } from './support/helpers.js';
+import { tempDir, writeTree } from './support/files.js';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { REPO } from './support/helpers.js';
+import { REPO } from './support/files.js';
 
 describe('settings', () => {
   test('defaults, clamping and bad types', () => {

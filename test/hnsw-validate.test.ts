@@ -3,7 +3,7 @@
  * still crash hnswlib): a real saved graph passes; each kind of malformation is named.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { HnswFactory, hnswFileProblem } from '../src/adapters/hnsw-index.js';
@@ -81,4 +81,38 @@ describe('HNSW file check', () => {
       assert.match(hnswFileProblem(b, DIMS) ?? 'passed', expected);
     });
   }
+
+  test('a graph swapped on disk after the check cannot reach hnswlib: it reads a private copy of the checked bytes', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = path.join(dir, 'g.hnsw');
+      writeFileSync(file, good);
+      // The attacker's graph: one hnswlib would trust and crash on (a neighbour out of range).
+      const evil = Buffer.from(good);
+      evil.writeUInt32LE(count + 5, 96 + 4);
+      assert.match(hnswFileProblem(evil, DIMS) ?? 'passed', /does not exist/);
+      let readPath = '';
+      const factory = new HnswFactory({
+        beforeRead: (p, named) => {
+          readPath = p;
+          assert.equal(named, file);
+          writeFileSync(file, evil); // the swap, between the check and hnswlib's read
+          assert.notEqual(path.resolve(p), path.resolve(file), 'hnswlib must not read the caller-named path');
+          assert.ok(readFileSync(p).equals(good), 'the copy holds exactly the checked bytes');
+          if (process.platform !== 'win32') {
+            assert.equal(statSync(p).mode & 0o777, 0o600, 'the copy is private to this user');
+            assert.equal(statSync(path.dirname(p)).mode & 0o777, 0o700, 'in a private folder');
+          }
+        },
+      });
+      const ann = factory.load(file, DIMS, Array.from({ length: count }, (_, i) => i));
+      assert.equal(ann.size(), count, 'the checked graph loaded, whole');
+      assert.ok(readPath !== '' && !existsSync(readPath), 'the private copy is removed after loading');
+      assert.ok(readFileSync(file).equals(evil), 'the swap did happen on disk');
+      // Without the copy the swapped file would have been read: the check alone refuses it.
+      assert.throws(() => new HnswFactory().load(file, DIMS, []), /malformed HNSW graph/);
+    } finally {
+      cleanup();
+    }
+  });
 });

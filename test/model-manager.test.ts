@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { downloadFile, ModelManager, CATALOG, type CatalogEntry, type DownloadProgress } from '../src/core/models/manager.js';
 import { profileFor } from '../src/core/model-profiles.js';
 import { LoupeError } from '../src/core/types.js';
-import { tempDir } from './support/helpers.js';
+import { tempDir } from './support/files.js';
 import { runModelsCli } from '../src/cli/models.js';
 
 /** A generated "model": 3 MiB of deterministic pseudo-random bytes. */

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { CONTEXT_KEY_NAMES, contextKeys, LOUPE_STATES } from '../src/extension/context-keys.js';
-import { REPO } from './support/helpers.js';
+import { REPO } from './support/files.js';
 
 interface Command { command: string; title: string; enablement?: string }
 const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { contributes: Record<string, unknown> };

@@ -53,6 +53,17 @@ class FolderWatcher extends FSWatcher {
     super._addPathCloser(p, closer);
     this.onWatching?.(p);
   }
+
+  /**
+   * Makes chokidar drop a folder that was replaced under the same name, with its watches and
+   * everything below it, and walk the path again when something is there now. chokidar alone
+   * keeps the old watch, which followed the renamed folder, and never sees the new one.
+   */
+  rewatch(abs: string, again: boolean): void {
+    const self = this as unknown as { _remove?: (dir: string, item: string, isDirectory?: boolean) => void };
+    self._remove?.(path.dirname(abs), path.basename(abs), true);
+    if (again) this.add(abs);
+  }
 }
 /** If a later chokidar drops the hook, folders are listed on `addDir` (a small window, as before). */
 const HOOKED = typeof (FSWatcher.prototype as Partial<FolderWatcher>)._addPathCloser === 'function';
@@ -74,6 +85,14 @@ export class ChokidarWatcher implements WatcherPort {
   private queue: ChangeQueue | undefined;
   /** Watched folders (relative, '' for the root) and the names of the files directly in each. */
   private readonly dirs = new Map<string, Set<string>>();
+  /** Identity (`dev:ino`) of each listed folder, to tell a folder replaced under the same name. */
+  private readonly dirIds = new Map<string, string>();
+  /**
+   * Known folders whose name was created, deleted or moved in their parent since the last check.
+   * Such a folder that still exists is a new one even with the same inode (`rm -rf` + `mkdir`
+   * reuses inode numbers), so it is walked again.
+   */
+  private readonly renamedDirs = new Set<string>();
   /** Paths with a `stat` in flight; `true` when another event came meanwhile and a re-check is due. */
   private readonly checking = new Map<string, boolean>();
   /** Folder inventories being read. */
@@ -132,8 +151,8 @@ export class ChokidarWatcher implements WatcherPort {
     fsw.onWatching = (p) => this.onWatching(p);
     fsw.on('addDir', (p: string) => this.onAddDir(p, !this.ready));
     fsw.on('unlinkDir', (p: string) => this.onUnlinkDir(p));
-    fsw.on('raw', (_event, name, details) =>
-      this.onRaw(name as string | null, (details as { watchedPath?: string } | undefined)?.watchedPath));
+    fsw.on('raw', (event, name, details) =>
+      this.onRaw(name as string | null, (details as { watchedPath?: string } | undefined)?.watchedPath, event));
     fsw.on('error', (err: unknown) => this.onError(err));
     fsw.on('ready', () => {
       this.ready = true;
@@ -239,9 +258,12 @@ export class ChokidarWatcher implements WatcherPort {
     if (!files) return;
     let entries;
     try {
+      const st = await stat(abs);
+      if (this.dirs.get(rel) !== files) return;
+      this.dirIds.set(rel, idOf(st));
       entries = await readdir(abs, { withFileTypes: true });
     } catch {
-      return; // gone again: chokidar reports the unlinkDir
+      return; // gone again: chokidar reports the unlinkDir, or a parent's event tells it
     }
     for (const e of entries) {
       if (this.dirs.get(rel) !== files) return; // removed meanwhile
@@ -260,13 +282,15 @@ export class ChokidarWatcher implements WatcherPort {
     for (const [dir, files] of this.dirs) {
       if (dir !== rel && !dir.startsWith(prefix)) continue;
       this.dirs.delete(dir);
+      this.dirIds.delete(dir);
+      this.renamedDirs.delete(dir);
       this.unlisted.delete(dir);
       for (const name of files) this.queue?.push(dir === '' ? name : `${dir}/${name}`, 'unlink');
     }
   }
 
   /** A folder's watch named an entry: find out what happened to it. */
-  private onRaw(name: string | null, watchedPath: string | undefined): void {
+  private onRaw(name: string | null, watchedPath: string | undefined, event?: string): void {
     if ((this.mode !== 'starting' && this.mode !== 'events') || !watchedPath) return;
     const dirRel = this.toRel(watchedPath);
     const files = this.dirs.get(dirRel);
@@ -276,7 +300,8 @@ export class ChokidarWatcher implements WatcherPort {
       return;
     }
     const rel = dirRel === '' ? name : `${dirRel}/${name}`;
-    if (this.dirs.has(rel)) return; // a folder: chokidar tracks folders
+    // A known folder is checked too: it may have been replaced by a file or another folder.
+    if (event === 'rename' && this.dirs.has(rel)) this.renamedDirs.add(rel);
     this.check(rel);
   }
 
@@ -302,6 +327,24 @@ export class ChokidarWatcher implements WatcherPort {
     const files = this.dirs.get(slash < 0 ? '' : rel.slice(0, slash));
     if (!files) return; // its folder went away: handled by unlinkDir
     const name = rel.slice(slash + 1);
+    const abs = path.join(this.root, rel);
+    if (this.dirs.has(rel)) {
+      const id = this.dirIds.get(rel);
+      const renamed = this.renamedDirs.delete(rel);
+      // The same folder (or one not listed yet): chokidar tracks it.
+      if (s?.isDirectory() && (id === undefined || (id === idOf(s) && !renamed))) return;
+      // Gone or replaced: its files leave the index, and chokidar forgets the old watches and
+      // walks a new folder afresh (its files come back as adds).
+      this.onUnlinkDir(abs);
+      if (this.fsw instanceof FolderWatcher) this.fsw.rewatch(abs, !!s?.isDirectory());
+      if (!s?.isFile()) return;
+    } else if (s?.isDirectory()) {
+      // A folder that chokidar may have missed (it reappeared under a name it still tracked).
+      // chokidar ignores an add of a path it already watches.
+      if (!this.unlisted.has(rel) && !this.opts.isIgnored(rel, true)) this.fsw?.add(abs);
+      if (files.delete(name)) this.queue?.push(rel, 'unlink'); // a file replaced by a folder
+      return;
+    }
     if (s?.isFile()) {
       if (this.opts.isIgnored(rel, false)) return;
       const kind: FsEventKind = files.has(name) ? 'change' : 'add';
@@ -366,6 +409,11 @@ export class ChokidarWatcher implements WatcherPort {
     this.fsw = undefined;
     if (fsw) this.closingFsw = fsw.close();
   }
+}
+
+/** A file system object's identity. */
+function idOf(s: Stats): string {
+  return `${s.dev}:${s.ino}`;
 }
 
 async function isFileTarget(p: string): Promise<boolean> {

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { readRegular } from '../core/fsutil.js';
 import type { AnnFactoryPort, AnnIndexPort, Logger } from '../core/types.js';
 
@@ -17,6 +20,11 @@ export interface HnswParams {
   efConstruction?: number;
   /** Search breadth; not stored in the file, so it is set again after every load. */
   efSearch?: number;
+  /**
+   * Test hook: runs after the graph was validated and copied, right before hnswlib reads it, with
+   * the path hnswlib will read (the private copy) and the path the caller named.
+   */
+  beforeRead?: (readPath: string, file: string) => void;
 }
 
 /** An HNSW graph (hnswlib-node) over unit vectors in inner-product space. */
@@ -77,11 +85,13 @@ export class HnswFactory implements AnnFactoryPort {
   private readonly M: number;
   private readonly efC: number;
   private readonly ef: number;
+  private readonly beforeRead: HnswParams['beforeRead'];
 
   constructor(params: HnswParams = {}) {
     this.M = params.M ?? 16;
     this.efC = params.efConstruction ?? 200;
     this.ef = params.efSearch ?? 100;
+    this.beforeRead = params.beforeRead;
   }
 
   create(dimensions: number, capacity: number): AnnIndexPort {
@@ -99,9 +109,20 @@ export class HnswFactory implements AnnFactoryPort {
     const { HierarchicalNSW } = hnswlib();
     // Always a fresh instance: one whose readIndex failed may crash on next use.
     const index = new HierarchicalNSW('ip', dimensions);
-    // allowReplaceDeleted must stay false (as in `create`): with it, hnswlib refuses to re-add a
-    // label marked deleted, and the store reuses freed labels.
-    index.readIndexSync(file, false);
+    // hnswlib reads a path, not bytes. Reading `file` again would let a file swapped after the
+    // check reach it, so it reads a private copy of exactly the bytes that were checked: a fresh
+    // 0700 folder from mkdtemp, the file created there with O_EXCL and mode 0600.
+    const privateDir = mkdtempSync(path.join(tmpdir(), 'loupe-hnsw-'));
+    try {
+      const copy = path.join(privateDir, 'graph.hnsw');
+      writeFileSync(copy, bytes, { flag: 'wx', mode: 0o600 });
+      this.beforeRead?.(copy, file);
+      // allowReplaceDeleted must stay false (as in `create`): with it, hnswlib refuses to re-add a
+      // label marked deleted, and the store reuses freed labels.
+      index.readIndexSync(copy, false);
+    } finally {
+      rmSync(privateDir, { recursive: true, force: true });
+    }
     if (index.getNumDimensions() !== dimensions) throw new Error(`HNSW file has ${index.getNumDimensions()} dimensions, expected ${dimensions}`);
     // The caller knows which labels are live; the others in the file are deleted points. (Asking
     // hnswlib point by point, getPoint throwing for deleted ones, took 10 s at 100k points.)

@@ -2,6 +2,8 @@
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { resolveModelArg } from '../core/models/manager.js';
+import type { OpenParams } from '../core/protocol.js';
 import { LoupeError, type Logger } from '../core/types.js';
 
 /** Where a command writes: lines to stdout and stderr (tests capture them). */
@@ -66,6 +68,41 @@ function parseErrorLine(e: Error & { code?: string }): string {
     default:
       return e.message.split('\n')[0];
   }
+}
+
+/** The options of every command that opens an engine (`loupe index|search|status|serve`, `loupe mcp`). */
+export const ENGINE_OPTIONS = {
+  model: { type: 'string' },
+  dims: { type: 'string' },
+  backend: { type: 'string' },
+  store: { type: 'string' },
+  cpu: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+/** What ENGINE_OPTIONS parse to. */
+export interface EngineOptionValues {
+  model?: string;
+  dims?: string;
+  backend?: string;
+  store?: string;
+  cpu?: boolean;
+}
+
+/** The one-line error for a bad `--backend`, or null. */
+export function backendError(v: EngineOptionValues, cmd: string): string | null {
+  return v.backend !== undefined && !['auto', 'onnx', 'llama'].includes(v.backend) ? `${cmd}: --backend must be auto, onnx or llama` : null;
+}
+
+/** The engine settings ENGINE_OPTIONS give (throws a `bad-args` error for a bad `--dims` or `--model`). */
+export function engineSettings(v: EngineOptionValues): Pick<OpenParams, 'storeDir' | 'modelPath' | 'dimensions' | 'backend' | 'gpu'> {
+  return {
+    storeDir: v.store ? path.resolve(v.store) : undefined,
+    modelPath: v.model ? resolveModelArg(v.model) : undefined,
+    dimensions: v.dims ? posInt(v.dims, '--dims') : undefined,
+    backend: v.backend === 'onnx' || v.backend === 'llama' ? v.backend : 'auto',
+    gpu: v.cpu ? false : 'auto',
+  };
 }
 
 /** A usage mistake (exit code 2): a missing or malformed argument, an unknown command or option. */

@@ -12,8 +12,8 @@ import { runBenchCli } from './bench.js';
 import { runExportCli } from './export.js';
 import { runModelsCli } from './models.js';
 import { describeCompute } from '../adapters/compute/describe.js';
-import { exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, usageError, type CliIo } from './common.js';
-import { ModelManager, resolveModelArg } from '../core/models/manager.js';
+import { backendError, ENGINE_OPTIONS, engineSettings, exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, usageError, type CliIo } from './common.js';
+import { ModelManager } from '../core/models/manager.js';
 import { describeModel, modelTier, QUALITY_MODEL_ID, tierAdvice } from '../core/models/tiers.js';
 import { describeProgress, ProgressMeter, type ProgressEstimate } from '../core/progress-meter.js';
 
@@ -107,10 +107,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     args: argv,
     allowPositionals: true,
     options: {
-      model: { type: 'string' },
-      dims: { type: 'string' },
-      backend: { type: 'string' },
-      store: { type: 'string' },
+      ...ENGINE_OPTIONS,
       rebuild: { type: 'boolean' },
       watch: { type: 'boolean' },
       k: { type: 'string', short: 'k' },
@@ -121,12 +118,10 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       json: { type: 'boolean' },
       'max-file-size': { type: 'string' },
       exclude: { type: 'string', multiple: true },
-      cpu: { type: 'boolean' },
       backoff: { type: 'boolean' },
       'no-backoff': { type: 'boolean' },
       'pause-on-battery': { type: 'boolean' },
       'pause-when-busy': { type: 'boolean' },
-      verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
 }, USAGE, io, argv[0] && !argv[0].startsWith('-') ? `loupe ${argv[0]}` : 'loupe');
@@ -137,8 +132,9 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     io.out(USAGE);
     return cmd || v.help ? 0 : 2;
   }
-  if (v.backend !== undefined && !['auto', 'onnx', 'llama'].includes(v.backend)) {
-    io.err(`loupe ${cmd}: --backend must be auto, onnx or llama`);
+  const badBackend = backendError(v, `loupe ${cmd}`);
+  if (badBackend) {
+    io.err(badBackend);
     return 2;
   }
   if (!(COMMANDS as readonly string[]).includes(cmd)) {
@@ -155,14 +151,10 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     const root = projectFolder(dir, `loupe ${cmd}`);
     cfg = {
       root,
-      storeDir: v.store ? path.resolve(v.store) : undefined,
-      modelPath: v.model ? resolveModelArg(v.model) : undefined,
-      dimensions: v.dims ? posInt(v.dims, '--dims') : undefined,
-      backend: v.backend === 'onnx' || v.backend === 'llama' ? v.backend : 'auto',
+      ...engineSettings(v),
       rebuild: v.rebuild,
       maxFileBytes: v['max-file-size'] ? posInt(v['max-file-size'], '--max-file-size')! * 1024 : undefined,
       excludes: v.exclude,
-      gpu: v.cpu ? false : 'auto',
       // Contention-aware back-off while indexing (src/core/compute): on with --backoff, and by default
       // with --watch (the index kept up to date beside an agent); a one-shot index is awaited by its user.
       backoff: (cmd === 'index' || cmd === 'serve') && (!!v.backoff || ((cmd === 'serve' || !!v.watch) && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',

@@ -14,8 +14,7 @@ import type { OpenParams, SyncResult } from '../core/protocol.js';
 import type { SearchFilter } from '../core/engine.js';
 import { CONTENT_KINDS } from '../core/ranking.js';
 import { LoupeError, type SearchResult } from '../core/types.js';
-import { resolveModelArg } from '../core/models/manager.js';
-import { parseCommandArgs, posInt, stderrLogger, type CliIo } from './common.js';
+import { backendError, ENGINE_OPTIONS, engineSettings, parseCommandArgs, stderrLogger, type CliIo } from './common.js';
 import { connectOrStart, type SharedConn } from './engine-conn.js';
 import { fitHits, freshnessLine, hitsText } from '../core/agent-format.js';
 import { loupeVersion } from '../engine-process/host.js';
@@ -43,16 +42,11 @@ export async function runMcp(argv: string[], io: CliIo): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      model: { type: 'string' },
-      dims: { type: 'string' },
-      backend: { type: 'string' },
-      store: { type: 'string' },
-      cpu: { type: 'boolean' },
+      ...ENGINE_OPTIONS,
       'llm-model': { type: 'string' },
       'llm-url': { type: 'string' },
       llm: { type: 'string' },
       'idle-ms': { type: 'string' },
-      verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
   }, USAGE, io);
@@ -66,8 +60,9 @@ export async function runMcp(argv: string[], io: CliIo): Promise<number> {
     io.err(`loupe mcp: one folder at most\n\n${USAGE}`);
     return 2;
   }
-  if (v.backend !== undefined && !['auto', 'onnx', 'llama'].includes(v.backend)) {
-    io.err('loupe mcp: --backend must be auto, onnx or llama');
+  const badBackend = backendError(v, 'loupe mcp');
+  if (badBackend) {
+    io.err(badBackend);
     return 2;
   }
   const logger = stderrLogger(!!v.verbose, io);
@@ -77,11 +72,7 @@ export async function runMcp(argv: string[], io: CliIo): Promise<number> {
     const root = realpathSync(path.resolve(positionals[0] ?? '.'));
     params = {
       root,
-      storeDir: v.store ? path.resolve(v.store) : undefined,
-      modelPath: v.model ? resolveModelArg(v.model) : undefined,
-      dimensions: v.dims ? posInt(v.dims, '--dims') : undefined,
-      backend: v.backend === 'onnx' || v.backend === 'llama' ? v.backend : 'auto',
-      gpu: v.cpu ? false : 'auto',
+      ...engineSettings(v),
       // The index is kept up to date beside a working agent: back off when the machine is busy.
       backoff: process.env.LOUPE_BACKOFF !== '0',
     };

@@ -1,15 +1,15 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { boundedHeader, fitToTokenBudget } from './chunking.js';
-import { isSafeRelPath, sha256 } from './fsutil.js';
-import { IgnoreRules, readSourceFile, scanTree, BUILTIN_EXCLUDES, DEFAULT_MAX_FILE_BYTES, type ScannedFile } from './scanner.js';
+import { isSafeRelPath } from './fsutil.js';
+import { IndexRun } from './index-run.js';
+import { IgnoreRules, scanTree, BUILTIN_EXCLUDES, DEFAULT_MAX_FILE_BYTES, type ScannedFile } from './scanner.js';
 import { FixedPacer } from './pacer.js';
 import { fuse, type FusionMethod } from './fusion.js';
 import { contentKind, DEFAULT_RANKING, RANKED_FUSION, rerank, type ContentKind, type RankingParams } from './ranking.js';
 import { LexicalIndex } from './lexical/index.js';
-import { checkStoreDir, Store, type ChunkRecord, type FileRecord, type JournalOp } from './store.js';
+import { checkStoreDir, Store, type ChunkRecord, type FileRecord } from './store.js';
 import {
-  silentLogger, type AnnFactoryPort, type Chunk, type ChunkerPort, type EmbedderPort, type EngineState,
+  silentLogger, type AnnFactoryPort, type ChunkerPort, type EmbedderPort, type EngineState,
   type IndexProgress, type IndexSummary, type Logger, type PacerPort, type PacerState, type SearchResult,
 } from './types.js';
 
@@ -143,22 +143,10 @@ export interface EngineStatus {
   warnings: string[];
 }
 
-interface PendingFile {
-  op: JournalOp;
-  /** Hashes this file still waits for. */
-  waiting: number;
-}
-
-/** A file that takes longer than this to read and chunk is named in the log. */
-const SLOW_FILE_MS = 10_000;
-
 /** Journal entries after which a watcher update writes a snapshot. */
 const SNAPSHOT_AFTER_OPS = 1000;
 
-/** The content key of a chunk's vector. The path is left out so a renamed file costs no embedding. */
-export function chunkKey(chunk: Chunk): string {
-  return sha256(`${chunk.language}\0${chunk.symbol ?? ''}\0${chunk.text}`).slice(0, 32);
-}
+export { chunkKey } from './index-run.js';
 
 /**
  * The headless engine: scans a folder, chunks changed files, embeds what the cache lacks in
@@ -341,227 +329,50 @@ export class Engine {
     });
   }
 
-  /**
-   * The pipeline: read → hash → chunk → fit to the token budget → look up the cache → embed
-   * the rest in batches; each batch commits its vectors and the files it completed.
-   */
+  /** One index run (see IndexRun), with the engine's state around it and a snapshot after it. */
   private async process(files: ScannedFile[], deleted: string[], opts: IndexOptions, warnings: string[], fullRun: boolean): Promise<IndexSummary> {
-    const { signal, onProgress } = opts;
-    const summary: IndexSummary = { files: 0, filesChanged: 0, filesDeleted: 0, filesSkipped: 0, chunks: 0, embedded: 0, cached: 0, seconds: 0, warnings };
-    const embedder = this.opts.embedder;
-    const maxTokens = embedder.profile.maxTokens;
-    const bytesTotal = files.reduce((n, f) => n + f.size, 0);
-    let bytesDone = 0;
-    const progress = (phase: IndexProgress['phase'], done: number): void => {
-      // Chunks per byte so far, times all bytes: the estimate firms up as files are chunked.
-      const chunksEstimated = done >= files.length || bytesDone === 0 ? summary.chunks : Math.max(summary.chunks, Math.round((summary.chunks * bytesTotal) / bytesDone));
-      onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached, chunksSeen: summary.chunks, chunksEstimated, chunksFound: summary.embedded + wanted.size });
-      if (phase === 'done') return;
-      this.lastProgress = { kind: 'indexing', done, total: files.length };
-      if (this.pacer.state.kind === 'running') this.setState(this.lastProgress);
-    };
+    const run = new IndexRun({
+      root: this.root,
+      maxFileBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+      store: this.store,
+      lexical: this.lexical,
+      chunker: this.opts.chunker,
+      embedder: this.opts.embedder,
+      pacer: this.pacer,
+      logger: this.logger,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+      onIndexing: (s) => {
+        this.lastProgress = s;
+        if (this.pacer.state.kind === 'running') this.setState(s);
+      },
+    }, files, deleted, warnings);
     this.running = true;
     this.lastProgress = { kind: 'indexing', done: 0, total: files.length };
     this.setState(this.pacer.state.kind === 'paused' ? { kind: 'paused', reason: this.pacer.state.reason } : this.lastProgress);
-
-    let ops: JournalOp[] = deleted.map((p) => ({ op: 'del', path: p }));
-    summary.filesDeleted = deleted.length;
-    const pending: PendingFile[] = [];
-    /** hash → files waiting for it, and its text to embed. */
-    const wanted = new Map<string, { text: string; files: PendingFile[] }>();
-    let queue: string[] = [];
-    let inflight: Promise<{ hashes: string[]; vectors: Float32Array[] }> | null = null;
-    let filesDone = 0;
-
-    const completeReady = (): void => {
-      // Files complete in order (the queue is FIFO), so take the finished prefix.
-      while (pending.length && pending[0].waiting === 0) ops.push(pending.shift()!.op);
-    };
-    const embedBatch = async (hashes: string[]): Promise<{ hashes: string[]; vectors: Float32Array[] }> => {
-      const texts = hashes.map((h) => wanted.get(h)!.text);
-      const t0 = performance.now();
-      const vectors = await embedder.embedDocuments(texts, signal);
-      this.pacer.release({ chunks: hashes.length, ms: performance.now() - t0 });
-      return { hashes, vectors };
-    };
-    const commitBatch = ({ hashes, vectors }: { hashes: string[]; vectors: Float32Array[] }): void => {
-      const fresh = hashes.map((hash, i) => ({ hash, vector: vectors[i] }));
-      for (const h of hashes) {
-        for (const f of wanted.get(h)!.files) f.waiting--;
-        wanted.delete(h);
-      }
-      summary.embedded += hashes.length;
-      completeReady();
-      this.commit(fresh, ops);
-      ops = [];
-      progress('embed', filesDone);
-    };
-    let unit = this.pacer.state.kind === 'paused' ? 32 : this.pacer.state.batchSize;
-    const flush = async (all: boolean): Promise<void> => {
-      while (queue.length >= unit || (all && queue.length)) {
-        const done = inflight ? await inflight : null;
-        inflight = null;
-        // The pacer may pause here, or shrink the next unit when the machine is busy.
-        try {
-          unit = Math.max(1, await this.pacer.acquire(signal));
-        } catch (e) {
-          // Cancelled while paused: what was embedded is still committed.
-          if (done) commitBatch(done);
-          throw e;
-        }
-        const batch = queue.slice(0, unit);
-        queue = queue.slice(batch.length);
-        // Embedding runs in llama.cpp's threads while this thread commits the previous batch
-        // (two fsyncs) and goes on chunking the next files.
-        inflight = embedBatch(batch);
-        // Awaited later; until then a failure (or cancel) must not count as an unhandled rejection.
-        inflight.catch(() => undefined);
-        if (done) commitBatch(done);
-      }
-      if (all && inflight) {
-        const done = await inflight;
-        inflight = null;
-        commitBatch(done);
-      }
-    };
-
     try {
-      for (const f of files) {
-        signal?.throwIfAborted();
-        filesDone++;
-        bytesDone += f.size;
-        // One file's trouble (unreadable, binary, a parser or chunker failure, a budget) skips that
-        // file with one line in the summary and the log; the run goes on.
-        const t0 = performance.now();
-        const prepared = await this.prepareFile(f, maxTokens).catch((e: unknown) => ({ skip: 'error', detail: errorText(e) }) as const);
-        const ms = performance.now() - t0;
-        if (ms > SLOW_FILE_MS) this.logger.warn(`Index: ${f.rel} took ${(ms / 1000).toFixed(1)} s to read and chunk`);
-        if ('skip' in prepared) {
-          const line = `${f.rel}: skipped (${prepared.skip}: ${prepared.detail})`;
-          warnings.push(line);
-          this.logger.info(`Index: ${line}`);
-          summary.filesSkipped++;
-          if (this.store.files.has(f.rel)) {
-            ops.push({ op: 'del', path: f.rel });
-            summary.filesDeleted++;
-          }
-          continue;
-        }
-        summary.filesChanged++;
-        if ('unchanged' in prepared) {
-          // Touched but unchanged: record the new mtime only.
-          const prev = prepared.unchanged;
-          pending.push({ op: { op: 'put', path: f.rel, file: { ...prev, size: prepared.size, mtimeMs: prepared.mtimeMs, chunks: prev.chunks.map((c) => ({ ...c })) } }, waiting: 0 });
-          summary.cached += prev.chunks.length;
-          summary.chunks += prev.chunks.length;
-          completeReady();
-          continue;
-        }
-        const { fitted, fileHash } = prepared;
-        const record: FileRecord = { size: prepared.size, mtimeMs: prepared.mtimeMs, fileHash, chunker: this.opts.chunker.version, chunks: [] };
-        const entry: PendingFile = { op: { op: 'put', path: f.rel, file: record }, waiting: 0 };
-        for (const { chunk: c, header } of fitted) {
-          const hash = chunkKey(c);
-          record.chunks.push({ label: -1, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, hash });
-          this.lexical.add(hash, c.text, c.symbol);
-          if (this.store.getVector(hash)) {
-            summary.cached++;
-            continue;
-          }
-          let w = wanted.get(hash);
-          if (!w) {
-            w = { text: header + c.text, files: [] };
-            wanted.set(hash, w);
-            queue.push(hash);
-          } else {
-            // The same content twice in this run is embedded once: the second shares its vector,
-            // so `embedded + cached` adds up to `chunks`.
-            summary.cached++;
-          }
-          if (!w.files.includes(entry)) {
-            w.files.push(entry);
-            entry.waiting++;
-          }
-        }
-        summary.chunks += fitted.length;
-        pending.push(entry);
-        completeReady();
-        if (queue.length >= unit) await flush(false);
-        else if (!queue.length && !inflight && ops.length >= unit) {
-          this.commit([], ops);
-          ops = [];
-        }
-        if (filesDone % 16 === 0) progress('chunk', filesDone);
-      }
-      await flush(true);
-      completeReady();
-      progress('commit', filesDone);
-      if (ops.length) this.commit([], ops);
-      ops = [];
+      const summary = await run.run();
       // A full run ends in a snapshot; small watcher updates stay in the journal (cheap to replay,
       // as crash-safe) until it grows, instead of rewriting the whole index on every save.
       if (this.store.pendingOps > (fullRun ? 0 : SNAPSHOT_AFTER_OPS)) {
         this.store.snapshot();
         this.lexical.compact(this.liveHashes());
       }
-      progress('done', filesDone);
+      run.progress('done');
       this.running = false;
       this.setState(this.readyState());
       return summary;
     } catch (e) {
       this.running = false;
       // Whatever batches committed stay committed; the batch in flight is dropped.
-      if (inflight) await (inflight as Promise<unknown>).catch(() => undefined);
-      if (signal?.aborted) {
+      await run.abandon();
+      if (opts.signal?.aborted) {
         this.setState(this.readyState());
       } else {
         this.setState({ kind: 'error', message: (e as Error).message });
       }
       throw e;
     }
-  }
-
-  /**
-   * Reads, hashes, chunks and fits one file to the token budget, with no side effects, so that a
-   * failure anywhere leaves nothing of the file behind. `unchanged` when its content is already
-   * indexed under the current chunking rules.
-   */
-  private async prepareFile(f: ScannedFile, maxTokens: number): Promise<
-    | { skip: string; detail: string }
-    | { unchanged: FileRecord; size: number; mtimeMs: number }
-    | { fitted: { chunk: Chunk; header: string }[]; fileHash: string; size: number; mtimeMs: number }
-  > {
-    const read = await readSourceFile(f.abs, { root: this.root, maxBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES });
-    if ('skip' in read) return read;
-    const fileHash = sha256(read.text);
-    const prev = this.store.files.get(f.rel);
-    if (prev && prev.fileHash === fileHash && prev.chunker === this.opts.chunker.version && this.lexical.covers(prev.chunks)) {
-      return { unchanged: prev, size: read.size, mtimeMs: read.mtimeMs };
-    }
-    const embedder = this.opts.embedder;
-    const count = (t: string): number => embedder.countTokens(t);
-    let chunks: Chunk[];
-    try {
-      chunks = await this.opts.chunker.chunkFile(f.rel, read.text);
-    } catch (e) {
-      return { skip: 'chunking failed', detail: errorText(e) };
-    }
-    const fitted: { chunk: Chunk; header: string }[] = [];
-    for (const c of chunks) {
-      const header = boundedHeader(c, count, maxTokens);
-      for (const piece of fitToTokenBudget(c, count, maxTokens, header)) fitted.push({ chunk: piece, header });
-    }
-    return { fitted, fileHash, size: read.size, mtimeMs: read.mtimeMs };
-  }
-
-  /**
-   * Commits a batch to the store, and the lexical index with it: the terms of the batch's chunks
-   * are logged (and fsynced) first, so every committed chunk has its terms.
-   */
-  private commit(fresh: { hash: string; vector: Float32Array }[], ops: JournalOp[]): void {
-    this.lexical.persist(ops.flatMap((op) => (op.op === 'put' ? op.file.chunks : [])));
-    this.store.commit(fresh, ops);
-    this.lexical.sync(ops.map((op) => op.path), this.store.files);
   }
 
   private liveHashes(): Set<string> {
@@ -642,12 +453,6 @@ export class Engine {
     this.store.close();
     this.lexical.close();
   }
-}
-
-/** An error's message on one line, for a summary line. */
-function errorText(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0].slice(0, 300);
 }
 
 /**

@@ -4,6 +4,7 @@
  * Node against the real engine process. Everything heavy runs in that process, never here.
  */
 import type { EngineStatus } from '../core/engine.js';
+import type { SearchFilter } from './search-filter.js';
 import type { ComputeStatus } from '../core/compute/status.js';
 import type { ExportSummary } from '../core/projector-export.js';
 import type { AskParams, AskResult, EventMessage, OpenParams } from '../core/protocol.js';
@@ -218,9 +219,9 @@ export class EngineSession {
     this.opts.logger.info(`[${this.name}] watcher: ${r.how}`);
   }
 
-  /** Searches this folder's index; `agent` names a chat agent asking (a contention signal for the engine). */
-  async search(query: string, k: number, agent?: string): Promise<RootedResult[]> {
-    const hits = await this.client.request('search', { query, k, agent });
+  /** Searches this folder's index, limited by `filter` when given; `agent` names a chat agent asking (a contention signal for the engine). */
+  async search(query: string, k: number, agent?: string, filter?: SearchFilter): Promise<RootedResult[]> {
+    const hits = await this.client.request('search', { query, k, agent, ...(filter ? { filter } : {}) });
     return hits.map((h) => ({ ...h, root: this.root, rootName: this.name }));
   }
 

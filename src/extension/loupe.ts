@@ -20,6 +20,7 @@ import { mergeResults, readPassages, type Passage } from './passages.js';
 import { engineAnswerer, type Answerer } from './answerer.js';
 import { QaViewProvider } from './qa-view.js';
 import { openPassage, showResults, showSearch } from './search-pick.js';
+import { NO_FILTER, type FilterState, type SearchFilter } from './search-filter.js';
 import { ResultsView } from './results-view.js';
 import { CONTEXT_KEY_NAMES, contextKeys, type ContextKeys } from './context-keys.js';
 import { ModelManager } from '../core/models/manager.js';
@@ -41,6 +42,8 @@ export class Loupe implements vscode.Disposable {
   private readonly contextSent = new Map<string, unknown>();
   private readonly disposables: vscode.Disposable[] = [];
   /** Event-loop delay of the extension host, reset at the start of each index job. */
+  /** The search quick pick's filter, kept for the next search in this window. */
+  private searchFilter: FilterState = NO_FILTER;
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
   private renderQueued = false;
   /** Fires when a watcher update reached any folder's index. */
@@ -239,13 +242,13 @@ export class Loupe implements vscode.Disposable {
     }
   }
 
-  /** Searches every folder and reads the passages' text; best score first. */
-  async searchPassages(query: string, signal: AbortSignal, k = this.settings.maxResults): Promise<Passage[]> {
+  /** Searches every folder (limited by `filter` when given) and reads the passages' text; best score first. */
+  async searchPassages(query: string, signal: AbortSignal, k = this.settings.maxResults, filter?: SearchFilter): Promise<Passage[]> {
     const why = this.blockedReason();
     if (why) throw new LoupeError(why, 'blocked');
     const sessions = [...this.sessions.values()].filter((s) => !s.openError);
     if (!sessions.length) throw new LoupeError('The Loupe engine is not running; see the log.', 'not-running');
-    const lists = await Promise.all(sessions.map((s) => s.search(query, k).catch((e) => {
+    const lists = await Promise.all(sessions.map((s) => s.search(query, k, undefined, filter).catch((e) => {
       this.log.warn(`[${s.name}] search failed: ${(e as Error).message}`);
       return [];
     })));
@@ -261,7 +264,15 @@ export class Loupe implements vscode.Disposable {
   /** Shows the search quick pick. */
   search(initial?: string): void {
     const multiRoot = this.sessions.size > 1;
-    showSearch({ searchPassages: (q, signal) => this.searchPassages(q, signal), coverage: () => this.coverage(), onIndexed: this.indexed.event, multiRoot, log: this.log, onResults: (q, ps) => this.results.show(`“${q}”`, ps, multiRoot) }, initial);
+    showSearch({
+      searchPassages: (q, signal, filter) => this.searchPassages(q, signal, undefined, filter),
+      filter: { get: () => this.searchFilter, set: (f) => (this.searchFilter = f) },
+      coverage: () => this.coverage(),
+      onIndexed: this.indexed.event,
+      multiRoot,
+      log: this.log,
+      onResults: (q, ps, filter) => this.results.show(filter ? `“${q}” (${filter})` : `“${q}”`, ps, multiRoot),
+    }, initial);
   }
 
   /**

@@ -1,47 +1,14 @@
-/** Shared test support: the generated models, temp trees, and one engine factory on the real adapters. */
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+/**
+ * Shared test support: one engine factory on the real adapters, and the sample project. The file
+ * helpers live in files.ts (which unit-tier tests import: it loads no adapter) and are re-exported.
+ */
 import { Engine, type EngineOptions } from '../../src/core/engine.js';
 import { HnswFactory } from '../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../src/adapters/llama-embedder.js';
 import { TreeSitterChunker } from '../../src/adapters/treesitter-chunker.js';
-import { writeTinyBert } from '../../src/tools/tiny-bert.js';
+import { tinyBertPath } from './files.js';
 
-/** Repository root (tests run from out/test/...). */
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-let tinyBert: string | undefined;
-
-/** Path of the generated tiny BERT model (generated into a temp dir if the build has not made it). */
-export function tinyBertPath(): string {
-  if (tinyBert) return tinyBert;
-  const built = path.join(REPO, 'models/generated/loupe-tiny-bert.gguf');
-  tinyBert = built;
-  if (!existsSync(built)) {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'loupe-model-'));
-    tinyBert = path.join(dir, 'loupe-tiny-bert.gguf');
-    writeTinyBert(tinyBert);
-  }
-  return tinyBert;
-}
-
-
-/** A fresh temp folder, removed by the returned cleanup. */
-export function tempDir(prefix = 'loupe-test-'): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Writes files (relative path → content) under `root`. */
-export function writeTree(root: string, files: Record<string, string | Buffer>): void {
-  for (const [rel, content] of Object.entries(files)) {
-    const abs = path.join(root, rel);
-    mkdirSync(path.dirname(abs), { recursive: true });
-    writeFileSync(abs, content);
-  }
-}
+export { REPO, tempDir, tinyBertPath, writeTree } from './files.js';
 
 let sharedEmbedder: Promise<LlamaEmbedder> | undefined;
 

@@ -32,7 +32,7 @@ import { defaultModelPath } from '../open-engine.js';
 import { TreeSitterChunker } from '../treesitter-chunker.js';
 import { cohesionDir, loadCohesionSet, loadReportAssets } from './assets.js';
 import { cpuFacts, devicePeak, measureCopyBandwidth, packageVersion } from './machine.js';
-import { readModelFacts } from './model-info.js';
+import { readModelFacts, type GgufModelFacts } from './model-info.js';
 
 export interface BenchOptions {
   /** GGUF embedding model (default: the bundled one). */
@@ -117,25 +117,133 @@ function newChunker(logger: Logger): TreeSitterChunker {
   return new TreeSitterChunker(bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger } : { logger });
 }
 
-/** Runs every measurement; see BenchOptions. */
+type Llama = import('node-llama-cpp').Llama;
+
+/** The loaded model and what the steps after `model` read from it. */
+interface LoadedModel {
+  modelPath: string;
+  embedder: LlamaEmbedder;
+  facts: GgufModelFacts;
+  llama: Llama;
+  gpuNames: string[];
+  threads: number;
+  machine: MachineInfo;
+  model: ModelInfo;
+}
+
+/** One run's shared state: its options, the loaded model, a scratch folder and the notes for the report. */
+interface BenchRun extends LoadedModel {
+  opts: BenchOptions;
+  quick: boolean;
+  signal?: AbortSignal;
+  logger: Logger;
+  work: string;
+  notes: string[];
+  /** Reports progress within the current step: `within` is 0–1 of the step's weight. */
+  progress: (within: number, detail: string) => void;
+}
+
+/** The corpus exactly as the pipeline embeds it. */
+interface Corpus {
+  root: string;
+  files: number;
+  texts: string[];
+  /** Tokens per text. */
+  tokens: number[];
+  tokenSum: number;
+}
+
+/** Announces steps of the STEPS table; `within` reports progress inside the current one. */
+function progressTracker(onProgress: (p: BenchProgress) => void, logger: Logger, signal?: AbortSignal) {
+  let current = 0;
+  let doneWeight = 0;
+  return {
+    step(name: string, detail?: string): void {
+      signal?.throwIfAborted();
+      current = STEPS.findIndex(([n]) => n === name);
+      doneWeight = STEPS.slice(0, current).reduce((a, [, w]) => a + w, 0);
+      onProgress({ step: name, fraction: round(doneWeight, 3), detail });
+      logger.info(`bench: ${name}${detail ? ` (${detail})` : ''}`);
+    },
+    within(within: number, detail: string): void {
+      const [name, weight] = STEPS[current];
+      onProgress({ step: name, fraction: round(doneWeight + weight * within, 3), detail });
+    },
+  };
+}
+
+/** Runs every measurement, one function per step of STEPS; see BenchOptions. */
 export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchProgress) => void = () => {}): Promise<BenchOutput> {
   const logger = opts.logger ?? silentLogger;
-  const quick = !!opts.quick;
-  const signal = opts.signal;
   const started = new Date();
   const t0 = performance.now();
+  const tracker = progressTracker(onProgress, logger, opts.signal);
   const notes: string[] = [];
-  let doneWeight = 0;
-  const step = (name: string, detail?: string): void => {
-    signal?.throwIfAborted();
-    const i = STEPS.findIndex(([n]) => n === name);
-    doneWeight = STEPS.slice(0, i).reduce((a, [, w]) => a + w, 0);
-    onProgress({ step: name, fraction: round(doneWeight, 3), detail });
-    logger.info(`bench: ${name}${detail ? ` (${detail})` : ''}`);
-  };
 
-  // ---- model and machine -------------------------------------------------------------------
-  step('model', 'reading the GGUF header and loading the model');
+  tracker.step('model', 'reading the GGUF header and loading the model');
+  const loaded = await loadModel(opts, notes, logger);
+  const work = mkdtempSync(path.join(os.tmpdir(), 'loupe-bench-'));
+  try {
+    const run: BenchRun = { ...loaded, opts, quick: !!opts.quick, signal: opts.signal, logger, work, notes, progress: tracker.within };
+
+    tracker.step('cache', 'indexing the corpus, then again with the metadata lost');
+    const { cache, corpus } = await measureCache(run);
+
+    tracker.step('throughput', `${corpus.texts.length} texts`);
+    const { throughput, corpusVectors } = await measureThroughput(run, corpus);
+
+    tracker.step('latency', 'one query at a time');
+    const { latency, queryVectors } = await measureLatency(run);
+
+    tracker.step('batch', 'units of 8, 16, 32, 64 chunks');
+    const batch = await sweepBatch(run, corpus);
+
+    tracker.step('seqlen', 'one text per length on a fresh context');
+    const seqLen = await sweepSeqLen(run, corpus);
+    const roofline = await measureRoofline(run, seqLen);
+
+    tracker.step('sanity', 'norms and cohesion on the labelled set');
+    const { sanity, set, setVectors } = await measureSanity(run, queryVectors, corpusVectors);
+
+    tracker.step('dimension', 'index memory and cohesion per dimension');
+    const dimension = sweepDimension(run, set, setVectors, corpusVectors);
+
+    tracker.step('answer', 'prompt processing, generation, parallel requests');
+    const answer = await benchAnswerModel(opts, run.quick, notes, logger);
+    const contention = readContention(opts.contentionFile);
+
+    tracker.step('report');
+    loaded.machine.loadAverageAtEnd = os.loadavg().map((x) => round(x, 2));
+    if (loaded.machine.loadAverageAtStart[0] > loaded.machine.cores) notes.push(`The machine was busy (load average ${loaded.machine.loadAverageAtStart[0]} on ${loaded.machine.cores} cores): absolute figures are lower than on an idle machine; ratios within this run hold better.`);
+    const partial: Omit<BenchResults, 'recommendations'> = {
+      schema: BENCH_SCHEMA,
+      startedAt: started.toISOString(),
+      seconds: round((performance.now() - t0) / 1000, 1),
+      quick: run.quick,
+      machine: loaded.machine,
+      model: loaded.model,
+      corpus: { source: opts.corpusDir ? corpus.root : 'the shipped cohesion set', files: corpus.files, texts: corpus.texts.length, tokens: corpus.tokenSum },
+      throughput,
+      latency,
+      cache,
+      sweeps: { batch, seqLen, dimension },
+      roofline,
+      sanity,
+      answer,
+      contention,
+      notes,
+    };
+    const out = writeReport(opts, partial);
+    onProgress({ step: 'done', fraction: 1 });
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    await loaded.embedder.dispose();
+  }
+}
+
+/** Step `model`: loads the embedder and reads the GGUF header and the machine's facts. */
+async function loadModel(opts: BenchOptions, notes: string[], logger: Logger): Promise<LoadedModel> {
   const modelPath = path.resolve(opts.modelPath ?? defaultModelPath());
   if (!existsSync(modelPath)) throw new LoupeError(`Model file not found: ${modelPath}`, 'model-missing');
   const contexts = Math.max(1, opts.contexts ?? Math.min(2, os.availableParallelism()));
@@ -144,7 +252,7 @@ export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchPro
   const tLoad = performance.now();
   const embedder = await LlamaEmbedder.load({ modelPath, gpu: opts.gpu ?? 'auto', contexts, threadsPerContext: threads, logger });
   const loadSeconds = (performance.now() - tLoad) / 1000;
-  let facts;
+  let facts: GgufModelFacts;
   try {
     facts = await readModelFacts(modelPath);
   } catch (e) {
@@ -167,7 +275,6 @@ export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchPro
     loadAverageAtStart,
     loadAverageAtEnd: [],
   };
-  const trained = matryoshkaDims(facts.name, path.basename(modelPath));
   const model: ModelInfo = {
     path: modelPath,
     name: embedder.modelName,
@@ -181,282 +288,267 @@ export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchPro
     computeUnit: embedder.computeUnit,
     contexts,
     threadsPerContext: threads,
-    matryoshkaDims: trained,
+    matryoshkaDims: matryoshkaDims(facts.name, path.basename(modelPath)),
     loadSeconds: round(loadSeconds, 3),
   };
   if (facts.unknownTensorTypes.length) notes.push(`Tensor types ${facts.unknownTensorTypes.join(', ')} are not in the byte table; counted as 1 byte per weight.`);
-  const flopsOf = (tokens: number): number | null => (facts.shape ? encoderFlops(facts.shape, tokens).total : null);
+  return { modelPath, embedder, facts, llama, gpuNames, threads, machine, model };
+}
 
-  const work = mkdtempSync(path.join(os.tmpdir(), 'loupe-bench-'));
+/** Step `cache`: indexes the corpus, then again with the metadata lost; records the corpus as the pipeline embeds it. */
+async function measureCache(run: BenchRun): Promise<{ cache: CacheResult | NotMeasured; corpus: Corpus }> {
+  const { opts, logger, embedder, signal } = run;
+  const corpusRoot = opts.corpusDir ? path.resolve(opts.corpusDir) : cohesionDir();
+  if (!existsSync(corpusRoot) || !statSync(corpusRoot).isDirectory()) throw new LoupeError(`--corpus ${corpusRoot}: not a folder`, 'bad-args');
+  const storeDir = path.join(run.work, 'store');
+  const recorder = new RecordingEmbedder(embedder);
+  const chunker = newChunker(logger);
+  let cache: CacheResult | NotMeasured;
+  let texts: string[];
+  let files = 0;
   try {
-    // ---- content-hash cache (and the corpus as the pipeline embeds it) ----------------------
-    step('cache', 'indexing the corpus, then again with the metadata lost');
-    const corpusRoot = opts.corpusDir ? path.resolve(opts.corpusDir) : cohesionDir();
-    if (!existsSync(corpusRoot) || !statSync(corpusRoot).isDirectory()) throw new LoupeError(`--corpus ${corpusRoot}: not a folder`, 'bad-args');
-    const storeDir = path.join(work, 'store');
-    const recorder = new RecordingEmbedder(embedder);
-    const chunker = newChunker(logger);
-    let cache: CacheResult | NotMeasured;
-    let corpusTexts: string[];
-    let corpusFiles = 0;
-    try {
-      // The metadata is deleted on purpose: the store's warning about it is expected, not news.
-      const quiet: Logger = { ...logger, warn: (m) => logger.debug(`(expected) ${m}`) };
-      const open = (): Promise<Engine> => Engine.open({ root: corpusRoot, storeDir, chunker, embedder: recorder, annFactory: new HnswFactory(), logger: quiet, batchSize: 32 });
-      let engine = await open();
-      const tc = performance.now();
-      const cold = await engine.index({ signal });
-      const coldMs = performance.now() - tc;
-      await engine.close();
-      corpusTexts = [...new Set(recorder.texts)];
-      corpusFiles = cold.files;
-      for (const f of readdirSync(storeDir)) if (/^meta-\d+\.json$/.test(f)) rmSync(path.join(storeDir, f));
-      engine = await open();
-      const before = recorder.embedded;
-      const tw = performance.now();
-      await engine.index({ signal });
-      const cachedMs = performance.now() - tw;
-      await engine.close();
-      cache = cold.embedded
-        ? { files: cold.files, chunks: cold.chunks, coldSeconds: round(coldMs / 1000, 4), cachedSeconds: round(cachedMs / 1000, 4), embeddedOnCachedRun: recorder.embedded - before, speedup: round(coldMs / cachedMs, 1) }
-        : { status: 'not-measured', reason: `the corpus ${corpusRoot} produced no chunks` };
-    } finally {
-      chunker.dispose();
-    }
-    if (!corpusTexts.length) throw new LoupeError(`The corpus ${corpusRoot} has no indexable code.`, 'bad-args');
-    const corpusTokens = corpusTexts.map((t) => embedder.countTokens(t));
-    const tokenSum = corpusTokens.reduce((a, b) => a + b, 0);
-
-    // ---- throughput --------------------------------------------------------------------------
-    step('throughput', `${corpusTexts.length} texts`);
-    const minSeconds = quick ? 1.5 : 6;
-    let rounds = 0;
-    let thrMs = 0;
-    let corpusVectors: Float32Array[] = [];
-    while (rounds < 50 && (rounds < 1 || thrMs < minSeconds * 1000)) {
-      const t = performance.now();
-      corpusVectors = await embedder.embedDocuments(corpusTexts, signal);
-      thrMs += performance.now() - t;
-      rounds++;
-    }
-    const totalFlops = facts.shape ? corpusTokens.reduce((a, n) => a + encoderFlops(facts.shape!, n).total, 0) * rounds : null;
-    const throughput = {
-      texts: corpusTexts.length,
-      tokens: tokenSum,
-      seconds: round(thrMs / 1000, 3),
-      rounds,
-      tokensPerSec: round((tokenSum * rounds) / (thrMs / 1000), 1),
-      chunksPerSec: round((corpusTexts.length * rounds) / (thrMs / 1000), 2),
-      achievedGflops: totalFlops === null ? null : round(totalFlops / (thrMs / 1000) / 1e9, 3),
-    };
-
-    // ---- single-text latency -----------------------------------------------------------------
-    step('latency', 'one query at a time');
-    const nq = quick ? 30 : 200;
-    await embedder.embedQuery(QUERIES[0], signal); // warm-up
-    const qMs: number[] = [];
-    const queryVectors: Float32Array[] = [];
-    for (let i = 0; i < nq; i++) {
-      const t = performance.now();
-      const v = await embedder.embedQuery(QUERIES[i % QUERIES.length], signal);
-      qMs.push(performance.now() - t);
-      if (i < QUERIES.length) queryVectors.push(v);
-    }
-    const queryTokensMean = round(QUERIES.reduce((a, q) => a + embedder.countTokens(q), 0) / QUERIES.length, 1);
-
-    // ---- batch-size sweep ----------------------------------------------------------------------
-    step('batch', 'units of 8, 16, 32, 64 chunks');
-    const sweepTexts: string[] = [];
-    const sweepN = quick ? 128 : 192;
-    for (let i = 0; sweepTexts.length < sweepN; i++) sweepTexts.push(corpusTexts[i % corpusTexts.length]);
-    const sweepTokens = sweepTexts.reduce((a, t) => a + embedder.countTokens(t), 0);
-    const batch: BatchPoint[] = [];
-    for (const b of [8, 16, 32, 64]) {
-      signal?.throwIfAborted();
-      const r0 = rssNow();
-      const t = performance.now();
-      for (let i = 0; i < sweepTexts.length; i += b) await embedder.embedDocuments(sweepTexts.slice(i, i + b), signal);
-      const s = (performance.now() - t) / 1000;
-      batch.push({ batchSize: b, seconds: round(s, 3), chunksPerSec: round(sweepTexts.length / s, 2), tokensPerSec: round(sweepTokens / s, 1), rssDeltaMiB: mibOf(rssNow() - r0) });
-      onProgress({ step: 'batch', fraction: round(doneWeight + 0.15 * (batch.length / 4), 3), detail: `batch ${b}` });
-    }
-
-    // ---- sequence-length sweep (and the roofline) ------------------------------------------------
-    step('seqlen', 'one text per length on a fresh context');
-    const seqLen: SeqLenPoint[] = [];
-    const lm = await llama.loadModel({ modelPath });
-    try {
-      const pool = lm.tokenize(corpusTexts.join('\n').repeat(Math.ceil((embedder.profile.maxTokens * 4) / Math.max(1, tokenSum)) + 1));
-      const max = embedder.profile.maxTokens;
-      const lens: number[] = [];
-      for (let n = quick ? 64 : 8; n < max; n *= 2) lens.push(n);
-      lens.push(max);
-      const reps = quick ? 3 : 10;
-      for (const n of lens) {
-        signal?.throwIfAborted();
-        const vram0 = llama.gpu ? (await llama.getVramState()).used : 0;
-        const r0 = rssNow();
-        const ctx = await lm.createEmbeddingContext({ contextSize: n + 1, batchSize: n + 1, threads });
-        try {
-          const specials = ctx.calculateInputLength([pool[0]]) - 1;
-          const tokens = pool.slice(0, Math.max(1, n - specials));
-          await ctx.getEmbeddingFor(tokens); // warm-up; touches the compute buffers
-          const memoryMiB = mibOf(rssNow() - r0);
-          const vram = llama.gpu ? mibOf((await llama.getVramState()).used - vram0) : null;
-          const ms: number[] = [];
-          for (let i = 0; i < reps; i++) {
-            const t = performance.now();
-            await ctx.getEmbeddingFor(tokens);
-            ms.push(performance.now() - t);
-          }
-          const lat = summarize(ms);
-          const fl = flopsOf(n);
-          let estimatedMiB: number | null = null;
-          try {
-            const est = lm.fileInsights.estimateContextResourceRequirements({ contextSize: n + 1, batchSize: n + 1, modelGpuLayers: lm.gpuLayers, sequences: 1, isEmbeddingContext: true });
-            estimatedMiB = mibOf(est.cpuRam + est.gpuVram);
-          } catch {
-            /* no estimate for this architecture */
-          }
-          seqLen.push({ tokens: n, latency: lat, memoryMiB, vramDeltaMiB: vram, estimatedMiB, flops: fl, achievedGflops: fl === null ? null : round(fl / (lat.p50 / 1000) / 1e9, 3) });
-        } finally {
-          await ctx.dispose();
-        }
-        onProgress({ step: 'seqlen', fraction: round(doneWeight + 0.2 * (seqLen.length / lens.length), 3), detail: `${n} tokens` });
-      }
-    } finally {
-      await lm.dispose();
-    }
-
-    let rooflineResult: RooflineResult | NotMeasured;
-    if (!facts.shape) {
-      rooflineResult = { status: 'not-measured', reason: `the GGUF metadata lacks ${(facts.shapeMissing ?? []).join(', ')}` };
-    } else {
-      const cpu = await cpuFacts();
-      const bandwidth = embedder.computeUnit.startsWith('GPU') ? 0 : measureCopyBandwidth();
-      const peak = devicePeak({ computeUnit: embedder.computeUnit, gpuNames: gpuNames.length ? gpuNames : [cpu.model], cpu, threads, bandwidth });
-      if ('unknown' in peak) {
-        rooflineResult = { status: 'not-measured', reason: `${peak.unknown}; achieved GFLOP/s are in the sequence-length table` };
-      } else {
-        const points: RooflinePoint[] = seqLen.map((p) => roofline(p.tokens, p.flops!, facts.weightBytesPerPass + activationBytes(facts.shape!, p.tokens), p.latency.p50 / 1000, peak));
-        const maxN = seqLen[seqLen.length - 1].tokens;
-        rooflineResult = {
-          peak: { ...peak, flops: sig(peak.flops), bytesPerSec: sig(peak.bytesPerSec) },
-          ridge: round(ridgePoint(peak), 2),
-          breakdownAtMaxTokens: { ...encoderFlops(facts.shape, maxN), seqLen: maxN },
-          points: points.map((p) => ({ ...p, intensity: round(p.intensity, 2), achievedFlops: sig(p.achievedFlops), fractionOfPeakFlops: round(p.fractionOfPeakFlops, 4), fractionOfPeakBandwidth: round(p.fractionOfPeakBandwidth, 4), seconds: round(p.seconds, 6) })),
-          verdict: rooflineVerdict(points, peak),
-        };
-      }
-    }
-
-    // ---- sanity: norms and cohesion ----------------------------------------------------------------
-    step('sanity', 'norms and cohesion on the labelled set');
-    const set = loadCohesionSet();
-    const setVectors = await embedder.embedDocuments(set.map((s) => s.text), signal);
-    const norms = normReport([...setVectors, ...queryVectors, ...corpusVectors]);
-    const coh = cohesion(set.map((s, i) => ({ category: s.category, vector: setVectors[i] })));
-
-    // ---- dimension sweep -----------------------------------------------------------------------------
-    step('dimension', 'index memory and cohesion per dimension');
-    const dimension: DimensionPoint[] = [];
-    const points = quick ? 1000 : 5000;
-    const synth = syntheticNeighbours([...corpusVectors, ...setVectors], points, 11);
-    const queries = syntheticNeighbours([...corpusVectors, ...setVectors], 50, 12);
-    for (const { dims, trained: isTrained } of sweepDims(embedder.dimensions, trained, quick)) {
-      signal?.throwIfAborted();
-      const c = cohesion(set.map((s, i) => ({ category: s.category, vector: truncateVector(setVectors[i], dims) })));
-      const vecs = synth.map((v) => truncateVector(v, dims));
-      const r0 = rssNow();
-      const idx = new HnswFactory().create(dims, points);
-      for (let i = 0; i < vecs.length; i++) idx.add(i, vecs[i]);
-      const rssDelta = rssNow() - r0;
-      const file = path.join(work, `dim-${dims}.hnsw`);
-      idx.save(file);
-      const ms: number[] = [];
-      for (const q of queries) {
-        const qv = truncateVector(q, dims);
-        const t = performance.now();
-        idx.search(qv, 10);
-        ms.push(performance.now() - t);
-      }
-      dimension.push({
-        dims, trained: isTrained, cohesionGap: c.gap, nearestSameCategory: c.nearestSameCategory,
-        vectorBytes: points * dims * 4, hnswBytes: statSync(file).size, hnswRssDeltaMiB: mibOf(rssDelta), searchP50Ms: summarize(ms).p50, points,
-      });
-      rmSync(file, { force: true });
-    }
-    if (!trained) notes.push(`${model.name} is not known to be trained for truncated dimensions; the cut sizes in the dimension sweep show memory and cohesion only.`);
-
-    // ---- answer model ------------------------------------------------------------------------------------
-    step('answer', 'prompt processing, generation, parallel requests');
-    const answer = await benchAnswerModel(opts, quick, notes, logger);
-
-    // ---- contention --------------------------------------------------------------------------------------
-    let contention: ContentionResult | NotMeasured;
-    const cf = opts.contentionFile;
-    if (!cf) {
-      contention = { status: 'not-measured', reason: 'no contention benchmark result (run `npm run bench:contention` in the Loupe sources and pass its JSON with --contention <file.json>)' };
-    } else {
-      try {
-        contention = parseContentionResults(JSON.parse(readFileSync(cf, 'utf8')), path.basename(cf));
-      } catch (e) {
-        contention = { status: 'not-measured', reason: `cannot read ${cf}: ${(e as Error).message}` };
-      }
-    }
-
-    // ---- results and report ---------------------------------------------------------------------------------
-    step('report');
-    machine.loadAverageAtEnd = os.loadavg().map((x) => round(x, 2));
-    if (machine.loadAverageAtStart[0] > machine.cores) notes.push(`The machine was busy (load average ${machine.loadAverageAtStart[0]} on ${machine.cores} cores): absolute figures are lower than on an idle machine; ratios within this run hold better.`);
-    const partial: Omit<BenchResults, 'recommendations'> = {
-      schema: BENCH_SCHEMA,
-      startedAt: started.toISOString(),
-      seconds: round((performance.now() - t0) / 1000, 1),
-      quick,
-      machine,
-      model,
-      corpus: { source: opts.corpusDir ? corpusRoot : 'the shipped cohesion set', files: corpusFiles, texts: corpusTexts.length, tokens: tokenSum },
-      throughput,
-      latency: { singleText: summarize(qMs), queryTokensMean },
-      cache,
-      sweeps: { batch, seqLen, dimension },
-      roofline: rooflineResult,
-      sanity: { norms, cohesion: coh, cohesionSource: 'shipped with Loupe: 40 functions, 8 topics, 6 languages' },
-      answer,
-      contention,
-      notes,
-    };
-    const results: BenchResults = { ...partial, recommendations: recommendationLines(partial) };
-    if (opts.compareWith?.length) {
-      const earlier = opts.compareWith.map((f) => {
-        try {
-          return parseBenchResults(JSON.parse(readFileSync(f, 'utf8')), f);
-        } catch (e) {
-          throw new LoupeError(`--compare ${f}: ${(e as Error).message}`, 'bad-args');
-        }
-      });
-      results.comparison = [runSummary(results), ...earlier.map(runSummary)];
-      results.recommendations.lines.push(...compareLines(results.comparison));
-    }
-    const html = renderReport(results, loadReportAssets(), randomBytes(18).toString('base64url'), opts.cspSource);
-    const out: BenchOutput = { results, html };
-    if (opts.jsonPath) {
-      mkdirSync(path.dirname(path.resolve(opts.jsonPath)), { recursive: true });
-      writeFileSync(opts.jsonPath, JSON.stringify(results, null, 1) + '\n');
-      out.jsonPath = path.resolve(opts.jsonPath);
-    }
-    if (opts.reportPath) {
-      mkdirSync(path.dirname(path.resolve(opts.reportPath)), { recursive: true });
-      writeFileSync(opts.reportPath, html);
-      out.reportPath = path.resolve(opts.reportPath);
-    }
-    onProgress({ step: 'done', fraction: 1 });
-    return out;
+    // The metadata is deleted on purpose: the store's warning about it is expected, not news.
+    const quiet: Logger = { ...logger, warn: (m) => logger.debug(`(expected) ${m}`) };
+    const open = (): Promise<Engine> => Engine.open({ root: corpusRoot, storeDir, chunker, embedder: recorder, annFactory: new HnswFactory(), logger: quiet, batchSize: 32 });
+    let engine = await open();
+    const tc = performance.now();
+    const cold = await engine.index({ signal });
+    const coldMs = performance.now() - tc;
+    await engine.close();
+    texts = [...new Set(recorder.texts)];
+    files = cold.files;
+    for (const f of readdirSync(storeDir)) if (/^meta-\d+\.json$/.test(f)) rmSync(path.join(storeDir, f));
+    engine = await open();
+    const before = recorder.embedded;
+    const tw = performance.now();
+    await engine.index({ signal });
+    const cachedMs = performance.now() - tw;
+    await engine.close();
+    cache = cold.embedded
+      ? { files: cold.files, chunks: cold.chunks, coldSeconds: round(coldMs / 1000, 4), cachedSeconds: round(cachedMs / 1000, 4), embeddedOnCachedRun: recorder.embedded - before, speedup: round(coldMs / cachedMs, 1) }
+      : { status: 'not-measured', reason: `the corpus ${corpusRoot} produced no chunks` };
   } finally {
-    rmSync(work, { recursive: true, force: true });
-    await embedder.dispose();
+    chunker.dispose();
   }
+  if (!texts.length) throw new LoupeError(`The corpus ${corpusRoot} has no indexable code.`, 'bad-args');
+  const tokens = texts.map((t) => embedder.countTokens(t));
+  return { cache, corpus: { root: corpusRoot, files, texts, tokens, tokenSum: tokens.reduce((a, b) => a + b, 0) } };
+}
+
+/** Step `throughput`: embeds the whole corpus for at least a few seconds. */
+async function measureThroughput(run: BenchRun, corpus: Corpus): Promise<{ throughput: BenchResults['throughput']; corpusVectors: Float32Array[] }> {
+  const { embedder, facts, signal } = run;
+  const minSeconds = run.quick ? 1.5 : 6;
+  let rounds = 0;
+  let ms = 0;
+  let corpusVectors: Float32Array[] = [];
+  while (rounds < 50 && (rounds < 1 || ms < minSeconds * 1000)) {
+    const t = performance.now();
+    corpusVectors = await embedder.embedDocuments(corpus.texts, signal);
+    ms += performance.now() - t;
+    rounds++;
+  }
+  const totalFlops = facts.shape ? corpus.tokens.reduce((a, n) => a + encoderFlops(facts.shape!, n).total, 0) * rounds : null;
+  const throughput = {
+    texts: corpus.texts.length,
+    tokens: corpus.tokenSum,
+    seconds: round(ms / 1000, 3),
+    rounds,
+    tokensPerSec: round((corpus.tokenSum * rounds) / (ms / 1000), 1),
+    chunksPerSec: round((corpus.texts.length * rounds) / (ms / 1000), 2),
+    achievedGflops: totalFlops === null ? null : round(totalFlops / (ms / 1000) / 1e9, 3),
+  };
+  return { throughput, corpusVectors };
+}
+
+/** Step `latency`: one query at a time. */
+async function measureLatency(run: BenchRun): Promise<{ latency: BenchResults['latency']; queryVectors: Float32Array[] }> {
+  const { embedder, signal } = run;
+  const nq = run.quick ? 30 : 200;
+  await embedder.embedQuery(QUERIES[0], signal); // warm-up
+  const ms: number[] = [];
+  const queryVectors: Float32Array[] = [];
+  for (let i = 0; i < nq; i++) {
+    const t = performance.now();
+    const v = await embedder.embedQuery(QUERIES[i % QUERIES.length], signal);
+    ms.push(performance.now() - t);
+    if (i < QUERIES.length) queryVectors.push(v);
+  }
+  const queryTokensMean = round(QUERIES.reduce((a, q) => a + embedder.countTokens(q), 0) / QUERIES.length, 1);
+  return { latency: { singleText: summarize(ms), queryTokensMean }, queryVectors };
+}
+
+/** Step `batch`: the same texts in units of 8, 16, 32 and 64 chunks. */
+async function sweepBatch(run: BenchRun, corpus: Corpus): Promise<BatchPoint[]> {
+  const { embedder, signal } = run;
+  const texts: string[] = [];
+  const n = run.quick ? 128 : 192;
+  for (let i = 0; texts.length < n; i++) texts.push(corpus.texts[i % corpus.texts.length]);
+  const tokens = texts.reduce((a, t) => a + embedder.countTokens(t), 0);
+  const batch: BatchPoint[] = [];
+  for (const b of [8, 16, 32, 64]) {
+    signal?.throwIfAborted();
+    const r0 = rssNow();
+    const t = performance.now();
+    for (let i = 0; i < texts.length; i += b) await embedder.embedDocuments(texts.slice(i, i + b), signal);
+    const s = (performance.now() - t) / 1000;
+    batch.push({ batchSize: b, seconds: round(s, 3), chunksPerSec: round(texts.length / s, 2), tokensPerSec: round(tokens / s, 1), rssDeltaMiB: mibOf(rssNow() - r0) });
+    run.progress(batch.length / 4, `batch ${b}`);
+  }
+  return batch;
+}
+
+/** Step `seqlen`: one text per length, each on a fresh context, with its memory and FLOPs. */
+async function sweepSeqLen(run: BenchRun, corpus: Corpus): Promise<SeqLenPoint[]> {
+  const { embedder, facts, llama, signal, threads } = run;
+  const seqLen: SeqLenPoint[] = [];
+  const lm = await llama.loadModel({ modelPath: run.modelPath });
+  try {
+    const pool = lm.tokenize(corpus.texts.join('\n').repeat(Math.ceil((embedder.profile.maxTokens * 4) / Math.max(1, corpus.tokenSum)) + 1));
+    const max = embedder.profile.maxTokens;
+    const lens: number[] = [];
+    for (let n = run.quick ? 64 : 8; n < max; n *= 2) lens.push(n);
+    lens.push(max);
+    const reps = run.quick ? 3 : 10;
+    for (const n of lens) {
+      signal?.throwIfAborted();
+      const vram0 = llama.gpu ? (await llama.getVramState()).used : 0;
+      const r0 = rssNow();
+      const ctx = await lm.createEmbeddingContext({ contextSize: n + 1, batchSize: n + 1, threads });
+      try {
+        const specials = ctx.calculateInputLength([pool[0]]) - 1;
+        const tokens = pool.slice(0, Math.max(1, n - specials));
+        await ctx.getEmbeddingFor(tokens); // warm-up; touches the compute buffers
+        const memoryMiB = mibOf(rssNow() - r0);
+        const vram = llama.gpu ? mibOf((await llama.getVramState()).used - vram0) : null;
+        const ms: number[] = [];
+        for (let i = 0; i < reps; i++) {
+          const t = performance.now();
+          await ctx.getEmbeddingFor(tokens);
+          ms.push(performance.now() - t);
+        }
+        const lat = summarize(ms);
+        const fl = facts.shape ? encoderFlops(facts.shape, n).total : null;
+        let estimatedMiB: number | null = null;
+        try {
+          const est = lm.fileInsights.estimateContextResourceRequirements({ contextSize: n + 1, batchSize: n + 1, modelGpuLayers: lm.gpuLayers, sequences: 1, isEmbeddingContext: true });
+          estimatedMiB = mibOf(est.cpuRam + est.gpuVram);
+        } catch {
+          /* no estimate for this architecture */
+        }
+        seqLen.push({ tokens: n, latency: lat, memoryMiB, vramDeltaMiB: vram, estimatedMiB, flops: fl, achievedGflops: fl === null ? null : round(fl / (lat.p50 / 1000) / 1e9, 3) });
+      } finally {
+        await ctx.dispose();
+      }
+      run.progress(seqLen.length / lens.length, `${n} tokens`);
+    }
+  } finally {
+    await lm.dispose();
+  }
+  return seqLen;
+}
+
+/** Part of step `seqlen`: places the sequence-length points on the device's roofline. */
+async function measureRoofline(run: BenchRun, seqLen: SeqLenPoint[]): Promise<RooflineResult | NotMeasured> {
+  const { facts, embedder, gpuNames, threads } = run;
+  if (!facts.shape) return { status: 'not-measured', reason: `the GGUF metadata lacks ${(facts.shapeMissing ?? []).join(', ')}` };
+  const cpu = await cpuFacts();
+  const bandwidth = embedder.computeUnit.startsWith('GPU') ? 0 : measureCopyBandwidth();
+  const peak = devicePeak({ computeUnit: embedder.computeUnit, gpuNames: gpuNames.length ? gpuNames : [cpu.model], cpu, threads, bandwidth });
+  if ('unknown' in peak) return { status: 'not-measured', reason: `${peak.unknown}; achieved GFLOP/s are in the sequence-length table` };
+  const points: RooflinePoint[] = seqLen.map((p) => roofline(p.tokens, p.flops!, facts.weightBytesPerPass + activationBytes(facts.shape!, p.tokens), p.latency.p50 / 1000, peak));
+  const maxN = seqLen[seqLen.length - 1].tokens;
+  return {
+    peak: { ...peak, flops: sig(peak.flops), bytesPerSec: sig(peak.bytesPerSec) },
+    ridge: round(ridgePoint(peak), 2),
+    breakdownAtMaxTokens: { ...encoderFlops(facts.shape, maxN), seqLen: maxN },
+    points: points.map((p) => ({ ...p, intensity: round(p.intensity, 2), achievedFlops: sig(p.achievedFlops), fractionOfPeakFlops: round(p.fractionOfPeakFlops, 4), fractionOfPeakBandwidth: round(p.fractionOfPeakBandwidth, 4), seconds: round(p.seconds, 6) })),
+    verdict: rooflineVerdict(points, peak),
+  };
+}
+
+type CohesionSet = ReturnType<typeof loadCohesionSet>;
+
+/** Step `sanity`: vector norms, and cohesion on the labelled set. */
+async function measureSanity(run: BenchRun, queryVectors: Float32Array[], corpusVectors: Float32Array[]): Promise<{ sanity: BenchResults['sanity']; set: CohesionSet; setVectors: Float32Array[] }> {
+  const set = loadCohesionSet();
+  const setVectors = await run.embedder.embedDocuments(set.map((s) => s.text), run.signal);
+  const norms = normReport([...setVectors, ...queryVectors, ...corpusVectors]);
+  const coh = cohesion(set.map((s, i) => ({ category: s.category, vector: setVectors[i] })));
+  return { sanity: { norms, cohesion: coh, cohesionSource: 'shipped with Loupe: 40 functions, 8 topics, 6 languages' }, set, setVectors };
+}
+
+/** Step `dimension`: index memory, search time and cohesion per (truncated) dimension. */
+function sweepDimension(run: BenchRun, set: CohesionSet, setVectors: Float32Array[], corpusVectors: Float32Array[]): DimensionPoint[] {
+  const { embedder, model, signal } = run;
+  const dimension: DimensionPoint[] = [];
+  const points = run.quick ? 1000 : 5000;
+  const synth = syntheticNeighbours([...corpusVectors, ...setVectors], points, 11);
+  const queries = syntheticNeighbours([...corpusVectors, ...setVectors], 50, 12);
+  for (const { dims, trained } of sweepDims(embedder.dimensions, model.matryoshkaDims, run.quick)) {
+    signal?.throwIfAborted();
+    const c = cohesion(set.map((s, i) => ({ category: s.category, vector: truncateVector(setVectors[i], dims) })));
+    const vecs = synth.map((v) => truncateVector(v, dims));
+    const r0 = rssNow();
+    const idx = new HnswFactory().create(dims, points);
+    for (let i = 0; i < vecs.length; i++) idx.add(i, vecs[i]);
+    const rssDelta = rssNow() - r0;
+    const file = path.join(run.work, `dim-${dims}.hnsw`);
+    idx.save(file);
+    const ms: number[] = [];
+    for (const q of queries) {
+      const qv = truncateVector(q, dims);
+      const t = performance.now();
+      idx.search(qv, 10);
+      ms.push(performance.now() - t);
+    }
+    dimension.push({
+      dims, trained, cohesionGap: c.gap, nearestSameCategory: c.nearestSameCategory,
+      vectorBytes: points * dims * 4, hnswBytes: statSync(file).size, hnswRssDeltaMiB: mibOf(rssDelta), searchP50Ms: summarize(ms).p50, points,
+    });
+    rmSync(file, { force: true });
+  }
+  if (!model.matryoshkaDims) run.notes.push(`${model.name} is not known to be trained for truncated dimensions; the cut sizes in the dimension sweep show memory and cohesion only.`);
+  return dimension;
+}
+
+/** Part of step `answer`: the contention benchmark's result, when one was passed. */
+function readContention(file: string | undefined): ContentionResult | NotMeasured {
+  if (!file) return { status: 'not-measured', reason: 'no contention benchmark result (run `npm run bench:contention` in the Loupe sources and pass its JSON with --contention <file.json>)' };
+  try {
+    return parseContentionResults(JSON.parse(readFileSync(file, 'utf8')), path.basename(file));
+  } catch (e) {
+    return { status: 'not-measured', reason: `cannot read ${file}: ${(e as Error).message}` };
+  }
+}
+
+/** Step `report`: recommendations, the comparison with earlier runs, the HTML, and the files asked for. */
+function writeReport(opts: BenchOptions, partial: Omit<BenchResults, 'recommendations'>): BenchOutput {
+  const results: BenchResults = { ...partial, recommendations: recommendationLines(partial) };
+  if (opts.compareWith?.length) {
+    const earlier = opts.compareWith.map((f) => {
+      try {
+        return parseBenchResults(JSON.parse(readFileSync(f, 'utf8')), f);
+      } catch (e) {
+        throw new LoupeError(`--compare ${f}: ${(e as Error).message}`, 'bad-args');
+      }
+    });
+    results.comparison = [runSummary(results), ...earlier.map(runSummary)];
+    results.recommendations.lines.push(...compareLines(results.comparison));
+  }
+  const html = renderReport(results, loadReportAssets(), randomBytes(18).toString('base64url'), opts.cspSource);
+  const out: BenchOutput = { results, html };
+  if (opts.jsonPath) {
+    mkdirSync(path.dirname(path.resolve(opts.jsonPath)), { recursive: true });
+    writeFileSync(opts.jsonPath, JSON.stringify(results, null, 1) + '\n');
+    out.jsonPath = path.resolve(opts.jsonPath);
+  }
+  if (opts.reportPath) {
+    mkdirSync(path.dirname(path.resolve(opts.reportPath)), { recursive: true });
+    writeFileSync(opts.reportPath, html);
+    out.reportPath = path.resolve(opts.reportPath);
+  }
+  return out;
 }
 
 /** One sentence on where the workload sits on the roofline. */

@@ -270,6 +270,8 @@ export interface ContentionPacerOptions {
   /** Called on every decision (status bar, logs). */
   onDecision?: (d: Decision, s: ContentionSample) => void;
   onError?: (e: unknown) => void;
+  /** Milliseconds since the epoch (default Date.now); a test passes a fake clock so rests do not depend on load. */
+  now?: () => number;
 }
 
 /**
@@ -292,12 +294,14 @@ export class ContentionPacer extends FixedPacer {
   private disposed = false;
   /** A unit of work was handed out and not yet released. */
   private inFlight = false;
+  private readonly now: () => number;
 
   constructor(private readonly opts: ContentionPacerOptions) {
     const config = { ...DEFAULT_SCHEDULER_CONFIG, ...opts.config };
     super(config.full.batchSize);
     this.config = config;
-    this.mem = initialMemory(Date.now());
+    this.now = opts.now ?? Date.now;
+    this.mem = initialMemory(this.now());
     this.level = config.full;
   }
 
@@ -367,7 +371,7 @@ export class ContentionPacer extends FixedPacer {
     void this.tick();
     this.timer = setInterval(() => {
       // Stop sampling when no work has been asked for in a while (an idle engine costs nothing).
-      if (!this.inFlight && Date.now() - this.lastAcquire > 4 * (this.opts.intervalMs ?? 3000) && this.mem.mode === 'full') {
+      if (!this.inFlight && this.now() - this.lastAcquire > 4 * (this.opts.intervalMs ?? 3000) && this.mem.mode === 'full') {
         clearInterval(this.timer);
         this.timer = undefined;
         return;
@@ -380,10 +384,10 @@ export class ContentionPacer extends FixedPacer {
   override async acquire(signal?: AbortSignal): Promise<number> {
     // A run starting while a back-off is already in force: say so again, so the engine (which
     // only listens during runs) shows it.
-    if (Date.now() - this.lastAcquire > 2000 && this.state.kind === 'backingOff') super.set(this.state);
-    this.lastAcquire = Date.now();
+    if (this.now() - this.lastAcquire > 2000 && this.state.kind === 'backingOff') super.set(this.state);
+    this.lastAcquire = this.now();
     this.ensureTimer();
-    const wait = this.restUntil - Date.now();
+    const wait = this.restUntil - this.now();
     if (wait > 0) {
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(done, wait);
@@ -413,7 +417,7 @@ export class ContentionPacer extends FixedPacer {
     this.inFlight = false;
     if (!done) return;
     const duty = this.userPaused ? 1 : this.level.duty;
-    this.restUntil = duty > 0 && duty < 1 ? Date.now() + (done.ms * (1 - duty)) / duty : 0;
+    this.restUntil = duty > 0 && duty < 1 ? this.now() + (done.ms * (1 - duty)) / duty : 0;
   }
 
   private endRest(): void {
