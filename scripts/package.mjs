@@ -37,6 +37,16 @@ const TARGETS = {
 };
 // CUDA builds (linux-x64-cuda + -cuda-ext: ~540 MB) are left out; Vulkan covers NVIDIA/AMD/Intel GPUs.
 
+/**
+ * VS Code target → onnxruntime-node's binary folder (bin/napi-v6/<platform>/<arch>), shipped with
+ * the bundled ONNX MiniLM (int8 where the build made it, else fp32) so the engine embeds on ONNX
+ * Runtime by default. onnxruntime-node 1.30 has no Intel-macOS binary: darwin-x64 stays on llama.cpp.
+ * `--no-onnx` leaves ONNX Runtime out of every VSIX (for size comparisons).
+ */
+const ONNX_BINARIES = { 'linux-x64': 'linux/x64', 'linux-arm64': 'linux/arm64', 'darwin-arm64': 'darwin/arm64', 'win32-x64': 'win32/x64', 'win32-arm64': 'win32/arm64' };
+const ONNX_MODELS = ['models/onnx/all-MiniLM-L6-v2-int8', 'models/onnx/all-MiniLM-L6-v2'];
+const withOnnx = !process.argv.includes('--no-onnx');
+
 const arg = (name) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
@@ -141,6 +151,9 @@ for (const target of targets) {
   const manifest = { ...pkg };
   delete manifest.devDependencies;
   manifest.dependencies = { 'node-llama-cpp': llamaVersion, 'hnswlib-node': pkg.optionalDependencies['hnswlib-node'] };
+  const onnxBin = withOnnx ? ONNX_BINARIES[target] : undefined;
+  const onnxModel = onnxBin ? ONNX_MODELS.find((d) => existsSync(path.join(ROOT, d, 'model.onnx'))) : undefined;
+  if (onnxBin && onnxModel) manifest.dependencies['onnxruntime-node'] = pkg.optionalDependencies['onnxruntime-node'];
   delete manifest.scripts;
   delete manifest.bin;
   delete manifest.allowScripts;
@@ -166,6 +179,24 @@ for (const target of targets) {
   mkdirSync(path.join(stage, 'node_modules/hnswlib-node/build/Release'), { recursive: true });
   cpSync(addon, path.join(stage, 'node_modules/hnswlib-node/build/Release/addon.node'));
   for (const dep of ['bindings', 'file-uri-to-path']) copy(stage, `node_modules/${dep}`, junk);
+  // onnxruntime-node: its JS, this target's binary only, onnxruntime-common; and one ONNX model.
+  // Its install-time dependencies (adm-zip, global-agent: the postinstall's download) never run here.
+  if (onnxBin && onnxModel) {
+    const ort = 'node_modules/onnxruntime-node';
+    const ortPkg = JSON.parse(readFileSync(path.join(ROOT, ort, 'package.json'), 'utf8'));
+    delete ortPkg.dependencies['adm-zip'];
+    delete ortPkg.dependencies['global-agent'];
+    delete ortPkg.scripts;
+    mkdirSync(path.join(stage, ort), { recursive: true });
+    writeFileSync(path.join(stage, ort, 'package.json'), JSON.stringify(ortPkg, null, 2) + '\n');
+    for (const f of ['dist', 'LICENSE', 'README.md', 'ThirdPartyNotices.txt']) if (existsSync(path.join(ROOT, ort, f))) copy(stage, `${ort}/${f}`, junk);
+    // dxcompiler.dll and dxil.dll serve the WebGPU provider only (loaded on demand, linked by nothing): left out.
+    copy(stage, `${ort}/bin/napi-v6/${onnxBin}`, (rel, src) => junk(rel, src) || /^(dxcompiler|dxil)\.dll$/i.test(rel));
+    copy(stage, 'node_modules/onnxruntime-common', junk);
+    // Times kept: the manifest's sizes and mtimes let a checkout skip hashing (a zip keeps only 2-second times; model-hash.ts caches per user then).
+    for (const f of ['model.onnx', 'tokenizer.json', 'manifest.json']) cpSync(path.join(ROOT, onnxModel, f), path.join(stage, onnxModel, f), { preserveTimestamps: true });
+    copy(stage, 'dist/onnx-worker.mjs');
+  }
 
   mkdirSync(outDir, { recursive: true });
   const out = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
@@ -173,7 +204,7 @@ for (const target of targets) {
   execFileSync(process.execPath, [vsce, 'package', '--allow-missing-repository', '--skip-license', '--target', target, '--out', out], { cwd: stage, stdio: ['ignore', 2, 'inherit'] });
   const staged = sizeOf(stage);
   const check = verifyVsix(out);
-  results.push({ target, vsix: path.relative(ROOT, out), bytes: statSync(out).size, mib: +(statSync(out).size / 1048576).toFixed(1), stagedMiB: +(staged / 1048576).toFixed(1), llamaPackages: TARGETS[target], hnswlibAddon: check.hnswlibAddon, verified: check.ok, problems: check.problems });
+  results.push({ target, vsix: path.relative(ROOT, out), bytes: statSync(out).size, mib: +(statSync(out).size / 1048576).toFixed(1), stagedMiB: +(staged / 1048576).toFixed(1), llamaPackages: TARGETS[target], onnx: onnxBin && onnxModel ? { binary: onnxBin, model: onnxModel } : null, hnswlibAddon: check.hnswlibAddon, verified: check.ok, problems: check.problems });
   if (!check.ok) console.error(`package: ${target}: ${check.problems.join('; ')}`);
 }
 console.log(JSON.stringify(results, null, 2));

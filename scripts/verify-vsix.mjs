@@ -27,7 +27,7 @@ export const PLATFORMS = {
 export function isSystemLibrary(format, lib) {
   if (format === 'elf') return /^(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libgomp|libvulkan|libatomic)\.so(\.\d+)*$|^ld-linux[\w.-]*\.so(\.\d+)*$/.test(lib);
   if (format === 'macho') return /^\/usr\/lib\/[\w.+-]+\.dylib$|^\/System\/Library\/Frameworks\//.test(lib);
-  if (format === 'pe') return /^(kernel32|user32|advapi32|ntdll|bcrypt|ws2_32|shell32|ole32|oleaut32|msvcrt|ucrtbase|msvcp140\w*|vcruntime140\w*|dbghelp|psapi|version|node\.exe|vulkan-1|api-ms-win-[\w-]+)\.dll$|^node\.exe$/i.test(lib);
+  if (format === 'pe') return /^(kernel32|user32|advapi32|ntdll|bcrypt|ws2_32|shell32|ole32|oleaut32|msvcrt|ucrtbase|msvcp140\w*|vcruntime140\w*|dbghelp|psapi|version|setupapi|d3d12|dxgi|node\.exe|vulkan-1|api-ms-win-[\w-]+)\.dll$|^node\.exe$/i.test(lib);
   return false;
 }
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WordPieceTokenizer, type TokenizerJson } from '../src/core/tokenizers/wordpiece.js';
@@ -185,6 +185,33 @@ describe('backend choice and model hashes', () => {
       } finally {
         await e.dispose();
       }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('a model unpacked with other mtimes (a VSIX keeps 2-second times) still finds the index it built', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const mdir = path.join(dir, 'model');
+      mkdirSync(mdir);
+      const f = path.join(mdir, 'model.onnx');
+      writeFileSync(f, 'weights of a model');
+      copyFileSync(TOKENIZER, path.join(mdir, 'tokenizer.json'));
+      // The manifest describes the file as it was before packing: another mtime.
+      const sha = createHash('sha256').update('weights of a model').digest('hex');
+      writeFileSync(path.join(mdir, 'manifest.json'), JSON.stringify({ model: 'all-MiniLM-L6-v2', precision: 'int8', dimensions: 384, files: { 'model.onnx': { sha256: sha, size: statSync(f).size, mtimeMs: 1 } } }));
+      assert.equal(manifestHash(f), null);
+      const id = OnnxEmbedder.modelIdFor(f);
+      assert.ok(id);
+      const root = path.join(dir, 'proj');
+      mkdirSync(root);
+      Store.open(path.join(root, '.loupe'), { modelId: id, modelName: 'all-MiniLM-L6-v2', dimensions: 384 }).close();
+      assert.equal(chooseBackend({ root }, OnnxEmbedder.modelIdFor, [f]).modelPath, f);
+      // Other weights: another id, and the index is not taken for theirs.
+      writeFileSync(f, 'other weights');
+      assert.notEqual(OnnxEmbedder.modelIdFor(f), id);
+      assert.equal(chooseBackend({ root }, OnnxEmbedder.modelIdFor, [f]).backend, 'llama');
     } finally {
       cleanup();
     }

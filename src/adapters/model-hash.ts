@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sha256File, writeFileAtomic } from '../core/fsutil.js';
+import { sha256, sha256File, writeFileAtomic } from '../core/fsutil.js';
 
 function cacheFile(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
@@ -43,16 +43,40 @@ export function manifestHash(file: string): string | null {
   return null;
 }
 
+/** The hash the per-user cache holds for `file` while size, mtime and inode match; else null. */
+function cachedHash(abs: string, st: { size: number; mtimeMs: number; ino: number }): string | null {
+  const hit = readCache()[abs];
+  return hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino ? hit.sha256 : null;
+}
+
 /** sha256 of `file` (hex), from its manifest or the cache when they still describe it. */
 export async function modelFileHash(file: string): Promise<string> {
   const abs = path.resolve(file);
   const st = statSync(abs);
-  const fromManifest = manifestHash(abs);
-  if (fromManifest) return fromManifest;
-  const cache = readCache();
-  const hit = cache[abs];
-  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino) return hit.sha256;
+  const known = manifestHash(abs) ?? cachedHash(abs, st);
+  if (known) return known;
   const sha = await sha256File(abs);
+  remember(abs, st, sha);
+  return sha;
+}
+
+/**
+ * The same, synchronously (choosing a backend for an existing index): a file unpacked from a
+ * VSIX has a zip's 2-second mtime, so its manifest does not describe it; the cache, filled by
+ * the first load, does; else the file is hashed here once.
+ */
+export function modelFileHashSync(file: string): string {
+  const abs = path.resolve(file);
+  const st = statSync(abs);
+  const known = manifestHash(abs) ?? cachedHash(abs, st);
+  if (known) return known;
+  const sha = sha256(readFileSync(abs));
+  remember(abs, st, sha);
+  return sha;
+}
+
+function remember(abs: string, st: { size: number; mtimeMs: number; ino: number }, sha: string): void {
+  const cache = readCache();
   cache[abs] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256: sha };
   try {
     // Bounded: keep the 64 most recent entries.
@@ -62,5 +86,4 @@ export async function modelFileHash(file: string): Promise<string> {
   } catch {
     // A read-only home: hash again next time.
   }
-  return sha;
 }

@@ -22,7 +22,7 @@ import { profileFor } from '../core/model-profiles.js';
 import { planLanes, type LanePlan } from '../core/compute/lanes.js';
 import { WordPieceTokenizer, type TokenizerJson } from '../core/tokenizers/wordpiece.js';
 import { LoupeError, type EmbedderPort, type Logger, type ModelProfile, silentLogger } from '../core/types.js';
-import { manifestHash, modelFileHash } from './model-hash.js';
+import { modelFileHash, modelFileHashSync } from './model-hash.js';
 import type { EmbedMessage, InitMessage, WorkerOut } from './onnx-worker.js';
 
 export interface OnnxEmbedderOptions {
@@ -236,12 +236,11 @@ export class OnnxEmbedder implements EmbedderPort {
     return embedder;
   }
 
-  /** The model id `load` would give, without loading (null when the file's hash is not on record). */
+  /** The model id `load` would give, without loading (null when the files are not there). */
   static modelIdFor(this: void, modelPath: string): string | null {
-    const hash = manifestHash(modelPath);
     const tok = path.join(path.dirname(modelPath), 'tokenizer.json');
-    if (!hash || !existsSync(tok)) return null;
-    return onnxModelId(precisionOf(modelPath), hash, readFileSync(tok, 'utf8'), profileOf(modelNameOf(modelPath), modelPath));
+    if (!existsSync(modelPath) || !existsSync(tok)) return null;
+    return onnxModelId(precisionOf(modelPath), modelFileHashSync(modelPath), readFileSync(tok, 'utf8'), profileOf(modelNameOf(modelPath), modelPath));
   }
 
   private static initFor(modelPath: string, threads: number, tok: WordPieceTokenizer): InitMessage {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../core/engine.js';
@@ -108,11 +109,40 @@ export interface OpenedEngine {
   close(): Promise<void>;
 }
 
+/**
+ * Whether onnxruntime-node is installed with a binary for this platform (it is an optional
+ * dependency; a platform VSIX carries only its own binary, and none exists for Intel macOS).
+ */
+export function onnxRuntimeInstalled(): boolean {
+  try {
+    const dir = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+    return existsSync(path.join(dir, 'bin', 'napi-v6', process.platform, process.arch, 'onnxruntime_binding.node'));
+  } catch {
+    return false;
+  }
+}
+
+/** ONNX Runtime could not start a session: `auto` falls back to llama.cpp for a new index. */
+class OnnxUnavailable extends Error {}
+
 /** Wires the real adapters into an engine. */
 export async function openEngine(cfg: EngineConfig): Promise<OpenedEngine> {
-  const choice = chooseBackend(cfg, OnnxEmbedder.modelIdFor);
+  let choice = chooseBackend(cfg, OnnxEmbedder.modelIdFor);
+  // `auto` on the bundled model: llama.cpp serves when ONNX Runtime is missing or cannot load, as
+  // long as no ONNX-built index is waiting (that one needs the same model; it says why it failed).
+  const auto = !cfg.modelPath && cfg.backend !== 'onnx';
+  if (choice.backend === 'onnx' && auto && !onnxRuntimeInstalled()) choice = { backend: 'llama', modelPath: defaultModelPath(), reason: 'ONNX Runtime is not installed for this platform' };
   cfg.logger?.info(`Embedding backend: ${choice.backend === 'onnx' ? 'ONNX Runtime' : 'llama.cpp'} (${choice.reason})`);
-  if (choice.backend === 'onnx') return openOnnxEngine(cfg, choice.modelPath);
+  if (choice.backend === 'onnx') {
+    const fresh = auto && (!!cfg.rebuild || !readManifest(cfg.storeDir ?? path.join(cfg.root, '.loupe')));
+    try {
+      return await openOnnxEngine(cfg, choice.modelPath, fresh);
+    } catch (e) {
+      if (!(e instanceof OnnxUnavailable)) throw e;
+      cfg.logger?.warn(`ONNX Runtime could not start (${e.message}); embedding with llama.cpp instead`);
+      choice = { backend: 'llama', modelPath: defaultModelPath(), reason: 'ONNX Runtime could not start' };
+    }
+  }
   let lanesCompute: ComputeController | undefined;
   const lanesFor = (e: () => LlamaEmbedder) => (): number => {
     const c = lanesCompute?.pacer.compute;
@@ -182,7 +212,7 @@ export async function openEngine(cfg: EngineConfig): Promise<OpenedEngine> {
  * The engine on ONNX Runtime: the same wiring without GPU routing (llama.cpp keeps GPUs). With
  * back-off, the compute controller's mode and load sample decide how many lanes run per group.
  */
-async function openOnnxEngine(cfg: EngineConfig, modelPath: string): Promise<OpenedEngine> {
+async function openOnnxEngine(cfg: EngineConfig, modelPath: string, fallback = false): Promise<OpenedEngine> {
   let compute: ComputeController | undefined;
   const embedder = await OnnxEmbedder.load({
     modelPath,
@@ -195,6 +225,15 @@ async function openOnnxEngine(cfg: EngineConfig, modelPath: string): Promise<Ope
       return activeLanes(embedder.plan, { cores: os.availableParallelism(), mode: c.mode, cpuOthers: c.sample?.cpuOthers ?? null });
     },
   });
+  if (fallback) {
+    // A new index may still go to llama.cpp: wait for the first session before choosing for good.
+    try {
+      await embedder.firstLaneMs;
+    } catch (e) {
+      await embedder.dispose().catch(() => undefined);
+      throw new OnnxUnavailable((e as Error).message);
+    }
+  }
   const chunker = newChunker(cfg);
   try {
     if (cfg.backoff) {
