@@ -74,7 +74,7 @@ export default tseslint.config(
         paths: nativePackages.map((name) => ({ name, message: 'The extension host loads no native module; the engine process does (talk to it through src/adapters/engine-client.ts).' })),
         patterns: [
           { group: ['**/cli/**', '**/engine-process/**'], message: 'src/extension is a front end beside the CLI: share code through src/core, and reach the engine through its client.' },
-          { group: ['**/core/store.js', '**/core/engine.js'], importNamePattern: '^(?!EngineStatus$|SearchMode$)', message: 'The engine process is the one writer (and opener) of an index: ask it through src/adapters/engine-client.ts.' },
+          { group: ['**/core/store.js', '**/core/store/*.js', '**/core/engine.js'], importNamePattern: '^(?!EngineStatus$|SearchMode$)', message: 'The engine process is the one writer (and opener) of an index: ask it through src/adapters/engine-client.ts.' },
           {
             // The two process clients are the only adapters the host may load (both fork a process and import nothing native).
             regex: '(^|/)adapters/(?!engine-client\\.js$|bench/bench-client\\.js$)',
