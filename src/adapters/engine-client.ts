@@ -48,6 +48,11 @@ interface Channel {
   /** Ends this client's connection (a forked engine: kills it after `timeoutMs` if it does not exit). */
   end(): void;
   readonly pid: number | undefined;
+  /**
+   * Shared: false until the engine answered `hello`. A connection lost before that (an engine
+   * dying as it accepted) is the connecting loop's to retry, not a crash that starts a second one.
+   */
+  readonly greeted?: boolean;
 }
 
 /**
@@ -69,6 +74,8 @@ export class EngineClient {
   private openParams: OpenParams | undefined;
   private restarts: number[] = [];
   private closing = false;
+  /** This client asked the engine to shut down: its exit is no crash to restart from. */
+  private stopping = false;
   private ready: Promise<void> | undefined;
   /** Shared mode: what the engine said at `hello`. */
   engineInfo: HelloResult | undefined;
@@ -111,12 +118,23 @@ export class EngineClient {
   private onGone(channel: Channel, code: number | null, signal: string | null, stderr: string): void {
     if (this.channel !== channel) return;
     this.channel = undefined;
+    const detail = signal ? `signal ${signal}` : code !== null ? `exit code ${code}` : 'connection closed';
+    const failPending = (): void => {
+      for (const p of this.pending.values()) p.reject(new EngineCrashedError(`${detail}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      this.pending.clear();
+    };
+    if (channel.greeted === false) {
+      // Lost during `hello`: connectShared, still running, tries again. Restarting from here as well
+      // made two connections, two `open`s and two engines on one store in the engine process.
+      failPending();
+      return;
+    }
     this.child = undefined;
     this.ready = undefined;
-    const detail = signal ? `signal ${signal}` : code !== null ? `exit code ${code}` : 'connection closed';
-    for (const p of this.pending.values()) p.reject(new EngineCrashedError(`${detail}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
-    this.pending.clear();
-    const restarting = !this.closing && this.mayRestart();
+    failPending();
+    // After a `shutdown` this client asked for, the next request starts an engine again (lazily).
+    const restarting = !this.closing && !this.stopping && this.mayRestart();
+    this.stopping = false;
     for (const l of this.exitListeners) l({ code, signal, restarting });
     if (restarting) void this.ensureStarted().catch(() => undefined);
   }
@@ -158,6 +176,8 @@ export class EngineClient {
     let starter: ChildProcess | undefined;
     let starterExit: string | undefined;
     for (let attempt = 0; ; attempt++) {
+      // Closed meanwhile (a restart was under way): connect to nothing, start nothing.
+      if (this.closing) throw new LoupeError('The engine client is closed.', 'closed');
       if (Date.now() > deadline) throw new LoupeError(`Could not reach or start the Loupe engine for ${params.root} (${addr.socket}); see ${addr.log}.`, 'engine-unreachable');
       const probe = await probeSocket(addr.socket);
       if (probe === 'live') {
@@ -232,6 +252,7 @@ export class EngineClient {
       s.once('error', reject);
     });
     let helloPid: number | undefined;
+    let greeted = false;
     const lines = new JsonLines(socket, (m) => this.onMessage(m as ResponseMessage | EventMessage));
     const channel: Channel = {
       send: (m) => lines.send(m),
@@ -243,6 +264,9 @@ export class EngineClient {
       get pid() {
         return helloPid;
       },
+      get greeted() {
+        return greeted;
+      },
     };
     socket.on('error', () => undefined);
     socket.on('close', () => this.onGone(channel, null, null, ''));
@@ -250,7 +274,10 @@ export class EngineClient {
     try {
       const hello = await this.raw('hello', { protocol: PROTOCOL_VERSION, client: this.opts.shared ?? 'client' });
       helloPid = hello.pid;
+      greeted = true;
       this.engineInfo = hello;
+      // A connection that outlived this client's `close` would keep the engine (and this process) alive.
+      if (this.closing) throw new LoupeError('The engine client is closed.', 'closed');
     } catch (e) {
       if (this.channel === channel) this.channel = undefined;
       socket.destroy();
@@ -273,9 +300,13 @@ export class EngineClient {
     const params = this.openParams;
     if (this.opts.shared) {
       if (!params) return Promise.reject(new LoupeError('Open the engine first.', 'not-open'));
-      this.ready = this.connectShared(params).then(() => this.raw('open', params)).then(() => undefined);
-      this.ready.catch(() => (this.ready = undefined));
-      return this.ready;
+      const ready = this.connectShared(params).then(() => this.raw('open', params)).then(() => undefined);
+      this.ready = ready;
+      // Only this attempt's failure clears it: a newer one (a restart meanwhile) stays.
+      ready.catch(() => {
+        if (this.ready === ready) this.ready = undefined;
+      });
+      return ready;
     }
     this.spawnForked();
     this.ready = params ? this.raw('open', params).then(() => undefined) : Promise.resolve();
@@ -304,11 +335,12 @@ export class EngineClient {
     if (this.opts.shared) {
       if (!this.channel) {
         const connecting = this.connectShared(params);
-        this.ready = connecting.then(() => undefined);
+        const ready = connecting.then(() => undefined);
+        this.ready = ready;
         try {
           await connecting;
         } catch (e) {
-          this.ready = undefined;
+          if (this.ready === ready) this.ready = undefined;
           throw e;
         }
       }
@@ -336,6 +368,7 @@ export class EngineClient {
   async request<M extends Exclude<MethodName, 'open'>>(method: M, params: EngineMethods[M][0]): Promise<EngineMethods[M][1]> {
     if (this.closing) throw new LoupeError('The engine is closed.', 'closed');
     await this.ensureStarted();
+    if (method === 'shutdown') this.stopping = true;
     const result = await this.raw(method, params);
     // A pause is engine state: replay it with `open` after a restart.
     if (this.openParams && (method === 'pause' || method === 'resume')) {

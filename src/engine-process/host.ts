@@ -65,6 +65,8 @@ export class EngineHost {
   private lastScanAt: number | null = null;
   /** A sync's index run in flight (later syncs join it). */
   private syncing: Promise<unknown> | undefined;
+  /** `open`s run one at a time: two at once (two clients) would load two engines on one store. */
+  private opening: Promise<unknown> = Promise.resolve();
   private closed = false;
   readonly logger: Logger;
   readonly version = loupeVersion();
@@ -232,6 +234,28 @@ export class EngineHost {
     return { fresh: true, scannedAgoMs: ago(), summary: out.summary as EngineMethods['sync'][1]['summary'] };
   }
 
+  /** Opens the index, or reuses the open one (serialised by the `open` handler). */
+  private async open(withPause: EngineMethods['open'][0]): Promise<EngineMethods['open'][1]> {
+    // A user's pause is engine state, replayed by a client after a crash: not part of the index's identity.
+    const { paused, ...p } = withPause;
+    const others = this.peers.size - 1;
+    if (this.parts && this.opened && !p.rebuild) {
+      const same = identityOf(p) === identityOf(this.opened);
+      // Same index and model: reuse it (settings such as excludes re-open only an engine nobody else uses).
+      if (same && (others > 0 || JSON.stringify(p) === JSON.stringify(this.opened))) {
+        if (paused) this.parts.engine.pause(paused.reason);
+        return this.parts.engine.status();
+      }
+      if (!same && this.opts.shared && others > 0) {
+        const m = this.parts.engine.status().model;
+        throw new LoupeError(`The Loupe engine for this index (PID ${process.pid}) runs model ${m.name} for ${others} other client(s); use the same model, or stop them first.`, 'engine-in-use');
+      }
+    }
+    await this.openParts(p);
+    if (paused) this.engine().pause(paused.reason);
+    return this.engine().status();
+  }
+
   private readonly handlers: { [M in MethodName]: (p: EngineMethods[M][0], peer: Peer) => Promise<EngineMethods[M][1]> } = {
     hello: async (p, peer) => {
       if (p.protocol !== PROTOCOL_VERSION) {
@@ -248,25 +272,10 @@ export class EngineHost {
       peer.greeted = true;
       return { protocol: PROTOCOL_VERSION, version: this.version, pid: process.pid, clients: this.peers.size, root: this.parts?.engine.root ?? null, storeDir: this.parts?.engine.storeDir ?? null };
     },
-    open: async (withPause) => {
-      // A user's pause is engine state, replayed by a client after a crash: not part of the index's identity.
-      const { paused, ...p } = withPause;
-      const others = this.peers.size - 1;
-      if (this.parts && this.opened && !p.rebuild) {
-        const same = identityOf(p) === identityOf(this.opened);
-        // Same index and model: reuse it (settings such as excludes re-open only an engine nobody else uses).
-        if (same && (others > 0 || JSON.stringify(p) === JSON.stringify(this.opened))) {
-          if (paused) this.parts.engine.pause(paused.reason);
-          return this.parts.engine.status();
-        }
-        if (!same && this.opts.shared && others > 0) {
-          const m = this.parts.engine.status().model;
-          throw new LoupeError(`The Loupe engine for this index (PID ${process.pid}) runs model ${m.name} for ${others} other client(s); use the same model, or stop them first.`, 'engine-in-use');
-        }
-      }
-      await this.openParts(p);
-      if (paused) this.engine().pause(paused.reason);
-      return this.engine().status();
+    open: (withPause) => {
+      const run = this.opening.then(() => this.open(withPause));
+      this.opening = run.catch(() => undefined);
+      return run;
     },
     index: async ({ jobId }) => {
       const started = Date.now();
