@@ -23,7 +23,7 @@ import { HnswFactory } from '../../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../../src/adapters/llama-embedder.js';
 import { TreeSitterChunker } from '../../../src/adapters/treesitter-chunker.js';
 import { cacheDir, listFiles } from './corpora.js';
-import { brief, defaultMethod, K, mean, METHODS, score, type Metrics, type Score } from './methods.js';
+import { brief, CHOSEN_ON, defaultMethod, K, mean, METHODS, score, type Metrics, type Score } from './methods.js';
 import { loadMinedSet, MINED_SET_FILE, prepareMinedCorpus } from './mine.js';
 import { DEFAULT_RANKING, RANKED_FUSION } from '../../../src/core/ranking.js';
 
@@ -160,10 +160,8 @@ async function main(): Promise<void> {
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore.map((x) => Math.round(x * 100) / 100), loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100) },
     model: { file: path.relative(REPO, modelPath) || modelPath, name: embedder.modelName, id: embedder.modelId, dimensions: embedder.dimensions, contexts, threadsPerContext: 1 },
     methods: METHODS.map((m) => ({ name: m.name, label: m.label, kind: m.kind, isDefault: !!m.isDefault })),
-    ranking: {
-      params: DEFAULT_RANKING, fusion: RANKED_FUSION,
-      tunedOn: 'weights and fusion: the mined set\'s tuning half only (test/bench/quality/tune-ranking.ts over rank-dump.ts candidates); content-kind penalties: bench:quality\'s tuning questions over their packages\' full trees (tune-ranking.js --kinds). The held-out half was not used to choose anything.',
-    },
+    chosenOn: CHOSEN_ON,
+    ranking: { params: DEFAULT_RANKING, fusion: RANKED_FUSION, chosenOn: CHOSEN_ON },
     setup: { k: K, relevance: 'a result is relevant when it overlaps the target definition (same file, overlapping lines); MRR is MRR@10; medianLinesTop10 pools the lengths of every top-10 result', goal: `on the held-out half, ${def.name} − lexical (BM25) ≥ ${GOAL_OVER_BM25} nDCG@10, and ${def.name} above the best single retriever` },
     corpora: corporaOut,
     sets,

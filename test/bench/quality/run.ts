@@ -29,7 +29,7 @@ import { TreeSitterChunker } from '../../../src/adapters/treesitter-chunker.js';
 import { chunkHeader } from '../../../src/core/chunking.js';
 import type { EmbedderPort } from '../../../src/core/types.js';
 import { CORPORA, cacheDir, listFiles, prepareCorpus, type CorpusSpec } from './corpora.js';
-import { brief, defaultMethod, K, mean, METHODS, score, type Loc, type Metrics, type Score, type Target } from './methods.js';
+import { brief, CHOSEN_ON, defaultMethod, K, mean, METHODS, score, type Loc, type Metrics, type Score, type Target } from './methods.js';
 import { textIdentifiers } from './mining.js';
 import { CachedEmbedder, CutEmbedder } from './vector-cache.js';
 
@@ -248,6 +248,7 @@ async function main(): Promise<void> {
   const report = {
     benchmark: 'retrieval quality',
     date: new Date().toISOString(),
+    chosenOn: CHOSEN_ON,
     commit: git,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore.map((x) => Math.round(x * 100) / 100), loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100), uptime: (() => { try { return execFileSync('uptime', { encoding: 'utf8' }).trim(); } catch { return ''; } })() },
     model: {
