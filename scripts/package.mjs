@@ -6,6 +6,8 @@
 // wasm, the bundled model, and the node_modules that stay external to the bundles (node-llama-cpp
 // with its dependencies and only this target's binary packages; hnswlib-node's compiled addon).
 // Then `vsce package --target` packs it, and scripts/verify-vsix.mjs checks it from its headers.
+// The VSIX's README (its Marketplace page) is docs/marketplace.md, with screenshots from
+// media/screenshots/ (see `readmeLinks` for how their links are made).
 //
 // hnswlib-node's addon is cross-built for every target with Zig (native/hnswlib/build.mjs: Zig from
 // PyPI's ziglang, Node-API headers from npm), also for this machine's target: the result links only
@@ -134,6 +136,18 @@ function sizeOf(p) {
   return readdirSync(p).reduce((a, f) => a + sizeOf(path.join(p, f)), 0);
 }
 
+/**
+ * How vsce treats the README's relative links (its screenshots, media/screenshots/*.png): vsce
+ * refuses them unless it can make them absolute. With a base URL (LOUPE_README_BASE_URL, else the
+ * manifest's GitHub/GitLab `repository`, which vsce reads itself) they become HTTPS links: the
+ * Marketplace page and VS Code's Extensions view load the pictures from there (so they must be
+ * published at that address). Without one they stay relative so that packaging works offline, and
+ * both show the images' alt text instead (seen in code-server 4.139's Extensions view).
+ */
+const readmeBase = process.env.LOUPE_README_BASE_URL;
+const readmeLinks = readmeBase ? ['--baseContentUrl', readmeBase, '--baseImagesUrl', readmeBase] : pkg.repository ? [] : ['--no-rewrite-relative-links'];
+if (!readmeBase && !pkg.repository) console.error('package: no repository URL: the README\'s screenshots stay relative links, which the Marketplace and VS Code\'s Extensions view show as their alt text; set LOUPE_README_BASE_URL=https://…/ (where media/screenshots/ is published) or package.json "repository" before publishing');
+
 const results = [];
 for (const target of targets) {
   const addon = hnswAddonFor(target);
@@ -159,7 +173,9 @@ for (const target of targets) {
   delete manifest.allowScripts;
   delete manifest.optionalDependencies;
   writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
-  for (const f of ['README.md', 'LICENSE']) copy(stage, f);
+  // The Marketplace page is the user guide (docs/marketplace.md), not the engineering README.
+  cpSync(path.join(ROOT, 'docs', 'marketplace.md'), path.join(stage, 'README.md'));
+  copy(stage, 'LICENSE');
   // media/tsconfig.json and media/*.d.ts only type-check the webview script (npm run lint).
   copy(stage, 'media', (rel) => rel === 'tsconfig.json' || rel.endsWith('.d.ts'));
   // dist/cli.mjs: `loupe mcp`, which the extension's MCP server definition runs (src/extension/agent-tools.ts).
@@ -201,7 +217,7 @@ for (const target of targets) {
   mkdirSync(outDir, { recursive: true });
   const out = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
   const vsce = path.join(path.dirname(require.resolve('@vscode/vsce/package.json')), 'vsce');
-  execFileSync(process.execPath, [vsce, 'package', '--allow-missing-repository', '--skip-license', '--target', target, '--out', out], { cwd: stage, stdio: ['ignore', 2, 'inherit'] });
+  execFileSync(process.execPath, [vsce, 'package', '--allow-missing-repository', '--skip-license', ...readmeLinks, '--target', target, '--out', out], { cwd: stage, stdio: ['ignore', 2, 'inherit'] });
   const staged = sizeOf(stage);
   const check = verifyVsix(out);
   results.push({ target, vsix: path.relative(ROOT, out), bytes: statSync(out).size, mib: +(statSync(out).size / 1048576).toFixed(1), stagedMiB: +(staged / 1048576).toFixed(1), llamaPackages: TARGETS[target], onnx: onnxBin && onnxModel ? { binary: onnxBin, model: onnxModel } : null, hnswlibAddon: check.hnswlibAddon, verified: check.ok, problems: check.problems });

@@ -1,7 +1,7 @@
 // End to end in a real VS Code host: code-server with the packaged VSIX installed, driven by
 // Chromium. One workbench session walks through every surface: status bar from indexing to
 // ready, command-palette search opening the right file and line, pause/resume, an edit becoming
-// searchable, and the Q&A panel with retrieved passages and a streamed answer (the generated tiny
+// searchable, the search's filter buttons, and the Q&A panel with retrieved passages and a streamed answer (the generated tiny
 // chat model). Restricted Mode is not covered: this code-server build offers no workspace trust
 // (no "Manage Workspace Trust" command even without --disable-workspace-trust). Screenshots go to out/e2e/screenshots; figures (activation,
 // extension-host event-loop delay during the full index) to out/e2e/metrics.json, and with
@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 import { runBenchForked } from '../../src/adapters/bench/bench-client.js';
 import { REPO, tempDir, tinyBertPath, writeTree } from '../support/helpers.js';
 import { cursorLine, missingSetup, openWorkbench, runCommand, startCodeServer, statusText, waitForStatus, type CodeServer } from './harness.js';
@@ -94,6 +94,22 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
 
+/**
+ * A screenshot for the Marketplace page (docs/marketplace.md), to out/e2e/screenshots/marketplace/:
+ * the window from its top down to `focus` (a quick pick), `margin` px around it, so the text stays
+ * readable in the page's narrow column. The chosen ones are copied to media/screenshots/.
+ */
+async function marketplaceShot(page: Page, name: string, focus: Locator, opts: { margin?: number; from?: 'element' | 'window' } = {}): Promise<void> {
+  const margin = opts.margin ?? 24;
+  const box = await focus.boundingBox();
+  assert.ok(box, `${name}: the element to frame is visible`);
+  // From the window's left edge (a side bar with the editor beside it), or around the element.
+  const x = opts.from === 'window' ? 0 : Math.max(0, box.x - margin);
+  const width = opts.from === 'window' ? box.x + box.width + margin : box.width + 2 * margin;
+  mkdirSync(path.join(SHOTS, 'marketplace'), { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, 'marketplace', `${name}.png`), clip: { x, y: 0, width, height: Math.min(box.y + box.height + margin, page.viewportSize()?.height ?? 900) } });
+}
+
 /** Opens the search quick pick, types `query`, waits for a result row matching `expect`. */
 async function search(page: Page, query: string, expect: RegExp): Promise<{ rows: string[] }> {
   await runCommand(page, 'Loupe: Search by meaning');
@@ -163,6 +179,22 @@ describe('the packaged VSIX', { skip: existsSync(VSIX) ? undefined : `no VSIX at
     assert.ok(!names.some((n) => n.startsWith('extension/src/') || n.startsWith('extension/test/')), 'no sources or tests');
   });
 
+  test('its README is the user guide for the Marketplace, and the screenshots it shows ship with it', () => {
+    // vsce stores the README as extension/readme.md (the manifest's Details asset).
+    const readme = execFileSync('unzip', ['-p', VSIX, 'extension/readme.md'], { encoding: 'utf8' });
+    // With LOUPE_README_BASE_URL vsce makes the links absolute; the text is otherwise docs/marketplace.md's.
+    const base = process.env.LOUPE_README_BASE_URL;
+    const shipped = base ? readme.replaceAll(base.replace(/\/?$/, '/'), '') : readme;
+    assert.equal(shipped, readFileSync(path.join(REPO, 'docs', 'marketplace.md'), 'utf8'), 'docs/marketplace.md, not the engineering README');
+    const images = [...shipped.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]!);
+    assert.ok(images.length >= 3, `screenshots referenced: ${images.join(', ')}`);
+    const names = new Set(execFileSync('unzip', ['-Z1', VSIX], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\n'));
+    for (const img of images) {
+      assert.match(img, /^media\/screenshots\/[\w-]+\.png$/, 'a PNG under media/screenshots/');
+      assert.ok(names.has(`extension/${img}`), `${img} is in the VSIX`);
+    }
+  });
+
   test('its bench worker runs from the installed files alone (what Loupe: Run Benchmark forks)', async () => {
     const { dir, cleanup } = tempDir('loupe-vsix-');
     try {
@@ -223,6 +255,7 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
   test('command-palette search finds the function and opens it at its line', async () => {
     const { rows } = await search(page, 'retry a failed HTTP request with exponential backoff', /retry\.ts:\d+/);
     await shot(page, '2-search-quick-pick');
+    await marketplaceShot(page, 'search', page.locator('.quick-input-widget'));
     const m = /src\/net\/retry\.ts:(\d+)/.exec(rows[0]!);
     assert.ok(m, `first row names retry.ts: ${rows[0]}`);
     const line = Number(m[1]);
@@ -298,6 +331,81 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await page.keyboard.press('Escape');
   });
 
+  test('the filter buttons limit the search: content kind, language, path, and clear', async () => {
+    // The search closed by the last test puts its editor back; a palette opened meanwhile loses the focus to it.
+    await page.waitForTimeout(1500);
+    await search(page, 'retry a failed HTTP request with exponential backoff', /retry\.ts:\d+/);
+    const widget = page.locator('.quick-input-widget');
+    const titleButton = (icon: string) => widget.locator(`.quick-input-titlebar .codicon-${icon}`).first();
+    /** Waits until the pick's title says `what` (a test of the whole title). */
+    const titleSays = async (what: RegExp | ((title: string) => boolean)): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const t = (await widget.locator('.quick-input-title').textContent()) ?? '';
+        if (typeof what === 'function' ? what(t) : what.test(t)) return;
+        if (Date.now() > deadline) throw new Error(`the title never matched ${what}: "${t}"`);
+        await page.waitForTimeout(100);
+      }
+    };
+    const unfiltered = (t: string) => t.startsWith('Loupe: Search by Meaning') && !t.includes('Filter:');
+    /** Waits until the first row names a file matching `file`. */
+    const firstRow = async (file: RegExp): Promise<void> => {
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: file }).first().waitFor({ timeout: 30_000 });
+      const deadline = Date.now() + 30_000;
+      while (!file.test((await widget.locator('.monaco-list-row').first().textContent()) ?? '')) {
+        if (Date.now() > deadline) throw new Error(`the first row never matched ${file}`);
+        await page.waitForTimeout(200);
+      }
+    };
+    /** Waits until every result row names a file matching `file` (the cut-off row aside), or a row says nothing matches. */
+    const rowsOnly = async (file: RegExp | 'none'): Promise<string[]> => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const rows = (await widget.locator('.monaco-list-row').allTextContents()).filter((r) => !/Less relevant below/.test(r));
+        if (file === 'none' ? rows.some((r) => /Nothing matches the filter/.test(r)) : rows.length > 0 && rows.every((r) => file.test(r))) return rows;
+        if (Date.now() > deadline) throw new Error(`rows never matched ${file}: ${JSON.stringify(rows.slice(0, 5))}`);
+        await page.waitForTimeout(200);
+      }
+    };
+    // The content button cycles all → code → tests → docs: docs only leaves the README.
+    await titleButton('filter').click();
+    await titleSays(/Filter: code only/);
+    await titleButton('symbol-method').click();
+    await titleButton('beaker').click();
+    await titleSays(/Filter: docs only/);
+    await rowsOnly(/README\.md/);
+    // Clear, then languages from their own pick: Go only leaves area.go, and the query is kept.
+    await titleButton('clear-all').click();
+    await titleSays(unfiltered);
+    await firstRow(/retry\.ts/);
+    await titleButton('file-code').click();
+    await page.locator('.quick-input-widget', { hasText: 'Search Only These Languages' }).waitFor({ timeout: 10_000 });
+    await widget.locator('.monaco-list-row', { hasText: /^Go/ }).first().click();
+    await page.keyboard.press('Enter');
+    await titleSays(/Filter: Go( — |$)/);
+    assert.equal(await widget.locator('input').first().inputValue(), 'retry a failed HTTP request with exponential backoff', 'the query is kept');
+    await rowsOnly(/area\.go/);
+    // A query that fits the filter, for the screenshot.
+    await widget.locator('input').first().fill('compute the area of a polygon');
+    await firstRow(/PolygonArea/);
+    await rowsOnly(/area\.go/);
+    await page.waitForTimeout(300);
+    await shot(page, '5b-search-filtered');
+    await marketplaceShot(page, 'search-filtered', widget);
+    // A path glob from an input box: Go under src/net/ matches nothing, and the pick says so.
+    await titleButton('folder').click();
+    await page.locator('.quick-input-widget', { hasText: 'Search Only These Paths' }).waitFor({ timeout: 10_000 });
+    await widget.locator('input').first().fill('src/net/**');
+    await page.keyboard.press('Enter');
+    await titleSays(/Filter: Go · src\/net\/\*\*( — |$)/);
+    await rowsOnly('none');
+    // The filter stays for the next search in this window; clear it so the later tests search everything.
+    await titleButton('clear-all').click();
+    await titleSays(unfiltered);
+    await widget.locator('.monaco-list-row', { hasText: /retry\.ts|vendor-loupe|password\.py|README\.md/ }).first().waitFor({ timeout: 30_000 });
+    await page.keyboard.press('Escape');
+  });
+
   test('the Q&A panel shows retrieved passages, streams an answer, and citations open files', async () => {
     // Through the activity bar, as a user would (the container is not open yet).
     await page.locator('.activitybar .action-item a[aria-label^="Loupe"]').click();
@@ -317,6 +425,31 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await turn.locator('.passage-head', { hasText: 'password.py' }).first().click();
     await page.locator('.tab.active', { hasText: 'password.py' }).waitFor({ timeout: 10_000 });
     await shot(page, '7-qa-citation-opened');
+    // The Ask view beside the code its citation opened.
+    await marketplaceShot(page, 'ask', page.locator('.part.sidebar'), { from: 'window', margin: 860 });
+  });
+
+  test('the Extensions view shows the Marketplace README (docs/marketplace.md), its screenshots in place', async () => {
+    await runCommand(page, 'Extensions: Show Installed Extensions');
+    await page.locator('.extension-list-item', { hasText: 'Loupe' }).first().click({ timeout: 15_000 });
+    // The details page is a webview: find the frame that rendered the README.
+    const deadline = Date.now() + 30_000;
+    let imgs: { alt: string; src: string; width: number }[] | undefined;
+    while (!imgs) {
+      for (const f of page.frames()) {
+        if (!(await f.locator('h1', { hasText: 'search your code by meaning' }).count().catch(() => 0))) continue;
+        imgs = await f.locator('img').evaluateAll((els) => els.map((e) => ({ alt: e.getAttribute('alt') ?? '', src: e.getAttribute('src') ?? '', width: (e as HTMLImageElement).naturalWidth })));
+      }
+      if (!imgs && Date.now() > deadline) throw new Error('the README was not rendered in the extension page');
+      if (!imgs) await page.waitForTimeout(500);
+    }
+    await page.waitForTimeout(500);
+    await shot(page, '7b-extension-page');
+    const expected = [...readFileSync(path.join(REPO, 'docs', 'marketplace.md'), 'utf8').matchAll(/!\[([^\]]*)\]\(/g)].map((m) => m[1]!);
+    assert.deepEqual(imgs.filter((i) => expected.includes(i.alt)).map((i) => i.alt), expected, `the screenshots in place: ${JSON.stringify(imgs)}`);
+    // Whether they load depends on how the VSIX was packaged: with relative links (no base URL, as
+    // here) VS Code shows their alt text; with LOUPE_README_BASE_URL they load from that HTTPS address.
+    console.log(`extension page images: ${JSON.stringify(imgs)}`);
   });
 
   test('after a window reload the Q&A history is still there and the index is ready again without re-embedding', async () => {
