@@ -178,6 +178,56 @@ describe('loupe bench --quick (tiny BERT, tiny LLaMA)', () => {
     assert.ok(existsSync(shot));
   });
 
+  test('the charts take the VS Code theme\'s colours, and are redrawn in the new ones when the theme changes', { skip: noChromium }, async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      // As a VS Code webview starts: the theme's variables on <html>, its kind as the body's class.
+      await page.addInitScript(`document.addEventListener('DOMContentLoaded', () => {
+        document.documentElement.style.setProperty('--vscode-charts-green', '#00aa00');
+        document.documentElement.style.setProperty('--vscode-editor-foreground', '#111111');
+        document.body.classList.add('vscode-light');
+      }, { capture: true });`);
+      await page.goto(`file://${reportPath}`);
+      await page.waitForFunction("document.body.hasAttribute('data-charts')", undefined, { timeout: 20_000 });
+      // Page code as strings: this project compiles without the DOM library.
+      const colours = () => page.evaluate<{ bar: string; text: string; id: number }>(`(() => {
+        const c = window.__loupeCharts['chart-cohesion'];
+        return { bar: c.data.datasets[0].backgroundColor, text: c.options.color, id: c.id };
+      })()`);
+      /** Polls `test` (page.waitForFunction would evaluate strings in the page, which its CSP forbids). */
+      const until = async (test: () => Promise<boolean>, what: string) => {
+        const deadline = Date.now() + 5_000;
+        while (!(await test())) {
+          assert.ok(Date.now() < deadline, `${what} within 5 s`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      // The variables may land after the first drawing (a webview sets them as it loads): that redraws too.
+      await until(async () => (await colours()).bar === '#00aa00', 'the theme\'s chart colour');
+      const light = await colours();
+      assert.equal(light.bar, '#00aa00', 'the theme\'s chart colour');
+      assert.equal(light.text, '#111111', 'the theme\'s text colour');
+      // The user switches to a dark theme: VS Code rewrites the variables and the body's class.
+      await page.evaluate(`(() => {
+        document.documentElement.style.setProperty('--vscode-charts-green', '#55ff55');
+        document.documentElement.style.setProperty('--vscode-editor-foreground', '#eeeeee');
+        document.body.classList.replace('vscode-light', 'vscode-dark');
+      })()`);
+      await until(async () => (await colours()).id !== light.id, 'a redraw');
+      const dark = await colours();
+      assert.equal(dark.bar, '#55ff55');
+      assert.equal(dark.text, '#eeeeee');
+      assert.deepEqual((await page.getAttribute('body', 'data-charts'))!.split(' ').sort(), expectedCharts(results).sort(), 'every chart drawn again');
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('unmeasured sections say why; hostile text is escaped', { skip: noChromium }, async () => {
     const r: BenchResults = {
       ...results,

@@ -450,6 +450,9 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     // Whether they load depends on how the VSIX was packaged: with relative links (no base URL, as
     // here) VS Code shows their alt text; with LOUPE_README_BASE_URL they load from that HTTPS address.
     console.log(`extension page images: ${JSON.stringify(imgs)}`);
+    // The extension page is a webview too: close it, so the later tests find only Loupe's.
+    await runCommand(page, 'View: Close All Editors');
+    await page.locator('.tab', { hasText: 'Extension: Loupe' }).waitFor({ state: 'detached', timeout: 10_000 });
   });
 
   test('after a window reload the Q&A history is still there and the index is ready again without re-embedding', async () => {
