@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -24,7 +24,7 @@ interface Hit {
   snippet: string;
 }
 
-type ToolResult = { content: { type: string; text: string }[]; structuredContent?: { results?: Hit[]; tokens?: number; engine?: string }; isError?: boolean };
+type ToolResult = { content: { type: string; text: string }[]; structuredContent?: { results?: Hit[]; tokens?: number; engine?: string; index?: { note: string; fresh: boolean } }; isError?: boolean };
 
 describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === 'win32' && 'Unix sockets' }, () => {
   let root: string;
@@ -122,6 +122,26 @@ describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === '
     const after = await call(c, 'search', { query: 'reticulate the spline matrix', k: 3, mode: 'lexical' });
     assert.equal(after.structuredContent!.results![0].path, 'src/spline.ts');
     assert.equal(after.structuredContent!.results![0].symbol, 'reticulateSplineMatrix');
+  });
+
+  test('with the live watcher, every edit searched at once is found (10 edits in a row, no full re-check)', async () => {
+    const c = await connect('codex');
+    const words = ['quaternion', 'bezier', 'voronoi', 'delaunay', 'fresnel', 'mandelbrot', 'sierpinski', 'lorenz', 'hilbert', 'peano'];
+    for (const [i, w] of words.entries()) {
+      // Each edit rewrites the same file: the previous word must be gone, the new one found.
+      writeFileSync(path.join(root, 'src/edited.ts'), `export function ${w}Step${i}(x: number): number {\n  // ${w} step ${i}\n  return x + ${i};\n}\n`);
+      const r = await call(c, 'search', { query: `${w} step`, k: 3, mode: 'lexical' });
+      assert.equal(r.structuredContent!.results![0]?.symbol, `${w}Step${i}`, `edit ${i} (${w}) not found at once`);
+      assert.match(r.structuredContent!.index!.note, /up to date/);
+      if (i > 0) {
+        const old = await call(c, 'search', { query: `${words[i - 1]} step`, k: 3, mode: 'lexical' });
+        assert.ok(!old.structuredContent!.results!.some((h) => h.symbol === `${words[i - 1]}Step${i - 1}`), `edit ${i}: the old text is still indexed`);
+      }
+    }
+    // A deleted file is gone at the next search too (and the fixture is as the later tests expect).
+    unlinkSync(path.join(root, 'src/edited.ts'));
+    const gone = await call(c, 'search', { query: `${words.at(-1)} step`, k: 3, mode: 'lexical' });
+    assert.ok(!gone.structuredContent!.results!.some((h) => h.path === 'src/edited.ts'), 'the deleted file is still indexed');
   });
 
   test('find_related returns other code, not the starting function', async () => {

@@ -192,6 +192,11 @@ export class ChokidarWatcher implements WatcherPort {
     this.dirs.clear();
   }
 
+  /** True while file events arrive (the initial walk done, not fallen back to polling). */
+  get live(): boolean {
+    return this.mode === 'events';
+  }
+
   /** Resolves when no event is waiting and no batch is running (for tests and orderly shutdown). */
   async idle(): Promise<void> {
     await this.settle();
