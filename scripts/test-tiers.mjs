@@ -33,7 +33,8 @@ const HEAVY = [
   [/^(node:)?(child_process|worker_threads|cluster)$/, 'child process or worker'],
 ];
 
-const IMPORT = /(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]|require\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]|require\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 const memo = new Map();
 
@@ -86,7 +87,9 @@ function main(argv) {
     return 0;
   }
   if (cmd === 'run' && (tier === 'unit' || tier === 'integration')) {
-    const files = classify().filter((t) => t.tier === tier).map((t) => t.file);
+    const files = classify()
+      .filter((t) => t.tier === tier)
+      .map((t) => t.file);
     if (!files.length) {
       console.error(`test-tiers: no ${tier} test files`);
       return 1;

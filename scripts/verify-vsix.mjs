@@ -25,9 +25,15 @@ export const PLATFORMS = {
 
 /** A library a binary may link: part of the OS (or the host process), never a build machine's file. */
 export function isSystemLibrary(format, lib) {
-  if (format === 'elf') return /^(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libgomp|libvulkan|libatomic)\.so(\.\d+)*$|^ld-linux[\w.-]*\.so(\.\d+)*$/.test(lib);
+  if (format === 'elf')
+    return /^(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libgomp|libvulkan|libatomic)\.so(\.\d+)*$|^ld-linux[\w.-]*\.so(\.\d+)*$/.test(
+      lib,
+    );
   if (format === 'macho') return /^\/usr\/lib\/[\w.+-]+\.dylib$|^\/System\/Library\/Frameworks\//.test(lib);
-  if (format === 'pe') return /^(kernel32|user32|advapi32|ntdll|bcrypt|ws2_32|shell32|ole32|oleaut32|msvcrt|ucrtbase|msvcp140\w*|vcruntime140\w*|dbghelp|psapi|version|setupapi|d3d12|dxgi|node\.exe|vulkan-1|api-ms-win-[\w-]+)\.dll$|^node\.exe$/i.test(lib);
+  if (format === 'pe')
+    return /^(kernel32|user32|advapi32|ntdll|bcrypt|ws2_32|shell32|ole32|oleaut32|msvcrt|ucrtbase|msvcp140\w*|vcruntime140\w*|dbghelp|psapi|version|setupapi|d3d12|dxgi|node\.exe|vulkan-1|api-ms-win-[\w-]+)\.dll$|^node\.exe$/i.test(
+      lib,
+    );
   return false;
 }
 
@@ -88,15 +94,19 @@ export function verifyVsix(file, { buildRoots = [path.resolve(new URL('..', impo
     const rel = name.replace(/^extension\//, '');
     const entry = { file: rel, format: info.format, arch: info.arch, bytes: bytes.length, libraries: info.libraries };
     binaries.push(entry);
-    if (want && (info.format !== want.format || info.arch !== want.arch)) problems.push(`${rel}: ${info.format}/${info.arch}, expected ${want.format}/${want.arch}`);
-    if (name.endsWith('.node') && !info.exports.includes('napi_register_module_v1') && !info.exports.includes('_napi_register_module_v1')) problems.push(`${rel}: does not export napi_register_module_v1`);
+    if (want && (info.format !== want.format || info.arch !== want.arch))
+      problems.push(`${rel}: ${info.format}/${info.arch}, expected ${want.format}/${want.arch}`);
+    if (name.endsWith('.node') && !info.exports.includes('napi_register_module_v1') && !info.exports.includes('_napi_register_module_v1'))
+      problems.push(`${rel}: does not export napi_register_module_v1`);
     // A binary may link the OS, the host, or libraries shipped beside it in the same package.
     const shipped = new Set([...zip.keys()].filter((n) => NATIVE.test(n)).map((n) => path.posix.basename(n)));
     for (const lib of info.libraries) {
       const base = path.posix.basename(lib.replace(/^@(rpath|loader_path|executable_path)\//, ''));
-      if (!isSystemLibrary(info.format, lib) && !shipped.has(base)) problems.push(`${rel}: links ${lib}, which is neither a system library nor shipped`);
+      if (!isSystemLibrary(info.format, lib) && !shipped.has(base))
+        problems.push(`${rel}: links ${lib}, which is neither a system library nor shipped`);
     }
-    if (info.format === 'macho' && info.arch === 'arm64' && !info.codeSignature) problems.push(`${rel}: arm64 Mach-O without a code signature (macOS on Apple Silicon refuses to load it)`);
+    if (info.format === 'macho' && info.arch === 'arm64' && !info.codeSignature)
+      problems.push(`${rel}: arm64 Mach-O without a code signature (macOS on Apple Silicon refuses to load it)`);
     for (const rp of info.rpaths) if (path.isAbsolute(rp)) problems.push(`${rel}: absolute rpath ${rp}`);
     if (rel.startsWith('node_modules/hnswlib-node/')) {
       const leaked = buildPathsIn(bytes, roots);

@@ -12,13 +12,23 @@ import type { EngineStatus } from '../src/core/engine.js';
 import type { SearchResult } from '../src/core/types.js';
 
 const FILE = Array.from({ length: 200 }, (_, i) => `    line ${i + 1} of the file with some words`);
-const hit = (path: string, startLine: number, endLine: number, score: number, symbol: string | null = null, language = 'typescript'): SearchResult => ({ path, startLine, endLine, symbol, language, score });
+const hit = (
+  path: string,
+  startLine: number,
+  endLine: number,
+  score: number,
+  symbol: string | null = null,
+  language = 'typescript',
+): SearchResult => ({ path, startLine, endLine, symbol, language, score });
 
 describe('agent results', () => {
   test('hits keep rank order, carry their lines dedented, and stay within the token budget', () => {
     const results = [hit('a.ts', 10, 14, 0.9, 'alpha'), hit('b.ts', 1, 150, 0.8, 'beta'), hit('c.py', 3, 4, 0.7, null, 'python')];
     const big = fitHits(results, () => FILE, 100_000);
-    assert.deepEqual(big.hits.map((h) => h.path), ['a.ts', 'b.ts', 'c.py']);
+    assert.deepEqual(
+      big.hits.map((h) => h.path),
+      ['a.ts', 'b.ts', 'c.py'],
+    );
     assert.equal(big.hits[0].snippet.split('\n')[0], 'line 10 of the file with some words');
     assert.equal(big.hits[0].snippet.split('\n').length, 5);
     // A 150-line hit is cut to the per-snippet cap.
@@ -47,7 +57,10 @@ describe('agent results', () => {
   test('freshness says up to date, or why not', () => {
     const st = { files: 3, chunks: 9 } as EngineStatus;
     assert.match(freshnessLine(st, { fresh: true, scannedAgoMs: 5 }), /3 files, 9 chunks; up to date/);
-    assert.match(freshnessLine(st, { fresh: false, reason: 'indexing: 2 of 10 changed files done', scannedAgoMs: 61_000 }), /may be stale: indexing: 2 of 10.*61 s ago/);
+    assert.match(
+      freshnessLine(st, { fresh: false, reason: 'indexing: 2 of 10 changed files done', scannedAgoMs: 61_000 }),
+      /may be stale: indexing: 2 of 10.*61 s ago/,
+    );
   });
 });
 
@@ -67,10 +80,24 @@ describe('search filters', () => {
 });
 
 describe('agents as a contention signal', () => {
-  const sample = (agents: ContentionSample['agents'], cpuOthers: number): ContentionSample => ({ at: 0, cpuOthers, gpu: null, gpuHeldByOther: null, agents, llmServers: [], onBattery: null });
+  const sample = (agents: ContentionSample['agents'], cpuOthers: number): ContentionSample => ({
+    at: 0,
+    cpuOthers,
+    gpu: null,
+    gpuHeldByOther: null,
+    agents,
+    llmServers: [],
+    onBattery: null,
+  });
 
   test('an agent querying Loupe reads "searching"; one only found running reads "active"', () => {
-    const querying = sample([{ agent: 'claude', pid: 0, via: 'query', detail: 'searched Loupe 1 s ago' }, { agent: 'codex', pid: 9, via: 'process', detail: 'process codex' }], 0.85);
+    const querying = sample(
+      [
+        { agent: 'claude', pid: 0, via: 'query', detail: 'searched Loupe 1 s ago' },
+        { agent: 'codex', pid: 9, via: 'process', detail: 'process codex' },
+      ],
+      0.85,
+    );
     assert.deepEqual(reasonsFor('cpu', querying).slice(0, 2), ['claude searching', 'codex active']);
     // The scheduler backs off on it like any agent signal, and says why.
     let mem = initialMemory(0);

@@ -24,23 +24,48 @@ function source(path: string, startLine: number, lines: number, word = 'code'): 
 describe('buildAnswerPrompt', () => {
   test('numbers sources in rank order and stays within the budget', () => {
     const sources = [source('a.ts', 1, 5), source('b.ts', 10, 5), source('c.ts', 20, 5)];
-    const p = buildAnswerPrompt({ question: 'what does a do?', sources, budget: { contextSize: 4000, maxAnswerTokens: 500 }, countTokens: words });
-    assert.deepEqual(p.citations.map((c) => [c.n, c.path, c.startLine, c.endLine]), [[1, 'a.ts', 1, 5], [2, 'b.ts', 10, 14], [3, 'c.ts', 20, 24]]);
+    const p = buildAnswerPrompt({
+      question: 'what does a do?',
+      sources,
+      budget: { contextSize: 4000, maxAnswerTokens: 500 },
+      countTokens: words,
+    });
+    assert.deepEqual(
+      p.citations.map((c) => [c.n, c.path, c.startLine, c.endLine]),
+      [
+        [1, 'a.ts', 1, 5],
+        [2, 'b.ts', 10, 14],
+        [3, 'c.ts', 20, 24],
+      ],
+    );
     assert.equal(p.droppedSources, 0);
     const user = p.messages.at(-1)!.content;
     assert.match(user, /\[1\] a\.ts:1-5\n```typescript\ncode line 1\n/);
     assert.match(user, /\[3\] c\.ts:20-24/);
     assert.match(user, /Question: what does a do\?$/);
     assert.equal(p.messages[0]!.role, 'system');
-    assert.equal(p.promptTokens, p.messages.reduce((s, m) => s + words(m.content) + MESSAGE_OVERHEAD_TOKENS, 0));
+    assert.equal(
+      p.promptTokens,
+      p.messages.reduce((s, m) => s + words(m.content) + MESSAGE_OVERHEAD_TOKENS, 0),
+    );
   });
 
   test('cuts the last source that only partly fits by lines, and drops the rest', () => {
     const sources = [source('a.ts', 1, 10), source('b.ts', 100, 40), source('c.ts', 1, 3)];
     // 3 words per line: room for a.ts whole and about 15 lines of b.ts.
-    const base = buildAnswerPrompt({ question: 'q', sources: [], budget: { contextSize: 10_000, maxAnswerTokens: 0 }, countTokens: words }).promptTokens;
+    const base = buildAnswerPrompt({
+      question: 'q',
+      sources: [],
+      budget: { contextSize: 10_000, maxAnswerTokens: 0 },
+      countTokens: words,
+    }).promptTokens;
     const contextSize = base + 40 + 50 + 20;
-    const p = buildAnswerPrompt({ question: 'q', sources, budget: { contextSize, maxAnswerTokens: 20, historyShare: 0 }, countTokens: words });
+    const p = buildAnswerPrompt({
+      question: 'q',
+      sources,
+      budget: { contextSize, maxAnswerTokens: 20, historyShare: 0 },
+      countTokens: words,
+    });
     assert.equal(p.citations.length, 2);
     const b = p.citations[1]!;
     assert.equal(b.path, 'b.ts');
@@ -55,7 +80,13 @@ describe('buildAnswerPrompt', () => {
   test('a question that does not fit is a context-overflow error', () => {
     const question = 'word '.repeat(300);
     assert.throws(
-      () => buildAnswerPrompt({ question, sources: [source('a.ts', 1, 3)], budget: { contextSize: 256, maxAnswerTokens: 64 }, countTokens: words }),
+      () =>
+        buildAnswerPrompt({
+          question,
+          sources: [source('a.ts', 1, 3)],
+          budget: { contextSize: 256, maxAnswerTokens: 64 },
+          countTokens: words,
+        }),
       (e: unknown) => e instanceof LoupeError && e.code === 'context-overflow' && /does not fit/.test(e.message),
     );
   });
@@ -66,9 +97,18 @@ describe('buildAnswerPrompt', () => {
       { question: 'second question', answer: 'short answer' },
       { question: 'third question', answer: 'another short answer' },
     ];
-    const p = buildAnswerPrompt({ question: 'follow up?', sources: [], history, budget: { contextSize: 1000, maxAnswerTokens: 100 }, countTokens: words });
+    const p = buildAnswerPrompt({
+      question: 'follow up?',
+      sources: [],
+      history,
+      budget: { contextSize: 1000, maxAnswerTokens: 100 },
+      countTokens: words,
+    });
     assert.equal(p.historyTurns, 2);
-    assert.deepEqual(p.messages.map((m) => m.role), ['system', 'user', 'assistant', 'user', 'assistant', 'user']);
+    assert.deepEqual(
+      p.messages.map((m) => m.role),
+      ['system', 'user', 'assistant', 'user', 'assistant', 'user'],
+    );
     assert.equal(p.messages[1]!.content, 'second question');
     assert.equal(p.messages[4]!.content, 'another short answer');
   });
@@ -78,7 +118,10 @@ describe('citations', () => {
   test('finds [n], [n, m] and [n][m] in order, ignoring numbers without a source', () => {
     assert.deepEqual(citedNumbers('See [2] and [1, 3]; also [3][4] and [9] and [0] and [x].', 4), [2, 1, 3, 4]);
     assert.deepEqual(citedNumbers('no references', 3), []);
-    assert.equal(formatCitation({ n: 2, path: 'src/a.ts', startLine: 4, endLine: 9, symbol: 'parse', score: 1, quotedEndLine: 9 }), '[2] src/a.ts:4-9 parse');
+    assert.equal(
+      formatCitation({ n: 2, path: 'src/a.ts', startLine: 4, endLine: 9, symbol: 'parse', score: 1, quotedEndLine: 9 }),
+      '[2] src/a.ts:4-9 parse',
+    );
     assert.equal(formatCitation({ n: 1, path: 'b.py', startLine: 7, endLine: 7, symbol: null, score: 1, quotedEndLine: 7 }), '[1] b.py:7');
   });
 });
@@ -87,9 +130,15 @@ describe('ConversationHistory', () => {
   test('keeps the newest turns within the turn and character limits', () => {
     const h = new ConversationHistory({ maxTurns: 3, maxChars: 100 });
     for (let i = 1; i <= 5; i++) h.add(`q${i}`, `a${i}`);
-    assert.deepEqual(h.turns.map((t) => t.question), ['q3', 'q4', 'q5']);
+    assert.deepEqual(
+      h.turns.map((t) => t.question),
+      ['q3', 'q4', 'q5'],
+    );
     h.add('long', 'x'.repeat(95));
-    assert.deepEqual(h.turns.map((t) => t.question), ['long']);
+    assert.deepEqual(
+      h.turns.map((t) => t.question),
+      ['long'],
+    );
     h.add('huge', 'y'.repeat(200));
     assert.equal(h.turns.length, 0, 'a turn larger than the whole budget is not kept');
   });
@@ -128,21 +177,43 @@ describe('SSE', () => {
   });
 
   test('streamed errors and malformed events are clear errors', () => {
-    assert.throws(() => parseChatChunk('{"error":{"message":"model not loaded"}}'), (e: unknown) => e instanceof LoupeError && e.code === 'server-error' && /model not loaded/.test(e.message));
-    assert.throws(() => parseChatChunk('{"choices": ['), (e: unknown) => e instanceof LoupeError && e.code === 'bad-stream');
+    assert.throws(
+      () => parseChatChunk('{"error":{"message":"model not loaded"}}'),
+      (e: unknown) => e instanceof LoupeError && e.code === 'server-error' && /model not loaded/.test(e.message),
+    );
+    assert.throws(
+      () => parseChatChunk('{"choices": ['),
+      (e: unknown) => e instanceof LoupeError && e.code === 'bad-stream',
+    );
   });
 });
 
 describe('selectAnswerModel', () => {
-  const base: SelectionFacts = { preference: 'auto', platform: 'darwin', arch: 'arm64', serverRunning: false, mlxPython: false, ggufPath: null };
+  const base: SelectionFacts = {
+    preference: 'auto',
+    platform: 'darwin',
+    arch: 'arm64',
+    serverRunning: false,
+    mlxPython: false,
+    ggufPath: null,
+  };
   const url = 'http://127.0.0.1:8080';
   const pick = (f: Partial<SelectionFacts>) => selectAnswerModel({ ...base, ...f }, url);
 
   test('auto on Apple Silicon: a running mlx_lm.server, else start one, else in process', () => {
-    assert.deepEqual(pick({ serverRunning: true }), { kind: 'mlx', start: false, url, reason: `using the mlx_lm.server already running at ${url}` });
+    assert.deepEqual(pick({ serverRunning: true }), {
+      kind: 'mlx',
+      start: false,
+      url,
+      reason: `using the mlx_lm.server already running at ${url}`,
+    });
     assert.equal(pick({ mlxPython: true }).kind, 'mlx');
     assert.equal((pick({ mlxPython: true }) as { start: boolean }).start, true);
-    assert.deepEqual(pick({ ggufPath: '/m/chat.gguf' }), { kind: 'llama', modelPath: '/m/chat.gguf', reason: 'no mlx-lm found: in-process GGUF chat model' });
+    assert.deepEqual(pick({ ggufPath: '/m/chat.gguf' }), {
+      kind: 'llama',
+      modelPath: '/m/chat.gguf',
+      reason: 'no mlx-lm found: in-process GGUF chat model',
+    });
     const none = pick({});
     assert.equal(none.kind, 'none');
     assert.match(none.reason, /pip install mlx-lm/);
@@ -151,7 +222,11 @@ describe('selectAnswerModel', () => {
   test('auto elsewhere: a configured server, else in process; never starts MLX', () => {
     const linux = { platform: 'linux', arch: 'x64' };
     assert.equal(pick({ ...linux, mlxPython: true, ggufPath: '/m.gguf' }).kind, 'llama');
-    assert.deepEqual(pick({ ...linux, url: 'http://127.0.0.1:11434', serverRunning: true }), { kind: 'openai', url: 'http://127.0.0.1:11434', reason: 'using the server at http://127.0.0.1:11434' });
+    assert.deepEqual(pick({ ...linux, url: 'http://127.0.0.1:11434', serverRunning: true }), {
+      kind: 'openai',
+      url: 'http://127.0.0.1:11434',
+      reason: 'using the server at http://127.0.0.1:11434',
+    });
     const none = pick({ ...linux, url: 'http://127.0.0.1:11434' });
     assert.equal(none.kind, 'none');
     assert.equal((none as { code: string }).code, 'server-not-running');
@@ -184,7 +259,13 @@ describe('sourcesFor', () => {
         { path: 'gone.ts', startLine: 1, endLine: 2, ...hit },
         { path: 'b.py', startLine: 2, endLine: 9, ...hit },
       ]);
-      assert.deepEqual(s.map((x) => [x.path, x.startLine, x.endLine, x.text]), [['src/a.ts', 2, 3, 'two\nthree'], ['b.py', 2, 3, 'y = 2\n']]);
+      assert.deepEqual(
+        s.map((x) => [x.path, x.startLine, x.endLine, x.text]),
+        [
+          ['src/a.ts', 2, 3, 'two\nthree'],
+          ['b.py', 2, 3, 'y = 2\n'],
+        ],
+      );
     } finally {
       t.cleanup();
     }
@@ -199,7 +280,10 @@ describe('readHits: the one way a hit becomes text', () => {
       writeTree(t.dir, { 'big.ts': Array.from({ length: 300 }, (_, i) => line(i + 1)).join('\n') + '\n' });
       const hit = { path: 'big.ts', startLine: 11, endLine: 290, symbol: null, language: 'typescript', score: 0.5 };
       const [s] = await sourcesFor(t.dir, [hit]);
-      assert.ok(s!.text.length <= MAX_SOURCE_CHARS && s!.text.length > MAX_SOURCE_CHARS - line(1).length - 1, `${s!.text.length} characters`);
+      assert.ok(
+        s!.text.length <= MAX_SOURCE_CHARS && s!.text.length > MAX_SOURCE_CHARS - line(1).length - 1,
+        `${s!.text.length} characters`,
+      );
       assert.ok(s!.endLine < 290);
       assert.equal(s!.text.split('\n').length, s!.endLine - 11 + 1);
       assert.equal(s!.text.split('\n').at(-1), line(s!.endLine), 'ends with a whole line');
@@ -229,7 +313,11 @@ describe('StopMatcher', () => {
   }
 
   test('cuts before a stop string split across pieces, holding back only a possible start', () => {
-    assert.deepEqual(run([' tiny'], ['Hello', ' from', ' the', ' t', 'iny', ' model']), { shown: ['Hello', ' from', ' the'], stopped: true, rest: '' });
+    assert.deepEqual(run([' tiny'], ['Hello', ' from', ' the', ' t', 'iny', ' model']), {
+      shown: ['Hello', ' from', ' the'],
+      stopped: true,
+      rest: '',
+    });
     assert.deepEqual(run(['</s>', 'END'], ['a <', '/x', ' E', 'N', 'D!']), { shown: ['a ', '</x', ' '], stopped: true, rest: '' });
     assert.deepEqual(run(['STOP'], ['ends with ST']), { shown: ['ends with '], stopped: false, rest: 'ST' });
     assert.deepEqual(run([], ['as ', 'is']), { shown: ['as ', 'is'], stopped: false, rest: '' });

@@ -50,7 +50,13 @@ describe('loupe ask without an answer model (real process)', () => {
     // The best passage first, with its lines quoted under the heading.
     assert.match(r.out, /\n\[1\] src\/config\.ts:\d+-\d+ {2}parseConfigFile {2}\(score \d\.\d{3}\)\n {6}\S/);
     assert.match(r.out, /How to get answers:/);
-    for (const needle of ['Ollama', 'LM Studio', 'llama-server', '--llm openai --llm-url', 'loupe models install qwen2.5-coder-1.5b-instruct --from <file.gguf>']) {
+    for (const needle of [
+      'Ollama',
+      'LM Studio',
+      'llama-server',
+      '--llm openai --llm-url',
+      'loupe models install qwen2.5-coder-1.5b-instruct --from <file.gguf>',
+    ]) {
       assert.ok(r.out.includes(needle), `missing ${needle}:\n${r.out}`);
     }
     const j = loupe('ask', root, 'how is the config file parsed?', '--json', '--model', bert, '--llm', 'llama', '--cpu');
@@ -88,17 +94,36 @@ describe('loupe ask without an answer model (real process)', () => {
     // Answer models are never downloaded by Loupe: install without --from says where to get the file.
     const noFrom = loupe('models', 'install', 'qwen2.5-coder-1.5b-instruct');
     assert.equal(noFrom.code, 1);
-    assert.match(noFrom.err, /is an answer model: download qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf from https:\/\/huggingface\.co\/.*--from <file\.gguf>/);
+    assert.match(
+      noFrom.err,
+      /is an answer model: download qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf from https:\/\/huggingface\.co\/.*--from <file\.gguf>/,
+    );
     // Installing a GGUF from a file (here the generated tiny LLaMA standing in for the real one).
     const inst = loupe('models', 'install', 'qwen2.5-coder-1.5b-instruct', '--from', tinyLlama);
     assert.equal(inst.code, 0, inst.err);
     assert.match(inst.out, /Qwen2\.5-Coder-1\.5B-Instruct installed: /);
     const json = JSON.parse(loupe('models', 'list', '--json').out) as { id: string; kind: string; installed: unknown }[];
     assert.ok(json.find((m) => m.id === 'qwen2.5-coder-1.5b-instruct' && m.kind === 'chat')!.installed);
-    assert.ok(json.filter((m) => m.kind === 'embedding').every((m) => !m.installed), 'an answer model is not listed as an embedding model');
+    assert.ok(
+      json.filter((m) => m.kind === 'embedding').every((m) => !m.installed),
+      'an answer model is not listed as an embedding model',
+    );
     // `ask` now answers with it by default, and by id.
     for (const extra of [[], ['--llm-model', 'qwen2.5-coder-1.5b-instruct']]) {
-      const a = loupe('ask', root, 'how is the config file parsed?', '--json', '--model', bert, '--llm', 'llama', '--cpu', '--max-tokens', '32', ...extra);
+      const a = loupe(
+        'ask',
+        root,
+        'how is the config file parsed?',
+        '--json',
+        '--model',
+        bert,
+        '--llm',
+        'llama',
+        '--cpu',
+        '--max-tokens',
+        '32',
+        ...extra,
+      );
       assert.equal(a.code, 0, a.err);
       const o = JSON.parse(a.out) as { answer: string; model: { kind: string } };
       assert.equal(o.model.kind, 'llama');

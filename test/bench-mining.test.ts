@@ -11,11 +11,25 @@ import { assignHalves, loadMinedSet, MINED_CORPORA } from './bench/quality/mine.
 after(() => disposeMining());
 
 /** The lines of `text` from a mined definition. */
-const linesOf = (text: string, d: { startLine: number; endLine: number }) => text.split('\n').slice(d.startLine - 1, d.endLine).join('\n');
+const linesOf = (text: string, d: { startLine: number; endLine: number }) =>
+  text
+    .split('\n')
+    .slice(d.startLine - 1, d.endLine)
+    .join('\n');
 
 describe('mineFile', () => {
   test('Go: the comment above a function leaves the copy; the target is the function there', async () => {
-    const src = ['package p', '', '// Sum adds the numbers.', '// Longer text.', 'func Sum(xs []int) int {', '\t// inside stays', '\treturn 0', '}', ''].join('\n');
+    const src = [
+      'package p',
+      '',
+      '// Sum adds the numbers.',
+      '// Longer text.',
+      'func Sum(xs []int) int {',
+      '\t// inside stays',
+      '\treturn 0',
+      '}',
+      '',
+    ].join('\n');
     const m = await mineFile(src, 'go');
     assert.ok(!m.stripped.includes('adds the numbers'));
     assert.ok(m.stripped.includes('// inside stays'));
@@ -25,7 +39,21 @@ describe('mineFile', () => {
   });
 
   test('Python: docstrings go (a body left empty gets pass); decorators belong to the target', async () => {
-    const src = ['"""Module doc."""', '', '@cache', 'def area(r):', '    """Compute the area of a circle.', '', '    Args: r', '    """', '    return 3.14 * r * r', '', 'def stub():', '    """Nothing here at all."""', ''].join('\n');
+    const src = [
+      '"""Module doc."""',
+      '',
+      '@cache',
+      'def area(r):',
+      '    """Compute the area of a circle.',
+      '',
+      '    Args: r',
+      '    """',
+      '    return 3.14 * r * r',
+      '',
+      'def stub():',
+      '    """Nothing here at all."""',
+      '',
+    ].join('\n');
     const m = await mineFile(src, 'python');
     assert.ok(!m.stripped.includes('"""'));
     const area = m.defs.find((x) => x.name === 'area')!;
@@ -36,7 +64,23 @@ describe('mineFile', () => {
   });
 
   test('JavaScript: JSDoc (also across one blank line and on fields) leaves; line comments above a definition too', async () => {
-    const src = ['/**', ' * Parses the {@link Config} file. More text.', ' * @param p path', ' */', '', 'export function parse(p) {', '  return p;', '}', 'class A {', '  /** the field */', '  x = 1;', '  // helper', '  run() { return 1; }', '}', ''].join('\n');
+    const src = [
+      '/**',
+      ' * Parses the {@link Config} file. More text.',
+      ' * @param p path',
+      ' */',
+      '',
+      'export function parse(p) {',
+      '  return p;',
+      '}',
+      'class A {',
+      '  /** the field */',
+      '  x = 1;',
+      '  // helper',
+      '  run() { return 1; }',
+      '}',
+      '',
+    ].join('\n');
     const m = await mineFile(src, 'javascript');
     assert.ok(!/Parses|the field|helper/.test(m.stripped));
     const d = m.defs.find((x) => x.name === 'parse')!;
@@ -46,7 +90,14 @@ describe('mineFile', () => {
   });
 
   test('Rust: /// docs above attributes leave; the attribute stays', async () => {
-    const src = ['/// Returns the `len` of [`Vec`], e.g. zero.', '#[inline]', 'pub fn size(v: &Vec<u8>) -> usize {', '    v.len()', '}', ''].join('\n');
+    const src = [
+      '/// Returns the `len` of [`Vec`], e.g. zero.',
+      '#[inline]',
+      'pub fn size(v: &Vec<u8>) -> usize {',
+      '    v.len()',
+      '}',
+      '',
+    ].join('\n');
     const m = await mineFile(src, 'rust');
     assert.equal(m.stripped, '#[inline]\npub fn size(v: &Vec<u8>) -> usize {\n    v.len()\n}\n');
     const d = m.defs[0];

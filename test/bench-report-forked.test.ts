@@ -20,7 +20,11 @@ describe(`runBenchForked (${workerScript ? 'dist/bench-worker.mjs' : 'compiled w
     const { dir, cleanup } = tempDir();
     try {
       const progress: BenchProgress[] = [];
-      const r = await runBenchForked({ quick: true, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, reportPath: path.join(dir, 'r.html') }, (p) => progress.push(p), { workerScript });
+      const r = await runBenchForked(
+        { quick: true, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, reportPath: path.join(dir, 'r.html') },
+        (p) => progress.push(p),
+        { workerScript },
+      );
       assert.equal(r.results.model.name, 'loupe-tiny-bert');
       assert.ok(r.results.sanity.norms.ok);
       assert.equal(r.results.answer.status, 'not-measured');
@@ -38,16 +42,23 @@ describe(`runBenchForked (${workerScript ? 'dist/bench-worker.mjs' : 'compiled w
     const ac = new AbortController();
     const steps: string[] = [];
     await assert.rejects(
-      runBenchForked({ quick: true, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 }, (p) => {
-        steps.push(p.step);
-        if (p.step === 'throughput') ac.abort();
-      }, { workerScript, signal: ac.signal }),
+      runBenchForked(
+        { quick: true, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
+        (p) => {
+          steps.push(p.step);
+          if (p.step === 'throughput') ac.abort();
+        },
+        { workerScript, signal: ac.signal },
+      ),
       (e: Error) => e.name === 'AbortError',
     );
     assert.ok(!steps.includes('report'), steps.join(','));
   });
 
   test('a missing model is a clear error from the child', async () => {
-    await assert.rejects(runBenchForked({ quick: true, modelPath: '/nonexistent/m.gguf' }, undefined, { workerScript }), /Model file not found: \/nonexistent\/m\.gguf/);
+    await assert.rejects(
+      runBenchForked({ quick: true, modelPath: '/nonexistent/m.gguf' }, undefined, { workerScript }),
+      /Model file not found: \/nonexistent\/m\.gguf/,
+    );
   });
 });

@@ -42,7 +42,9 @@ async function checkInChromium(file: string, shot: string): Promise<PageCheck> {
     const requests: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    page.on('request', (r) => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:')) requests.push(r.url());
+    });
     await page.goto(`file://${file}`);
     // Page code as strings: this project compiles without the DOM library.
     await page.waitForFunction("document.body.hasAttribute('data-charts')", undefined, { timeout: 20_000 });
@@ -52,7 +54,9 @@ async function checkInChromium(file: string, shot: string): Promise<PageCheck> {
       for (let i = 3; i < img.length; i += 4) if (img[i] !== 0) painted++;
       return { id: c.id, width: c.width, height: c.height, painted };
     })`);
-    const notMeasured = await page.evaluate<string[]>(`Array.from(document.querySelectorAll('[data-status="not-measured"]')).map((e) => e.id)`);
+    const notMeasured = await page.evaluate<string[]>(
+      `Array.from(document.querySelectorAll('[data-status="not-measured"]')).map((e) => e.id)`,
+    );
     mkdirSync(path.dirname(shot), { recursive: true });
     await page.screenshot({ path: shot, fullPage: true });
     return { charts, errors, requests, notMeasured };
@@ -61,7 +65,8 @@ async function checkInChromium(file: string, shot: string): Promise<PageCheck> {
   }
 }
 
-const noChromium = !existsSync(CHROMIUM) && `Chromium not installed at ${CHROMIUM} (apt-get install -y chromium); the page test needs a real browser`;
+const noChromium =
+  !existsSync(CHROMIUM) && `Chromium not installed at ${CHROMIUM} (apt-get install -y chromium); the page test needs a real browser`;
 
 describe('loupe bench --quick (tiny BERT, tiny LLaMA)', () => {
   let tmp: { dir: string; cleanup: () => void };
@@ -77,19 +82,32 @@ describe('loupe bench --quick (tiny BERT, tiny LLaMA)', () => {
     const chat = existsSync(llm) ? llm : path.join(tmp.dir, 'tiny-llama.gguf');
     if (!existsSync(chat)) writeTinyLlama(chat);
     const contention = path.join(tmp.dir, 'contention.json');
-    writeFileSync(contention, JSON.stringify({ benchmark: 'contention', date: '2026-11-22T00:00:00Z', frontier: [{ setting: 'back-off off', workloadKept: 0.5, loupeSpeed: 0.9 }, { setting: 'default', workloadKept: 0.85, loupeSpeed: 0.3 }] }));
+    writeFileSync(
+      contention,
+      JSON.stringify({
+        benchmark: 'contention',
+        date: '2026-11-22T00:00:00Z',
+        frontier: [
+          { setting: 'back-off off', workloadKept: 0.5, loupeSpeed: 0.9 },
+          { setting: 'default', workloadKept: 0.85, loupeSpeed: 0.3 },
+        ],
+      }),
+    );
     const t0 = performance.now();
-    const out = await runBench({
-      quick: true,
-      modelPath: tinyBertPath(),
-      gpu: false,
-      contexts: 2,
-      threadsPerContext: 1,
-      answerModel: { provider: 'llama', model: chat, threads: 1, gpu: false },
-      contentionFile: contention,
-      jsonPath: path.join(tmp.dir, 'out', 'bench.json'),
-      reportPath: path.join(tmp.dir, 'out', 'report.html'),
-    }, (p) => progress.push(p));
+    const out = await runBench(
+      {
+        quick: true,
+        modelPath: tinyBertPath(),
+        gpu: false,
+        contexts: 2,
+        threadsPerContext: 1,
+        answerModel: { provider: 'llama', model: chat, threads: 1, gpu: false },
+        contentionFile: contention,
+        jsonPath: path.join(tmp.dir, 'out', 'bench.json'),
+        reportPath: path.join(tmp.dir, 'out', 'report.html'),
+      },
+      (p) => progress.push(p),
+    );
     seconds = (performance.now() - t0) / 1000;
     results = out.results;
     reportPath = out.reportPath!;
@@ -118,8 +136,14 @@ describe('loupe bench --quick (tiny BERT, tiny LLaMA)', () => {
 
   test('sweeps, FLOPs and roofline figures are consistent with the model', () => {
     const shape = results.model.shape!;
-    assert.deepEqual({ layers: shape.layers, hidden: shape.hidden, feedForward: shape.feedForward, heads: shape.heads }, { layers: 1, hidden: 256, feedForward: 256, heads: 4 });
-    assert.deepEqual(results.sweeps.batch.map((p) => p.batchSize), [8, 16, 32, 64]);
+    assert.deepEqual(
+      { layers: shape.layers, hidden: shape.hidden, feedForward: shape.feedForward, heads: shape.heads },
+      { layers: 1, hidden: 256, feedForward: 256, heads: 4 },
+    );
+    assert.deepEqual(
+      results.sweeps.batch.map((p) => p.batchSize),
+      [8, 16, 32, 64],
+    );
     assert.equal(results.recommendations.batchSize, recommendBatchSize(results.sweeps.batch));
     const lens = results.sweeps.seqLen.map((p) => p.tokens);
     assert.equal(lens[lens.length - 1], results.model.maxTokens);
@@ -137,7 +161,10 @@ describe('loupe bench --quick (tiny BERT, tiny LLaMA)', () => {
     assert.equal(results.sweeps.dimension[0].dims, 256);
     assert.ok(results.sweeps.dimension.every((d, i) => i === 0 || d.vectorBytes < results.sweeps.dimension[i - 1].vectorBytes));
     assert.ok(results.throughput.tokensPerSec > 0 && results.latency.singleText.n === 30);
-    assert.ok('speedup' in results.cache && results.cache.embeddedOnCachedRun === 0 && results.cache.speedup > 1, JSON.stringify(results.cache));
+    assert.ok(
+      'speedup' in results.cache && results.cache.embeddedOnCachedRun === 0 && results.cache.speedup > 1,
+      JSON.stringify(results.cache),
+    );
   });
 
   test('the answer model is measured: prompt, generation, 1/2/4 parallel requests', () => {
@@ -145,7 +172,10 @@ describe('loupe bench --quick (tiny BERT, tiny LLaMA)', () => {
     if (results.answer.status !== 'measured') return;
     assert.equal(results.answer.name, 'loupe-tiny-llama');
     assert.ok(results.answer.promptTokensPerSec > 0 && results.answer.generatedTokens > 0);
-    assert.deepEqual(results.answer.parallel.map((p) => p.requests), [1, 2, 4]);
+    assert.deepEqual(
+      results.answer.parallel.map((p) => p.requests),
+      [1, 2, 4],
+    );
     assert.ok(results.answer.parallel.every((p) => p.tokens >= p.requests));
   });
 
@@ -167,7 +197,16 @@ describe('loupe bench --quick (tiny BERT, tiny LLaMA)', () => {
     assert.deepEqual(page.errors, []);
     assert.deepEqual(page.requests, []);
     const expected = expectedCharts(results);
-    assert.deepEqual(expected, ['chart-batch', 'chart-seqlen', 'chart-roofline', 'chart-dimension', 'chart-cohesion', 'chart-cache', 'chart-parallel', 'chart-contention']);
+    assert.deepEqual(expected, [
+      'chart-batch',
+      'chart-seqlen',
+      'chart-roofline',
+      'chart-dimension',
+      'chart-cohesion',
+      'chart-cache',
+      'chart-parallel',
+      'chart-contention',
+    ]);
     assert.deepEqual(page.charts.map((c) => c.id).sort(), [...expected].sort());
     for (const c of page.charts) {
       assert.ok(c.width > 200 && c.height > 100, `${c.id} is ${c.width}×${c.height}`);
@@ -178,55 +217,64 @@ describe('loupe bench --quick (tiny BERT, tiny LLaMA)', () => {
     assert.ok(existsSync(shot));
   });
 
-  test('the charts take the VS Code theme\'s colours, and are redrawn in the new ones when the theme changes', { skip: noChromium }, async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      // As a VS Code webview starts: the theme's variables on <html>, its kind as the body's class.
-      await page.addInitScript(`document.addEventListener('DOMContentLoaded', () => {
+  test(
+    "the charts take the VS Code theme's colours, and are redrawn in the new ones when the theme changes",
+    { skip: noChromium },
+    async () => {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        // As a VS Code webview starts: the theme's variables on <html>, its kind as the body's class.
+        await page.addInitScript(`document.addEventListener('DOMContentLoaded', () => {
         document.documentElement.style.setProperty('--vscode-charts-green', '#00aa00');
         document.documentElement.style.setProperty('--vscode-editor-foreground', '#111111');
         document.body.classList.add('vscode-light');
       }, { capture: true });`);
-      await page.goto(`file://${reportPath}`);
-      await page.waitForFunction("document.body.hasAttribute('data-charts')", undefined, { timeout: 20_000 });
-      // Page code as strings: this project compiles without the DOM library.
-      const colours = () => page.evaluate<{ bar: string; text: string; id: number }>(`(() => {
+        await page.goto(`file://${reportPath}`);
+        await page.waitForFunction("document.body.hasAttribute('data-charts')", undefined, { timeout: 20_000 });
+        // Page code as strings: this project compiles without the DOM library.
+        const colours = () =>
+          page.evaluate<{ bar: string; text: string; id: number }>(`(() => {
         const c = window.__loupeCharts['chart-cohesion'];
         return { bar: c.data.datasets[0].backgroundColor, text: c.options.color, id: c.id };
       })()`);
-      /** Polls `test` (page.waitForFunction would evaluate strings in the page, which its CSP forbids). */
-      const until = async (test: () => Promise<boolean>, what: string) => {
-        const deadline = Date.now() + 5_000;
-        while (!(await test())) {
-          assert.ok(Date.now() < deadline, `${what} within 5 s`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      };
-      // The variables may land after the first drawing (a webview sets them as it loads): that redraws too.
-      await until(async () => (await colours()).bar === '#00aa00', 'the theme\'s chart colour');
-      const light = await colours();
-      assert.equal(light.bar, '#00aa00', 'the theme\'s chart colour');
-      assert.equal(light.text, '#111111', 'the theme\'s text colour');
-      // The user switches to a dark theme: VS Code rewrites the variables and the body's class.
-      await page.evaluate(`(() => {
+        /** Polls `test` (page.waitForFunction would evaluate strings in the page, which its CSP forbids). */
+        const until = async (test: () => Promise<boolean>, what: string) => {
+          const deadline = Date.now() + 5_000;
+          while (!(await test())) {
+            assert.ok(Date.now() < deadline, `${what} within 5 s`);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        };
+        // The variables may land after the first drawing (a webview sets them as it loads): that redraws too.
+        await until(async () => (await colours()).bar === '#00aa00', "the theme's chart colour");
+        const light = await colours();
+        assert.equal(light.bar, '#00aa00', "the theme's chart colour");
+        assert.equal(light.text, '#111111', "the theme's text colour");
+        // The user switches to a dark theme: VS Code rewrites the variables and the body's class.
+        await page.evaluate(`(() => {
         document.documentElement.style.setProperty('--vscode-charts-green', '#55ff55');
         document.documentElement.style.setProperty('--vscode-editor-foreground', '#eeeeee');
         document.body.classList.replace('vscode-light', 'vscode-dark');
       })()`);
-      await until(async () => (await colours()).id !== light.id, 'a redraw');
-      const dark = await colours();
-      assert.equal(dark.bar, '#55ff55');
-      assert.equal(dark.text, '#eeeeee');
-      assert.deepEqual((await page.getAttribute('body', 'data-charts'))!.split(' ').sort(), expectedCharts(results).sort(), 'every chart drawn again');
-      assert.deepEqual(errors, []);
-    } finally {
-      await browser.close();
-    }
-  });
+        await until(async () => (await colours()).id !== light.id, 'a redraw');
+        const dark = await colours();
+        assert.equal(dark.bar, '#55ff55');
+        assert.equal(dark.text, '#eeeeee');
+        assert.deepEqual(
+          (await page.getAttribute('body', 'data-charts'))!.split(' ').sort(),
+          expectedCharts(results).sort(),
+          'every chart drawn again',
+        );
+        assert.deepEqual(errors, []);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 
   test('unmeasured sections say why; hostile text is escaped', { skip: noChromium }, async () => {
     const r: BenchResults = {
@@ -254,10 +302,19 @@ describe('comparing runs', () => {
     const earlier = parseBenchResults(JSON.parse(readFileSync(committed, 'utf8')), committed);
     assert.equal(earlier.model.name, 'all-MiniLM-L6-v2');
     assert.throws(() => parseBenchResults({ schema: 'other' }, 'x.json'), /x\.json is not a loupe bench result/);
-    const fast = { ...runSummary(earlier), model: 'fast-model', chunksPerSec: earlier.throughput.chunksPerSec * 10, cohesionGap: 0.5, nearestSameCategory: 0.25 };
+    const fast = {
+      ...runSummary(earlier),
+      model: 'fast-model',
+      chunksPerSec: earlier.throughput.chunksPerSec * 10,
+      cohesionGap: 0.5,
+      nearestSameCategory: 0.25,
+    };
     const rows = [runSummary(earlier), fast];
     // The 1-NN accuracy decides (the larger cosine gap of fast-model does not).
-    assert.match(compareLines(rows)[0], /^Fastest of the compared runs: fast-model .* best topic separation: all-MiniLM-L6-v2 \(nearest snippet in the same topic for 85 % vs 25 %\)/);
+    assert.match(
+      compareLines(rows)[0],
+      /^Fastest of the compared runs: fast-model .* best topic separation: all-MiniLM-L6-v2 \(nearest snippet in the same topic for 85 % vs 25 %\)/,
+    );
     assert.deepEqual(compareLines([rows[0]]), []);
     const html = renderReport({ ...earlier, comparison: rows }, loadReportAssets(), 'bm9uY2Vub25jZQ');
     assert.ok(/<h2>Compared runs<\/h2>\s*<table>.*this run.*fast-model/s.test(html), 'comparison table in the report');
@@ -275,7 +332,10 @@ describe('loupe bench CLI', () => {
     const badN = spawnSync(process.execPath, [BIN, 'bench', '--contexts', '0'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(badN.status, 2, 'a bad number is a usage error');
     assert.match(badN.stderr, /--contexts must be a positive integer/);
-    const missing = spawnSync(process.execPath, [BIN, 'bench', '--model', '/nonexistent/model.gguf'], { encoding: 'utf8', timeout: 60_000 });
+    const missing = spawnSync(process.execPath, [BIN, 'bench', '--model', '/nonexistent/model.gguf'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /Model file not found: \/nonexistent\/model\.gguf/);
   });

@@ -16,7 +16,10 @@ const ROUNDS = Number(process.env.LOUPE_CANCEL_ROUNDS ?? 30);
 
 function indexThenSigint(root: string, delayMs: number): Promise<{ code: number | null; signal: string | null; err: string }> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, 'index', root, '--rebuild', ...modelArgs()], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOUPE_BACKOFF: '0' } });
+    const c = spawn(process.execPath, [BIN, 'index', root, '--rebuild', ...modelArgs()], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOUPE_BACKOFF: '0' },
+    });
     let err = '';
     c.stderr.on('data', (d: Buffer) => (err += d));
     // The delay counts from when the writer holds the store (the model is loaded, the handler set),
@@ -46,7 +49,12 @@ describe('Ctrl-C during loupe index (real CLI)', () => {
     ({ dir: root, cleanup } = tempDir('loupe-cancel-'));
     writeTree(root, SAMPLE_PROJECT);
     for (let i = 0; i < 80; i++) {
-      writeFileSync(path.join(root, `gen${i}.ts`), Array.from({ length: 6 }, (_, j) => `export function step${i}_${j}(x: number): number {\n  return x * ${i + j} - ${j};\n}\n`).join('\n'));
+      writeFileSync(
+        path.join(root, `gen${i}.ts`),
+        Array.from({ length: 6 }, (_, j) => `export function step${i}_${j}(x: number): number {\n  return x * ${i + j} - ${j};\n}\n`).join(
+          '\n',
+        ),
+      );
     }
     const ix = await runCli(['index', root, ...modelArgs()]);
     assert.equal(ix.code, 0, ix.err);
@@ -64,7 +72,10 @@ describe('Ctrl-C during loupe index (real CLI)', () => {
       const key = r.signal ?? String(r.code);
       codes[key] = (codes[key] ?? 0) + 1;
       assert.notEqual(r.signal, 'SIGSEGV', `round ${i} (${delay} ms): SIGSEGV\n${r.err.slice(-500)}`);
-      assert.ok(r.code === 130 || r.code === 0 || r.signal === 'SIGINT', `round ${i} (${delay} ms): code ${r.code} signal ${r.signal}\n${r.err.slice(-800)}`);
+      assert.ok(
+        r.code === 130 || r.code === 0 || r.signal === 'SIGINT',
+        `round ${i} (${delay} ms): code ${r.code} signal ${r.signal}\n${r.err.slice(-800)}`,
+      );
       if (r.code === 130) assert.match(r.err, /indexing cancelled/);
     }
     process.stdout.write(`# cancel: ${ROUNDS} SIGINTs: ${JSON.stringify(codes)}\n`);

@@ -40,7 +40,10 @@ function assertWellFormed(text: string, chunks: Chunk[], overlap = 0, exactText 
   let prevEnd = 0;
   for (const c of chunks) {
     assert.ok(c.startLine >= 1 && c.endLine <= lines.length && c.startLine <= c.endLine, `range ${c.startLine}-${c.endLine}`);
-    assert.ok(c.startLine > prevEnd - overlap, `chunk ${c.startLine}-${c.endLine} overlaps previous ending at ${prevEnd} by more than ${overlap}`);
+    assert.ok(
+      c.startLine > prevEnd - overlap,
+      `chunk ${c.startLine}-${c.endLine} overlaps previous ending at ${prevEnd} by more than ${overlap}`,
+    );
     prevEnd = c.endLine;
     if (exactText) assert.equal(c.text, lines.slice(c.startLine - 1, c.endLine).join('\n'));
     for (let i = c.startLine; i <= c.endLine; i++) covered[i] = true;
@@ -58,32 +61,147 @@ function find(chunks: Chunk[], symbol: string): Chunk {
 const EXPECTED: Record<string, { language: string; chunks: [string, number, number][] }> = {
   'sample.ts': {
     language: 'typescript',
-    chunks: [['Library', 6, 9], ['Library.constructor', 11, 15], ['Library.add', 17, 24], ['Library.list', 26, 32], ['Shelf', 34, 37], ['loadLibrary', 39, 46], ['countWords', 48, 53]],
+    chunks: [
+      ['Library', 6, 9],
+      ['Library.constructor', 11, 15],
+      ['Library.add', 17, 24],
+      ['Library.list', 26, 32],
+      ['Shelf', 34, 37],
+      ['loadLibrary', 39, 46],
+      ['countWords', 48, 53],
+    ],
   },
-  'sample.tsx': { language: 'tsx', chunks: [['BookList', 8, 16], ['Shelf', 18, 32]] },
-  'sample.jsx': { language: 'javascript', chunks: [['BookList', 1, 10], ['Shelf.constructor', 13, 18], ['Shelf.toggle', 20, 25], ['Shelf.render', 27, 32]] },
+  'sample.tsx': {
+    language: 'tsx',
+    chunks: [
+      ['BookList', 8, 16],
+      ['Shelf', 18, 32],
+    ],
+  },
+  'sample.jsx': {
+    language: 'javascript',
+    chunks: [
+      ['BookList', 1, 10],
+      ['Shelf.constructor', 13, 18],
+      ['Shelf.toggle', 20, 25],
+      ['Shelf.render', 27, 32],
+    ],
+  },
   'sample.py': {
     language: 'python',
-    chunks: [['Library', 7, 10], ['Library.__init__', 12, 16], ['Library.normalize', 18, 23], ['Library.add', 25, 30], ['load_library.clean', 36, 40]],
+    chunks: [
+      ['Library', 7, 10],
+      ['Library.__init__', 12, 16],
+      ['Library.normalize', 18, 23],
+      ['Library.add', 25, 30],
+      ['load_library.clean', 36, 40],
+    ],
   },
-  'sample.go': { language: 'go', chunks: [['Library', 8, 12], ['Library.Add', 14, 23], ['Library.Count', 25, 30], ['NewLibrary', 32, 38]] },
-  'sample.rs': { language: 'rust', chunks: [['Library', 1, 9], ['Library.new', 12, 17], ['Library.add', 19, 26], ['load_library', 37, 43]] },
-  'Sample.java': { language: 'java', chunks: [['Library', 6, 9], ['Library.Library', 11, 16], ['Library.add', 18, 25], ['Library.countWords', 27, 33], ['Shelf', 35, 38]] },
-  'sample.c': { language: 'c', chunks: [['library', 1, 11], ['library_add', 13, 21], ['library_name', 23, 29], ['main', 31, 38]] },
-  'sample.cpp': { language: 'cpp', chunks: [['Library', 7, 9], ['Library.Library', 10, 15], ['Library.add', 17, 23], ['Library.size', 33, 40], ['countWords', 42, 47]] },
-  'Sample.cs': { language: 'csharp', chunks: [['Library', 6, 10], ['Library.Library', 12, 17], ['Library.Add', 19, 28], ['Words', 30, 40]] },
-  'sample.rb': { language: 'ruby', chunks: [['Library', 5, 7], ['Library.initialize', 9, 14], ['Library.add', 16, 22], ['Library.load', 24, 30], ['count_words', 32, 37]] },
-  'sample.php': { language: 'php', chunks: [['Library', 7, 10], ['Library.__construct', 12, 17], ['Library.add', 19, 27], ['count_words', 29, 35]] },
+  'sample.go': {
+    language: 'go',
+    chunks: [
+      ['Library', 8, 12],
+      ['Library.Add', 14, 23],
+      ['Library.Count', 25, 30],
+      ['NewLibrary', 32, 38],
+    ],
+  },
+  'sample.rs': {
+    language: 'rust',
+    chunks: [
+      ['Library', 1, 9],
+      ['Library.new', 12, 17],
+      ['Library.add', 19, 26],
+      ['load_library', 37, 43],
+    ],
+  },
+  'Sample.java': {
+    language: 'java',
+    chunks: [
+      ['Library', 6, 9],
+      ['Library.Library', 11, 16],
+      ['Library.add', 18, 25],
+      ['Library.countWords', 27, 33],
+      ['Shelf', 35, 38],
+    ],
+  },
+  'sample.c': {
+    language: 'c',
+    chunks: [
+      ['library', 1, 11],
+      ['library_add', 13, 21],
+      ['library_name', 23, 29],
+      ['main', 31, 38],
+    ],
+  },
+  'sample.cpp': {
+    language: 'cpp',
+    chunks: [
+      ['Library', 7, 9],
+      ['Library.Library', 10, 15],
+      ['Library.add', 17, 23],
+      ['Library.size', 33, 40],
+      ['countWords', 42, 47],
+    ],
+  },
+  'Sample.cs': {
+    language: 'csharp',
+    chunks: [
+      ['Library', 6, 10],
+      ['Library.Library', 12, 17],
+      ['Library.Add', 19, 28],
+      ['Words', 30, 40],
+    ],
+  },
+  'sample.rb': {
+    language: 'ruby',
+    chunks: [
+      ['Library', 5, 7],
+      ['Library.initialize', 9, 14],
+      ['Library.add', 16, 22],
+      ['Library.load', 24, 30],
+      ['count_words', 32, 37],
+    ],
+  },
+  'sample.php': {
+    language: 'php',
+    chunks: [
+      ['Library', 7, 10],
+      ['Library.__construct', 12, 17],
+      ['Library.add', 19, 27],
+      ['count_words', 29, 35],
+    ],
+  },
 };
 
 describe('languages', () => {
   test('extension table', () => {
     const cases: [string, string][] = [
-      ['a/b.ts', 'typescript'], ['x.mts', 'typescript'], ['x.tsx', 'tsx'], ['x.js', 'javascript'], ['x.jsx', 'javascript'],
-      ['x.mjs', 'javascript'], ['x.cjs', 'javascript'], ['x.py', 'python'], ['x.go', 'go'], ['x.rs', 'rust'],
-      ['X.java', 'java'], ['x.c', 'c'], ['x.h', 'c'], ['x.cc', 'cpp'], ['x.hpp', 'cpp'], ['X.cs', 'csharp'],
-      ['x.rb', 'ruby'], ['Rakefile', 'ruby'], ['x.php', 'php'], ['README.md', 'text'], ['x.json', 'text'],
-      ['Makefile', 'text'], ['.ts', 'text'], ['dir.ts/file', 'text'], ['C:\\src\\A.TS', 'typescript'],
+      ['a/b.ts', 'typescript'],
+      ['x.mts', 'typescript'],
+      ['x.tsx', 'tsx'],
+      ['x.js', 'javascript'],
+      ['x.jsx', 'javascript'],
+      ['x.mjs', 'javascript'],
+      ['x.cjs', 'javascript'],
+      ['x.py', 'python'],
+      ['x.go', 'go'],
+      ['x.rs', 'rust'],
+      ['X.java', 'java'],
+      ['x.c', 'c'],
+      ['x.h', 'c'],
+      ['x.cc', 'cpp'],
+      ['x.hpp', 'cpp'],
+      ['X.cs', 'csharp'],
+      ['x.rb', 'ruby'],
+      ['Rakefile', 'ruby'],
+      ['x.php', 'php'],
+      ['README.md', 'text'],
+      ['x.json', 'text'],
+      ['Makefile', 'text'],
+      ['.ts', 'text'],
+      ['dir.ts/file', 'text'],
+      ['C:\\src\\A.TS', 'typescript'],
     ];
     for (const [p, lang] of cases) assert.equal(languageForPath(p), lang, p);
     assert.equal(chunker.languageFor('src/x.py'), 'python');
@@ -109,7 +227,12 @@ describe('syntax-aware chunks per language', () => {
   }
 
   test('every fixture in the folder is checked', () => {
-    assert.deepEqual(readdirSync(fixtures).filter((f) => !f.endsWith('.md')).sort(), Object.keys(EXPECTED).sort());
+    assert.deepEqual(
+      readdirSync(fixtures)
+        .filter((f) => !f.endsWith('.md'))
+        .sort(),
+      Object.keys(EXPECTED).sort(),
+    );
   });
 });
 
@@ -119,7 +242,16 @@ describe('splitting and merging', () => {
     for (let i = 0; i < 80; i++) {
       body.push(`  if (value > ${i}) {`, `    total += compute(${i}, value);`, `    log('step ${i}');`, '  }');
     }
-    const text = ['import { compute, log } from "./x";', '', 'export function huge(value: number): number {', '  let total = 0;', ...body, '  return total;', '}', ''].join('\n');
+    const text = [
+      'import { compute, log } from "./x";',
+      '',
+      'export function huge(value: number): number {',
+      '  let total = 0;',
+      ...body,
+      '  return total;',
+      '}',
+      '',
+    ].join('\n');
     const chunks = await chunker.chunkFile('huge.ts', text);
     assertWellFormed(text, chunks);
     const parts = chunks.filter((c) => c.symbol === 'huge');
@@ -134,13 +266,30 @@ describe('splitting and merging', () => {
   });
 
   test('a large class: methods become chunks, the class chunk keeps header and fields', async () => {
-    const methods = Array.from({ length: 4 }, (_, i) => [`  method${i}(x: number): number {`, '    const a = x + 1;', '    const b = a * 2;', '    const c = b - 3;', '    return a + b + c;', '  }', ''].join('\n'));
+    const methods = Array.from({ length: 4 }, (_, i) =>
+      [
+        `  method${i}(x: number): number {`,
+        '    const a = x + 1;',
+        '    const b = a * 2;',
+        '    const c = b - 3;',
+        '    return a + b + c;',
+        '  }',
+        '',
+      ].join('\n'),
+    );
     const text = ['class Big {', '  private a = 1;', '  private b = 2;', '', ...methods, '}', ''].join('\n');
     const chunks = await chunker.chunkFile('big.ts', text);
     assertWellFormed(text, chunks);
-    assert.deepEqual(chunks.map((c) => [c.symbol, c.startLine, c.endLine]), [
-      ['Big', 1, 3], ['Big.method0', 5, 10], ['Big.method1', 12, 17], ['Big.method2', 19, 24], ['Big.method3', 26, 33],
-    ]);
+    assert.deepEqual(
+      chunks.map((c) => [c.symbol, c.startLine, c.endLine]),
+      [
+        ['Big', 1, 3],
+        ['Big.method0', 5, 10],
+        ['Big.method1', 12, 17],
+        ['Big.method2', 19, 24],
+        ['Big.method3', 26, 33],
+      ],
+    );
   });
 
   test('tiny siblings are merged; the merged symbol is the common enclosing scope', async () => {
@@ -164,7 +313,10 @@ describe('splitting and merging', () => {
     const two = ['package p', '', 'func a() int {', '\treturn 1', '}', '', 'func b() int {', '\treturn 2', '}', ''].join('\n');
     const chunks = await chunker.chunkFile('two.go', two);
     assertWellFormed(two, chunks);
-    assert.deepEqual(chunks.map((c) => c.symbol), ['a, b']);
+    assert.deepEqual(
+      chunks.map((c) => c.symbol),
+      ['a, b'],
+    );
     const many = Array.from({ length: 6 }, (_, i) => `func f${i}() int {\n\treturn ${i}\n}`).join('\n\n');
     const manyChunks = await chunker.chunkFile('many.go', many);
     assert.equal(manyChunks.length, 1);
@@ -174,12 +326,32 @@ describe('splitting and merging', () => {
   test('CommonJS definitions are named, and a doc block one blank line above joins its definition', async () => {
     const body = Array.from({ length: 8 }, (_, i) => `  var x${i} = field + ${i};`);
     const text = [
-      '/**', ' * Add `field` to the set.', ' * @public', ' */', '',
-      'res.vary = function(field){', ...body, '  return this;', '};', '',
-      '/**', ' * Render a view.', ' */', '',
-      'Route.prototype.render = function render(view) {', ...body, '  return view;', '};', '',
-      '// a plain comment', '',
-      'exports.load = (name) => {', ...body, '  return name;', '};', '',
+      '/**',
+      ' * Add `field` to the set.',
+      ' * @public',
+      ' */',
+      '',
+      'res.vary = function(field){',
+      ...body,
+      '  return this;',
+      '};',
+      '',
+      '/**',
+      ' * Render a view.',
+      ' */',
+      '',
+      'Route.prototype.render = function render(view) {',
+      ...body,
+      '  return view;',
+      '};',
+      '',
+      '// a plain comment',
+      '',
+      'exports.load = (name) => {',
+      ...body,
+      '  return name;',
+      '};',
+      '',
     ].join('\n');
     const chunks = await chunker.chunkFile('lib/response.js', text);
     assertWellFormed(text, chunks);
@@ -203,11 +375,23 @@ describe('splitting and merging', () => {
 
   test('pure chunkOutline: overlapping and out-of-range definitions are clamped', () => {
     const text = 'a\nb\nc\nd\ne\nf\n';
-    const chunks = chunkOutline('x.ts', 'typescript', text, [
-      { path: ['one'], startLine: 1, endLine: 3, children: [] },
-      { path: ['two'], startLine: 3, endLine: 99, children: [] },
-    ], resolveChunkingOptions({ minChunkLines: 0 }));
-    assert.deepEqual(chunks.map((c) => [c.symbol, c.startLine, c.endLine]), [['one', 1, 3], ['two', 4, 6]]);
+    const chunks = chunkOutline(
+      'x.ts',
+      'typescript',
+      text,
+      [
+        { path: ['one'], startLine: 1, endLine: 3, children: [] },
+        { path: ['two'], startLine: 3, endLine: 99, children: [] },
+      ],
+      resolveChunkingOptions({ minChunkLines: 0 }),
+    );
+    assert.deepEqual(
+      chunks.map((c) => [c.symbol, c.startLine, c.endLine]),
+      [
+        ['one', 1, 3],
+        ['two', 4, 6],
+      ],
+    );
   });
 
   test('options are validated', () => {
@@ -220,9 +404,26 @@ describe('fallbacks', () => {
   test('Markdown splits at headings outside code fences, heading trail as symbol', async () => {
     const long = Array.from({ length: 70 }, (_, i) => (i % 8 === 7 ? '' : `Line ${i} of the usage section, explaining one more thing.`));
     const text = [
-      '# Loupe', '', 'Local semantic code search that runs on your machine.', 'It indexes code with tree-sitter.', 'Then it embeds chunks.', '',
-      '## Install', '', '```sh', '# not a heading', 'npm install loupe', '```', '', 'Then run it.', 'It will index.', '',
-      '## Usage', '', ...long, '',
+      '# Loupe',
+      '',
+      'Local semantic code search that runs on your machine.',
+      'It indexes code with tree-sitter.',
+      'Then it embeds chunks.',
+      '',
+      '## Install',
+      '',
+      '```sh',
+      '# not a heading',
+      'npm install loupe',
+      '```',
+      '',
+      'Then run it.',
+      'It will index.',
+      '',
+      '## Usage',
+      '',
+      ...long,
+      '',
     ].join('\n');
     const chunks = await chunker.chunkFile('docs/README.md', text);
     assertWellFormed(text, chunks, 2);
@@ -277,7 +478,10 @@ describe('fallbacks', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'loupe-grammars-'));
     try {
       copyFileSync(path.join(root, 'native', 'grammars', 'tree-sitter-c.wasm'), path.join(dir, 'tree-sitter-c.wasm'));
-      const local = new TreeSitterChunker({ grammarDir: dir, webTreeSitterWasm: createRequire(import.meta.url).resolve('web-tree-sitter/tree-sitter.wasm') });
+      const local = new TreeSitterChunker({
+        grammarDir: dir,
+        webTreeSitterWasm: createRequire(import.meta.url).resolve('web-tree-sitter/tree-sitter.wasm'),
+      });
       const c = await local.chunkFile('sample.c', fixture('sample.c'));
       assert.equal(find(c, 'main').startLine, 31);
       const ts = await local.chunkFile('sample.ts', fixture('sample.ts'));
@@ -342,7 +546,10 @@ describe('token budget and header', () => {
     const tokens = (t: string) => Math.ceil(t.length / 3);
     const normal = { path: 'src/core/engine.ts', symbol: 'Engine.index' };
     assert.equal(boundedHeader(normal, tokens, 256), chunkHeader(normal));
-    const deep = { path: Array.from({ length: 200 }, (_, i) => `dir${i}`).join('/') + '/leaf.ts', symbol: Array.from({ length: 60 }, (_, i) => `Outer${i}`).join('.') };
+    const deep = {
+      path: Array.from({ length: 200 }, (_, i) => `dir${i}`).join('/') + '/leaf.ts',
+      symbol: Array.from({ length: 60 }, (_, i) => `Outer${i}`).join('.'),
+    };
     const h = boundedHeader(deep, tokens, 256);
     assert.ok(tokens(h) <= 128, `${tokens(h)} tokens: ${h}`);
     assert.ok(h.startsWith('// dir0/…/') && h.includes('leaf.ts'), h);
@@ -350,7 +557,13 @@ describe('token budget and header', () => {
     const heading = { path: 'README.md', symbol: 'Intro > ' + 'word '.repeat(3000).trim() };
     assert.ok(tokens(boundedHeader(heading, tokens, 256)) <= 128);
     // The pieces of a chunk with such a header all fit with it.
-    const chunk: Chunk = { ...deep, startLine: 1, endLine: 30, language: 'typescript', text: Array.from({ length: 30 }, (_, i) => `const v${i} = ${i};`).join('\n') };
+    const chunk: Chunk = {
+      ...deep,
+      startLine: 1,
+      endLine: 30,
+      language: 'typescript',
+      text: Array.from({ length: 30 }, (_, i) => `const v${i} = ${i};`).join('\n'),
+    };
     for (const p of fitToTokenBudget(chunk, tokens, 256, h)) assert.ok(tokens(h + p.text) <= 256);
   });
 
@@ -359,7 +572,13 @@ describe('token budget and header', () => {
     const text = [...para(1), '', ...para(2), '', ...para(3), '', ...para(4), ''].join('\n');
     const chunks = chunkLineWindows('notes.txt', 'text', text);
     assertWellFormed(text, chunks);
-    assert.deepEqual(chunks.map((c) => [c.startLine, c.endLine]), [[1, 38], [40, 51]]);
+    assert.deepEqual(
+      chunks.map((c) => [c.startLine, c.endLine]),
+      [
+        [1, 38],
+        [40, 51],
+      ],
+    );
   });
 });
 
@@ -382,7 +601,12 @@ describe('resources', () => {
 });
 
 describe('budgets for slow files', () => {
-  const many = (n: number) => Array.from({ length: n }, (_, i) => `export function fn${i}(a: number): number {\n  const b = a * 2;\n  const c = b + ${i};\n  const d = c - 1;\n  return d;\n}\n`).join('\n');
+  const many = (n: number) =>
+    Array.from(
+      { length: n },
+      (_, i) =>
+        `export function fn${i}(a: number): number {\n  const b = a * 2;\n  const c = b + ${i};\n  const d = c - 1;\n  return d;\n}\n`,
+    ).join('\n');
 
   test('a file over the line budget is cut into line windows without parsing', async () => {
     const small = new TreeSitterChunker({ maxParseLines: 100 });
@@ -408,7 +632,10 @@ describe('budgets for slow files', () => {
       // The cancelled parse is not resumed into the next file's tree.
       const ok = new TreeSitterChunker({ parseTimeoutMs: 10_000 });
       const after = await ok.chunkFile('src/small.ts', many(3));
-      assert.deepEqual(after.map((c) => c.symbol), ['fn0', 'fn1', 'fn2']);
+      assert.deepEqual(
+        after.map((c) => c.symbol),
+        ['fn0', 'fn1', 'fn2'],
+      );
       ok.dispose();
     } finally {
       hasty.dispose();

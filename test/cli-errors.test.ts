@@ -37,7 +37,12 @@ describe('loupe CLI user errors (real process)', () => {
 
   test('a folder that does not exist: usage error naming it, for every command that takes one', () => {
     const missing = path.join(root, 'no-such-folder');
-    for (const cmd of [['search', missing, 'q'], ['index', missing], ['status', missing], ['ask', missing, 'why?']]) {
+    for (const cmd of [
+      ['search', missing, 'q'],
+      ['index', missing],
+      ['status', missing],
+      ['ask', missing, 'why?'],
+    ]) {
       const r = loupe(...cmd, '--model', model);
       assertUserError(r, 2, new RegExp(`^loupe ${cmd[0]}: no such folder: ${missing.replace(/[/\\]/g, '.')}`));
     }
@@ -58,7 +63,11 @@ describe('loupe CLI user errors (real process)', () => {
   });
 
   test('the engine options (--backend, --dims) get the same checks in loupe index|search and loupe mcp', () => {
-    for (const cmd of [['index', root], ['search', root, 'q'], ['mcp', root]]) {
+    for (const cmd of [
+      ['index', root],
+      ['search', root, 'q'],
+      ['mcp', root],
+    ]) {
       assertUserError(loupe(...cmd, '--backend', 'gpu'), 2, new RegExp(`^loupe ${cmd[0]}: --backend must be auto, onnx or llama$`, 'm'));
       assertUserError(loupe(...cmd, '--dims', '0'), 2, new RegExp(`^loupe(?: ${cmd[0]})?: --dims must be a positive integer, got 0$`, 'm'));
     }
@@ -71,7 +80,11 @@ describe('loupe CLI user errors (real process)', () => {
   });
 
   test('an unknown option, and an option without its value, are one line pointing at --help', () => {
-    assertUserError(loupe('search', root, 'q', '--bogus'), 2, /^loupe search: unknown option --bogus; `loupe search --help` lists the options/);
+    assertUserError(
+      loupe('search', root, 'q', '--bogus'),
+      2,
+      /^loupe search: unknown option --bogus; `loupe search --help` lists the options/,
+    );
     assertUserError(loupe('ask', root, 'q', '--frob'), 2, /^loupe ask: unknown option --frob/);
     assertUserError(loupe('search', root, 'q', '--store'), 2, /^loupe search: --store needs a value/);
     assertUserError(loupe('search', root), 2, /^loupe search: missing "<query>"/);
@@ -98,7 +111,11 @@ describe('loupe CLI user errors (real process)', () => {
     const idx = loupe('index', project, '--model', model, '--cpu');
     assert.equal(idx.code, 0, idx.err);
     for (const json of [false, true]) {
-      const child = spawn(process.execPath, [BIN, 'search', project, 'parse config file', '-k', '50', '--model', model, '--cpu', ...(json ? ['--json'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [BIN, 'search', project, 'parse config file', '-k', '50', '--model', model, '--cpu', ...(json ? ['--json'] : [])],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       // The reader closes before the first result is written, as `head -1` does after its line.
       child.stdout.destroy();
       let err = '';

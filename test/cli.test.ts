@@ -26,15 +26,30 @@ describe('loupe CLI (real process)', () => {
   test('index prints a summary; search --json follows the contract', () => {
     const idx = loupe('index', root, '--model', model, '--cpu');
     assert.equal(idx.code, 0, idx.err);
-    assert.match(idx.out, /^5 files indexed \(5 changed, 0 removed, 0 skipped\) · \d+ chunks in changed files: \d+ embedded, 0 from cache · [\d.]+ s$/m);
+    assert.match(
+      idx.out,
+      /^5 files indexed \(5 changed, 0 removed, 0 skipped\) · \d+ chunks in changed files: \d+ embedded, 0 from cache · [\d.]+ s$/m,
+    );
 
     const s = loupe('search', root, 'parse config file', '-k', '3', '--json', '--model', model, '--cpu');
     assert.equal(s.code, 0, s.err);
-    const results = JSON.parse(s.out) as { path: string; startLine: number; endLine: number; symbol: string | null; language: string; score: number }[];
+    const results = JSON.parse(s.out) as {
+      path: string;
+      startLine: number;
+      endLine: number;
+      symbol: string | null;
+      language: string;
+      score: number;
+    }[];
     assert.ok(results.length >= 1 && results.length <= 3);
     // The contract's fields stay; fields are only ever added (kind, dense, lexical, boost).
     for (const f of ['endLine', 'language', 'path', 'score', 'startLine', 'symbol']) assert.ok(f in results[0], f);
-    assert.deepEqual(Object.keys(results[0]).filter((f) => !['endLine', 'language', 'path', 'score', 'startLine', 'symbol', 'kind', 'dense', 'lexical', 'boost'].includes(f)), []);
+    assert.deepEqual(
+      Object.keys(results[0]).filter(
+        (f) => !['endLine', 'language', 'path', 'score', 'startLine', 'symbol', 'kind', 'dense', 'lexical', 'boost'].includes(f),
+      ),
+      [],
+    );
     assert.equal(results[0].path, 'src/config.ts');
     assert.equal(results[0].symbol, 'parseConfigFile');
     assert.equal(typeof results[0].score, 'number');
@@ -70,11 +85,18 @@ describe('loupe CLI (real process)', () => {
     assert.ok(pyHits.length > 0 && pyHits.every((h) => h.path.startsWith('src/http/')), py.out);
     const docs = loupe('search', root, 'parse config file', '--content', 'docs', '--json', '--model', model, '--cpu');
     assert.equal(docs.code, 0, docs.err);
-    assert.ok((JSON.parse(docs.out) as { kind: string }[]).every((h) => h.kind === 'docs'), docs.out);
+    assert.ok(
+      (JSON.parse(docs.out) as { kind: string }[]).every((h) => h.kind === 'docs'),
+      docs.out,
+    );
     const all = loupe('search', root, 'parse config file', '--content', 'all', '--json', '--model', model, '--cpu');
     assert.equal(all.code, 0, all.err);
     assert.equal((JSON.parse(all.out) as { kind: string }[])[0].kind, 'code');
-    for (const [flag, value, msg] of [['--content', 'binaries', /--content must be/], ['--lang', 'klingon', /--lang must be/], ['--path', ' ', /--path needs a glob/]]) {
+    for (const [flag, value, msg] of [
+      ['--content', 'binaries', /--content must be/],
+      ['--lang', 'klingon', /--lang must be/],
+      ['--path', ' ', /--path needs a glob/],
+    ]) {
       const bad = loupe('search', root, 'parse config file', flag as string, value as string, '--model', model, '--cpu');
       assert.equal(bad.code, 2, `${flag} ${value}`);
       assert.match(bad.err, msg as RegExp);
@@ -119,7 +141,9 @@ describe('loupe CLI (real process)', () => {
   });
 
   test('index --watch picks up a new file, then stops cleanly on SIGINT', async () => {
-    const child = spawn(process.execPath, [BIN, 'index', root, '--watch', '--model', model, '--cpu'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'index', root, '--watch', '--model', model, '--cpu'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -130,7 +154,10 @@ describe('loupe CLI (real process)', () => {
     };
     try {
       await waitFor(() => err.includes('watching'), 'the watcher');
-      writeFileSync(path.join(root, 'src/inventory.ts'), 'export function countWarehouseStock(items: number[]) {\n  return items.reduce((a, b) => a + b, 0);\n}\n');
+      writeFileSync(
+        path.join(root, 'src/inventory.ts'),
+        'export function countWarehouseStock(items: number[]) {\n  return items.reduce((a, b) => a + b, 0);\n}\n',
+      );
       await waitFor(() => /6 files indexed \(1 changed/.test(out), 'the update');
       child.kill('SIGINT');
       const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));

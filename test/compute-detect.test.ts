@@ -43,52 +43,62 @@ test('a real process named like an agent is detected by name, with its pid', { s
   }
 });
 
-test('environment markers are read from /proc/<pid>/environ: CLAUDECODE=1 and GEMINI_CLI=1 on plainly named processes', { skip: !linux && 'Linux /proc' }, async () => {
-  const { dir, cleanup } = tempDir();
-  const a = startNamed(dir, 'worker-a', { CLAUDECODE: '1' });
-  const b = startNamed(dir, 'worker-b', { GEMINI_CLI: '1' });
-  const c = startNamed(dir, 'worker-c', { CLAUDECODE: '0' });
-  try {
-    await new Promise((r) => setTimeout(r, 200));
-    const s = new ContentionSampler({ llmPorts: [] });
-    const smp = await s.sample();
-    const byPid = new Map(s.details.envMatches.map((m) => [m.pid, m]));
-    assert.equal(byPid.get(a.pid!)?.agent, 'claude');
-    assert.equal(byPid.get(a.pid!)?.marker, 'CLAUDECODE=1');
-    assert.equal(byPid.get(a.pid!)?.name, 'worker-a');
-    assert.equal(byPid.get(b.pid!)?.agent, 'gemini');
-    assert.equal(byPid.has(c.pid!), false);
-    const g = smp.agents.find((x) => x.agent === 'gemini');
-    assert.ok(g && g.via === 'env', JSON.stringify(smp.agents));
-  } finally {
-    for (const p of [a, b, c]) p.kill();
-    cleanup();
-  }
-});
+test(
+  'environment markers are read from /proc/<pid>/environ: CLAUDECODE=1 and GEMINI_CLI=1 on plainly named processes',
+  { skip: !linux && 'Linux /proc' },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    const a = startNamed(dir, 'worker-a', { CLAUDECODE: '1' });
+    const b = startNamed(dir, 'worker-b', { GEMINI_CLI: '1' });
+    const c = startNamed(dir, 'worker-c', { CLAUDECODE: '0' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const s = new ContentionSampler({ llmPorts: [] });
+      const smp = await s.sample();
+      const byPid = new Map(s.details.envMatches.map((m) => [m.pid, m]));
+      assert.equal(byPid.get(a.pid!)?.agent, 'claude');
+      assert.equal(byPid.get(a.pid!)?.marker, 'CLAUDECODE=1');
+      assert.equal(byPid.get(a.pid!)?.name, 'worker-a');
+      assert.equal(byPid.get(b.pid!)?.agent, 'gemini');
+      assert.equal(byPid.has(c.pid!), false);
+      const g = smp.agents.find((x) => x.agent === 'gemini');
+      assert.ok(g && g.via === 'env', JSON.stringify(smp.agents));
+    } finally {
+      for (const p of [a, b, c]) p.kill();
+      cleanup();
+    }
+  },
+);
 
-test('CPU: a busy child shows up in its own CPU figure, and others\' CPU excludes the sampler\'s own process', { skip: !linux && 'Linux /proc' }, async () => {
-  const burner = spawn(process.execPath, ['-e', 'process.title="claude"; const t=Date.now(); while(Date.now()-t<4000){}'], { stdio: 'ignore' });
-  try {
-    const s = new ContentionSampler({ llmPorts: [] });
-    await new Promise((r) => setTimeout(r, 300));
-    await s.sample();
-    await new Promise((r) => setTimeout(r, 1200));
-    const smp = await s.sample();
-    assert.ok(smp.cpuOthers !== null && smp.cpuOthers >= 0 && smp.cpuOthers <= 1);
-    const p = s.details.agentProcesses.find((x) => x.pid === burner.pid);
-    assert.ok(p, 'process.title sets comm: found as claude');
-    assert.ok((p.cpuPercent ?? 0) > 5, `burner CPU ${p.cpuPercent}%`);
-    // The same machine seen as if the burner were Loupe: its CPU is no longer "others".
-    const asSelf = new ContentionSampler({ llmPorts: [], selfPids: [burner.pid!] });
-    await asSelf.sample();
-    await new Promise((r) => setTimeout(r, 1000));
-    const mine = await asSelf.sample();
-    assert.ok(!asSelf.details.agentProcesses.some((x) => x.pid === burner.pid));
-    assert.ok(mine.cpuOthers !== null);
-  } finally {
-    burner.kill();
-  }
-});
+test(
+  "CPU: a busy child shows up in its own CPU figure, and others' CPU excludes the sampler's own process",
+  { skip: !linux && 'Linux /proc' },
+  async () => {
+    const burner = spawn(process.execPath, ['-e', 'process.title="claude"; const t=Date.now(); while(Date.now()-t<4000){}'], {
+      stdio: 'ignore',
+    });
+    try {
+      const s = new ContentionSampler({ llmPorts: [] });
+      await new Promise((r) => setTimeout(r, 300));
+      await s.sample();
+      await new Promise((r) => setTimeout(r, 1200));
+      const smp = await s.sample();
+      assert.ok(smp.cpuOthers !== null && smp.cpuOthers >= 0 && smp.cpuOthers <= 1);
+      const p = s.details.agentProcesses.find((x) => x.pid === burner.pid);
+      assert.ok(p, 'process.title sets comm: found as claude');
+      assert.ok((p.cpuPercent ?? 0) > 5, `burner CPU ${p.cpuPercent}%`);
+      // The same machine seen as if the burner were Loupe: its CPU is no longer "others".
+      const asSelf = new ContentionSampler({ llmPorts: [], selfPids: [burner.pid!] });
+      await asSelf.sample();
+      await new Promise((r) => setTimeout(r, 1000));
+      const mine = await asSelf.sample();
+      assert.ok(!asSelf.details.agentProcesses.some((x) => x.pid === burner.pid));
+      assert.ok(mine.cpuOthers !== null);
+    } finally {
+      burner.kill();
+    }
+  },
+);
 
 test('a real OpenAI-compatible server on 127.0.0.1: found, models listed, busy from llama-server /slots', async () => {
   let processing = false;
@@ -96,7 +106,13 @@ test('a real OpenAI-compatible server on 127.0.0.1: found, models listed, busy f
   const server = http.createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     if (req.url === '/v1/models') res.end(JSON.stringify({ object: 'list', data: [{ id: 'tiny-llama' }] }));
-    else if (req.url === '/slots' && slots) res.end(JSON.stringify([{ id: 0, is_processing: processing }, { id: 1, is_processing: false }]));
+    else if (req.url === '/slots' && slots)
+      res.end(
+        JSON.stringify([
+          { id: 0, is_processing: processing },
+          { id: 1, is_processing: false },
+        ]),
+      );
     else {
       res.statusCode = 404;
       res.end('{}');
@@ -107,13 +123,24 @@ test('a real OpenAI-compatible server on 127.0.0.1: found, models listed, busy f
   try {
     const s = new ContentionSampler({ llmPorts: [{ port, server: 'llama-server' }] });
     let found = await s.probeLlmServers();
-    assert.deepEqual(found, [{ server: 'llama-server', endpoint: `http://127.0.0.1:${port}`, busy: false, how: '/slots: 0 of 2 processing', models: ['tiny-llama'] }]);
+    assert.deepEqual(found, [
+      {
+        server: 'llama-server',
+        endpoint: `http://127.0.0.1:${port}`,
+        busy: false,
+        how: '/slots: 0 of 2 processing',
+        models: ['tiny-llama'],
+      },
+    ]);
     processing = true;
     found = await s.probeLlmServers();
     assert.equal(found[0].busy, true);
     slots = false;
     found = await s.probeLlmServers();
-    assert.deepEqual(found.map((f) => [f.server, f.busy]), [['openai-compatible', null]]);
+    assert.deepEqual(
+      found.map((f) => [f.server, f.busy]),
+      [['openai-compatible', null]],
+    );
     server.close();
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(await s.probeLlmServers(), [], 'nothing listening: nothing found');
@@ -122,7 +149,7 @@ test('a real OpenAI-compatible server on 127.0.0.1: found, models listed, busy f
   }
 });
 
-test('hardware on this machine: no Neural Engine off macOS, cores from /proc/cpuinfo, node-llama-cpp\'s GPU backend', async () => {
+test("hardware on this machine: no Neural Engine off macOS, cores from /proc/cpuinfo, node-llama-cpp's GPU backend", async () => {
   const hw = await detectHardware({ gpuBackend: 'skip' });
   assert.equal(hw.platform, process.platform);
   if (process.platform !== 'darwin') {
@@ -164,19 +191,23 @@ test('engine process: open with backoff, a compute request shows hardware and th
 // Windows or NVIDIA GPU on the build machine): the sampler's own logic — CPU from time deltas,
 // agent and server detection, "GPU held by another process" — runs for real.
 describe('sampler on canned Windows and nvidia-smi output (samples written by hand)', () => {
-  const ps = (claudeCpu100ns: number, ollamaCpu100ns: number) => [
-    `4\t0\tSystem\t9000000\t0\t0\t`,
-    `5120\t4400\tnode.exe\t100000\t${claudeCpu100ns}\t638670000000000000\t"C:\\Program Files\\nodejs\\node.exe" C:\\Users\\dev\\AppData\\Roaming\\npm\\node_modules\\@anthropic-ai\\claude-code\\cli.js`,
-    `7012\t6900\tollama.exe\t0\t${ollamaCpu100ns}\t638670000010000000\t"C:\\Users\\dev\\AppData\\Local\\Programs\\Ollama\\ollama.exe" serve`,
-    `8100\t1\tCode.exe\t50000\t60000\t638670000020000000\t`,
-    'not a process line',
-  ].join('\r\n');
+  const ps = (claudeCpu100ns: number, ollamaCpu100ns: number) =>
+    [
+      `4\t0\tSystem\t9000000\t0\t0\t`,
+      `5120\t4400\tnode.exe\t100000\t${claudeCpu100ns}\t638670000000000000\t"C:\\Program Files\\nodejs\\node.exe" C:\\Users\\dev\\AppData\\Roaming\\npm\\node_modules\\@anthropic-ai\\claude-code\\cli.js`,
+      `7012\t6900\tollama.exe\t0\t${ollamaCpu100ns}\t638670000010000000\t"C:\\Users\\dev\\AppData\\Local\\Programs\\Ollama\\ollama.exe" serve`,
+      `8100\t1\tCode.exe\t50000\t60000\t638670000020000000\t`,
+      'not a process line',
+    ].join('\r\n');
 
   test('win32: processes from PowerShell, agents by command line, server CPU from time deltas', async () => {
     let call = 0;
     const calls: string[] = [];
     const s = new ContentionSampler({
-      platform: 'win32', llmPorts: [], selfPids: [8100], win32ProcessIntervalMs: 0,
+      platform: 'win32',
+      llmPorts: [],
+      selfPids: [8100],
+      win32ProcessIntervalMs: 0,
       exec: async (cmd, args) => {
         calls.push(cmd);
         if (cmd === 'powershell.exe') {
@@ -190,18 +221,28 @@ describe('sampler on canned Windows and nvidia-smi output (samples written by ha
     await s.sample();
     await new Promise((r) => setTimeout(r, 300));
     const sample = await s.sample();
-    assert.deepEqual(sample.agents.map((a) => a.agent), ['claude']);
+    assert.deepEqual(
+      sample.agents.map((a) => a.agent),
+      ['claude'],
+    );
     assert.equal(s.details.agentProcesses[0].pid, 5120);
     const ollama = s.details.llmProcesses.find((p) => p.server === 'ollama');
     assert.ok(ollama && ollama.name === 'ollama', JSON.stringify(s.details.llmProcesses));
     // 0.3 s of CPU over ~0.3 s of wall time: busy (≥ 50 % of a core); the bound allows for timer slack.
     assert.ok(ollama.cpuPercent > 50 && ollama.cpuPercent <= 110, `ollama CPU ${ollama.cpuPercent}`);
-    assert.deepEqual(sample.llmServers.map((x) => [x.server, x.busy]), [['ollama', true]]);
+    assert.deepEqual(
+      sample.llmServers.map((x) => [x.server, x.busy]),
+      [['ollama', true]],
+    );
     assert.equal(sample.gpu, null, 'no nvidia-smi: GPU load unknown');
     assert.ok(calls.filter((c) => c === 'nvidia-smi').length === 1, 'a missing nvidia-smi is not asked again');
     // By default the costly listing is reused between refreshes.
     let lists = 0;
-    const cached = new ContentionSampler({ platform: 'win32', llmPorts: [], exec: async (cmd) => (cmd === 'powershell.exe' ? (lists++, ps(0, 0)) : null) });
+    const cached = new ContentionSampler({
+      platform: 'win32',
+      llmPorts: [],
+      exec: async (cmd) => (cmd === 'powershell.exe' ? (lists++, ps(0, 0)) : null),
+    });
     await cached.sample();
     await cached.sample();
     assert.equal(lists, 1);
@@ -209,13 +250,18 @@ describe('sampler on canned Windows and nvidia-smi output (samples written by ha
   });
 
   test('nvidia-smi: utilisation of the busiest GPU, and whether another process holds one', async () => {
-    const mk = (apps: string) => new ContentionSampler({
-      platform: 'linux', llmPorts: [], selfPids: [process.pid],
-      exec: async (cmd, args) => {
-        if (cmd !== 'nvidia-smi') return null;
-        return args[0].startsWith('--query-gpu') ? '0, NVIDIA GeForce RTX 4090, 97, 20311, 24564\n1, NVIDIA T400 4GB, [N/A], 5, 4096\n' : apps;
-      },
-    });
+    const mk = (apps: string) =>
+      new ContentionSampler({
+        platform: 'linux',
+        llmPorts: [],
+        selfPids: [process.pid],
+        exec: async (cmd, args) => {
+          if (cmd !== 'nvidia-smi') return null;
+          return args[0].startsWith('--query-gpu')
+            ? '0, NVIDIA GeForce RTX 4090, 97, 20311, 24564\n1, NVIDIA T400 4GB, [N/A], 5, 4096\n'
+            : apps;
+        },
+      });
     const held = await mk(`31337, /usr/bin/llama-server, 19800\n`).sample();
     assert.equal(held.gpu, 0.97);
     assert.equal(held.gpuHeldByOther, true);

@@ -13,7 +13,11 @@ const claude = { agent: 'claude', pid: 1, via: 'process' as const, detail: 'proc
 
 test('engine run under the ContentionPacer: state says "backing off: claude active, CPU 90%" and the index completes', async () => {
   const { dir, cleanup } = tempDir();
-  const pacer = new ContentionPacer({ sample: async () => sample(Date.now(), 0.9, { agents: [claude] }), config: { enterSamples: 1, heavyLoad: 0.95, backoff: { batchSize: 2, duty: 0.5 } }, intervalMs: 60_000 });
+  const pacer = new ContentionPacer({
+    sample: async () => sample(Date.now(), 0.9, { agents: [claude] }),
+    config: { enterSamples: 1, heavyLoad: 0.95, backoff: { batchSize: 2, duty: 0.5 } },
+    intervalMs: 60_000,
+  });
   try {
     writeTree(dir, SAMPLE_PROJECT);
     await pacer.tick();
@@ -22,7 +26,10 @@ test('engine run under the ContentionPacer: state says "backing off: claude acti
     engine.onState((s) => states.push(s));
     const summary = await engine.index();
     assert.ok(summary.embedded > 0);
-    assert.ok(states.some((s) => s.kind === 'backingOff' && s.reason === 'backing off: claude active, CPU 90%'), JSON.stringify(states.slice(0, 5)));
+    assert.ok(
+      states.some((s) => s.kind === 'backingOff' && s.reason === 'backing off: claude active, CPU 90%'),
+      JSON.stringify(states.slice(0, 5)),
+    );
     assert.equal(pacer.state.kind, 'backingOff');
     assert.equal(engine.status().chunks, engine.store.chunkCount);
     await engine.close();

@@ -4,8 +4,15 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import {
-  ContentionPacer, DEFAULT_SCHEDULER_CONFIG, countSwitches, decide, initialMemory, replay, type Decision,
-  schedulerConfigForBatchSize, schedulerConfigFor,
+  ContentionPacer,
+  DEFAULT_SCHEDULER_CONFIG,
+  countSwitches,
+  decide,
+  initialMemory,
+  replay,
+  type Decision,
+  schedulerConfigForBatchSize,
+  schedulerConfigFor,
 } from '../src/core/compute/scheduler.js';
 import { chooseUnit, cosine, parityGate } from '../src/core/compute/dispatcher.js';
 import type { ContentionSample } from '../src/core/compute/signals.js';
@@ -19,12 +26,14 @@ const claude = { agent: 'claude', pid: 1, via: 'process' as const, detail: 'proc
 /** A naive policy (threshold, no hysteresis) to show the traces would make it flap. */
 function naiveSwitches(trace: ContentionSample[]): number {
   let n = 0;
-  for (let i = 1; i < trace.length; i++) if ((trace[i].cpuOthers! >= 0.5) !== (trace[i - 1].cpuOthers! >= 0.5)) n++;
+  for (let i = 1; i < trace.length; i++) if (trace[i].cpuOthers! >= 0.5 !== trace[i - 1].cpuOthers! >= 0.5) n++;
   return n;
 }
 
 test('recorded trace (saturated shared machine): backs off hard once, never flaps, and names the agent while it runs', () => {
-  const rec = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/compute/trace-linux-saturated.json'), 'utf8')) as { samples: ContentionSample[] };
+  const rec = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/compute/trace-linux-saturated.json'), 'utf8')) as {
+    samples: ContentionSample[];
+  };
   const ds = replay(rec.samples, 'cpu');
   assert.equal(ds[0].mode, 'full', 'the first sample has no CPU reading yet');
   assert.equal(ds[2].mode, 'heavy', 'two samples at ≥ 85% others');
@@ -35,7 +44,9 @@ test('recorded trace (saturated shared machine): backs off hard once, never flap
 });
 
 test('recorded trace (quiet machine, then a burst): an idle agent alone does not slow Loupe; the burst does; recovery steps down once each', () => {
-  const rec = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/compute/trace-linux-burst.json'), 'utf8')) as { samples: ContentionSample[] };
+  const rec = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/compute/trace-linux-burst.json'), 'utf8')) as {
+    samples: ContentionSample[];
+  };
   const ds = replay(rec.samples, 'cpu');
   const burst = rec.samples.findIndex((x) => (x.cpuOthers ?? 0) > 0.9);
   const quiet = rec.samples.findIndex((x, i) => i > burst && (x.cpuOthers ?? 1) < 0.1);
@@ -63,14 +74,17 @@ test('generated noisy trace around the threshold: hysteresis keeps the mode (a p
   // Never entered: two consecutive samples above 0.5 never happened.
   assert.ok(ds.every((d) => d.mode === 'full'));
   // Sustained 0.55 → enters; wobble 0.35..0.55 afterwards stays backing off (exit needs ≤ 0.30).
-  const t2 = [...Array(10)].map((_, i) => sample(i * 3000, 0.55)).concat([...Array(40)].map((_, i) => sample((10 + i) * 3000, i % 2 ? 0.35 : 0.55)));
+  const t2 = [...Array(10)]
+    .map((_, i) => sample(i * 3000, 0.55))
+    .concat([...Array(40)].map((_, i) => sample((10 + i) * 3000, i % 2 ? 0.35 : 0.55)));
   const d2 = replay(t2, 'cpu');
   assert.equal(countSwitches(d2), 1);
   assert.equal(d2.at(-1)!.mode, 'backoff');
 });
 
 test('burst: full → heavy after 2 samples → back off → full, stepping down only after quiet samples and the hold time', () => {
-  const trace = [...Array(10)].map((_, i) => sample(i * 3000, 0.1))
+  const trace = [...Array(10)]
+    .map((_, i) => sample(i * 3000, 0.1))
     .concat([...Array(20)].map((_, i) => sample((10 + i) * 3000, 0.92)))
     .concat([...Array(20)].map((_, i) => sample((30 + i) * 3000, 0.1)));
   const ds = replay(trace, 'cpu');
@@ -90,10 +104,22 @@ test('burst: full → heavy after 2 samples → back off → full, stepping down
 test('an agent is a weaker hint: it lowers the threshold; a busy LLM server backs off at once; battery and --no-backoff', () => {
   const at40 = [sample(0, 0.4), sample(3000, 0.4), sample(6000, 0.4)];
   assert.equal(replay(at40, 'cpu').at(-1)!.mode, 'full');
-  assert.equal(replay(at40.map((s) => ({ ...s, agents: [claude] })), 'cpu').at(-1)!.mode, 'backoff');
+  assert.equal(
+    replay(
+      at40.map((s) => ({ ...s, agents: [claude] })),
+      'cpu',
+    ).at(-1)!.mode,
+    'backoff',
+  );
   // Present but idle machine: stays at full speed.
   assert.equal(replay([sample(0, 0.05, { agents: [claude] }), sample(3000, 0.05, { agents: [claude] })], 'cpu').at(-1)!.mode, 'full');
-  const busy = decide(initialMemory(), 'cpu', sample(0, 0.1, { llmServers: [{ server: 'llama-server', endpoint: 'http://127.0.0.1:8080', busy: true, how: '/slots: 1 of 1 processing' }] }));
+  const busy = decide(
+    initialMemory(),
+    'cpu',
+    sample(0, 0.1, {
+      llmServers: [{ server: 'llama-server', endpoint: 'http://127.0.0.1:8080', busy: true, how: '/slots: 1 of 1 processing' }],
+    }),
+  );
   assert.equal(busy.mode, 'backoff');
   assert.equal(busy.explanation, 'backing off: llama-server busy, CPU 10%');
   const batt = decide(initialMemory(), 'cpu', sample(0, 0, { onBattery: true }), { ...DEFAULT_SCHEDULER_CONFIG, pauseOnBattery: true });
@@ -117,7 +143,13 @@ test('ContentionPacer: unit size, duty-cycle rest, policy pause, and a user paus
   // A stopped clock: the rest after a unit is computed from it, so a thread delayed by a loaded
   // machine between release and acquire cannot shorten the rest (this test failed under load).
   const clock = 1_000_000;
-  const p = new ContentionPacer({ sample: async () => ({ ...next, at: clock }), now: () => clock, config: { enterSamples: 1, minHoldMs: 0, exitSamples: 1, backoff: { batchSize: 8, duty: 0.2 }, heavy: { batchSize: 4, duty: 0.2 } }, intervalMs: 60_000, onDecision: (d) => decisions.push(d) });
+  const p = new ContentionPacer({
+    sample: async () => ({ ...next, at: clock }),
+    now: () => clock,
+    config: { enterSamples: 1, minHoldMs: 0, exitSamples: 1, backoff: { batchSize: 8, duty: 0.2 }, heavy: { batchSize: 4, duty: 0.2 } },
+    intervalMs: 60_000,
+    onDecision: (d) => decisions.push(d),
+  });
   const kind = (): string => p.state.kind;
   try {
     await p.tick();
@@ -159,7 +191,10 @@ test('ContentionPacer: unit size, duty-cycle rest, policy pause, and a user paus
 });
 
 test('dispatcher: GPU while free, CPU while another process holds the GPU, ANE only after the parity gate, no flapping', () => {
-  const all = [{ unit: 'gpu' as const, available: true, sharesIndex: true }, { unit: 'cpu' as const, available: true, sharesIndex: true }];
+  const all = [
+    { unit: 'gpu' as const, available: true, sharesIndex: true },
+    { unit: 'cpu' as const, available: true, sharesIndex: true },
+  ];
   assert.equal(chooseUnit(all, null, sample(0, 0.2, { gpu: 0.05, gpuHeldByOther: false })).unit, 'gpu');
   const held = chooseUnit(all, 'gpu', sample(0, 0.2, { gpu: 0.85, gpuHeldByOther: true }));
   assert.equal(held.unit, 'cpu');
@@ -168,7 +203,11 @@ test('dispatcher: GPU while free, CPU while another process holds the GPU, ANE o
   assert.equal(chooseUnit(all, 'cpu', sample(0, 0.7, { gpu: 0.55 })).unit, 'cpu');
   assert.equal(chooseUnit(all, 'cpu', sample(0, 0.7, { gpu: 0.1 })).unit, 'gpu');
   const withAne = [...all, { unit: 'ane' as const, available: true, sharesIndex: false }];
-  assert.equal(chooseUnit(withAne, 'gpu', sample(0, 0.9, { gpu: 0.9, gpuHeldByOther: true })).unit, 'gpu', 'ANE not allowed, CPU as busy as the GPU: stay');
+  assert.equal(
+    chooseUnit(withAne, 'gpu', sample(0, 0.9, { gpu: 0.9, gpuHeldByOther: true })).unit,
+    'gpu',
+    'ANE not allowed, CPU as busy as the GPU: stay',
+  );
   withAne[2].sharesIndex = true;
   assert.equal(chooseUnit(withAne, 'gpu', sample(0, 0.9, { gpu: 0.9, gpuHeldByOther: true })).unit, 'ane');
   assert.equal(chooseUnit([{ unit: 'cpu', available: true, sharesIndex: true }], null, null).unit, 'cpu');
@@ -205,7 +244,11 @@ test('user choices reach the policy: pausing on battery and under heavy load is 
   assert.equal(cfg.full.batchSize, 16);
   const onBattery = decide(initialMemory(), 'cpu', sample(0, 0.05, { onBattery: true }), cfg);
   assert.equal(onBattery.mode, 'paused');
-  assert.equal(decide(initialMemory(), 'cpu', sample(0, 0.05, { onBattery: true })).mode, 'full', 'by default battery alone does not pause');
+  assert.equal(
+    decide(initialMemory(), 'cpu', sample(0, 0.05, { onBattery: true })).mode,
+    'full',
+    'by default battery alone does not pause',
+  );
   let mem = initialMemory();
   let d = decide(mem, 'cpu', sample(0, 0.95), cfg);
   for (let i = 1; i < 3; i++) {

@@ -4,9 +4,24 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import {
-  agentOfProcess, agentsFromEnv, agentsFromPsEnvironment, cpuBusyBetween, llmServerOfProcess, onBatteryFromPowerSupplies, parseEnviron,
-  parseIoregAccelerators, parseLlamaServerSlots, parseModelList, parseNvidiaSmiApps, parseNvidiaSmiGpus, parsePmsetBatt, parseProcPidStat,
-  parseProcStat, parsePs, parseWin32Processes, baseName,
+  agentOfProcess,
+  agentsFromEnv,
+  agentsFromPsEnvironment,
+  cpuBusyBetween,
+  llmServerOfProcess,
+  onBatteryFromPowerSupplies,
+  parseEnviron,
+  parseIoregAccelerators,
+  parseLlamaServerSlots,
+  parseModelList,
+  parseNvidiaSmiApps,
+  parseNvidiaSmiGpus,
+  parsePmsetBatt,
+  parseProcPidStat,
+  parseProcStat,
+  parsePs,
+  parseWin32Processes,
+  baseName,
 } from '../src/core/compute/signals.js';
 import { describeHardware, physicalCoresFromCpuinfo } from '../src/core/compute/hardware.js';
 import { REPO } from './support/files.js';
@@ -25,16 +40,32 @@ test('ps (procps, captured here): parses every line and finds the agent- and ser
   assert.equal(llmServerOfProcess(server), 'llama-server');
   // Kernel threads ([kthreadd]) keep their bracketed name and match nothing.
   assert.ok(procs.some((p) => p.args.startsWith('[')));
-  assert.equal(procs.filter((p) => agentOfProcess(p)).length, 1, procs.filter((p) => agentOfProcess(p)).map((p) => p.args).join('\n'));
+  assert.equal(
+    procs.filter((p) => agentOfProcess(p)).length,
+    1,
+    procs
+      .filter((p) => agentOfProcess(p))
+      .map((p) => p.args)
+      .join('\n'),
+  );
 });
 
 test('ps (macOS format): paths with spaces, node scripts, Ollama runner, mlx_lm.server, aider', () => {
   const procs = parsePs(fx('ps-macos.txt'));
   assert.equal(procs.length, 12);
   const agents = procs.map((p) => [p.pid, agentOfProcess(p)]).filter(([, a]) => a);
-  assert.deepEqual(agents, [[1240, 'claude'], [1301, 'codex'], [1610, 'aider']]);
+  assert.deepEqual(agents, [
+    [1240, 'claude'],
+    [1301, 'codex'],
+    [1610, 'aider'],
+  ]);
   const servers = procs.map((p) => [p.pid, llmServerOfProcess(p)]).filter(([, s]) => s);
-  assert.deepEqual(servers, [[1377, 'ollama'], [1378, 'ollama'], [1420, 'lmstudio'], [1502, 'mlx_lm.server']]);
+  assert.deepEqual(servers, [
+    [1377, 'ollama'],
+    [1378, 'ollama'],
+    [1420, 'lmstudio'],
+    [1502, 'mlx_lm.server'],
+  ]);
   assert.equal(procs.find((p) => p.pid === 1377)!.cpuPercent, 96.5);
   // VS Code itself is not an agent.
   assert.equal(agentOfProcess(procs.find((p) => p.pid === 901)!), null);
@@ -46,7 +77,14 @@ test('environment markers: /proc environ blocks and BSD ps -E output; CLAUDECODE
   assert.deepEqual(agentsFromEnv(env), [{ agent: 'claude', marker: 'CLAUDECODE=1' }]);
   assert.deepEqual(agentsFromEnv(parseEnviron('CLAUDECODE=0\0')), []);
   const mac = agentsFromPsEnvironment(fx('ps-macos-environment.txt'));
-  assert.deepEqual(mac.map((m) => [m.pid, m.agent]), [[1250, 'claude'], [1311, 'codex'], [1320, 'gemini']]);
+  assert.deepEqual(
+    mac.map((m) => [m.pid, m.agent]),
+    [
+      [1250, 'claude'],
+      [1311, 'codex'],
+      [1320, 'gemini'],
+    ],
+  );
 });
 
 test('/proc/stat and /proc/<pid>/stat (captured here), including a comm with spaces and parentheses', () => {
@@ -65,9 +103,18 @@ test('/proc/stat and /proc/<pid>/stat (captured here), including a comm with spa
 
 test('nvidia-smi CSV (documented format): utilisation, [N/A] fields, compute apps', () => {
   const gpus = parseNvidiaSmiGpus(fx('nvidia-smi-gpus.csv'));
-  assert.deepEqual(gpus.map((g) => [g.index, g.name, g.utilization]), [[0, 'NVIDIA GeForce RTX 4090', 0.87], [1, 'NVIDIA A100-SXM4-40GB', null]]);
+  assert.deepEqual(
+    gpus.map((g) => [g.index, g.name, g.utilization]),
+    [
+      [0, 'NVIDIA GeForce RTX 4090', 0.87],
+      [1, 'NVIDIA A100-SXM4-40GB', null],
+    ],
+  );
   const apps = parseNvidiaSmiApps(fx('nvidia-smi-apps.csv'));
-  assert.deepEqual(apps, [{ pid: 2411, name: 'ollama', usedMemoryMiB: 5120 }, { pid: 9876, name: 'python3', usedMemoryMiB: null }]);
+  assert.deepEqual(apps, [
+    { pid: 2411, name: 'ollama', usedMemoryMiB: 5120 },
+    { pid: 9876, name: 'python3', usedMemoryMiB: null },
+  ]);
   assert.deepEqual(parseNvidiaSmiApps(''), []);
   assert.deepEqual(parseNvidiaSmiGpus('NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'), []);
 });
@@ -105,13 +152,31 @@ test('power: pmset on battery / AC; Linux power_supply', () => {
   assert.equal(parsePmsetBatt(fx('pmset-batt-battery.txt')), true);
   assert.equal(parsePmsetBatt(fx('pmset-batt-ac.txt')), false);
   assert.equal(parsePmsetBatt('nothing'), null);
-  assert.equal(onBatteryFromPowerSupplies([{ type: 'Battery\n', status: 'Discharging\n' }, { type: 'Mains\n', online: '0\n' }]), true);
-  assert.equal(onBatteryFromPowerSupplies([{ type: 'Battery\n', status: 'Charging\n' }, { type: 'Mains\n', online: '1\n' }]), false);
+  assert.equal(
+    onBatteryFromPowerSupplies([
+      { type: 'Battery\n', status: 'Discharging\n' },
+      { type: 'Mains\n', online: '0\n' },
+    ]),
+    true,
+  );
+  assert.equal(
+    onBatteryFromPowerSupplies([
+      { type: 'Battery\n', status: 'Charging\n' },
+      { type: 'Mains\n', online: '1\n' },
+    ]),
+    false,
+  );
   assert.equal(onBatteryFromPowerSupplies([]), null, 'a desktop or VM without a battery');
 });
 
 test('LLM server JSON: llama-server /slots, OpenAI /v1/models, Ollama /api/ps', () => {
-  assert.deepEqual(parseLlamaServerSlots([{ id: 0, is_processing: true }, { id: 1, is_processing: false }]), { processing: 1, total: 2 });
+  assert.deepEqual(
+    parseLlamaServerSlots([
+      { id: 0, is_processing: true },
+      { id: 1, is_processing: false },
+    ]),
+    { processing: 1, total: 2 },
+  );
   assert.equal(parseLlamaServerSlots({ error: 'x' }), null);
   assert.deepEqual(parseModelList({ object: 'list', data: [{ id: 'qwen' }] }), ['qwen']);
   assert.deepEqual(parseModelList({ models: [{ name: 'llama3:8b' }] }), ['llama3:8b']);
@@ -119,16 +184,58 @@ test('LLM server JSON: llama-server /slots, OpenAI /v1/models, Ollama /api/ps', 
 });
 
 test('hardware description: Apple Silicon, Rosetta, Linux without ANE', () => {
-  const m2 = describeHardware({ platform: 'darwin', arch: 'arm64', cpuModel: 'Apple M2 Pro', logicalCores: 12, physicalCores: 12, performanceCores: 8, efficiencyCores: 4, rosetta: false, hwArm64: true, gpuBackend: 'metal', gpus: ['Apple M2 Pro'] });
+  const m2 = describeHardware({
+    platform: 'darwin',
+    arch: 'arm64',
+    cpuModel: 'Apple M2 Pro',
+    logicalCores: 12,
+    physicalCores: 12,
+    performanceCores: 8,
+    efficiencyCores: 4,
+    rosetta: false,
+    hwArm64: true,
+    gpuBackend: 'metal',
+    gpus: ['Apple M2 Pro'],
+  });
   assert.equal(m2.appleSilicon, true);
   assert.equal(m2.hasAne, true);
   assert.match(m2.summary, /Apple M2 Pro · 12 cores \(8P\+4E\) · GPU: Metal/);
-  const rosetta = describeHardware({ platform: 'darwin', arch: 'x64', cpuModel: 'Apple M1', logicalCores: 8, physicalCores: 8, rosetta: true, hwArm64: true, gpuBackend: false, gpus: [] });
+  const rosetta = describeHardware({
+    platform: 'darwin',
+    arch: 'x64',
+    cpuModel: 'Apple M1',
+    logicalCores: 8,
+    physicalCores: 8,
+    rosetta: true,
+    hwArm64: true,
+    gpuBackend: false,
+    gpus: [],
+  });
   assert.equal(rosetta.appleSilicon, true);
   assert.ok(rosetta.notes.some((n) => /Rosetta/.test(n)));
-  const intelMac = describeHardware({ platform: 'darwin', arch: 'x64', cpuModel: 'Intel(R) Core(TM) i7-9750H CPU @ 2.60GHz', logicalCores: 12, physicalCores: 6, rosetta: false, hwArm64: false, gpuBackend: 'metal', gpus: [] });
+  const intelMac = describeHardware({
+    platform: 'darwin',
+    arch: 'x64',
+    cpuModel: 'Intel(R) Core(TM) i7-9750H CPU @ 2.60GHz',
+    logicalCores: 12,
+    physicalCores: 6,
+    rosetta: false,
+    hwArm64: false,
+    gpuBackend: 'metal',
+    gpus: [],
+  });
   assert.equal(intelMac.hasAne, false);
-  const linux = describeHardware({ platform: 'linux', arch: 'x64', cpuModel: 'AMD EPYC', logicalCores: 2, physicalCores: 2, rosetta: false, hwArm64: null, gpuBackend: false, gpus: [] });
+  const linux = describeHardware({
+    platform: 'linux',
+    arch: 'x64',
+    cpuModel: 'AMD EPYC',
+    logicalCores: 2,
+    physicalCores: 2,
+    rosetta: false,
+    hwArm64: null,
+    gpuBackend: false,
+    gpus: [],
+  });
   assert.equal(linux.hasAne, false);
   assert.match(linux.summary, /Neural Engine: no/);
 });
@@ -137,13 +244,21 @@ test('Windows names and command lines: backslash paths, .exe, the PowerShell lis
   assert.equal(baseName('C:\\Users\\dev\\AppData\\Local\\Programs\\Ollama\\ollama.exe'), 'ollama');
   assert.equal(baseName('/usr/local/bin/llama-server'), 'llama-server');
   const proc = (name: string, args: string) => ({ name: baseName(name), args });
-  assert.equal(llmServerOfProcess(proc('C:\\llama.cpp\\llama-server.exe', 'C:\\llama.cpp\\llama-server.exe -m model.gguf')), 'llama-server');
+  assert.equal(
+    llmServerOfProcess(proc('C:\\llama.cpp\\llama-server.exe', 'C:\\llama.cpp\\llama-server.exe -m model.gguf')),
+    'llama-server',
+  );
   assert.equal(llmServerOfProcess(proc('LM Studio.exe', '"C:\\Program Files\\LM Studio\\LM Studio.exe"')), 'lmstudio');
-  assert.equal(agentOfProcess(proc('node.exe', 'node.exe C:\\Users\\dev\\AppData\\Roaming\\npm\\node_modules\\@openai\\codex\\bin\\codex.js')), 'codex');
+  assert.equal(
+    agentOfProcess(proc('node.exe', 'node.exe C:\\Users\\dev\\AppData\\Roaming\\npm\\node_modules\\@openai\\codex\\bin\\codex.js')),
+    'codex',
+  );
   assert.equal(agentOfProcess(proc('claude.exe', 'claude.exe')), 'claude');
   assert.equal(agentOfProcess(proc('python.exe', 'python.exe -m aider --model x')), 'aider');
   assert.equal(agentOfProcess(proc('node.exe', 'node.exe server.js')), null);
-  const procs = parseWin32Processes('12\t4\tollama.exe\t100\t250\t638670000000000000\t"C:\\Ollama\\ollama.exe" serve\r\nbad\r\n13\t12\tnotepad.exe\t0\t0\t0\t\r\n');
+  const procs = parseWin32Processes(
+    '12\t4\tollama.exe\t100\t250\t638670000000000000\t"C:\\Ollama\\ollama.exe" serve\r\nbad\r\n13\t12\tnotepad.exe\t0\t0\t0\t\r\n',
+  );
   assert.deepEqual(procs, [
     { pid: 12, ppid: 4, name: 'ollama', args: '"C:\\Ollama\\ollama.exe" serve', cpuTime100ns: 350, created: '638670000000000000' },
     { pid: 13, ppid: 12, name: 'notepad', args: 'notepad.exe', cpuTime100ns: 0, created: '0' },

@@ -20,14 +20,23 @@ function openParams(root: string, batchSize = 8): OpenParams {
 function project(n: number): Record<string, string> {
   const files: Record<string, string> = { ...SAMPLE_PROJECT };
   for (let i = 0; i < n; i++) {
-    files[`gen/m${i}.ts`] = `export function compute_${i}(x: number): number {\n  // compute value ${i} for the report row\n  return x * ${i} + ${i % 7};\n}\n`;
+    files[`gen/m${i}.ts`] =
+      `export function compute_${i}(x: number): number {\n  // compute value ${i} for the report row\n  return x * ${i} + ${i % 7};\n}\n`;
   }
   return files;
 }
 
 /** The parts of a status that do not depend on where the index lives or when it was written. */
 function comparable(s: EngineStatus): unknown {
-  return { files: s.files, chunks: s.chunks, cachedVectors: s.cachedVectors, searchStructure: s.searchStructure, model: s.model, state: s.state, warnings: s.warnings };
+  return {
+    files: s.files,
+    chunks: s.chunks,
+    cachedVectors: s.cachedVectors,
+    searchStructure: s.searchStructure,
+    model: s.model,
+    state: s.state,
+    warnings: s.warnings,
+  };
 }
 
 /** Resolves with the first event that `match` accepts. */
@@ -42,7 +51,8 @@ function nextEvent(client: EngineClient, match: (e: EventMessage) => boolean): P
   });
 }
 
-const isProgress = (jobId: string, phase: IndexProgress['phase']) => (e: EventMessage) => e.event === 'progress' && e.jobId === jobId && e.progress.phase === phase;
+const isProgress = (jobId: string, phase: IndexProgress['phase']) => (e: EventMessage) =>
+  e.event === 'progress' && e.jobId === jobId && e.progress.phase === phase;
 
 describe('engine process', () => {
   let reference: Engine;
@@ -164,12 +174,19 @@ describe('engine process', () => {
       const reopened = await client.request('status', {});
       assert.notEqual(client.pid, pid);
       assert.ok(client.pid && processAlive(client.pid));
-      assert.ok(reopened.files > 0 && reopened.files < refSummary.files, `batches committed before the kill were kept: ${reopened.files} files`);
+      assert.ok(
+        reopened.files > 0 && reopened.files < refSummary.files,
+        `batches committed before the kill were kept: ${reopened.files} files`,
+      );
       assert.deepEqual(reopened.warnings, [], 'a SIGKILL between commits leaves nothing to repair');
 
       const summary = await client.request('index', { jobId: 'r1' });
       assert.equal(summary.files, refSummary.files);
-      assert.equal(summary.embedded, refSummary.embedded - reopened.cachedVectors, 'vectors committed before the kill are not embedded again');
+      assert.equal(
+        summary.embedded,
+        refSummary.embedded - reopened.cachedVectors,
+        'vectors committed before the kill are not embedded again',
+      );
       for (const q of QUERIES) {
         assert.deepEqual(await client.request('search', { query: q, k: 5 }), await reference.search(q, { k: 5 }), `results for "${q}"`);
       }
@@ -196,7 +213,10 @@ describe('engine process', () => {
     const second = new EngineClient();
     try {
       await first.open(openParams(dir));
-      await assert.rejects(second.open(openParams(dir)), (e: unknown) => e instanceof LoupeError && e.code === 'store-locked' && e.message.includes(String(first.pid)));
+      await assert.rejects(
+        second.open(openParams(dir)),
+        (e: unknown) => e instanceof LoupeError && e.code === 'store-locked' && e.message.includes(String(first.pid)),
+      );
       await first.close();
       assert.equal((await second.open(openParams(dir))).root, dir, 'free once the first has exited');
     } finally {

@@ -59,7 +59,10 @@ describe('engine on real adapters (tiny BERT, tree-sitter, hnswlib)', () => {
     // The contract's fields, plus only the fields added since (never renamed).
     const keys = Object.keys(top);
     for (const f of ['endLine', 'language', 'path', 'score', 'startLine', 'symbol']) assert.ok(keys.includes(f), f);
-    assert.deepEqual(keys.filter((f) => !['endLine', 'language', 'path', 'score', 'startLine', 'symbol', 'kind', 'dense', 'lexical', 'boost'].includes(f)), []);
+    assert.deepEqual(
+      keys.filter((f) => !['endLine', 'language', 'path', 'score', 'startLine', 'symbol', 'kind', 'dense', 'lexical', 'boost'].includes(f)),
+      [],
+    );
     assert.equal(top.kind, 'code');
     assert.equal(top.language, 'typescript');
     // parseConfigFile spans lines 3-7 of the fixture (JSDoc + function); the hit must cover the function.
@@ -76,7 +79,10 @@ describe('engine on real adapters (tiny BERT, tree-sitter, hnswlib)', () => {
 
   test('an edit re-embeds only the changed chunks and is searchable at once', async () => {
     const file = path.join(root, 'src/sort.go');
-    writeFileSync(file, SAMPLE_PROJECT['src/sort.go'] + `
+    writeFileSync(
+      file,
+      SAMPLE_PROJECT['src/sort.go'] +
+        `
 // BubbleSort sorts a slice of strings slowly.
 func BubbleSort(words []string) {
 \tfor i := range words {
@@ -87,7 +93,8 @@ func BubbleSort(words []string) {
 \t\t}
 \t}
 }
-`);
+`,
+    );
     const s = await engine.updatePaths(['src/sort.go'], []);
     assert.equal(s.filesChanged, 1);
     assert.ok(s.embedded >= 1 && s.embedded <= 2, `embedded ${s.embedded}`);
@@ -171,13 +178,20 @@ func BubbleSort(words []string) {
     const { dir, cleanup: done } = tempDir();
     try {
       for (let i = 0; i < 40; i++) {
-        writeTree(dir, { [`m${i}.py`]: `def handler_${i}(request):\n    return process_order_${i}(request.user, ${i})\n\n\ndef helper_${i}(value):\n    return value * ${i} + ${i * 7}\n` });
+        writeTree(dir, {
+          [`m${i}.py`]: `def handler_${i}(request):\n    return process_order_${i}(request.user, ${i})\n\n\ndef helper_${i}(value):\n    return value * ${i} + ${i * 7}\n`,
+        });
       }
       const e = await openTestEngine(dir, { batchSize: 4 });
       const ac = new AbortController();
       let batches = 0;
       await assert.rejects(
-        e.index({ signal: ac.signal, onProgress: (p) => { if (p.phase === 'embed' && ++batches === 3) ac.abort(); } }),
+        e.index({
+          signal: ac.signal,
+          onProgress: (p) => {
+            if (p.phase === 'embed' && ++batches === 3) ac.abort();
+          },
+        }),
         (err: Error) => err.name === 'AbortError',
       );
       const kept = e.store.files.size;
@@ -196,7 +210,10 @@ describe('engine: pause and resume', () => {
   test('pausing stops embedding after the unit in flight; resuming finishes the run', async () => {
     const { dir, cleanup } = tempDir();
     try {
-      for (let i = 0; i < 12; i++) writeTree(dir, { [`f${i}.js`]: `function compute${i}(x) {\n  return x * ${i} + ${i * 3};\n}\n\nfunction other${i}(y) {\n  return y - ${i};\n}\n` });
+      for (let i = 0; i < 12; i++)
+        writeTree(dir, {
+          [`f${i}.js`]: `function compute${i}(x) {\n  return x * ${i} + ${i * 3};\n}\n\nfunction other${i}(y) {\n  return y - ${i};\n}\n`,
+        });
       const e = await openTestEngine(dir, { batchSize: 2 });
       const states: string[] = [];
       e.onState((s) => states.push(s.kind));
@@ -243,8 +260,14 @@ describe('engine: bad input is skipped with a reason, nothing is lost', () => {
       assert.ok(indexed.includes('ok.js'));
       assert.ok(indexed.includes('latin1.py'), 'non-UTF-8 text is read, not dropped');
       assert.ok(!indexed.includes('blob.dat') && !indexed.includes('big.js'));
-      assert.ok(s.warnings.some((w) => w.startsWith('big.js') && w.includes('too-large')), s.warnings.join('\n'));
-      assert.ok(s.warnings.some((w) => w.startsWith('blob.dat') && w.includes('binary')), s.warnings.join('\n'));
+      assert.ok(
+        s.warnings.some((w) => w.startsWith('big.js') && w.includes('too-large')),
+        s.warnings.join('\n'),
+      );
+      assert.ok(
+        s.warnings.some((w) => w.startsWith('blob.dat') && w.includes('binary')),
+        s.warnings.join('\n'),
+      );
       const r = await e.search('brew coffee', { k: 1 });
       assert.equal(r[0].path, 'latin1.py');
       await e.close();
@@ -253,22 +276,29 @@ describe('engine: bad input is skipped with a reason, nothing is lost', () => {
     }
   });
 
-  test('an unreadable folder is skipped with a warning (not as root: root reads every folder)', { skip: process.getuid?.() === 0 && 'running as root, which reads every folder' }, async () => {
-    const { dir, cleanup } = tempDir();
-    const locked = path.join(dir, 'secret');
-    try {
-      writeTree(dir, { 'ok.js': 'function addNumbers(a, b) {\n  return a + b;\n}\n', 'secret/locked.ts': 'export const x = 1;\n' });
-      chmodSync(locked, 0);
-      const e = await openTestEngine(dir);
-      const s = await e.index();
-      assert.deepEqual([...e.store.files.keys()], ['ok.js']);
-      assert.ok(s.warnings.some((w) => w.startsWith('secret') && w.includes('unreadable')), s.warnings.join('\n'));
-      await e.close();
-    } finally {
-      if (existsSync(locked)) chmodSync(locked, 0o755);
-      cleanup();
-    }
-  });
+  test(
+    'an unreadable folder is skipped with a warning (not as root: root reads every folder)',
+    { skip: process.getuid?.() === 0 && 'running as root, which reads every folder' },
+    async () => {
+      const { dir, cleanup } = tempDir();
+      const locked = path.join(dir, 'secret');
+      try {
+        writeTree(dir, { 'ok.js': 'function addNumbers(a, b) {\n  return a + b;\n}\n', 'secret/locked.ts': 'export const x = 1;\n' });
+        chmodSync(locked, 0);
+        const e = await openTestEngine(dir);
+        const s = await e.index();
+        assert.deepEqual([...e.store.files.keys()], ['ok.js']);
+        assert.ok(
+          s.warnings.some((w) => w.startsWith('secret') && w.includes('unreadable')),
+          s.warnings.join('\n'),
+        );
+        await e.close();
+      } finally {
+        if (existsSync(locked)) chmodSync(locked, 0o755);
+        cleanup();
+      }
+    },
+  );
 
   test('the store folder is the only place written in the tree, and a custom store keeps the tree untouched', async () => {
     const { dir, cleanup } = tempDir();

@@ -22,7 +22,14 @@ describe('projector TSV (pure)', () => {
     assert.equal(tsvEscape(raw), 'a\\tb\\nc\\\\d\\re');
     assert.equal(tsvUnescape(tsvEscape(raw)), raw);
     assert.equal(tsvEscape('x\u0000y\u0007z'), 'xyz');
-    const line = metadataLine({ path: 'we\tird\nname.ts', symbol: null, language: 'typescript', startLine: 3, endLine: 9, firstLine: 'const s = "a\tb";' });
+    const line = metadataLine({
+      path: 'we\tird\nname.ts',
+      symbol: null,
+      language: 'typescript',
+      startLine: 3,
+      endLine: 9,
+      firstLine: 'const s = "a\tb";',
+    });
     assert.equal(line.split('\t').length, PROJECTOR_COLUMNS.length);
     assert.ok(!line.includes('\n'));
     assert.equal(tsvUnescape(line.split('\t')[0]), 'we\tird\nname.ts');
@@ -55,7 +62,8 @@ describe('loupe export --projector on a real index', () => {
     await engine.index();
     chunkCount = engine.store.chunkCount;
     dims = engine.store.identity.dimensions;
-    for (const p of [...engine.store.files.keys()].sort()) for (const c of engine.store.files.get(p)!.chunks) vectorsByRow.push(engine.store.getVector(c.hash)!);
+    for (const p of [...engine.store.files.keys()].sort())
+      for (const c of engine.store.files.get(p)!.chunks) vectorsByRow.push(engine.store.getVector(c.hash)!);
     await engine.close();
   });
   after(() => cleanup());
@@ -82,8 +90,13 @@ describe('loupe export --projector on a real index', () => {
     assert.equal(tsvUnescape(tab.split('\t')[0]), 'odd/tab\there.py');
     assert.equal(tab.split('\t')[1], 'tabbed');
     assert.equal(tab.split('\t')[4], 'def tabbed():');
-    assert.ok(meta.some((l) => l.startsWith('odd/new\\nline.py\tnewline\t')), 'the newline in the file name is escaped');
-    const cfg = JSON.parse(readFileSync(s.files.config, 'utf8')) as { embeddings: { tensorShape: number[]; tensorPath: string; metadataPath: string }[] };
+    assert.ok(
+      meta.some((l) => l.startsWith('odd/new\\nline.py\tnewline\t')),
+      'the newline in the file name is escaped',
+    );
+    const cfg = JSON.parse(readFileSync(s.files.config, 'utf8')) as {
+      embeddings: { tensorShape: number[]; tensorPath: string; metadataPath: string }[];
+    };
     assert.deepEqual(cfg.embeddings[0].tensorShape, [chunkCount, dims]);
     assert.equal(cfg.embeddings[0].tensorPath, 'vectors.tsv');
     assert.equal(cfg.embeddings[0].metadataPath, 'metadata.tsv');
@@ -93,18 +106,34 @@ describe('loupe export --projector on a real index', () => {
     const { dir: out, cleanup: c2 } = tempDir();
     const { dir: empty, cleanup: c3 } = tempDir();
     const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
-    const session = new EngineSession({ root, name: 'sample', params: { root, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 }, logger: quiet, onChange: () => {} });
-    const fresh = new EngineSession({ root: empty, name: 'empty', params: { root: empty, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 }, logger: quiet, onChange: () => {} });
+    const session = new EngineSession({
+      root,
+      name: 'sample',
+      params: { root, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
+      logger: quiet,
+      onChange: () => {},
+    });
+    const fresh = new EngineSession({
+      root: empty,
+      name: 'empty',
+      params: { root: empty, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
+      logger: quiet,
+      onChange: () => {},
+    });
     try {
       const cli = await exportProjector(root, path.join(root, '.loupe'), path.join(out, 'cli'));
       assert.equal((await session.open()).chunks, chunkCount);
       const viaEngine = await session.exportProjector(path.join(out, 'engine'));
       assert.deepEqual({ ...viaEngine, files: undefined }, { ...cli, files: undefined });
       assert.equal(viaEngine.files.vectors, path.join(out, 'engine', 'vectors.tsv'));
-      for (const k of ['vectors', 'metadata', 'config'] as const) assert.equal(readFileSync(viaEngine.files[k], 'utf8'), readFileSync(cli.files[k], 'utf8'), `${k} file`);
+      for (const k of ['vectors', 'metadata', 'config'] as const)
+        assert.equal(readFileSync(viaEngine.files[k], 'utf8'), readFileSync(cli.files[k], 'utf8'), `${k} file`);
 
       await fresh.open();
-      await assert.rejects(fresh.exportProjector(path.join(out, 'none')), (e: unknown) => e instanceof LoupeError && e.code === 'empty-index' && /indexed yet/.test(e.message));
+      await assert.rejects(
+        fresh.exportProjector(path.join(out, 'none')),
+        (e: unknown) => e instanceof LoupeError && e.code === 'empty-index' && /indexed yet/.test(e.message),
+      );
     } finally {
       await session.dispose();
       await fresh.dispose();
@@ -119,7 +148,10 @@ describe('loupe export --projector on a real index', () => {
       const ok = spawnSync(process.execPath, [BIN, 'export', root, '--projector', out], { encoding: 'utf8', timeout: 120_000 });
       assert.equal(ok.status, 0, ok.stderr);
       assert.match(ok.stdout, new RegExp(`^${chunkCount} chunks × ${dims} dimensions → `));
-      const none = spawnSync(process.execPath, [BIN, 'export', out, '--projector', path.join(out, 'p')], { encoding: 'utf8', timeout: 60_000 });
+      const none = spawnSync(process.execPath, [BIN, 'export', out, '--projector', path.join(out, 'p')], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       assert.equal(none.status, 1);
       assert.match(none.stderr, /has no index in .*run `loupe index/);
       const missing = spawnSync(process.execPath, [BIN, 'export', root], { encoding: 'utf8', timeout: 60_000 });
@@ -130,4 +162,3 @@ describe('loupe export --projector on a real index', () => {
     }
   });
 });
-

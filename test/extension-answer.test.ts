@@ -25,7 +25,12 @@ async function recordingServer(): Promise<{ url: string; prompts: ChatMessage[][
       if (req.method === 'GET' && req.url === '/v1/models') return res.end('{"data":[{"id":"recorder"}]}');
       if (req.method === 'POST' && req.url === '/v1/chat/completions') {
         prompts.push((JSON.parse(body) as { messages: ChatMessage[] }).messages);
-        return res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'See [1].' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 3 } }));
+        return res.end(
+          JSON.stringify({
+            choices: [{ message: { role: 'assistant', content: 'See [1].' }, finish_reason: 'stop' }],
+            usage: { prompt_tokens: 1, completion_tokens: 3 },
+          }),
+        );
       }
       res.statusCode = 404;
       res.end('{}');
@@ -39,7 +44,12 @@ async function recordingServer(): Promise<{ url: string; prompts: ChatMessage[][
 /** The numbered sources of a prompt's last user message: `[n] path:start-end`. */
 function promptSources(messages: ChatMessage[]): { n: number; path: string; startLine: number; endLine: number }[] {
   const user = messages.at(-1)!.content;
-  return [...user.matchAll(/^\[(\d+)\] (\S+?):(\d+)(?:-(\d+))?(?: \(.*\))?$/gm)].map((m) => ({ n: Number(m[1]), path: m[2]!, startLine: Number(m[3]), endLine: Number(m[4] ?? m[3]) }));
+  return [...user.matchAll(/^\[(\d+)\] (\S+?):(\d+)(?:-(\d+))?(?: \(.*\))?$/gm)].map((m) => ({
+    n: Number(m[1]),
+    path: m[2]!,
+    startLine: Number(m[3]),
+    endLine: Number(m[4] ?? m[3]),
+  }));
 }
 
 describe('Q&A answers from the passages shown', () => {
@@ -56,7 +66,14 @@ describe('Q&A answers from the passages shown', () => {
     session = new EngineSession({
       root: dir,
       name: 'sample',
-      params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
+      params: {
+        root: dir,
+        storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
+        modelPath: tinyBertPath(),
+        gpu: false,
+        contexts: 1,
+        threadsPerContext: 1,
+      },
       logger: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} },
       onChange: () => {},
     });
@@ -70,8 +87,14 @@ describe('Q&A answers from the passages shown', () => {
   });
 
   test('the prompt quotes exactly the passages given, in order, and those stay shown', async () => {
-    const settings = readSettings((k) => ({ 'answer.provider': 'openai', 'answer.url': server.url, 'answer.passages': 4 } as Record<string, unknown>)[k]);
-    const answerer = engineAnswerer({ sessions: () => [session], settings: () => settings, log: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} } });
+    const settings = readSettings(
+      (k) => (({ 'answer.provider': 'openai', 'answer.url': server.url, 'answer.passages': 4 }) as Record<string, unknown>)[k],
+    );
+    const answerer = engineAnswerer({
+      sessions: () => [session],
+      settings: () => settings,
+      log: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} },
+    });
     assert.equal(answerer.unavailable(), undefined);
     // What the panel shows: one folder's hits read from disk (Loupe.searchPassages), here a
     // subset, so an answer that retrieved on its own would quote others.
@@ -87,22 +110,56 @@ describe('Q&A answers from the passages shown', () => {
     assert.equal(answer, 'See [1].');
     assert.equal(server.prompts.length, 1);
     const prompt = server.prompts[0]!;
-    assert.deepEqual(promptSources(prompt), shown.map((p) => ({ n: p.n, path: p.path, startLine: p.startLine, endLine: p.endLine })));
+    assert.deepEqual(
+      promptSources(prompt),
+      shown.map((p) => ({ n: p.n, path: p.path, startLine: p.startLine, endLine: p.endLine })),
+    );
     for (const p of shown) assert.ok(prompt.at(-1)!.content.includes(p.text), `the prompt quotes ${p.path}:${p.startLine} as shown`);
-    assert.deepEqual(afterCitations?.map((p) => [p.n, p.path, p.startLine, p.endLine, p.text]), shown.map((p) => [p.n, p.path, p.startLine, p.endLine, p.text]));
+    assert.deepEqual(
+      afterCitations?.map((p) => [p.n, p.path, p.startLine, p.endLine, p.text]),
+      shown.map((p) => [p.n, p.path, p.startLine, p.endLine, p.text]),
+    );
 
     // Passages from two folders name their folder in the prompt.
     const twoRoots = [shown[0]!, { ...shown[1]!, root: '/elsewhere', rootName: 'other' }];
     await answerer.answer('and the other one?', 'conv-1', twoRoots, new AbortController().signal, { citations: () => {}, token: () => {} });
-    assert.deepEqual(promptSources(server.prompts[1]!).map((s) => s.path), [`sample/${shown[0]!.path}`, `other/${shown[1]!.path}`]);
+    assert.deepEqual(
+      promptSources(server.prompts[1]!).map((s) => s.path),
+      [`sample/${shown[0]!.path}`, `other/${shown[1]!.path}`],
+    );
   });
 
   test('quotedPassages: citation n is passage n; a source the prompt cut shows only the lines it quoted', () => {
-    const p = (n: number, startLine: number, text: string): Passage => ({ n, root: '/r', rootName: 'r', path: `f${n}.ts`, startLine, endLine: startLine + text.split('\n').length - 1, symbol: null, language: 'typescript', score: 1, text });
+    const p = (n: number, startLine: number, text: string): Passage => ({
+      n,
+      root: '/r',
+      rootName: 'r',
+      path: `f${n}.ts`,
+      startLine,
+      endLine: startLine + text.split('\n').length - 1,
+      symbol: null,
+      language: 'typescript',
+      score: 1,
+      text,
+    });
     const passages = [p(1, 1, 'a\nb'), p(2, 10, 'c\nd\ne\nf'), p(3, 5, 'g')];
-    const cite = (n: number, x: Passage, quotedEndLine = x.endLine) => ({ n, path: x.path, startLine: x.startLine, endLine: x.endLine, symbol: null, score: 1, quotedEndLine });
+    const cite = (n: number, x: Passage, quotedEndLine = x.endLine) => ({
+      n,
+      path: x.path,
+      startLine: x.startLine,
+      endLine: x.endLine,
+      symbol: null,
+      score: 1,
+      quotedEndLine,
+    });
     // The third did not fit; the second was cut after 3 of its 4 lines.
     const shown = quotedPassages(passages, [cite(1, passages[0]!), cite(2, passages[1]!, 12)]);
-    assert.deepEqual(shown.map((x) => [x.n, x.startLine, x.endLine, x.text]), [[1, 1, 2, 'a\nb'], [2, 10, 12, 'c\nd\ne']]);
+    assert.deepEqual(
+      shown.map((x) => [x.n, x.startLine, x.endLine, x.text]),
+      [
+        [1, 1, 2, 'a\nb'],
+        [2, 10, 12, 'c\nd\ne'],
+      ],
+    );
   });
 });

@@ -32,7 +32,10 @@ test('earlierRuns: newest valid runs first, at most max, broken files skipped an
     writeFileSync(path.join(dir, '2026-06-01T00-00-00-000Z.json'), JSON.stringify({ schema: 'other/1' }));
     writeFileSync(path.join(dir, '2026-07-01T00-00-00-000Z.html'), '<html>');
     const r = earlierRuns(dir, 3);
-    assert.deepEqual(r.files.map((f) => path.basename(f)), ['2026-04-01T00-00-00-000Z.json', '2026-03-01T00-00-00-000Z.json', '2026-02-01T00-00-00-000Z.json']);
+    assert.deepEqual(
+      r.files.map((f) => path.basename(f)),
+      ['2026-04-01T00-00-00-000Z.json', '2026-03-01T00-00-00-000Z.json', '2026-02-01T00-00-00-000Z.json'],
+    );
     assert.deepEqual(r.skipped.map((f) => path.basename(f)).sort(), ['2026-05-01T00-00-00-000Z.json', '2026-06-01T00-00-00-000Z.json']);
   } finally {
     cleanup();

@@ -46,7 +46,14 @@ describe('extension engine session', () => {
     const session = new EngineSession({
       root: dir,
       name: 'sample',
-      params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
+      params: {
+        root: dir,
+        storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
+        modelPath: tinyBertPath(),
+        gpu: false,
+        contexts: 1,
+        threadsPerContext: 1,
+      },
       logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m), error: (m) => logs.push(m), debug: () => {} },
       onChange: () => changes++,
     });
@@ -63,7 +70,10 @@ describe('extension engine session', () => {
       const summary = await job.done;
       assert.ok(summary && summary.chunks > 0, 'indexed');
       assert.equal(session.indexing, false);
-      assert.ok(progress.some((p) => p.phase === 'done'), 'progress events reached the job listener');
+      assert.ok(
+        progress.some((p) => p.phase === 'done'),
+        'progress events reached the job listener',
+      );
       assert.equal(session.state?.kind, 'ready');
       assert.ok(changes > 0, 'state changes were reported');
       assert.ok(logs.some((l) => /indexed \d+ files/.test(l)));
@@ -89,10 +99,19 @@ describe('extension engine session', () => {
       const tokens: string[] = [];
       const kinds: string[] = [];
       const ac = new AbortController();
-      const result = await session.ask({ question: 'how is the config file parsed?', conversationId: 'conv-1', llm: { provider: 'llama', model: TINY_LLAMA, threads: 1, gpu: false }, k: 4 }, ac.signal, (e) => {
-        kinds.push(e.kind);
-        if (e.kind === 'token') tokens.push(e.text);
-      });
+      const result = await session.ask(
+        {
+          question: 'how is the config file parsed?',
+          conversationId: 'conv-1',
+          llm: { provider: 'llama', model: TINY_LLAMA, threads: 1, gpu: false },
+          k: 4,
+        },
+        ac.signal,
+        (e) => {
+          kinds.push(e.kind);
+          if (e.kind === 'token') tokens.push(e.text);
+        },
+      );
       assert.equal(result.answer, 'Hello from the tiny Loupe model.');
       assert.equal(tokens.join(''), result.answer);
       assert.equal(kinds[0], 'citations');
@@ -112,7 +131,14 @@ describe('extension engine session', () => {
     const session = privateSession({
       root: dir,
       name: 'watched',
-      params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
+      params: {
+        root: dir,
+        storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
+        modelPath: tinyBertPath(),
+        gpu: false,
+        contexts: 1,
+        threadsPerContext: 1,
+      },
       logger: { info: () => {}, warn: (m) => warnings.push(m), error: () => {}, debug: () => {} },
       onChange: () => {},
       onIndexed: () => indexed++,
@@ -149,7 +175,15 @@ describe('extension engine session', () => {
     const session = privateSession({
       root: dir,
       name: 'paused',
-      params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, batchSize: 4 },
+      params: {
+        root: dir,
+        storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
+        modelPath: tinyBertPath(),
+        gpu: false,
+        contexts: 1,
+        threadsPerContext: 1,
+        batchSize: 4,
+      },
       logger: { info: () => {}, warn: (m) => exits.push(m), error: () => {}, debug: () => {} },
       onChange: () => {},
     });
@@ -170,7 +204,11 @@ describe('extension engine session', () => {
       // Long enough for the tiny model to embed every chunk were the engine not paused (well under a second).
       await new Promise((r) => setTimeout(r, 2500));
       assert.equal(session.indexing, true, 'the job waits');
-      assert.equal(progress.filter((p) => p.phase === 'embed').length, 0, `nothing embedded while paused: ${JSON.stringify(progress.at(-1))}`);
+      assert.equal(
+        progress.filter((p) => p.phase === 'embed').length,
+        0,
+        `nothing embedded while paused: ${JSON.stringify(progress.at(-1))}`,
+      );
       assert.equal(session.shownState?.kind, 'paused');
       assert.equal(session.state?.kind, 'paused', 'the engine itself reports the pause');
       assert.equal((await session.refreshStatus())?.chunks, 0);

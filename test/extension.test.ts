@@ -7,7 +7,14 @@ import { EventEmitter } from 'node:events';
 import { abortSignalFrom, LiveQuery } from '../src/extension/async-utils.js';
 import { mergeResults, readPassages, snippetOf, type RootedResult } from '../src/extension/passages.js';
 import { parseFromWebview } from '../src/extension/qa-protocol.js';
-import { answerModelMissing, answerParamsFor, changeEffect, openParamsFor, readSettings, SETTING_EFFECTS } from '../src/extension/settings.js';
+import {
+  answerModelMissing,
+  answerParamsFor,
+  changeEffect,
+  openParamsFor,
+  readSettings,
+  SETTING_EFFECTS,
+} from '../src/extension/settings.js';
 import { combineStates, coverageNote, renderStatus } from '../src/extension/status-view.js';
 import { tempDir, writeTree } from './support/files.js';
 import { readFileSync } from 'node:fs';
@@ -24,7 +31,19 @@ describe('settings', () => {
     assert.equal(d.computeContexts, 0);
     assert.equal(d.embeddingBackend, 'auto');
     assert.equal(d.autoIndex, true);
-    const s = readSettings((k) => ({ 'compute.threads': 99, 'compute.contexts': -3, 'files.exclude': ['a/', 3, ' ', ' b/ '], 'storage.location': 'workspace', 'index.auto': false, 'search.maxResults': 'x' } as Record<string, unknown>)[k]);
+    const s = readSettings(
+      (k) =>
+        (
+          ({
+            'compute.threads': 99,
+            'compute.contexts': -3,
+            'files.exclude': ['a/', 3, ' ', ' b/ '],
+            'storage.location': 'workspace',
+            'index.auto': false,
+            'search.maxResults': 'x',
+          }) as Record<string, unknown>
+        )[k],
+    );
     assert.equal(s.computeThreads, 8);
     assert.equal(s.computeContexts, 0);
     assert.deepEqual(s.exclude, ['a/', 'b/']);
@@ -35,12 +54,18 @@ describe('settings', () => {
 
   test('every contributed loupe.* setting is read and classified, and nothing else', () => {
     const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8'));
-    const contributed = (pkg.contributes.configuration as { properties: Record<string, unknown> }[]).flatMap((c) => Object.keys(c.properties)).map((k) => k.replace(/^loupe\./, '')).sort();
+    const contributed = (pkg.contributes.configuration as { properties: Record<string, unknown> }[])
+      .flatMap((c) => Object.keys(c.properties))
+      .map((k) => k.replace(/^loupe\./, ''))
+      .sort();
     assert.deepEqual(contributed, Object.keys(SETTING_EFFECTS).sort());
   });
 
   test('change classes: a model change re-indexes, compute restarts, search limits are live', () => {
-    const only = (...keys: string[]) => (s: string) => keys.includes(s);
+    const only =
+      (...keys: string[]) =>
+      (s: string) =>
+        keys.includes(s);
     assert.equal(changeEffect(only('loupe.embedding.model')), 'reindex');
     assert.equal(changeEffect(only('loupe.compute.threads')), 'restart');
     assert.equal(changeEffect(only('loupe.search.maxResults')), 'live');
@@ -50,7 +75,17 @@ describe('settings', () => {
   });
 
   test('open parameters: include patterns re-include, cpu turns the GPU off', () => {
-    const s = readSettings((k) => ({ 'files.include': ['vendor/', '!keep/'], 'files.exclude': ['*.gen.ts'], 'compute.device': 'cpu', 'files.maxFileSizeKB': 10 } as Record<string, unknown>)[k]);
+    const s = readSettings(
+      (k) =>
+        (
+          ({
+            'files.include': ['vendor/', '!keep/'],
+            'files.exclude': ['*.gen.ts'],
+            'compute.device': 'cpu',
+            'files.maxFileSizeKB': 10,
+          }) as Record<string, unknown>
+        )[k],
+    );
     const p = openParamsFor('/w', s, '/store');
     assert.deepEqual(p.excludes, ['*.gen.ts', '!vendor/', 'keep/']);
     assert.equal(p.gpu, false);
@@ -60,9 +95,21 @@ describe('settings', () => {
     assert.equal(p.backoff, true, 'contention-aware back-off is on by default');
     assert.equal(p.batchSize, 32, 'the default unit of work');
     assert.deepEqual([p.pauseOnBattery, p.pauseWhenBusy], [false, false], 'back-off slows down; pausing is opt-in');
-    const pausing = openParamsFor('/w', readSettings((k) => ({ 'compute.pauseOnBattery': true, 'compute.pauseWhenBusy': 'yes' } as Record<string, unknown>)[k]), undefined);
+    const pausing = openParamsFor(
+      '/w',
+      readSettings((k) => (({ 'compute.pauseOnBattery': true, 'compute.pauseWhenBusy': 'yes' }) as Record<string, unknown>)[k]),
+      undefined,
+    );
     assert.deepEqual([pausing.pauseOnBattery, pausing.pauseWhenBusy], [true, false], 'only a real true turns a pause on');
-    assert.equal(openParamsFor('/w', readSettings((k) => ({ 'compute.batchSize': 1000 } as Record<string, unknown>)[k]), undefined).batchSize, 256, 'clamped');
+    assert.equal(
+      openParamsFor(
+        '/w',
+        readSettings((k) => (({ 'compute.batchSize': 1000 }) as Record<string, unknown>)[k]),
+        undefined,
+      ).batchSize,
+      256,
+      'clamped',
+    );
   });
 
   test('answer model: none configured off Apple Silicon, MLX may answer on it, openai needs a URL', () => {
@@ -101,8 +148,18 @@ describe('status bar rendering', () => {
     assert.match(renderStatus([root(undefined)], undefined).text, /starting/);
   });
 
-  test('the scheduler\'s explanation and unit show in the tooltip', () => {
-    const r = renderStatus([{ name: 'w', state: { kind: 'backingOff', reason: 'claude active, CPU 85%' }, computeUnit: 'ANE', computeLine: 'backing off: claude active, CPU 85% · embedding on Neural Engine, 8 chunks per unit' }], undefined);
+  test("the scheduler's explanation and unit show in the tooltip", () => {
+    const r = renderStatus(
+      [
+        {
+          name: 'w',
+          state: { kind: 'backingOff', reason: 'claude active, CPU 85%' },
+          computeUnit: 'ANE',
+          computeLine: 'backing off: claude active, CPU 85% · embedding on Neural Engine, 8 chunks per unit',
+        },
+      ],
+      undefined,
+    );
     assert.match(r.text, /backing off · ANE/);
     assert.match(r.tooltip, /Compute: backing off: claude active, CPU 85% · embedding on Neural Engine/);
   });
@@ -115,12 +172,43 @@ describe('status bar rendering', () => {
   });
 
   test('several folders: errors win, then pauses, then work in progress; counts add up', () => {
-    assert.deepEqual(combineStates([{ kind: 'ready', chunks: 10, files: 2 }, { kind: 'indexing', done: 1, total: 4 }, { kind: 'indexing', done: 2, total: 6 }]), { kind: 'indexing', done: 3, total: 10 });
-    assert.equal(combineStates([{ kind: 'indexing', done: 1, total: 4 }, { kind: 'error', message: 'x' }])?.kind, 'error');
-    assert.equal(combineStates([{ kind: 'indexing', done: 1, total: 4 }, { kind: 'paused', reason: '' }])?.kind, 'paused');
-    assert.deepEqual(combineStates([{ kind: 'ready', chunks: 10, files: 2 }, { kind: 'ready', chunks: 5, files: 1 }]), { kind: 'ready', chunks: 15, files: 3 });
+    assert.deepEqual(
+      combineStates([
+        { kind: 'ready', chunks: 10, files: 2 },
+        { kind: 'indexing', done: 1, total: 4 },
+        { kind: 'indexing', done: 2, total: 6 },
+      ]),
+      { kind: 'indexing', done: 3, total: 10 },
+    );
+    assert.equal(
+      combineStates([
+        { kind: 'indexing', done: 1, total: 4 },
+        { kind: 'error', message: 'x' },
+      ])?.kind,
+      'error',
+    );
+    assert.equal(
+      combineStates([
+        { kind: 'indexing', done: 1, total: 4 },
+        { kind: 'paused', reason: '' },
+      ])?.kind,
+      'paused',
+    );
+    assert.deepEqual(
+      combineStates([
+        { kind: 'ready', chunks: 10, files: 2 },
+        { kind: 'ready', chunks: 5, files: 1 },
+      ]),
+      { kind: 'ready', chunks: 15, files: 3 },
+    );
     assert.equal(combineStates([undefined]), undefined);
-    const r = renderStatus([{ name: 'a', state: { kind: 'ready', chunks: 1, files: 1 }, computeUnit: 'CPU' }, { name: 'b', state: { kind: 'ready', chunks: 1, files: 1 }, computeUnit: 'GPU: Vulkan' }], undefined);
+    const r = renderStatus(
+      [
+        { name: 'a', state: { kind: 'ready', chunks: 1, files: 1 }, computeUnit: 'CPU' },
+        { name: 'b', state: { kind: 'ready', chunks: 1, files: 1 }, computeUnit: 'GPU: Vulkan' },
+      ],
+      undefined,
+    );
     assert.match(r.text, /CPU, GPU: Vulkan/);
     assert.match(r.tooltip, /- a: ready/);
   });
@@ -134,7 +222,10 @@ describe('status bar rendering', () => {
 describe('async helpers', () => {
   test('abortSignalFrom follows the token, and an already-cancelled token aborts at once', () => {
     const em = new EventEmitter();
-    const token = { isCancellationRequested: false, onCancellationRequested: (l: () => unknown) => (em.on('c', l), { dispose: () => em.off('c', l) }) };
+    const token = {
+      isCancellationRequested: false,
+      onCancellationRequested: (l: () => unknown) => (em.on('c', l), { dispose: () => em.off('c', l) }),
+    };
     const { signal, dispose } = abortSignalFrom(token);
     assert.equal(signal.aborted, false);
     em.emit('c');
@@ -149,11 +240,12 @@ describe('async helpers', () => {
     const aborted: string[] = [];
     const delivered: string[] = [];
     const lq = new LiveQuery<string, string>(
-      (q, signal) => new Promise((resolve) => {
-        runs.push(q);
-        signal.addEventListener('abort', () => aborted.push(q));
-        setTimeout(() => resolve(`result ${q}`), 40);
-      }),
+      (q, signal) =>
+        new Promise((resolve) => {
+          runs.push(q);
+          signal.addEventListener('abort', () => aborted.push(q));
+          setTimeout(() => resolve(`result ${q}`), 40);
+        }),
       (r) => delivered.push(r),
       (e) => assert.fail(String(e)),
       20,
@@ -187,15 +279,30 @@ describe('Q&A messages and passages', () => {
     const { dir, cleanup } = tempDir();
     try {
       writeTree(dir, { 'a/b.ts': 'line1\nline2\nline3\nline4\n' });
-      const hit = (score: number, root = dir): RootedResult => ({ path: 'a/b.ts', startLine: 2, endLine: 3, symbol: null, language: 'typescript', score, root, rootName: 'w' });
+      const hit = (score: number, root = dir): RootedResult => ({
+        path: 'a/b.ts',
+        startLine: 2,
+        endLine: 3,
+        symbol: null,
+        language: 'typescript',
+        score,
+        root,
+        rootName: 'w',
+      });
       const merged = mergeResults([[hit(0.5), hit(0.2)], [hit(0.9)]], 2);
-      assert.deepEqual(merged.map((h) => h.score), [0.9, 0.5]);
+      assert.deepEqual(
+        merged.map((h) => h.score),
+        [0.9, 0.5],
+      );
       const [p] = await readPassages([hit(1)]);
       assert.equal(p!.text, 'line2\nline3');
       assert.equal(p!.n, 1);
       // A hit whose file is gone is left out; the rest are numbered from 1.
       const ps = await readPassages([{ ...hit(1), path: 'missing.ts' }, hit(0.5)]);
-      assert.deepEqual(ps.map((x) => [x.n, x.path, x.text]), [[1, 'a/b.ts', 'line2\nline3']]);
+      assert.deepEqual(
+        ps.map((x) => [x.n, x.path, x.text]),
+        [[1, 'a/b.ts', 'line2\nline3']],
+      );
     } finally {
       cleanup();
     }

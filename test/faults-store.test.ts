@@ -10,7 +10,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SAMPLE_PROJECT, tempDir } from './support/helpers.js';
-import { buildClean, craftedCases, damage, DAMAGES, FILE_KINDS, prng, runCase, seedJournal, type CaseOutcome } from './support/store-faults.js';
+import {
+  buildClean,
+  craftedCases,
+  damage,
+  DAMAGES,
+  FILE_KINDS,
+  prng,
+  runCase,
+  seedJournal,
+  type CaseOutcome,
+} from './support/store-faults.js';
 
 describe('store faults (real CLI)', () => {
   let work: string;
@@ -26,9 +36,11 @@ describe('store faults (real CLI)', () => {
   after(() => {
     const n = outcomes.length;
     const count = (k: keyof CaseOutcome) => outcomes.filter((o) => o[k] === true).length;
-    process.stdout.write(`# store faults: ${n} cases: ${count('rebuilt')} rebuilt and equal to a clean index, ${n - count('noCrash')} crashes, ` +
-      `${n - count('noHang')} hangs, ${count('warned')} with a message, ${n - count('outsideUntouched')} touched files outside the store, ` +
-      `${n - count('confined')} results outside the root\n`);
+    process.stdout.write(
+      `# store faults: ${n} cases: ${count('rebuilt')} rebuilt and equal to a clean index, ${n - count('noCrash')} crashes, ` +
+        `${n - count('noHang')} hangs, ${count('warned')} with a message, ${n - count('outsideUntouched')} touched files outside the store, ` +
+        `${n - count('confined')} results outside the root\n`,
+    );
     cleanup();
   });
 
@@ -49,10 +61,12 @@ describe('store faults (real CLI)', () => {
       if (!full && (di + ki) % 4 !== 0) continue;
       test(`${kind}: ${how}`, async () => {
         const rand = prng(kind.length * 31 + how.length);
-        check(await runCase(`${kind}-${how}`, clean, work, (store) => {
-          if (kind === 'journal') seedJournal(store);
-          damage(store, kind, how, rand);
-        }));
+        check(
+          await runCase(`${kind}-${how}`, clean, work, (store) => {
+            if (kind === 'journal') seedJournal(store);
+            damage(store, kind, how, rand);
+          }),
+        );
       });
     }
   }

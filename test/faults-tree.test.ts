@@ -34,10 +34,7 @@ function loupe(...args: string[]): Run {
 }
 
 /** How a case must end for the hostile thing. */
-type Expect =
-  | { indexed: string; query?: string }
-  | { skipped: string; reason: RegExp }
-  | { warning: RegExp };
+type Expect = { indexed: string; query?: string } | { skipped: string; reason: RegExp } | { warning: RegExp };
 
 interface Case {
   name: string;
@@ -148,7 +145,11 @@ const CASES: Case[] = [
     make: (root) =>
       writeTree(root, {
         'src/latin1.c': Buffer.from('/* caf\xe9 cr\xe8me */\nint latinOneCounter(void) { return 1; }\n', 'latin1'),
-        'src/sjis.txt': Buffer.concat([Buffer.from('shiftJisNotes '), Buffer.from([0x93, 0xfa, 0x96, 0x7b, 0x8c, 0xea]), Buffer.from('\n')]),
+        'src/sjis.txt': Buffer.concat([
+          Buffer.from('shiftJisNotes '),
+          Buffer.from([0x93, 0xfa, 0x96, 0x7b, 0x8c, 0xea]),
+          Buffer.from('\n'),
+        ]),
         'src/utf16.py': Buffer.from('\ufeffdef utf16Greeter(name):\n    return name\n', 'utf16le'),
       }),
     expect: [
@@ -176,7 +177,8 @@ describe('hostile-tree fault suite (real CLI, one hostile thing per tree)', () =
   const counts = { cases: 0, passed: 0, notMade: 0, indexed: 0, skipped: 0, warned: 0, indexMs: [] as number[] };
   after(() => {
     const max = Math.max(0, ...counts.indexMs);
-    const line = `faults-tree: ${counts.passed}/${counts.cases} cases as expected (${counts.notMade} not possible here); ` +
+    const line =
+      `faults-tree: ${counts.passed}/${counts.cases} cases as expected (${counts.notMade} not possible here); ` +
       `${counts.indexed} hostile files indexed, ${counts.skipped} skipped with a reason, ${counts.warned} warnings; slowest index ${Math.round(max)} ms`;
     console.log(line);
     const out = process.env.LOUPE_FAULTS_OUT;

@@ -115,8 +115,16 @@ describe('content sniffing', () => {
     ttf.writeUInt16BE(4, 4);
     const otf = Buffer.concat([Buffer.from('OTTO'), Buffer.alloc(60)]);
     const sqlite = Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(84)]);
-    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]), Buffer.from('JFIF\0'), Buffer.alloc(16), Buffer.from([0xff, 0xd9])]);
-    const gif = Buffer.concat([Buffer.from('GIF89a'), Buffer.from([1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, 0x3b])]);
+    const jpeg = Buffer.concat([
+      Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]),
+      Buffer.from('JFIF\0'),
+      Buffer.alloc(16),
+      Buffer.from([0xff, 0xd9]),
+    ]);
+    const gif = Buffer.concat([
+      Buffer.from('GIF89a'),
+      Buffer.from([1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, 0x3b]),
+    ]);
     const cases: [string, Buffer, RegExp][] = [
       ['pdf', pdf(), /PDF/],
       ['png', png(), /PNG/],
@@ -237,7 +245,10 @@ describe('filesystem rules', () => {
       const t0 = performance.now();
       const r = await scanTree(dir);
       assert.ok(performance.now() - t0 < 5000);
-      assert.deepEqual(r.files.map((f) => f.rel), ['a.ts']);
+      assert.deepEqual(
+        r.files.map((f) => f.rel),
+        ['a.ts'],
+      );
       const skipped = Object.fromEntries(r.skipped.map((s) => [s.rel, `${s.reason}: ${s.detail}`]));
       assert.equal(skipped['pipe.ts'], 'not-a-file: a FIFO');
       if (device) assert.equal(skipped['zero.ts'], 'not-a-file: a character device');
@@ -245,7 +256,11 @@ describe('filesystem rules', () => {
       // The reader refuses them too, without blocking on the FIFO.
       const p = await readSourceFile(path.join(dir, 'pipe.ts'), { root: dir });
       assert.deepEqual(p, { skip: 'not-a-file', detail: 'a FIFO' });
-      if (device) assert.deepEqual(await readSourceFile(path.join(dir, 'zero.ts'), { root: dir }), { skip: 'not-a-file', detail: 'a character device' });
+      if (device)
+        assert.deepEqual(await readSourceFile(path.join(dir, 'zero.ts'), { root: dir }), {
+          skip: 'not-a-file',
+          detail: 'a character device',
+        });
     } finally {
       cleanup();
     }
@@ -282,7 +297,10 @@ describe('filesystem rules', () => {
       const r = await scanTree(root);
       // A link to a folder already walked under its own path is not walked twice.
       assert.deepEqual(r.files.map((f) => f.rel).sort(), ['a-link.ts', 'lib/real/b.ts', 'src/a.ts']);
-      const outside = r.skipped.filter((s) => s.reason === 'outside-root').map((s) => s.rel).sort();
+      const outside = r.skipped
+        .filter((s) => s.reason === 'outside-root')
+        .map((s) => s.rel)
+        .sort();
       assert.deepEqual(outside, ['out-dir', 'passwd.txt', 'secret.ts', 'slash']);
       assert.ok(r.skipped.some((s) => s.rel === 'alias' && s.reason === 'symlink-loop'));
       if (existsSync('/etc/passwd')) {
@@ -315,7 +333,9 @@ describe('filesystem rules', () => {
     const file = path.join(dir, 'growing.ts');
     writeFileSync(file, '// start\n');
     // Another process keeps appending whole lines for two seconds (up to 8 MB).
-    const writer = spawn(process.execPath, ['-e', `
+    const writer = spawn(process.execPath, [
+      '-e',
+      `
       const fs = require('node:fs');
       const line = 'export const v = ' + '1'.repeat(200) + ';\\n';
       const end = Date.now() + 2000;
@@ -326,7 +346,8 @@ describe('filesystem rules', () => {
         size += line.length * 5;
         Atomics.wait(pause, 0, 0, 0.2);
       }
-    `]);
+    `,
+    ]);
     const exited = new Promise((r) => writer.on('exit', r));
     try {
       let changing = 0;

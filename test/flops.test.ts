@@ -7,8 +7,16 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  activationBytes, batchFlops, cpuPeakFlops, encoderFlops, encoderShapeFromMetadata, knownGpuPeak, ridgePoint, roofline,
-  weightBytesPerPass, type EncoderShape,
+  activationBytes,
+  batchFlops,
+  cpuPeakFlops,
+  encoderFlops,
+  encoderShapeFromMetadata,
+  knownGpuPeak,
+  ridgePoint,
+  roofline,
+  weightBytesPerPass,
+  type EncoderShape,
 } from '../src/core/bench/flops.js';
 import { readModelFacts } from '../src/adapters/bench/model-info.js';
 import { REPO, tinyBertPath } from './support/helpers.js';
@@ -51,8 +59,24 @@ describe('encoder FLOPs', () => {
   });
 
   test('shape from metadata; missing keys are named', () => {
-    const meta = { general: { architecture: 'nomic-bert' }, 'nomic-bert': { block_count: 12, embedding_length: 768, feed_forward_length: 3072, context_length: 2048, attention: { head_count: 12 } } };
-    assert.deepEqual(encoderShapeFromMetadata(meta), { architecture: 'nomic-bert', layers: 12, hidden: 768, feedForward: 3072, heads: 12, contextLength: 2048 });
+    const meta = {
+      general: { architecture: 'nomic-bert' },
+      'nomic-bert': {
+        block_count: 12,
+        embedding_length: 768,
+        feed_forward_length: 3072,
+        context_length: 2048,
+        attention: { head_count: 12 },
+      },
+    };
+    assert.deepEqual(encoderShapeFromMetadata(meta), {
+      architecture: 'nomic-bert',
+      layers: 12,
+      hidden: 768,
+      feedForward: 3072,
+      heads: 12,
+      contextLength: 2048,
+    });
     const bad = encoderShapeFromMetadata({ general: { architecture: 'bert' }, bert: { block_count: 6, embedding_length: 384 } });
     assert.deepEqual(bad, { architecture: 'bert', missing: ['bert.feed_forward_length', 'bert.attention.head_count'] });
   });
@@ -68,12 +92,16 @@ describe('GGUF facts from the real files (node-llama-cpp readGgufFileInfo)', () 
     assert.deepEqual(f.unknownTensorTypes, []);
   });
 
-  test('MiniLM-L6 Q8_0: the documented shape, ~10.6 M layer weights at 34/32 bytes', { skip: !existsSync(path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf')) && 'bundled MiniLM not present' }, async () => {
-    const f = await readModelFacts(path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'));
-    assert.deepEqual(f.shape, MINILM);
-    // per layer 4·384² + 2·384·1536 = 1,769,472 weights; × 6 = 10,616,832; Q8_0 = 11,280,384 bytes (+ F32 biases/norms)
-    assert.ok(f.weightBytesPerPass >= 11_280_384 && f.weightBytesPerPass < 11_280_384 + 200_000, String(f.weightBytesPerPass));
-  });
+  test(
+    'MiniLM-L6 Q8_0: the documented shape, ~10.6 M layer weights at 34/32 bytes',
+    { skip: !existsSync(path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf')) && 'bundled MiniLM not present' },
+    async () => {
+      const f = await readModelFacts(path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'));
+      assert.deepEqual(f.shape, MINILM);
+      // per layer 4·384² + 2·384·1536 = 1,769,472 weights; × 6 = 10,616,832; Q8_0 = 11,280,384 bytes (+ F32 biases/norms)
+      assert.ok(f.weightBytesPerPass >= 11_280_384 && f.weightBytesPerPass < 11_280_384 + 200_000, String(f.weightBytesPerPass));
+    },
+  );
 
   test('weightBytesPerPass skips the embedding tables and flags unknown types', () => {
     const r = weightBytesPerPass([
@@ -112,8 +140,14 @@ describe('roofline', () => {
     const zen4 = cpuPeakFlops({ threads: 2, ghz: 2.6, flags: ['avx512f', 'avx2', 'fma'], arch: 'x64', vendor: 'AuthenticAMD', family: 25 });
     assert.equal(zen4.perCycle, 32);
     assert.match(zen4.isa, /Zen 4/);
-    assert.equal(cpuPeakFlops({ threads: 1, ghz: 2, flags: ['avx512f', 'avx2', 'fma'], arch: 'x64', vendor: 'AuthenticAMD', family: 26 }).perCycle, 64);
-    assert.equal(cpuPeakFlops({ threads: 1, ghz: 2, flags: ['avx512f', 'avx2', 'fma'], arch: 'x64', vendor: 'GenuineIntel', family: 6 }).perCycle, 64);
+    assert.equal(
+      cpuPeakFlops({ threads: 1, ghz: 2, flags: ['avx512f', 'avx2', 'fma'], arch: 'x64', vendor: 'AuthenticAMD', family: 26 }).perCycle,
+      64,
+    );
+    assert.equal(
+      cpuPeakFlops({ threads: 1, ghz: 2, flags: ['avx512f', 'avx2', 'fma'], arch: 'x64', vendor: 'GenuineIntel', family: 6 }).perCycle,
+      64,
+    );
     assert.equal(cpuPeakFlops({ threads: 1, ghz: 3.2, flags: [], arch: 'arm64' }).perCycle, 32);
     assert.equal(knownGpuPeak('Apple M1 Pro')?.match, 'M1 Pro');
     assert.equal(knownGpuPeak('Apple M1')?.match, 'M1');
@@ -128,8 +162,14 @@ describe('roofline verdict', () => {
     const { rooflineVerdict } = await import('../src/adapters/bench/run-bench.js');
     const peak = { label: 'test CPU', flops: 100e9, bytesPerSec: 10e9, source: 'test' };
     const pts = [roofline(8, 1e8, 2e7, 0.01, peak), roofline(64, 1e9, 2e7, 0.05, peak), roofline(256, 4e9, 2.5e7, 0.2, peak)];
-    assert.deepEqual(pts.map((p) => p.bound), ['memory', 'compute', 'compute']);
-    assert.match(rooflineVerdict(pts, peak), /^The encoder is memory-bound at 8 tokens .* compute-bound at 64, 256 tokens on test CPU: at 256 tokens it does 20\.00 GFLOP\/s, 20 % of the FP32 peak/);
+    assert.deepEqual(
+      pts.map((p) => p.bound),
+      ['memory', 'compute', 'compute'],
+    );
+    assert.match(
+      rooflineVerdict(pts, peak),
+      /^The encoder is memory-bound at 8 tokens .* compute-bound at 64, 256 tokens on test CPU: at 256 tokens it does 20\.00 GFLOP\/s, 20 % of the FP32 peak/,
+    );
     assert.match(rooflineVerdict([pts[2], pts[0]], peak), /memory-bound at 8 tokens .*compute-bound at 256 tokens/);
     assert.match(rooflineVerdict(pts.slice(1), peak), /^At every measured length \(64–256 tokens\) the encoder is compute-bound/);
   });
@@ -141,7 +181,17 @@ describe('FLOPs of newer embedding models (grouped-query attention, head size, g
     // Q: 2·100·768·768 = 117,964,800; K and V: 2 · 2·100·768·256 = 78,643,200 → qkv 196,608,000
     // scores: 2·100²·768 = 15,360,000; values: 15,360,000; out: 2·100·768·768 = 117,964,800
     // FFN: 6·100·768·1152 = 530,841,600; total 876,134,400
-    const s: EncoderShape = { architecture: 'gemma-embedding', layers: 1, hidden: 768, feedForward: 1152, heads: 3, kvHeads: 1, headDim: 256, gatedFfn: true, contextLength: 2048 };
+    const s: EncoderShape = {
+      architecture: 'gemma-embedding',
+      layers: 1,
+      hidden: 768,
+      feedForward: 1152,
+      heads: 3,
+      kvHeads: 1,
+      headDim: 256,
+      gatedFfn: true,
+      contextLength: 2048,
+    };
     const f = encoderFlops(s, 100);
     assert.equal(f.qkv, 196_608_000);
     assert.equal(f.attentionScores, 15_360_000);
@@ -151,9 +201,30 @@ describe('FLOPs of newer embedding models (grouped-query attention, head size, g
   });
 
   test('metadata: head_count_kv and key_length are read; equal values change nothing', () => {
-    const meta = { general: { architecture: 'qwen3' }, qwen3: { block_count: 28, embedding_length: 1024, feed_forward_length: 3072, context_length: 32768, attention: { head_count: 16, head_count_kv: 8, key_length: 128 } } };
-    assert.deepEqual(encoderShapeFromMetadata(meta), { architecture: 'qwen3', layers: 28, hidden: 1024, feedForward: 3072, heads: 16, contextLength: 32768, kvHeads: 8, headDim: 128 });
-    const bert = { general: { architecture: 'bert' }, bert: { block_count: 6, embedding_length: 384, feed_forward_length: 1536, attention: { head_count: 12, head_count_kv: 12 } } };
+    const meta = {
+      general: { architecture: 'qwen3' },
+      qwen3: {
+        block_count: 28,
+        embedding_length: 1024,
+        feed_forward_length: 3072,
+        context_length: 32768,
+        attention: { head_count: 16, head_count_kv: 8, key_length: 128 },
+      },
+    };
+    assert.deepEqual(encoderShapeFromMetadata(meta), {
+      architecture: 'qwen3',
+      layers: 28,
+      hidden: 1024,
+      feedForward: 3072,
+      heads: 16,
+      contextLength: 32768,
+      kvHeads: 8,
+      headDim: 128,
+    });
+    const bert = {
+      general: { architecture: 'bert' },
+      bert: { block_count: 6, embedding_length: 384, feed_forward_length: 1536, attention: { head_count: 12, head_count_kv: 12 } },
+    };
     assert.equal(encoderFlops(encoderShapeFromMetadata(bert) as EncoderShape, 128).total, 2_868_903_936);
   });
 });

@@ -2,15 +2,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fuse, rrf, weightedSum, type Ranked } from '../src/core/fusion.js';
 
-const list = (keys: string[], scores?: number[]): Ranked<string>[] => keys.map((k, i) => ({ key: k, item: k, score: scores?.[i] ?? keys.length - i }));
+const list = (keys: string[], scores?: number[]): Ranked<string>[] =>
+  keys.map((k, i) => ({ key: k, item: k, score: scores?.[i] ?? keys.length - i }));
 
 test('rrf: agreement wins, a single strong list still counts, weights tilt it', () => {
   const dense = list(['a', 'b', 'c']);
   const lexical = list(['c', 'd', 'a']);
   const out = rrf([dense, lexical], 60);
-  assert.deepEqual(out.map((r) => r.key), ['a', 'c', 'b', 'd']);
+  assert.deepEqual(
+    out.map((r) => r.key),
+    ['a', 'c', 'b', 'd'],
+  );
   assert.ok(Math.abs(out[0].score - (1 / 61 + 1 / 63)) < 1e-12);
-  assert.deepEqual(rrf([dense, lexical], 60, [0.01, 1]).map((r) => r.key).slice(0, 3), ['c', 'd', 'a']);
+  assert.deepEqual(
+    rrf([dense, lexical], 60, [0.01, 1])
+      .map((r) => r.key)
+      .slice(0, 3),
+    ['c', 'd', 'a'],
+  );
   assert.deepEqual(rrf([], 60), []);
 });
 

@@ -280,10 +280,9 @@ describe('tiny LLaMA chat model', () => {
   test('an AbortSignal stops generation', async () => {
     const session = await newSession();
     const controller = new AbortController();
-    await assert.rejects(
-      session.prompt('Hi', { signal: controller.signal, onTextChunk: () => controller.abort() }),
-      { name: 'AbortError' },
-    );
+    await assert.rejects(session.prompt('Hi', { signal: controller.signal, onTextChunk: () => controller.abort() }), {
+      name: 'AbortError',
+    });
     const stopped = new AbortController();
     const partial = await session.prompt('Hi again', {
       signal: stopped.signal,

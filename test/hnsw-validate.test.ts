@@ -20,7 +20,10 @@ function savedGraph(n: number): Buffer {
     for (let i = 0; i < n; i++) {
       const v = new Float32Array(DIMS).map(() => rand() - 0.5);
       const norm = Math.hypot(...v);
-      ann.add(i, v.map((x) => x / norm));
+      ann.add(
+        i,
+        v.map((x) => x / norm),
+      );
     }
     const file = path.join(dir, 'g.hnsw');
     ann.save(file);
@@ -65,13 +68,17 @@ describe('HNSW file check', () => {
     ['duplicate label', (b) => b.writeBigUInt64LE(b.readBigUInt64LE(96 + 2 * perElement - 8), 96 + perElement - 8), /twice/],
     ['vector not finite', (b) => b.writeFloatLE(Number.NaN, 96 + (2 * M * 4 + 4)), /not finite/],
     ['truncated', () => undefined, /shorter|bytes after|link list/],
-    ['upper-level neighbour not on that level', (b) => {
-      const lists = upper(b);
-      const i = lists.findIndex((l) => l.level >= 1);
-      const low = lists.findIndex((l) => l.level === 0);
-      b.writeUInt16LE(Math.max(1, b.readUInt16LE(lists[i].at)), lists[i].at);
-      b.writeUInt32LE(low, lists[i].at + 4);
-    }, /not on that level/],
+    [
+      'upper-level neighbour not on that level',
+      (b) => {
+        const lists = upper(b);
+        const i = lists.findIndex((l) => l.level >= 1);
+        const low = lists.findIndex((l) => l.level === 0);
+        b.writeUInt16LE(Math.max(1, b.readUInt16LE(lists[i].at)), lists[i].at);
+        b.writeUInt32LE(low, lists[i].at + 4);
+      },
+      /not on that level/,
+    ],
   ];
   for (const [name, mutate, expected] of cases) {
     test(name, () => {
@@ -105,7 +112,11 @@ describe('HNSW file check', () => {
           }
         },
       });
-      const ann = factory.load(file, DIMS, Array.from({ length: count }, (_, i) => i));
+      const ann = factory.load(
+        file,
+        DIMS,
+        Array.from({ length: count }, (_, i) => i),
+      );
       assert.equal(ann.size(), count, 'the checked graph loaded, whole');
       assert.ok(readPath !== '' && !existsSync(readPath), 'the private copy is removed after loading');
       assert.ok(readFileSync(file).equals(evil), 'the swap did happen on disk');

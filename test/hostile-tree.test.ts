@@ -112,26 +112,35 @@ describe('a tree of hostile files beside ordinary code', () => {
     assert.equal(summary.files, indexed.length);
   });
 
-  test('watch mode follows the same rules: a new link to /etc/passwd is never indexed', { skip: !posix || !existsSync('/etc/passwd') }, async () => {
-    const batches: IndexSummary[] = [];
-    const watcher = new ChokidarWatcher({ root, isIgnored: (rel, isDir) => engine.isIgnored(rel, isDir), debounceMs: 100, maxWaitMs: 500 });
-    await watcher.start(async (batch) => {
-      batches.push(batch.rescan ? await engine.index() : await engine.updatePaths(batch.changed, batch.deleted));
-    });
-    try {
-      symlinkSync('/etc/passwd', path.join(root, 'src/passwd-late.ts'));
-      writeFileSync(path.join(root, 'src/late.ts'), 'export function lateArrival(): number {\n  return 7;\n}\n');
-      const until = Date.now() + 20_000;
-      while (Date.now() < until && !engine.store.files.has('src/late.ts')) await new Promise((r) => setTimeout(r, 100));
-      await watcher.idle();
-      assert.ok(engine.store.files.has('src/late.ts'), 'the ordinary new file is indexed');
-      assert.ok(!engine.store.files.has('src/passwd-late.ts'), 'the link out of the tree is not');
-      const w = batches.flatMap((b) => b.warnings).join('\n');
-      assert.match(w, /^src\/passwd-late\.ts: skipped \(outside-root/m);
-      // Nothing of /etc/passwd reached the index.
-      assert.equal((await engine.search('root:x:0:0', { k: 5, mode: 'lexical' })).filter((h) => h.path.includes('passwd')).length, 0);
-    } finally {
-      await watcher.close();
-    }
-  });
+  test(
+    'watch mode follows the same rules: a new link to /etc/passwd is never indexed',
+    { skip: !posix || !existsSync('/etc/passwd') },
+    async () => {
+      const batches: IndexSummary[] = [];
+      const watcher = new ChokidarWatcher({
+        root,
+        isIgnored: (rel, isDir) => engine.isIgnored(rel, isDir),
+        debounceMs: 100,
+        maxWaitMs: 500,
+      });
+      await watcher.start(async (batch) => {
+        batches.push(batch.rescan ? await engine.index() : await engine.updatePaths(batch.changed, batch.deleted));
+      });
+      try {
+        symlinkSync('/etc/passwd', path.join(root, 'src/passwd-late.ts'));
+        writeFileSync(path.join(root, 'src/late.ts'), 'export function lateArrival(): number {\n  return 7;\n}\n');
+        const until = Date.now() + 20_000;
+        while (Date.now() < until && !engine.store.files.has('src/late.ts')) await new Promise((r) => setTimeout(r, 100));
+        await watcher.idle();
+        assert.ok(engine.store.files.has('src/late.ts'), 'the ordinary new file is indexed');
+        assert.ok(!engine.store.files.has('src/passwd-late.ts'), 'the link out of the tree is not');
+        const w = batches.flatMap((b) => b.warnings).join('\n');
+        assert.match(w, /^src\/passwd-late\.ts: skipped \(outside-root/m);
+        // Nothing of /etc/passwd reached the index.
+        assert.equal((await engine.search('root:x:0:0', { k: 5, mode: 'lexical' })).filter((h) => h.path.includes('passwd')).length, 0);
+      } finally {
+        await watcher.close();
+      }
+    },
+  );
 });

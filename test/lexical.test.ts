@@ -8,7 +8,15 @@ import { Store } from '../src/core/store.js';
 import * as path from 'node:path';
 import { Bm25Index } from '../src/core/lexical/bm25.js';
 import { TermDict } from '../src/core/lexical/terms.js';
-import { LexicalIndex, LEXICAL_LOG, splitIdentifier, tokenize, queryTerms, pathTerms, type LexicalChunk } from '../src/core/lexical/index.js';
+import {
+  LexicalIndex,
+  LEXICAL_LOG,
+  splitIdentifier,
+  tokenize,
+  queryTerms,
+  pathTerms,
+  type LexicalChunk,
+} from '../src/core/lexical/index.js';
 import { seededRandom } from '../src/core/bench/stats.js';
 import { openTestEngine, REPO, SAMPLE_PROJECT, tempDir, writeTree } from './support/helpers.js';
 
@@ -17,7 +25,8 @@ const SELF = fileURLToPath(import.meta.url);
 /** A tree of many small files, each with a distinct word (`alpha0`, `alpha1`, …). */
 function manyFiles(n: number): Record<string, string> {
   const files: Record<string, string> = {};
-  for (let i = 0; i < n; i++) files[`src/f${i}.ts`] = `export function handler${i}(x: number): number {\n  // alpha${i} marker\n  return x + ${i};\n}\n`;
+  for (let i = 0; i < n; i++)
+    files[`src/f${i}.ts`] = `export function handler${i}(x: number): number {\n  // alpha${i} marker\n  return x + ${i};\n}\n`;
   return files;
 }
 
@@ -110,7 +119,8 @@ function readLog(dir: string): Map<string, string[]> {
 /** Reference documents for the live chunks of a store's files, in the order a build adds them. */
 function refDocs(files: ReadonlyMap<string, { chunks: LexicalChunk[] }>, terms: Map<string, string[]>): RefDoc[] {
   const docs: RefDoc[] = [];
-  for (const [p, rec] of files) for (const c of rec.chunks) if (terms.has(c.hash)) docs.push({ key: c.label, text: terms.get(c.hash)!, path: pathTerms(p) });
+  for (const [p, rec] of files)
+    for (const c of rec.chunks) if (terms.has(c.hash)) docs.push({ key: c.label, text: terms.get(c.hash)!, path: pathTerms(p) });
   return docs;
 }
 
@@ -150,7 +160,15 @@ describe('lexical: code-aware tokenisation', () => {
 
   test('paths give their folder and file names', () => {
     assert.deepEqual(pathTerms('lib/router/layer.js'), ['lib', 'router', 'layer']);
-    assert.deepEqual(pathTerms('src/http_client/RetryPolicy.ts'), ['src', 'http_client', 'http', 'client', 'retrypolicy', 'retri', 'polici']);
+    assert.deepEqual(pathTerms('src/http_client/RetryPolicy.ts'), [
+      'src',
+      'http_client',
+      'http',
+      'client',
+      'retrypolicy',
+      'retri',
+      'polici',
+    ]);
   });
 });
 
@@ -165,14 +183,27 @@ describe('lexical: BM25 index and its log', () => {
     const hits = b.search(['rare'], 10);
     assert.equal(hits.length, 2);
     assert.ok(hits[0][1] < 3 * hits[1][1], 'tf saturates');
-    assert.deepEqual(b.search(['lib'], 5).map(([k]) => k).sort(), [5000, 5001], 'path field');
+    assert.deepEqual(
+      b
+        .search(['lib'], 5)
+        .map(([k]) => k)
+        .sort(),
+      [5000, 5001],
+      'path field',
+    );
     const before = b.search(['seven'], 1)[0][1];
     for (let i = 0; i < 1400; i++) b.remove(i); // triggers compaction
     assert.equal(b.size, 102);
     assert.ok(b.search(['seven'], 1)[0][1] < before, 'fewer documents: a term in 1 of 7 is less rare relative to N');
-    assert.ok(b.search(['seven'], 200).every(([k]) => k >= 1400), 'removed documents never come back');
+    assert.ok(
+      b.search(['seven'], 200).every(([k]) => k >= 1400),
+      'removed documents never come back',
+    );
     b.add(5000, ['replaced'], []);
-    assert.deepEqual(b.search(['rare'], 5).map(([k]) => k), [5001]);
+    assert.deepEqual(
+      b.search(['rare'], 5).map(([k]) => k),
+      [5001],
+    );
     assert.equal(b.remove(123456), false);
   });
 
@@ -267,7 +298,11 @@ describe('lexical: term ids and the compact BM25 structure', () => {
   test('term ids: bytes and strings of a term meet at one id; terms whose 32-bit hashes collide stay apart', () => {
     const d = new TermDict();
     const fromBytes = d.countBytes(Buffer.from('alpha  beta alpha café '), 0, 23);
-    assert.deepEqual([...fromBytes], [d.lookup('alpha'), 2, d.lookup('beta'), 1, d.lookup('café'), 1], 'empty terms skipped, repeats counted');
+    assert.deepEqual(
+      [...fromBytes],
+      [d.lookup('alpha'), 2, d.lookup('beta'), 1, d.lookup('café'), 1],
+      'empty terms skipped, repeats counted',
+    );
     assert.equal(d.intern('café'), d.lookup('café'));
     const fromStrings = d.countTerms(['beta', 'café', '', 'beta']);
     assert.deepEqual([...fromStrings], [d.lookup('beta'), 2, d.lookup('café'), 1]);
@@ -283,7 +318,10 @@ describe('lexical: term ids and the compact BM25 structure', () => {
     const words = Array.from({ length: 50_000 }, (_, i) => `w${i.toString(36)}`);
     const ids = words.map((w) => d.intern(w));
     const again = d.countBytes(Buffer.from(words.join(' ')), 0, Buffer.byteLength(words.join(' ')));
-    assert.deepEqual(Array.from({ length: words.length }, (_, i) => again[2 * i]), ids);
+    assert.deepEqual(
+      Array.from({ length: words.length }, (_, i) => again[2 * i]),
+      ids,
+    );
     assert.ok(words.every((w, i) => d.term(ids[i]) === w));
   });
 
@@ -402,8 +440,13 @@ describe('lexical: term ids and the compact BM25 structure', () => {
       files.set('src/fresh.ts', { chunks: [chunk(label++, 'fresh')] });
       ix.sync(['src/fresh.ts'], files);
       assert.equal(ix.compact(new Set([...all.map((c) => c.hash), 'fresh']), true), true);
-      const freshLine = readFileSync(path.join(dir, LEXICAL_LOG), 'utf8').split('\n').find((l) => l.split(' ')[1] === 'fresh')!;
-      assert.deepEqual(freshLine.split(' ').slice(2).sort(), tokenize('function freshWidget(widget) { return widget.fresh(widget) }').sort());
+      const freshLine = readFileSync(path.join(dir, LEXICAL_LOG), 'utf8')
+        .split('\n')
+        .find((l) => l.split(' ')[1] === 'fresh')!;
+      assert.deepEqual(
+        freshLine.split(' ').slice(2).sort(),
+        tokenize('function freshWidget(widget) { return widget.fresh(widget) }').sort(),
+      );
       all.push(files.get('src/fresh.ts')!.chunks[0]);
       const compacted = compare('compacted with a session chunk');
       ix.close();
@@ -451,7 +494,10 @@ describe('lexical: in the engine', () => {
     const { dir, cleanup } = tempDir();
     try {
       writeTree(dir, manyFiles(150));
-      const child = spawn(process.execPath, [SELF], { env: { ...process.env, LOUPE_LEXICAL_CHILD: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [SELF], {
+        env: { ...process.env, LOUPE_LEXICAL_CHILD: dir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -463,7 +509,11 @@ describe('lexical: in the engine', () => {
       assert.equal(await exited, 'SIGKILL', `the child finished before it was killed: ${out.slice(-200)} ${err}`);
 
       const storeDir = path.join(dir, '.loupe');
-      const m = JSON.parse(readFileSync(path.join(storeDir, 'manifest.json'), 'utf8')) as { modelId: string; modelName: string; dimensions: number };
+      const m = JSON.parse(readFileSync(path.join(storeDir, 'manifest.json'), 'utf8')) as {
+        modelId: string;
+        modelName: string;
+        dimensions: number;
+      };
       const store = Store.open(storeDir, m, { metadataOnly: true });
       const lex = LexicalIndex.open(storeDir);
       const committed = [...store.files.values()].flatMap((f) => f.chunks);
@@ -523,11 +573,13 @@ describe('lexical: in the engine', () => {
     }
   });
 
-  test('edits, deletions and renames left in the journal: after a reopen, lexical results are the reference over the store\'s live chunks', async () => {
+  test("edits, deletions and renames left in the journal: after a reopen, lexical results are the reference over the store's live chunks", async () => {
     const { dir, cleanup } = tempDir();
     try {
       const sources = realSources();
-      const names = Object.keys(sources).filter((p) => p.startsWith('src/core/lexical/') || /\/(fsutil|debounce|fusion|vector-math)\.ts$/.test(p));
+      const names = Object.keys(sources).filter(
+        (p) => p.startsWith('src/core/lexical/') || /\/(fsutil|debounce|fusion|vector-math)\.ts$/.test(p),
+      );
       assert.ok(names.length >= 6, names.join());
       writeTree(dir, Object.fromEntries(names.map((p) => [p, sources[p]])));
       let engine = await openTestEngine(dir);
@@ -550,7 +602,10 @@ describe('lexical: in the engine', () => {
       // After the snapshot: an edit, a deletion, a rename and a new file, through the watcher's path.
       const [edited, deleted, renamed] = names;
       const moved = `src/moved/${path.basename(renamed)}`;
-      writeTree(dir, { [edited]: `${sources[edited]}\nexport function zebraCrossingSignal() { return 'zebra'; }\n`, 'src/new/zebra-park.ts': 'export const zebraPark = () => "zebra";\n' });
+      writeTree(dir, {
+        [edited]: `${sources[edited]}\nexport function zebraCrossingSignal() { return 'zebra'; }\n`,
+        'src/new/zebra-park.ts': 'export const zebraPark = () => "zebra";\n',
+      });
       rmSync(path.join(dir, deleted));
       mkdirSync(path.join(dir, 'src/moved'));
       renameSync(path.join(dir, renamed), path.join(dir, moved));

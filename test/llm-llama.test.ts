@@ -70,7 +70,14 @@ describe('LlamaChat (node-llama-cpp, tiny LLaMA)', () => {
     const ac = new AbortController();
     const pieces: string[] = [];
     await assert.rejects(
-      chat.generate(msgs, { maxTokens: 50, signal: ac.signal, onToken: (t) => { pieces.push(t); if (pieces.length === 2) ac.abort(); } }),
+      chat.generate(msgs, {
+        maxTokens: 50,
+        signal: ac.signal,
+        onToken: (t) => {
+          pieces.push(t);
+          if (pieces.length === 2) ac.abort();
+        },
+      }),
       (e: Error) => e.name === 'AbortError',
     );
     assert.ok(pieces.join('').length < TINY_LLAMA_SENTENCE.length, `stopped after "${pieces.join('')}"`);
@@ -90,7 +97,10 @@ describe('LlamaChat (node-llama-cpp, tiny LLaMA)', () => {
   });
 
   test('a missing model file is a model-missing error', async () => {
-    await assert.rejects(LlamaChat.load({ modelPath: path.join(tmp.dir, 'nope.gguf'), gpu: false, threads: 1 }), (e: unknown) => e instanceof LoupeError && e.code === 'model-missing');
+    await assert.rejects(
+      LlamaChat.load({ modelPath: path.join(tmp.dir, 'nope.gguf'), gpu: false, threads: 1 }),
+      (e: unknown) => e instanceof LoupeError && e.code === 'model-missing',
+    );
   });
 
   test('a prompt larger than the context is a context-overflow error', async () => {
@@ -117,19 +127,38 @@ describe('answerQuestion with the engine and the tiny LLaMA', () => {
   test('citations map to the files and lines retrieved; events come in order', async () => {
     const events: AnswerEvent[] = [];
     const history = new ConversationHistory();
-    const done = await answerQuestion({ question: 'parse config file', retrieve: engineRetriever(engine), model: chat, history, k: 4, onEvent: (e) => events.push(e) });
+    const done = await answerQuestion({
+      question: 'parse config file',
+      retrieve: engineRetriever(engine),
+      model: chat,
+      history,
+      k: 4,
+      onEvent: (e) => events.push(e),
+    });
     assert.equal(done.answer, TINY_LLAMA_SENTENCE);
     assert.equal(events[0]!.kind, 'citations');
     assert.equal(events.at(-1)!.kind, 'done');
     assert.ok(events.slice(1, -1).every((e) => e.kind === 'token'));
-    assert.equal(events.filter((e) => e.kind === 'token').map((e) => (e as { text: string }).text).join(''), TINY_LLAMA_SENTENCE);
+    assert.equal(
+      events
+        .filter((e) => e.kind === 'token')
+        .map((e) => (e as { text: string }).text)
+        .join(''),
+      TINY_LLAMA_SENTENCE,
+    );
     const cits = done.citations;
     assert.ok(cits.length >= 1 && cits.length <= 4);
-    assert.deepEqual(cits.map((c) => c.n), cits.map((_, i) => i + 1));
+    assert.deepEqual(
+      cits.map((c) => c.n),
+      cits.map((_, i) => i + 1),
+    );
     const first = cits[0]!;
     assert.equal(first.path, 'src/config.ts');
     // The cited lines hold the code the hit names.
-    const lines = readFileSync(path.join(proj.dir, first.path), 'utf8').split('\n').slice(first.startLine - 1, first.endLine).join('\n');
+    const lines = readFileSync(path.join(proj.dir, first.path), 'utf8')
+      .split('\n')
+      .slice(first.startLine - 1, first.endLine)
+      .join('\n');
     assert.match(lines, /function parseConfigFile/);
     for (const c of cits) {
       const text = readFileSync(path.join(proj.dir, c.path), 'utf8').split('\n');
@@ -144,17 +173,38 @@ describe('answerQuestion with the engine and the tiny LLaMA', () => {
     history.add('what parses config?', 'parseConfigFile [1]');
     history.add('and the sort?', 'QuickSort [1]');
     const seen: ChatMessage[][] = [];
-    const spy = { ...chat, info: chat.info, exactTokenCount: true, countTokens: (t: string) => chat.countTokens(t), dispose: async () => undefined, generate: (m: ChatMessage[], o: Parameters<LlamaChat['generate']>[1]) => (seen.push(m), chat.generate(m, o)) };
-    await answerQuestion({ question: 'where is it used?', retrieve: engineRetriever(engine), model: spy, history, onEvent: () => undefined });
-    assert.deepEqual(seen[0]!.slice(1, 3).map((m) => m.content), ['and the sort?', 'QuickSort [1]']);
+    const spy = {
+      ...chat,
+      info: chat.info,
+      exactTokenCount: true,
+      countTokens: (t: string) => chat.countTokens(t),
+      dispose: async () => undefined,
+      generate: (m: ChatMessage[], o: Parameters<LlamaChat['generate']>[1]) => (seen.push(m), chat.generate(m, o)),
+    };
+    await answerQuestion({
+      question: 'where is it used?',
+      retrieve: engineRetriever(engine),
+      model: spy,
+      history,
+      onEvent: () => undefined,
+    });
+    assert.deepEqual(
+      seen[0]!.slice(1, 3).map((m) => m.content),
+      ['and the sort?', 'QuickSort [1]'],
+    );
     assert.equal(history.turns.length, 1);
     assert.equal(history.turns[0]!.question, 'where is it used?');
   });
 
   test('errors are events too: a question too long for the context', async () => {
     const events: AnswerEvent[] = [];
-    await assert.rejects(answerQuestion({ question: 'why '.repeat(5000), retrieve: engineRetriever(engine), model: chat, onEvent: (e) => events.push(e) }));
-    assert.deepEqual(events.map((e) => e.kind), ['error']);
+    await assert.rejects(
+      answerQuestion({ question: 'why '.repeat(5000), retrieve: engineRetriever(engine), model: chat, onEvent: (e) => events.push(e) }),
+    );
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['error'],
+    );
     assert.equal((events[0] as { code: string }).code, 'context-overflow');
   });
 
@@ -215,16 +265,31 @@ describe('ask through the engine process (in-process GGUF chat model)', () => {
       assert.equal(r1.citations[0]!.path, 'src/config.ts');
       const q1 = events.filter((e) => e.jobId === 'q1');
       assert.deepEqual([q1[0]!.kind, q1.at(-1)!.kind], ['citations', 'done']);
-      assert.equal(q1.filter((e) => e.kind === 'token').map((e) => (e as { text: string }).text).join(''), TINY_LLAMA_SENTENCE);
+      assert.equal(
+        q1
+          .filter((e) => e.kind === 'token')
+          .map((e) => (e as { text: string }).text)
+          .join(''),
+        TINY_LLAMA_SENTENCE,
+      );
       assert.equal(r1.model.name, 'loupe-tiny-llama');
       const r2 = await client.request('ask', { jobId: 'q2', question: 'and where is it called?', conversationId: 'c1', llm });
       assert.equal(r2.answer, TINY_LLAMA_SENTENCE);
       assert.deepEqual(await client.request('forgetConversation', { conversationId: 'c1' }), { forgotten: true });
       assert.deepEqual(await client.request('forgetConversation', { conversationId: 'c1' }), { forgotten: false });
       // Errors are answers too: an event, then a failed request with the code.
-      await assert.rejects(client.request('ask', { jobId: 'q3', question: 'why '.repeat(5000), llm }), (e: unknown) => e instanceof LoupeError && e.code === 'context-overflow');
-      assert.deepEqual(events.filter((e) => e.jobId === 'q3').map((e) => [e.kind, (e as { code?: string }).code]), [['error', 'context-overflow']]);
-      await assert.rejects(client.request('ask', { jobId: 'q4', question: 'hi', llm: { provider: 'llama', model: path.join(proj.dir, 'missing.gguf') } }), (e: unknown) => e instanceof LoupeError && e.code === 'model-missing');
+      await assert.rejects(
+        client.request('ask', { jobId: 'q3', question: 'why '.repeat(5000), llm }),
+        (e: unknown) => e instanceof LoupeError && e.code === 'context-overflow',
+      );
+      assert.deepEqual(
+        events.filter((e) => e.jobId === 'q3').map((e) => [e.kind, (e as { code?: string }).code]),
+        [['error', 'context-overflow']],
+      );
+      await assert.rejects(
+        client.request('ask', { jobId: 'q4', question: 'hi', llm: { provider: 'llama', model: path.join(proj.dir, 'missing.gguf') } }),
+        (e: unknown) => e instanceof LoupeError && e.code === 'model-missing',
+      );
     } finally {
       await client.close();
       proj.cleanup();

@@ -76,10 +76,14 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
 
   test('POST requests carry Content-Length (the server refuses them without it)', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${server.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = http.request(
+        `${server.url}/v1/chat/completions`,
+        { method: 'POST', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify({ messages: msgs, max_tokens: 2 }));
     });
@@ -92,7 +96,14 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
     let text = '';
     const t0 = performance.now();
     await assert.rejects(
-      chat.generate(msgs, { maxTokens: 100_000, signal: ac.signal, onToken: (t) => { text += t; if (text.length > 40) ac.abort(); } }),
+      chat.generate(msgs, {
+        maxTokens: 100_000,
+        signal: ac.signal,
+        onToken: (t) => {
+          text += t;
+          if (text.length > 40) ac.abort();
+        },
+      }),
       (e: Error) => e.name === 'AbortError',
     );
     assert.ok(performance.now() - t0 < 30_000);
@@ -118,13 +129,30 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
 
   test('no server at the URL: a clear error, not a hang', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
-    await assert.rejects(new OpenAiChat({ baseUrl: url }).generate(msgs, { maxTokens: 5 }), (e: unknown) => e instanceof LoupeError && e.code === 'server-not-running');
-    await assert.rejects(openAnswerModel({ provider: 'openai', url }), (e: unknown) => e instanceof LoupeError && e.code === 'server-not-running' && e.message.includes(url));
+    await assert.rejects(
+      new OpenAiChat({ baseUrl: url }).generate(msgs, { maxTokens: 5 }),
+      (e: unknown) => e instanceof LoupeError && e.code === 'server-not-running',
+    );
+    await assert.rejects(
+      openAnswerModel({ provider: 'openai', url }),
+      (e: unknown) => e instanceof LoupeError && e.code === 'server-not-running' && e.message.includes(url),
+    );
   });
 
   test('started by Loupe: stopped by PID when idle, restarted on demand; wedged → timeout; killed mid-stream → error', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
-    const { model, selection } = await openAnswerModel({ provider: 'mlx', url, python, model: modelDir, allowMlxAnywhere: true, idleStopMs: 300, serverEnv: env, startTimeoutMs: 120_000, idleTimeoutMs: 4000, extraBody: endless });
+    const { model, selection } = await openAnswerModel({
+      provider: 'mlx',
+      url,
+      python,
+      model: modelDir,
+      allowMlxAnywhere: true,
+      idleStopMs: 300,
+      serverEnv: env,
+      startTimeoutMs: 120_000,
+      idleTimeoutMs: 4000,
+      extraBody: endless,
+    });
     const chat = model as MlxChat;
     try {
       assert.deepEqual([selection.kind, (selection as { start: boolean }).start], ['mlx', true]);
@@ -143,7 +171,13 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
       let text = '';
       let t0 = performance.now();
       await assert.rejects(
-        chat.generate(msgs, { maxTokens: 100_000, onToken: (t) => { text += t; if (text.length > 20 && text.length < 40) process.kill(pid2, 'SIGSTOP'); } }),
+        chat.generate(msgs, {
+          maxTokens: 100_000,
+          onToken: (t) => {
+            text += t;
+            if (text.length > 20 && text.length < 40) process.kill(pid2, 'SIGSTOP');
+          },
+        }),
         (e: unknown) => e instanceof LoupeError && e.code === 'server-timeout',
       );
       const waited = performance.now() - t0;
@@ -155,7 +189,16 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
       let killedAt = 0;
       t0 = performance.now();
       await assert.rejects(
-        chat.generate(msgs, { maxTokens: 100_000, onToken: (t) => { text += t; if (!killedAt && text.length > 20) { killedAt = performance.now(); process.kill(pid2, 'SIGKILL'); } } }),
+        chat.generate(msgs, {
+          maxTokens: 100_000,
+          onToken: (t) => {
+            text += t;
+            if (!killedAt && text.length > 20) {
+              killedAt = performance.now();
+              process.kill(pid2, 'SIGKILL');
+            }
+          },
+        }),
         (e: unknown) => e instanceof LoupeError && e.code === 'server-died' && /middle of an answer/.test(e.message),
       );
       assert.ok(killedAt > 0);
@@ -178,11 +221,14 @@ describe('mlx_lm.server (real, tiny scripted MLX model)', { skip }, () => {
   test('a server Loupe started exits when its host process is SIGKILLed (no orphan)', async () => {
     const script = path.join(tmp.dir, 'host.mjs');
     const mod = path.join(REPO, 'out/src/adapters/llm/mlx-server.js');
-    writeFileSync(script, `import { MlxServer } from ${JSON.stringify(mod)};
+    writeFileSync(
+      script,
+      `import { MlxServer } from ${JSON.stringify(mod)};
 const s = await MlxServer.start({ python: ${JSON.stringify(python)}, model: ${JSON.stringify(modelDir)}, env: ${JSON.stringify(env)}, startTimeoutMs: 120000 });
 console.log(s.pid);
 process.kill(process.pid, 'SIGKILL');
-`);
+`,
+    );
     const out = await new Promise<string>((resolve) => execFile(process.execPath, [script], (_err, stdout) => resolve(stdout)));
     const pid = Number(out.trim());
     assert.ok(pid > 0, `host printed the server PID: ${out}`);
@@ -198,18 +244,31 @@ process.kill(process.pid, 'SIGKILL');
     try {
       await client.open({ root: proj.dir, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 });
       await client.request('index', { jobId: 'i1' });
-      const res = await client.request('ask', { jobId: 'a1', question: 'parse config file', k: 3, llm: { provider: 'openai', url: server.url } });
+      const res = await client.request('ask', {
+        jobId: 'a1',
+        question: 'parse config file',
+        k: 3,
+        llm: { provider: 'openai', url: server.url },
+      });
       assert.equal(res.answer, TINY_MLX_SENTENCE);
       assert.equal(res.model.kind, 'openai');
       assert.equal(res.citations[0]!.path, 'src/config.ts');
       const mine = events.filter((e) => e.event === 'answer' && e.jobId === 'a1') as Extract<EventMessage, { event: 'answer' }>[];
       assert.equal(mine[0]!.kind, 'citations');
       assert.equal(mine.at(-1)!.kind, 'done');
-      assert.equal(mine.filter((e) => e.kind === 'token').map((e) => (e as { text: string }).text).join(''), TINY_MLX_SENTENCE);
+      assert.equal(
+        mine
+          .filter((e) => e.kind === 'token')
+          .map((e) => (e as { text: string }).text)
+          .join(''),
+        TINY_MLX_SENTENCE,
+      );
 
       // Cancel mid-answer with the existing `cancel` request.
       const llm = { provider: 'openai' as const, url: server.url, extraBody: endless };
-      const firstToken = new Promise<void>((resolve) => client.onEvent((e) => e.event === 'answer' && e.jobId === 'a2' && e.kind === 'token' && resolve()));
+      const firstToken = new Promise<void>((resolve) =>
+        client.onEvent((e) => e.event === 'answer' && e.jobId === 'a2' && e.kind === 'token' && resolve()),
+      );
       const asking = client.request('ask', { jobId: 'a2', question: 'parse config file', maxTokens: 100_000, llm });
       await firstToken;
       assert.deepEqual(await client.request('cancel', { jobId: 'a2' }), { cancelled: true });

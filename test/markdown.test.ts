@@ -8,7 +8,35 @@ const env: RenderEnv = { citation: (n) => (n >= 1 && n <= 3 ? `src/auth.py:${n *
 const render = (s: string) => renderMarkdown(s, env);
 
 /** Tags allowed in output, and every attribute on them must be one of these. */
-const TAGS = new Set(['p', 'em', 'strong', 'code', 'pre', 'span', 'ul', 'ol', 'li', 'a', 'button', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'hr', 'br', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 's']);
+const TAGS = new Set([
+  'p',
+  'em',
+  'strong',
+  'code',
+  'pre',
+  'span',
+  'ul',
+  'ol',
+  'li',
+  'a',
+  'button',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'blockquote',
+  'hr',
+  'br',
+  'table',
+  'thead',
+  'tbody',
+  'tr',
+  'th',
+  'td',
+  's',
+]);
 const ATTRS = new Set(['class', 'href', 'title', 'type', 'data-n', 'start', 'style']);
 
 function assertSafe(html: string): void {
@@ -28,7 +56,9 @@ function assertSafe(html: string): void {
 
 describe('renderMarkdown: Markdown from a model', () => {
   test('lists, bold, inline code and a fenced block with highlighting', () => {
-    const html = render('The check is in **`verify_password`** [1]:\n\n- hashes the input\n- compares in constant time [2]\n\n```python\ndef verify_password(pw: str) -> bool:\n    return hmac.compare_digest(a, b)\n```\n');
+    const html = render(
+      'The check is in **`verify_password`** [1]:\n\n- hashes the input\n- compares in constant time [2]\n\n```python\ndef verify_password(pw: str) -> bool:\n    return hmac.compare_digest(a, b)\n```\n',
+    );
     assertSafe(html);
     assert.match(html, /<strong><code>verify_password<\/code><\/strong>/);
     assert.match(html, /<ul>\s*<li>hashes the input<\/li>/);

@@ -24,7 +24,11 @@ interface Hit {
   snippet: string;
 }
 
-type ToolResult = { content: { type: string; text: string }[]; structuredContent?: { results?: Hit[]; tokens?: number; engine?: string; index?: { note: string; fresh: boolean } }; isError?: boolean };
+type ToolResult = {
+  content: { type: string; text: string }[];
+  structuredContent?: { results?: Hit[]; tokens?: number; engine?: string; index?: { note: string; fresh: boolean } };
+  isError?: boolean;
+};
 
 describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === 'win32' && 'Unix sockets' }, () => {
   let root: string;
@@ -63,7 +67,12 @@ describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === '
   });
 
   async function connect(name: string): Promise<Client> {
-    const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp', root, '--model', tinyBertPath(), '--cpu'], env, stderr: 'pipe' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp', root, '--model', tinyBertPath(), '--cpu'],
+      env,
+      stderr: 'pipe',
+    });
     const client = new Client({ name, version: '1.0.0' });
     await client.connect(transport);
     clients.push(client);
@@ -117,7 +126,10 @@ describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === '
     const c = await connect('codex');
     const before = await call(c, 'search', { query: 'reticulate the spline matrix', k: 3, mode: 'lexical' });
     assert.ok(!before.structuredContent!.results!.some((h) => h.path === 'src/spline.ts'));
-    writeFileSync(path.join(root, 'src/spline.ts'), 'export function reticulateSplineMatrix(m: number[][]): number[][] {\n  // reticulate the spline matrix row by row\n  return m.map((r) => r.slice().reverse());\n}\n');
+    writeFileSync(
+      path.join(root, 'src/spline.ts'),
+      'export function reticulateSplineMatrix(m: number[][]): number[][] {\n  // reticulate the spline matrix row by row\n  return m.map((r) => r.slice().reverse());\n}\n',
+    );
     // Lexical mode: the generated test model's vectors carry little meaning; BM25 shows the new text is indexed.
     const after = await call(c, 'search', { query: 'reticulate the spline matrix', k: 3, mode: 'lexical' });
     assert.equal(after.structuredContent!.results![0].path, 'src/spline.ts');
@@ -129,13 +141,19 @@ describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === '
     const words = ['quaternion', 'bezier', 'voronoi', 'delaunay', 'fresnel', 'mandelbrot', 'sierpinski', 'lorenz', 'hilbert', 'peano'];
     for (const [i, w] of words.entries()) {
       // Each edit rewrites the same file: the previous word must be gone, the new one found.
-      writeFileSync(path.join(root, 'src/edited.ts'), `export function ${w}Step${i}(x: number): number {\n  // ${w} step ${i}\n  return x + ${i};\n}\n`);
+      writeFileSync(
+        path.join(root, 'src/edited.ts'),
+        `export function ${w}Step${i}(x: number): number {\n  // ${w} step ${i}\n  return x + ${i};\n}\n`,
+      );
       const r = await call(c, 'search', { query: `${w} step`, k: 3, mode: 'lexical' });
       assert.equal(r.structuredContent!.results![0]?.symbol, `${w}Step${i}`, `edit ${i} (${w}) not found at once`);
       assert.match(r.structuredContent!.index!.note, /up to date/);
       if (i > 0) {
         const old = await call(c, 'search', { query: `${words[i - 1]} step`, k: 3, mode: 'lexical' });
-        assert.ok(!old.structuredContent!.results!.some((h) => h.symbol === `${words[i - 1]}Step${i - 1}`), `edit ${i}: the old text is still indexed`);
+        assert.ok(
+          !old.structuredContent!.results!.some((h) => h.symbol === `${words[i - 1]}Step${i - 1}`),
+          `edit ${i}: the old text is still indexed`,
+        );
       }
     }
     // A deleted file is gone at the next search too (and the fixture is as the later tests expect).
@@ -171,7 +189,13 @@ describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === '
     assert.match(await bad({ query: 'x', k: 'many' }), /k/);
     assert.match(await bad({ query: 'x', k: 0 }), /k/);
     assert.match(await bad({ query: 'x', path: '!src' }), /path filter/i);
-    assert.match(await c.callTool({ name: 'no_such_tool', arguments: {} }).then((r) => ((r as ToolResult).isError ? (r as ToolResult).content[0].text : 'no error'), (e: Error) => e.message), /no_such_tool/);
+    assert.match(
+      await c.callTool({ name: 'no_such_tool', arguments: {} }).then(
+        (r) => ((r as ToolResult).isError ? (r as ToolResult).content[0].text : 'no error'),
+        (e: Error) => e.message,
+      ),
+      /no_such_tool/,
+    );
     // A cancelled call ends for the client; the server goes on answering.
     const ac = new AbortController();
     const pending = c.callTool({ name: 'search', arguments: { query: 'sort integers in place', k: 3 } }, undefined, { signal: ac.signal });
@@ -191,11 +215,16 @@ describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === '
     assert.match(sa.content[0].text, /model: loupe-tiny-bert/);
     assert.match(sa.content[0].text, /files: [56]\n/, 'the fixture (and the file the edit test adds)');
     assert.match(sa.content[0].text, /compute: /);
-    const ps = spawnSync('ps', ['-eo', 'args='], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('--shared') && l.includes(root));
+    const ps = spawnSync('ps', ['-eo', 'args='], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => l.includes('--shared') && l.includes(root));
     assert.equal(ps.length, 1, ps.join('\n'));
 
     // A one-shot `loupe search` uses the same engine (and says so with --verbose); so does `status`.
-    const s = spawnSync(process.execPath, [BIN, 'search', root, 'parse the config file', '-k', '2', '--json', '--verbose'], { encoding: 'utf8', env });
+    const s = spawnSync(process.execPath, [BIN, 'search', root, 'parse the config file', '-k', '2', '--json', '--verbose'], {
+      encoding: 'utf8',
+      env,
+    });
     assert.equal(s.status, 0, s.stderr);
     assert.match(s.stderr, new RegExp(`searching in the running engine \\(PID ${pidOf(sa)}`));
     assert.equal((JSON.parse(s.stdout) as Hit[])[0].path, 'src/config.ts');

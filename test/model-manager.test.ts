@@ -43,11 +43,13 @@ class FakeHub {
       this.requests.push({ url: req.url!, range: req.headers.range });
       if (req.url === '/api/models/acme/tiny-GGUF/tree/main') {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify([
-          { type: 'file', path: 'README.md', size: 10 },
-          { type: 'file', path: 'tiny-Q4_K_M.gguf', size: 5, lfs: { oid: 'a'.repeat(64), size: 5 } },
-          { type: 'file', path: 'tiny-Q8_0.gguf', size: SIZE, lfs: { oid: SHA, size: SIZE } },
-        ]));
+        res.end(
+          JSON.stringify([
+            { type: 'file', path: 'README.md', size: 10 },
+            { type: 'file', path: 'tiny-Q4_K_M.gguf', size: 5, lfs: { oid: 'a'.repeat(64), size: 5 } },
+            { type: 'file', path: 'tiny-Q8_0.gguf', size: SIZE, lfs: { oid: SHA, size: SIZE } },
+          ]),
+        );
         return;
       }
       if (req.url !== '/acme/tiny-GGUF/resolve/main/tiny-Q8_0.gguf' || this.mode === 'missing') {
@@ -106,8 +108,17 @@ class FakeHub {
 }
 
 const TINY: CatalogEntry = {
-  id: 'tiny', name: 'tiny-bge-small-en', repo: 'acme/tiny-GGUF', revision: 'main', file: /Q8_0\.gguf$/i,
-  approxMB: 3, dimensions: 384, pooling: 'cls', profile: profileFor('bge-small-en'), licence: 'MIT', notes: 'test',
+  id: 'tiny',
+  name: 'tiny-bge-small-en',
+  repo: 'acme/tiny-GGUF',
+  revision: 'main',
+  file: /Q8_0\.gguf$/i,
+  approxMB: 3,
+  dimensions: 384,
+  pooling: 'cls',
+  profile: profileFor('bge-small-en'),
+  licence: 'MIT',
+  notes: 'test',
 };
 
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<LoupeError> {
@@ -143,9 +154,15 @@ describe('model manager: downloads from a local stand-in hub on 127.0.0.1', () =
       assert.equal(rec.sha256, SHA);
       assert.deepEqual(readFileSync(rec.path), FILE);
       assert.ok(seen.length >= 1 && seen.at(-1)!.received === SIZE && seen.at(-1)!.total === SIZE);
-      assert.ok(seen.every((p, i) => i === 0 || p.received >= seen[i - 1].received), 'progress only grows');
+      assert.ok(
+        seen.every((p, i) => i === 0 || p.received >= seen[i - 1].received),
+        'progress only grows',
+      );
       assert.equal(existsSync(`${rec.path}.part`), false);
-      assert.deepEqual(mm.installed().map((m) => m.id), ['tiny']);
+      assert.deepEqual(
+        mm.installed().map((m) => m.id),
+        ['tiny'],
+      );
       // Installing again is a no-op.
       const before = hub.requests.length;
       await mm.install('tiny');
@@ -185,14 +202,20 @@ describe('model manager: downloads from a local stand-in hub on 127.0.0.1', () =
     try {
       const dest = path.join(dir, 'm.gguf');
       hub.mode = 'corrupt';
-      const e = await rejectsWith(downloadFile({ url: `${base}/acme/tiny-GGUF/resolve/main/tiny-Q8_0.gguf`, dest, sha256: SHA, size: SIZE }), 'checksum-mismatch');
+      const e = await rejectsWith(
+        downloadFile({ url: `${base}/acme/tiny-GGUF/resolve/main/tiny-Q8_0.gguf`, dest, sha256: SHA, size: SIZE }),
+        'checksum-mismatch',
+      );
       assert.match(e.message, /corrupt: sha256 [0-9a-f]{64}, expected/);
       assert.equal(existsSync(dest), false);
       assert.equal(existsSync(`${dest}.part`), false);
       // A corrupt partial file on disk (e.g. a bad earlier attempt) is caught too, even when resumed.
       hub.mode = 'ok';
       writeFileSync(`${dest}.part`, Buffer.alloc(1000, 7));
-      await rejectsWith(downloadFile({ url: `${base}/acme/tiny-GGUF/resolve/main/tiny-Q8_0.gguf`, dest, sha256: SHA, size: SIZE }), 'checksum-mismatch');
+      await rejectsWith(
+        downloadFile({ url: `${base}/acme/tiny-GGUF/resolve/main/tiny-Q8_0.gguf`, dest, sha256: SHA, size: SIZE }),
+        'checksum-mismatch',
+      );
       assert.equal(existsSync(dest), false);
       const ok = await downloadFile({ url: `${base}/acme/tiny-GGUF/resolve/main/tiny-Q8_0.gguf`, dest, sha256: SHA, size: SIZE });
       assert.equal(ok.resumedFrom, 0);
@@ -208,7 +231,10 @@ describe('model manager: downloads from a local stand-in hub on 127.0.0.1', () =
       const mm = new ModelManager({ dir, endpoint: base, catalog: [TINY] });
       hub.mode = 'slow';
       const ac = new AbortController();
-      await rejectsWith(mm.install('tiny', { signal: ac.signal, onProgress: (p) => p.received > SIZE / 4 && ac.abort() }), 'download-cancelled');
+      await rejectsWith(
+        mm.install('tiny', { signal: ac.signal, onProgress: (p) => p.received > SIZE / 4 && ac.abort() }),
+        'download-cancelled',
+      );
       const part = path.join(dir, 'tiny-Q8_0.gguf.part');
       const kept = statSync(part).size;
       assert.ok(kept > SIZE / 4 && kept < SIZE, `kept ${kept}`);
@@ -221,7 +247,10 @@ describe('model manager: downloads from a local stand-in hub on 127.0.0.1', () =
 
       hub.mode = 'slow';
       const ac2 = new AbortController();
-      await rejectsWith(mm.install('tiny', { signal: ac2.signal, onProgress: (p) => p.received > SIZE / 2 && ac2.abort() }), 'download-cancelled');
+      await rejectsWith(
+        mm.install('tiny', { signal: ac2.signal, onProgress: (p) => p.received > SIZE / 2 && ac2.abort() }),
+        'download-cancelled',
+      );
       hub.mode = 'ok';
       const seen: DownloadProgress[] = [];
       const again = await mm.install('tiny', { onProgress: (p) => seen.push(p) });
@@ -290,7 +319,8 @@ describe('model manager: downloads from a local stand-in hub on 127.0.0.1', () =
 
   test('the catalogue names the recommended models with complete profiles', () => {
     const ids = CATALOG.map((c) => c.id);
-    for (const id of ['embeddinggemma-300m', 'qwen3-embedding-0.6b', 'coderankembed', 'jina-embeddings-v2-base-code', 'bge-small-en-v1.5']) assert.ok(ids.includes(id), id);
+    for (const id of ['embeddinggemma-300m', 'qwen3-embedding-0.6b', 'coderankembed', 'jina-embeddings-v2-base-code', 'bge-small-en-v1.5'])
+      assert.ok(ids.includes(id), id);
     for (const c of CATALOG) {
       assert.ok(c.dimensions > 0 && c.profile.maxTokens > 0 && ['mean', 'cls', 'last'].includes(c.pooling), c.id);
     }

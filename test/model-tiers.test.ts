@@ -58,7 +58,13 @@ describe('Matryoshka cut', () => {
 
 describe('LlamaEmbedder: prefixes and cut vectors through node-llama-cpp (generated tiny BERT)', () => {
   test('the profile prefixes are what the model sees: a query equals its prefix embedded as a document', async () => {
-    const e = await LlamaEmbedder.load({ modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, profile: { queryPrefix: 'parse config ', documentPrefix: '' } });
+    const e = await LlamaEmbedder.load({
+      modelPath: tinyBertPath(),
+      gpu: false,
+      contexts: 1,
+      threadsPerContext: 1,
+      profile: { queryPrefix: 'parse config ', documentPrefix: '' },
+    });
     try {
       const q = await e.embedQuery('file');
       const [d] = await e.embedDocuments(['parse config file']);
@@ -89,7 +95,10 @@ describe('LlamaEmbedder: prefixes and cut vectors through node-llama-cpp (genera
       await whole.dispose();
       await cut.dispose();
     }
-    await assert.rejects(LlamaEmbedder.load({ ...opts, dimensions: 64 }), (e: unknown) => e instanceof LoupeError && e.code === 'model-dimensions' && /not trained to be cut/.test(e.message));
+    await assert.rejects(
+      LlamaEmbedder.load({ ...opts, dimensions: 64 }),
+      (e: unknown) => e instanceof LoupeError && e.code === 'model-dimensions' && /not trained to be cut/.test(e.message),
+    );
   });
 });
 
@@ -109,7 +118,10 @@ describe('installing an offline-built GGUF as a catalogue model', () => {
 
     const notGguf = path.join(t.dir, 'model.safetensors');
     writeFileSync(notGguf, '{"not": "a gguf"}');
-    await assert.rejects(mm.installFromFile(entry.id, notGguf), (e: unknown) => e instanceof LoupeError && e.code === 'model-not-gguf' && /not a GGUF model file/.test(e.message));
+    await assert.rejects(
+      mm.installFromFile(entry.id, notGguf),
+      (e: unknown) => e instanceof LoupeError && e.code === 'model-not-gguf' && /not a GGUF model file/.test(e.message),
+    );
     assert.throws(() => resolveModelArg(entry.id, mm), /not installed: loupe models install embeddinggemma-300m/);
 
     const rec = await mm.installFromFile(entry.id, src);
@@ -124,7 +136,10 @@ describe('installing an offline-built GGUF as a catalogue model', () => {
 
     const other = path.join(t.dir, 'other.gguf');
     writeFileSync(other, Buffer.concat([readFileSync(src), Buffer.from([0])]));
-    await assert.rejects(mm.installFromFile(entry.id, other), (e: unknown) => e instanceof LoupeError && e.code === 'unknown-build' && /--allow-unknown/.test(e.message));
+    await assert.rejects(
+      mm.installFromFile(entry.id, other),
+      (e: unknown) => e instanceof LoupeError && e.code === 'unknown-build' && /--allow-unknown/.test(e.message),
+    );
     const unverified = await mm.installFromFile(entry.id, other, { allowUnknown: true });
     assert.match(unverified.source!, /^unverified local file/);
     assert.equal(mm.installed().length, 1, 'the new file replaces the old one');

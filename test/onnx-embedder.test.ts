@@ -28,7 +28,11 @@ const TOKENIZER = path.join(path.dirname(MODEL), 'tokenizer.json');
 
 function parityTexts(): string[] {
   const raw = readFileSync(path.join(REPO, 'test/fixtures/parity-texts.txt'), 'utf8');
-  return raw.split('\n%%\n').slice(1).map((p) => p.replace(/^\n+|\n+$/g, '')).filter((p) => p.trim());
+  return raw
+    .split('\n%%\n')
+    .slice(1)
+    .map((p) => p.replace(/^\n+|\n+$/g, ''))
+    .filter((p) => p.trim());
 }
 
 const dot = (a: Float32Array | number[], b: Float32Array | number[]): number => {
@@ -40,7 +44,9 @@ const dot = (a: Float32Array | number[], b: Float32Array | number[]): number => 
 describe('WordPiece tokenizer', () => {
   test('token ids equal Hugging Face tokenizers on 119 texts (code, prose, unicode, edge cases)', () => {
     const tok = new WordPieceTokenizer(JSON.parse(readFileSync(TOKENIZER, 'utf8')) as TokenizerJson);
-    const fx = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/wordpiece-minilm.json'), 'utf8')) as { cases: { text: string; ids: number[] }[] };
+    const fx = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/wordpiece-minilm.json'), 'utf8')) as {
+      cases: { text: string; ids: number[] }[];
+    };
     assert.ok(fx.cases.length >= 100);
     for (const c of fx.cases) assert.deepEqual(tok.encode(c.text), c.ids, `text ${JSON.stringify(c.text.slice(0, 80))}`);
   });
@@ -52,7 +58,10 @@ describe('WordPiece tokenizer', () => {
     assert.equal(ids[0], tok.clsId);
     assert.equal(ids[255], tok.sepId);
     assert.throws(() => new WordPieceTokenizer({ model: { type: 'BPE', vocab: {} } }), /only WordPiece/);
-    assert.throws(() => new WordPieceTokenizer({ normalizer: { type: 'NFC' }, model: { type: 'WordPiece', vocab: { '[UNK]': 0 } } }), /BertNormalizer/);
+    assert.throws(
+      () => new WordPieceTokenizer({ normalizer: { type: 'NFC' }, model: { type: 'WordPiece', vocab: { '[UNK]': 0 } } }),
+      /BertNormalizer/,
+    );
   });
 });
 
@@ -90,7 +99,9 @@ describe('ONNX Runtime embedder (bundled all-MiniLM-L6-v2 fp32)', () => {
   });
 
   test('vectors match the Python onnxruntime + tokenizers reference (cosine ≥ 0.99999)', async () => {
-    const fx = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/onnx-minilm-reference.json'), 'utf8')) as { cases: { text: string; vector: number[] }[] };
+    const fx = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/onnx-minilm-reference.json'), 'utf8')) as {
+      cases: { text: string; vector: number[] }[];
+    };
     const got = await e.embedDocuments(fx.cases.map((c) => c.text));
     assert.equal(e.dimensions, 384);
     fx.cases.forEach((c, i) => {
@@ -117,7 +128,12 @@ describe('ONNX Runtime embedder (bundled all-MiniLM-L6-v2 fp32)', () => {
   });
 
   test('parity gate against the Q8_0 GGUF on llama.cpp: close, but the index stays on one backend', async () => {
-    const gguf = await LlamaEmbedder.load({ modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'), gpu: false, contexts: 1, threadsPerContext: 1 });
+    const gguf = await LlamaEmbedder.load({
+      modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'),
+      gpu: false,
+      contexts: 1,
+      threadsPerContext: 1,
+    });
     try {
       const texts = parityTexts();
       const r = parityGate(await gguf.embedDocuments(texts), await e.embedDocuments(texts));
@@ -181,7 +197,10 @@ describe('backend choice and model hashes', () => {
         } finally {
           await ref.dispose();
         }
-        await assert.rejects(Engine.open({ root: dir, chunker: new TreeSitterChunker(), embedder: e, annFactory: new HnswFactory() }), /model/i);
+        await assert.rejects(
+          Engine.open({ root: dir, chunker: new TreeSitterChunker(), embedder: e, annFactory: new HnswFactory() }),
+          /model/i,
+        );
       } finally {
         await e.dispose();
       }
@@ -200,7 +219,15 @@ describe('backend choice and model hashes', () => {
       copyFileSync(TOKENIZER, path.join(mdir, 'tokenizer.json'));
       // The manifest describes the file as it was before packing: another mtime.
       const sha = createHash('sha256').update('weights of a model').digest('hex');
-      writeFileSync(path.join(mdir, 'manifest.json'), JSON.stringify({ model: 'all-MiniLM-L6-v2', precision: 'int8', dimensions: 384, files: { 'model.onnx': { sha256: sha, size: statSync(f).size, mtimeMs: 1 } } }));
+      writeFileSync(
+        path.join(mdir, 'manifest.json'),
+        JSON.stringify({
+          model: 'all-MiniLM-L6-v2',
+          precision: 'int8',
+          dimensions: 384,
+          files: { 'model.onnx': { sha256: sha, size: statSync(f).size, mtimeMs: 1 } },
+        }),
+      );
       assert.equal(manifestHash(f), null);
       const id = OnnxEmbedder.modelIdFor(f);
       assert.ok(id);
@@ -224,7 +251,10 @@ describe('backend choice and model hashes', () => {
       writeFileSync(f, 'weights');
       const st = statSync(f);
       const fake = 'f'.repeat(64);
-      writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ files: { 'model.onnx': { sha256: fake, size: st.size, mtimeMs: st.mtimeMs } } }));
+      writeFileSync(
+        path.join(dir, 'manifest.json'),
+        JSON.stringify({ files: { 'model.onnx': { sha256: fake, size: st.size, mtimeMs: st.mtimeMs } } }),
+      );
       assert.equal(manifestHash(f), fake);
       assert.equal(await modelFileHash(f), fake);
       utimesSync(f, new Date(), new Date(Date.now() + 5000));

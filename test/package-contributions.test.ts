@@ -8,7 +8,11 @@ import { describe, test } from 'node:test';
 import { CONTEXT_KEY_NAMES, contextKeys, LOUPE_STATES } from '../src/extension/context-keys.js';
 import { REPO } from './support/files.js';
 
-interface Command { command: string; title: string; enablement?: string }
+interface Command {
+  command: string;
+  title: string;
+  enablement?: string;
+}
 const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { contributes: Record<string, unknown> };
 const c = pkg.contributes as {
   commands: Command[];
@@ -33,7 +37,8 @@ function titleCaseProblem(title: string): string | undefined {
     }
     if (first[0] !== first[0]!.toUpperCase()) return `"${w}" should start with a capital`;
     // Each part of a hyphenated or slashed word is capitalised too (Re-Index, Pause/Resume).
-    for (const part of first.split(/[-/]/).slice(1)) if (part && part[0] !== part[0]!.toUpperCase()) return `"${w}" should capitalise "${part}"`;
+    for (const part of first.split(/[-/]/).slice(1))
+      if (part && part[0] !== part[0]!.toUpperCase()) return `"${w}" should capitalise "${part}"`;
   }
   return undefined;
 }
@@ -50,7 +55,8 @@ function keysIn(clause: string): string[] {
 function clauses(): { where: string; clause: string }[] {
   const out: { where: string; clause: string }[] = [];
   for (const cmd of c.commands) if (cmd.enablement) out.push({ where: `${cmd.command} enablement`, clause: cmd.enablement });
-  for (const [menu, items] of Object.entries(c.menus)) for (const i of items) if (i.when) out.push({ where: `menus.${menu} ${i.command}`, clause: i.when });
+  for (const [menu, items] of Object.entries(c.menus))
+    for (const i of items) if (i.when) out.push({ where: `menus.${menu} ${i.command}`, clause: i.when });
   for (const k of c.keybindings) if (k.when) out.push({ where: `keybinding ${k.command}`, clause: k.when });
   for (const w of c.viewsWelcome) if (w.when) out.push({ where: `viewsWelcome ${w.view}`, clause: w.when });
   return out;
@@ -74,7 +80,9 @@ describe('package.json contributions', () => {
     for (const k of c.keybindings) referenced.push(k.command);
     const texts = [...c.viewsWelcome.map((w) => w.contents), ...c.walkthroughs.flatMap((w) => w.steps.map((s) => s.description))];
     for (const t of texts) for (const m of t.matchAll(/\(command:([\w.]+)/g)) referenced.push(m[1]!);
-    for (const w of c.walkthroughs) for (const s of w.steps) for (const e of s.completionEvents ?? []) if (e.startsWith('onCommand:')) referenced.push(e.slice('onCommand:'.length));
+    for (const w of c.walkthroughs)
+      for (const s of w.steps)
+        for (const e of s.completionEvents ?? []) if (e.startsWith('onCommand:')) referenced.push(e.slice('onCommand:'.length));
     for (const id of referenced) {
       if (id.startsWith('workbench.')) continue; // VS Code's own
       assert.ok(commandIds.has(id), `${id} is referenced but not contributed`);
@@ -94,7 +102,8 @@ describe('package.json contributions', () => {
     assert.ok(all.length >= 10, 'the clauses are found');
     for (const { where, clause } of all) {
       for (const key of keysIn(clause)) assert.ok(known.has(key), `${where}: "${clause}" reads ${key}, which the extension never sets`);
-      for (const m of clause.matchAll(/loupe\.state\s*==\s*(\w+)/g)) assert.ok((LOUPE_STATES as readonly string[]).includes(m[1]!), `${where}: no state "${m[1]}"`);
+      for (const m of clause.matchAll(/loupe\.state\s*==\s*(\w+)/g))
+        assert.ok((LOUPE_STATES as readonly string[]).includes(m[1]!), `${where}: no state "${m[1]}"`);
     }
     // The checker itself.
     assert.deepEqual(keysIn('view == loupe.qa && loupe.indexing && !loupe.nope'), ['loupe.indexing', 'loupe.nope']);
@@ -119,11 +128,14 @@ describe('package.json contributions', () => {
   });
 
   test('the Results view has welcome content for every state; walkthrough media exist', () => {
-    const views = Object.values(c.views).flat().map((v) => v.id);
+    const views = Object.values(c.views)
+      .flat()
+      .map((v) => v.id);
     for (const w of c.viewsWelcome) assert.ok(views.includes(w.view), w.view);
     const covered = new Set(c.viewsWelcome.flatMap((w) => [...(w.when ?? '').matchAll(/loupe\.state == (\w+)/g)].map((m) => m[1])));
     for (const s of LOUPE_STATES) assert.ok(covered.has(s), `no welcome content for state ${s}`);
-    for (const s of c.walkthroughs[0]!.steps) if (s.media.markdown) assert.ok(existsSync(path.join(REPO, s.media.markdown)), s.media.markdown);
+    for (const s of c.walkthroughs[0]!.steps)
+      if (s.media.markdown) assert.ok(existsSync(path.join(REPO, s.media.markdown)), s.media.markdown);
   });
 });
 
@@ -134,15 +146,27 @@ describe('context keys', () => {
     assert.equal(contextKeys({ ...base, blocked: 'untrusted', states: [] })['loupe.state'], 'blocked');
     assert.equal(contextKeys({ ...base, states: [{ kind: 'idle' }] })['loupe.state'], 'noIndex');
     assert.equal(contextKeys({ ...base, states: [{ kind: 'ready', chunks: 0, files: 0 }] })['loupe.state'], 'noIndex');
-    const indexing = contextKeys({ ...base, states: [{ kind: 'indexing', done: 3, total: 9 }, { kind: 'ready', chunks: 5, files: 1 }] });
+    const indexing = contextKeys({
+      ...base,
+      states: [
+        { kind: 'indexing', done: 3, total: 9 },
+        { kind: 'ready', chunks: 5, files: 1 },
+      ],
+    });
     assert.equal(indexing['loupe.state'], 'indexing');
     assert.equal(indexing['loupe.indexing'], true);
     assert.equal(indexing['loupe.paused'], false);
     assert.equal(indexing['loupe.hasIndex'], true);
     const paused = contextKeys({ ...base, states: [{ kind: 'paused', reason: 'on battery' }], chunks: [12] });
-    assert.deepEqual([paused['loupe.state'], paused['loupe.paused'], paused['loupe.indexing'], paused['loupe.hasIndex']], ['paused', true, false, true]);
+    assert.deepEqual(
+      [paused['loupe.state'], paused['loupe.paused'], paused['loupe.indexing'], paused['loupe.hasIndex']],
+      ['paused', true, false, true],
+    );
     const ready = contextKeys({ ...base, states: [{ kind: 'ready', chunks: 40, files: 4 }], answerModel: true, hasResults: true });
-    assert.deepEqual([ready['loupe.state'], ready['loupe.indexing'], ready['loupe.answerModel'], ready['loupe.hasResults']], ['ready', false, true, true]);
+    assert.deepEqual(
+      [ready['loupe.state'], ready['loupe.indexing'], ready['loupe.answerModel'], ready['loupe.hasResults']],
+      ['ready', false, true, true],
+    );
     assert.equal(contextKeys({ ...base, states: [{ kind: 'error', message: 'x' }] })['loupe.state'], 'error');
     assert.equal(contextKeys({ ...base, states: [{ kind: 'backingOff', reason: 'busy' }] })['loupe.indexing'], true);
   });

@@ -6,7 +6,14 @@ import { describeProgress, formatDuration, ProgressMeter } from '../src/core/pro
 import { renderStatus } from '../src/extension/status-view.js';
 import type { IndexProgress } from '../src/core/types.js';
 
-const ev = (filesDone: number, filesTotal: number, chunksEmbedded: number, chunksFound: number, chunksCached = 0, phase: IndexProgress['phase'] = 'embed'): IndexProgress => ({ phase, filesDone, filesTotal, chunksEmbedded, chunksCached, chunksFound });
+const ev = (
+  filesDone: number,
+  filesTotal: number,
+  chunksEmbedded: number,
+  chunksFound: number,
+  chunksCached = 0,
+  phase: IndexProgress['phase'] = 'embed',
+): IndexProgress => ({ phase, filesDone, filesTotal, chunksEmbedded, chunksCached, chunksFound });
 
 describe('ProgressMeter', () => {
   test('total extrapolated from files read, exact once all are read; rate and time left from the recent window', () => {
@@ -54,13 +61,29 @@ describe('ProgressMeter', () => {
 
 describe('describing progress', () => {
   test('one line with throughput and time left', () => {
-    assert.equal(describeProgress({ done: 1204, total: 3960, totalIsEstimate: true, percent: 30, chunksPerSecond: 41.3, etaSeconds: 67, cached: 7 }), '1,204/~3,960 chunks (30%) · 41 chunks/s · about 1 min 07 s left · 7 from cache');
-    assert.equal(describeProgress({ done: 3, total: 10, totalIsEstimate: false, percent: 30, chunksPerSecond: 2.5, etaSeconds: 2.8, cached: 0 }), '3/10 chunks (30%) · 2.5 chunks/s · about 3 s left');
+    assert.equal(
+      describeProgress({ done: 1204, total: 3960, totalIsEstimate: true, percent: 30, chunksPerSecond: 41.3, etaSeconds: 67, cached: 7 }),
+      '1,204/~3,960 chunks (30%) · 41 chunks/s · about 1 min 07 s left · 7 from cache',
+    );
+    assert.equal(
+      describeProgress({ done: 3, total: 10, totalIsEstimate: false, percent: 30, chunksPerSecond: 2.5, etaSeconds: 2.8, cached: 0 }),
+      '3/10 chunks (30%) · 2.5 chunks/s · about 3 s left',
+    );
     assert.equal(formatDuration(3725), '1 h 02 min');
   });
 
   test('the status bar tooltip shows chunks, throughput and time left while indexing', () => {
-    const v = renderStatus([{ name: 'w', state: { kind: 'indexing', done: 35, total: 100 }, computeUnit: 'CPU', progress: { done: 1204, total: 3960, totalIsEstimate: true, percent: 30, chunksPerSecond: 41, etaSeconds: 67, cached: 0 } }], undefined);
+    const v = renderStatus(
+      [
+        {
+          name: 'w',
+          state: { kind: 'indexing', done: 35, total: 100 },
+          computeUnit: 'CPU',
+          progress: { done: 1204, total: 3960, totalIsEstimate: true, percent: 30, chunksPerSecond: 41, etaSeconds: 67, cached: 0 },
+        },
+      ],
+      undefined,
+    );
     assert.match(v.text, /indexing 30% · CPU/);
     assert.match(v.tooltip, /1,204\/~3,960 chunks \(30%\) · 41 chunks\/s · about 1 min 07 s left/);
     assert.match(v.tooltip, /35 of 100 files read/);

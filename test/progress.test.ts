@@ -24,7 +24,10 @@ describe('progress by chunks', () => {
           assert.ok((p.chunksEstimated ?? 0) >= (p.chunksSeen ?? 0), JSON.stringify(p));
           assert.ok((p.chunksSeen ?? 0) >= p.chunksEmbedded + p.chunksCached, JSON.stringify(p));
         }
-        assert.ok(seen.some((p) => p.phase === 'chunk' && p.filesDone < p.filesTotal && (p.chunksEstimated ?? 0) > 0), 'an estimate before the end');
+        assert.ok(
+          seen.some((p) => p.phase === 'chunk' && p.filesDone < p.filesTotal && (p.chunksEstimated ?? 0) > 0),
+          'an estimate before the end',
+        );
       } finally {
         await engine.close();
       }
@@ -32,5 +35,4 @@ describe('progress by chunks', () => {
       cleanup();
     }
   });
-
 });

@@ -44,18 +44,30 @@ describe('content kinds, from path conventions', () => {
 });
 
 describe('ranking stage (pure)', () => {
-  const cand = (path: string, symbol: string | null, score: number): RankCandidate => ({ path, chunk: { startLine: 1, endLine: 5, symbol, language: 'typescript' }, score });
+  const cand = (path: string, symbol: string | null, score: number): RankCandidate => ({
+    path,
+    chunk: { startLine: 1, endLine: 5, symbol, language: 'typescript' },
+    score,
+  });
 
   test('a definition whose name has the query words outranks a slightly better fused score', () => {
     const out = rerank('parse the config file', [cand('src/a.ts', 'loadUser', 0.9), cand('src/b.ts', 'ConfigParser.parseFile', 0.8)]);
     assert.equal(out[0].chunk.symbol, 'ConfigParser.parseFile');
     // Without the stage the fused order stands.
     const zero = { ...DEFAULT_RANKING, symbol: 0, symbolCover: 0, path: 0, file: 0, noSymbol: 0 };
-    assert.equal(rerank('parse the config file', [cand('src/a.ts', 'loadUser', 0.9), cand('src/b.ts', 'ConfigParser.parseFile', 0.8)], zero)[0].chunk.symbol, 'loadUser');
+    assert.equal(
+      rerank('parse the config file', [cand('src/a.ts', 'loadUser', 0.9), cand('src/b.ts', 'ConfigParser.parseFile', 0.8)], zero)[0].chunk
+        .symbol,
+      'loadUser',
+    );
   });
 
   test('tests and docs step back for code questions, not when the question asks for them', () => {
-    const list = () => [cand('test/config.test.ts', 'parseConfig', 0.95), cand('src/config.ts', 'parseConfig', 0.9), cand('README.md', null, 0.97)];
+    const list = () => [
+      cand('test/config.test.ts', 'parseConfig', 0.95),
+      cand('src/config.ts', 'parseConfig', 0.9),
+      cand('README.md', null, 0.97),
+    ];
     assert.equal(rerank('parse config', list())[0].path, 'src/config.ts');
     assert.equal(rerank('tests for parse config', list())[0].path, 'test/config.test.ts');
     assert.ok(analyseQuery('where is the readme documentation').asksFor.has('docs'));
@@ -65,16 +77,33 @@ describe('ranking stage (pure)', () => {
 });
 
 describe('multi-root merge on one scale', () => {
-  const hit = (root: string, path: string, score: number, dense: number, lexical: number, boost = 0): RootedResult =>
-    ({ path, startLine: 1, endLine: 3, symbol: null, language: 'typescript', score, dense, lexical, boost, root, rootName: root });
+  const hit = (root: string, path: string, score: number, dense: number, lexical: number, boost = 0): RootedResult => ({
+    path,
+    startLine: 1,
+    endLine: 3,
+    symbol: null,
+    language: 'typescript',
+    score,
+    dense,
+    lexical,
+    boost,
+    root,
+    rootName: root,
+  });
 
   test("a weak folder's best does not beat a strong folder's second", () => {
     // Per-folder min-max: each folder's best scores 1.0 whatever its raw scores.
     const strong = [hit('/a', 'one.ts', 1.0, 0.82, 14.0), hit('/a', 'two.ts', 0.8, 0.78, 11.0), hit('/a', 'three.ts', 0.1, 0.4, 2.0)];
     const weak = [hit('/b', 'x.ts', 1.0, 0.31, 1.5), hit('/b', 'y.ts', 0.2, 0.2, 0.5)];
     const merged = mergeAcrossFolders([strong, weak], 4);
-    assert.deepEqual(merged.map((h) => `${h.root}/${h.path}`), ['/a/one.ts', '/a/two.ts', '/a/three.ts', '/b/x.ts']);
-    assert.deepEqual(mergeResults([strong, weak], 2).map((h) => h.path), ['one.ts', 'two.ts']);
+    assert.deepEqual(
+      merged.map((h) => `${h.root}/${h.path}`),
+      ['/a/one.ts', '/a/two.ts', '/a/three.ts', '/b/x.ts'],
+    );
+    assert.deepEqual(
+      mergeResults([strong, weak], 2).map((h) => h.path),
+      ['one.ts', 'two.ts'],
+    );
   });
 });
 
@@ -83,11 +112,16 @@ describe('filters and content kinds on the real engine (tiny BERT, tree-sitter, 
   let cleanup: () => void;
   let engine: Engine;
   const TREE: Record<string, string> = {
-    'src/config.ts': 'export function parseConfigFile(path: string): Record<string, string> {\n  const text = readText(path);\n  return parseConfigText(text);\n}\n\nexport function parseConfigText(text: string): Record<string, string> {\n  const out: Record<string, string> = {};\n  for (const line of text.split("\\n")) {\n    const [k, v] = line.split("=");\n    out[k.trim()] = v.trim();\n  }\n  return out;\n}\n',
-    'src/sort.go': 'package sort\n\n// QuickSort sorts integers.\nfunc QuickSort(xs []int) []int {\n\tif len(xs) < 2 {\n\t\treturn xs\n\t}\n\treturn xs\n}\n',
-    'test/config.test.ts': 'import { parseConfigFile, parseConfigText } from "../src/config";\n\ntest("parse config file", () => {\n  expect(parseConfigText("a=b")).toEqual({ a: "b" });\n  expect(parseConfigFile("x.conf")).toBeDefined();\n});\n',
-    'docs/config.md': '# Parse config file\n\nCall parseConfigFile to parse a config file: each line is key=value.\nThe parse config file function returns a record.\n',
-    'examples/config/main.ts': 'import { parseConfigFile } from "../../src/config";\n\nexport function exampleParseConfigFile(): void {\n  console.log(parseConfigFile("app.conf"));\n}\n',
+    'src/config.ts':
+      'export function parseConfigFile(path: string): Record<string, string> {\n  const text = readText(path);\n  return parseConfigText(text);\n}\n\nexport function parseConfigText(text: string): Record<string, string> {\n  const out: Record<string, string> = {};\n  for (const line of text.split("\\n")) {\n    const [k, v] = line.split("=");\n    out[k.trim()] = v.trim();\n  }\n  return out;\n}\n',
+    'src/sort.go':
+      'package sort\n\n// QuickSort sorts integers.\nfunc QuickSort(xs []int) []int {\n\tif len(xs) < 2 {\n\t\treturn xs\n\t}\n\treturn xs\n}\n',
+    'test/config.test.ts':
+      'import { parseConfigFile, parseConfigText } from "../src/config";\n\ntest("parse config file", () => {\n  expect(parseConfigText("a=b")).toEqual({ a: "b" });\n  expect(parseConfigFile("x.conf")).toBeDefined();\n});\n',
+    'docs/config.md':
+      '# Parse config file\n\nCall parseConfigFile to parse a config file: each line is key=value.\nThe parse config file function returns a record.\n',
+    'examples/config/main.ts':
+      'import { parseConfigFile } from "../../src/config";\n\nexport function exampleParseConfigFile(): void {\n  console.log(parseConfigFile("app.conf"));\n}\n',
   };
 
   before(async () => {
@@ -121,7 +155,10 @@ describe('filters and content kinds on the real engine (tiny BERT, tree-sitter, 
   test('content, language and path filters keep only what they name', async () => {
     const tests = await engine.search('parse config file', { k: 10, filter: { content: ['tests'] } });
     assert.ok(tests.length > 0);
-    assert.ok(tests.every((r) => r.path === 'test/config.test.ts'), JSON.stringify(tests));
+    assert.ok(
+      tests.every((r) => r.path === 'test/config.test.ts'),
+      JSON.stringify(tests),
+    );
     const docs = await engine.search('parse config file', { k: 10, filter: { content: ['docs', 'examples'] } });
     assert.deepEqual([...new Set(docs.map((r) => r.path))].sort(), ['docs/config.md', 'examples/config/main.ts']);
     const go = await engine.search('parse config file', { k: 10, filter: { language: ['go'] } });
@@ -146,8 +183,10 @@ describe('multi-root search on two real engines', () => {
   before(async () => {
     // A strong folder: two functions about the question. A weak one: nothing about it.
     a = await open({
-      'src/config.ts': 'export function parseConfigFile(path: string): Record<string, string> {\n  return parseConfigText(readConfigText(path));\n}\n',
-      'src/config-text.ts': 'export function parseConfigText(text: string): Record<string, string> {\n  const config: Record<string, string> = {};\n  for (const line of text.split("\\n")) config[line] = line;\n  return config;\n}\n',
+      'src/config.ts':
+        'export function parseConfigFile(path: string): Record<string, string> {\n  return parseConfigText(readConfigText(path));\n}\n',
+      'src/config-text.ts':
+        'export function parseConfigText(text: string): Record<string, string> {\n  const config: Record<string, string> = {};\n  for (const line of text.split("\\n")) config[line] = line;\n  return config;\n}\n',
       'src/other.ts': 'export function renderButton(label: string): string {\n  return `<button>${label}</button>`;\n}\n',
     });
     b = await open({
@@ -166,7 +205,8 @@ describe('multi-root search on two real engines', () => {
   test("the weak folder's best ranks below the strong folder's second", async () => {
     const q = 'parse config file text';
     // Fusion alone (no ranking stage), so that only the merge decides the order.
-    const rooted = async (f: typeof a): Promise<RootedResult[]> => (await f.engine.search(q, { k: 5, ranking: false })).map((r) => ({ ...r, root: f.root, rootName: f.root }));
+    const rooted = async (f: typeof a): Promise<RootedResult[]> =>
+      (await f.engine.search(q, { k: 5, ranking: false })).map((r) => ({ ...r, root: f.root, rootName: f.root }));
     const [la, lb] = [await rooted(a), await rooted(b)];
     assert.ok(la.length >= 2 && lb.length >= 1);
     // Each folder's best has the top score of its own folder.

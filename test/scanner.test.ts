@@ -33,7 +33,14 @@ describe('scanner', () => {
         'docs/guide.md': 'x',
       });
       assert.deepEqual(await scanned(dir), [
-        '.gitignore', '.loupeignore', 'a.ts', 'pkg/.gitignore', 'pkg/generated/ok.ts', 'pkg/keep.log', 'pkg/main.ts', 'vendor/lib/util.go',
+        '.gitignore',
+        '.loupeignore',
+        'a.ts',
+        'pkg/.gitignore',
+        'pkg/generated/ok.ts',
+        'pkg/keep.log',
+        'pkg/main.ts',
+        'vendor/lib/util.go',
       ]);
     } finally {
       cleanup();
@@ -55,19 +62,26 @@ describe('scanner', () => {
     }
   });
 
-  test('an unreadable folder is reported, not fatal (not as root: root reads every folder)', { skip: process.getuid?.() === 0 && 'running as root, which reads every folder' }, async () => {
-    const { dir, cleanup } = tempDir();
-    try {
-      writeTree(dir, { 'ok.ts': 'x', 'locked/x.ts': 'x' });
-      chmodSync(path.join(dir, 'locked'), 0);
-      const r = await scanTree(dir);
-      assert.deepEqual(r.files.map((f) => f.rel), ['ok.ts']);
-      assert.ok(r.skipped.some((s) => s.rel === 'locked' && s.reason === 'unreadable'));
-      chmodSync(path.join(dir, 'locked'), 0o755);
-    } finally {
-      cleanup();
-    }
-  });
+  test(
+    'an unreadable folder is reported, not fatal (not as root: root reads every folder)',
+    { skip: process.getuid?.() === 0 && 'running as root, which reads every folder' },
+    async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        writeTree(dir, { 'ok.ts': 'x', 'locked/x.ts': 'x' });
+        chmodSync(path.join(dir, 'locked'), 0);
+        const r = await scanTree(dir);
+        assert.deepEqual(
+          r.files.map((f) => f.rel),
+          ['ok.ts'],
+        );
+        assert.ok(r.skipped.some((s) => s.rel === 'locked' && s.reason === 'unreadable'));
+        chmodSync(path.join(dir, 'locked'), 0o755);
+      } finally {
+        cleanup();
+      }
+    },
+  );
 
   test('decoding never throws and keeps line numbers', () => {
     assert.equal(decodeText(Buffer.from('héllo\nwörld', 'utf8')), 'héllo\nwörld');

@@ -10,7 +10,17 @@ import { CODE_LANGUAGES } from '../src/core/languages.js';
 import { contentKind } from '../src/core/ranking.js';
 import { EngineSession } from '../src/extension/engine-session.js';
 import { SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
-import { CONTENT_CHOICES, describeFilter, isFiltered, LANGUAGE_CHOICES, nextContent, NO_FILTER, pathGlobProblem, toSearchFilter, type FilterState } from '../src/extension/search-filter.js';
+import {
+  CONTENT_CHOICES,
+  describeFilter,
+  isFiltered,
+  LANGUAGE_CHOICES,
+  nextContent,
+  NO_FILTER,
+  pathGlobProblem,
+  toSearchFilter,
+  type FilterState,
+} from '../src/extension/search-filter.js';
 
 /** A small tree as (path, language) pairs, as the engine's chunks carry them. */
 const FILES: [string, string][] = [
@@ -38,7 +48,10 @@ describe('filter state → SearchFilter', () => {
     assert.equal(toSearchFilter(NO_FILTER), undefined);
     assert.equal(isFiltered(NO_FILTER), false);
     assert.equal(toSearchFilter(state({ path: '   ' })), undefined, 'a blank path is no limit');
-    assert.deepEqual(kept(NO_FILTER), FILES.map(([p]) => p));
+    assert.deepEqual(
+      kept(NO_FILTER),
+      FILES.map(([p]) => p),
+    );
   });
 
   test('code, tests and docs keep what the engine calls by that kind', () => {
@@ -53,7 +66,11 @@ describe('filter state → SearchFilter', () => {
     assert.deepEqual(toSearchFilter(s), { content: ['tests'], language: ['go', 'python'], path: 'src/**' });
     assert.deepEqual(kept(s), ['src/geometry/area_test.go']);
     assert.deepEqual(kept(state({ path: '*.py' })), ['src/auth/password.py', 'tests/test_password.py']);
-    assert.deepEqual(kept(state({ path: 'src/geometry' })), ['src/geometry/area.go', 'src/geometry/area_test.go'], 'a plain folder keeps what is under it');
+    assert.deepEqual(
+      kept(state({ path: 'src/geometry' })),
+      ['src/geometry/area.go', 'src/geometry/area_test.go'],
+      'a plain folder keeps what is under it',
+    );
   });
 
   test('the SearchFilter is a copy: changing it does not change the state', () => {
@@ -84,7 +101,8 @@ describe('the buttons and the title', () => {
 
 describe('a typed path glob', () => {
   test('globs the engine takes are accepted; empty clears', () => {
-    for (const g of ['', 'src/**', '*.go', 'test/', 'src/{api,db}/**', 'src\\net\\*.ts', 'a?c.ts']) assert.equal(pathGlobProblem(g), undefined, g);
+    for (const g of ['', 'src/**', '*.go', 'test/', 'src/{api,db}/**', 'src\\net\\*.ts', 'a?c.ts'])
+      assert.equal(pathGlobProblem(g), undefined, g);
   });
 
   test('what can never match a relative path is refused with a reason', () => {
@@ -106,13 +124,21 @@ describe('a filtered search through the engine process (what the quick pick send
     cleanups.push(cleanup);
     writeTree(dir, {
       ...SAMPLE_PROJECT,
-      'src/config.test.ts': "import { parseConfigFile } from './config';\n\ntest('parses the settings file', () => {\n  expect(parseConfigFile('a.json')).toEqual({});\n});\n",
+      'src/config.test.ts':
+        "import { parseConfigFile } from './config';\n\ntest('parses the settings file', () => {\n  expect(parseConfigFile('a.json')).toEqual({});\n});\n",
       'docs/config.md': '# Configuration\n\nThe settings file is parsed when the program starts. Keys are case sensitive.\n',
     });
     const session = new EngineSession({
       root: dir,
       name: 'filter',
-      params: { root: dir, storeDir: path.join(dir, '..', path.basename(dir) + '-store'), modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1 },
+      params: {
+        root: dir,
+        storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
+        modelPath: tinyBertPath(),
+        gpu: false,
+        contexts: 1,
+        threadsPerContext: 1,
+      },
       logger: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} },
       onChange: () => {},
     });
@@ -124,7 +150,8 @@ describe('a filtered search through the engine process (what the quick pick send
 
     const all = await search(NO_FILTER);
     const kinds = new Set(all.map((h) => contentKind(h.path)));
-    for (const k of ['code', 'tests', 'docs']) assert.ok(kinds.has(k as never), `unfiltered search finds ${k}: ${all.map((h) => h.path).join(', ')}`);
+    for (const k of ['code', 'tests', 'docs'])
+      assert.ok(kinds.has(k as never), `unfiltered search finds ${k}: ${all.map((h) => h.path).join(', ')}`);
 
     for (const content of ['code', 'tests', 'docs'] as const) {
       const hits = await search(state({ content }));

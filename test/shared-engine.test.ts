@@ -18,14 +18,19 @@ const posix = process.platform !== 'win32';
 
 function project(n: number): Record<string, string> {
   const files: Record<string, string> = { ...SAMPLE_PROJECT };
-  for (let i = 0; i < n; i++) files[`gen/m${i}.ts`] = `export function compute_${i}(x: number): number {\n  // compute value ${i} for the report row\n  return x * ${i} + ${i % 7};\n}\n`;
+  for (let i = 0; i < n; i++)
+    files[`gen/m${i}.ts`] =
+      `export function compute_${i}(x: number): number {\n  // compute value ${i} for the report row\n  return x * ${i} + ${i % 7};\n}\n`;
   return files;
 }
 
 /** PIDs of shared engine processes serving `storeDir` (from the process table). */
 function enginePids(storeDir: string): number[] {
   const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
-  return ps.split('\n').filter((l) => l.includes('--shared') && l.includes(`--store ${storeDir}`)).map((l) => Number(l.trim().split(/\s+/)[0]));
+  return ps
+    .split('\n')
+    .filter((l) => l.includes('--shared') && l.includes(`--store ${storeDir}`))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
 async function waitFor(pred: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
@@ -198,7 +203,11 @@ describe('shared engine on a local socket', { skip: !posix && 'Unix sockets (Win
       mkdirSync(addr.dir, { recursive: true, mode: 0o700 });
       if (kind === 'stale') {
         // A process that listened there and was killed: its socket file stays.
-        const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(addr.socket)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(
+          process.execPath,
+          ['-e', `require('net').createServer().listen(${JSON.stringify(addr.socket)}, () => console.log('up'))`],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        );
         await new Promise((r) => child.stdout!.once('data', r));
         child.kill('SIGKILL');
         await new Promise((r) => child.once('exit', r));
@@ -210,25 +219,39 @@ describe('shared engine on a local socket', { skip: !posix && 'Unix sockets (Win
       const st = await c.open(params);
       assert.equal(st.root, root);
       assert.ok(lstatSync(addr.socket).isSocket(), `${kind}: replaced by the engine's socket`);
-      assert.match(readFileSync(addr.log, 'utf8'), kind === 'stale' ? /removed a stale socket/ : /removed a file that was not an engine socket/);
+      assert.match(
+        readFileSync(addr.log, 'utf8'),
+        kind === 'stale' ? /removed a stale socket/ : /removed a file that was not an engine socket/,
+      );
       await c.request('shutdown', {});
       await waitFor(() => !existsSync(addr.socket), 'the socket to be removed at shutdown');
     }
   });
 
-  test('another user cannot connect', { skip: (process.getuid?.() ?? -1) !== 0 && 'needs root to run a client as another uid' }, async () => {
-    const { root, params } = newProject();
-    const c = client('test-uid');
-    await c.open(params);
-    const addr = engineAddress(path.join(root, '.loupe'));
-    // uid 65534 (nobody): the run folder (0700) and the socket (0600) keep it out.
-    const child = spawn(process.execPath, ['-e', `const s = require('net').connect(${JSON.stringify(addr.socket)}); s.on('connect', () => { console.log('connected'); process.exit(0); }); s.on('error', (e) => { console.log(e.code); process.exit(1); });`], { uid: 65534, gid: 65534, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
-    assert.equal(code, 1, out);
-    assert.match(out.trim(), /^EACCES$/);
-  });
+  test(
+    'another user cannot connect',
+    { skip: (process.getuid?.() ?? -1) !== 0 && 'needs root to run a client as another uid' },
+    async () => {
+      const { root, params } = newProject();
+      const c = client('test-uid');
+      await c.open(params);
+      const addr = engineAddress(path.join(root, '.loupe'));
+      // uid 65534 (nobody): the run folder (0700) and the socket (0600) keep it out.
+      const child = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const s = require('net').connect(${JSON.stringify(addr.socket)}); s.on('connect', () => { console.log('connected'); process.exit(0); }); s.on('error', (e) => { console.log(e.code); process.exit(1); });`,
+        ],
+        { uid: 65534, gid: 65534, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      assert.equal(code, 1, out);
+      assert.match(out.trim(), /^EACCES$/);
+    },
+  );
 
   test('version skew: refused with a clear message; an engine nobody else uses makes way', async () => {
     const { root, params } = newProject();
@@ -243,7 +266,9 @@ describe('shared engine on a local socket', { skip: !posix && 'Unix sockets (Win
           s.end();
           resolve(m as { ok: boolean; error?: { message: string; code?: string } });
         });
-        s.on('connect', () => lines.send({ type: 'request', id: 1, method: 'hello', params: { protocol: PROTOCOL_VERSION + 1, client: 'future' } }));
+        s.on('connect', () =>
+          lines.send({ type: 'request', id: 1, method: 'hello', params: { protocol: PROTOCOL_VERSION + 1, client: 'future' } }),
+        );
         s.on('error', reject);
       });
     const r1 = await hello();

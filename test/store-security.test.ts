@@ -62,20 +62,35 @@ describe('store safety (real processes)', () => {
     mkdirSync(dir);
     // Start from a stale lock (a PID that is gone), so the first thing they race for is the takeover.
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-    writeFileSync(path.join(dir, 'lock'), JSON.stringify({ pid: dead, start: null, host: (await import('node:os')).hostname(), nonce: 'dead' }));
-    const children = Array.from({ length: 20 }, (_, i) => new Promise<number | string>((resolve) => {
-      const c = spawn(process.execPath, ['--input-type=module', '-e', CHILD, dir, '5', i % 4 === 0 ? String(i % 5) : '-1'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      c.stderr.on('data', (d: Buffer) => (err += d));
-      c.on('close', (code, signal) => resolve(signal ?? (code === 0 ? 0 : `${code}: ${err.slice(-300)}`)));
-    }));
+    writeFileSync(
+      path.join(dir, 'lock'),
+      JSON.stringify({ pid: dead, start: null, host: (await import('node:os')).hostname(), nonce: 'dead' }),
+    );
+    const children = Array.from(
+      { length: 20 },
+      (_, i) =>
+        new Promise<number | string>((resolve) => {
+          const c = spawn(process.execPath, ['--input-type=module', '-e', CHILD, dir, '5', i % 4 === 0 ? String(i % 5) : '-1'], {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          let err = '';
+          c.stderr.on('data', (d: Buffer) => (err += d));
+          c.on('close', (code, signal) => resolve(signal ?? (code === 0 ? 0 : `${code}: ${err.slice(-300)}`)));
+        }),
+    );
     const results = await Promise.all(children);
     const violations = existsSync(path.join(dir, 'violations')) ? readFileSync(path.join(dir, 'violations'), 'utf8') : '';
     const held = readFileSync(path.join(dir, 'held'), 'utf8').trim().split('\n').length;
     const killed = results.filter((r) => r === 'SIGKILL').length;
-    process.stdout.write(`# lock race: 20 processes, ${held} holds, ${killed} died holding the lock, ${violations ? violations.trim().split('\n').length : 0} overlaps\n`);
+    process.stdout.write(
+      `# lock race: 20 processes, ${held} holds, ${killed} died holding the lock, ${violations ? violations.trim().split('\n').length : 0} overlaps\n`,
+    );
     assert.equal(violations, '', 'two holders at once');
-    assert.deepEqual(results.filter((r) => r !== 0 && r !== 'SIGKILL'), [], 'every child finished');
+    assert.deepEqual(
+      results.filter((r) => r !== 0 && r !== 'SIGKILL'),
+      [],
+      'every child finished',
+    );
     assert.equal(killed, 5);
     assert.equal(held, 15 * 5 + [0, 4, 8, 12, 16].reduce((s, i) => s + (i % 5) + 1, 0));
   });
@@ -87,15 +102,24 @@ describe('store safety (real processes)', () => {
     const first = await runCli(['index', root, ...model]);
     assert.equal(first.code, 0, first.err);
     // Enough new files that the second run is still going while the searches start.
-    for (let i = 0; i < 60; i++) writeFileSync(path.join(root, `gen${i}.ts`), `export function helper${i}(x: number): number {\n  return x * ${i} + ${i * 7};\n}\n`.repeat(4));
+    for (let i = 0; i < 60; i++)
+      writeFileSync(
+        path.join(root, `gen${i}.ts`),
+        `export function helper${i}(x: number): number {\n  return x * ${i} + ${i * 7};\n}\n`.repeat(4),
+      );
     const indexing = runCli(['index', root, ...model]);
     await new Promise((r) => setTimeout(r, 300));
-    const searches = await Promise.all(Array.from({ length: 20 }, () => runCli(['search', root, 'parse config file', '--json', '-k', '3', ...model])));
+    const searches = await Promise.all(
+      Array.from({ length: 20 }, () => runCli(['search', root, 'parse config file', '--json', '-k', '3', ...model])),
+    );
     const ix = await indexing;
     assert.equal(ix.code, 0, ix.err);
     const failed = searches.filter((s) => s.code !== 0);
     process.stdout.write(`# readers: 20 searches beside index, ${20 - failed.length} succeeded\n`);
-    assert.deepEqual(failed.map((s) => s.err.trim()), []);
+    assert.deepEqual(
+      failed.map((s) => s.err.trim()),
+      [],
+    );
     for (const s of searches) assert.ok((JSON.parse(s.out) as unknown[]).length >= 1);
   });
 
@@ -105,7 +129,12 @@ describe('store safety (real processes)', () => {
 
     test('the indexed folder itself is refused: exit 2, one line, nothing written', () => {
       const proj = path.join(work, 'store-self');
-      writeTree(proj, { 'manifest.json': '{"mine": true}\n', 'journal-2024.log': 'my journal\n', 'meta-7.json': '{}\n', 'a.ts': 'export const a = 1;\n' });
+      writeTree(proj, {
+        'manifest.json': '{"mine": true}\n',
+        'journal-2024.log': 'my journal\n',
+        'meta-7.json': '{}\n',
+        'a.ts': 'export const a = 1;\n',
+      });
       const before = snapshot(proj);
       const r = spawnSync(process.execPath, [BIN, 'index', proj, '--store', proj, ...model()], { encoding: 'utf8' });
       assert.equal(r.status, 2, r.stderr);
@@ -134,7 +163,10 @@ describe('store safety (real processes)', () => {
       const slash = spawnSync(process.execPath, [BIN, 'index', proj, '--store', '/', ...model()], { encoding: 'utf8' });
       assert.equal(slash.status, 2, slash.stderr);
       assert.match(slash.stderr, /root of the file system/);
-      const h = spawnSync(process.execPath, [BIN, 'index', proj, '--store', home, ...model()], { encoding: 'utf8', env: { ...process.env, HOME: home } });
+      const h = spawnSync(process.execPath, [BIN, 'index', proj, '--store', home, ...model()], {
+        encoding: 'utf8',
+        env: { ...process.env, HOME: home },
+      });
       assert.equal(h.status, 2, h.stderr);
       assert.match(h.stderr, /home folder/);
       assert.deepEqual(readdirSync(home), []);
@@ -158,11 +190,29 @@ describe('store safety (real processes)', () => {
     const dir = path.join(work, 'foreign');
     const id = { modelId: 'm'.repeat(64), modelName: 'm', dimensions: 4 };
     const s = Store.open(dir, id);
-    s.commit([{ hash: 'a'.repeat(32), vector: new Float32Array([1, 0, 0, 0]) }], [{ op: 'put', path: 'a.ts', file: { size: 1, mtimeMs: 1, fileHash: 'b'.repeat(64), chunks: [{ label: 0, startLine: 1, endLine: 1, symbol: null, language: 'typescript', hash: 'a'.repeat(32) }] } }]);
+    s.commit(
+      [{ hash: 'a'.repeat(32), vector: new Float32Array([1, 0, 0, 0]) }],
+      [
+        {
+          op: 'put',
+          path: 'a.ts',
+          file: {
+            size: 1,
+            mtimeMs: 1,
+            fileHash: 'b'.repeat(64),
+            chunks: [{ label: 0, startLine: 1, endLine: 1, symbol: null, language: 'typescript', hash: 'a'.repeat(32) }],
+          },
+        },
+      ],
+    );
     s.snapshot();
     s.close();
     assert.deepEqual(Store.open(dir, id).report.warnings, [], 'our own store is used');
-    for (const writer of [{ user: 'uid:4242', machine: currentWriter().machine }, { user: currentWriter().user, machine: 'elsewhere' }, undefined]) {
+    for (const writer of [
+      { user: 'uid:4242', machine: currentWriter().machine },
+      { user: currentWriter().user, machine: 'elsewhere' },
+      undefined,
+    ]) {
       const m = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
       m.writer = writer;
       writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m));

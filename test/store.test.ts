@@ -57,7 +57,12 @@ type FileSpec = [path: string, version: number, chunks: number];
 
 function fileRecord([p, version, n]: FileSpec): FileRecord {
   const chunks = Array.from({ length: n }, (_, j) => ({
-    label: -1, startLine: j * 10 + 1, endLine: j * 10 + 9, symbol: `fn${j}`, language: 'typescript', hash: chunkHash(p, version, j),
+    label: -1,
+    startLine: j * 10 + 1,
+    endLine: j * 10 + 9,
+    symbol: `fn${j}`,
+    language: 'typescript',
+    hash: chunkHash(p, version, j),
   }));
   return { size: 100 * n + version, mtimeMs: 1_700_000_000_000 + version, fileHash: chunkHash(p, version, -1), chunks };
 }
@@ -71,12 +76,17 @@ function commitFiles(store: Store, puts: FileSpec[], dels: string[] = []): void 
     for (const c of file.chunks) if (!store.getVector(c.hash)) fresh.set(c.hash, vectorOf(c.hash));
     ops.push({ op: 'put', path: spec[0], file });
   }
-  store.commit([...fresh].map(([hash, vector]) => ({ hash, vector })), ops);
+  store.commit(
+    [...fresh].map(([hash, vector]) => ({ hash, vector })),
+    ops,
+  );
 }
 
 /** `batches` batches of `perBatch` files with 3 chunks each. */
 function corpus(batches: number, perBatch: number, prefix = 'src'): FileSpec[][] {
-  return Array.from({ length: batches }, (_, b) => Array.from({ length: perBatch }, (_, f): FileSpec => [`${prefix}/b${b}/f${f}.ts`, 0, 3]));
+  return Array.from({ length: batches }, (_, b) =>
+    Array.from({ length: perBatch }, (_, f): FileSpec => [`${prefix}/b${b}/f${f}.ts`, 0, 3]),
+  );
 }
 
 /** Files and chunks, sorted, as plain data. */
@@ -103,20 +113,30 @@ function probe(store: Store, k = 5): string[][] {
 function assertSound(store: Store, queries: Float32Array[] = [], k = 5): void {
   const live = view(store).flatMap(([p, r]) => r.chunks.map((c) => ({ p, c })));
   assert.equal(store.chunkCount, live.length);
-  const all = [...live.map(({ c }) => ({ q: vectorOf(c.hash), self: c.hash as string | null })), ...queries.map((q) => ({ q, self: null }))];
+  const all = [
+    ...live.map(({ c }) => ({ q: vectorOf(c.hash), self: c.hash as string | null })),
+    ...queries.map((q) => ({ q, self: null })),
+  ];
   for (const { q, self } of all) {
     const hits = store.search(q, k);
     assert.equal(hits.length, Math.min(k, live.length), 'a full k of live chunks');
     for (const h of hits) {
       const rec = store.files.get(h.path);
       assert.ok(rec, `hit in ${h.path}, which the index does not hold`);
-      assert.ok(rec.chunks.some((c) => c.label === h.chunk.label && c.hash === h.chunk.hash), `hit ${h.chunk.label} is not a chunk of ${h.path}`);
+      assert.ok(
+        rec.chunks.some((c) => c.label === h.chunk.label && c.hash === h.chunk.hash),
+        `hit ${h.chunk.label} is not a chunk of ${h.path}`,
+      );
     }
     if (self) {
       assert.equal(hits[0].chunk.hash, self, 'a chunk is its own nearest neighbour');
       assert.ok(hits[0].score > 0.999);
     }
-    assert.deepEqual(hits.map((h) => h.chunk.label), store.exactSearch(q, k).map((e) => e.label), 'same order as brute force');
+    assert.deepEqual(
+      hits.map((h) => h.chunk.label),
+      store.exactSearch(q, k).map((e) => e.label),
+      'same order as brute force',
+    );
   }
 }
 
@@ -131,7 +151,9 @@ function storeFile(dir: string, re: RegExp): string {
   return path.join(dir, names[0]);
 }
 
-function manifestOf(dir: string): Record<string, unknown> & { ann: { name: string } | null; meta: { name: string }; vectors: { name: string } } {
+function manifestOf(
+  dir: string,
+): Record<string, unknown> & { ann: { name: string } | null; meta: { name: string }; vectors: { name: string } } {
   return JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
 }
 
@@ -154,7 +176,10 @@ function flipBytes(file: string, at: number, n: number): void {
 /** Reopens after damage: the warning is there, the store is sound, and a second open is clean. */
 function assertRepaired(dir: string, warning: RegExp, opts = HNSW_OPTS): Store {
   const s = Store.open(dir, MODEL_A, opts);
-  assert.ok(s.report.warnings.some((w) => warning.test(w)), `expected a warning like ${warning}, got ${JSON.stringify(s.report.warnings)}`);
+  assert.ok(
+    s.report.warnings.some((w) => warning.test(w)),
+    `expected a warning like ${warning}, got ${JSON.stringify(s.report.warnings)}`,
+  );
   assertSound(s, someQueries(10));
   return s;
 }
@@ -173,7 +198,9 @@ async function childMain(mode: string, dir: string): Promise<void> {
     // Open and search everything; report what happened. Exit 0 means the process survived.
     const s = Store.open(dir, MODEL_A, HNSW_OPTS);
     assertSound(s, someQueries(10));
-    process.stdout.write(JSON.stringify({ warnings: s.report.warnings, annRebuilt: s.report.annRebuilt, chunks: s.chunkCount, kind: s.annKind }));
+    process.stdout.write(
+      JSON.stringify({ warnings: s.report.warnings, annRebuilt: s.report.annRebuilt, chunks: s.chunkCount, kind: s.annKind }),
+    );
     s.close();
   } else if (mode === 'raw-load') {
     // What the store avoids: load the graph without verifying it, then search.
@@ -213,7 +240,11 @@ function loopState(last: number): Map<string, string[]> {
   for (let b = 0; b <= last; b++) {
     const { puts, dels } = loopBatch(b);
     for (const p of dels) files.delete(p);
-    for (const spec of puts) files.set(spec[0], fileRecord(spec).chunks.map((c) => c.hash));
+    for (const spec of puts)
+      files.set(
+        spec[0],
+        fileRecord(spec).chunks.map((c) => c.hash),
+      );
   }
   return files;
 }
@@ -223,7 +254,10 @@ function loopState(last: number): Map<string, string[]> {
 if (process.env.LOUPE_STORE_CHILD) {
   await childMain(process.env.LOUPE_STORE_CHILD, process.argv[2]);
 } else {
-  for (const [kind, opts, expected] of [['exact', EXACT_OPTS, 'exact'], ['hnsw', HNSW_OPTS, 'hnswlib']] as const) {
+  for (const [kind, opts, expected] of [
+    ['exact', EXACT_OPTS, 'exact'],
+    ['hnsw', HNSW_OPTS, 'hnswlib'],
+  ] as const) {
     describe(`store round trip (${kind})`, () => {
       test('commit batches, snapshot, reopen: same files, chunks and search results', () => {
         const { dir, cleanup } = tempDir();
@@ -277,8 +311,15 @@ if (process.env.LOUPE_STORE_CHILD) {
         const { dir, cleanup } = tempDir();
         try {
           const s = Store.open(dir, MODEL_A, opts);
-          commitFiles(s, [['a.ts', 0, 3], ['b.ts', 0, 3], ['c.ts', 0, 3]]);
-          const bLabels = s.files.get('b.ts')!.chunks.map((c) => c.label).sort();
+          commitFiles(s, [
+            ['a.ts', 0, 3],
+            ['b.ts', 0, 3],
+            ['c.ts', 0, 3],
+          ]);
+          const bLabels = s.files
+            .get('b.ts')!
+            .chunks.map((c) => c.label)
+            .sort();
           commitFiles(s, [], ['b.ts']);
           // b's labels are marked deleted in the graph this snapshot writes.
           s.snapshot();
@@ -287,7 +328,14 @@ if (process.env.LOUPE_STORE_CHILD) {
           const r = Store.open(dir, MODEL_A, opts);
           assert.deepEqual(r.report.warnings, []);
           commitFiles(r, [['d.ts', 0, 3]]);
-          assert.deepEqual(r.files.get('d.ts')!.chunks.map((c) => c.label).sort(), bLabels, 'd takes b\'s freed labels');
+          assert.deepEqual(
+            r.files
+              .get('d.ts')!
+              .chunks.map((c) => c.label)
+              .sort(),
+            bLabels,
+            "d takes b's freed labels",
+          );
           assertSound(r);
           // A label freed and reused within the journal (no snapshot in between).
           commitFiles(r, [], ['a.ts']);
@@ -300,7 +348,11 @@ if (process.env.LOUPE_STORE_CHILD) {
           const again = Store.open(dir, MODEL_A, opts);
           assert.deepEqual(again.report.warnings, []);
           assert.deepEqual(view(again), before);
-          assert.equal(again.search(vectorOf(chunkHash('b.ts', 0, 0)), 9).filter((h) => h.path === 'b.ts').length, 0, 'deleted file never returned');
+          assert.equal(
+            again.search(vectorOf(chunkHash('b.ts', 0, 0)), 9).filter((h) => h.path === 'b.ts').length,
+            0,
+            'deleted file never returned',
+          );
           assertSound(again);
           again.close();
         } finally {
@@ -320,7 +372,14 @@ if (process.env.LOUPE_STORE_CHILD) {
         // After the snapshot: new files, files replaced by new content, deletions, a re-put of
         // identical content (same hashes, new labels) and a file put back after its deletion.
         commitFiles(s, corpus(2, 5, 'new').flat());
-        commitFiles(s, [['src/b0/f0.ts', 1, 4], ['src/b1/f1.ts', 2, 1]], ['src/b2/f2.ts', 'src/b3/f3.ts']);
+        commitFiles(
+          s,
+          [
+            ['src/b0/f0.ts', 1, 4],
+            ['src/b1/f1.ts', 2, 1],
+          ],
+          ['src/b2/f2.ts', 'src/b3/f3.ts'],
+        );
         commitFiles(s, [['src/b4/f4.ts', 0, 3]], ['src/b5/f0.ts']);
         commitFiles(s, [['src/b3/f3.ts', 0, 3]]);
         const before = view(s);
@@ -344,12 +403,18 @@ if (process.env.LOUPE_STORE_CHILD) {
       try {
         const s = Store.open(dir, MODEL_A, HNSW_OPTS);
         const stale = Array.from({ length: 10_100 }, (_, i) => chunkHash('stale', i, 0));
-        s.commit(stale.map((hash) => ({ hash, vector: vectorOf(hash) })), []);
+        s.commit(
+          stale.map((hash) => ({ hash, vector: vectorOf(hash) })),
+          [],
+        );
         for (const batch of corpus(2, 5)) commitFiles(s, batch);
         s.snapshot();
         assert.equal(s.cachedVectors, 30);
         assert.match(manifestOf(dir).vectors.name, /^vectors-2\.bin$/);
-        assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('vectors-')), ['vectors-2.bin']);
+        assert.deepEqual(
+          readdirSync(dir).filter((n) => n.startsWith('vectors-')),
+          ['vectors-2.bin'],
+        );
         const before = view(s);
         s.close();
         const r = Store.open(dir, MODEL_A, HNSW_OPTS);
@@ -399,16 +464,27 @@ if (process.env.LOUPE_STORE_CHILD) {
         const count = Number(buf.readBigUInt64LE(16));
         const perPoint = Number(buf.readBigUInt64LE(24));
         const HEADER = 96; // hnswlib's fixed header: 10 size_t/double fields and 2 ints
-        for (let i = Math.floor(count / 3); i < Math.floor((2 * count) / 3); i++) flipBytes(file, HEADER + i * perPoint + offsetLevel0 + 4, 8);
+        for (let i = Math.floor(count / 3); i < Math.floor((2 * count) / 3); i++)
+          flipBytes(file, HEADER + i * perPoint + offsetLevel0 + 4, 8);
 
-        const raw = spawnSync(process.execPath, [SELF, dir], { env: childEnv('raw-load', { LOUPE_COUNT: String(count) }), encoding: 'utf8', timeout: 120_000 });
-        assert.ok(raw.status !== 0 || raw.signal !== null, `loading the damaged graph unverified should not survive (status ${raw.status}, ${raw.stdout})`);
+        const raw = spawnSync(process.execPath, [SELF, dir], {
+          env: childEnv('raw-load', { LOUPE_COUNT: String(count) }),
+          encoding: 'utf8',
+          timeout: 120_000,
+        });
+        assert.ok(
+          raw.status !== 0 || raw.signal !== null,
+          `loading the damaged graph unverified should not survive (status ${raw.status}, ${raw.stdout})`,
+        );
 
         const child = spawnSync(process.execPath, [SELF, dir], { env: childEnv('open'), encoding: 'utf8', timeout: 120_000 });
         assert.equal(child.signal, null, `the store's process died: ${child.stderr}`);
         assert.equal(child.status, 0, child.stderr);
         const out = JSON.parse(child.stdout) as { warnings: string[]; annRebuilt: boolean; chunks: number; kind: string };
-        assert.ok(out.warnings.some((w) => /HNSW index file failed its checksum/.test(w)), JSON.stringify(out.warnings));
+        assert.ok(
+          out.warnings.some((w) => /HNSW index file failed its checksum/.test(w)),
+          JSON.stringify(out.warnings),
+        );
         assert.equal(out.annRebuilt, true);
         assert.equal(out.chunks, 90);
         assert.equal(out.kind, 'hnswlib');
@@ -427,10 +503,17 @@ if (process.env.LOUPE_STORE_CHILD) {
         buildSnapshotted(dir);
         writeFileSync(path.join(dir, 'manifest.json'), '{"format": 1, "gener\u0000\u0001ation":');
         const s = Store.open(dir, MODEL_A, HNSW_OPTS);
-        assert.ok(s.report.warnings.some((w) => /damaged \(manifest\.json is not valid JSON\); rebuilding/.test(w)), JSON.stringify(s.report.warnings));
+        assert.ok(
+          s.report.warnings.some((w) => /damaged \(manifest\.json is not valid JSON\); rebuilding/.test(w)),
+          JSON.stringify(s.report.warnings),
+        );
         assert.equal(s.files.size, 0);
         assert.deepEqual(s.search(vectorOf(chunkHash('src/b0/f0.ts', 0, 0)), 5), []);
-        assert.deepEqual(readdirSync(dir).filter((n) => /^(ann|meta)-/.test(n)), ['meta-1.json'], 'old generation files removed');
+        assert.deepEqual(
+          readdirSync(dir).filter((n) => /^(ann|meta)-/.test(n)),
+          ['meta-1.json'],
+          'old generation files removed',
+        );
         commitFiles(s, [['x.ts', 0, 2]]);
         s.close();
         const r = Store.open(dir, MODEL_A, HNSW_OPTS);
@@ -489,7 +572,13 @@ if (process.env.LOUPE_STORE_CHILD) {
         const s = assertRepaired(dir, /metadata failed its checksum/);
         assert.deepEqual([...s.files.keys()], ['late.ts'], 'only what the journal holds survives');
         // Queries aimed at chunks the metadata lost must still fill k with live chunks.
-        assertSound(s, corpus(6, 5).flat().map(([p]) => vectorOf(chunkHash(p, 0, 1))), 3);
+        assertSound(
+          s,
+          corpus(6, 5)
+            .flat()
+            .map(([p]) => vectorOf(chunkHash(p, 0, 1))),
+          3,
+        );
         // The engine would re-scan and put the files back; their vectors are still cached.
         const cachedBefore = s.cachedVectors;
         for (const batch of corpus(6, 5)) commitFiles(s, batch);
@@ -517,12 +606,21 @@ if (process.env.LOUPE_STORE_CHILD) {
         const whole = 16 + 80 * record + 20; // 80 of 90 records, then part of the 81st
         truncateSync(vec, whole);
         const s = assertRepaired(dir, /vector cache had a damaged tail/);
-        assert.ok(s.report.warnings.some((w) => /4 file\(s\) lost their cached vectors/.test(w)), JSON.stringify(s.report.warnings));
+        assert.ok(
+          s.report.warnings.some((w) => /4 file\(s\) lost their cached vectors/.test(w)),
+          JSON.stringify(s.report.warnings),
+        );
         assert.equal(statSync(vec).size, 16 + 80 * record, 'cut back to the last whole record');
         assert.equal(s.files.size, 26);
-        assert.deepEqual(view(s), built.before.filter(([p]) => !/^src\/b5\/f[1-4]\.ts$/.test(p)));
+        assert.deepEqual(
+          view(s),
+          built.before.filter(([p]) => !/^src\/b5\/f[1-4]\.ts$/.test(p)),
+        );
         // Re-committing the lost files (what the engine's next run does) makes the store whole.
-        commitFiles(s, [1, 2, 3, 4].map((f): FileSpec => [`src/b5/f${f}.ts`, 0, 3]));
+        commitFiles(
+          s,
+          [1, 2, 3, 4].map((f): FileSpec => [`src/b5/f${f}.ts`, 0, 3]),
+        );
         assertSound(s, someQueries(10));
         s.close();
       } finally {
@@ -576,18 +674,21 @@ if (process.env.LOUPE_STORE_CHILD) {
       }
     });
 
-    test('another model\'s index: model-mismatch mentioning --rebuild, nothing touched; rebuild: true starts over', () => {
+    test("another model's index: model-mismatch mentioning --rebuild, nothing touched; rebuild: true starts over", () => {
       const { dir, cleanup } = tempDir();
       try {
         buildSnapshotted(dir);
         const filesBefore = readdirSync(dir).sort();
-        assert.throws(() => Store.open(dir, MODEL_B, HNSW_OPTS), (e: unknown) => {
-          assert.ok(e instanceof LoupeError);
-          assert.equal(e.code, 'model-mismatch');
-          assert.match(e.message, /--rebuild/);
-          assert.match(e.message, /model-a/);
-          return true;
-        });
+        assert.throws(
+          () => Store.open(dir, MODEL_B, HNSW_OPTS),
+          (e: unknown) => {
+            assert.ok(e instanceof LoupeError);
+            assert.equal(e.code, 'model-mismatch');
+            assert.match(e.message, /--rebuild/);
+            assert.match(e.message, /model-a/);
+            return true;
+          },
+        );
         assert.deepEqual(readdirSync(dir).sort(), filesBefore);
         const own = Store.open(dir, MODEL_A, HNSW_OPTS);
         assert.equal(own.files.size, 30, 'the index is intact for its own model');

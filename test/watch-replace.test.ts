@@ -77,7 +77,10 @@ describe('watch mode: a folder replaced by a file or by another folder', () => {
 
   async function found(word: string, rel: string): Promise<void> {
     const hits = await engine.search(`${word}Handler`, { k: 10 });
-    assert.ok(hits.some((h) => h.path === rel), `search for ${word} should find ${rel}; got ${hits.map((h) => h.path).join(', ')}`);
+    assert.ok(
+      hits.some((h) => h.path === rel),
+      `search for ${word} should find ${rel}; got ${hits.map((h) => h.path).join(', ')}`,
+    );
   }
 
   async function notFound(rels: string[]): Promise<void> {

@@ -32,7 +32,10 @@ function inotifyWatches(): number {
   let n = 0;
   for (const fd of fs.readdirSync('/proc/self/fdinfo')) {
     try {
-      n += fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+      n += fs
+        .readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('inotify wd:')).length;
     } catch {
       // fd closed meanwhile
     }
@@ -46,7 +49,10 @@ function userInotifyWatches(): number {
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-        n += fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+        n += fs
+          .readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('inotify wd:')).length;
       }
     } catch {
       // process or fd gone meanwhile
@@ -140,7 +146,10 @@ test('folders: deleting, moving out and moving in report every file inside', asy
     fs.renameSync(path.join(outside, 'incoming'), path.join(root, 'incoming'));
     const got = await next(2, 'folder moved in');
     assert.deepEqual(got.flatMap((b) => b.changed).sort(), ['incoming/e.ts', 'incoming/inner/f.ts']);
-    assert.deepEqual(got.flatMap((b) => b.deleted), []);
+    assert.deepEqual(
+      got.flatMap((b) => b.deleted),
+      [],
+    );
 
     // The moved-in folder is watched too.
     write(root, 'incoming/inner/g.ts', 'g');
@@ -153,37 +162,41 @@ test('folders: deleting, moving out and moving in report every file inside', asy
   }
 });
 
-test('one watch per folder, none for ignored folders, and ignored paths produce no events', { skip: process.platform !== 'linux' && 'counts inotify watches' }, async () => {
-  const files: Record<string, string> = {};
-  for (let d = 0; d < 20; d++) for (let f = 0; f < 50; f++) files[`src${d}/f${f}.ts`] = 'x';
-  for (let d = 0; d < 30; d++) files[`node_modules/pkg${d}/index.js`] = 'x';
-  files['.git/HEAD'] = 'ref';
-  files['.loupe/store.bin'] = 'x';
-  const root = makeTree(files);
-  const before = inotifyWatches();
-  const { w, batches, next } = await startWatcher(root);
-  try {
-    const used = inotifyWatches() - before;
-    // 1,000 files in 21 watched folders (root + 20); node_modules/.git/.loupe and their 32 folders unwatched.
-    assert.equal(w.describe(), 'events, 21 folders');
-    assert.equal(used, 21, `inotify watches used: ${used}`);
+test(
+  'one watch per folder, none for ignored folders, and ignored paths produce no events',
+  { skip: process.platform !== 'linux' && 'counts inotify watches' },
+  async () => {
+    const files: Record<string, string> = {};
+    for (let d = 0; d < 20; d++) for (let f = 0; f < 50; f++) files[`src${d}/f${f}.ts`] = 'x';
+    for (let d = 0; d < 30; d++) files[`node_modules/pkg${d}/index.js`] = 'x';
+    files['.git/HEAD'] = 'ref';
+    files['.loupe/store.bin'] = 'x';
+    const root = makeTree(files);
+    const before = inotifyWatches();
+    const { w, batches, next } = await startWatcher(root);
+    try {
+      const used = inotifyWatches() - before;
+      // 1,000 files in 21 watched folders (root + 20); node_modules/.git/.loupe and their 32 folders unwatched.
+      assert.equal(w.describe(), 'events, 21 folders');
+      assert.equal(used, 21, `inotify watches used: ${used}`);
 
-    write(root, 'node_modules/pkg1/index.js', 'changed');
-    write(root, 'node_modules/new-pkg/index.js', 'new');
-    write(root, '.git/HEAD', 'ref2');
-    write(root, '.loupe/store.bin', 'y');
-    write(root, 'src1/debug.log', 'ignored by name');
-    await sleep(DEBOUNCE * 4);
-    assert.deepEqual(batches, [], 'no batch for ignored paths');
+      write(root, 'node_modules/pkg1/index.js', 'changed');
+      write(root, 'node_modules/new-pkg/index.js', 'new');
+      write(root, '.git/HEAD', 'ref2');
+      write(root, '.loupe/store.bin', 'y');
+      write(root, 'src1/debug.log', 'ignored by name');
+      await sleep(DEBOUNCE * 4);
+      assert.deepEqual(batches, [], 'no batch for ignored paths');
 
-    write(root, 'src1/f1.ts', 'real change');
-    assert.deepEqual(await next(0, 'real change'), [{ changed: ['src1/f1.ts'], deleted: [] }]);
-  } finally {
-    await w.close();
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-  assert.equal(inotifyWatches(), before, 'close() released every watch');
-});
+      write(root, 'src1/f1.ts', 'real change');
+      assert.deepEqual(await next(0, 'real change'), [{ changed: ['src1/f1.ts'], deleted: [] }]);
+    } finally {
+      await w.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+    assert.equal(inotifyWatches(), before, 'close() released every watch');
+  },
+);
 
 test('a burst of 200 writes arrives in few batches', async () => {
   const root = makeTree({ 'seed.ts': 's' });
@@ -203,7 +216,10 @@ test('a burst of 200 writes arrives in few batches', async () => {
     const allowed = 3 + Math.floor(burstMs / 2000);
     assert.ok(batches.length <= allowed, `batches: ${batches.length} for a ${Math.round(burstMs)} ms burst (allowed ${allowed})`);
     assert.equal(changed().size, 200);
-    assert.deepEqual(batches.flatMap((b) => b.deleted), []);
+    assert.deepEqual(
+      batches.flatMap((b) => b.deleted),
+      [],
+    );
   } finally {
     await w.close();
     fs.rmSync(root, { recursive: true, force: true });
@@ -230,7 +246,14 @@ test('a slow onBatch is never overlapped; events meanwhile are coalesced', async
     await sleep(DEBOUNCE * 2);
     await w.idle();
     assert.equal(overlapped, false);
-    assert.deepEqual(batches.flatMap((b) => b.changed).sort(), ['during0.ts', 'during1.ts', 'during2.ts', 'during3.ts', 'during4.ts', 'first.ts']);
+    assert.deepEqual(batches.flatMap((b) => b.changed).sort(), [
+      'during0.ts',
+      'during1.ts',
+      'during2.ts',
+      'during3.ts',
+      'during4.ts',
+      'first.ts',
+    ]);
     assert.ok(batches.length <= 3, `events during the slow batch were coalesced (${batches.length} batches)`);
   } finally {
     await w.close();
@@ -269,7 +292,10 @@ test('watch limit (simulated with maxWatches): releases watches, polls with resc
   const { w, batches, until } = await startWatcher(root, { maxWatches: 5, pollIntervalMs: 400, logger });
   try {
     assert.equal(w.describe(), 'polling every 0.4 s: watch limit reached (ENOSPC)');
-    assert.ok(lines.some((l) => /^warn .*watch limit reached \(ENOSPC\).*max_user_watches/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^warn .*watch limit reached \(ENOSPC\).*max_user_watches/.test(l)),
+      lines.join('\n'),
+    );
     await until(() => batches.length >= 1, 'immediate rescan batch');
     assert.deepEqual(batches[0], { changed: [], deleted: [], rescan: true });
     await until(() => batches.length >= 3, 'periodic rescan batches', 3000);
@@ -297,30 +323,34 @@ function limitWritable(): boolean {
   }
 }
 
-test('real watch limit: a lowered fs.inotify.max_user_watches trips the same fallback', { skip: (process.platform !== 'linux' || !limitWritable()) && 'needs a writable ' + WATCH_LIMIT }, async () => {
-  const files: Record<string, string> = {};
-  for (let d = 0; d < 30; d++) files[`d${d}/a.ts`] = 'x';
-  const root = makeTree(files);
-  const { logger } = recordingLogger();
-  const original = fs.readFileSync(WATCH_LIMIT, 'utf8').trim();
-  let w: ChokidarWatcher | undefined;
-  try {
-    // Leave room for 5 more watches user-wide; restored as soon as the watcher has started,
-    // so other processes of this user are short of watches only for a moment.
+test(
+  'real watch limit: a lowered fs.inotify.max_user_watches trips the same fallback',
+  { skip: (process.platform !== 'linux' || !limitWritable()) && 'needs a writable ' + WATCH_LIMIT },
+  async () => {
+    const files: Record<string, string> = {};
+    for (let d = 0; d < 30; d++) files[`d${d}/a.ts`] = 'x';
+    const root = makeTree(files);
+    const { logger } = recordingLogger();
+    const original = fs.readFileSync(WATCH_LIMIT, 'utf8').trim();
+    let w: ChokidarWatcher | undefined;
     try {
-      fs.writeFileSync(WATCH_LIMIT, String(userInotifyWatches() + 5));
-      w = new ChokidarWatcher({ root, isIgnored, debounceMs: DEBOUNCE, pollIntervalMs: 60_000, logger });
-      await w.start(async () => {});
+      // Leave room for 5 more watches user-wide; restored as soon as the watcher has started,
+      // so other processes of this user are short of watches only for a moment.
+      try {
+        fs.writeFileSync(WATCH_LIMIT, String(userInotifyWatches() + 5));
+        w = new ChokidarWatcher({ root, isIgnored, debounceMs: DEBOUNCE, pollIntervalMs: 60_000, logger });
+        await w.start(async () => {});
+      } finally {
+        fs.writeFileSync(WATCH_LIMIT, original);
+      }
+      assert.equal(fs.readFileSync(WATCH_LIMIT, 'utf8').trim(), original);
+      assert.match(w.describe(), /^polling every 60 s: watch limit reached \(ENOSPC\)$/);
     } finally {
-      fs.writeFileSync(WATCH_LIMIT, original);
+      await w?.close();
+      fs.rmSync(root, { recursive: true, force: true });
     }
-    assert.equal(fs.readFileSync(WATCH_LIMIT, 'utf8').trim(), original);
-    assert.match(w.describe(), /^polling every 60 s: watch limit reached \(ENOSPC\)$/);
-  } finally {
-    await w?.close();
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test('close() stops events and lets the process exit', async () => {
   const root = makeTree({ 'a.ts': 'a' });
@@ -368,5 +398,8 @@ test('bad options and a missing root give clear errors', async () => {
   // @ts-expect-error checking the run-time guard
   assert.throws(() => new ChokidarWatcher({ root: '/tmp' }), /isIgnored/);
   const w = new ChokidarWatcher({ root: path.join(os.tmpdir(), 'loupe-no-such-dir-xyz'), isIgnored });
-  await assert.rejects(w.start(async () => {}), /Cannot watch .*loupe-no-such-dir-xyz/);
+  await assert.rejects(
+    w.start(async () => {}),
+    /Cannot watch .*loupe-no-such-dir-xyz/,
+  );
 });

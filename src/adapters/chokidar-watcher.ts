@@ -152,7 +152,8 @@ export class ChokidarWatcher implements WatcherPort {
     fsw.on('addDir', (p: string) => this.onAddDir(p, !this.ready));
     fsw.on('unlinkDir', (p: string) => this.onUnlinkDir(p));
     fsw.on('raw', (event, name, details) =>
-      this.onRaw(name as string | null, (details as { watchedPath?: string } | undefined)?.watchedPath, event));
+      this.onRaw(name as string | null, (details as { watchedPath?: string } | undefined)?.watchedPath, event),
+    );
     fsw.on('error', (err: unknown) => this.onError(err));
     fsw.on('ready', () => {
       this.ready = true;
@@ -171,11 +172,16 @@ export class ChokidarWatcher implements WatcherPort {
   /** `events, N folders`, or `polling every S s: <reason>`. */
   describe(): string {
     switch (this.mode) {
-      case 'new': return 'not started';
-      case 'starting': return `starting, ${this.dirs.size} folders so far`;
-      case 'events': return `events, ${this.dirs.size} folders`;
-      case 'polling': return `polling every ${this.pollSeconds()} s: ${this.fallbackReason}`;
-      case 'closed': return 'closed';
+      case 'new':
+        return 'not started';
+      case 'starting':
+        return `starting, ${this.dirs.size} folders so far`;
+      case 'events':
+        return `events, ${this.dirs.size} folders`;
+      case 'polling':
+        return `polling every ${this.pollSeconds()} s: ${this.fallbackReason}`;
+      case 'closed':
+        return 'closed';
     }
   }
 
@@ -236,7 +242,9 @@ export class ChokidarWatcher implements WatcherPort {
     this.dirs.set(rel, new Set());
     if (this.opts.maxWatches !== undefined && this.dirs.size > this.opts.maxWatches) {
       const err = Object.assign(
-        new Error(`ENOSPC: System limit for number of file watchers reached (simulated: maxWatches=${this.opts.maxWatches}), watch '${abs}'`),
+        new Error(
+          `ENOSPC: System limit for number of file watchers reached (simulated: maxWatches=${this.opts.maxWatches}), watch '${abs}'`,
+        ),
         { code: 'ENOSPC' },
       );
       this.fsw?.emit('error', err);
@@ -317,14 +325,16 @@ export class ChokidarWatcher implements WatcherPort {
       return;
     }
     this.checking.set(rel, false);
-    stat(path.join(this.root, rel)).then(
-      (s) => this.classify(rel, s),
-      () => this.classify(rel, undefined),
-    ).finally(() => {
-      const again = this.checking.get(rel);
-      this.checking.delete(rel);
-      if (again && this.mode !== 'closed') this.check(rel);
-    });
+    stat(path.join(this.root, rel))
+      .then(
+        (s) => this.classify(rel, s),
+        () => this.classify(rel, undefined),
+      )
+      .finally(() => {
+        const again = this.checking.get(rel);
+        this.checking.delete(rel);
+        if (again && this.mode !== 'closed') this.check(rel);
+      });
   }
 
   private classify(rel: string, s: Stats | undefined): void {
@@ -397,8 +407,8 @@ export class ChokidarWatcher implements WatcherPort {
     this.releaseWatches();
     this.logger.warn(
       `Watcher: ${reason} after ${this.dirs.size} folders; stopped watching and re-scanning every ` +
-      `${this.pollSeconds()} s instead. On Linux, raise fs.inotify.max_user_watches ` +
-      '(e.g. `sudo sysctl fs.inotify.max_user_watches=524288`) and reload to get live updates back.',
+        `${this.pollSeconds()} s instead. On Linux, raise fs.inotify.max_user_watches ` +
+        '(e.g. `sudo sysctl fs.inotify.max_user_watches=524288`) and reload to get live updates back.',
     );
     this.dirs.clear();
     this.unlisted.clear();

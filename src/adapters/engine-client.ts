@@ -3,7 +3,15 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROTOCOL_VERSION, type EngineMethods, type EventMessage, type HelloResult, type MethodName, type OpenParams, type ResponseMessage } from '../core/protocol.js';
+import {
+  PROTOCOL_VERSION,
+  type EngineMethods,
+  type EventMessage,
+  type HelloResult,
+  type MethodName,
+  type OpenParams,
+  type ResponseMessage,
+} from '../core/protocol.js';
 import { LoupeError } from '../core/types.js';
 import { engineAddress, ensurePrivateDir, JsonLines, probeSocket, storeDirOf, tryStartLock, type EngineAddress } from './engine-socket.js';
 
@@ -31,7 +39,10 @@ export interface EngineClientOptions {
 /** Raised for requests that were in flight when the engine process died. */
 export class EngineCrashedError extends LoupeError {
   constructor(detail: string) {
-    super(`The Loupe engine process stopped unexpectedly (${detail}); it is being restarted from its last committed batch.`, 'engine-crashed');
+    super(
+      `The Loupe engine process stopped unexpectedly (${detail}); it is being restarted from its last committed batch.`,
+      'engine-crashed',
+    );
   }
 }
 
@@ -106,7 +117,9 @@ export class EngineClient {
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.result);
       else {
-        const err = m.error.aborted ? Object.assign(new Error(m.error.message), { name: 'AbortError' }) : new LoupeError(m.error.message, m.error.code ?? 'engine-error');
+        const err = m.error.aborted
+          ? Object.assign(new Error(m.error.message), { name: 'AbortError' })
+          : new LoupeError(m.error.message, m.error.code ?? 'engine-error');
         p.reject(err);
       }
     } else if (m.type === 'event') {
@@ -120,7 +133,8 @@ export class EngineClient {
     this.channel = undefined;
     const detail = signal ? `signal ${signal}` : code !== null ? `exit code ${code}` : 'connection closed';
     const failPending = (): void => {
-      for (const p of this.pending.values()) p.reject(new EngineCrashedError(`${detail}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      for (const p of this.pending.values())
+        p.reject(new EngineCrashedError(`${detail}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
       this.pending.clear();
     };
     if (channel.greeted === false) {
@@ -178,7 +192,11 @@ export class EngineClient {
     for (let attempt = 0; ; attempt++) {
       // Closed meanwhile (a restart was under way): connect to nothing, start nothing.
       if (this.closing) throw new LoupeError('The engine client is closed.', 'closed');
-      if (Date.now() > deadline) throw new LoupeError(`Could not reach or start the Loupe engine for ${params.root} (${addr.socket}); see ${addr.log}.`, 'engine-unreachable');
+      if (Date.now() > deadline)
+        throw new LoupeError(
+          `Could not reach or start the Loupe engine for ${params.root} (${addr.socket}); see ${addr.log}.`,
+          'engine-unreachable',
+        );
       const probe = await probeSocket(addr.socket);
       if (probe === 'live') {
         try {
@@ -300,7 +318,9 @@ export class EngineClient {
     const params = this.openParams;
     if (this.opts.shared) {
       if (!params) return Promise.reject(new LoupeError('Open the engine first.', 'not-open'));
-      const ready = this.connectShared(params).then(() => this.raw('open', params)).then(() => undefined);
+      const ready = this.connectShared(params)
+        .then(() => this.raw('open', params))
+        .then(() => undefined);
       this.ready = ready;
       // Only this attempt's failure clears it: a newer one (a restart meanwhile) stays.
       ready.catch(() => {

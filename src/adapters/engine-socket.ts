@@ -47,7 +47,8 @@ export function storeDirOf(root: string, storeDir?: string): string {
 export function engineAddress(storeDir: string, env: NodeJS.ProcessEnv = process.env): EngineAddress {
   const dir = runDir(env);
   // Case-insensitive file systems: one index, one engine, whatever the spelling.
-  const norm = process.platform === 'win32' || process.platform === 'darwin' ? path.resolve(storeDir).toLowerCase() : path.resolve(storeDir);
+  const norm =
+    process.platform === 'win32' || process.platform === 'darwin' ? path.resolve(storeDir).toLowerCase() : path.resolve(storeDir);
   const key = createHash('sha256').update(norm).digest('hex').slice(0, 16);
   // Named pipes share one machine-wide namespace: the user's name keeps two users' pipes apart
   // (the pipe's default ACL already admits only its creator, administrators and SYSTEM).
@@ -65,8 +66,13 @@ export function ensurePrivateDir(dir: string): void {
   if (process.platform === 'win32') return;
   const st = lstatSync(dir);
   const uid = process.getuid?.();
-  if (!st.isDirectory()) throw new LoupeError(`${dir} is not a folder; Loupe keeps its engine sockets there. Remove it or set LOUPE_RUN_DIR.`, 'run-dir-unsafe');
-  if (uid !== undefined && st.uid !== uid) throw new LoupeError(`${dir} belongs to another user (uid ${st.uid}); Loupe will not put its engine socket there. Set LOUPE_RUN_DIR to a folder of yours.`, 'run-dir-unsafe');
+  if (!st.isDirectory())
+    throw new LoupeError(`${dir} is not a folder; Loupe keeps its engine sockets there. Remove it or set LOUPE_RUN_DIR.`, 'run-dir-unsafe');
+  if (uid !== undefined && st.uid !== uid)
+    throw new LoupeError(
+      `${dir} belongs to another user (uid ${st.uid}); Loupe will not put its engine socket there. Set LOUPE_RUN_DIR to a folder of yours.`,
+      'run-dir-unsafe',
+    );
   if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
@@ -176,7 +182,11 @@ const MAX_LINE = 64 * 1024 * 1024;
 export class JsonLines {
   private buf = '';
 
-  constructor(private readonly socket: net.Socket, onMessage: (m: unknown) => void, onBad?: (why: string) => void) {
+  constructor(
+    private readonly socket: net.Socket,
+    onMessage: (m: unknown) => void,
+    onBad?: (why: string) => void,
+  ) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       this.buf += chunk;

@@ -36,7 +36,13 @@ class HnswIndex implements AnnIndexPort {
   private readonly deleted: Set<number>;
   private readonly present: Set<number>;
 
-  constructor(readonly dimensions: number, private readonly index: HNSW, present: Set<number>, deleted: Set<number>, private readonly efSearch: number) {
+  constructor(
+    readonly dimensions: number,
+    private readonly index: HNSW,
+    present: Set<number>,
+    deleted: Set<number>,
+    private readonly efSearch: number,
+  ) {
     this.present = present;
     this.deleted = deleted;
     index.setEf(efSearch);
@@ -123,7 +129,8 @@ export class HnswFactory implements AnnFactoryPort {
     } finally {
       rmSync(privateDir, { recursive: true, force: true });
     }
-    if (index.getNumDimensions() !== dimensions) throw new Error(`HNSW file has ${index.getNumDimensions()} dimensions, expected ${dimensions}`);
+    if (index.getNumDimensions() !== dimensions)
+      throw new Error(`HNSW file has ${index.getNumDimensions()} dimensions, expected ${dimensions}`);
     // The caller knows which labels are live; the others in the file are deleted points. (Asking
     // hnswlib point by point, getPoint throwing for deleted ones, took 10 s at 100k points.)
     const present = new Set(index.getIdsList());
@@ -174,10 +181,12 @@ export function hnswFileProblem(bytes: Uint8Array, dimensions: number): string |
   if (offsetData !== links0 || labelOffset !== links0 + dimensions * 4 || sizePerElement !== labelOffset + 8) {
     return `element layout does not fit ${dimensions}-dimensional vectors`;
   }
-  if (count > 0x7fffffff || maxElements < count || maxElements > Math.max(4 * count, 1 << 16)) return `capacity ${maxElements} does not fit ${count} points`;
+  if (count > 0x7fffffff || maxElements < count || maxElements > Math.max(4 * count, 1 << 16))
+    return `capacity ${maxElements} does not fit ${count} points`;
   if (!Number.isFinite(mult) || mult <= 0) return 'level multiplier is invalid';
   if (HEADER + count * sizePerElement > b.length) return 'shorter than its points';
-  if (count > 0 && (maxLevel < 0 || maxLevel > 64 || enterPoint >= count)) return `entry point ${enterPoint} or top level ${maxLevel} is invalid`;
+  if (count > 0 && (maxLevel < 0 || maxLevel > 64 || enterPoint >= count))
+    return `entry point ${enterPoint} or top level ${maxLevel} is invalid`;
   // Upper-level link lists follow the points: a length, then that many bytes, per point.
   const levels = new Uint8Array(count);
   const upperAt = new Float64Array(count);
@@ -202,7 +211,8 @@ export function hnswFileProblem(bytes: Uint8Array, dimensions: number): string |
     const n = b.readUInt16LE(at);
     if (n > maxM0) return `point ${i} has ${n} level-0 links, at most ${maxM0}`;
     for (let j = 0; j < n; j++) if (b.readUInt32LE(at + 4 + 4 * j) >= count) return `point ${i} links to a point that does not exist`;
-    for (let d = 0; d < dimensions; d++) if (!Number.isFinite(b.readFloatLE(at + offsetData + 4 * d))) return `point ${i} has a vector that is not finite`;
+    for (let d = 0; d < dimensions; d++)
+      if (!Number.isFinite(b.readFloatLE(at + offsetData + 4 * d))) return `point ${i} has a vector that is not finite`;
     const label = u64(at + labelOffset);
     if (label > 0x7fffffff) return `point ${i} has label ${label}, out of range`;
     if (labels.has(label)) return `label ${label} appears twice`;
@@ -238,7 +248,9 @@ export function tryHnswFactory(logger?: Logger, load: () => HnswLib = () => requ
     if (!fallbackWarned) {
       fallbackWarned = true;
       const why = ((e as Error).message ?? String(e)).split('\n')[0];
-      logger?.warn(`The vector-index addon (hnswlib-node) cannot load on ${process.platform}-${process.arch} (${why}); using exact search, which is slower on large indexes (~50 ms per query at 100k chunks).`);
+      logger?.warn(
+        `The vector-index addon (hnswlib-node) cannot load on ${process.platform}-${process.arch} (${why}); using exact search, which is slower on large indexes (~50 ms per query at 100k chunks).`,
+      );
     }
     return undefined;
   }

@@ -56,14 +56,19 @@ async function runtime(gpu: 'auto' | false): Promise<{ mod: NodeLlama; llama: Ll
 
 /** Checks a model file before handing it to llama.cpp, which aborts the process on some bad input. */
 export async function checkGgufFile(modelPath: string, kind: 'embedding' | 'chat' = 'embedding'): Promise<void> {
-  const what = kind === 'chat' ? 'an answer (chat/instruct) model, e.g. Qwen2.5-Coder-1.5B-Instruct (`loupe models list`); not an embedding model' : 'an embedding model';
+  const what =
+    kind === 'chat'
+      ? 'an answer (chat/instruct) model, e.g. Qwen2.5-Coder-1.5B-Instruct (`loupe models list`); not an embedding model'
+      : 'an embedding model';
   let fh;
   try {
     fh = await fsp.open(modelPath, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new LoupeError(
-      code === 'ENOENT' ? `Model file not found: ${modelPath} (Loupe needs ${what} here)` : `Model file cannot be read: ${modelPath} (${(e as Error).message})`,
+      code === 'ENOENT'
+        ? `Model file not found: ${modelPath} (Loupe needs ${what} here)`
+        : `Model file cannot be read: ${modelPath} (${(e as Error).message})`,
       'model-missing',
     );
   }
@@ -71,7 +76,10 @@ export async function checkGgufFile(modelPath: string, kind: 'embedding' | 'chat
     const head = Buffer.alloc(8);
     const { bytesRead } = await fh.read(head, 0, 8, 0);
     if (bytesRead < 8 || head.toString('latin1', 0, 4) !== 'GGUF') {
-      throw new LoupeError(`Not a GGUF model file: ${modelPath} (it does not start with the GGUF magic bytes). Loupe needs ${what} as a GGUF file.`, 'model-not-gguf');
+      throw new LoupeError(
+        `Not a GGUF model file: ${modelPath} (it does not start with the GGUF magic bytes). Loupe needs ${what} as a GGUF file.`,
+        'model-not-gguf',
+      );
     }
     const version = head.readUInt32LE(4);
     if (version < 2 || version > 3) throw new LoupeError(`Unsupported GGUF version ${version} in ${modelPath}.`, 'model-not-gguf');
@@ -137,7 +145,11 @@ export class LlamaEmbedder implements EmbedderPort {
     }
     const contextSize = profile.maxTokens + 1;
     const plan = opts.exactLanes
-      ? { lanes: Math.max(1, opts.contexts ?? 1), threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1), reason: 'exactly as given (benchmark)' }
+      ? {
+          lanes: Math.max(1, opts.contexts ?? 1),
+          threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1),
+          reason: 'exactly as given (benchmark)',
+        }
       : planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
     const n = plan.lanes;
     const threads = plan.threadsPerLane;
@@ -152,11 +164,16 @@ export class LlamaEmbedder implements EmbedderPort {
       throw new LoupeError(`The model ${name} cannot make embeddings: ${(e as Error).message}`, 'model-load-failed');
     }
     const gpu = llama.gpu;
-    const computeUnit = gpu && model.gpuLayers > 0 ? `GPU: ${gpu === 'metal' ? 'Metal' : gpu === 'cuda' ? 'CUDA' : gpu === 'vulkan' ? 'Vulkan' : gpu}` : 'CPU';
+    const computeUnit =
+      gpu && model.gpuLayers > 0
+        ? `GPU: ${gpu === 'metal' ? 'Metal' : gpu === 'cuda' ? 'CUDA' : gpu === 'vulkan' ? 'Vulkan' : gpu}`
+        : 'CPU';
     // A cut size is part of the identity (whole-size ids are unchanged, so existing indexes stay valid).
     const modelId = sha256(`${fileHash}|${profile.queryPrefix}|${profile.documentPrefix}${cut ? `|d${cut}` : ''}`).slice(0, 32);
     const dims = cut ?? model.embeddingVectorSize;
-    logger.info(`Embedding model ${name}: ${dims}${cut ? ` (of ${model.embeddingVectorSize}, Matryoshka cut)` : ''} dims, ${profile.maxTokens} tokens, ${n} context(s) × ${threads} thread(s) (${plan.reason}), ${computeUnit}`);
+    logger.info(
+      `Embedding model ${name}: ${dims}${cut ? ` (of ${model.embeddingVectorSize}, Matryoshka cut)` : ''} dims, ${profile.maxTokens} tokens, ${n} context(s) × ${threads} thread(s) (${plan.reason}), ${computeUnit}`,
+    );
     return new LlamaEmbedder(modelId, name, dims, profile, computeUnit, model, contexts, cut, plan, opts.activeLanes);
   }
 
@@ -211,15 +228,17 @@ export class LlamaEmbedder implements EmbedderPort {
     let next = 0;
     // One worker per context; each context runs one sequence at a time. All workers are awaited
     // (not just the first to fail, as Promise.all would) so nothing decodes after this returns.
-    await settleAll(this.contexts.map(async (ctx, k) => {
-      while (next < texts.length) {
-        signal?.throwIfAborted();
-        // Re-decided per chunk: a context beyond the current share stops for this call.
-        if (k > 0 && k >= (this.activeLanes?.() ?? this.contexts.length)) return;
-        const i = next++;
-        out[i] = await this.embedOne(ctx, this.profile.documentPrefix + texts[i]);
-      }
-    }));
+    await settleAll(
+      this.contexts.map(async (ctx, k) => {
+        while (next < texts.length) {
+          signal?.throwIfAborted();
+          // Re-decided per chunk: a context beyond the current share stops for this call.
+          if (k > 0 && k >= (this.activeLanes?.() ?? this.contexts.length)) return;
+          const i = next++;
+          out[i] = await this.embedOne(ctx, this.profile.documentPrefix + texts[i]);
+        }
+      }),
+    );
     return out;
   }
 

@@ -59,7 +59,10 @@ class Lane {
   private dead: Error | null = null;
 
   /** Starts the worker thread now; `init` (when given) is posted now, else by `start`. */
-  constructor(readonly worker: Worker, init?: InitMessage) {
+  constructor(
+    readonly worker: Worker,
+    init?: InitMessage,
+  ) {
     this.ready = new Promise((resolve, reject) => {
       const onMsg = (m: WorkerOut): void => {
         if (m.type === 'ready') resolve({ dims: m.dims, ms: m.ms });
@@ -120,7 +123,11 @@ class Lane {
 /** The `manifest.json` beside a model (scripts/fetch-onnx-model.mjs), or null. */
 function manifestOf(modelPath: string): { model?: string; dimensions?: number; precision?: string } | null {
   try {
-    return JSON.parse(readFileSync(path.join(path.dirname(path.resolve(modelPath)), 'manifest.json'), 'utf8')) as { model?: string; dimensions?: number; precision?: string };
+    return JSON.parse(readFileSync(path.join(path.dirname(path.resolve(modelPath)), 'manifest.json'), 'utf8')) as {
+      model?: string;
+      dimensions?: number;
+      precision?: string;
+    };
   } catch {
     return null;
   }
@@ -147,7 +154,10 @@ function precisionOf(modelPath: string): string {
  * when all match, so an int8 index never takes fp32 vectors (the file hashes differ too).
  */
 function onnxModelId(precision: string, fileHash: string, tokenizerJson: string, profile: ModelProfile): string {
-  return sha256(`onnxruntime-${precision}|${fileHash}|${sha256(tokenizerJson)}|${profile.queryPrefix}|${profile.documentPrefix}`).slice(0, 32);
+  return sha256(`onnxruntime-${precision}|${fileHash}|${sha256(tokenizerJson)}|${profile.queryPrefix}|${profile.documentPrefix}`).slice(
+    0,
+    32,
+  );
 }
 
 /** Sequences sent to a lane per message: fewer hand-offs between threads, still fine-grained enough to balance lanes. */
@@ -201,7 +211,11 @@ export class OnnxEmbedder implements EmbedderPort {
     const name = modelNameOf(modelPath);
     const profile = profileOf(name, modelPath, opts.profile);
     const plan: LanePlan = opts.exactLanes
-      ? { lanes: Math.max(1, opts.contexts ?? 1), threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1), reason: 'exactly as given (benchmark)' }
+      ? {
+          lanes: Math.max(1, opts.contexts ?? 1),
+          threadsPerLane: Math.max(1, opts.threadsPerContext ?? 1),
+          reason: 'exactly as given (benchmark)',
+        }
       : planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
     first.start(OnnxEmbedder.initFor(modelPath, plan.threadsPerLane, tokenizer));
     let fileHash: string;
@@ -230,9 +244,25 @@ export class OnnxEmbedder implements EmbedderPort {
     }
     const firstLaneMs = ready.then((r) => r.ms);
     firstLaneMs.catch(() => undefined);
-    const embedder = new OnnxEmbedder(onnxModelId(precisionOf(modelPath), fileHash, tokText, profile), name, dims, profile, plan, modelPath, tokenizer, first, opts, firstLaneMs);
-    logger.info(`Embedding model ${name}: ${dims} dims, ${profile.maxTokens} tokens, ONNX Runtime ${precisionOf(modelPath)} on CPU, ${plan.reason}, batch ${opts.batch ?? 1}`);
-    void ready.then((r) => logger.info(`ONNX Runtime: first lane ready in ${Math.round(r.ms)} ms`), (e: Error) => logger.error(`ONNX Runtime could not load ${modelPath}: ${e.message}`));
+    const embedder = new OnnxEmbedder(
+      onnxModelId(precisionOf(modelPath), fileHash, tokText, profile),
+      name,
+      dims,
+      profile,
+      plan,
+      modelPath,
+      tokenizer,
+      first,
+      opts,
+      firstLaneMs,
+    );
+    logger.info(
+      `Embedding model ${name}: ${dims} dims, ${profile.maxTokens} tokens, ONNX Runtime ${precisionOf(modelPath)} on CPU, ${plan.reason}, batch ${opts.batch ?? 1}`,
+    );
+    void ready.then(
+      (r) => logger.info(`ONNX Runtime: first lane ready in ${Math.round(r.ms)} ms`),
+      (e: Error) => logger.error(`ONNX Runtime could not load ${modelPath}: ${e.message}`),
+    );
     return embedder;
   }
 
@@ -240,7 +270,12 @@ export class OnnxEmbedder implements EmbedderPort {
   static modelIdFor(this: void, modelPath: string): string | null {
     const tok = path.join(path.dirname(modelPath), 'tokenizer.json');
     if (!existsSync(modelPath) || !existsSync(tok)) return null;
-    return onnxModelId(precisionOf(modelPath), modelFileHashSync(modelPath), readFileSync(tok, 'utf8'), profileOf(modelNameOf(modelPath), modelPath));
+    return onnxModelId(
+      precisionOf(modelPath),
+      modelFileHashSync(modelPath),
+      readFileSync(tok, 'utf8'),
+      profileOf(modelNameOf(modelPath), modelPath),
+    );
   }
 
   private static initFor(modelPath: string, threads: number, tok: WordPieceTokenizer): InitMessage {
@@ -316,7 +351,10 @@ export class OnnxEmbedder implements EmbedderPort {
         if (k >= active) return;
         const idx = order.slice(next, next + group);
         next += idx.length;
-        const v = await this.lanes[k].run(idx.map((i) => seqs[i]), batch);
+        const v = await this.lanes[k].run(
+          idx.map((i) => seqs[i]),
+          batch,
+        );
         const vs = this.split(v, idx.length);
         idx.forEach((i, j) => (out[i] = vs[j]));
       }
@@ -329,7 +367,10 @@ export class OnnxEmbedder implements EmbedderPort {
   }
 
   async embedDocuments(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
-    return this.embedTokens(texts.map((t) => this.tokenize(this.profile.documentPrefix + t)), signal);
+    return this.embedTokens(
+      texts.map((t) => this.tokenize(this.profile.documentPrefix + t)),
+      signal,
+    );
   }
 
   async embedQuery(text: string, signal?: AbortSignal): Promise<Float32Array> {

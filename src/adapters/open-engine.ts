@@ -48,7 +48,10 @@ export function defaultModelPath(): string {
     const p = path.join(root, rel);
     if (existsSync(p)) return p;
   }
-  throw new LoupeError(`No bundled embedding model found under ${path.join(root, 'models')}. Run \`npm run build\` (it generates the default model) or pass --model <file.gguf>.`, 'model-missing');
+  throw new LoupeError(
+    `No bundled embedding model found under ${path.join(root, 'models')}. Run \`npm run build\` (it generates the default model) or pass --model <file.gguf>.`,
+    'model-missing',
+  );
 }
 
 /** Paths of the bundled ONNX models that exist, best first: int8 (when built), then fp32 (scripts/fetch-onnx-model.mjs). */
@@ -76,22 +79,49 @@ export interface BackendChoice {
  * the model that built it (their vectors differ beyond the parity gate) until `--rebuild`: an
  * fp32 ONNX index stays on fp32, a llama.cpp index on llama.cpp.
  */
-export function chooseBackend(cfg: Pick<EngineConfig, 'modelPath' | 'backend' | 'root' | 'storeDir' | 'rebuild'>, onnxModelId?: (p: string) => string | null, onnxPaths: string[] = bundledOnnxPaths()): BackendChoice {
+export function chooseBackend(
+  cfg: Pick<EngineConfig, 'modelPath' | 'backend' | 'root' | 'storeDir' | 'rebuild'>,
+  onnxModelId?: (p: string) => string | null,
+  onnxPaths: string[] = bundledOnnxPaths(),
+): BackendChoice {
   if (cfg.modelPath) {
     const onnx = cfg.modelPath.toLowerCase().endsWith('.onnx');
-    if (cfg.backend === 'onnx' && !onnx) throw new LoupeError(`--backend onnx needs an .onnx model, not ${cfg.modelPath}`, 'model-load-failed');
+    if (cfg.backend === 'onnx' && !onnx)
+      throw new LoupeError(`--backend onnx needs an .onnx model, not ${cfg.modelPath}`, 'model-load-failed');
     return { backend: onnx ? 'onnx' : 'llama', modelPath: cfg.modelPath, reason: 'model file given' };
   }
   const candidates = cfg.backend === 'llama' ? [] : onnxPaths;
   const onnx = candidates[0] ?? null;
-  if (cfg.backend === 'onnx' && !onnx) throw new LoupeError(`The bundled ONNX model is missing (${BUNDLED_ONNX_MODEL}); run \`npm run build\` (it fetches it).`, 'model-missing');
-  if (!onnx) return { backend: 'llama', modelPath: defaultModelPath(), reason: cfg.backend === 'llama' ? 'llama.cpp asked for' : 'no ONNX model bundled' };
+  if (cfg.backend === 'onnx' && !onnx)
+    throw new LoupeError(
+      `The bundled ONNX model is missing (${BUNDLED_ONNX_MODEL}); run \`npm run build\` (it fetches it).`,
+      'model-missing',
+    );
+  if (!onnx)
+    return {
+      backend: 'llama',
+      modelPath: defaultModelPath(),
+      reason: cfg.backend === 'llama' ? 'llama.cpp asked for' : 'no ONNX model bundled',
+    };
   if (!cfg.rebuild) {
     const m = readManifest(cfg.storeDir ?? path.join(cfg.root, '.loupe'));
     if (m) {
       const same = onnxModelId ? candidates.find((p) => onnxModelId(p) === m.modelId) : undefined;
-      if (same) return { backend: 'onnx', modelPath: same, reason: same === onnx ? 'bundled model on ONNX Runtime' : 'the existing index was built by this ONNX model; --rebuild moves it to the faster one' };
-      if (cfg.backend !== 'onnx') return { backend: 'llama', modelPath: defaultModelPath(), reason: 'the existing index was built by llama.cpp; --rebuild moves it to ONNX Runtime' };
+      if (same)
+        return {
+          backend: 'onnx',
+          modelPath: same,
+          reason:
+            same === onnx
+              ? 'bundled model on ONNX Runtime'
+              : 'the existing index was built by this ONNX model; --rebuild moves it to the faster one',
+        };
+      if (cfg.backend !== 'onnx')
+        return {
+          backend: 'llama',
+          modelPath: defaultModelPath(),
+          reason: 'the existing index was built by llama.cpp; --rebuild moves it to ONNX Runtime',
+        };
     }
   }
   return { backend: 'onnx', modelPath: onnx, reason: 'bundled model on ONNX Runtime' };
@@ -131,7 +161,8 @@ export async function openEngine(cfg: EngineConfig): Promise<OpenedEngine> {
   // `auto` on the bundled model: llama.cpp serves when ONNX Runtime is missing or cannot load, as
   // long as no ONNX-built index is waiting (that one needs the same model; it says why it failed).
   const auto = !cfg.modelPath && cfg.backend !== 'onnx';
-  if (choice.backend === 'onnx' && auto && !onnxRuntimeInstalled()) choice = { backend: 'llama', modelPath: defaultModelPath(), reason: 'ONNX Runtime is not installed for this platform' };
+  if (choice.backend === 'onnx' && auto && !onnxRuntimeInstalled())
+    choice = { backend: 'llama', modelPath: defaultModelPath(), reason: 'ONNX Runtime is not installed for this platform' };
   cfg.logger?.info(`Embedding backend: ${choice.backend === 'onnx' ? 'ONNX Runtime' : 'llama.cpp'} (${choice.reason})`);
   if (choice.backend === 'onnx') {
     const fresh = auto && (!!cfg.rebuild || !readManifest(cfg.storeDir ?? path.join(cfg.root, '.loupe')));
@@ -146,7 +177,9 @@ export async function openEngine(cfg: EngineConfig): Promise<OpenedEngine> {
   let lanesCompute: ComputeController | undefined;
   const lanesFor = (e: () => LlamaEmbedder) => (): number => {
     const c = lanesCompute?.pacer.compute;
-    return c ? activeLanes(e().plan, { cores: os.availableParallelism(), mode: c.mode, cpuOthers: c.sample?.cpuOthers ?? null }) : Number.MAX_SAFE_INTEGER;
+    return c
+      ? activeLanes(e().plan, { cores: os.availableParallelism(), mode: c.mode, cpuOthers: c.sample?.cpuOthers ?? null })
+      : Number.MAX_SAFE_INTEGER;
   };
   const embedder: LlamaEmbedder = await LlamaEmbedder.load({
     modelPath: choice.modelPath,
@@ -170,11 +203,25 @@ export async function openEngine(cfg: EngineConfig): Promise<OpenedEngine> {
     if (cfg.backoff) {
       const backends: Backend[] = [{ unit: embedder.computeUnit.startsWith('GPU') ? 'gpu' : 'cpu', embedder, sharesIndex: true }];
       if (embedder.computeUnit.startsWith('GPU')) {
-        const cpu: LlamaEmbedder = await LlamaEmbedder.load({ modelPath: choice.modelPath, dimensions: cfg.dimensions, gpu: false, contexts: cfg.contexts, threadsPerContext: cfg.threadsPerContext, logger: cfg.logger, activeLanes: lanesFor(() => cpu) });
+        const cpu: LlamaEmbedder = await LlamaEmbedder.load({
+          modelPath: choice.modelPath,
+          dimensions: cfg.dimensions,
+          gpu: false,
+          contexts: cfg.contexts,
+          threadsPerContext: cfg.threadsPerContext,
+          logger: cfg.logger,
+          activeLanes: lanesFor(() => cpu),
+        });
         backends.push({ unit: 'cpu', embedder: cpu, sharesIndex: true });
       }
       if (process.platform === 'darwin') {
-        const ane = await tryAneBackend({ gguf: embedder, modelPath: choice.modelPath, storeDir: cfg.storeDir ?? path.join(cfg.root, '.loupe'), packageRoot: packageRoot(), logger: cfg.logger });
+        const ane = await tryAneBackend({
+          gguf: embedder,
+          modelPath: choice.modelPath,
+          storeDir: cfg.storeDir ?? path.join(cfg.root, '.loupe'),
+          packageRoot: packageRoot(),
+          logger: cfg.logger,
+        });
         if (ane) {
           backends.push(ane.backend);
           closeAne = ane.close;
@@ -266,7 +313,11 @@ function newChunker(cfg: EngineConfig): TreeSitterChunker {
   // Inside a bundle (dist/), grammars and web-tree-sitter's wasm are copied beside it.
   const here = path.dirname(fileURLToPath(import.meta.url));
   const bundled = existsSync(path.join(here, 'grammars'));
-  return new TreeSitterChunker(bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger: cfg.logger } : { logger: cfg.logger });
+  return new TreeSitterChunker(
+    bundled
+      ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger: cfg.logger }
+      : { logger: cfg.logger },
+  );
 }
 
 /** What an opened engine owns besides the engine, chunker and primary embedder. */

@@ -124,10 +124,7 @@ const PATTERNS: Record<CodeLanguage, string[]> = {
     '(constructor_declaration name: (identifier) @name) @def',
   ],
   c: C_PATTERNS,
-  cpp: [
-    ...C_PATTERNS,
-    '(class_specifier name: (_) @name body: (_)) @def',
-  ],
+  cpp: [...C_PATTERNS, '(class_specifier name: (_) @name body: (_)) @def'],
   csharp: [
     '(class_declaration name: (identifier) @name) @def',
     '(struct_declaration name: (identifier) @name) @def',
@@ -219,7 +216,10 @@ function cleanName(text: string): string[] {
     t = t.replace(/<[^<>]*>/g, '').replace(/\[[^[\]]*\]/g, '');
   }
   t = t.replace(/^[*&]+/, '').replace(/^'\w+/, '');
-  const parts = t.split(/::|\\/).filter(Boolean).map((p) => (p.length > MAX_NAME ? p.slice(0, MAX_NAME) : p));
+  const parts = t
+    .split(/::|\\/)
+    .filter(Boolean)
+    .map((p) => (p.length > MAX_NAME ? p.slice(0, MAX_NAME) : p));
   return parts.length ? parts : [text.slice(0, MAX_NAME)];
 }
 
@@ -279,11 +279,17 @@ export class TreeSitterChunker implements ChunkerPort {
     // The rules that decide a file's chunks: the core algorithm's revision, the options and the
     // grammar queries. Changing any of them re-chunks indexed files at the next run.
     this.version = createHash('sha256')
-      .update(JSON.stringify([
-        CHUNKING_REVISION, this.options, this.maxParseChars, PATTERNS, COMMON_PATTERNS,
-        // Only a non-default line budget changes the version (the default came later: no re-chunk for it).
-        ...(this.maxParseLines !== DEFAULT_MAX_PARSE_LINES ? [this.maxParseLines] : []),
-      ]))
+      .update(
+        JSON.stringify([
+          CHUNKING_REVISION,
+          this.options,
+          this.maxParseChars,
+          PATTERNS,
+          COMMON_PATTERNS,
+          // Only a non-default line budget changes the version (the default came later: no re-chunk for it).
+          ...(this.maxParseLines !== DEFAULT_MAX_PARSE_LINES ? [this.maxParseLines] : []),
+        ]),
+      )
       .digest('hex')
       .slice(0, 16);
   }
@@ -418,7 +424,10 @@ export class TreeSitterChunker implements ChunkerPort {
           const last = lastLine(n);
           const first = firstLine(n);
           const prev = leadingByLastLine.get(last);
-          leadingByLastLine.set(last, { first: Math.min(first, prev?.first ?? first), doc: (prev?.doc ?? false) || n.text.startsWith('/**') });
+          leadingByLastLine.set(last, {
+            first: Math.min(first, prev?.first ?? first),
+            doc: (prev?.doc ?? false) || n.text.startsWith('/**'),
+          });
         }
       }
       if (!def || seen.has(def.id)) continue;
@@ -451,7 +460,8 @@ export class TreeSitterChunker implements ChunkerPort {
       // A doc block separated from its definition by one blank line (a common JSDoc layout) still
       // documents it.
       const docAbove = leadingByLastLine.get(startLine - 2);
-      if (docAbove?.doc && startLine - 2 >= 1 && isBlankLine(text, lineStarts, startLine - 2)) startLine = withCommentsAbove(docAbove.first);
+      if (docAbove?.doc && startLine - 2 >= 1 && isBlankLine(text, lineStarts, startLine - 2))
+        startLine = withCommentsAbove(docAbove.first);
       const def: OutlineDef = { path: [...(parent?.path ?? []), ...r.own], startLine, endLine: lastLine(r.node), children: [] };
       (parent ? parent.children : roots).push(def);
       stack.push({ raw: r, def });
@@ -469,9 +479,9 @@ function isBlankLine(text: string, lineStarts: number[], row: number): boolean {
 /** The outermost wrapper (export, decorators, template) whose direct child chain leads to `node`. */
 function unwrap(node: Node, wrappersByEnd: Map<number, Node[]>): Node {
   for (let depth = 0; depth < 4; depth++) {
-    const outer = wrappersByEnd.get(node.endIndex)?.find(
-      (w) => w.startIndex <= node.startIndex && w.id !== node.id && w.namedChildren.some((c) => c?.id === node.id),
-    );
+    const outer = wrappersByEnd
+      .get(node.endIndex)
+      ?.find((w) => w.startIndex <= node.startIndex && w.id !== node.id && w.namedChildren.some((c) => c?.id === node.id));
     if (!outer) return node;
     node = outer;
   }

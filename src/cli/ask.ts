@@ -44,25 +44,30 @@ interface AskIo extends CliIo {
 
 /** Runs `loupe ask` with the arguments after `ask`; returns the exit code. */
 export async function runAsk(argv: string[], io: AskIo): Promise<number> {
-  const parsed = parseCommandArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean' },
-      k: { type: 'string', short: 'k' },
-      'max-tokens': { type: 'string' },
-      llm: { type: 'string' },
-      'llm-url': { type: 'string' },
-      'llm-model': { type: 'string' },
-      threads: { type: 'string' },
-      context: { type: 'string' },
-      model: { type: 'string' },
-      store: { type: 'string' },
-      cpu: { type: 'boolean' },
-      verbose: { type: 'boolean', short: 'v' },
-      help: { type: 'boolean', short: 'h' },
+  const parsed = parseCommandArgs(
+    {
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean' },
+        k: { type: 'string', short: 'k' },
+        'max-tokens': { type: 'string' },
+        llm: { type: 'string' },
+        'llm-url': { type: 'string' },
+        'llm-model': { type: 'string' },
+        threads: { type: 'string' },
+        context: { type: 'string' },
+        model: { type: 'string' },
+        store: { type: 'string' },
+        cpu: { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
     },
-}, ASK_USAGE, io, 'loupe ask');
+    ASK_USAGE,
+    io,
+    'loupe ask',
+  );
   if (!parsed) return 2;
   const { values: v, positionals: pos } = parsed;
   if (v.help) {
@@ -98,7 +103,9 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
   }
   // A named model file that is not there is the user's to fix: say which kind of model goes there.
   if (llmModel && /\.gguf$/i.test(llmModel) && !existsSync(llmModel)) {
-    io.err(`loupe ask: answer model not found: ${llmModel} (--llm-model takes a chat/instruct GGUF such as Qwen2.5-Coder-1.5B-Instruct, or an installed id from \`loupe models list\`; not an embedding model)`);
+    io.err(
+      `loupe ask: answer model not found: ${llmModel} (--llm-model takes a chat/instruct GGUF such as Qwen2.5-Coder-1.5B-Instruct, or an installed id from \`loupe models list\`; not an embedding model)`,
+    );
     return 1;
   }
   // Checked before the engine opens: opening creates the index folder, and asking creates nothing.
@@ -121,7 +128,7 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
       root,
       storeDir: v.store ? storeDir : undefined,
       modelPath: v.model ? path.resolve(v.model) : undefined,
-      gpu: v.cpu ? false as const : 'auto' as const,
+      gpu: v.cpu ? (false as const) : ('auto' as const),
     };
     // A running engine retrieves (the index and the embedding model are loaded there); else in process.
     running = process.env.LOUPE_NO_ENGINE === '1' ? null : await connectRunning(params, 'loupe ask').catch(() => null);
@@ -170,15 +177,37 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
     const onEvent = (e: AnswerEvent): void => {
       if (v.json) return;
       if (e.kind === 'citations') {
-        io.err(`answering with ${e.model.name} — ${e.model.where}; ${e.citations.length} source(s)${e.droppedSources ? `, ${e.droppedSources} left out for room` : ''}`);
+        io.err(
+          `answering with ${e.model.name} — ${e.model.where}; ${e.citations.length} source(s)${e.droppedSources ? `, ${e.droppedSources} left out for room` : ''}`,
+        );
       } else if (e.kind === 'token') {
         streamed = true;
         write(e.text);
       }
     };
-    const done: DoneEvent = await answerQuestion({ question, retrieve: engineRetriever(engine), model, k, maxAnswerTokens: maxTokens, signal: ac.signal, onEvent });
+    const done: DoneEvent = await answerQuestion({
+      question,
+      retrieve: engineRetriever(engine),
+      model,
+      k,
+      maxAnswerTokens: maxTokens,
+      signal: ac.signal,
+      onEvent,
+    });
     if (v.json) {
-      io.out(JSON.stringify({ question, answer: done.answer, citations: done.citations, cited: done.cited, finishReason: done.finishReason, model: model.info, completionTokens: done.completionTokens, firstTokenMs: done.firstTokenMs, ms: Math.round(done.ms) }));
+      io.out(
+        JSON.stringify({
+          question,
+          answer: done.answer,
+          citations: done.citations,
+          cited: done.cited,
+          finishReason: done.finishReason,
+          model: model.info,
+          completionTokens: done.completionTokens,
+          firstTokenMs: done.firstTokenMs,
+          ms: Math.round(done.ms),
+        }),
+      );
       return 0;
     }
     if (streamed) write('\n');

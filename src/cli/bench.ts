@@ -61,28 +61,32 @@ export function benchSummary(r: BenchResults): string {
 }
 
 export async function runBenchCli(argv: string[], io: CliIo, logger: Logger): Promise<number> {
-  const parsed = parseCommandArgs({
-    args: argv,
-    allowPositionals: false,
-    options: {
-      quick: { type: 'boolean' },
-      json: { type: 'string' },
-      report: { type: 'string' },
-      model: { type: 'string' },
-      corpus: { type: 'string' },
-      contexts: { type: 'string' },
-      threads: { type: 'string' },
-      cpu: { type: 'boolean' },
-      llm: { type: 'string' },
-      'llm-url': { type: 'string' },
-      'llm-model': { type: 'string' },
-      'llm-threads': { type: 'string' },
-      contention: { type: 'string' },
-      compare: { type: 'string', multiple: true },
-      verbose: { type: 'boolean', short: 'v' },
-      help: { type: 'boolean', short: 'h' },
+  const parsed = parseCommandArgs(
+    {
+      args: argv,
+      allowPositionals: false,
+      options: {
+        quick: { type: 'boolean' },
+        json: { type: 'string' },
+        report: { type: 'string' },
+        model: { type: 'string' },
+        corpus: { type: 'string' },
+        contexts: { type: 'string' },
+        threads: { type: 'string' },
+        cpu: { type: 'boolean' },
+        llm: { type: 'string' },
+        'llm-url': { type: 'string' },
+        'llm-model': { type: 'string' },
+        'llm-threads': { type: 'string' },
+        contention: { type: 'string' },
+        compare: { type: 'string', multiple: true },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
     },
-}, BENCH_USAGE, io);
+    BENCH_USAGE,
+    io,
+  );
   if (!parsed) return 2;
   const v = parsed.values;
   if (v.help) {
@@ -108,21 +112,32 @@ export async function runBenchCli(argv: string[], io: CliIo, logger: Logger): Pr
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
   try {
-    const r = await runBench({
-      quick: !!v.quick,
-      modelPath: v.model ? path.resolve(v.model) : undefined,
-      corpusDir: v.corpus,
-      jsonPath: v.json && !jsonToStdout ? path.resolve(v.json) : undefined,
-      reportPath: v.report ? path.resolve(v.report) : undefined,
-      contexts: posInt(v.contexts, '--contexts'),
-      threadsPerContext: posInt(v.threads, '--threads'),
-      gpu: v.cpu ? false : 'auto',
-      answerModel: llmGiven ? { provider: provider ?? 'auto', url: v['llm-url'], model: v['llm-model'], threads: posInt(v['llm-threads'], '--llm-threads'), gpu: v.cpu ? false : 'auto' } : undefined,
-      contentionFile: v.contention ? path.resolve(v.contention) : undefined,
-      compareWith: v.compare?.map((f) => path.resolve(f)),
-      signal: ac.signal,
-      logger,
-    }, onProgress);
+    const r = await runBench(
+      {
+        quick: !!v.quick,
+        modelPath: v.model ? path.resolve(v.model) : undefined,
+        corpusDir: v.corpus,
+        jsonPath: v.json && !jsonToStdout ? path.resolve(v.json) : undefined,
+        reportPath: v.report ? path.resolve(v.report) : undefined,
+        contexts: posInt(v.contexts, '--contexts'),
+        threadsPerContext: posInt(v.threads, '--threads'),
+        gpu: v.cpu ? false : 'auto',
+        answerModel: llmGiven
+          ? {
+              provider: provider ?? 'auto',
+              url: v['llm-url'],
+              model: v['llm-model'],
+              threads: posInt(v['llm-threads'], '--llm-threads'),
+              gpu: v.cpu ? false : 'auto',
+            }
+          : undefined,
+        contentionFile: v.contention ? path.resolve(v.contention) : undefined,
+        compareWith: v.compare?.map((f) => path.resolve(f)),
+        signal: ac.signal,
+        logger,
+      },
+      onProgress,
+    );
     if (io.isTTY) process.stderr.write('\r\x1b[K');
     if (jsonToStdout) io.out(JSON.stringify(r.results));
     else io.out(benchSummary(r.results));

@@ -19,7 +19,12 @@ export interface CliIo {
  * and returns null (the command then exits with 2). `name` is the command as the user typed it
  * (`loupe search`); without it the first command in `usage` is used.
  */
-export function parseCommandArgs<T extends ParseArgsConfig>(config: T, usage: string, io: CliIo, name?: string): ReturnType<typeof parseArgs<T>> | null {
+export function parseCommandArgs<T extends ParseArgsConfig>(
+  config: T,
+  usage: string,
+  io: CliIo,
+  name?: string,
+): ReturnType<typeof parseArgs<T>> | null {
   const cmd = name ?? /loupe(?: [a-z]+)?/.exec(usage)?.[0] ?? 'loupe';
   try {
     return parseArgs({ ...config, args: config.args && joinNegativeValues(config.args, config.options ?? {}) } as T);

@@ -31,7 +31,10 @@ export function openParamsOf(cfg: OpenParams & { logger?: unknown; onCompute?: u
 
 /** A client of the shared engine. */
 export class SharedConn implements EngineConn {
-  constructor(readonly client: EngineClient, readonly where: string) {}
+  constructor(
+    readonly client: EngineClient,
+    readonly where: string,
+  ) {}
   open(params: OpenParams) {
     return this.client.open(params);
   }
@@ -74,7 +77,12 @@ export class LocalConn implements EngineConn {
         if (!p) return;
         this.pending.delete(m.id);
         if (m.ok) p.resolve(m.result);
-        else p.reject(m.error.aborted ? Object.assign(new Error(m.error.message), { name: 'AbortError' }) : new LoupeError(m.error.message, m.error.code ?? 'engine-error'));
+        else
+          p.reject(
+            m.error.aborted
+              ? Object.assign(new Error(m.error.message), { name: 'AbortError' })
+              : new LoupeError(m.error.message, m.error.code ?? 'engine-error'),
+          );
       },
     };
     this.host.attach(this.peer);

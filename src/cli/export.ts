@@ -21,7 +21,11 @@ vector per chunk), <outdir>/metadata.tsv (path, symbol, language, lines, first l
 export async function exportProjector(root: string, storeDir: string, outDir: string): Promise<ExportSummary> {
   const m = readManifest(storeDir);
   if (!m) throw new LoupeError(`${root} has no index in ${storeDir}; run \`loupe index ${root}\` first.`, 'no-index');
-  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true, readOnly: true });
+  const store = Store.open(
+    storeDir,
+    { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions },
+    { metadataOnly: true, readOnly: true },
+  );
   try {
     return await writeProjectorFiles(root, store, outDir);
   } finally {
@@ -30,7 +34,15 @@ export async function exportProjector(root: string, storeDir: string, outDir: st
 }
 
 export async function runExportCli(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs({ args: argv, allowPositionals: true, options: { projector: { type: 'string' }, store: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }, EXPORT_USAGE, io);
+  const parsed = parseCommandArgs(
+    {
+      args: argv,
+      allowPositionals: true,
+      options: { projector: { type: 'string' }, store: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    },
+    EXPORT_USAGE,
+    io,
+  );
   if (!parsed) return 2;
   const { values: v, positionals } = parsed;
   if (v.help) {
@@ -44,6 +56,8 @@ export async function runExportCli(argv: string[], io: CliIo): Promise<number> {
   const root = path.resolve(positionals[0]);
   const storeDir = v.store ? path.resolve(v.store) : path.join(root, '.loupe');
   const s = await exportProjector(root, storeDir, path.resolve(v.projector));
-  io.out(`${s.rows} chunks × ${s.dimensions} dimensions → ${path.dirname(s.files.vectors)} (vectors.tsv, metadata.tsv, projector_config.json)${s.skipped ? `; ${s.skipped} chunks without a vector skipped` : ''}`);
+  io.out(
+    `${s.rows} chunks × ${s.dimensions} dimensions → ${path.dirname(s.files.vectors)} (vectors.tsv, metadata.tsv, projector_config.json)${s.skipped ? `; ${s.skipped} chunks without a vector skipped` : ''}`,
+  );
   return 0;
 }

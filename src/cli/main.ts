@@ -12,7 +12,19 @@ import { runBenchCli } from './bench.js';
 import { runExportCli } from './export.js';
 import { runModelsCli } from './models.js';
 import { describeCompute } from '../adapters/compute/describe.js';
-import { backendError, ENGINE_OPTIONS, engineSettings, exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, usageError, type CliIo } from './common.js';
+import {
+  backendError,
+  ENGINE_OPTIONS,
+  engineSettings,
+  exitCodeOf,
+  hasIndex,
+  parseCommandArgs,
+  posInt,
+  projectFolder,
+  stderrLogger,
+  usageError,
+  type CliIo,
+} from './common.js';
 import { ModelManager } from '../core/models/manager.js';
 import { describeModel, modelTier, QUALITY_MODEL_ID, tierAdvice } from '../core/models/tiers.js';
 import { describeProgress, ProgressMeter, type ProgressEstimate } from '../core/progress-meter.js';
@@ -79,7 +91,10 @@ function summaryLine(s: IndexSummary): string {
 }
 
 /** Runs the CLI; returns the exit code. */
-export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: !!process.stderr.isTTY }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: !!process.stderr.isTTY },
+): Promise<number> {
   // A first word that is no command is a typo or a folder given without one: say which commands exist.
   if (argv[0] && !argv[0].startsWith('-') && !(COMMANDS as readonly string[]).includes(argv[0])) {
     io.err(`loupe: unknown command '${argv[0]}'; the commands are ${COMMANDS.join(', ')} (loupe --help)`);
@@ -103,28 +118,33 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       throw e;
     }
   }
-  const parsed = parseCommandArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...ENGINE_OPTIONS,
-      rebuild: { type: 'boolean' },
-      watch: { type: 'boolean' },
-      k: { type: 'string', short: 'k' },
-      mode: { type: 'string' },
-      content: { type: 'string' },
-      lang: { type: 'string' },
-      path: { type: 'string' },
-      json: { type: 'boolean' },
-      'max-file-size': { type: 'string' },
-      exclude: { type: 'string', multiple: true },
-      backoff: { type: 'boolean' },
-      'no-backoff': { type: 'boolean' },
-      'pause-on-battery': { type: 'boolean' },
-      'pause-when-busy': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+  const parsed = parseCommandArgs(
+    {
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...ENGINE_OPTIONS,
+        rebuild: { type: 'boolean' },
+        watch: { type: 'boolean' },
+        k: { type: 'string', short: 'k' },
+        mode: { type: 'string' },
+        content: { type: 'string' },
+        lang: { type: 'string' },
+        path: { type: 'string' },
+        json: { type: 'boolean' },
+        'max-file-size': { type: 'string' },
+        exclude: { type: 'string', multiple: true },
+        backoff: { type: 'boolean' },
+        'no-backoff': { type: 'boolean' },
+        'pause-on-battery': { type: 'boolean' },
+        'pause-when-busy': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     },
-}, USAGE, io, argv[0] && !argv[0].startsWith('-') ? `loupe ${argv[0]}` : 'loupe');
+    USAGE,
+    io,
+    argv[0] && !argv[0].startsWith('-') ? `loupe ${argv[0]}` : 'loupe',
+  );
   if (!parsed) return 2;
   const { values: v, positionals: pos } = parsed;
   const [cmd, dir, ...rest] = pos;
@@ -157,7 +177,10 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       excludes: v.exclude,
       // Contention-aware back-off while indexing (src/core/compute): on with --backoff, and by default
       // with --watch (the index kept up to date beside an agent); a one-shot index is awaited by its user.
-      backoff: (cmd === 'index' || cmd === 'serve') && (!!v.backoff || ((cmd === 'serve' || !!v.watch) && !v['no-backoff'])) && process.env.LOUPE_BACKOFF !== '0',
+      backoff:
+        (cmd === 'index' || cmd === 'serve') &&
+        (!!v.backoff || ((cmd === 'serve' || !!v.watch) && !v['no-backoff'])) &&
+        process.env.LOUPE_BACKOFF !== '0',
       pauseOnBattery: v['pause-on-battery'],
       pauseWhenBusy: v['pause-when-busy'],
       // Test hook: an HNSW graph on a small index (the fault suite corrupts its file).
@@ -191,16 +214,24 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
         }
         const filter: SearchFilter = {};
         if (v.content !== undefined) {
-          const kinds = v.content.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+          const kinds = v.content
+            .split(',')
+            .map((x) => x.trim().toLowerCase())
+            .filter(Boolean);
           const bad = kinds.find((x) => x !== 'all' && !CONTENT_KINDS.includes(x as ContentKind));
           if (!kinds.length || bad !== undefined) {
-            io.err(`loupe search: --content must be all or a comma-separated list of ${CONTENT_KINDS.join(', ')}${bad ? ` (got "${bad}")` : ''}`);
+            io.err(
+              `loupe search: --content must be all or a comma-separated list of ${CONTENT_KINDS.join(', ')}${bad ? ` (got "${bad}")` : ''}`,
+            );
             return 2;
           }
           if (!kinds.includes('all')) filter.content = kinds as ContentKind[];
         }
         if (v.lang !== undefined) {
-          const langs = v.lang.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+          const langs = v.lang
+            .split(',')
+            .map((x) => x.trim().toLowerCase())
+            .filter(Boolean);
           const known = [...CODE_LANGUAGES, 'text'];
           const bad = langs.find((x) => !known.includes(x as (typeof known)[number]));
           if (!langs.length || bad !== undefined) {
@@ -354,7 +385,15 @@ async function runServe(cfg: EngineConfig, io: Io): Promise<number> {
   }
 }
 
-async function runSearch(cfg: EngineConfig, query: string, k: number, json: boolean, io: Io, mode: SearchMode, filter: SearchFilter = {}): Promise<number> {
+async function runSearch(
+  cfg: EngineConfig,
+  query: string,
+  k: number,
+  json: boolean,
+  io: Io,
+  mode: SearchMode,
+  filter: SearchFilter = {},
+): Promise<number> {
   // Checked before the engine opens: opening creates the index folder, and a search creates nothing.
   if (!hasIndex(cfg.storeDir ?? path.join(cfg.root, '.loupe'))) {
     io.err(`loupe: ${cfg.root} has no index yet; run \`loupe index ${cfg.root}\` first.`);
@@ -378,10 +417,13 @@ async function runSearch(cfg: EngineConfig, query: string, k: number, json: bool
     return json ? 0 : 1;
   };
   // A running engine answers in milliseconds: the model and the index are already loaded.
-  const running = process.env.LOUPE_NO_ENGINE === '1' ? null : await connectRunning(openParamsOf(cfg), 'loupe search').catch((e) => {
-    cfg.logger?.info(`no running engine used: ${(e as Error).message}`);
-    return null;
-  });
+  const running =
+    process.env.LOUPE_NO_ENGINE === '1'
+      ? null
+      : await connectRunning(openParamsOf(cfg), 'loupe search').catch((e) => {
+          cfg.logger?.info(`no running engine used: ${(e as Error).message}`);
+          return null;
+        });
   if (running) {
     try {
       cfg.logger?.info(`searching ${running.where}`);
@@ -428,7 +470,11 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
   }
   // Status opens the store without the model, so it works even when the model is gone.
   const { Store } = await import('../core/store.js');
-  const store = Store.open(storeDir, { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions }, { metadataOnly: true, readOnly: true });
+  const store = Store.open(
+    storeDir,
+    { modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions },
+    { metadataOnly: true, readOnly: true },
+  );
   try {
     const info = {
       root: cfg.root,
@@ -452,7 +498,11 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
   holds:    ${info.files} files, ${info.chunks} chunks, ${info.cachedVectors} cached vectors
   updated:  ${info.updatedAt}`);
       for (const w of info.warnings) io.out(`  warning:  ${w}`);
-      const advice = tierAdvice(info.model.name, compute.json.compute.unit, new ModelManager().installed().some((r) => r.id === QUALITY_MODEL_ID));
+      const advice = tierAdvice(
+        info.model.name,
+        compute.json.compute.unit,
+        new ModelManager().installed().some((r) => r.id === QUALITY_MODEL_ID),
+      );
       if (advice) io.out(`  advice:   ${advice}`);
       for (const l of compute.lines) io.out(l);
     }
@@ -463,15 +513,46 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
 }
 
 /** `loupe status` from the running engine: what it holds now, what it is doing, and who uses it. */
-async function runningStatus(conn: EngineConn & { client: { engineInfo?: { clients: number; version: string } } }, json: boolean, io: Io): Promise<number> {
+async function runningStatus(
+  conn: EngineConn & { client: { engineInfo?: { clients: number; version: string } } },
+  json: boolean,
+  io: Io,
+): Promise<number> {
   const st = await conn.request('status', {});
   const compute = await conn.request('compute', {}).catch(() => null);
-  const engine = { pid: conn.pid, clients: Math.max(0, (conn.client.engineInfo?.clients ?? 1) - 1), version: conn.client.engineInfo?.version };
+  const engine = {
+    pid: conn.pid,
+    clients: Math.max(0, (conn.client.engineInfo?.clients ?? 1) - 1),
+    version: conn.client.engineInfo?.version,
+  };
   if (json) {
-    io.out(JSON.stringify({ root: st.root, storeDir: st.storeDir, indexed: st.chunks > 0, model: { ...st.model, tier: modelTier(st.model.name) }, files: st.files, chunks: st.chunks, cachedVectors: st.cachedVectors, diskBytes: st.diskBytes, updatedAt: st.updatedAt, state: st.state, warnings: st.warnings, engine, compute }));
+    io.out(
+      JSON.stringify({
+        root: st.root,
+        storeDir: st.storeDir,
+        indexed: st.chunks > 0,
+        model: { ...st.model, tier: modelTier(st.model.name) },
+        files: st.files,
+        chunks: st.chunks,
+        cachedVectors: st.cachedVectors,
+        diskBytes: st.diskBytes,
+        updatedAt: st.updatedAt,
+        state: st.state,
+        warnings: st.warnings,
+        engine,
+        compute,
+      }),
+    );
     return 0;
   }
-  const state = st.state.kind === 'indexing' ? `indexing ${st.state.done}/${st.state.total} files` : st.state.kind === 'backingOff' || st.state.kind === 'paused' ? `${st.state.kind === 'paused' ? 'paused' : 'backing off'}: ${st.state.reason}` : st.state.kind === 'error' ? `error: ${st.state.message}` : st.state.kind;
+  const state =
+    st.state.kind === 'indexing'
+      ? `indexing ${st.state.done}/${st.state.total} files`
+      : st.state.kind === 'backingOff' || st.state.kind === 'paused'
+        ? `${st.state.kind === 'paused' ? 'paused' : 'backing off'}: ${st.state.reason}`
+        : st.state.kind === 'error'
+          ? `error: ${st.state.message}`
+          : st.state.kind;
   io.out(`${st.root}
   index:    ${st.storeDir} (${(st.diskBytes / 1048576).toFixed(1)} MiB)
   model:    ${describeModel(st.model.name)} (${st.model.dimensions} dims, on ${st.model.computeUnit})

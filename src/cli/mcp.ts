@@ -38,18 +38,22 @@ const STATUS_DESCRIPTION = `Reports Loupe's index for this repository: files and
 
 /** Runs the MCP server until stdin closes; returns the exit code. */
 export async function runMcp(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...ENGINE_OPTIONS,
-      'llm-model': { type: 'string' },
-      'llm-url': { type: 'string' },
-      llm: { type: 'string' },
-      'idle-ms': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+  const parsed = parseCommandArgs(
+    {
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...ENGINE_OPTIONS,
+        'llm-model': { type: 'string' },
+        'llm-url': { type: 'string' },
+        llm: { type: 'string' },
+        'idle-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     },
-  }, USAGE, io);
+    USAGE,
+    io,
+  );
   if (!parsed) return 2;
   const { values: v, positionals } = parsed;
   if (v.help) {
@@ -81,7 +85,11 @@ export async function runMcp(argv: string[], io: CliIo): Promise<number> {
     io.err(`loupe mcp: ${(e as Error).message}`);
     return 2;
   }
-  const llm = { provider: (v.llm as 'auto' | 'mlx' | 'llama' | 'openai' | undefined) ?? undefined, model: v['llm-model'] ?? process.env.LOUPE_CHAT_MODEL, url: v['llm-url'] };
+  const llm = {
+    provider: (v.llm as 'auto' | 'mlx' | 'llama' | 'openai' | undefined) ?? undefined,
+    model: v['llm-model'] ?? process.env.LOUPE_CHAT_MODEL,
+    url: v['llm-url'],
+  };
   const mcp = new LoupeMcp(params, logger, idleMs, llm);
   return mcp.run();
 }
@@ -92,9 +100,20 @@ class LoupeMcp {
   private conn: Promise<SharedConn> | undefined;
   private askRegistered = false;
 
-  constructor(private readonly params: OpenParams, private readonly logger: ReturnType<typeof stderrLogger>, private readonly idleMs: number | undefined, private readonly llm: { provider?: 'auto' | 'mlx' | 'llama' | 'openai'; model?: string; url?: string }) {
+  constructor(
+    private readonly params: OpenParams,
+    private readonly logger: ReturnType<typeof stderrLogger>,
+    private readonly idleMs: number | undefined,
+    private readonly llm: { provider?: 'auto' | 'mlx' | 'llama' | 'openai'; model?: string; url?: string },
+  ) {
     const version = loupeVersion();
-    this.server = new McpServer({ name: 'loupe', title: 'Loupe semantic code search', version }, { capabilities: { tools: { listChanged: true } }, instructions: `Loupe indexes ${params.root} for semantic code search. Use the search tool to find code by meaning; use grep for exact strings.` });
+    this.server = new McpServer(
+      { name: 'loupe', title: 'Loupe semantic code search', version },
+      {
+        capabilities: { tools: { listChanged: true } },
+        instructions: `Loupe indexes ${params.root} for semantic code search. Use the search tool to find code by meaning; use grep for exact strings.`,
+      },
+    );
     this.registerTools();
   }
 
@@ -126,24 +145,31 @@ class LoupeMcp {
       return;
     }
     this.askRegistered = true;
-    this.server.registerTool('ask', {
-      title: 'Ask about the codebase',
-      description: `Answers a question about this repository with a local model (${info.name}), citing the code it read. Slower than search (it generates text); prefer search when you can read the code yourself.`,
-      inputSchema: { question: z.string().min(1).describe('The question, in plain words.'), k: z.number().int().min(1).max(20).optional().describe('Passages to retrieve (default 6).') },
-      annotations: { readOnlyHint: true, openWorldHint: false },
-    }, async ({ question, k }, extra) => {
-      const conn = await this.engine();
-      const jobId = `mcp-ask-${process.pid}-${Date.now()}`;
-      const onAbort = () => void conn.request('cancel', { jobId }).catch(() => undefined);
-      extra.signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        const r = await conn.request('ask', { jobId, question, k: k ?? 6, llm: this.llm });
-        const sources = r.citations.filter((c) => r.cited.includes(c.n)).map((c) => `[${c.n}] ${c.path}:${c.startLine}-${c.endLine}`);
-        return { content: [{ type: 'text', text: `${r.answer}\n\nSources:\n${sources.join('\n') || '(none cited)'}` }] };
-      } finally {
-        extra.signal.removeEventListener('abort', onAbort);
-      }
-    });
+    this.server.registerTool(
+      'ask',
+      {
+        title: 'Ask about the codebase',
+        description: `Answers a question about this repository with a local model (${info.name}), citing the code it read. Slower than search (it generates text); prefer search when you can read the code yourself.`,
+        inputSchema: {
+          question: z.string().min(1).describe('The question, in plain words.'),
+          k: z.number().int().min(1).max(20).optional().describe('Passages to retrieve (default 6).'),
+        },
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      async ({ question, k }, extra) => {
+        const conn = await this.engine();
+        const jobId = `mcp-ask-${process.pid}-${Date.now()}`;
+        const onAbort = () => void conn.request('cancel', { jobId }).catch(() => undefined);
+        extra.signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          const r = await conn.request('ask', { jobId, question, k: k ?? 6, llm: this.llm });
+          const sources = r.citations.filter((c) => r.cited.includes(c.n)).map((c) => `[${c.n}] ${c.path}:${c.startLine}-${c.endLine}`);
+          return { content: [{ type: 'text', text: `${r.answer}\n\nSources:\n${sources.join('\n') || '(none cited)'}` }] };
+        } finally {
+          extra.signal.removeEventListener('abort', onAbort);
+        }
+      },
+    );
   }
 
   /**
@@ -166,99 +192,168 @@ class LoupeMcp {
   }
 
   /** Results as tool content: text for the model, the same data structured. */
-  private answer(results: SearchResult[], maxTokens: number, snippets: boolean, status: EngineStatus, sync: SyncResult | null, empty: string) {
+  private answer(
+    results: SearchResult[],
+    maxTokens: number,
+    snippets: boolean,
+    status: EngineStatus,
+    sync: SyncResult | null,
+    empty: string,
+  ) {
     const fit = fitHits(results, (p) => this.readLines(p), maxTokens, snippets);
     const fresh = freshnessLine(status, sync);
     const more = fit.dropped ? `\n(${fit.dropped} more result(s) left out to stay within max_tokens=${maxTokens})` : '';
     const text = fit.hits.length ? `${hitsText(fit.hits)}${more}\n\n${fresh}` : `${empty}\n\n${fresh}`;
     return {
       content: [{ type: 'text' as const, text }],
-      structuredContent: { results: fit.hits, tokens: fit.tokens, dropped: fit.dropped, index: { files: status.files, chunks: status.chunks, fresh: sync?.fresh ?? false, note: fresh } },
+      structuredContent: {
+        results: fit.hits,
+        tokens: fit.tokens,
+        dropped: fit.dropped,
+        index: { files: status.files, chunks: status.chunks, fresh: sync?.fresh ?? false, note: fresh },
+      },
     };
   }
 
   private fail(e: unknown) {
-    const msg = e instanceof LoupeError || (e as Error)?.name === 'AbortError' ? (e as Error).message : `Loupe failed: ${(e as Error)?.message ?? e}`;
+    const msg =
+      e instanceof LoupeError || (e as Error)?.name === 'AbortError' ? (e as Error).message : `Loupe failed: ${(e as Error)?.message ?? e}`;
     return { content: [{ type: 'text' as const, text: msg }], isError: true };
   }
 
   private registerTools(): void {
-    const maxTokens = z.number().int().min(50).max(50_000).optional().describe('Token budget for the whole answer (≈ 4 characters per token; default 2000). Results beyond it are left out, long snippets cut.');
-    this.server.registerTool('search', {
-      title: 'Semantic code search',
-      description: SEARCH_DESCRIPTION,
-      inputSchema: {
-        query: z.string().trim().min(1).max(2000).describe('What the code does, in plain words (identifiers help too).'),
-        k: z.number().int().min(1).max(50).optional().describe('Most results to return (default 8).'),
-        path: z.string().min(1).max(500).regex(/^\s*[^!\s]/, 'Bad path filter: give a glob such as src/** or *.py (no negation)').optional().describe('Only files matching this glob, e.g. "src/**" or "*.py".'),
-        language: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(20)]).optional().describe('Only these languages (e.g. "python" or ["typescript", "javascript"]).'),
-        content: z.array(z.enum(CONTENT_KINDS)).min(1).optional().describe('Only these kinds of files: "code", "tests", "docs", "examples", "config" (default: all).'),
-        mode: z.enum(['hybrid', 'dense', 'lexical']).optional().describe('hybrid (default): embeddings + BM25; dense: meaning only; lexical: BM25 words only.'),
-        max_tokens: maxTokens,
-        snippets: z.boolean().optional().describe('Include the code of each result (default true); false lists locations only.'),
+    const maxTokens = z
+      .number()
+      .int()
+      .min(50)
+      .max(50_000)
+      .optional()
+      .describe(
+        'Token budget for the whole answer (≈ 4 characters per token; default 2000). Results beyond it are left out, long snippets cut.',
+      );
+    this.server.registerTool(
+      'search',
+      {
+        title: 'Semantic code search',
+        description: SEARCH_DESCRIPTION,
+        inputSchema: {
+          query: z.string().trim().min(1).max(2000).describe('What the code does, in plain words (identifiers help too).'),
+          k: z.number().int().min(1).max(50).optional().describe('Most results to return (default 8).'),
+          path: z
+            .string()
+            .min(1)
+            .max(500)
+            .regex(/^\s*[^!\s]/, 'Bad path filter: give a glob such as src/** or *.py (no negation)')
+            .optional()
+            .describe('Only files matching this glob, e.g. "src/**" or "*.py".'),
+          language: z
+            .union([z.string().min(1), z.array(z.string().min(1)).min(1).max(20)])
+            .optional()
+            .describe('Only these languages (e.g. "python" or ["typescript", "javascript"]).'),
+          content: z
+            .array(z.enum(CONTENT_KINDS))
+            .min(1)
+            .optional()
+            .describe('Only these kinds of files: "code", "tests", "docs", "examples", "config" (default: all).'),
+          mode: z
+            .enum(['hybrid', 'dense', 'lexical'])
+            .optional()
+            .describe('hybrid (default): embeddings + BM25; dense: meaning only; lexical: BM25 words only.'),
+          max_tokens: maxTokens,
+          snippets: z.boolean().optional().describe('Include the code of each result (default true); false lists locations only.'),
+        },
+        annotations: { readOnlyHint: true, openWorldHint: false },
       },
-      annotations: { readOnlyHint: true, openWorldHint: false },
-    }, async (a) => {
-      try {
-        const c = await this.engine();
-        const sync = await this.sync(c);
-        const filter: SearchFilter = { path: a.path, language: typeof a.language === 'string' ? [a.language] : a.language, content: a.content };
-        const [results, status] = await Promise.all([c.request('search', { query: a.query, k: a.k ?? 8, mode: a.mode, filter, agent: this.agent }), c.request('status', {})]);
-        return this.answer(results, a.max_tokens ?? 2000, a.snippets ?? true, status, sync, 'No matches.');
-      } catch (e) {
-        return this.fail(e);
-      }
-    });
-    this.server.registerTool('find_related', {
-      title: 'Find related code',
-      description: RELATED_DESCRIPTION,
-      inputSchema: {
-        path: z.string().min(1).max(1000).describe('File path relative to the repository root, e.g. "src/auth/session.ts".'),
-        line: z.number().int().min(1).optional().describe('A line inside the function or class (default: the file\'s first chunk).'),
-        k: z.number().int().min(1).max(50).optional().describe('Most results (default 8).'),
-        max_tokens: maxTokens,
+      async (a) => {
+        try {
+          const c = await this.engine();
+          const sync = await this.sync(c);
+          const filter: SearchFilter = {
+            path: a.path,
+            language: typeof a.language === 'string' ? [a.language] : a.language,
+            content: a.content,
+          };
+          const [results, status] = await Promise.all([
+            c.request('search', { query: a.query, k: a.k ?? 8, mode: a.mode, filter, agent: this.agent }),
+            c.request('status', {}),
+          ]);
+          return this.answer(results, a.max_tokens ?? 2000, a.snippets ?? true, status, sync, 'No matches.');
+        } catch (e) {
+          return this.fail(e);
+        }
       },
-      annotations: { readOnlyHint: true, openWorldHint: false },
-    }, async (a) => {
-      try {
-        const c = await this.engine();
-        const sync = await this.sync(c);
-        const rel = path.isAbsolute(a.path) ? path.relative(this.params.root, a.path) : a.path;
-        const [results, status] = await Promise.all([c.request('related', { path: rel, line: a.line, k: a.k ?? 8, agent: this.agent }), c.request('status', {})]);
-        return this.answer(results, a.max_tokens ?? 2000, true, status, sync, 'Nothing similar found.');
-      } catch (e) {
-        return this.fail(e);
-      }
-    });
-    this.server.registerTool('index_status', {
-      title: 'Index status',
-      description: STATUS_DESCRIPTION,
-      inputSchema: {},
-      annotations: { readOnlyHint: true, openWorldHint: false },
-    }, async () => {
-      try {
-        const c = await this.engine();
-        const sync = await this.sync(c);
-        const [st, compute] = await Promise.all([c.request('status', {}), c.request('compute', {}).catch(() => null)]);
-        const state = st.state.kind === 'indexing' ? `indexing (${st.state.done} of ${st.state.total} changed files)` : st.state.kind === 'backingOff' || st.state.kind === 'paused' ? `${st.state.kind === 'paused' ? 'paused' : 'indexing slowly'}: ${st.state.reason}` : st.state.kind === 'error' ? `error: ${st.state.message}` : st.state.kind;
-        const info = {
-          root: st.root,
-          files: st.files,
-          chunks: st.chunks,
-          state,
-          freshness: freshnessLine(st, sync),
-          model: `${st.model.name} (${st.model.dimensions} dims, on ${st.model.computeUnit})`,
-          compute: compute?.explanation ?? 'unknown',
-          updatedAt: st.updatedAt,
-          engine: c.where,
-          warnings: st.warnings.slice(0, 5),
-        };
-        const text = Object.entries(info).filter(([, v]) => !(Array.isArray(v) && !v.length)).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join('; ') : v}`).join('\n');
-        return { content: [{ type: 'text', text }], structuredContent: info };
-      } catch (e) {
-        return this.fail(e);
-      }
-    });
+    );
+    this.server.registerTool(
+      'find_related',
+      {
+        title: 'Find related code',
+        description: RELATED_DESCRIPTION,
+        inputSchema: {
+          path: z.string().min(1).max(1000).describe('File path relative to the repository root, e.g. "src/auth/session.ts".'),
+          line: z.number().int().min(1).optional().describe("A line inside the function or class (default: the file's first chunk)."),
+          k: z.number().int().min(1).max(50).optional().describe('Most results (default 8).'),
+          max_tokens: maxTokens,
+        },
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      async (a) => {
+        try {
+          const c = await this.engine();
+          const sync = await this.sync(c);
+          const rel = path.isAbsolute(a.path) ? path.relative(this.params.root, a.path) : a.path;
+          const [results, status] = await Promise.all([
+            c.request('related', { path: rel, line: a.line, k: a.k ?? 8, agent: this.agent }),
+            c.request('status', {}),
+          ]);
+          return this.answer(results, a.max_tokens ?? 2000, true, status, sync, 'Nothing similar found.');
+        } catch (e) {
+          return this.fail(e);
+        }
+      },
+    );
+    this.server.registerTool(
+      'index_status',
+      {
+        title: 'Index status',
+        description: STATUS_DESCRIPTION,
+        inputSchema: {},
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      async () => {
+        try {
+          const c = await this.engine();
+          const sync = await this.sync(c);
+          const [st, compute] = await Promise.all([c.request('status', {}), c.request('compute', {}).catch(() => null)]);
+          const state =
+            st.state.kind === 'indexing'
+              ? `indexing (${st.state.done} of ${st.state.total} changed files)`
+              : st.state.kind === 'backingOff' || st.state.kind === 'paused'
+                ? `${st.state.kind === 'paused' ? 'paused' : 'indexing slowly'}: ${st.state.reason}`
+                : st.state.kind === 'error'
+                  ? `error: ${st.state.message}`
+                  : st.state.kind;
+          const info = {
+            root: st.root,
+            files: st.files,
+            chunks: st.chunks,
+            state,
+            freshness: freshnessLine(st, sync),
+            model: `${st.model.name} (${st.model.dimensions} dims, on ${st.model.computeUnit})`,
+            compute: compute?.explanation ?? 'unknown',
+            updatedAt: st.updatedAt,
+            engine: c.where,
+            warnings: st.warnings.slice(0, 5),
+          };
+          const text = Object.entries(info)
+            .filter(([, v]) => !(Array.isArray(v) && !v.length))
+            .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join('; ') : v}`)
+            .join('\n');
+          return { content: [{ type: 'text', text }], structuredContent: info };
+        } catch (e) {
+          return this.fail(e);
+        }
+      },
+    );
   }
 
   async run(): Promise<number> {

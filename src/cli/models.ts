@@ -24,9 +24,27 @@ function mib(n: number): string {
 
 /** `loupe models …`; returns the exit code. */
 export async function runModelsCli(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs({ args: argv, allowPositionals: true, options: { dir: { type: 'string' }, from: { type: 'string' }, 'allow-unknown': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }, USAGE, io, 'loupe models');
+  const parsed = parseCommandArgs(
+    {
+      args: argv,
+      allowPositionals: true,
+      options: {
+        dir: { type: 'string' },
+        from: { type: 'string' },
+        'allow-unknown': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    },
+    USAGE,
+    io,
+    'loupe models',
+  );
   if (!parsed) return 2;
-  const { values: v, positionals: [sub, id] } = parsed;
+  const {
+    values: v,
+    positionals: [sub, id],
+  } = parsed;
   if (v.help || !sub) {
     io.out(USAGE);
     return sub || v.help ? 0 : 2;
@@ -37,16 +55,20 @@ export async function runModelsCli(argv: string[], io: CliIo): Promise<number> {
       case 'list': {
         const installed = new Map([...mm.installed(), ...mm.installedChat()].map((m) => [m.id, m]));
         if (v.json) {
-          io.out(JSON.stringify([
-            ...CATALOG.map((c) => ({ ...c, kind: 'embedding', file: String(c.file), installed: installed.get(c.id) ?? null })),
-            ...CHAT_CATALOG.map((c) => ({ ...c, kind: 'chat', url: chatDownloadUrl(c), installed: installed.get(c.id) ?? null })),
-          ]));
+          io.out(
+            JSON.stringify([
+              ...CATALOG.map((c) => ({ ...c, kind: 'embedding', file: String(c.file), installed: installed.get(c.id) ?? null })),
+              ...CHAT_CATALOG.map((c) => ({ ...c, kind: 'chat', url: chatDownloadUrl(c), installed: installed.get(c.id) ?? null })),
+            ]),
+          );
           return 0;
         }
         io.out('Embedding models (loupe index --model <id>; downloaded and verified by sha256):');
         for (const c of CATALOG) {
           const inst = installed.get(c.id);
-          io.out(`${inst ? '*' : ' '} ${c.id.padEnd(30)} ~${String(c.approxMB).padStart(4)} MB  ${c.dimensions} dims, ${c.pooling} pooling, ${c.profile.maxTokens} tokens  ${c.licence}`);
+          io.out(
+            `${inst ? '*' : ' '} ${c.id.padEnd(30)} ~${String(c.approxMB).padStart(4)} MB  ${c.dimensions} dims, ${c.pooling} pooling, ${c.profile.maxTokens} tokens  ${c.licence}`,
+          );
           io.out(`    ${c.notes}${inst ? `\n    installed: ${inst.path}` : ''}`);
         }
         io.out('\nAnswer models (chat; loupe ask, the Ask view; download the file, then install it with --from):');
@@ -54,7 +76,11 @@ export async function runModelsCli(argv: string[], io: CliIo): Promise<number> {
           const inst = installed.get(c.id);
           io.out(`${inst ? '*' : ' '} ${c.id.padEnd(30)} ~${String(c.approxMB).padStart(4)} MB  Q4_K_M GGUF  ${c.licence}`);
           io.out(`    ${c.notes}`);
-          io.out(inst ? `    installed: ${inst.path}` : `    get it: ${chatDownloadUrl(c)}\n    then:   loupe models install ${c.id} --from <file.gguf>`);
+          io.out(
+            inst
+              ? `    installed: ${inst.path}`
+              : `    get it: ${chatDownloadUrl(c)}\n    then:   loupe models install ${c.id} --from <file.gguf>`,
+          );
         }
         io.out('  Or any OpenAI-compatible server (Ollama, LM Studio, llama-server): loupe ask --llm openai --llm-url <url>');
         io.out(`\nfolder: ${mm.dir}`);
@@ -64,8 +90,14 @@ export async function runModelsCli(argv: string[], io: CliIo): Promise<number> {
         if (!id) throw new LoupeError('loupe models install: which model? (see `loupe models list`)', 'usage');
         if (v.from) {
           const rec = await mm.installFromFile(id, v.from, { allowUnknown: v['allow-unknown'] });
-          io.out(`${rec.name} installed: ${rec.path} (${mib(rec.size)} MiB, sha256 ${rec.sha256.slice(0, 16)}…)${rec.source ? `\n  source: ${rec.source}` : ''}`);
-          io.out(rec.kind === 'chat' ? `loupe ask answers with it now (or name it: loupe ask <dir> "<question>" --llm-model ${rec.id})` : `use it with: loupe index <dir> --rebuild --model ${rec.id}`);
+          io.out(
+            `${rec.name} installed: ${rec.path} (${mib(rec.size)} MiB, sha256 ${rec.sha256.slice(0, 16)}…)${rec.source ? `\n  source: ${rec.source}` : ''}`,
+          );
+          io.out(
+            rec.kind === 'chat'
+              ? `loupe ask answers with it now (or name it: loupe ask <dir> "<question>" --llm-model ${rec.id})`
+              : `use it with: loupe index <dir> --rebuild --model ${rec.id}`,
+          );
           return 0;
         }
         const ac = new AbortController();
@@ -77,7 +109,9 @@ export async function runModelsCli(argv: string[], io: CliIo): Promise<number> {
             onProgress: (p) => {
               if (!io.isTTY) return;
               const pct = p.total ? ` (${Math.floor((100 * p.received) / p.total)}%)` : '';
-              process.stderr.write(`\r\x1b[K${mib(p.received)}${p.total ? `/${mib(p.total)}` : ''} MiB${pct} · ${mib(p.bytesPerSecond)} MiB/s${p.resumedFrom ? ` · resumed at ${mib(p.resumedFrom)} MiB` : ''}`);
+              process.stderr.write(
+                `\r\x1b[K${mib(p.received)}${p.total ? `/${mib(p.total)}` : ''} MiB${pct} · ${mib(p.bytesPerSecond)} MiB/s${p.resumedFrom ? ` · resumed at ${mib(p.resumedFrom)} MiB` : ''}`,
+              );
             },
           });
           if (io.isTTY) process.stderr.write('\r\x1b[K');

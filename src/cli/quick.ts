@@ -12,15 +12,33 @@ import type { SearchMode } from '../core/engine.js';
 import type { SearchResult } from '../core/types.js';
 
 /** Runs `search` through a running engine; null when the full CLI should handle the command. */
-export async function quickSearch(argv: string[], io = { out: (s: string) => process.stdout.write(s + '\n'), err: (s: string) => process.stderr.write(s + '\n') }): Promise<number | null> {
+export async function quickSearch(
+  argv: string[],
+  io = { out: (s: string) => process.stdout.write(s + '\n'), err: (s: string) => process.stderr.write(s + '\n') },
+): Promise<number | null> {
   if (argv[0] !== 'search' || process.env.LOUPE_NO_ENGINE === '1') return null;
   let parsed;
   try {
-    parsed = parseArgs({ args: argv.slice(1), allowPositionals: true, strict: true, options: { k: { type: 'string', short: 'k' }, mode: { type: 'string' }, json: { type: 'boolean' }, store: { type: 'string' }, cpu: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } } });
+    parsed = parseArgs({
+      args: argv.slice(1),
+      allowPositionals: true,
+      strict: true,
+      options: {
+        k: { type: 'string', short: 'k' },
+        mode: { type: 'string' },
+        json: { type: 'boolean' },
+        store: { type: 'string' },
+        cpu: { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' },
+      },
+    });
   } catch {
     return null;
   }
-  const { values: v, positionals: [dir, ...rest] } = parsed;
+  const {
+    values: v,
+    positionals: [dir, ...rest],
+  } = parsed;
   const query = rest.join(' ').trim();
   const k = v.k === undefined ? 10 : Number(v.k);
   const mode = (v.mode ?? 'hybrid') as SearchMode;
@@ -33,7 +51,8 @@ export async function quickSearch(argv: string[], io = { out: (s: string) => pro
     const status = await client.request('status', {});
     if (!status.chunks) return null;
     const results: SearchResult[] = await client.request('search', { query, k, mode });
-    if (v.verbose) io.err(`[info] searching in the running engine (PID ${hello.pid}, ${hello.clients} client${hello.clients === 1 ? '' : 's'} now)`);
+    if (v.verbose)
+      io.err(`[info] searching in the running engine (PID ${hello.pid}, ${hello.clients} client${hello.clients === 1 ? '' : 's'} now)`);
     if (v.json) io.out(JSON.stringify(results));
     else if (!results.length) io.out('no matches');
     else for (const r of results) io.out(`${r.score.toFixed(3)}  ${r.path}:${r.startLine}-${r.endLine}${r.symbol ? `  ${r.symbol}` : ''}`);

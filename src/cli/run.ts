@@ -15,6 +15,8 @@ try {
   // Commands report user mistakes themselves; whatever reaches here is a fault: one line, and the
   // stack with --verbose.
   const verbose = process.argv.includes('--verbose') || process.argv.includes('-v');
-  process.stderr.write(`loupe: ${(e as Error)?.message ?? String(e)}${verbose ? `\n${(e as Error)?.stack ?? ''}` : ' (--verbose shows the details)'}\n`);
+  process.stderr.write(
+    `loupe: ${(e as Error)?.message ?? String(e)}${verbose ? `\n${(e as Error)?.stack ?? ''}` : ' (--verbose shows the details)'}\n`,
+  );
   process.exitCode = 1;
 }

@@ -26,7 +26,12 @@ export const MAX_SNIPPET_LINES = 80;
  * that does not fit is cut at a line boundary, and results stop when not even a header fits.
  * `readLines` returns a file's lines (null when it cannot be read any more).
  */
-export function fitHits(results: SearchResult[], readLines: (path: string) => string[] | null, maxTokens: number, snippets = true): { hits: AgentHit[]; tokens: number; dropped: number } {
+export function fitHits(
+  results: SearchResult[],
+  readLines: (path: string) => string[] | null,
+  maxTokens: number,
+  snippets = true,
+): { hits: AgentHit[]; tokens: number; dropped: number } {
   const hits: AgentHit[] = [];
   let used = 0;
   for (const r of results) {
@@ -41,11 +46,17 @@ export function fitHits(results: SearchResult[], readLines: (path: string) => st
       let take = Math.min(lines.length, MAX_SNIPPET_LINES);
       truncated = take < lines.length;
       const dedent = commonIndent(lines.slice(0, take));
-      let body = lines.slice(0, take).map((l) => l.slice(dedent)).join('\n');
+      let body = lines
+        .slice(0, take)
+        .map((l) => l.slice(dedent))
+        .join('\n');
       while (take > 0 && used + estimateTokens(body) + 8 > maxTokens) {
         take = Math.floor(take / 2);
         truncated = true;
-        body = lines.slice(0, take).map((l) => l.slice(dedent)).join('\n');
+        body = lines
+          .slice(0, take)
+          .map((l) => l.slice(dedent))
+          .join('\n');
       }
       if (take > 0) {
         snippet = body;

@@ -9,8 +9,17 @@ import { contentKind, DEFAULT_RANKING, RANKED_FUSION, rerank, type ContentKind, 
 import { LexicalIndex } from './lexical/index.js';
 import { checkStoreDir, Store, type ChunkRecord, type FileRecord } from './store.js';
 import {
-  silentLogger, type AnnFactoryPort, type ChunkerPort, type EmbedderPort, type EngineState,
-  type IndexProgress, type IndexSummary, type Logger, type PacerPort, type PacerState, type SearchResult,
+  silentLogger,
+  type AnnFactoryPort,
+  type ChunkerPort,
+  type EmbedderPort,
+  type EngineState,
+  type IndexProgress,
+  type IndexSummary,
+  type Logger,
+  type PacerPort,
+  type PacerState,
+  type SearchResult,
 } from './types.js';
 
 export interface EngineOptions {
@@ -107,12 +116,20 @@ export function globTest(glob: string): (relPath: string) => boolean {
     const c = g[i];
     if (c === '*' && g[i + 1] === '*') {
       // `**/` matches zero or more folders.
-      if (g[i + 2] === '/') { re += '(?:.*/)?'; i += 2; } else { re += '.*'; i += 1; }
+      if (g[i + 2] === '/') {
+        re += '(?:.*/)?';
+        i += 2;
+      } else {
+        re += '.*';
+        i += 1;
+      }
     } else if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
-    else if (c === '{') { re += '(?:'; }
-    else if (c === '}') { re += ')'; }
-    else if (c === ',' && re.lastIndexOf('(?:') > re.lastIndexOf(')')) re += '|';
+    else if (c === '{') {
+      re += '(?:';
+    } else if (c === '}') {
+      re += ')';
+    } else if (c === ',' && re.lastIndexOf('(?:') > re.lastIndexOf(')')) re += '|';
     else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
   }
   const rx = new RegExp(`^${re}$`);
@@ -166,7 +183,11 @@ export class Engine {
   private running = false;
   private lastProgress: EngineState = { kind: 'idle' };
 
-  private constructor(private readonly opts: EngineOptions, readonly store: Store, readonly lexical: LexicalIndex) {
+  private constructor(
+    private readonly opts: EngineOptions,
+    readonly store: Store,
+    readonly lexical: LexicalIndex,
+  ) {
     this.root = path.resolve(opts.root);
     this.storeDir = opts.storeDir ? path.resolve(opts.storeDir) : path.join(this.root, '.loupe');
     this.logger = opts.logger ?? silentLogger;
@@ -184,9 +205,17 @@ export class Engine {
     const storeDir = opts.storeDir ? path.resolve(opts.storeDir) : path.join(root, '.loupe');
     checkStoreDir(storeDir, root);
     const e = opts.embedder;
-    const store = Store.open(storeDir, { modelId: e.modelId, modelName: e.modelName, dimensions: e.dimensions }, {
-      annFactory: opts.annFactory, annThreshold: opts.annThreshold, logger: opts.logger, rebuild: opts.rebuild, readOnly: opts.readOnly,
-    });
+    const store = Store.open(
+      storeDir,
+      { modelId: e.modelId, modelName: e.modelName, dimensions: e.dimensions },
+      {
+        annFactory: opts.annFactory,
+        annThreshold: opts.annThreshold,
+        logger: opts.logger,
+        rebuild: opts.rebuild,
+        readOnly: opts.readOnly,
+      },
+    );
     let lexical: LexicalIndex;
     try {
       lexical = LexicalIndex.open(storeDir, { logger: opts.logger, readOnly: opts.readOnly });
@@ -278,7 +307,10 @@ export class Engine {
         const rec = this.store.files.get(f.rel);
         return !this.upToDate(rec, f.size, f.mtimeMs);
       });
-      const warnings = [...scan.rules.warnings, ...scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`)];
+      const warnings = [
+        ...scan.rules.warnings,
+        ...scan.skipped.map((s) => `${s.rel}: skipped (${s.reason}${s.detail ? `: ${s.detail}` : ''})`),
+      ];
       for (const w of warnings) this.logger.info(`Index: ${w}`);
       // A file that became too large or unreadable leaves the index.
       const summary = await this.process(changed, deleted, opts, warnings, true);
@@ -295,7 +327,9 @@ export class Engine {
    * damaged term log, is re-chunked; its vectors come from the cache).
    */
   private upToDate(rec: FileRecord | undefined, size: number, mtimeMs: number): boolean {
-    return !!rec && rec.size === size && rec.mtimeMs === mtimeMs && rec.chunker === this.opts.chunker.version && this.lexical.covers(rec.chunks);
+    return (
+      !!rec && rec.size === size && rec.mtimeMs === mtimeMs && rec.chunker === this.opts.chunker.version && this.lexical.covers(rec.chunks)
+    );
   }
 
   /** Updates the given paths (relative), e.g. from the watcher; missing or ignored ones are removed. */
@@ -330,23 +364,34 @@ export class Engine {
   }
 
   /** One index run (see IndexRun), with the engine's state around it and a snapshot after it. */
-  private async process(files: ScannedFile[], deleted: string[], opts: IndexOptions, warnings: string[], fullRun: boolean): Promise<IndexSummary> {
-    const run = new IndexRun({
-      root: this.root,
-      maxFileBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
-      store: this.store,
-      lexical: this.lexical,
-      chunker: this.opts.chunker,
-      embedder: this.opts.embedder,
-      pacer: this.pacer,
-      logger: this.logger,
-      signal: opts.signal,
-      onProgress: opts.onProgress,
-      onIndexing: (s) => {
-        this.lastProgress = s;
-        if (this.pacer.state.kind === 'running') this.setState(s);
+  private async process(
+    files: ScannedFile[],
+    deleted: string[],
+    opts: IndexOptions,
+    warnings: string[],
+    fullRun: boolean,
+  ): Promise<IndexSummary> {
+    const run = new IndexRun(
+      {
+        root: this.root,
+        maxFileBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+        store: this.store,
+        lexical: this.lexical,
+        chunker: this.opts.chunker,
+        embedder: this.opts.embedder,
+        pacer: this.pacer,
+        logger: this.logger,
+        signal: opts.signal,
+        onProgress: opts.onProgress,
+        onIndexing: (s) => {
+          this.lastProgress = s;
+          if (this.pacer.state.kind === 'running') this.setState(s);
+        },
       },
-    }, files, deleted, warnings);
+      files,
+      deleted,
+      warnings,
+    );
     this.running = true;
     this.lastProgress = { kind: 'indexing', done: 0, total: files.length };
     this.setState(this.pacer.state.kind === 'paused' ? { kind: 'paused', reason: this.pacer.state.reason } : this.lastProgress);
@@ -387,18 +432,27 @@ export class Engine {
    * of a hybrid ranking are fusion scores (plus the ranking stage's boost); each hit keeps its
    * raw cosine and BM25 scores.
    */
-  async rank(query: string, mode: SearchMode, n: number, opts: { signal?: AbortSignal; fusion?: FusionMethod; depth?: number; ranking?: RankingParams | false; filter?: SearchFilter } = {}): Promise<RankedHit[]> {
+  async rank(
+    query: string,
+    mode: SearchMode,
+    n: number,
+    opts: { signal?: AbortSignal; fusion?: FusionMethod; depth?: number; ranking?: RankingParams | false; filter?: SearchFilter } = {},
+  ): Promise<RankedHit[]> {
     if (!query.trim() || !this.store.chunkCount) return [];
     if (!SEARCH_MODES.includes(mode)) throw new Error(`Unknown search mode "${mode}" (use ${SEARCH_MODES.join(', ')})`);
     const keep = filterTest(opts.filter);
     // A filter is applied to each retriever's list; they look deeper so that enough pass.
     const deeper = (m: number) => (keep ? Math.min(this.store.chunkCount, Math.max(m * 8, 400)) : m);
-    const pass = <H extends { path: string; chunk: ChunkRecord }>(hs: H[], m: number): H[] => (keep ? hs.filter((h) => keep(h.path, h.chunk)).slice(0, m) : hs);
+    const pass = <H extends { path: string; chunk: ChunkRecord }>(hs: H[], m: number): H[] =>
+      keep ? hs.filter((h) => keep(h.path, h.chunk)).slice(0, m) : hs;
     const dense = async (m: number): Promise<RankedHit[]> =>
       pass(this.store.search(await this.opts.embedder.embedQuery(query, opts.signal), deeper(m)), m).map((h) => ({ ...h, dense: h.score }));
     const lexical = (m: number): RankedHit[] => {
       if (!this.lexical.built) this.lexical.build(this.store.files);
-      return pass(this.lexical.search(query, deeper(m)) as { path: string; chunk: ChunkRecord; score: number }[], m).map((h) => ({ ...h, lexical: h.score }));
+      return pass(this.lexical.search(query, deeper(m)) as { path: string; chunk: ChunkRecord; score: number }[], m).map((h) => ({
+        ...h,
+        lexical: h.score,
+      }));
     };
     if (mode === 'dense') return dense(n);
     if (mode === 'lexical') return lexical(n);
@@ -415,18 +469,32 @@ export class Engine {
     for (const h of lexicalHits) raw.set(h.chunk.label, { ...raw.get(h.chunk.label), lexical: h.score });
     const lists = [denseHits, lexicalHits].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
     const method = opts.fusion ?? this.opts.fusion ?? (ranking ? RANKED_FUSION : DEFAULT_FUSION);
-    const fused: RankedHit[] = fuse(lists, method).map((r) => ({ path: r.item.path, chunk: r.item.chunk, score: r.score, ...raw.get(r.item.chunk.label) }));
+    const fused: RankedHit[] = fuse(lists, method).map((r) => ({
+      path: r.item.path,
+      chunk: r.item.chunk,
+      score: r.score,
+      ...raw.get(r.item.chunk.label),
+    }));
     if (!ranking) return fused.slice(0, n);
     const before = new Map(fused.map((h) => [h.chunk.label, h.score]));
-    return rerank(query, fused, ranking).slice(0, n).map((h) => ({ ...h, boost: h.score - (before.get(h.chunk.label) ?? h.score) }));
+    return rerank(query, fused, ranking)
+      .slice(0, n)
+      .map((h) => ({ ...h, boost: h.score - (before.get(h.chunk.label) ?? h.score) }));
   }
 
   /** Ranked locations for a plain-words query; overlapping hits within a file are merged. */
   async search(query: string, opts: SearchOptions = {}): Promise<SearchResult[]> {
     const k = Math.max(1, opts.k ?? 10);
-    const hits = await this.rank(query, opts.mode ?? DEFAULT_SEARCH_MODE, k * 3 + 10, { signal: opts.signal, ranking: opts.ranking, filter: opts.filter });
+    const hits = await this.rank(query, opts.mode ?? DEFAULT_SEARCH_MODE, k * 3 + 10, {
+      signal: opts.signal,
+      ranking: opts.ranking,
+      filter: opts.filter,
+    });
     // The store refuses unsafe paths when it loads; a hit outside the folder is never returned all the same.
-    return mergeHits(hits.filter((h) => isSafeRelPath(h.path)), k);
+    return mergeHits(
+      hits.filter((h) => isSafeRelPath(h.path)),
+      k,
+    );
   }
 
   /** What the index holds. */
@@ -469,7 +537,15 @@ export function mergeHits(hits: RankedHit[], k: number): SearchResult[] {
       near.endLine = Math.max(near.endLine, c.endLine);
       continue;
     }
-    const r: SearchResult = { path: h.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, language: c.language, score: Math.round(h.score * 1e4) / 1e4, kind: contentKind(h.path) };
+    const r: SearchResult = {
+      path: h.path,
+      startLine: c.startLine,
+      endLine: c.endLine,
+      symbol: c.symbol,
+      language: c.language,
+      score: Math.round(h.score * 1e4) / 1e4,
+      kind: contentKind(h.path),
+    };
     const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
     if (h.dense !== undefined) r.dense = r4(h.dense);
     if (h.lexical !== undefined) r.lexical = r4(h.lexical);
@@ -478,4 +554,3 @@ export function mergeHits(hits: RankedHit[], k: number): SearchResult[] {
   }
   return out.slice(0, k);
 }
-

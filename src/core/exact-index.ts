@@ -11,7 +11,10 @@ export class ExactIndex implements AnnIndexPort {
   private count = 0;
   private readonly slot = new Map<number, number>();
 
-  constructor(readonly dimensions: number, capacity = 1024) {
+  constructor(
+    readonly dimensions: number,
+    capacity = 1024,
+  ) {
     this.slab = new Float32Array(capacity * dimensions);
     this.labels = new Int32Array(capacity);
   }

@@ -1,5 +1,17 @@
 import { createHash } from 'node:crypto';
-import { constants as fsConstants, promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, lstatSync, fstatSync, readSync } from 'node:fs';
+import {
+  constants as fsConstants,
+  promises as fsp,
+  openSync,
+  writeSync,
+  fsyncSync,
+  closeSync,
+  renameSync,
+  unlinkSync,
+  lstatSync,
+  fstatSync,
+  readSync,
+} from 'node:fs';
 import * as path from 'node:path';
 
 /** sha256 of bytes, hex. */
@@ -105,7 +117,10 @@ export function resolveInside(root: string, rel: string): string | null {
 
 /** Why a store file could not be read safely: not a regular file, too large, or gone. */
 export class UnsafeFileError extends Error {
-  constructor(readonly file: string, readonly reason: string) {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
     super(`${path.basename(file)} ${reason}`);
   }
 }

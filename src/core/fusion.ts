@@ -51,7 +51,10 @@ export function weightedSum<T>(lists: Ranked<T>[][], weights?: number[], norm: '
   const acc = new Map<number | string, { item: T; parts: (number | undefined)[] }>();
   const floors: number[] = [];
   lists.forEach((list, li) => {
-    const ns = normalise(list.map((r) => r.score), norm);
+    const ns = normalise(
+      list.map((r) => r.score),
+      norm,
+    );
     floors[li] = ns.length ? Math.min(...ns) : 0;
     list.forEach((r, i) => {
       let e = acc.get(r.key);

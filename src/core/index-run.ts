@@ -77,8 +77,23 @@ export class IndexRun {
   /** Chunks per unit of embedding work; the pacer sets it before each unit. */
   private unit: number;
 
-  constructor(private readonly deps: IndexRunDeps, private readonly files: ScannedFile[], deleted: string[], warnings: string[]) {
-    this.summary = { files: 0, filesChanged: 0, filesDeleted: deleted.length, filesSkipped: 0, chunks: 0, embedded: 0, cached: 0, seconds: 0, warnings };
+  constructor(
+    private readonly deps: IndexRunDeps,
+    private readonly files: ScannedFile[],
+    deleted: string[],
+    warnings: string[],
+  ) {
+    this.summary = {
+      files: 0,
+      filesChanged: 0,
+      filesDeleted: deleted.length,
+      filesSkipped: 0,
+      chunks: 0,
+      embedded: 0,
+      cached: 0,
+      seconds: 0,
+      warnings,
+    };
     this.maxTokens = deps.embedder.profile.maxTokens;
     this.bytesTotal = files.reduce((n, f) => n + f.size, 0);
     this.ops = deleted.map((p) => ({ op: 'del', path: p }));
@@ -121,8 +136,20 @@ export class IndexRun {
   progress(phase: IndexProgress['phase']): void {
     const { summary, files, filesDone: done } = this;
     // Chunks per byte so far, times all bytes: the estimate firms up as files are chunked.
-    const chunksEstimated = done >= files.length || this.bytesDone === 0 ? summary.chunks : Math.max(summary.chunks, Math.round((summary.chunks * this.bytesTotal) / this.bytesDone));
-    this.deps.onProgress?.({ phase, filesDone: done, filesTotal: files.length, chunksEmbedded: summary.embedded, chunksCached: summary.cached, chunksSeen: summary.chunks, chunksEstimated, chunksFound: summary.embedded + this.wanted.size });
+    const chunksEstimated =
+      done >= files.length || this.bytesDone === 0
+        ? summary.chunks
+        : Math.max(summary.chunks, Math.round((summary.chunks * this.bytesTotal) / this.bytesDone));
+    this.deps.onProgress?.({
+      phase,
+      filesDone: done,
+      filesTotal: files.length,
+      chunksEmbedded: summary.embedded,
+      chunksCached: summary.cached,
+      chunksSeen: summary.chunks,
+      chunksEstimated,
+      chunksFound: summary.embedded + this.wanted.size,
+    });
     if (phase === 'done') return;
     this.deps.onIndexing({ kind: 'indexing', done, total: files.length });
   }
@@ -154,7 +181,14 @@ export class IndexRun {
     if ('unchanged' in prepared) {
       // Touched but unchanged: record the new mtime only.
       const prev = prepared.unchanged;
-      this.pending.push({ op: { op: 'put', path: f.rel, file: { ...prev, size: prepared.size, mtimeMs: prepared.mtimeMs, chunks: prev.chunks.map((c) => ({ ...c })) } }, waiting: 0 });
+      this.pending.push({
+        op: {
+          op: 'put',
+          path: f.rel,
+          file: { ...prev, size: prepared.size, mtimeMs: prepared.mtimeMs, chunks: prev.chunks.map((c) => ({ ...c })) },
+        },
+        waiting: 0,
+      });
       summary.cached += prev.chunks.length;
       summary.chunks += prev.chunks.length;
       this.completeReady();
@@ -286,6 +320,9 @@ export class IndexRun {
     const { store, lexical } = this.deps;
     lexical.persist(ops.flatMap((op) => (op.op === 'put' ? op.file.chunks : [])));
     store.commit(fresh, ops);
-    lexical.sync(ops.map((op) => op.path), store.files);
+    lexical.sync(
+      ops.map((op) => op.path),
+      store.files,
+    );
   }
 }

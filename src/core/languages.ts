@@ -64,7 +64,18 @@ const BY_FILENAME: Record<string, CodeLanguage> = {
 
 /** Every language with a grammar, in a stable order (the CLI's `--lang` values). */
 export const CODE_LANGUAGES: readonly CodeLanguage[] = [
-  'typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java', 'c', 'cpp', 'csharp', 'ruby', 'php',
+  'typescript',
+  'tsx',
+  'javascript',
+  'python',
+  'go',
+  'rust',
+  'java',
+  'c',
+  'cpp',
+  'csharp',
+  'ruby',
+  'php',
 ];
 
 function baseName(relPath: string): string {

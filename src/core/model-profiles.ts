@@ -3,12 +3,41 @@ import type { ModelProfile } from './types.js';
 /** Known embedding models: how they want queries and documents dressed, and their useful length. */
 const PROFILES: { match: RegExp; profile: ModelProfile }[] = [
   { match: /minilm/i, profile: { queryPrefix: '', documentPrefix: '', maxTokens: 256 } },
-  { match: /bge-(small|base|large)-en/i, profile: { queryPrefix: 'Represent this sentence for searching relevant passages: ', documentPrefix: '', maxTokens: 512 } },
+  {
+    match: /bge-(small|base|large)-en/i,
+    profile: { queryPrefix: 'Represent this sentence for searching relevant passages: ', documentPrefix: '', maxTokens: 512 },
+  },
   { match: /(^|[^a-z])e5-(small|base|large)/i, profile: { queryPrefix: 'query: ', documentPrefix: 'passage: ', maxTokens: 512 } },
-  { match: /embeddinggemma/i, profile: { queryPrefix: 'task: code retrieval | query: ', documentPrefix: 'title: none | text: ', maxTokens: 2048, matryoshkaDims: [768, 512, 256, 128] } },
-  { match: /qwen3-embedding/i, profile: { queryPrefix: 'Instruct: Given a question about code, retrieve the code that answers it\nQuery: ', documentPrefix: '', maxTokens: 2048 } },
-  { match: /coderankembed/i, profile: { queryPrefix: 'Represent this query for searching relevant code: ', documentPrefix: '', maxTokens: 2048 } },
-  { match: /nomic-embed/i, profile: { queryPrefix: 'search_query: ', documentPrefix: 'search_document: ', maxTokens: 2048, matryoshkaDims: [768, 512, 256, 128, 64] } },
+  {
+    match: /embeddinggemma/i,
+    profile: {
+      queryPrefix: 'task: code retrieval | query: ',
+      documentPrefix: 'title: none | text: ',
+      maxTokens: 2048,
+      matryoshkaDims: [768, 512, 256, 128],
+    },
+  },
+  {
+    match: /qwen3-embedding/i,
+    profile: {
+      queryPrefix: 'Instruct: Given a question about code, retrieve the code that answers it\nQuery: ',
+      documentPrefix: '',
+      maxTokens: 2048,
+    },
+  },
+  {
+    match: /coderankembed/i,
+    profile: { queryPrefix: 'Represent this query for searching relevant code: ', documentPrefix: '', maxTokens: 2048 },
+  },
+  {
+    match: /nomic-embed/i,
+    profile: {
+      queryPrefix: 'search_query: ',
+      documentPrefix: 'search_document: ',
+      maxTokens: 2048,
+      matryoshkaDims: [768, 512, 256, 128, 64],
+    },
+  },
   { match: /jina-embeddings-v2-base-code/i, profile: { queryPrefix: '', documentPrefix: '', maxTokens: 2048 } },
 ];
 
@@ -34,7 +63,8 @@ export function checkDimensions(modelName: string, modelDims: number, profile: M
 /** The profile for a model, matched on its GGUF `general.name` or file name. */
 export function profileFor(modelName: string, fileName = ''): ModelProfile {
   for (const { match, profile } of PROFILES) {
-    if (match.test(modelName) || match.test(fileName)) return { ...profile, ...(profile.matryoshkaDims ? { matryoshkaDims: [...profile.matryoshkaDims] } : {}) };
+    if (match.test(modelName) || match.test(fileName))
+      return { ...profile, ...(profile.matryoshkaDims ? { matryoshkaDims: [...profile.matryoshkaDims] } : {}) };
   }
   return { ...DEFAULT_PROFILE };
 }

@@ -70,7 +70,8 @@ export function formatDuration(seconds: number): string {
 export function describeProgress(e: ProgressEstimate): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const parts = [`${n(e.done)}/${e.totalIsEstimate ? '~' : ''}${n(e.total)} chunks (${e.percent}%)`];
-  if (e.chunksPerSecond !== undefined) parts.push(`${e.chunksPerSecond >= 10 ? Math.round(e.chunksPerSecond) : e.chunksPerSecond.toFixed(1)} chunks/s`);
+  if (e.chunksPerSecond !== undefined)
+    parts.push(`${e.chunksPerSecond >= 10 ? Math.round(e.chunksPerSecond) : e.chunksPerSecond.toFixed(1)} chunks/s`);
   if (e.etaSeconds !== undefined) parts.push(`about ${formatDuration(e.etaSeconds)} left`);
   if (e.cached) parts.push(`${n(e.cached)} from cache`);
   return parts.join(' · ');

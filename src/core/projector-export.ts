@@ -56,7 +56,16 @@ export async function writeProjectorFiles(root: string, store: ExportableStore, 
           continue;
         }
         if (!vs.write(vectorLine(v) + '\n')) await new Promise<void>((r) => vs.once('drain', () => r()));
-        ms.write(metadataLine({ path: p, symbol: c.symbol, language: c.language, startLine: c.startLine, endLine: c.endLine, firstLine: firstCodeLine(lines, c.startLine, c.endLine) }) + '\n');
+        ms.write(
+          metadataLine({
+            path: p,
+            symbol: c.symbol,
+            language: c.language,
+            startLine: c.startLine,
+            endLine: c.endLine,
+            firstLine: firstCodeLine(lines, c.startLine, c.endLine),
+          }) + '\n',
+        );
         rows++;
       }
     }
@@ -65,7 +74,10 @@ export async function writeProjectorFiles(root: string, store: ExportableStore, 
     await Promise.all([finished(vs), finished(ms)]);
     renameSync(vecTmp, vecFile);
     renameSync(metaTmp, metaFile);
-    writeFileSync(cfgFile, JSON.stringify(projectorConfig({ name: `${path.basename(root)} · ${modelName}`, rows, dimensions }), null, 2) + '\n');
+    writeFileSync(
+      cfgFile,
+      JSON.stringify(projectorConfig({ name: `${path.basename(root)} · ${modelName}`, rows, dimensions }), null, 2) + '\n',
+    );
   } finally {
     for (const t of [vecTmp, metaTmp]) if (existsSync(t)) rmSync(t, { force: true });
   }

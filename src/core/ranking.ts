@@ -12,11 +12,14 @@ import { queryTerms, splitIdentifier, stem, stripExtension, tokenize } from './l
 export type ContentKind = 'code' | 'tests' | 'docs' | 'examples' | 'config';
 export const CONTENT_KINDS: readonly ContentKind[] = ['code', 'tests', 'docs', 'examples', 'config'];
 
-const DOC_EXT = /(\.(md|markdown|mdx|rst|txt|adoc|asciidoc|org|rdoc|pod|tex)|(^|\/)(README|LICEN[CS]E|CHANGELOG|CHANGES|NOTICE|AUTHORS|CONTRIBUTING|HISTORY|COPYING)(\.[^/]*)?)$/i;
+const DOC_EXT =
+  /(\.(md|markdown|mdx|rst|txt|adoc|asciidoc|org|rdoc|pod|tex)|(^|\/)(README|LICEN[CS]E|CHANGELOG|CHANGES|NOTICE|AUTHORS|CONTRIBUTING|HISTORY|COPYING)(\.[^/]*)?)$/i;
 const CONFIG_EXT = /\.(json|jsonc|json5|ya?ml|toml|ini|cfg|conf|properties|xml|plist|lock|env|editorconfig|gradle|cmake|mk|bazel|bzl)$/i;
-const CONFIG_NAMES = /(^|\/)(\.[^/]+rc|[^/]*\.config\.[cm]?[jt]s|Makefile|Dockerfile|CMakeLists\.txt|go\.(mod|sum)|Cargo\.(toml|lock)|package(-lock)?\.json|pyproject\.toml|setup\.cfg|tsconfig[^/]*\.json|Gemfile(\.lock)?|[^/]*\.gemspec|composer\.(json|lock)|pom\.xml|build\.gradle(\.kts)?|requirements[^/]*\.txt)$/;
+const CONFIG_NAMES =
+  /(^|\/)(\.[^/]+rc|[^/]*\.config\.[cm]?[jt]s|Makefile|Dockerfile|CMakeLists\.txt|go\.(mod|sum)|Cargo\.(toml|lock)|package(-lock)?\.json|pyproject\.toml|setup\.cfg|tsconfig[^/]*\.json|Gemfile(\.lock)?|[^/]*\.gemspec|composer\.(json|lock)|pom\.xml|build\.gradle(\.kts)?|requirements[^/]*\.txt)$/;
 const TEST_DIR = /(^|\/)(tests?|__tests__|__mocks__|spec|specs|testing|testdata|test_?data|fixtures?|e2e|benchmarks?)\//i;
-const TEST_FILE = /(^|\/)(test_[^/]+\.py|[^/]+_test\.(py|go|rb|exs?|cc|cpp|c)|[^/]+\.(test|spec|e2e)\.[cm]?[jt]sx?|[^/]+(Test|Tests|Spec|IT)\.(java|kt|scala|cs|php|swift)|[^/]+_spec\.rb|conftest\.py)$/;
+const TEST_FILE =
+  /(^|\/)(test_[^/]+\.py|[^/]+_test\.(py|go|rb|exs?|cc|cpp|c)|[^/]+\.(test|spec|e2e)\.[cm]?[jt]sx?|[^/]+(Test|Tests|Spec|IT)\.(java|kt|scala|cs|php|swift)|[^/]+_spec\.rb|conftest\.py)$/;
 const EXAMPLE_DIR = /(^|\/)(examples?|samples?|demos?|tutorials?|_examples|cookbook)\//i;
 const DOC_DIR = /(^|\/)(docs?|documentation|man)\//i;
 
@@ -37,7 +40,9 @@ export function contentKind(relPath: string): ContentKind {
  * shims, vendored and generated or minified files.
  */
 export function isShimOrVendored(relPath: string): boolean {
-  return /(\.d\.ts$|\.min\.[cm]?js$|(^|\/)(vendor|third_party|third-party|node_modules|compat|legacy|generated|gen)\/|\.(pb|generated|g)\.[a-z]+$|_pb2\.py$)/i.test(relPath);
+  return /(\.d\.ts$|\.min\.[cm]?js$|(^|\/)(vendor|third_party|third-party|node_modules|compat|legacy|generated|gen)\/|\.(pb|generated|g)\.[a-z]+$|_pb2\.py$)/i.test(
+    relPath,
+  );
 }
 
 /** The ranking stage's weights (score units: a fused score lies in [0, 1]). */
@@ -144,17 +149,27 @@ export function analyseQuery(query: string): QueryInfo {
 
 /** The names a chunk defines (`A.b, c` → `A.b`, `c`), each as its dotted parts. */
 function symbolNames(symbol: string): string[][] {
-  return symbol.split(/,\s*/).filter(Boolean).map((s) => s.split(/[.#:]+/).filter(Boolean));
+  return symbol
+    .split(/,\s*/)
+    .filter(Boolean)
+    .map((s) => s.split(/[.#:]+/).filter(Boolean));
 }
 
-interface SymbolInfo { terms: Set<string>; last: Set<string>; lastWords: Set<string>[] }
+interface SymbolInfo {
+  terms: Set<string>;
+  last: Set<string>;
+  lastWords: Set<string>[];
+}
 const symbolCache = new Map<string, SymbolInfo>();
 
 function symbolInfo(symbol: string): SymbolInfo {
   let info = symbolCache.get(symbol);
   if (!info) {
     const names = symbolNames(symbol);
-    const words = (p: string) => splitIdentifier(p).filter((w) => w.length > 1).map(stem);
+    const words = (p: string) =>
+      splitIdentifier(p)
+        .filter((w) => w.length > 1)
+        .map(stem);
     info = {
       terms: new Set(names.flat().flatMap((p) => [...tokenize(p), ...words(p)])),
       last: new Set(names.map((n) => n[n.length - 1].toLowerCase())),
@@ -186,7 +201,16 @@ function share(q: Set<string>, of: Set<string>): number {
 }
 
 /** The ranking stage's score parts for one candidate (for tests and the benchmark's ablations). */
-export interface Signals { symbol: number; symbolCover: number; exactSymbol: number; path: number; file: number; noSymbol: number; kind: number; shim: number }
+export interface Signals {
+  symbol: number;
+  symbolCover: number;
+  exactSymbol: number;
+  path: number;
+  file: number;
+  noSymbol: number;
+  kind: number;
+  shim: number;
+}
 
 /**
  * Re-scores fused candidates, best first. Each candidate's score becomes its fused score plus
@@ -200,8 +224,15 @@ export function rerank<T extends RankCandidate>(query: string | QueryInfo, candi
   for (const c of candidates) fileMass.set(c.path, (fileMass.get(c.path) ?? 0) + Math.max(0, c.score));
   const scored = candidates.map((c) => {
     const s = signals(q, c, fileMass, codeFirst);
-    const boost = params.symbol * s.symbol + params.symbolCover * s.symbolCover + params.exactSymbol * s.exactSymbol + params.path * s.path + params.file * s.file
-      - params.noSymbol * s.noSymbol - (s.kind && !q.asksFor.has(kindOf(c)) ? params.kinds[kindOf(c)] ?? 0 : 0) - params.shim * s.shim;
+    const boost =
+      params.symbol * s.symbol +
+      params.symbolCover * s.symbolCover +
+      params.exactSymbol * s.exactSymbol +
+      params.path * s.path +
+      params.file * s.file -
+      params.noSymbol * s.noSymbol -
+      (s.kind && !q.asksFor.has(kindOf(c)) ? (params.kinds[kindOf(c)] ?? 0) : 0) -
+      params.shim * s.shim;
     return { c, score: c.score + boost };
   });
   return scored.sort((a, b) => b.score - a.score).map((x) => ({ ...x.c, score: x.score }));

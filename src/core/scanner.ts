@@ -4,16 +4,80 @@ import ignore, { type Ignore } from 'ignore';
 
 /** Folders never indexed unless a `.loupeignore` re-includes them (`!vendor/`). */
 export const BUILTIN_EXCLUDES = [
-  '.git/', '.hg/', '.svn/', 'node_modules/', '.loupe/', 'dist/', 'build/', 'out/', 'target/',
-  '.venv/', 'venv/', '__pycache__/', '.mypy_cache/', '.pytest_cache/', '.tox/', '.next/', '.nuxt/',
-  '.cache/', 'coverage/', '.gradle/', '.idea/', 'vendor/', 'bower_components/', '.terraform/',
-  'package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'Cargo.lock', 'poetry.lock', 'go.sum',
-  '*.min.js', '*.min.css', '*.map', '*.lock',
+  '.git/',
+  '.hg/',
+  '.svn/',
+  'node_modules/',
+  '.loupe/',
+  'dist/',
+  'build/',
+  'out/',
+  'target/',
+  '.venv/',
+  'venv/',
+  '__pycache__/',
+  '.mypy_cache/',
+  '.pytest_cache/',
+  '.tox/',
+  '.next/',
+  '.nuxt/',
+  '.cache/',
+  'coverage/',
+  '.gradle/',
+  '.idea/',
+  'vendor/',
+  'bower_components/',
+  '.terraform/',
+  'package-lock.json',
+  'yarn.lock',
+  'pnpm-lock.yaml',
+  'Cargo.lock',
+  'poetry.lock',
+  'go.sum',
+  '*.min.js',
+  '*.min.css',
+  '*.map',
+  '*.lock',
   // Media, archives, binaries, models and data that are not code.
-  '*.png', '*.jpg', '*.jpeg', '*.gif', '*.ico', '*.webp', '*.pdf', '*.zip', '*.gz', '*.tgz', '*.bz2', '*.xz',
-  '*.7z', '*.jar', '*.class', '*.o', '*.a', '*.so', '*.dylib', '*.dll', '*.exe', '*.wasm', '*.node',
-  '*.gguf', '*.bin', '*.onnx', '*.safetensors', '*.pt', '*.hnsw', '*.sqlite', '*.db', '*.woff', '*.woff2',
-  '*.ttf', '*.otf', '*.mp3', '*.mp4', '*.mov', '*.pyc',
+  '*.png',
+  '*.jpg',
+  '*.jpeg',
+  '*.gif',
+  '*.ico',
+  '*.webp',
+  '*.pdf',
+  '*.zip',
+  '*.gz',
+  '*.tgz',
+  '*.bz2',
+  '*.xz',
+  '*.7z',
+  '*.jar',
+  '*.class',
+  '*.o',
+  '*.a',
+  '*.so',
+  '*.dylib',
+  '*.dll',
+  '*.exe',
+  '*.wasm',
+  '*.node',
+  '*.gguf',
+  '*.bin',
+  '*.onnx',
+  '*.safetensors',
+  '*.pt',
+  '*.hnsw',
+  '*.sqlite',
+  '*.db',
+  '*.woff',
+  '*.woff2',
+  '*.ttf',
+  '*.otf',
+  '*.mp3',
+  '*.mp4',
+  '*.mov',
+  '*.pyc',
 ];
 
 export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
@@ -96,8 +160,15 @@ export class IgnoreRules {
   /** Patterns dropped, one line each: `<file>:<line>: <why>`. */
   readonly warnings: string[] = [];
 
-  constructor(builtins: string[], private readonly root: string) {
-    this.push('', 'built-in excludes', builtins.map((text, i) => ({ text, line: i + 1 })));
+  constructor(
+    builtins: string[],
+    private readonly root: string,
+  ) {
+    this.push(
+      '',
+      'built-in excludes',
+      builtins.map((text, i) => ({ text, line: i + 1 })),
+    );
   }
 
   /** Loads `.gitignore` and `.loupeignore` of one folder (relative path), if present. */
@@ -110,7 +181,10 @@ export class IgnoreRules {
         // 2.32): a FIFO named .gitignore would block the scan, a link could lead anywhere.
         const st = await fsp.lstat(file);
         if (!st.isFile()) {
-          if (st.isSymbolicLink() || !st.isDirectory()) this.warnings.push(`${relDir ? `${relDir}/` : ''}${name}: not read (${st.isSymbolicLink() ? 'a symlink' : 'not a regular file'})`);
+          if (st.isSymbolicLink() || !st.isDirectory())
+            this.warnings.push(
+              `${relDir ? `${relDir}/` : ''}${name}: not read (${st.isSymbolicLink() ? 'a symlink' : 'not a regular file'})`,
+            );
           continue;
         }
         if (st.size > MAX_IGNORE_FILE_BYTES) {
@@ -128,7 +202,12 @@ export class IgnoreRules {
 
   /** Adds patterns relative to the root. */
   add(patterns: string[], source = 'exclude settings'): void {
-    if (patterns.length) this.push('', source, patterns.map((text, i) => ({ text, line: i + 1 })));
+    if (patterns.length)
+      this.push(
+        '',
+        source,
+        patterns.map((text, i) => ({ text, line: i + 1 })),
+      );
   }
 
   private push(base: string, source: string, lines: { text: string; line: number }[]): void {
@@ -301,7 +380,8 @@ export function sniffBinary(head: Uint8Array): string | null {
   // A PE executable starts with `MZ` and names the offset of its `PE\0\0` header at 0x3c.
   if (head.length >= 0x40 && head[0] === 0x4d && head[1] === 0x5a) {
     const pe = head[0x3c] | (head[0x3d] << 8) | (head[0x3e] << 16);
-    if (pe + 4 <= head.length && head[pe] === 0x50 && head[pe + 1] === 0x45 && head[pe + 2] === 0 && head[pe + 3] === 0) return 'Windows executable (PE)';
+    if (pe + 4 <= head.length && head[pe] === 0x50 && head[pe + 1] === 0x45 && head[pe + 2] === 0 && head[pe + 3] === 0)
+      return 'Windows executable (PE)';
   }
   if (utf16Bom(head)) {
     const text = decodeText(head.subarray(0, head.length - (head.length % 2)));
@@ -312,7 +392,8 @@ export function sniffBinary(head: Uint8Array): string | null {
   if (head.includes(0)) return 'NUL byte in the first 8 KiB';
   let control = 0;
   for (const c of head) if (isControl(c)) control++;
-  if (head.length >= 16 && control / head.length > MAX_CONTROL_RATIO) return `mostly control bytes (${Math.round((100 * control) / head.length)}% of the first ${head.length})`;
+  if (head.length >= 16 && control / head.length > MAX_CONTROL_RATIO)
+    return `mostly control bytes (${Math.round((100 * control) / head.length)}% of the first ${head.length})`;
   return null;
 }
 

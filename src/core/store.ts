@@ -5,8 +5,19 @@ import { acquireWriterLock, type WriterLock } from './lock.js';
 import { ExactIndex } from './exact-index.js';
 import { LoupeError, silentLogger, type AnnIndexPort, type Logger } from './types.js';
 import {
-  fileRecordProblem, MAX_HNSW_BYTES, MAX_JSON_BYTES, MAX_VECTOR_BYTES, removeOwned, STORE_FORMAT, StoreDamaged,
-  type ChunkRecord, type FileRecord, type JournalOp, type StoreIdentity, type StoreOptions, type StoreReport,
+  fileRecordProblem,
+  MAX_HNSW_BYTES,
+  MAX_JSON_BYTES,
+  MAX_VECTOR_BYTES,
+  removeOwned,
+  STORE_FORMAT,
+  StoreDamaged,
+  type ChunkRecord,
+  type FileRecord,
+  type JournalOp,
+  type StoreIdentity,
+  type StoreOptions,
+  type StoreReport,
 } from './store/format.js';
 import { currentWriter, emptyManifest, loadManifest, type Manifest } from './store/manifest.js';
 import { claimStoreDir, writeStoreGitignore } from './store/folder.js';
@@ -41,7 +52,16 @@ import { encodeMeta, parseMeta } from './store/meta.js';
  * (claiming a store folder), gc, vector-log, journal, meta. This file is the Store itself.
  */
 
-export { STORE_FORMAT, STORE_MARKER, type ChunkRecord, type FileRecord, type JournalOp, type StoreIdentity, type StoreOptions, type StoreReport } from './store/format.js';
+export {
+  STORE_FORMAT,
+  STORE_MARKER,
+  type ChunkRecord,
+  type FileRecord,
+  type JournalOp,
+  type StoreIdentity,
+  type StoreOptions,
+  type StoreReport,
+} from './store/format.js';
 export { currentWriter, readManifest, validateManifest, type Writer } from './store/manifest.js';
 export { checkStoreDir } from './store/folder.js';
 
@@ -67,7 +87,11 @@ export class Store {
   private readonly readOnly: boolean;
   private writerLock: WriterLock | null = null;
 
-  private constructor(readonly dir: string, readonly identity: StoreIdentity, private readonly opts: StoreOptions) {
+  private constructor(
+    readonly dir: string,
+    readonly identity: StoreIdentity,
+    private readonly opts: StoreOptions,
+  ) {
     this.logger = opts.logger ?? silentLogger;
     this.threshold = opts.annThreshold ?? 10_000;
     this.readOnly = !!(opts.readOnly || opts.metadataOnly);
@@ -112,7 +136,9 @@ export class Store {
       }
       const me = currentWriter();
       if (!m.writer || m.writer.user !== me.user || m.writer.machine !== me.machine) {
-        this.damaged('it was written by another user or machine, or by a Loupe that did not record its writer; an index that came with a clone or a copy is not used');
+        this.damaged(
+          'it was written by another user or machine, or by a Loupe that did not record its writer; an index that came with a clone or a copy is not used',
+        );
         return;
       }
       if (m.modelId !== this.identity.modelId) {
@@ -372,7 +398,9 @@ export class Store {
 
   private buildAnn(live: number): AnnIndexPort {
     const useHnsw = this.opts.annFactory && live >= this.threshold;
-    const ann = useHnsw ? this.opts.annFactory!.create(this.identity.dimensions, Math.max(1024, live * 2)) : new ExactIndex(this.identity.dimensions);
+    const ann = useHnsw
+      ? this.opts.annFactory!.create(this.identity.dimensions, Math.max(1024, live * 2))
+      : new ExactIndex(this.identity.dimensions);
     for (const [label, { chunk }] of this.byLabel) ann.add(label, this.vectors.get(chunk.hash)!);
     return ann;
   }
@@ -547,7 +575,12 @@ export class Store {
     closeSync(this.journalFd);
     this.journalFd = newJournal;
     this.journalOps = 0;
-    for (const old of [prev.meta.name, prev.ann?.name, prev.journal.name, prev.vectors.name !== vectorsName ? prev.vectors.name : undefined]) {
+    for (const old of [
+      prev.meta.name,
+      prev.ann?.name,
+      prev.journal.name,
+      prev.vectors.name !== vectorsName ? prev.vectors.name : undefined,
+    ]) {
       if (old && old !== metaName && old !== ann?.name) removeOwned(path.join(this.dir, old));
     }
   }

@@ -162,7 +162,10 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() 
 
 /** An error meant for the user: its message says what happened and what to do. */
 export class LoupeError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message);
     this.name = 'LoupeError';
   }

@@ -18,7 +18,8 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * stays zero.
  */
 export function truncateNormalize(v: ArrayLike<number>, dims: number): Float32Array {
-  if (!Number.isInteger(dims) || dims < 1 || dims > v.length) throw new RangeError(`Cannot cut a ${v.length}-dimensional vector to ${dims} dimensions.`);
+  if (!Number.isInteger(dims) || dims < 1 || dims > v.length)
+    throw new RangeError(`Cannot cut a ${v.length}-dimensional vector to ${dims} dimensions.`);
   let s = 0;
   for (let i = 0; i < dims; i++) s += v[i] * v[i];
   const inv = s > 0 ? 1 / Math.sqrt(s) : 0;

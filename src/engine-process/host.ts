@@ -12,7 +12,15 @@ import { ChokidarWatcher } from '../adapters/chokidar-watcher.js';
 import { computeStatusWithoutBackoff } from '../adapters/compute/compute.js';
 import { AnswerService } from '../adapters/llm/answer-service.js';
 import { mergeHits } from '../core/engine.js';
-import { PROTOCOL_VERSION, type EngineMessage, type EngineMethods, type EventMessage, type MethodName, type OpenParams, type RequestMessage } from '../core/protocol.js';
+import {
+  PROTOCOL_VERSION,
+  type EngineMessage,
+  type EngineMethods,
+  type EventMessage,
+  type MethodName,
+  type OpenParams,
+  type RequestMessage,
+} from '../core/protocol.js';
 import { writeProjectorFiles } from '../core/projector-export.js';
 import { LoupeError, type Logger, type SearchResult } from '../core/types.js';
 
@@ -55,7 +63,13 @@ export function loupeVersion(): string {
 
 /** The parameters that make an engine a different engine: another folder, store or model. */
 function identityOf(p: OpenParams): string {
-  return JSON.stringify([path.resolve(p.root), p.storeDir ? path.resolve(p.storeDir) : null, p.modelPath ?? null, p.dimensions ?? null, p.backend ?? 'auto']);
+  return JSON.stringify([
+    path.resolve(p.root),
+    p.storeDir ? path.resolve(p.storeDir) : null,
+    p.modelPath ?? null,
+    p.dimensions ?? null,
+    p.backend ?? 'auto',
+  ]);
 }
 
 export class EngineHost {
@@ -75,10 +89,12 @@ export class EngineHost {
   readonly version = loupeVersion();
 
   constructor(private readonly opts: HostOptions) {
-    const log = (level: 'info' | 'warn' | 'error' | 'debug') => (message: string): void => {
-      opts.onLog?.(level, message);
-      this.broadcast({ type: 'event', event: 'log', level, message });
-    };
+    const log =
+      (level: 'info' | 'warn' | 'error' | 'debug') =>
+      (message: string): void => {
+        opts.onLog?.(level, message);
+        this.broadcast({ type: 'event', event: 'log', level, message });
+      };
     this.logger = { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') };
     this.answers = new AnswerService(this.logger);
   }
@@ -144,7 +160,11 @@ export class EngineHost {
     const deadline = Date.now() + (this.opts.lockWaitMs ?? 20_000);
     for (;;) {
       try {
-        this.parts = await openEngine({ ...p, logger: this.logger, onCompute: (compute) => this.broadcast({ type: 'event', event: 'compute', compute }) });
+        this.parts = await openEngine({
+          ...p,
+          logger: this.logger,
+          onCompute: (compute) => this.broadcast({ type: 'event', event: 'compute', compute }),
+        });
         break;
       } catch (e) {
         // A one-shot `loupe search` in process holds the store for a few seconds: wait it out.
@@ -194,16 +214,20 @@ export class EngineHost {
     this.noteAgent(p.agent);
     const rel = p.path.split(path.sep).join('/').replace(/^\.\//, '');
     const rec = e.store.files.get(rel);
-    if (!rec || !rec.chunks.length) throw new LoupeError(`${p.path} is not in the index (not indexed yet, ignored, or not a path relative to ${e.root}).`, 'not-indexed');
+    if (!rec || !rec.chunks.length)
+      throw new LoupeError(`${p.path} is not in the index (not indexed yet, ignored, or not a path relative to ${e.root}).`, 'not-indexed');
     const line = p.line ?? rec.chunks[0].startLine;
-    const around = rec.chunks.filter((c) => c.startLine <= line && line <= c.endLine).sort((a, b) => a.endLine - a.startLine - (b.endLine - b.startLine));
+    const around = rec.chunks
+      .filter((c) => c.startLine <= line && line <= c.endLine)
+      .sort((a, b) => a.endLine - a.startLine - (b.endLine - b.startLine));
     const chunk = around[0] ?? rec.chunks.reduce((best, c) => (Math.abs(c.startLine - line) < Math.abs(best.startLine - line) ? c : best));
     const vector = e.store.getVector(chunk.hash);
     if (!vector) throw new LoupeError(`${p.path}:${line} has no vector yet (indexing in progress); try again shortly.`, 'not-indexed');
     const k = Math.max(1, p.k ?? 10);
     // The starting place is not "related" to itself: leave out its chunk and the rest of its symbol.
     const self = (h: { path: string; chunk: { startLine: number; endLine: number; symbol: string | null } }): boolean =>
-      h.path === rel && ((h.chunk.startLine <= chunk.endLine && h.chunk.endLine >= chunk.startLine) || (!!chunk.symbol && h.chunk.symbol === chunk.symbol));
+      h.path === rel &&
+      ((h.chunk.startLine <= chunk.endLine && h.chunk.endLine >= chunk.startLine) || (!!chunk.symbol && h.chunk.symbol === chunk.symbol));
     const hits = e.store.search(vector, k * 3 + 10).filter((h) => !self(h));
     return mergeHits(hits, k);
   }
@@ -218,7 +242,13 @@ export class EngineHost {
     const ago = (): number | null => (this.lastScanAt === null ? null : Date.now() - this.lastScanAt);
     const busy = (): string => {
       const s = e.state;
-      return s.kind === 'indexing' ? `indexing: ${s.done} of ${s.total} changed files done` : s.kind === 'paused' || s.kind === 'backingOff' ? `indexing ${s.kind === 'paused' ? 'paused' : 'slowed'} (${s.reason})` : s.kind === 'scanning' ? 'scanning the folder' : 'an index run is in progress';
+      return s.kind === 'indexing'
+        ? `indexing: ${s.done} of ${s.total} changed files done`
+        : s.kind === 'paused' || s.kind === 'backingOff'
+          ? `indexing ${s.kind === 'paused' ? 'paused' : 'slowed'} (${s.reason})`
+          : s.kind === 'scanning'
+            ? 'scanning the folder'
+            : 'an index run is in progress';
     };
     const wait = p.maxWaitMs ?? 3000;
     let timer: NodeJS.Timeout | undefined;
@@ -230,21 +260,30 @@ export class EngineHost {
     const w = this.watcher;
     if (w?.live && !this.syncing) {
       const settled = await within(new Promise<void>((r) => setTimeout(r, WATCH_GRACE_MS)).then(() => w.idle()).then(() => true));
-      if (!settled) return { fresh: false, reason: `${busy()}; the watcher's changes were not committed after ${wait} ms, they continue in the background`, scannedAgoMs: ago() };
+      if (!settled)
+        return {
+          fresh: false,
+          reason: `${busy()}; the watcher's changes were not committed after ${wait} ms, they continue in the background`,
+          scannedAgoMs: ago(),
+        };
       return { fresh: true, scannedAgoMs: ago() };
     }
     // Queued behind a running job (a watcher batch, an index run): a short one is waited for, a
     // long one (a first index) is reported. Concurrent syncs share one run.
     const started = Date.now();
-    const run = (this.syncing ??= e.index().then((summary) => {
-      this.lastScanAt = started;
-      if (summary.filesChanged || summary.filesDeleted) this.broadcast({ type: 'event', event: 'indexed', summary });
-      return summary;
-    }).finally(() => {
-      this.syncing = undefined;
-    }));
+    const run = (this.syncing ??= e
+      .index()
+      .then((summary) => {
+        this.lastScanAt = started;
+        if (summary.filesChanged || summary.filesDeleted) this.broadcast({ type: 'event', event: 'indexed', summary });
+        return summary;
+      })
+      .finally(() => {
+        this.syncing = undefined;
+      }));
     const out = await within(run.then((summary) => ({ summary })));
-    if (!out) return { fresh: false, reason: `${busy()}; not finished after ${wait} ms, it continues in the background`, scannedAgoMs: ago() };
+    if (!out)
+      return { fresh: false, reason: `${busy()}; not finished after ${wait} ms, it continues in the background`, scannedAgoMs: ago() };
     return { fresh: true, scannedAgoMs: ago(), summary: out.summary as EngineMethods['sync'][1]['summary'] };
   }
 
@@ -262,7 +301,10 @@ export class EngineHost {
       }
       if (!same && this.opts.shared && others > 0) {
         const m = this.parts.engine.status().model;
-        throw new LoupeError(`The Loupe engine for this index (PID ${process.pid}) runs model ${m.name} for ${others} other client(s); use the same model, or stop them first.`, 'engine-in-use');
+        throw new LoupeError(
+          `The Loupe engine for this index (PID ${process.pid}) runs model ${m.name} for ${others} other client(s); use the same model, or stop them first.`,
+          'engine-in-use',
+        );
       }
     }
     await this.openParts(p);
@@ -278,13 +320,22 @@ export class EngineHost {
         if (alone) setTimeout(() => void this.shutdown(), 50);
         throw new LoupeError(
           `The Loupe engine serving this index speaks protocol ${PROTOCOL_VERSION} (Loupe ${this.version}, PID ${process.pid}) and this client ${p.protocol}; ` +
-            (alone ? 'it is stopping so a matching one can start.' : `it is in use by ${this.peers.size - 1} other client(s): stop them (or the engine, PID ${process.pid}) and try again.`),
+            (alone
+              ? 'it is stopping so a matching one can start.'
+              : `it is in use by ${this.peers.size - 1} other client(s): stop them (or the engine, PID ${process.pid}) and try again.`),
           alone ? 'version-skew-restart' : 'version-skew',
         );
       }
       peer.label = p.client || 'client';
       peer.greeted = true;
-      return { protocol: PROTOCOL_VERSION, version: this.version, pid: process.pid, clients: this.peers.size, root: this.parts?.engine.root ?? null, storeDir: this.parts?.engine.storeDir ?? null };
+      return {
+        protocol: PROTOCOL_VERSION,
+        version: this.version,
+        pid: process.pid,
+        clients: this.peers.size,
+        root: this.parts?.engine.root ?? null,
+        storeDir: this.parts?.engine.storeDir ?? null,
+      };
     },
     open: (withPause) => {
       const run = this.opening.then(() => this.open(withPause));
@@ -293,7 +344,9 @@ export class EngineHost {
     },
     index: async ({ jobId }) => {
       const started = Date.now();
-      const summary = await this.withJob(jobId, (signal) => this.engine().index({ signal, onProgress: (progress) => this.broadcast({ type: 'event', event: 'progress', jobId, progress }) }));
+      const summary = await this.withJob(jobId, (signal) =>
+        this.engine().index({ signal, onProgress: (progress) => this.broadcast({ type: 'event', event: 'progress', jobId, progress }) }),
+      );
       this.lastScanAt = started;
       return summary;
     },
@@ -330,15 +383,24 @@ export class EngineHost {
     ask: async (p, peer) => {
       this.noteAgent(peer.label.startsWith('mcp') ? peer.label : undefined);
       return this.withJob(p.jobId, async (signal) => {
-        const d = await this.answers.ask(this.engine(), p, signal, (e) => peer.send({ type: 'event', event: 'answer', jobId: p.jobId, ...e }));
-        return { answer: d.answer, citations: d.citations, cited: d.cited, finishReason: d.finishReason, model: (await this.answers.modelFor(p.llm)).info };
+        const d = await this.answers.ask(this.engine(), p, signal, (e) =>
+          peer.send({ type: 'event', event: 'answer', jobId: p.jobId, ...e }),
+        );
+        return {
+          answer: d.answer,
+          citations: d.citations,
+          cited: d.cited,
+          finishReason: d.finishReason,
+          model: (await this.answers.modelFor(p.llm)).info,
+        };
       });
     },
     answerModel: async ({ llm }) => this.answers.info(llm),
     forgetConversation: async ({ conversationId }) => ({ forgotten: this.answers.forget(conversationId) }),
     exportProjector: async ({ outDir }) => {
       const e = this.engine();
-      if (!e.store.chunkCount) throw new LoupeError(`Nothing in ${e.root} is indexed yet: let indexing finish, then export.`, 'empty-index');
+      if (!e.store.chunkCount)
+        throw new LoupeError(`Nothing in ${e.root} is indexed yet: let indexing finish, then export.`, 'empty-index');
       return writeProjectorFiles(e.root, e.store, outDir);
     },
     close: async (_p, peer) => {
@@ -364,12 +426,18 @@ export class EngineHost {
       if (this.closed) throw new LoupeError('The engine is stopping.', 'closed');
       const handler = this.handlers[req.method] as ((p: unknown, peer: Peer) => Promise<unknown>) | undefined;
       if (!handler || !Object.hasOwn(this.handlers, req.method)) throw new LoupeError(`Unknown method ${req.method}`, 'bad-request');
-      if (this.opts.shared && !peer.greeted && req.method !== 'hello') throw new LoupeError('Say hello first (protocol version).', 'bad-request');
+      if (this.opts.shared && !peer.greeted && req.method !== 'hello')
+        throw new LoupeError('Say hello first (protocol version).', 'bad-request');
       const result = await handler(req.params ?? {}, peer);
       peer.send({ type: 'response', id: req.id, ok: true, result });
     } catch (e) {
       const err = e as Error & { code?: string };
-      peer.send({ type: 'response', id: req.id, ok: false, error: { message: err.message, code: err instanceof LoupeError ? err.code : undefined, aborted: err.name === 'AbortError' } });
+      peer.send({
+        type: 'response',
+        id: req.id,
+        ok: false,
+        error: { message: err.message, code: err instanceof LoupeError ? err.code : undefined, aborted: err.name === 'AbortError' },
+      });
     }
   }
 

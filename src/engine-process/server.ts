@@ -26,7 +26,10 @@ if (Number.isInteger(nice) && nice > 0) {
   }
 }
 
-const { values: args } = parseArgs({ options: { shared: { type: 'boolean' }, store: { type: 'string' }, 'idle-ms': { type: 'string' } }, strict: false });
+const { values: args } = parseArgs({
+  options: { shared: { type: 'boolean' }, store: { type: 'string' }, 'idle-ms': { type: 'string' } },
+  strict: false,
+});
 
 if (args.shared) {
   const store = typeof args.store === 'string' ? args.store : '';

@@ -34,7 +34,10 @@ export async function listenShared(host: EngineHost, addr: EngineAddress, opts: 
   ensurePrivateDir(addr.dir);
   const found = await clearSocketPath(addr.socket);
   if (found === 'live') throw new LoupeError(`Another Loupe engine already serves this index (${addr.socket}).`, 'engine-running');
-  if (found === 'stale' || found === 'foreign') host.logger.warn(`removed a ${found === 'stale' ? 'stale socket (an engine that stopped without cleaning up)' : 'file that was not an engine socket'} at ${addr.socket}`);
+  if (found === 'stale' || found === 'foreign')
+    host.logger.warn(
+      `removed a ${found === 'stale' ? 'stale socket (an engine that stopped without cleaning up)' : 'file that was not an engine socket'} at ${addr.socket}`,
+    );
 
   const sockets = new Set<net.Socket>();
   let idleTimer: NodeJS.Timeout | undefined;
@@ -46,9 +49,13 @@ export async function listenShared(host: EngineHost, addr: EngineAddress, opts: 
     sockets.add(socket);
     clearTimeout(idleTimer);
     const peer: Peer = { label: 'client', send: () => undefined };
-    const lines = new JsonLines(socket, (m) => {
-      if (isRequest(m)) void host.handle(m, peer);
-    }, (why) => host.logger.warn(`a client sent ${why}; connection closed`));
+    const lines = new JsonLines(
+      socket,
+      (m) => {
+        if (isRequest(m)) void host.handle(m, peer);
+      },
+      (why) => host.logger.warn(`a client sent ${why}; connection closed`),
+    );
     peer.send = (m) => void lines.send(m);
     host.attach(peer);
     socket.on('error', () => undefined);

@@ -26,7 +26,10 @@ interface SearchInput {
 /** Which of these APIs this host has (older VS Code, code-server builds without chat). */
 export function agentApis(): { tool: boolean; mcp: boolean } {
   const lm = (vscode as Partial<typeof vscode>).lm as Partial<typeof vscode.lm> | undefined;
-  return { tool: typeof lm?.registerTool === 'function', mcp: typeof lm?.registerMcpServerDefinitionProvider === 'function' && typeof vscode.McpStdioServerDefinition === 'function' };
+  return {
+    tool: typeof lm?.registerTool === 'function',
+    mcp: typeof lm?.registerMcpServerDefinitionProvider === 'function' && typeof vscode.McpStdioServerDefinition === 'function',
+  };
 }
 
 /** Registers the tool and the MCP provider where the host supports them; call only in a trusted workspace. */
@@ -39,15 +42,23 @@ export function registerAgentTools(loupe: Loupe): vscode.Disposable[] {
     const changed = new vscode.EventEmitter<void>();
     out.push(
       changed,
-      vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER, { onDidChangeMcpServerDefinitions: changed.event, provideMcpServerDefinitions: () => mcpDefinitions(loupe) }),
+      vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER, {
+        onDidChangeMcpServerDefinitions: changed.event,
+        provideMcpServerDefinitions: () => mcpDefinitions(loupe),
+      }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => changed.fire()),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('loupe')) changed.fire();
       }),
     );
-  } else loupe.log.info('this VS Code has no MCP server definition API: Loupe\'s MCP server is not listed (docs/agents.md shows .vscode/mcp.json)');
+  } else
+    loupe.log.info(
+      "this VS Code has no MCP server definition API: Loupe's MCP server is not listed (docs/agents.md shows .vscode/mcp.json)",
+    );
   // One line the e2e suite (and a user reading the log) can check.
-  loupe.log.info(`offered to agents: ${[apis.tool && `language-model tool ${SEARCH_TOOL}`, apis.mcp && `MCP server definitions (${MCP_PROVIDER})`].filter(Boolean).join(', ') || 'nothing (no vscode.lm API here)'}`);
+  loupe.log.info(
+    `offered to agents: ${[apis.tool && `language-model tool ${SEARCH_TOOL}`, apis.mcp && `MCP server definitions (${MCP_PROVIDER})`].filter(Boolean).join(', ') || 'nothing (no vscode.lm API here)'}`,
+  );
   return out;
 }
 
@@ -80,36 +91,54 @@ class SearchTool implements vscode.LanguageModelTool<SearchInput> {
     return { invocationMessage: `Searching the code for “${options.input.query}”` };
   }
 
-  async invoke(options: vscode.LanguageModelToolInvocationOptions<SearchInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
+  async invoke(
+    options: vscode.LanguageModelToolInvocationOptions<SearchInput>,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.LanguageModelToolResult> {
     const why = this.loupe.blockedReason();
     if (why) throw new Error(why);
     const query = String(options.input?.query ?? '').trim();
     if (!query) throw new Error('loupe_search needs a query: what the code does, in plain words.');
     const k = clampInt(options.input.k, 1, 50, 8);
-    const maxTokens = clampInt(options.input.max_tokens, 50, 50_000, options.tokenizationOptions?.tokenBudget ? Math.min(4000, options.tokenizationOptions.tokenBudget) : 2000);
+    const maxTokens = clampInt(
+      options.input.max_tokens,
+      50,
+      50_000,
+      options.tokenizationOptions?.tokenBudget ? Math.min(4000, options.tokenizationOptions.tokenBudget) : 2000,
+    );
     const sessions = [...this.loupe.sessions.values()].filter((s) => !s.openError);
     if (!sessions.length) throw new Error('The Loupe engine is not running for this workspace; see Loupe: Show logs.');
     // Marks an agent as active for the engine's compute scheduler (it backs indexing off).
-    const lists = await Promise.all(sessions.map((s) => s.search(query, k, 'vscode-chat').catch((e) => {
-      this.loupe.log.warn(`[${s.name}] tool search failed: ${(e as Error).message}`);
-      return [];
-    })));
+    const lists = await Promise.all(
+      sessions.map((s) =>
+        s.search(query, k, 'vscode-chat').catch((e) => {
+          this.loupe.log.warn(`[${s.name}] tool search failed: ${(e as Error).message}`);
+          return [];
+        }),
+      ),
+    );
     if (token.isCancellationRequested) throw new vscode.CancellationError();
     const hits = mergeResults(lists, k);
     const multi = sessions.length > 1;
     const byPath = new Map(hits.map((h) => [multi ? `${h.rootName}/${h.path}` : h.path, h]));
     const results = hits.map((h) => ({ ...h, path: multi ? `${h.rootName}/${h.path}` : h.path }));
-    const fit = fitHits(results, (p) => {
-      const h = byPath.get(p);
-      if (!h) return null;
-      try {
-        return readFileSync(path.join(h.root, ...h.path.split('/')), 'utf8').split(/\r?\n/);
-      } catch {
-        return null;
-      }
-    }, maxTokens);
+    const fit = fitHits(
+      results,
+      (p) => {
+        const h = byPath.get(p);
+        if (!h) return null;
+        try {
+          return readFileSync(path.join(h.root, ...h.path.split('/')), 'utf8').split(/\r?\n/);
+        } catch {
+          return null;
+        }
+      },
+      maxTokens,
+    );
     const coverage = this.loupe.coverage();
-    const text = fit.hits.length ? `${hitsText(fit.hits)}${fit.dropped ? `\n(${fit.dropped} more left out to stay within ${maxTokens} tokens)` : ''}${coverage ? `\n\n${coverage}` : ''}` : `No matches.${coverage ? ` ${coverage}` : ''}`;
+    const text = fit.hits.length
+      ? `${hitsText(fit.hits)}${fit.dropped ? `\n(${fit.dropped} more left out to stay within ${maxTokens} tokens)` : ''}${coverage ? `\n\n${coverage}` : ''}`
+      : `No matches.${coverage ? ` ${coverage}` : ''}`;
     return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(text)]);
   }
 }

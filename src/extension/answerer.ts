@@ -22,7 +22,13 @@ export interface Answerer {
    * with an AbortError when `signal` aborts, and with a LoupeError coded `model-missing` /
    * `server-not-running` when no model answers.
    */
-  answer(question: string, conversationId: string, passages: Passage[], signal: AbortSignal, on: { citations(p: Passage[]): void; token(text: string): void }): Promise<void>;
+  answer(
+    question: string,
+    conversationId: string,
+    passages: Passage[],
+    signal: AbortSignal,
+    on: { citations(p: Passage[]): void; token(text: string): void },
+  ): Promise<void>;
   /** Drops a conversation's history in the engine. */
   forget(conversationId: string): void;
 }
@@ -46,7 +52,16 @@ export function quotedPassages(passages: readonly Passage[], citations: readonly
     const p = passages[c.n - 1];
     if (!p) return [];
     if (c.quotedEndLine >= p.endLine) return [p];
-    return [{ ...p, endLine: c.quotedEndLine, text: p.text.split('\n').slice(0, c.quotedEndLine - p.startLine + 1).join('\n') }];
+    return [
+      {
+        ...p,
+        endLine: c.quotedEndLine,
+        text: p.text
+          .split('\n')
+          .slice(0, c.quotedEndLine - p.startLine + 1)
+          .join('\n'),
+      },
+    ];
   });
 }
 
@@ -58,20 +73,31 @@ export function engineAnswerer(host: AnswererHost): Answerer {
       if (s.answerModel) return path.basename(s.answerModel);
       if (s.answerUrl) return s.answerUrl;
       // An answer model installed with `loupe models install <id> --from <file>` answers when nothing is set.
-      return s.answerProvider !== 'openai' && s.answerProvider !== 'mlx' ? host.installedChatName?.() ?? null : null;
+      return s.answerProvider !== 'openai' && s.answerProvider !== 'mlx' ? (host.installedChatName?.() ?? null) : null;
     },
-    unavailable: () => answerModelMissing(host.settings(), host.platform ?? process.platform, host.arch ?? process.arch, host.installedChat?.() ?? false),
+    unavailable: () =>
+      answerModelMissing(host.settings(), host.platform ?? process.platform, host.arch ?? process.arch, host.installedChat?.() ?? false),
     async answer(question, conversationId, passages, signal, on) {
       const sessions = [...host.sessions()].filter((s) => !s.openError);
       const session = sessions.find((s) => s.root === passages[0]?.root) ?? sessions[0];
       if (!session) throw new LoupeError('The Loupe engine is not running; see the log.', 'not-running');
       // Passages from several folders name their folder, so the model can tell them apart.
       const multiRoot = new Set(passages.map((p) => p.root)).size > 1;
-      const sources: Source[] = passages.map((p) => ({ path: multiRoot ? `${p.rootName}/${p.path}` : p.path, startLine: p.startLine, endLine: p.endLine, symbol: p.symbol, language: p.language, score: p.score, text: p.text }));
+      const sources: Source[] = passages.map((p) => ({
+        path: multiRoot ? `${p.rootName}/${p.path}` : p.path,
+        startLine: p.startLine,
+        endLine: p.endLine,
+        symbol: p.symbol,
+        language: p.language,
+        score: p.score,
+        text: p.text,
+      }));
       await session.ask({ question, conversationId, llm: answerParamsFor(host.settings()), sources }, signal, (e) => {
         if (e.kind === 'citations') {
           on.citations(quotedPassages(passages, e.citations));
-          host.log.info(`answer by ${e.model.name} (${e.model.where}): ${e.citations.length} of ${passages.length} passages quoted, ${e.promptTokens} prompt tokens`);
+          host.log.info(
+            `answer by ${e.model.name} (${e.model.where}): ${e.citations.length} of ${passages.length} passages quoted, ${e.promptTokens} prompt tokens`,
+          );
         } else if (e.kind === 'token') {
           on.token(e.text);
         }

@@ -49,16 +49,18 @@ export class LiveQuery<I, R> {
       this.timer = undefined;
       const ac = new AbortController();
       this.current = ac;
-      this.run(input, ac.signal).then(
-        (r) => {
-          if (seq === this.seq && !ac.signal.aborted) this.deliver(r, input);
-        },
-        (e) => {
-          if (seq === this.seq && !ac.signal.aborted && !isAbort(e)) this.fail(e, input);
-        },
-      ).finally(() => {
-        if (this.current === ac) this.current = undefined;
-      });
+      this.run(input, ac.signal)
+        .then(
+          (r) => {
+            if (seq === this.seq && !ac.signal.aborted) this.deliver(r, input);
+          },
+          (e) => {
+            if (seq === this.seq && !ac.signal.aborted && !isAbort(e)) this.fail(e, input);
+          },
+        )
+        .finally(() => {
+          if (this.current === ac) this.current = undefined;
+        });
     }, this.delayMs);
   }
 

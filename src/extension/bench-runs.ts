@@ -21,7 +21,10 @@ export function earlierRuns(dir: string, max = 3): { files: string[]; skipped: s
   const files: string[] = [];
   const skipped: string[] = [];
   if (!existsSync(dir)) return { files, skipped };
-  const names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort().reverse();
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .reverse();
   for (const f of names) {
     if (files.length >= max) break;
     const p = path.join(dir, f);
@@ -36,13 +39,18 @@ export function earlierRuns(dir: string, max = 3): { files: string[]; skipped: s
 }
 
 /** The message after a run: the headline figures and the recommended batch size. */
-export function runSummaryMessage(r: Pick<BenchResults, 'quick' | 'seconds' | 'model' | 'throughput' | 'latency' | 'recommendations'>, compared: number, currentBatchSize: number): string {
+export function runSummaryMessage(
+  r: Pick<BenchResults, 'quick' | 'seconds' | 'model' | 'throughput' | 'latency' | 'recommendations'>,
+  compared: number,
+  currentBatchSize: number,
+): string {
   const parts = [
     `Loupe benchmark (${r.quick ? 'quick' : 'full'}, ${Math.round(r.seconds)} s) of ${r.model.name} on ${r.model.computeUnit}: ${r.throughput.chunksPerSec.toFixed(1)} chunks/s, ${Math.round(r.throughput.tokensPerSec)} tokens/s, single-text latency p50 ${r.latency.singleText.p50.toFixed(1)} ms.`,
   ];
   const b = r.recommendations.batchSize;
   if (b === null) parts.push('No batch size recommended (the sweep had no points).');
-  else if (b === currentBatchSize) parts.push(`Recommended batch size: ${b} chunks per unit of work, the current setting (loupe.compute.batchSize).`);
+  else if (b === currentBatchSize)
+    parts.push(`Recommended batch size: ${b} chunks per unit of work, the current setting (loupe.compute.batchSize).`);
   else parts.push(`Recommended batch size: ${b} chunks per unit of work; loupe.compute.batchSize is ${currentBatchSize}.`);
   if (compared) parts.push(`Compared with ${compared} earlier run${compared === 1 ? '' : 's'} in the report.`);
   return parts.join(' ');

@@ -23,15 +23,17 @@ export function registerCommands(loupe: Loupe): vscode.Disposable[] {
     if (pick === 'Manage Workspace Trust') await vscode.commands.executeCommand('workbench.trust.manage');
   };
   /** Runs `fn` only when the engine can run; otherwise says why. */
-  const guarded = (fn: Handler): Handler => async (...args) => {
-    const why = loupe.blockedReason() ?? (loupe.sessions.size ? undefined : 'The Loupe engine is still starting; try again in a moment.');
-    if (why) return explain(why);
-    try {
-      return await fn(...args);
-    } catch (e) {
-      void showError(loupe.log, `Loupe: ${(e as Error).message}`);
-    }
-  };
+  const guarded =
+    (fn: Handler): Handler =>
+    async (...args) => {
+      const why = loupe.blockedReason() ?? (loupe.sessions.size ? undefined : 'The Loupe engine is still starting; try again in a moment.');
+      if (why) return explain(why);
+      try {
+        return await fn(...args);
+      } catch (e) {
+        void showError(loupe.log, `Loupe: ${(e as Error).message}`);
+      }
+    };
 
   const table: Record<string, Handler> = {
     'loupe.search': guarded((query?: unknown) => loupe.search(typeof query === 'string' ? query : undefined)),
@@ -50,7 +52,8 @@ export function registerCommands(loupe: Loupe): vscode.Disposable[] {
     'loupe.findSimilar': guarded(() => loupe.findSimilar()),
     'loupe.chooseAnswerModel': () => loupe.chooseAnswerModel(),
     'loupe.clearResults': () => loupe.results.clear(),
-    'loupe.getStarted': () => vscode.commands.executeCommand('workbench.action.openWalkthrough', `${loupe.context.extension.id}#loupe.start`, false),
+    'loupe.getStarted': () =>
+      vscode.commands.executeCommand('workbench.action.openWalkthrough', `${loupe.context.extension.id}#loupe.start`, false),
     // The Results view's rows (not in the palette: it takes the row's passage).
     'loupe.openResult': (p?: unknown) => (p && typeof p === 'object' ? openPassage(p as Passage, false) : undefined),
     'loupe.chooseModel': () => chooseModel(loupe),
@@ -81,7 +84,12 @@ async function chooseModel(loupe: Loupe): Promise<void> {
   const installed = mm.installed();
   const here = (p: string) => (p === current ? 'current' : '');
   const items: Item[] = [
-    { label: '$(package) Bundled: all-MiniLM-L6-v2 (Q8_0)', description: current ? '' : 'current', detail: 'Ships with Loupe; 384 dimensions, English, fast on CPU.', run: async () => '' },
+    {
+      label: '$(package) Bundled: all-MiniLM-L6-v2 (Q8_0)',
+      description: current ? '' : 'current',
+      detail: 'Ships with Loupe; 384 dimensions, English, fast on CPU.',
+      run: async () => '',
+    },
     ...(installed.length ? [{ label: 'Installed', kind: vscode.QuickPickItemKind.Separator } as Item] : []),
     ...installed.map((m) => ({ label: `$(check) ${m.name}`, description: here(m.path), detail: m.path, run: async () => m.path })),
     { label: 'Download', kind: vscode.QuickPickItemKind.Separator },
@@ -92,9 +100,23 @@ async function chooseModel(loupe: Loupe): Promise<void> {
       run: () => download(loupe, mm, c.id, c.name),
     })),
     { label: 'Other', kind: vscode.QuickPickItemKind.Separator },
-    { label: '$(folder-opened) GGUF file on disk…', description: current && !installed.some((m) => m.path === current) ? current : '', run: async () => (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'GGUF models': ['gguf'] }, openLabel: 'Use as embedding model' }))?.[0]?.fsPath },
+    {
+      label: '$(folder-opened) GGUF file on disk…',
+      description: current && !installed.some((m) => m.path === current) ? current : '',
+      run: async () =>
+        (
+          await vscode.window.showOpenDialog({
+            canSelectMany: false,
+            filters: { 'GGUF models': ['gguf'] },
+            openLabel: 'Use as embedding model',
+          })
+        )?.[0]?.fsPath,
+    },
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'Loupe: embedding model', placeHolder: 'Changing the model re-indexes every folder' });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'Loupe: embedding model',
+    placeHolder: 'Changing the model re-indexes every folder',
+  });
   if (!pick?.run) return;
   const model = await pick.run();
   if (model === undefined || model === current) return;
@@ -103,25 +125,31 @@ async function chooseModel(loupe: Loupe): Promise<void> {
 
 /** Installs a catalogue model with a cancellable progress notification (resumable, sha256-verified). */
 async function download(loupe: Loupe, mm: ModelManager, id: string, name: string): Promise<string | undefined> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Loupe: downloading ${name}`, cancellable: true }, async (progress, token) => {
-    const { signal, dispose } = abortSignalFrom(token);
-    let lastPct = 0;
-    try {
-      const m = await mm.install(id, {
-        signal,
-        onProgress: (p) => {
-          const pct = p.total ? (100 * p.received) / p.total : 0;
-          progress.report({ message: `${(p.received / 1048576).toFixed(1)}${p.total ? ` of ${(p.total / 1048576).toFixed(1)}` : ''} MiB`, increment: pct - lastPct });
-          lastPct = pct;
-        },
-      });
-      loupe.log.info(`installed ${m.name} at ${m.path}`);
-      return m.path;
-    } catch (e) {
-      if (!signal.aborted) void showError(loupe.log, `Loupe: could not download ${name}: ${(e as Error).message}`);
-      return undefined;
-    } finally {
-      dispose();
-    }
-  });
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Loupe: downloading ${name}`, cancellable: true },
+    async (progress, token) => {
+      const { signal, dispose } = abortSignalFrom(token);
+      let lastPct = 0;
+      try {
+        const m = await mm.install(id, {
+          signal,
+          onProgress: (p) => {
+            const pct = p.total ? (100 * p.received) / p.total : 0;
+            progress.report({
+              message: `${(p.received / 1048576).toFixed(1)}${p.total ? ` of ${(p.total / 1048576).toFixed(1)}` : ''} MiB`,
+              increment: pct - lastPct,
+            });
+            lastPct = pct;
+          },
+        });
+        loupe.log.info(`installed ${m.name} at ${m.path}`);
+        return m.path;
+      } catch (e) {
+        if (!signal.aborted) void showError(loupe.log, `Loupe: could not download ${name}: ${(e as Error).message}`);
+        return undefined;
+      } finally {
+        dispose();
+      }
+    },
+  );
 }

@@ -26,7 +26,14 @@ export interface ContextKeys {
   'loupe.hasResults': boolean;
 }
 
-export const CONTEXT_KEY_NAMES: readonly (keyof ContextKeys)[] = ['loupe.state', 'loupe.indexing', 'loupe.paused', 'loupe.hasIndex', 'loupe.answerModel', 'loupe.hasResults'];
+export const CONTEXT_KEY_NAMES: readonly (keyof ContextKeys)[] = [
+  'loupe.state',
+  'loupe.indexing',
+  'loupe.paused',
+  'loupe.hasIndex',
+  'loupe.answerModel',
+  'loupe.hasResults',
+];
 
 /** What the keys are computed from. */
 export interface ContextFacts {
@@ -54,5 +61,12 @@ export function contextKeys(f: ContextFacts): ContextKeys {
   else if (indexing) state = 'indexing';
   else if (hasIndex) state = 'ready';
   else state = 'noIndex';
-  return { 'loupe.state': state, 'loupe.indexing': indexing, 'loupe.paused': paused, 'loupe.hasIndex': hasIndex, 'loupe.answerModel': f.answerModel, 'loupe.hasResults': f.hasResults };
+  return {
+    'loupe.state': state,
+    'loupe.indexing': indexing,
+    'loupe.paused': paused,
+    'loupe.hasIndex': hasIndex,
+    'loupe.answerModel': f.answerModel,
+    'loupe.hasResults': f.hasResults,
+  };
 }

@@ -64,11 +64,17 @@ export class EngineSession {
     // `loupe search`): the shared engine on its local socket, started detached if none runs.
     // LOUPE_PRIVATE_ENGINE=1 forks a private one instead (the engine then dies with the window).
     const shared = process.env.LOUPE_PRIVATE_ENGINE === '1' ? undefined : 'vscode';
-    this.client = new EngineClient({ serverScript: opts.serverScript, shared, env: { ELECTRON_RUN_AS_NODE: '1', LOUPE_ENGINE_NICE: '10' } });
+    this.client = new EngineClient({
+      serverScript: opts.serverScript,
+      shared,
+      env: { ELECTRON_RUN_AS_NODE: '1', LOUPE_ENGINE_NICE: '10' },
+    });
     this.offEvent = this.client.onEvent((e) => this.onEvent(e));
     this.offExit = this.client.onExit(({ code, signal, restarting }) => {
       if (this.disposed) return;
-      opts.logger.warn(`[${opts.name}] engine process exited (${signal ?? `code ${code}`}); ${restarting ? 'restarting it' : 'too many restarts, giving up'}`);
+      opts.logger.warn(
+        `[${opts.name}] engine process exited (${signal ?? `code ${code}`}); ${restarting ? 'restarting it' : 'too many restarts, giving up'}`,
+      );
       if (!restarting) {
         this.state = { kind: 'error', message: 'The engine process keeps stopping; see the log.' };
         opts.onChange();
@@ -120,7 +126,9 @@ export class EngineSession {
     } else if (e.event === 'answer') {
       this.answerListeners.get(e.jobId)?.(e);
     } else if (e.event === 'indexed') {
-      this.opts.logger.info(`[${this.opts.name}] updated ${e.summary.filesChanged} changed, ${e.summary.filesDeleted} deleted file(s): ${e.summary.chunks} chunks`);
+      this.opts.logger.info(
+        `[${this.opts.name}] updated ${e.summary.filesChanged} changed, ${e.summary.filesDeleted} deleted file(s): ${e.summary.chunks} chunks`,
+      );
       void this.refreshStatus();
       this.opts.onIndexed?.();
     }
@@ -131,12 +139,21 @@ export class EngineSession {
     const t0 = performance.now();
     try {
       this.openError = undefined;
-      this.status = await this.client.open({ ...this.opts.params, rebuild: rebuild || undefined, paused: this.pauseReason !== undefined ? { reason: this.pauseReason } : undefined });
+      this.status = await this.client.open({
+        ...this.opts.params,
+        rebuild: rebuild || undefined,
+        paused: this.pauseReason !== undefined ? { reason: this.pauseReason } : undefined,
+      });
       this.state = this.status.state;
-      this.opts.logger.info(`[${this.name}] engine open in ${Math.round(performance.now() - t0)} ms: ${this.status.model.name} on ${this.status.model.computeUnit}, ${this.status.chunks} chunks in ${this.status.files} files, ${this.status.searchStructure}, store ${this.status.storeDir}`);
+      this.opts.logger.info(
+        `[${this.name}] engine open in ${Math.round(performance.now() - t0)} ms: ${this.status.model.name} on ${this.status.model.computeUnit}, ${this.status.chunks} chunks in ${this.status.files} files, ${this.status.searchStructure}, store ${this.status.storeDir}`,
+      );
       for (const w of this.status.warnings) this.opts.logger.warn(`[${this.name}] ${w}`);
       this.compute = (await this.client.request('compute', {}).catch(() => null)) ?? undefined;
-      if (this.compute) this.opts.logger.info(`[${this.name}] compute: ${this.compute.units.join(', ') || 'CPU'}; back-off ${this.compute.backoff ? 'on' : 'off'}`);
+      if (this.compute)
+        this.opts.logger.info(
+          `[${this.name}] compute: ${this.compute.units.join(', ') || 'CPU'}; back-off ${this.compute.backoff ? 'on' : 'off'}`,
+        );
       return this.status;
     } catch (e) {
       this.openError = e as Error;
@@ -173,7 +190,9 @@ export class EngineSession {
       }
       try {
         const summary = await this.client.request('index', { jobId: id });
-        this.opts.logger.info(`[${this.name}] indexed ${summary.files} files (${summary.filesChanged} changed, ${summary.filesDeleted} deleted, ${summary.filesSkipped} skipped): ${summary.chunks} chunks, ${summary.embedded} embedded, ${summary.cached} cached, ${summary.seconds.toFixed(1)} s`);
+        this.opts.logger.info(
+          `[${this.name}] indexed ${summary.files} files (${summary.filesChanged} changed, ${summary.filesDeleted} deleted, ${summary.filesSkipped} skipped): ${summary.chunks} chunks, ${summary.embedded} embedded, ${summary.cached} cached, ${summary.seconds.toFixed(1)} s`,
+        );
         for (const w of summary.warnings.slice(0, 20)) this.opts.logger.warn(`[${this.name}] ${w}`);
         return summary;
       } catch (e) {
@@ -189,9 +208,13 @@ export class EngineSession {
     };
     this.meter = new ProgressMeter();
     this.progress = undefined;
-    const job: Job = { id, done: run().finally(() => {
-      if (this.job === undefined || this.job.id === id) this.progress = undefined;
-    }), listeners };
+    const job: Job = {
+      id,
+      done: run().finally(() => {
+        if (this.job === undefined || this.job.id === id) this.progress = undefined;
+      }),
+      listeners,
+    };
     this.job = job;
     return job;
   }
@@ -230,7 +253,11 @@ export class EngineSession {
    * retrieval); `onEvent` gets the `answer` events (citations, tokens, done, error). Aborting
    * `signal` cancels generation.
    */
-  async ask(p: Omit<AskParams, 'jobId'>, signal: AbortSignal, onEvent: (e: Extract<EventMessage, { event: 'answer' }>) => void): Promise<AskResult> {
+  async ask(
+    p: Omit<AskParams, 'jobId'>,
+    signal: AbortSignal,
+    onEvent: (e: Extract<EventMessage, { event: 'answer' }>) => void,
+  ): Promise<AskResult> {
     signal.throwIfAborted();
     const jobId = `ask-${process.pid}-${++jobCounter}`;
     this.answerListeners.set(jobId, onEvent);
@@ -273,7 +300,8 @@ export class EngineSession {
   /** The state to show: a pause from VS Code shows even while no job runs. */
   get shownState(): EngineState | undefined {
     const s = this.state;
-    if (this.pauseReason !== undefined && (!s || s.kind === 'ready' || s.kind === 'idle')) return { kind: 'paused', reason: this.pauseReason };
+    if (this.pauseReason !== undefined && (!s || s.kind === 'ready' || s.kind === 'idle'))
+      return { kind: 'paused', reason: this.pauseReason };
     return s;
   }
 

@@ -15,7 +15,10 @@ export async function exportToProjector(loupe: Loupe): Promise<void> {
     await vscode.window.showInformationMessage('Open a folder (and let Loupe index it) to export its embeddings.');
     return;
   }
-  const folder = folders.length === 1 ? folders[0] : await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Export the embeddings of which folder?' });
+  const folder =
+    folders.length === 1
+      ? folders[0]
+      : await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Export the embeddings of which folder?' });
   if (!folder) return;
   const picked = await vscode.window.showOpenDialog({
     canSelectFiles: false,
@@ -29,12 +32,20 @@ export async function exportToProjector(loupe: Loupe): Promise<void> {
   if (!out) return;
   const session = loupe.sessions.get(folder.uri.toString());
   if (!session || session.openError) {
-    await vscode.window.showInformationMessage(loupe.blockedReason() ?? `Loupe's engine for ${folder.name} is not running${session?.openError ? `: ${session.openError.message}` : ''}.`);
+    await vscode.window.showInformationMessage(
+      loupe.blockedReason() ??
+        `Loupe's engine for ${folder.name} is not running${session?.openError ? `: ${session.openError.message}` : ''}.`,
+    );
     return;
   }
-  const summary = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Loupe: exporting ${folder.name}` }, () => session.exportProjector(out.fsPath));
+  const summary = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Loupe: exporting ${folder.name}` },
+    () => session.exportProjector(out.fsPath),
+  );
   const f = summary.files;
-  loupe.log.info(`exported ${summary.rows} chunks × ${summary.dimensions} dims of ${session.root} to ${f.vectors}, ${f.metadata}, ${f.config}${summary.skipped ? ` (${summary.skipped} chunks without a vector skipped)` : ''}`);
+  loupe.log.info(
+    `exported ${summary.rows} chunks × ${summary.dimensions} dims of ${session.root} to ${f.vectors}, ${f.metadata}, ${f.config}${summary.skipped ? ` (${summary.skipped} chunks without a vector skipped)` : ''}`,
+  );
   const msg = `Exported ${summary.rows} chunks (${summary.dimensions} dimensions) of ${folder.name}: ${f.vectors}, ${f.metadata}, ${f.config}.${summary.skipped ? ` ${summary.skipped} chunks without a vector were skipped.` : ''} Load the two TSV files in the Projector (“Load”); the files stay on this machine until you do.`;
   const pick = await vscode.window.showInformationMessage(msg, 'Open Projector', 'Reveal Files');
   if (pick === 'Open Projector') await vscode.env.openExternal(vscode.Uri.parse(PROJECTOR_URL));

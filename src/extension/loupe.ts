@@ -51,7 +51,9 @@ export class Loupe implements vscode.Disposable {
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.settings = readSettings((k) => vscode.workspace.getConfiguration('loupe').get(k));
-    this.log.info(`Loupe ${context.extension.packageJSON.version as string} on ${process.platform}-${process.arch}, Node ${process.versions.node}; settings ${describeSettings(this.settings)}`);
+    this.log.info(
+      `Loupe ${context.extension.packageJSON.version as string} on ${process.platform}-${process.arch}, Node ${process.versions.node}; settings ${describeSettings(this.settings)}`,
+    );
     this.qa = new QaViewProvider(context.extensionUri, context.workspaceState, {
       searchPassages: (q, signal, k) => this.searchPassages(q, signal, k ?? this.settings.answerPassages),
       blockedReason: () => this.blockedReason(),
@@ -100,7 +102,8 @@ export class Loupe implements vscode.Disposable {
   /** A sentence for commands that cannot run, or undefined when they can. */
   blockedReason(): string | undefined {
     const b = this.blocked();
-    if (b === 'untrusted') return 'Loupe does not run in Restricted Mode: indexing and search start an engine process and load native code and model files. Trust this workspace to use Loupe.';
+    if (b === 'untrusted')
+      return 'Loupe does not run in Restricted Mode: indexing and search start an engine process and load native code and model files. Trust this workspace to use Loupe.';
     if (b === 'noFolder') return 'Open a folder to index and search it.';
     return undefined;
   }
@@ -119,7 +122,17 @@ export class Loupe implements vscode.Disposable {
     this.renderQueued = true;
     queueMicrotask(() => {
       this.renderQueued = false;
-      this.statusBar.render([...this.sessions.values()].map((s) => ({ name: s.name, state: s.shownState, computeUnit: s.computeUnit, modelName: s.modelName, computeLine: s.compute ? computeLine(s.compute) : undefined, progress: s.progress })), this.blocked());
+      this.statusBar.render(
+        [...this.sessions.values()].map((s) => ({
+          name: s.name,
+          state: s.shownState,
+          computeUnit: s.computeUnit,
+          modelName: s.modelName,
+          computeLine: s.compute ? computeLine(s.compute) : undefined,
+          progress: s.progress,
+        })),
+        this.blocked(),
+      );
       this.setContextKeys();
     });
   }
@@ -186,7 +199,11 @@ export class Loupe implements vscode.Disposable {
     } catch (e) {
       const err = e as LoupeError;
       if (err.code === 'model-mismatch') {
-        const pick = await showError(this.log, `Loupe (${folder.name}): the index was built with another embedding model. Re-index with the current model?`, 'Re-index');
+        const pick = await showError(
+          this.log,
+          `Loupe (${folder.name}): the index was built with another embedding model. Re-index with the current model?`,
+          'Re-index',
+        );
         if (pick === 'Re-index') await this.restartSession(folder, true);
       } else {
         void showError(this.log, `Loupe (${folder.name}) could not start: ${err.message}`);
@@ -217,26 +234,38 @@ export class Loupe implements vscode.Disposable {
     const job = session.index();
     if (notify) {
       void this.context.globalState.update(FIRST_INDEX_KEY, true);
-      void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Loupe: indexing ${session.name}`, cancellable: true }, async (progress, token) => {
-        token.onCancellationRequested(() => void session.cancelIndex());
-        let last = 0;
-        const off = session.onJobProgress((p) => {
-          const e = session.progress;
-          if (!p.filesTotal || !e) return;
-          // The total is an estimate until every file is read: the bar never moves back.
-          progress.report({ message: `${describeProgress(e)} — search works on what is done`, increment: Math.max(0, e.percent - last) });
-          last = Math.max(last, e.percent);
-        });
-        await job.done.catch(() => undefined);
-        off();
-      });
+      void vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Loupe: indexing ${session.name}`, cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => void session.cancelIndex());
+          let last = 0;
+          const off = session.onJobProgress((p) => {
+            const e = session.progress;
+            if (!p.filesTotal || !e) return;
+            // The total is an estimate until every file is read: the bar never moves back.
+            progress.report({ message: `${describeProgress(e)} — search works on what is done`, increment: Math.max(0, e.percent - last) });
+            last = Math.max(last, e.percent);
+          });
+          await job.done.catch(() => undefined);
+          off();
+        },
+      );
     }
     try {
       const summary = await job.done;
       const h = this.loopDelay;
       const lag = { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, mean: h.mean / 1e6, samples: h.count };
-      this.log.info(`[${session.name}] extension-host event-loop delay during the index job: p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms (${lag.samples} samples at 10 ms resolution)`);
-      appendMetric({ event: 'index', root: session.name, ms: Math.round(performance.now() - t0), cancelled: !summary, summary, eventLoopDelayMs: lag });
+      this.log.info(
+        `[${session.name}] extension-host event-loop delay during the index job: p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms (${lag.samples} samples at 10 ms resolution)`,
+      );
+      appendMetric({
+        event: 'index',
+        root: session.name,
+        ms: Math.round(performance.now() - t0),
+        cancelled: !summary,
+        summary,
+        eventLoopDelayMs: lag,
+      });
     } catch (e) {
       void showError(this.log, `Loupe (${session.name}): indexing failed: ${(e as Error).message}`);
     }
@@ -248,10 +277,14 @@ export class Loupe implements vscode.Disposable {
     if (why) throw new LoupeError(why, 'blocked');
     const sessions = [...this.sessions.values()].filter((s) => !s.openError);
     if (!sessions.length) throw new LoupeError('The Loupe engine is not running; see the log.', 'not-running');
-    const lists = await Promise.all(sessions.map((s) => s.search(query, k, undefined, filter).catch((e) => {
-      this.log.warn(`[${s.name}] search failed: ${(e as Error).message}`);
-      return [];
-    })));
+    const lists = await Promise.all(
+      sessions.map((s) =>
+        s.search(query, k, undefined, filter).catch((e) => {
+          this.log.warn(`[${s.name}] search failed: ${(e as Error).message}`);
+          return [];
+        }),
+      ),
+    );
     signal.throwIfAborted();
     return (await readPassages(mergeResults(lists, k))).map((p, i) => ({ ...p, n: i + 1 }));
   }
@@ -264,15 +297,18 @@ export class Loupe implements vscode.Disposable {
   /** Shows the search quick pick. */
   search(initial?: string): void {
     const multiRoot = this.sessions.size > 1;
-    showSearch({
-      searchPassages: (q, signal, filter) => this.searchPassages(q, signal, undefined, filter),
-      filter: { get: () => this.searchFilter, set: (f) => (this.searchFilter = f) },
-      coverage: () => this.coverage(),
-      onIndexed: this.indexed.event,
-      multiRoot,
-      log: this.log,
-      onResults: (q, ps, filter) => this.results.show(filter ? `“${q}” (${filter})` : `“${q}”`, ps, multiRoot),
-    }, initial);
+    showSearch(
+      {
+        searchPassages: (q, signal, filter) => this.searchPassages(q, signal, undefined, filter),
+        filter: { get: () => this.searchFilter, set: (f) => (this.searchFilter = f) },
+        coverage: () => this.coverage(),
+        onIndexed: this.indexed.event,
+        multiRoot,
+        log: this.log,
+        onResults: (q, ps, filter) => this.results.show(filter ? `“${q}” (${filter})` : `“${q}”`, ps, multiRoot),
+      },
+      initial,
+    );
   }
 
   /**
@@ -290,11 +326,16 @@ export class Loupe implements vscode.Disposable {
     const file = editor.document.uri.fsPath;
     const ac = new AbortController();
     const k = this.settings.maxResults;
-    const found = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Loupe: finding similar code' }, () => this.searchPassages(text.slice(0, 8000), ac.signal, k + 1));
+    const found = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Loupe: finding similar code' }, () =>
+      this.searchPassages(text.slice(0, 8000), ac.signal, k + 1),
+    );
     const first = sel.start.line + 1;
     const last = sel.end.line + 1;
     // The selection finds itself first: drop passages of this file that overlap it.
-    const others = found.filter((p) => !(path.join(p.root, ...p.path.split('/')) === file && p.startLine <= last && p.endLine >= first)).slice(0, k).map((p, i) => ({ ...p, n: i + 1 }));
+    const others = found
+      .filter((p) => !(path.join(p.root, ...p.path.split('/')) === file && p.startLine <= last && p.endLine >= first))
+      .slice(0, k)
+      .map((p, i) => ({ ...p, n: i + 1 }));
     const where = `${vscode.workspace.asRelativePath(editor.document.uri)}:${first}${last > first ? `-${last}` : ''}`;
     const multiRoot = this.sessions.size > 1;
     this.results.show(`similar to ${where}`, others, multiRoot);
@@ -310,24 +351,49 @@ export class Loupe implements vscode.Disposable {
       await cfg().update('answer.model', model, vscode.ConfigurationTarget.Global);
       await cfg().update('answer.url', url, vscode.ConfigurationTarget.Global);
     };
-    const servers: [string, string][] = [['Ollama', 'http://127.0.0.1:11434'], ['LM Studio', 'http://127.0.0.1:1234'], ['llama-server', 'http://127.0.0.1:8080']];
+    const servers: [string, string][] = [
+      ['Ollama', 'http://127.0.0.1:11434'],
+      ['LM Studio', 'http://127.0.0.1:1234'],
+      ['llama-server', 'http://127.0.0.1:8080'],
+    ];
     const installed = new ModelManager().installedChat();
     const items: Item[] = [
       ...(installed.length ? [{ label: 'Installed Answer Models', kind: vscode.QuickPickItemKind.Separator } as Item] : []),
-      ...installed.map((m) => ({ label: `$(check) ${m.name}`, description: this.settings.answerModel === m.path ? 'current' : '', detail: m.path, run: () => set('llama', m.path, '') })),
+      ...installed.map((m) => ({
+        label: `$(check) ${m.name}`,
+        description: this.settings.answerModel === m.path ? 'current' : '',
+        detail: m.path,
+        run: () => set('llama', m.path, ''),
+      })),
       { label: 'Local Server (OpenAI-Compatible API)', kind: vscode.QuickPickItemKind.Separator },
-      ...servers.map(([name, url]) => ({ label: `$(server) ${name}`, description: url, detail: `Answers come from ${name} running on this machine; its loaded model writes them.`, run: async () => {
-        const chosen = await vscode.window.showInputBox({ title: `Loupe: ${name} address`, value: url, prompt: 'The server’s base URL (the /v1 suffix is optional)' });
-        if (chosen) await set('openai', '', chosen);
-      } })),
+      ...servers.map(([name, url]) => ({
+        label: `$(server) ${name}`,
+        description: url,
+        detail: `Answers come from ${name} running on this machine; its loaded model writes them.`,
+        run: async () => {
+          const chosen = await vscode.window.showInputBox({
+            title: `Loupe: ${name} address`,
+            value: url,
+            prompt: 'The server’s base URL (the /v1 suffix is optional)',
+          });
+          if (chosen) await set('openai', '', chosen);
+        },
+      })),
       { label: 'Other', kind: vscode.QuickPickItemKind.Separator },
-      { label: '$(folder-opened) GGUF Chat Model on Disk…', detail: 'An instruct model such as Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, ~1.1 GB); not an embedding model.', run: async () => {
-        await this.configureAnswerModel();
-        await cfg().update('answer.provider', 'auto', vscode.ConfigurationTarget.Global);
-      } },
+      {
+        label: '$(folder-opened) GGUF Chat Model on Disk…',
+        detail: 'An instruct model such as Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, ~1.1 GB); not an embedding model.',
+        run: async () => {
+          await this.configureAnswerModel();
+          await cfg().update('answer.provider', 'auto', vscode.ConfigurationTarget.Global);
+        },
+      },
       { label: '$(sparkle) Automatic', description: 'MLX on Apple Silicon, else an installed chat model', run: () => set('auto', '', '') },
     ];
-    const pick = await vscode.window.showQuickPick(items, { title: 'Loupe: Choose Answer Model', placeHolder: 'How answers are written (retrieval works without one)' });
+    const pick = await vscode.window.showQuickPick(items, {
+      title: 'Loupe: Choose Answer Model',
+      placeHolder: 'How answers are written (retrieval works without one)',
+    });
     await pick?.run?.();
     this.render();
   }
@@ -335,17 +401,23 @@ export class Loupe implements vscode.Disposable {
   /** Re-indexes every folder; restarts engines whose settings changed (a new model rebuilds). */
   async reindex(): Promise<void> {
     const folders = vscode.workspace.workspaceFolders ?? [];
-    await Promise.all(folders.map(async (f) => {
-      const s = this.sessions.get(f.uri.toString());
-      const params = openParamsFor(f.uri.fsPath, this.settings, this.storeDirFor(f.uri.fsPath));
-      if (!s || s.openError || JSON.stringify(params) !== JSON.stringify(s.opts.params)) {
-        const rebuild = !!s && (s.opts.params.modelPath !== params.modelPath || s.opts.params.backend !== params.backend || s.openError instanceof LoupeError && s.openError.code === 'model-mismatch');
-        await this.restartSession(f, rebuild);
-        if (!this.settings.autoIndex) await this.indexOnly(f);
-      } else {
-        await this.runIndex(s, false);
-      }
-    }));
+    await Promise.all(
+      folders.map(async (f) => {
+        const s = this.sessions.get(f.uri.toString());
+        const params = openParamsFor(f.uri.fsPath, this.settings, this.storeDirFor(f.uri.fsPath));
+        if (!s || s.openError || JSON.stringify(params) !== JSON.stringify(s.opts.params)) {
+          const rebuild =
+            !!s &&
+            (s.opts.params.modelPath !== params.modelPath ||
+              s.opts.params.backend !== params.backend ||
+              (s.openError instanceof LoupeError && s.openError.code === 'model-mismatch'));
+          await this.restartSession(f, rebuild);
+          if (!this.settings.autoIndex) await this.indexOnly(f);
+        } else {
+          await this.runIndex(s, false);
+        }
+      }),
+    );
   }
 
   private async indexOnly(f: vscode.WorkspaceFolder): Promise<void> {
@@ -355,7 +427,11 @@ export class Loupe implements vscode.Disposable {
 
   /** Pauses (or resumes) embedding work in every folder. */
   async setPaused(paused: boolean): Promise<void> {
-    await Promise.all([...this.sessions.values()].map((s) => (paused ? s.pause('paused from VS Code') : s.resume()).catch((e) => this.log.warn(`[${s.name}] ${(e as Error).message}`))));
+    await Promise.all(
+      [...this.sessions.values()].map((s) =>
+        (paused ? s.pause('paused from VS Code') : s.resume()).catch((e) => this.log.warn(`[${s.name}] ${(e as Error).message}`)),
+      ),
+    );
     this.log.info(paused ? 'paused' : 'resumed');
   }
 
@@ -367,18 +443,22 @@ export class Loupe implements vscode.Disposable {
   /** A multi-line report of every folder's index. */
   statusReport(): string {
     if (!this.sessions.size) return this.blockedReason() ?? 'No engine is running.';
-    return [...this.sessions.values()].map((s) => {
-      const st = s.status;
-      const lines = [`${s.name}: ${describeState(s.shownState)}`];
-      if (s.openError) lines.push(`  could not open: ${s.openError.message}`);
-      if (st) {
-        lines.push(`  model: ${describeModel(st.model.name)} (${st.model.dimensions} dims) on ${st.model.computeUnit}`);
-        if (s.compute) lines.push(`  compute: ${computeLine(s.compute)}; units: ${s.compute.units.join(', ') || 'CPU'}`);
-        lines.push(`  index: ${st.chunks} chunks in ${st.files} files, ${st.searchStructure}, ${(st.diskBytes / 1048576).toFixed(1)} MiB`);
-        lines.push(`  stored in ${st.storeDir}; updated ${st.updatedAt || 'never'}`);
-      }
-      return lines.join('\n');
-    }).join('\n\n');
+    return [...this.sessions.values()]
+      .map((s) => {
+        const st = s.status;
+        const lines = [`${s.name}: ${describeState(s.shownState)}`];
+        if (s.openError) lines.push(`  could not open: ${s.openError.message}`);
+        if (st) {
+          lines.push(`  model: ${describeModel(st.model.name)} (${st.model.dimensions} dims) on ${st.model.computeUnit}`);
+          if (s.compute) lines.push(`  compute: ${computeLine(s.compute)}; units: ${s.compute.units.join(', ') || 'CPU'}`);
+          lines.push(
+            `  index: ${st.chunks} chunks in ${st.files} files, ${st.searchStructure}, ${(st.diskBytes / 1048576).toFixed(1)} MiB`,
+          );
+          lines.push(`  stored in ${st.storeDir}; updated ${st.updatedAt || 'never'}`);
+        }
+        return lines.join('\n');
+      })
+      .join('\n\n');
   }
 
   private async onConfigChange(e: vscode.ConfigurationChangeEvent): Promise<void> {
@@ -388,7 +468,11 @@ export class Loupe implements vscode.Disposable {
     this.log.info(`settings changed (${effect}): ${describeSettings(this.settings)}`);
     if (this.blocked()) return;
     if (effect === 'reindex') {
-      const pick = await vscode.window.showInformationMessage('Loupe: the model or file settings changed; the index must be rebuilt to apply them.', 'Re-index now', 'Later');
+      const pick = await vscode.window.showInformationMessage(
+        'Loupe: the model or file settings changed; the index must be rebuilt to apply them.',
+        'Re-index now',
+        'Later',
+      );
       if (pick === 'Re-index now') await this.reindex();
     } else if (effect === 'restart') {
       for (const f of vscode.workspace.workspaceFolders ?? []) await this.restartSession(f, false);
@@ -400,13 +484,25 @@ export class Loupe implements vscode.Disposable {
 
   /** Lets the user pick a GGUF chat model for answers. */
   async configureAnswerModel(): Promise<void> {
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Use as answer model', filters: { 'GGUF models': ['gguf'] }, title: 'Loupe: choose a GGUF chat model for answers' });
-    if (picked?.[0]) await vscode.workspace.getConfiguration('loupe').update('answer.model', picked[0].fsPath, vscode.ConfigurationTarget.Global);
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      openLabel: 'Use as answer model',
+      filters: { 'GGUF models': ['gguf'] },
+      title: 'Loupe: choose a GGUF chat model for answers',
+    });
+    if (picked?.[0])
+      await vscode.workspace.getConfiguration('loupe').update('answer.model', picked[0].fsPath, vscode.ConfigurationTarget.Global);
   }
 
   /** Answers over the engine process's answer model (see `answerer.ts`). */
   get answerer(): Answerer {
-    return this._answerer ??= engineAnswerer({ sessions: () => this.sessions.values(), settings: () => this.settings, log: this.log, installedChat: installedChatModel, installedChatName: () => (installedChatModel() ? new ModelManager().installedChat()[0]?.name ?? null : null) });
+    return (this._answerer ??= engineAnswerer({
+      sessions: () => this.sessions.values(),
+      settings: () => this.settings,
+      log: this.log,
+      installedChat: installedChatModel,
+      installedChatName: () => (installedChatModel() ? (new ModelManager().installedChat()[0]?.name ?? null) : null),
+    }));
   }
   private _answerer: Answerer | undefined;
 

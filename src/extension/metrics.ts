@@ -31,7 +31,14 @@ export function startLoopSampler(indexing: () => boolean, windowMs = 5000): () =
     sawIndexing ||= indexing();
   }, 250);
   const timer = setInterval(() => {
-    appendMetric({ event: 'loop', indexing: sawIndexing || indexing(), p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, samples: h.count });
+    appendMetric({
+      event: 'loop',
+      indexing: sawIndexing || indexing(),
+      p50: h.percentile(50) / 1e6,
+      p99: h.percentile(99) / 1e6,
+      max: h.max / 1e6,
+      samples: h.count,
+    });
     h.reset();
     sawIndexing = indexing();
   }, windowMs);

@@ -35,7 +35,11 @@ export function mergeResults(lists: RootedResult[][], k: number): RootedResult[]
 
 /** The first non-blank line of a passage, trimmed and shortened, for a one-line preview. */
 export function snippetOf(text: string, max = 120): string {
-  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '') ?? '';
+  const line =
+    text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? '';
   return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }
 
@@ -45,7 +49,8 @@ export function snippetOf(text: string, max = 120): string {
  * Anything else came from a crafted index and is never read, shown or opened.
  */
 export async function hitFile(root: string, rel: string): Promise<string | null> {
-  if (typeof rel !== 'string' || rel === '' || rel.includes('\0') || rel.includes('\\') || rel.startsWith('/') || /^[A-Za-z]:/.test(rel)) return null;
+  if (typeof rel !== 'string' || rel === '' || rel.includes('\0') || rel.includes('\\') || rel.startsWith('/') || /^[A-Za-z]:/.test(rel))
+    return null;
   if (rel.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) return null;
   const file = path.resolve(root, ...rel.split('/'));
   try {
@@ -77,5 +82,16 @@ export async function confineHits<T extends RootedResult>(hits: T[]): Promise<T[
 /** Reads the passages of `hits` (core/answer/retrieve.ts readHits: hits whose file is gone are left out), numbered from 1. */
 export async function readPassages(hits: RootedResult[]): Promise<Passage[]> {
   const read = await readHits(hits, (h) => h.root);
-  return read.map((h, i) => ({ n: i + 1, root: h.root, rootName: h.rootName, path: h.path, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, language: h.language, score: h.score, text: h.text }));
+  return read.map((h, i) => ({
+    n: i + 1,
+    root: h.root,
+    rootName: h.rootName,
+    path: h.path,
+    startLine: h.startLine,
+    endLine: h.endLine,
+    symbol: h.symbol,
+    language: h.language,
+    score: h.score,
+    text: h.text,
+  }));
 }

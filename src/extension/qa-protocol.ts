@@ -45,9 +45,13 @@ export function parseFromWebview(m: unknown): FromWebview | undefined {
     case 'configure':
       return { type: r.type };
     case 'ask':
-      return typeof r.question === 'string' && r.question.trim() && r.question.length <= 4000 ? { type: 'ask', question: r.question.trim() } : undefined;
+      return typeof r.question === 'string' && r.question.trim() && r.question.length <= 4000
+        ? { type: 'ask', question: r.question.trim() }
+        : undefined;
     case 'open':
-      return typeof r.turnId === 'string' && Number.isInteger(r.n) && (r.n as number) > 0 ? { type: 'open', turnId: r.turnId, n: r.n as number } : undefined;
+      return typeof r.turnId === 'string' && Number.isInteger(r.n) && (r.n as number) > 0
+        ? { type: 'open', turnId: r.turnId, n: r.n as number }
+        : undefined;
     default:
       return undefined;
   }

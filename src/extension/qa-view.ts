@@ -36,7 +36,11 @@ export class QaViewProvider implements vscode.WebviewViewProvider, vscode.Dispos
   private conversationId: string;
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(private readonly extensionUri: vscode.Uri, private readonly memento: vscode.Memento, private readonly host: QaHost) {
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly memento: vscode.Memento,
+    private readonly host: QaHost,
+  ) {
     const saved = memento.get<Turn[]>(HISTORY_KEY, []);
     // A turn interrupted by a reload cannot resume: mark it stopped.
     this.turns = saved.map((t) => (t.status === 'streaming' || t.status === 'retrieving' ? { ...t, status: 'stopped' } : t));

@@ -8,7 +8,21 @@ import * as path from 'node:path';
 import type { Passage } from './passages.js';
 
 /** The kinds of definition a passage can start with. */
-export type DefinitionKind = 'function' | 'method' | 'constructor' | 'class' | 'interface' | 'struct' | 'enum' | 'type' | 'constant' | 'variable' | 'module' | 'section' | 'block' | 'file';
+export type DefinitionKind =
+  | 'function'
+  | 'method'
+  | 'constructor'
+  | 'class'
+  | 'interface'
+  | 'struct'
+  | 'enum'
+  | 'type'
+  | 'constant'
+  | 'variable'
+  | 'module'
+  | 'section'
+  | 'block'
+  | 'file';
 
 /** Codicon per kind (https://microsoft.github.io/vscode-codicons/). */
 export const KIND_ICONS: Record<DefinitionKind, string> = {
@@ -41,7 +55,10 @@ const NOT_CODE = /^(\/\/|\/\*|\*|#(?![[!]|\s*(define|include))|--|;|"""|'''|@\w|
 /** Definition patterns, tried in order on a trimmed line; the first that matches gives the kind. */
 const PATTERNS: [RegExp, DefinitionKind][] = [
   [/^func\s*\(/, 'method'], // Go method with a receiver
-  [/^(export\s+)?(default\s+)?(abstract\s+)?(public\s+|private\s+|protected\s+|internal\s+)?(static\s+)?(final\s+|sealed\s+|data\s+|open\s+)*class\b/, 'class'],
+  [
+    /^(export\s+)?(default\s+)?(abstract\s+)?(public\s+|private\s+|protected\s+|internal\s+)?(static\s+)?(final\s+|sealed\s+|data\s+|open\s+)*class\b/,
+    'class',
+  ],
   [/^(export\s+)?(pub(\(\w+\))?\s+)?(public\s+)?(interface|trait|protocol)\b/, 'interface'],
   [/^type\s+\w+(\[[^\]]*\])?\s+interface\b/, 'interface'],
   [/^type\s+\w+(\[[^\]]*\])?\s+struct\b/, 'struct'],
@@ -50,12 +67,18 @@ const PATTERNS: [RegExp, DefinitionKind][] = [
   [/^(export\s+)?(declare\s+)?(namespace|module|mod|package)\s+[\w.]+/, 'module'],
   [/^(export\s+)?(pub(\(\w+\))?\s+)?type\s+\w+/, 'type'],
   [/^constructor\s*\(|^(public\s+|private\s+)?__init__|^def\s+__init__\b/, 'constructor'],
-  [/^(export\s+)?(default\s+)?(async\s+)?function\b|^func\s+\w|^(pub(\(\w+\))?\s+)?(const\s+)?(async\s+)?(unsafe\s+)?(extern\s+"C"\s+)?fn\s+\w|^(async\s+)?def\s+\w|^fun\s+\w|^sub\s+\w/, 'function'],
+  [
+    /^(export\s+)?(default\s+)?(async\s+)?function\b|^func\s+\w|^(pub(\(\w+\))?\s+)?(const\s+)?(async\s+)?(unsafe\s+)?(extern\s+"C"\s+)?fn\s+\w|^(async\s+)?def\s+\w|^fun\s+\w|^sub\s+\w/,
+    'function',
+  ],
   [/^(export\s+)?(const|let|var)\s+\w+\s*(:\s*[^=]+)?=\s*(async\s+)?(\([^)]*\)|\w+)\s*(:\s*[^=]+)?=>/, 'function'],
   [/^(export\s+)?const\s+[A-Z0-9_]+\s*[:=]|^(pub\s+)?(const|static)\s+[A-Z0-9_]+\s*:/, 'constant'],
   [/^(export\s+)?(const|let|var)\s+\w+/, 'variable'],
   // Java, C#, C++, TS class members: `public static int parse(String s) {`, `async load(): Promise<void> {`
-  [/^((public|private|protected|internal|static|final|abstract|override|virtual|async|synchronized|readonly|inline|extern|unsafe)\s+)*[\w<>[\],.?*&:\s]*?\b\w+\s*(<[^>]*>)?\s*\([^;]*\)\s*(:\s*[^{;]+)?\s*(throws\s+[\w.,\s]+)?\s*(\{|=>|$)/, 'method'],
+  [
+    /^((public|private|protected|internal|static|final|abstract|override|virtual|async|synchronized|readonly|inline|extern|unsafe)\s+)*[\w<>[\],.?*&:\s]*?\b\w+\s*(<[^>]*>)?\s*\([^;]*\)\s*(:\s*[^{;]+)?\s*(throws\s+[\w.,\s]+)?\s*(\{|=>|$)/,
+    'method',
+  ],
 ];
 
 /** The definition a passage starts with: its signature line and its kind. */

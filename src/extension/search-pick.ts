@@ -8,7 +8,20 @@ import * as vscode from 'vscode';
 import { LiveQuery } from './async-utils.js';
 import type { Passage } from './passages.js';
 import { buildRows, RELATIVE_CUTOFF, type Row } from './result-rows.js';
-import { contentWords, describeFilter, isFiltered, LANGUAGE_CHOICES, languageName, nextContent, NO_FILTER, pathGlobProblem, toSearchFilter, type ContentChoice, type FilterState, type SearchFilter } from './search-filter.js';
+import {
+  contentWords,
+  describeFilter,
+  isFiltered,
+  LANGUAGE_CHOICES,
+  languageName,
+  nextContent,
+  NO_FILTER,
+  pathGlobProblem,
+  toSearchFilter,
+  type ContentChoice,
+  type FilterState,
+  type SearchFilter,
+} from './search-filter.js';
 
 interface ResultItem extends vscode.QuickPickItem {
   passage?: Passage;
@@ -36,12 +49,18 @@ export interface SearchHost {
  * (`separatorAsRow`); fixed results use a real separator.
  */
 export function itemsFor(rows: Row[], separatorAsRow = false): ResultItem[] {
-  return rows.map((r) => r.type === 'separator'
-    ? separatorAsRow
-      ? { label: `$(fold-down) ${r.label[0]!.toUpperCase()}${r.label.slice(1)} below`, description: `scored under ${Math.round(RELATIVE_CUTOFF * 100)}% of the best match`, alwaysShow: true }
-      : { label: r.label, kind: vscode.QuickPickItemKind.Separator }
-    // The query is semantic: never let the quick pick's own label filter hide a result.
-    : { label: `$(${r.icon}) ${r.label}`, description: r.description, detail: r.detail, alwaysShow: true, passage: r.passage });
+  return rows.map((r) =>
+    r.type === 'separator'
+      ? separatorAsRow
+        ? {
+            label: `$(fold-down) ${r.label[0]!.toUpperCase()}${r.label.slice(1)} below`,
+            description: `scored under ${Math.round(RELATIVE_CUTOFF * 100)}% of the best match`,
+            alwaysShow: true,
+          }
+        : { label: r.label, kind: vscode.QuickPickItemKind.Separator }
+      : // The query is semantic: never let the quick pick's own label filter hide a result.
+        { label: `$(${r.icon}) ${r.label}`, description: r.description, detail: r.detail, alwaysShow: true, passage: r.passage },
+  );
 }
 
 /** The range of a passage in its document (0-based lines). */
@@ -53,7 +72,12 @@ let highlight: { type: vscode.TextEditorDecorationType; editor?: vscode.TextEdit
 
 /** Marks the passage's lines for a moment (the cursor goes to its first line; nothing is selected). */
 function flash(editor: vscode.TextEditor, range: vscode.Range): void {
-  highlight ??= { type: vscode.window.createTextEditorDecorationType({ backgroundColor: new vscode.ThemeColor('editor.rangeHighlightBackground'), isWholeLine: true }) };
+  highlight ??= {
+    type: vscode.window.createTextEditorDecorationType({
+      backgroundColor: new vscode.ThemeColor('editor.rangeHighlightBackground'),
+      isWholeLine: true,
+    }),
+  };
   if (highlight.timer) clearTimeout(highlight.timer);
   highlight.editor?.setDecorations(highlight.type, []);
   editor.setDecorations(highlight.type, [range]);
@@ -64,7 +88,11 @@ function flash(editor: vscode.TextEditor, range: vscode.Range): void {
 /** Opens a passage's file at its range. */
 export async function openPassage(p: Passage, preview: boolean, preserveFocus = false): Promise<void> {
   const uri = vscode.Uri.file(path.join(p.root, ...p.path.split('/')));
-  const editor = await vscode.window.showTextDocument(uri, { preview, preserveFocus, selection: new vscode.Range(p.startLine - 1, 0, p.startLine - 1, 0) });
+  const editor = await vscode.window.showTextDocument(uri, {
+    preview,
+    preserveFocus,
+    selection: new vscode.Range(p.startLine - 1, 0, p.startLine - 1, 0),
+  });
   const range = rangeOf(p);
   editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   flash(editor, range);
@@ -79,9 +107,21 @@ interface FilterButton extends vscode.QuickInputButton {
 /** The title bar buttons for a filter state: each shows its current value in its tooltip. */
 export function filterButtons(s: FilterState): FilterButton[] {
   const buttons: FilterButton[] = [
-    { action: 'content', iconPath: new vscode.ThemeIcon(CONTENT_ICONS[s.content]), tooltip: `Content: ${contentWords(s.content)} (click for ${contentWords(nextContent(s.content))})` },
-    { action: 'language', iconPath: new vscode.ThemeIcon('file-code'), tooltip: `Languages: ${s.languages.length ? s.languages.map(languageName).join(', ') : 'all'} (click to choose)` },
-    { action: 'path', iconPath: new vscode.ThemeIcon('folder'), tooltip: `Paths: ${s.path.trim() || 'all'} (click to set a glob such as src/** or *.go)` },
+    {
+      action: 'content',
+      iconPath: new vscode.ThemeIcon(CONTENT_ICONS[s.content]),
+      tooltip: `Content: ${contentWords(s.content)} (click for ${contentWords(nextContent(s.content))})`,
+    },
+    {
+      action: 'language',
+      iconPath: new vscode.ThemeIcon('file-code'),
+      tooltip: `Languages: ${s.languages.length ? s.languages.map(languageName).join(', ') : 'all'} (click to choose)`,
+    },
+    {
+      action: 'path',
+      iconPath: new vscode.ThemeIcon('folder'),
+      tooltip: `Paths: ${s.path.trim() || 'all'} (click to set a glob such as src/** or *.go)`,
+    },
   ];
   if (isFiltered(s)) buttons.push({ action: 'clear', iconPath: new vscode.ThemeIcon('clear-all'), tooltip: 'Clear the filter' });
   return buttons;
@@ -111,9 +151,17 @@ export function showSearch(host: SearchHost, initial = ''): void {
     (passages, q) => {
       qp.busy = false;
       setTitle();
-      qp.items = passages.length || !isFiltered(filter)
-        ? itemsFor(buildRows(passages, { multiRoot: host.multiRoot }), true)
-        : [{ label: '$(filter) Nothing matches the filter', description: describeFilter(filter), detail: 'Clear it with the title bar button, or choose other content, languages or paths', alwaysShow: true }];
+      qp.items =
+        passages.length || !isFiltered(filter)
+          ? itemsFor(buildRows(passages, { multiRoot: host.multiRoot }), true)
+          : [
+              {
+                label: '$(filter) Nothing matches the filter',
+                description: describeFilter(filter),
+                detail: 'Clear it with the title bar button, or choose other content, languages or paths',
+                alwaysShow: true,
+              },
+            ];
       host.onResults?.(q, passages, describeFilter(filter));
     },
     (e) => {
@@ -149,18 +197,28 @@ export function showSearch(host: SearchHost, initial = ''): void {
     if (action === 'content') setFilter({ ...filter, content: nextContent(filter.content) });
     else if (action === 'clear') setFilter(NO_FILTER);
     else if (action === 'language') {
-      const picked = await prompt(() => vscode.window.showQuickPick(
-        LANGUAGE_CHOICES.map((l) => ({ label: l.label, description: l.id, detail: l.detail, picked: filter.languages.includes(l.id), id: l.id })),
-        { canPickMany: true, title: 'Loupe: Search Only These Languages', placeHolder: 'None checked: every language' },
-      ));
+      const picked = await prompt(() =>
+        vscode.window.showQuickPick(
+          LANGUAGE_CHOICES.map((l) => ({
+            label: l.label,
+            description: l.id,
+            detail: l.detail,
+            picked: filter.languages.includes(l.id),
+            id: l.id,
+          })),
+          { canPickMany: true, title: 'Loupe: Search Only These Languages', placeHolder: 'None checked: every language' },
+        ),
+      );
       if (picked) setFilter({ ...filter, languages: picked.map((p) => p.id) });
     } else if (action === 'path') {
-      const glob = await prompt(() => vscode.window.showInputBox({
-        title: 'Loupe: Search Only These Paths',
-        prompt: 'A glob relative to the workspace folder: src/**, *.go, test/, src/{api,db}/**. Empty: every path.',
-        value: filter.path,
-        validateInput: pathGlobProblem,
-      }));
+      const glob = await prompt(() =>
+        vscode.window.showInputBox({
+          title: 'Loupe: Search Only These Paths',
+          prompt: 'A glob relative to the workspace folder: src/**, *.go, test/, src/{api,db}/**. Empty: every path.',
+          value: filter.path,
+          validateInput: pathGlobProblem,
+        }),
+      );
       if (glob !== undefined) setFilter({ ...filter, path: glob.trim() });
     }
   });
@@ -181,10 +239,15 @@ export function showSearch(host: SearchHost, initial = ''): void {
     if (!qp.value.trim() || (first && qp.activeItems[0] !== first)) return;
     live.push(qp.value);
   });
-  wirePassagePick(qp, host, () => {
-    onIndexed?.dispose();
-    live.cancel();
-  }, () => choosing);
+  wirePassagePick(
+    qp,
+    host,
+    () => {
+      onIndexed?.dispose();
+      live.cancel();
+    },
+    () => choosing,
+  );
   showFilter();
   qp.show();
   if (initial) {
@@ -213,7 +276,12 @@ export function showResults(host: Pick<SearchHost, 'multiRoot' | 'log'>, title: 
  * it, and hiding without a choice goes back to the editor the user was in before the previews.
  * `onHide` runs first when the pick hides (then the pick is disposed).
  */
-function wirePassagePick(qp: vscode.QuickPick<ResultItem>, host: Pick<SearchHost, 'log'>, onHide?: () => void, suspended?: () => boolean): void {
+function wirePassagePick(
+  qp: vscode.QuickPick<ResultItem>,
+  host: Pick<SearchHost, 'log'>,
+  onHide?: () => void,
+  suspended?: () => boolean,
+): void {
   const previousEditor = vscode.window.activeTextEditor;
   let accepted = false;
   qp.onDidChangeActive((items) => {
@@ -232,6 +300,9 @@ function wirePassagePick(qp: vscode.QuickPick<ResultItem>, host: Pick<SearchHost
     if (suspended?.()) return;
     onHide?.();
     qp.dispose();
-    if (!accepted && previousEditor) void vscode.window.showTextDocument(previousEditor.document, { selection: previousEditor.selection, viewColumn: previousEditor.viewColumn }).then(undefined, () => undefined);
+    if (!accepted && previousEditor)
+      void vscode.window
+        .showTextDocument(previousEditor.document, { selection: previousEditor.selection, viewColumn: previousEditor.viewColumn })
+        .then(undefined, () => undefined);
   });
 }

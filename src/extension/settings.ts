@@ -161,7 +161,8 @@ export function answerParamsFor(s: LoupeSettings): AnswerModelParams {
  */
 export function answerModelMissing(s: LoupeSettings, platform: string, arch: string, installedChatModel = false): string | undefined {
   const appleSilicon = platform === 'darwin' && arch === 'arm64';
-  if (s.answerProvider === 'openai' && !s.answerUrl) return 'The “openai” answer provider needs “loupe.answer.url” (e.g. http://127.0.0.1:11434/v1 for Ollama).';
+  if (s.answerProvider === 'openai' && !s.answerUrl)
+    return 'The “openai” answer provider needs “loupe.answer.url” (e.g. http://127.0.0.1:11434/v1 for Ollama).';
   if (s.answerModel || s.answerUrl || s.answerProvider === 'mlx' || (s.answerProvider === 'auto' && appleSilicon)) return undefined;
   // An answer model installed through the model manager answers when nothing else is set.
   if (installedChatModel && s.answerProvider !== 'openai') return undefined;

@@ -14,10 +14,25 @@ export class StatusBar implements vscode.Disposable {
     const v = renderStatus(roots, blocked);
     this.item.text = v.text;
     const tip = new vscode.MarkdownString(v.tooltip, true);
-    tip.isTrusted = { enabledCommands: ['loupe.pause', 'loupe.resume', 'loupe.reindex', 'loupe.showStatus', 'loupe.showLogs', 'loupe.chooseModel', 'workbench.trust.manage'] };
+    tip.isTrusted = {
+      enabledCommands: [
+        'loupe.pause',
+        'loupe.resume',
+        'loupe.reindex',
+        'loupe.showStatus',
+        'loupe.showLogs',
+        'loupe.chooseModel',
+        'workbench.trust.manage',
+      ],
+    };
     this.item.tooltip = tip;
     this.item.command = v.command;
-    this.item.backgroundColor = v.severity === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : v.severity === 'warning' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.backgroundColor =
+      v.severity === 'error'
+        ? new vscode.ThemeColor('statusBarItem.errorBackground')
+        : v.severity === 'warning'
+          ? new vscode.ThemeColor('statusBarItem.warningBackground')
+          : undefined;
     this.item.show();
   }
 

@@ -48,10 +48,12 @@ export function combineStates(states: (EngineState | undefined)[]): EngineState 
   const backing = of('backingOff');
   if (backing.length) return backing[0];
   const indexing = of('indexing');
-  if (indexing.length) return { kind: 'indexing', done: indexing.reduce((a, s) => a + s.done, 0), total: indexing.reduce((a, s) => a + s.total, 0) };
+  if (indexing.length)
+    return { kind: 'indexing', done: indexing.reduce((a, s) => a + s.done, 0), total: indexing.reduce((a, s) => a + s.total, 0) };
   if (of('scanning').length) return { kind: 'scanning' };
   const ready = of('ready');
-  if (ready.length) return { kind: 'ready', chunks: ready.reduce((a, s) => a + s.chunks, 0), files: ready.reduce((a, s) => a + s.files, 0) };
+  if (ready.length)
+    return { kind: 'ready', chunks: ready.reduce((a, s) => a + s.chunks, 0), files: ready.reduce((a, s) => a + s.files, 0) };
   return { kind: 'idle' };
 }
 
@@ -63,14 +65,16 @@ export function computeLabel(roots: RootView[]): string {
 
 const ACTIONS_RUNNING = '[$(debug-pause) Pause](command:loupe.pause) · [$(refresh) Rebuild Index](command:loupe.reindex)';
 const ACTIONS_PAUSED = '[$(debug-start) Resume](command:loupe.resume) · [$(refresh) Rebuild Index](command:loupe.reindex)';
-const ACTIONS_COMMON = '[$(info) Index status](command:loupe.showStatus) · [$(output) Show logs](command:loupe.showLogs) · [$(symbol-misc) Choose model](command:loupe.chooseModel)';
+const ACTIONS_COMMON =
+  '[$(info) Index status](command:loupe.showStatus) · [$(output) Show logs](command:loupe.showLogs) · [$(symbol-misc) Choose model](command:loupe.chooseModel)';
 
 /** Renders the status bar item for the current state of every folder. */
 export function renderStatus(roots: RootView[], blocked: Blocked): StatusView {
   if (blocked === 'untrusted') {
     return {
       text: '$(shield) Loupe: restricted',
-      tooltip: 'Loupe runs nothing in Restricted Mode: no engine process, no indexing, no model.\n\n[$(workspace-trusted) Manage workspace trust](command:workbench.trust.manage)',
+      tooltip:
+        'Loupe runs nothing in Restricted Mode: no engine process, no indexing, no model.\n\n[$(workspace-trusted) Manage workspace trust](command:workbench.trust.manage)',
       severity: 'warning',
       command: 'workbench.trust.manage',
     };
@@ -88,30 +92,85 @@ export function renderStatus(roots: RootView[], blocked: Blocked): StatusView {
   const modelText = names.map(describeModel).join(', ');
   // The bundled model running on a GPU: the quality tier costs little there (README, "Models").
   const onGpu = roots.some((r) => r.computeUnit?.startsWith('GPU') && r.modelName && modelTier(r.modelName) === 'default');
-  const advice = onGpu ? `\n\nA GPU is available: the quality tier (EmbeddingGemma-300M, \`loupe models install ${QUALITY_MODEL_ID}\`) finds more and is cheap there. [$(symbol-misc) Choose model](command:loupe.chooseModel)` : '';
-  const tip = (head: string, actions: string) => `**Loupe** — ${head}${modelText ? `\n\nModel: ${modelText}` : ''}${computeText ? `\n\nCompute: ${computeText}` : ''}${advice}${perRoot}\n\n${actions}\n\n${ACTIONS_COMMON}`;
-  if (!state) return { text: '$(sync~spin) Loupe: starting', tooltip: tip('starting the engine', ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
+  const advice = onGpu
+    ? `\n\nA GPU is available: the quality tier (EmbeddingGemma-300M, \`loupe models install ${QUALITY_MODEL_ID}\`) finds more and is cheap there. [$(symbol-misc) Choose model](command:loupe.chooseModel)`
+    : '';
+  const tip = (head: string, actions: string) =>
+    `**Loupe** — ${head}${modelText ? `\n\nModel: ${modelText}` : ''}${computeText ? `\n\nCompute: ${computeText}` : ''}${advice}${perRoot}\n\n${actions}\n\n${ACTIONS_COMMON}`;
+  if (!state)
+    return {
+      text: '$(sync~spin) Loupe: starting',
+      tooltip: tip('starting the engine', ACTIONS_RUNNING),
+      severity: 'normal',
+      command: 'loupe.showStatus',
+    };
   switch (state.kind) {
     case 'idle':
-      return { text: `$(search) Loupe: idle${unitSuffix}`, tooltip: tip('not indexed yet', '[$(refresh) Index now](command:loupe.reindex)'), severity: 'normal', command: 'loupe.showStatus' };
+      return {
+        text: `$(search) Loupe: idle${unitSuffix}`,
+        tooltip: tip('not indexed yet', '[$(refresh) Index now](command:loupe.reindex)'),
+        severity: 'normal',
+        command: 'loupe.showStatus',
+      };
     case 'scanning':
-      return { text: `$(sync~spin) Loupe: scanning${unitSuffix}`, tooltip: tip('listing files', ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
+      return {
+        text: `$(sync~spin) Loupe: scanning${unitSuffix}`,
+        tooltip: tip('listing files', ACTIONS_RUNNING),
+        severity: 'normal',
+        command: 'loupe.showStatus',
+      };
     case 'indexing': {
       const pct = state.total ? Math.floor((100 * state.done) / state.total) : 0;
       // By chunks with throughput and time left when the job reports them; by files read otherwise.
       const progress = roots.map((r) => r.progress).filter((p): p is ProgressEstimate => !!p);
-      const byChunks = progress.length === 1 ? describeProgress(progress[0]!) : progress.length > 1 ? roots.filter((r) => r.progress).map((r) => `${r.name}: ${describeProgress(r.progress!)}`).join('; ') : '';
+      const byChunks =
+        progress.length === 1
+          ? describeProgress(progress[0]!)
+          : progress.length > 1
+            ? roots
+                .filter((r) => r.progress)
+                .map((r) => `${r.name}: ${describeProgress(r.progress!)}`)
+                .join('; ')
+            : '';
       const shown = progress.length === 1 ? `${progress[0]!.percent}%` : `${n(state.done)}/${n(state.total)}`;
-      return { text: `$(sync~spin) Loupe: indexing ${shown}${unitSuffix}`, tooltip: tip(`indexing: ${byChunks ? `${byChunks}; ` : ''}${n(state.done)} of ${n(state.total)} files read (${pct}%); search covers what is done`, ACTIONS_RUNNING), severity: 'normal', command: 'loupe.showStatus' };
+      return {
+        text: `$(sync~spin) Loupe: indexing ${shown}${unitSuffix}`,
+        tooltip: tip(
+          `indexing: ${byChunks ? `${byChunks}; ` : ''}${n(state.done)} of ${n(state.total)} files read (${pct}%); search covers what is done`,
+          ACTIONS_RUNNING,
+        ),
+        severity: 'normal',
+        command: 'loupe.showStatus',
+      };
     }
     case 'ready':
-      return { text: `$(check) Loupe: ${n(state.chunks)} chunks${unitSuffix}`, tooltip: tip(`ready: ${n(state.chunks)} chunks in ${n(state.files)} files`, ACTIONS_RUNNING), severity: 'normal', command: 'loupe.search' };
+      return {
+        text: `$(check) Loupe: ${n(state.chunks)} chunks${unitSuffix}`,
+        tooltip: tip(`ready: ${n(state.chunks)} chunks in ${n(state.files)} files`, ACTIONS_RUNNING),
+        severity: 'normal',
+        command: 'loupe.search',
+      };
     case 'paused':
-      return { text: `$(debug-pause) Loupe: paused${unitSuffix}`, tooltip: tip(`paused${state.reason ? ` (${state.reason})` : ''}`, ACTIONS_PAUSED), severity: 'warning', command: 'loupe.resume' };
+      return {
+        text: `$(debug-pause) Loupe: paused${unitSuffix}`,
+        tooltip: tip(`paused${state.reason ? ` (${state.reason})` : ''}`, ACTIONS_PAUSED),
+        severity: 'warning',
+        command: 'loupe.resume',
+      };
     case 'backingOff':
-      return { text: `$(dashboard) Loupe: backing off${unitSuffix}`, tooltip: tip(`backing off: ${state.reason}`, ACTIONS_RUNNING), severity: 'warning', command: 'loupe.showStatus' };
+      return {
+        text: `$(dashboard) Loupe: backing off${unitSuffix}`,
+        tooltip: tip(`backing off: ${state.reason}`, ACTIONS_RUNNING),
+        severity: 'warning',
+        command: 'loupe.showStatus',
+      };
     case 'error':
-      return { text: `$(error) Loupe: error`, tooltip: tip(`error: ${state.message}`, '[$(refresh) Rebuild Index](command:loupe.reindex)'), severity: 'error', command: 'loupe.showLogs' };
+      return {
+        text: `$(error) Loupe: error`,
+        tooltip: tip(`error: ${state.message}`, '[$(refresh) Rebuild Index](command:loupe.reindex)'),
+        severity: 'error',
+        command: 'loupe.showLogs',
+      };
   }
 }
 
@@ -119,13 +178,20 @@ export function renderStatus(roots: RootView[], blocked: Blocked): StatusView {
 export function describeState(s: EngineState | undefined): string {
   if (!s) return 'starting';
   switch (s.kind) {
-    case 'idle': return 'not indexed yet';
-    case 'scanning': return 'listing files';
-    case 'indexing': return `indexing ${n(s.done)}/${n(s.total)} files`;
-    case 'ready': return `ready, ${n(s.chunks)} chunks in ${n(s.files)} files`;
-    case 'paused': return `paused${s.reason ? ` (${s.reason})` : ''}`;
-    case 'backingOff': return `backing off (${s.reason})`;
-    case 'error': return `error: ${s.message}`;
+    case 'idle':
+      return 'not indexed yet';
+    case 'scanning':
+      return 'listing files';
+    case 'indexing':
+      return `indexing ${n(s.done)}/${n(s.total)} files`;
+    case 'ready':
+      return `ready, ${n(s.chunks)} chunks in ${n(s.files)} files`;
+    case 'paused':
+      return `paused${s.reason ? ` (${s.reason})` : ''}`;
+    case 'backingOff':
+      return `backing off (${s.reason})`;
+    case 'error':
+      return `error: ${s.message}`;
   }
 }
 

@@ -59,7 +59,9 @@ function create(): MarkdownIt {
   // External links open outside the panel (VS Code routes http links from webviews to the browser).
   md.renderer.rules.link_open = (tokens, idx, options, _env, self) => {
     const title = md.utils.escapeHtml(tokens[idx]!.attrGet('href') ?? '');
-    return (self as { renderToken(t: unknown[], i: number, o: unknown): string }).renderToken(tokens, idx, options).replace(/^<a /, `<a title="${title}" `);
+    return (self as { renderToken(t: unknown[], i: number, o: unknown): string })
+      .renderToken(tokens, idx, options)
+      .replace(/^<a /, `<a title="${title}" `);
   };
   return md;
 }

@@ -152,10 +152,20 @@ import { renderMarkdown } from './markdown.js';
         turnsEl.replaceChildren();
         turns.clear();
         if (!m.turns.length) {
-          const empty = el('div', 'empty', answerModel ? `Ask a question about this codebase. Answers come from ${answerModel}, citing the passages as [n].` : 'Ask a question about this codebase. Loupe retrieves the most relevant passages; with an answer model it also writes an answer citing them.');
+          const empty = el(
+            'div',
+            'empty',
+            answerModel
+              ? `Ask a question about this codebase. Answers come from ${answerModel}, citing the passages as [n].`
+              : 'Ask a question about this codebase. Loupe retrieves the most relevant passages; with an answer model it also writes an answer citing them.',
+          );
           if (!answerModel) {
             // Welcome content for a first run without an answer model: how to get one.
-            const how = el('p', 'how', 'Answer models run on this machine too: a local Ollama, LM Studio or llama-server, or a small GGUF chat model such as Qwen2.5-Coder-1.5B-Instruct. ');
+            const how = el(
+              'p',
+              'how',
+              'Answer models run on this machine too: a local Ollama, LM Studio or llama-server, or a small GGUF chat model such as Qwen2.5-Coder-1.5B-Instruct. ',
+            );
             const b = el('button', 'link', 'Choose Answer Model…');
             b.addEventListener('click', () => vscode.postMessage({ type: 'configure' }));
             how.append(b);

@@ -216,7 +216,11 @@ function persistFigures(hnsw: AnnIndexPort, factory: HnswFactory, dims: number, 
     const checksumMs = performance.now() - t;
     t = performance.now();
     // Labels 0..size-1 are the graph's points (persistFigures is called on a graph built that way).
-    factory.load(file, dims, Array.from({ length: size }, (_, i) => i));
+    factory.load(
+      file,
+      dims,
+      Array.from({ length: size }, (_, i) => i),
+    );
     const loadMs = performance.now() - t;
     // hnswlib's own read, for comparison with the factory's load.
     const { HierarchicalNSW } = createRequire(import.meta.url)('hnswlib-node') as typeof import('hnswlib-node');
@@ -224,7 +228,10 @@ function persistFigures(hnsw: AnnIndexPort, factory: HnswFactory, dims: number, 
     new HierarchicalNSW('ip', dims).readIndexSync(file, true);
     const bareReadMs = performance.now() - t;
     return {
-      hnswSaveMs: r1(saveMs), hnswFsyncReadChecksumMs: r1(checksumMs), hnswLoadMs: r1(loadMs), hnswBareReadIndexMs: r1(bareReadMs),
+      hnswSaveMs: r1(saveMs),
+      hnswFsyncReadChecksumMs: r1(checksumMs),
+      hnswLoadMs: r1(loadMs),
+      hnswBareReadIndexMs: r1(bareReadMs),
       hnswFileMiB: r1(statSync(file).size / 1048576),
     };
   } finally {

@@ -42,7 +42,10 @@ class StandInEmbedder implements EmbedderPort {
   readonly dimensions = 384;
   readonly profile = { queryPrefix: '', documentPrefix: '', maxTokens: 256 };
   readonly computeUnit = 'CPU (stand-in)';
-  constructor(readonly modelId: string, private readonly tok: WordPieceTokenizer) {}
+  constructor(
+    readonly modelId: string,
+    private readonly tok: WordPieceTokenizer,
+  ) {}
   countTokens(t: string): number {
     return this.tok.encode(t).length;
   }
@@ -78,7 +81,9 @@ function runTimed(cmd: string, args: string[]): Promise<Timed> {
   const marker = '@@time ';
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = haveTime ? spawn('/usr/bin/time', ['-f', `${marker}%U %S`, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = haveTime
+      ? spawn('/usr/bin/time', ['-f', `${marker}%U %S`, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const lines: { ms: number; line: string }[] = [];
     let buf = '';
     let cpuMs: number | null = null;
@@ -105,7 +110,15 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { chunks: { type: 'string', default: '4000' }, runs: { type: 'string', default: '5' }, out: { type: 'string' }, keep: { type: 'string' }, compare: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      chunks: { type: 'string', default: '4000' },
+      runs: { type: 'string', default: '5' },
+      out: { type: 'string' },
+      keep: { type: 'string' },
+      compare: { type: 'string' },
+    },
+  });
   const target = Number(values.chunks);
   const runs = Number(values.runs);
   const date = new Date().toISOString().slice(0, 10);
@@ -119,7 +132,13 @@ async function main(): Promise<void> {
     // ~2.7 chunks per KB of this corpus.
     const corpus = buildCorpus(path.join(REPO, 'node_modules'), path.join(work, 'tree'), Math.round((target / 2.7) * 1024));
     const chunker = new TreeSitterChunker();
-    const engine = await Engine.open({ root: corpus.root, chunker, embedder: new StandInEmbedder(modelId, tok), annFactory: new HnswFactory(), rebuild: true });
+    const engine = await Engine.open({
+      root: corpus.root,
+      chunker,
+      embedder: new StandInEmbedder(modelId, tok),
+      annFactory: new HnswFactory(),
+      rebuild: true,
+    });
     const summary = await engine.index();
     const chunks = engine.store.chunkCount;
     await engine.close();
@@ -133,28 +152,49 @@ async function main(): Promise<void> {
     const samples: Record<string, Timed[]> = { loupe: [], loupeBundle: [], rg: [], compare: [] };
     const compareCli = values.compare ? path.join(path.resolve(values.compare), 'bin/loupe.js') : null;
     for (let i = 0; i < runs; i++) {
-      if (compareCli) samples.compare.push(await runTimed(process.execPath, [compareCli, 'search', corpus.root, query, '-k', '10', '--verbose']));
+      if (compareCli)
+        samples.compare.push(await runTimed(process.execPath, [compareCli, 'search', corpus.root, query, '-k', '10', '--verbose']));
       samples.loupe.push(await runTimed(process.execPath, [cli, 'search', corpus.root, query, '-k', '10', '--verbose']));
-      if (existsSync(distCli)) samples.loupeBundle.push(await runTimed(process.execPath, [distCli, 'search', corpus.root, query, '-k', '10']));
+      if (existsSync(distCli))
+        samples.loupeBundle.push(await runTimed(process.execPath, [distCli, 'search', corpus.root, query, '-k', '10']));
       if (rg) samples.rg.push(await runTimed('rg', ['-n', '-i', '-e', 'parse', '-e', 'options', corpus.root]));
-      log(`run ${i + 1}/${runs}: loupe ${samples.loupe[i].wallMs.toFixed(0)} ms, rg ${samples.rg[i]?.wallMs.toFixed(0) ?? '-'} ms; load ${os.loadavg()[0].toFixed(1)}`);
+      log(
+        `run ${i + 1}/${runs}: loupe ${samples.loupe[i].wallMs.toFixed(0)} ms, rg ${samples.rg[i]?.wallMs.toFixed(0) ?? '-'} ms; load ${os.loadavg()[0].toFixed(1)}`,
+      );
     }
-    const sum = (xs: Timed[]) => xs.length ? {
-      wallMsMedian: r1(median(xs.map((x) => x.wallMs))),
-      wallMs: xs.map((x) => r1(x.wallMs)),
-      cpuMsMedian: xs[0].cpuMs === null ? null : r1(median(xs.map((x) => x.cpuMs!))),
-    } : null;
+    const sum = (xs: Timed[]) =>
+      xs.length
+        ? {
+            wallMsMedian: r1(median(xs.map((x) => x.wallMs))),
+            wallMs: xs.map((x) => r1(x.wallMs)),
+            cpuMsMedian: xs[0].cpuMs === null ? null : r1(median(xs.map((x) => x.cpuMs!))),
+          }
+        : null;
     const result = {
       benchmark: 'loupe-coldstart',
       date: new Date().toISOString(),
       machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version, loadAverage: os.loadavg().map(r1) },
       model: path.relative(REPO, ONNX),
-      index: { files: summary.files, chunks, vectors: 'stand-in (hash) vectors under the ONNX model identity; the query is embedded by the real model' },
+      index: {
+        files: summary.files,
+        chunks,
+        vectors: 'stand-in (hash) vectors under the ONNX model identity; the query is embedded by the real model',
+      },
       query,
       loupeSearch: sum(samples.loupe),
       loupeSearchBundledCli: sum(samples.loupeBundle),
       rg: sum(samples.rg),
-      compare: compareCli ? { build: values.compare, ...sum(samples.compare), thisOverCompareWallPerRound: samples.compare.map((c, i) => r3(samples.loupe[i].wallMs / c.wallMs)), thisOverCompareCpuPerRound: samples.compare.map((c, i) => (c.cpuMs && samples.loupe[i].cpuMs ? r3(samples.loupe[i].cpuMs! / c.cpuMs) : null)), whereTheTimeGoes: samples.compare[samples.compare.length - 1].lines } : undefined,
+      compare: compareCli
+        ? {
+            build: values.compare,
+            ...sum(samples.compare),
+            thisOverCompareWallPerRound: samples.compare.map((c, i) => r3(samples.loupe[i].wallMs / c.wallMs)),
+            thisOverCompareCpuPerRound: samples.compare.map((c, i) =>
+              c.cpuMs && samples.loupe[i].cpuMs ? r3(samples.loupe[i].cpuMs! / c.cpuMs) : null,
+            ),
+            whereTheTimeGoes: samples.compare[samples.compare.length - 1].lines,
+          }
+        : undefined,
       loupeOverRgWall: samples.rg.length ? r3(median(samples.loupe.map((x) => x.wallMs)) / median(samples.rg.map((x) => x.wallMs))) : null,
       whereTheTimeGoes: samples.loupe[samples.loupe.length - 1].lines,
     };
@@ -167,6 +207,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`coldstart bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.stderr.write(`coldstart bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

@@ -49,14 +49,24 @@ function writeWorkloadModel(file: string, width: number, layers: number): void {
   const rnd = (count: number, std = 0.02): Float32Array => Float32Array.from({ length: count }, () => gaussian(rand) * std);
   const ones = (count: number): Float32Array => new Float32Array(count).fill(1);
   const w = new GgufWriter();
-  addLlamaHeader(w, { name: 'loupe-contention-workload', fileType: 1, vocabSize: n, contextLength: 4096, width, feedForward: ff, blocks: layers, heads: width / 64 });
+  addLlamaHeader(w, {
+    name: 'loupe-contention-workload',
+    fileType: 1,
+    vocabSize: n,
+    contextLength: 4096,
+    width,
+    feedForward: ff,
+    blocks: layers,
+    heads: width / 64,
+  });
   addTinyLlamaTokenizer(w, vocab, false);
   w.addTensor('token_embd.weight', [width, n], rnd(width * n), 'F16');
   w.addTensor('output_norm.weight', [width], ones(width));
   w.addTensor('output.weight', [width, n], rnd(width * n), 'F16');
   for (let l = 0; l < layers; l++) {
     w.addTensor(`blk.${l}.attn_norm.weight`, [width], ones(width));
-    for (const p of ['attn_q', 'attn_k', 'attn_v', 'attn_output']) w.addTensor(`blk.${l}.${p}.weight`, [width, width], rnd(width * width), 'F16');
+    for (const p of ['attn_q', 'attn_k', 'attn_v', 'attn_output'])
+      w.addTensor(`blk.${l}.${p}.weight`, [width, width], rnd(width * width), 'F16');
     w.addTensor(`blk.${l}.ffn_norm.weight`, [width], ones(width));
     w.addTensor(`blk.${l}.ffn_gate.weight`, [width, ff], rnd(width * ff), 'F16');
     w.addTensor(`blk.${l}.ffn_up.weight`, [width, ff], rnd(width * ff), 'F16');
@@ -74,7 +84,10 @@ async function workloadMain(model: string, threads: number, prompt: number): Pro
   const seq = ctx.getSequence();
   const rand = seededRandom(11);
   const vocab = buildTinyLlamaVocab();
-  const tokens = Array.from({ length: prompt }, () => 5 + Math.floor(rand() * (vocab.tokens.length - 5))) as unknown as import('node-llama-cpp').Token[];
+  const tokens = Array.from(
+    { length: prompt },
+    () => 5 + Math.floor(rand() * (vocab.tokens.length - 5)),
+  ) as unknown as import('node-llama-cpp').Token[];
   // The benchmark closes stdin when it ends (or dies): stop then.
   process.stdin.on('end', () => process.exit(0));
   process.stdin.on('error', () => process.exit(0));
@@ -94,7 +107,9 @@ class Workload {
   readonly ready: Promise<void>;
 
   constructor(model: string, threads: number, prompt: number) {
-    this.child = spawn(process.execPath, [SELF, '--workload', model, '--workload-threads', String(threads), '--prompt', String(prompt)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawn(process.execPath, [SELF, '--workload', model, '--workload-threads', String(threads), '--prompt', String(prompt)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     let buf = '';
     let resolveReady!: () => void;
     this.ready = new Promise((r) => (resolveReady = r));
@@ -173,7 +188,8 @@ class SwitchPacer implements PacerPort {
       const p = this.inner;
       this.onCalled();
       const r = await Promise.race([p.acquire(signal).then((n) => ({ n })), this.changed.then(() => null)]);
-      if (process.env.LOUPE_BENCH_DEBUG) process.stderr.write(`acquire ${r ? r.n : 'switched'} ${p === this.inner ? 'same' : 'stale'} ${Date.now() % 100000}\n`);
+      if (process.env.LOUPE_BENCH_DEBUG)
+        process.stderr.write(`acquire ${r ? r.n : 'switched'} ${p === this.inner ? 'same' : 'stale'} ${Date.now() % 100000}\n`);
       if (r && p === this.inner) {
         this.handedOutBy = p;
         return r.n;
@@ -197,7 +213,15 @@ interface Window {
 
 interface SettingResult {
   setting: string;
-  cycles: { workloadSolo: Window; loupeSolo: Window; both: Window; kept: number; speed: number; modes?: Record<string, number>; explanation?: string }[];
+  cycles: {
+    workloadSolo: Window;
+    loupeSolo: Window;
+    both: Window;
+    kept: number;
+    speed: number;
+    modes?: Record<string, number>;
+    explanation?: string;
+  }[];
   workloadKept: number;
   loupeSpeed: number;
 }
@@ -233,7 +257,12 @@ async function main(): Promise<void> {
   const modelFile = path.join(tmp, 'workload.gguf');
   writeWorkloadModel(modelFile, Number(v.width), Number(v.layers));
   const corpus = buildCorpus(path.join(REPO, 'node_modules'), path.join(tmp, 'corpus'), 1500 * 1024);
-  const embedder = await LlamaEmbedder.load({ modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'), gpu: false, contexts: 1, threadsPerContext: Number(v['index-threads']) });
+  const embedder = await LlamaEmbedder.load({
+    modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'),
+    gpu: false,
+    contexts: 1,
+    threadsPerContext: Number(v['index-threads']),
+  });
   const chunker = new TreeSitterChunker();
   const log = (s: string): void => void process.stderr.write(s + '\n');
   log(`corpus ${corpus.files.length} files, ${(corpus.bytes / 1024).toFixed(0)} KiB; ${T} s windows, ${cycles} cycle(s); ${uptimeStart}`);
@@ -242,11 +271,21 @@ async function main(): Promise<void> {
   // window's figure is not rounded to whole units of work.
   const embeddedAt: number[] = [];
   const counting: EmbedderPort = {
-    get modelId() { return embedder.modelId; },
-    get modelName() { return embedder.modelName; },
-    get dimensions() { return embedder.dimensions; },
-    get profile() { return embedder.profile; },
-    get computeUnit() { return embedder.computeUnit; },
+    get modelId() {
+      return embedder.modelId;
+    },
+    get modelName() {
+      return embedder.modelName;
+    },
+    get dimensions() {
+      return embedder.dimensions;
+    },
+    get profile() {
+      return embedder.profile;
+    },
+    get computeUnit() {
+      return embedder.computeUnit;
+    },
     countTokens: (t) => embedder.countTokens(t),
     embedQuery: (t, sig) => embedder.embedQuery(t, sig),
     async embedDocuments(texts, sig) {
@@ -269,7 +308,14 @@ async function main(): Promise<void> {
   const loupeLoop = (async () => {
     while (!stop.signal.aborted) {
       const storeDir = mkdtempSync(path.join(tmp, 'store-'));
-      const engine = await Engine.open({ root: corpus.root, storeDir, chunker, embedder: counting, annFactory: new HnswFactory(), pacer: switcher });
+      const engine = await Engine.open({
+        root: corpus.root,
+        storeDir,
+        chunker,
+        embedder: counting,
+        annFactory: new HnswFactory(),
+        pacer: switcher,
+      });
       try {
         await engine.index({ signal: stop.signal });
       } catch (e) {
@@ -298,20 +344,35 @@ async function main(): Promise<void> {
     await sleep(T * 1000);
     const to = Date.now();
     const w = workloadOn ? workload.throughput(from, to) : null;
-    return { workloadTps: w ? w.tokensPerSecond : null, workloadPrefills: w?.prefills ?? 0, loupeCps: pacer === paused ? null : loupeRate(from, to) };
+    return {
+      workloadTps: w ? w.tokensPerSecond : null,
+      workloadPrefills: w?.prefills ?? 0,
+      loupeCps: pacer === paused ? null : loupeRate(from, to),
+    };
   }
 
   const contended: ContentionSample = { at: 0, cpuOthers: 1, gpu: null, gpuHeldByOther: null, agents: [], llmServers: [], onBattery: null };
   const fixedLevel = (duty: number): ContentionPacer => {
-    const p = new ContentionPacer({ sample: async () => ({ ...contended, at: Date.now() }), unit: () => 'cpu', config: { backoff: { batchSize: 8, duty }, heavy: { batchSize: 8, duty }, enterSamples: 1 }, intervalMs: 1000 });
+    const p = new ContentionPacer({
+      sample: async () => ({ ...contended, at: Date.now() }),
+      unit: () => 'cpu',
+      config: { backoff: { batchSize: 8, duty }, heavy: { batchSize: 8, duty }, enterSamples: 1 },
+      intervalMs: 1000,
+    });
     void p.tick();
     return p;
   };
   const realSampler = new ContentionSampler({ llmPorts: [] });
   const settings: { name: string; pacer: PacerPort }[] = [
     { name: 'back-off off (full speed, 32-chunk units)', pacer: full },
-    ...(v.quick ? [0.25] : [0.5, 0.25, 0.1]).map((duty) => ({ name: `back-off level: 8-chunk units, ${Math.round(duty * 100)}% duty`, pacer: fixedLevel(duty) })),
-    { name: `back-off on, default, deciding from the real sampler (${DEFAULT_SCHEDULER_CONFIG.backoff.duty * 100}% / heavy ${DEFAULT_SCHEDULER_CONFIG.heavy.duty * 100}% duty)`, pacer: new ContentionPacer({ sample: () => realSampler.sample(), unit: () => 'cpu', intervalMs: 2000 }) },
+    ...(v.quick ? [0.25] : [0.5, 0.25, 0.1]).map((duty) => ({
+      name: `back-off level: 8-chunk units, ${Math.round(duty * 100)}% duty`,
+      pacer: fixedLevel(duty),
+    })),
+    {
+      name: `back-off on, default, deciding from the real sampler (${DEFAULT_SCHEDULER_CONFIG.backoff.duty * 100}% / heavy ${DEFAULT_SCHEDULER_CONFIG.heavy.duty * 100}% duty)`,
+      pacer: new ContentionPacer({ sample: () => realSampler.sample(), unit: () => 'cpu', intervalMs: 2000 }),
+    },
   ];
   const results: SettingResult[] = settings.map((s) => ({ setting: s.name, cycles: [], workloadKept: 0, loupeSpeed: 0 }));
   for (let c = 0; c < cycles; c++) {
@@ -321,11 +382,14 @@ async function main(): Promise<void> {
       const loupeSolo = await window(full, false);
       const modes: Record<string, number> = {};
       let explanation: string | undefined;
-      const track = s.pacer instanceof ContentionPacer ? setInterval(() => {
-        const cs = (s.pacer as ContentionPacer).compute;
-        modes[cs.mode] = (modes[cs.mode] ?? 0) + 1;
-        explanation = cs.explanation;
-      }, 1000) : undefined;
+      const track =
+        s.pacer instanceof ContentionPacer
+          ? setInterval(() => {
+              const cs = (s.pacer as ContentionPacer).compute;
+              modes[cs.mode] = (modes[cs.mode] ?? 0) + 1;
+              explanation = cs.explanation;
+            }, 1000)
+          : undefined;
       const both = await window(s.pacer, true);
       if (track) clearInterval(track);
       const kept = both.workloadTps! / workloadSolo.workloadTps!;
@@ -347,7 +411,14 @@ async function main(): Promise<void> {
   const report = {
     benchmark: 'contention',
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), platform: `${process.platform}-${process.arch}`, node: process.version, uptimeStart, uptimeEnd: execSync('uptime').toString().trim() },
+    machine: {
+      cpu: os.cpus()[0]?.model,
+      cores: os.availableParallelism(),
+      platform: `${process.platform}-${process.arch}`,
+      node: process.version,
+      uptimeStart,
+      uptimeEnd: execSync('uptime').toString().trim(),
+    },
     setup: {
       workload: `llama.cpp prefill of ${v.prompt} tokens, generated LLaMA ${v.width} wide × ${v.layers} layers (F16), ${v['workload-threads']} threads, CPU, separate process, back to back`,
       loupe: `full index of ${corpus.files.length} files (${(corpus.bytes / 1024).toFixed(0)} KiB) from scratch, repeated; all-MiniLM-L6-v2 Q8_0, 1 context × ${v['index-threads']} thread(s), CPU`,
@@ -358,7 +429,8 @@ async function main(): Promise<void> {
     frontier,
     results,
   };
-  const out = v.out ?? path.join(REPO, 'test/bench/results', `contention-${new Date().toISOString().slice(0, 10)}${v.quick ? '-quick' : ''}.json`);
+  const out =
+    v.out ?? path.join(REPO, 'test/bench/results', `contention-${new Date().toISOString().slice(0, 10)}${v.quick ? '-quick' : ''}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(JSON.stringify({ frontier, out, uptime: report.machine.uptimeEnd }, null, 2) + '\n');
@@ -399,17 +471,30 @@ async function recordTrace(out: string, seconds: number): Promise<void> {
       phases.push({ at: i, what: 'claude-named process stopped' });
     }
     const smp = await s.sample();
-    samples.push({ ...smp, at: smp.at - t0, agents: smp.agents.filter((a) => a.via === 'process').map((a) => ({ ...a, pid: 0, detail: a.detail.replace(/pid \d+/, 'pid N') })), llmServers: [] });
+    samples.push({
+      ...smp,
+      at: smp.at - t0,
+      agents: smp.agents.filter((a) => a.via === 'process').map((a) => ({ ...a, pid: 0, detail: a.detail.replace(/pid \d+/, 'pid N') })),
+      llmServers: [],
+    });
     await new Promise((r) => setTimeout(r, 1000));
   }
   agent?.kill();
   burners.forEach((b) => b.kill());
-  writeFileSync(out, JSON.stringify({ recorded: new Date().toISOString(), uptime: execSync('uptime').toString().trim(), intervalMs: 1000, phases, samples }, null, 1));
+  writeFileSync(
+    out,
+    JSON.stringify(
+      { recorded: new Date().toISOString(), uptime: execSync('uptime').toString().trim(), intervalMs: 1000, phases, samples },
+      null,
+      1,
+    ),
+  );
   rmSync(dir, { recursive: true, force: true });
   process.exit(0);
 }
 
-if (existsSync(SELF)) void main().catch((e) => {
-  process.stderr.write(`${(e as Error).stack ?? e}\n`);
-  process.exit(1);
-});
+if (existsSync(SELF))
+  void main().catch((e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  });

@@ -32,15 +32,36 @@ const NODE_MODULES = path.join(REPO, 'node_modules');
 
 /** Natural-language queries about the corpus (for query-embedding latency and real query vectors). */
 const QUERIES = [
-  'parse command line options and arguments', 'watch a folder for file changes', 'compile a JSON schema into a validator',
-  'load a GGUF model file', 'tokenize text into tokens', 'search the nearest neighbours in an HNSW graph',
-  'match paths against gitignore patterns', 'evaluate a sequence in a context', 'download prebuilt binaries from a release',
-  'apply a chat template to messages', 'report a lint problem for a rule', 'serialize objects with circular references',
-  'format an error message for the user', 'read configuration from a file', 'retry a failed request with backoff',
-  'dispose native resources when done', 'count tokens in a string', 'detect the GPU type', 'sample the next token with temperature',
-  'resolve a $ref in a schema', 'debounce file system events', 'create an embedding for a text', 'add a point to the index',
-  'print help for a command', 'split a string on whitespace', 'check whether a path is ignored', 'grammar for constrained output',
-  'log messages with a level', 'get memory usage of the system', 'validate required properties of an object',
+  'parse command line options and arguments',
+  'watch a folder for file changes',
+  'compile a JSON schema into a validator',
+  'load a GGUF model file',
+  'tokenize text into tokens',
+  'search the nearest neighbours in an HNSW graph',
+  'match paths against gitignore patterns',
+  'evaluate a sequence in a context',
+  'download prebuilt binaries from a release',
+  'apply a chat template to messages',
+  'report a lint problem for a rule',
+  'serialize objects with circular references',
+  'format an error message for the user',
+  'read configuration from a file',
+  'retry a failed request with backoff',
+  'dispose native resources when done',
+  'count tokens in a string',
+  'detect the GPU type',
+  'sample the next token with temperature',
+  'resolve a $ref in a schema',
+  'debounce file system events',
+  'create an embedding for a text',
+  'add a point to the index',
+  'print help for a command',
+  'split a string on whitespace',
+  'check whether a path is ignored',
+  'grammar for constrained output',
+  'log messages with a level',
+  'get memory usage of the system',
+  'validate required properties of an object',
 ];
 
 interface Settings {
@@ -68,8 +89,13 @@ function parseSettings(): Settings {
       rounds: { type: 'string' },
     },
   });
-  const models = values.model?.length ? values.model.map((m) => path.resolve(m)) : BUNDLED_MODELS.map((m) => path.join(REPO, m)).filter(existsSync);
-  if (!models.length) throw new Error('No embedding model found: run `npm run build` (it generates models/generated/loupe-tiny-bert.gguf) or pass --model <file.gguf>.');
+  const models = values.model?.length
+    ? values.model.map((m) => path.resolve(m))
+    : BUNDLED_MODELS.map((m) => path.join(REPO, m)).filter(existsSync);
+  if (!models.length)
+    throw new Error(
+      'No embedding model found: run `npm run build` (it generates models/generated/loupe-tiny-bert.gguf) or pass --model <file.gguf>.',
+    );
   for (const m of models) if (!existsSync(m)) throw new Error(`--model ${m}: file not found`);
   const int = (name: string, v: string | undefined): number | undefined => posInt(v, `--${name}`);
   const date = new Date().toISOString().slice(0, 10);
@@ -78,7 +104,11 @@ function parseSettings(): Settings {
     quick,
     models,
     // A quick smoke run must not overwrite the committed results.
-    out: values.out ? path.resolve(values.out) : quick ? path.join(os.tmpdir(), `loupe-engine-bench-${date}-quick.json`) : path.join(REPO, 'test/bench/results', `engine-${date}.json`),
+    out: values.out
+      ? path.resolve(values.out)
+      : quick
+        ? path.join(os.tmpdir(), `loupe-engine-bench-${date}-quick.json`)
+        : path.join(REPO, 'test/bench/results', `engine-${date}.json`),
     corpusKb: int('corpus-kb', values['corpus-kb']),
     contexts: int('contexts', values.contexts)!,
     threads: int('threads', values.threads)!,
@@ -137,7 +167,11 @@ async function chunkerBench(corpus: Corpus): Promise<Record<string, unknown>> {
     megabytes: r3(mb),
     chunks: warm.chunks,
     filesByLanguage: warm.byLanguage,
-    coldIncludingGrammarLoad: { seconds: r3(cold.ms / 1000), filesPerSec: r1(texts.length / (cold.ms / 1000)), mbPerSec: r3(mb / (cold.ms / 1000)) },
+    coldIncludingGrammarLoad: {
+      seconds: r3(cold.ms / 1000),
+      filesPerSec: r1(texts.length / (cold.ms / 1000)),
+      mbPerSec: r3(mb / (cold.ms / 1000)),
+    },
     warm: { seconds: r3(warm.ms / 1000), filesPerSec: r1(texts.length / (warm.ms / 1000)), mbPerSec: r3(mb / (warm.ms / 1000)) },
   };
 }
@@ -194,7 +228,14 @@ async function benchModel(modelPath: string, corpusBytes: number, s: Settings): 
       const open = (rebuild: boolean): Promise<Engine> => {
         const chunker = new TreeSitterChunker();
         chunkers.push(chunker);
-        return Engine.open({ root: corpus.root, storeDir, chunker: new ProbeChunker(chunker, probe), embedder: probe, annFactory: new HnswFactory(), rebuild });
+        return Engine.open({
+          root: corpus.root,
+          storeDir,
+          chunker: new ProbeChunker(chunker, probe),
+          embedder: probe,
+          annFactory: new HnswFactory(),
+          rebuild,
+        });
       };
       let last: Engine | undefined;
       for (let round = 0; round < s.rounds; round++) {
@@ -232,7 +273,8 @@ async function benchModel(modelPath: string, corpusBytes: number, s: Settings): 
 
       // 5. Save one file → searchable.
       log('save-one-file latency');
-      const target = corpus.files.find((f) => f.rel.endsWith('.ts') && f.bytes > 2000) ?? corpus.files.find((f) => /\.(js|ts)$/.test(f.rel))!;
+      const target =
+        corpus.files.find((f) => f.rel.endsWith('.ts') && f.bytes > 2000) ?? corpus.files.find((f) => /\.(js|ts)$/.test(f.rel))!;
       const saves: { totalMs: number; updateMs: number; searchMs: number; rank: number; embedded: number }[] = [];
       for (let i = 0; i < (s.quick ? 3 : 6); i++) {
         const abs = path.join(corpus.root, target.rel);
@@ -284,16 +326,39 @@ async function benchModel(modelPath: string, corpusBytes: number, s: Settings): 
       const rssAfter = peakRssMiB();
 
       const report = {
-        model: { file: path.relative(REPO, modelPath), name: embedder.modelName, dimensions: embedder.dimensions, maxTokens: embedder.profile.maxTokens, loadSeconds: r3(load.ms / 1000) },
+        model: {
+          file: path.relative(REPO, modelPath),
+          name: embedder.modelName,
+          dimensions: embedder.dimensions,
+          maxTokens: embedder.profile.maxTokens,
+          loadSeconds: r3(load.ms / 1000),
+        },
         embedder: { contexts: s.contexts, threadsPerContext: s.threads, computeUnit: embedder.computeUnit },
-        corpus: { files: corpus.files.length, megabytes: r3(corpus.bytes / 1e6), bySource: corpus.bySource, chunks, uniqueChunkTexts: texts.length, tokens },
-        raw: { ...throughput(bestRaw.ms, texts.length, tokens), cpuSeconds: bestRaw.cpuSeconds, allRunsSeconds: raws.map((x) => r3(x.ms / 1000)) },
+        corpus: {
+          files: corpus.files.length,
+          megabytes: r3(corpus.bytes / 1e6),
+          bySource: corpus.bySource,
+          chunks,
+          uniqueChunkTexts: texts.length,
+          tokens,
+        },
+        raw: {
+          ...throughput(bestRaw.ms, texts.length, tokens),
+          cpuSeconds: bestRaw.cpuSeconds,
+          allRunsSeconds: raws.map((x) => r3(x.ms / 1000)),
+        },
         rawBatched32: { ...throughput(rawBatched.ms, texts.length, tokens), cpuSeconds: rawBatched.cpuSeconds },
         pipeline: {
           ...throughput(coldMs, texts.length, tokens),
           cpuSeconds: bestPipe.cpuSeconds,
           allRunsSeconds: pipes.map((x) => r3(x.ms / 1000)),
-          summary: { files: bestPipe.summary.files, chunks: bestPipe.summary.chunks, embedded: bestPipe.summary.embedded, cached: bestPipe.summary.cached, warnings: bestPipe.summary.warnings.length },
+          summary: {
+            files: bestPipe.summary.files,
+            chunks: bestPipe.summary.chunks,
+            embedded: bestPipe.summary.embedded,
+            cached: bestPipe.summary.cached,
+            warnings: bestPipe.summary.warnings.length,
+          },
           embeddedSameTextsAsRaw: pipes.every((x) => x.sameTexts),
           ...bestPipe.probe,
         },
@@ -321,8 +386,19 @@ async function benchModel(modelPath: string, corpusBytes: number, s: Settings): 
           engineSearchEndToEnd: summarize(qEngine),
         },
         cache: {
-          metadataLost: { reopenSeconds: r3(reopen.ms / 1000), seconds: r3(cached.ms / 1000), embedded: cached.value.embedded, cached: cached.value.cached, speedupOverCold: r1(coldMs / cached.ms) },
-          renamedFolders: { seconds: r3(renamed.ms / 1000), embedded: renamed.value.embedded, cached: renamed.value.cached, speedupOverCold: r1(coldMs / renamed.ms) },
+          metadataLost: {
+            reopenSeconds: r3(reopen.ms / 1000),
+            seconds: r3(cached.ms / 1000),
+            embedded: cached.value.embedded,
+            cached: cached.value.cached,
+            speedupOverCold: r1(coldMs / cached.ms),
+          },
+          renamedFolders: {
+            seconds: r3(renamed.ms / 1000),
+            embedded: renamed.value.embedded,
+            cached: renamed.value.cached,
+            speedupOverCold: r1(coldMs / renamed.ms),
+          },
         },
         store: { diskMiB: r3(status.diskBytes / 1048576), cachedVectors: status.cachedVectors },
         peakRssMiBSoFar: rssAfter,
@@ -394,7 +470,14 @@ async function main(): Promise<void> {
   if (s.ann && primary) {
     const sizes = s.quick ? [2_000, 10_000] : [10_000, 100_000];
     log(`ann: ${sizes.join(', ')} synthetic points from ${primary.run.vectors.length} real ${primary.name} vectors`);
-    const ann = annBench({ base: primary.run.vectors, textQueries: primary.run.queryVectors, sizes, efs: [50, 100, 200], docQueries: s.quick ? 100 : 200, log });
+    const ann = annBench({
+      base: primary.run.vectors,
+      textQueries: primary.run.queryVectors,
+      sizes,
+      efs: [50, 100, 200],
+      docQueries: s.quick ? 100 : 200,
+      log,
+    });
     const primaryReport = models.find((r) => (r.model as { file: string }).file.endsWith(primary!.name))!;
     const qEmbed = (primaryReport.query as { embedQuery: { p50: number } }).embedQuery.p50;
     result.ann = { model: primary.name, ...ann, peakRssMiBSoFar: peakRssMiB() };
@@ -416,6 +499,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

@@ -76,7 +76,16 @@ async function measure(nice: number | 'idle', idleSeconds: number): Promise<Run>
     }
   }
   h.disable();
-  return { nice, seconds: round1((performance.now() - t0) / 1000), chunks, p50: round1(h.percentile(50) / 1e6), p99: round1(h.percentile(99) / 1e6), max: round1(h.max / 1e6), samples: h.count, loadavgBefore };
+  return {
+    nice,
+    seconds: round1((performance.now() - t0) / 1000),
+    chunks,
+    p50: round1(h.percentile(50) / 1e6),
+    p99: round1(h.percentile(99) / 1e6),
+    max: round1(h.max / 1e6),
+    samples: h.count,
+    loadavgBefore,
+  };
 }
 
 const runs: Run[] = [];
@@ -107,8 +116,18 @@ const result = {
   runs,
   summary: {
     idle: runs.find((x) => x.nice === 'idle'),
-    nice0: { medianP50: med(of(0).map((x) => x.p50)), medianP99: med(of(0).map((x) => x.p99)), worstMax: Math.max(...of(0).map((x) => x.max)), medianSeconds: med(of(0).map((x) => x.seconds)) },
-    nice10: { medianP50: med(of(10).map((x) => x.p50)), medianP99: med(of(10).map((x) => x.p99)), worstMax: Math.max(...of(10).map((x) => x.max)), medianSeconds: med(of(10).map((x) => x.seconds)) },
+    nice0: {
+      medianP50: med(of(0).map((x) => x.p50)),
+      medianP99: med(of(0).map((x) => x.p99)),
+      worstMax: Math.max(...of(0).map((x) => x.max)),
+      medianSeconds: med(of(0).map((x) => x.seconds)),
+    },
+    nice10: {
+      medianP50: med(of(10).map((x) => x.p50)),
+      medianP99: med(of(10).map((x) => x.p99)),
+      worstMax: Math.max(...of(10).map((x) => x.max)),
+      medianSeconds: med(of(10).map((x) => x.seconds)),
+    },
   },
 };
 console.log(JSON.stringify(result, null, 2));

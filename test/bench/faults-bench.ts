@@ -15,7 +15,22 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeF
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SAMPLE_PROJECT, REPO } from '../support/helpers.js';
-import { BIN, buildClean, craftedCases, damage, DAMAGES, FILE_KINDS, locations, modelArgs, prng, QUERY, runCase, runCli, seedJournal, type CaseOutcome } from '../support/store-faults.js';
+import {
+  BIN,
+  buildClean,
+  craftedCases,
+  damage,
+  DAMAGES,
+  FILE_KINDS,
+  locations,
+  modelArgs,
+  prng,
+  QUERY,
+  runCase,
+  runCli,
+  seedJournal,
+  type CaseOutcome,
+} from '../support/store-faults.js';
 import { readManifest, Store } from '../../src/core/store.js';
 
 const KILLS_INDEX = Number(process.env.KILLS_INDEX ?? 30);
@@ -33,7 +48,10 @@ function write(root: string, rel: string, text: string): void {
   v.add(sha(text));
 }
 
-const genText = (i: number, v: number) => Array.from({ length: 5 }, (_, j) => `export function step${i}_${j}(x: number): number {\n  return x * ${i + j + v} - ${j};\n}\n`).join('\n');
+const genText = (i: number, v: number) =>
+  Array.from({ length: 5 }, (_, j) => `export function step${i}_${j}(x: number): number {\n  return x * ${i + j + v} - ${j};\n}\n`).join(
+    '\n',
+  );
 
 /** Opens the store read-only and checks it: loads without damage, every record is a version that existed. */
 function checkStore(root: string): { consistent: boolean; wrong: number; why: string } {
@@ -52,7 +70,10 @@ function checkStore(root: string): { consistent: boolean; wrong: number; why: st
 }
 
 function startIndex(root: string, watch: boolean) {
-  return spawn(process.execPath, [BIN, 'index', root, ...(watch ? ['--watch', '--no-backoff'] : []), ...modelArgs()], { stdio: 'ignore', env: { ...process.env, LOUPE_BACKOFF: '0' } });
+  return spawn(process.execPath, [BIN, 'index', root, ...(watch ? ['--watch', '--no-backoff'] : []), ...modelArgs()], {
+    stdio: 'ignore',
+    env: { ...process.env, LOUPE_BACKOFF: '0' },
+  });
 }
 
 async function finishAndCompare(root: string, work: string, tag: string): Promise<{ equal: boolean; detail: string }> {
@@ -70,7 +91,10 @@ async function finishAndCompare(root: string, work: string, tag: string): Promis
   const chunks = [JSON.parse(st.out).chunks, JSON.parse(cst.out).chunks];
   rmSync(cleanRoot, { recursive: true, force: true });
   const equal = ix.code === 0 && ci.code === 0 && JSON.stringify(a) === JSON.stringify(b) && chunks[0] === chunks[1];
-  return { equal, detail: `chunks ${chunks.join(' vs ')}; top-10 ${equal ? 'equal' : `${JSON.stringify(a.slice(0, 3))} vs ${JSON.stringify(b.slice(0, 3))}`}` };
+  return {
+    equal,
+    detail: `chunks ${chunks.join(' vs ')}; top-10 ${equal ? 'equal' : `${JSON.stringify(a.slice(0, 3))} vs ${JSON.stringify(b.slice(0, 3))}`}`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -83,7 +107,10 @@ async function main(): Promise<void> {
   const first = await runCli(['index', root, ...modelArgs()]);
   if (first.code !== 0) throw new Error(first.err);
 
-  const kill = { index: { rounds: 0, consistent: 0, wrong: 0, notes: [] as string[] }, watch: { rounds: 0, consistent: 0, wrong: 0, notes: [] as string[] } };
+  const kill = {
+    index: { rounds: 0, consistent: 0, wrong: 0, notes: [] as string[] },
+    watch: { rounds: 0, consistent: 0, wrong: 0, notes: [] as string[] },
+  };
   let version = 1;
   for (let r = 0; r < KILLS_INDEX; r++) {
     // Work for this run: a handful of files get new contents.
@@ -135,7 +162,9 @@ async function main(): Promise<void> {
     if (chk.consistent) kill.watch.consistent++;
     else kill.watch.notes.push(`watch round ${r}: ${chk.why}`);
     kill.watch.wrong += chk.wrong;
-    process.stdout.write(`kill -9 during --watch ${r + 1}/${KILLS_WATCH}: ${chk.consistent ? 'consistent' : chk.why}, ${chk.wrong} wrong\n`);
+    process.stdout.write(
+      `kill -9 during --watch ${r + 1}/${KILLS_WATCH}: ${chk.consistent ? 'consistent' : chk.why}, ${chk.wrong} wrong\n`,
+    );
   }
   const afterWatch = await finishAndCompare(root, work, 'watch');
   process.stdout.write(`after the watch kills: ${afterWatch.detail}\n`);
@@ -149,23 +178,30 @@ async function main(): Promise<void> {
   for (const kind of FILE_KINDS) {
     for (const how of DAMAGES) {
       const rnd = prng(kind.length * 131 + how.length);
-      jobs.push([`${kind}-${how}`, (store) => {
-        if (kind === 'journal') seedJournal(store);
-        damage(store, kind, how, rnd);
-      }]);
+      jobs.push([
+        `${kind}-${how}`,
+        (store) => {
+          if (kind === 'journal') seedJournal(store);
+          damage(store, kind, how, rnd);
+        },
+      ]);
     }
   }
   jobs.push(...Object.entries(craftedCases()));
   const outcomes: CaseOutcome[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: Number(process.env.FAULT_JOBS ?? 3) }, async () => {
-    while (next < jobs.length) {
-      const [name, mutate] = jobs[next++];
-      const o = await runCase(name, clean, cleanWork, mutate, 180_000);
-      outcomes.push(o);
-      process.stdout.write(`${o.name}: ${o.rebuilt ? 'rebuilt' : 'NOT rebuilt'}${o.noCrash ? '' : ', CRASH'}${o.noHang ? '' : ', HANG'} ${o.detail.slice(0, 200)}\n`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Number(process.env.FAULT_JOBS ?? 3) }, async () => {
+      while (next < jobs.length) {
+        const [name, mutate] = jobs[next++];
+        const o = await runCase(name, clean, cleanWork, mutate, 180_000);
+        outcomes.push(o);
+        process.stdout.write(
+          `${o.name}: ${o.rebuilt ? 'rebuilt' : 'NOT rebuilt'}${o.noCrash ? '' : ', CRASH'}${o.noHang ? '' : ', HANG'} ${o.detail.slice(0, 200)}\n`,
+        );
+      }
+    }),
+  );
   rmSync(work, { recursive: true, force: true });
 
   const n = (k: keyof CaseOutcome) => outcomes.filter((o) => o[k] === true).length;
@@ -182,9 +218,16 @@ async function main(): Promise<void> {
     killDuringIndex: { ...kill.index, finishedIndexEqualsClean: afterIndex.equal, finish: afterIndex.detail },
     killDuringWatch: { ...kill.watch, finishedIndexEqualsClean: afterWatch.equal, finish: afterWatch.detail },
     corruption: {
-      cases: M, rebuilt: n('rebuilt'), crashes: M - n('noCrash'), hangs: M - n('noHang'), warned: n('warned'),
-      touchedOutsideStore: M - n('outsideUntouched'), resultsOutsideRoot: M - n('confined'),
-      failures: outcomes.filter((o) => !(o.rebuilt && o.noCrash && o.noHang && o.outsideUntouched && o.confined)).map((o) => ({ name: o.name, detail: o.detail })),
+      cases: M,
+      rebuilt: n('rebuilt'),
+      crashes: M - n('noCrash'),
+      hangs: M - n('noHang'),
+      warned: n('warned'),
+      touchedOutsideStore: M - n('outsideUntouched'),
+      resultsOutsideRoot: M - n('confined'),
+      failures: outcomes
+        .filter((o) => !(o.rebuilt && o.noCrash && o.noHang && o.outsideUntouched && o.confined))
+        .map((o) => ({ name: o.name, detail: o.detail })),
     },
     seconds: Math.round((Date.now() - t0) / 1000),
   };

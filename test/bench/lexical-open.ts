@@ -194,7 +194,10 @@ function realChunks(limit: number): RawChunk[] {
         const lines = readFileSync(abs, 'utf8').split('\n');
         const rel = path.relative(root, abs).split(path.sep).join('/');
         for (let i = 0; i < lines.length && out.length < limit; i += 40) {
-          const text = lines.slice(i, i + 40).join('\n').slice(0, 2400);
+          const text = lines
+            .slice(i, i + 40)
+            .join('\n')
+            .slice(0, 2400);
           if (text.trim().length < 40 || seen.has(text)) continue;
           seen.add(text);
           out.push({ rel, text });
@@ -272,10 +275,11 @@ function makeCorpus(dir: string, n: number, base: RawChunk[]): Corpus {
     const body = line.slice(9);
     const sp = body.indexOf(' ');
     const t = sp < 0 ? '' : body.slice(sp + 1);
-    if (t) for (const w of t.split(' ')) {
-      termCount++;
-      vocab.add(w);
-    }
+    if (t)
+      for (const w of t.split(' ')) {
+        termCount++;
+        vocab.add(w);
+      }
   }
   return {
     files,
@@ -372,7 +376,13 @@ function roundLegacy(dir: string, files: Corpus['files']): { round: Round; bm: L
 
 function best(rounds: Round[]): Round {
   const pick = (k: keyof Round): number => Math.min(...rounds.map((r) => r[k]));
-  return { openMs: pick('openMs'), buildMs: pick('buildMs'), firstQueryMs: pick('firstQueryMs'), queryMs: pick('queryMs'), heapDeltaMiB: pick('heapDeltaMiB') };
+  return {
+    openMs: pick('openMs'),
+    buildMs: pick('buildMs'),
+    firstQueryMs: pick('firstQueryMs'),
+    queryMs: pick('queryMs'),
+    heapDeltaMiB: pick('heapDeltaMiB'),
+  };
 }
 
 function arg(name: string): string | undefined {
@@ -451,7 +461,10 @@ async function main(): Promise<void> {
         const bl = best(leg);
         entry.legacy = { best: bl, rounds: leg };
         entry.buildSpeedup = r1(bl.buildMs / bc.buildMs);
-        entry.openBuildFirstQuery = { current: r1(bc.openMs + bc.buildMs + bc.firstQueryMs), legacy: r1(bl.openMs + bl.buildMs + bl.firstQueryMs) };
+        entry.openBuildFirstQuery = {
+          current: r1(bc.openMs + bc.buildMs + bc.firstQueryMs),
+          legacy: r1(bl.openMs + bl.buildMs + bl.firstQueryMs),
+        };
         entry.identicalRankings = identical;
         entry.hitsCompared = compared;
       }

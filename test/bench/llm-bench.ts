@@ -25,7 +25,13 @@ import { makeTinyMlxModel, MLX_VENV_PYTHON } from '../support/mlx.js';
 import { r3 } from './stats.js';
 
 const { values: args } = parseArgs({
-  options: { threads: { type: 'string' }, reps: { type: 'string' }, out: { type: 'string' }, 'no-mlx': { type: 'boolean' }, 'no-llama': { type: 'boolean' } },
+  options: {
+    threads: { type: 'string' },
+    reps: { type: 'string' },
+    out: { type: 'string' },
+    'no-mlx': { type: 'boolean' },
+    'no-llama': { type: 'boolean' },
+  },
 });
 const THREADS = Number(args.threads ?? 1);
 const REPS = Number(args.reps ?? 3);
@@ -41,7 +47,9 @@ let nonce = 0;
 /** A user message of `words` words, different each time (no prompt cache hits). */
 function prompt(words: number): ChatMessage[] {
   const tag = `run${++nonce}`;
-  const body = Array.from({ length: words }, (_, i) => (i % 9 === 0 ? tag : ['alpha', 'beta', 'gamma', 'delta', 'one', 'two', 'code', 'file', 'line'][i % 9])).join(' ');
+  const body = Array.from({ length: words }, (_, i) =>
+    i % 9 === 0 ? tag : ['alpha', 'beta', 'gamma', 'delta', 'one', 'two', 'code', 'file', 'line'][i % 9],
+  ).join(' ');
   return [{ role: 'user', content: body }];
 }
 
@@ -55,7 +63,12 @@ interface Timed {
 async function timed(chat: ChatModelPort, messages: ChatMessage[], maxTokens: number): Promise<Timed> {
   const t0 = performance.now();
   const r = await chat.generate(messages, { maxTokens });
-  return { ms: performance.now() - t0, firstTokenMs: r.firstTokenMs ?? NaN, promptTokens: r.promptTokens ?? NaN, completionTokens: r.completionTokens ?? 0 };
+  return {
+    ms: performance.now() - t0,
+    firstTokenMs: r.firstTokenMs ?? NaN,
+    promptTokens: r.promptTokens ?? NaN,
+    completionTokens: r.completionTokens ?? 0,
+  };
 }
 
 /** Words giving a prompt of about `target` tokens, by asking the path itself. */
@@ -77,8 +90,17 @@ async function benchPath(label: string, chat: ChatModelPort, extra: Record<strin
   for (let i = 0; i < REPS + 2; i++) pp.push(await timed(chat, prompt(words), 1));
   const tg: Timed[] = [];
   for (let i = 0; i < REPS; i++) tg.push(await timed(chat, prompt(words), 128));
-  process.stderr.write(`${label}: pp128 ${r3(median(pp.map((t) => (t.promptTokens / t.ms) * 1000)))} tok/s, tg128 ${r3(median(tg.map((t) => ((t.completionTokens - 1) / (t.ms - t.firstTokenMs)) * 1000)))} tok/s\n`);
-  const parallel: { requests: number; aggregateTokPerS: number; perRequestTokPerS: number; speedup: number; efficiency: number; wallMs: number }[] = [];
+  process.stderr.write(
+    `${label}: pp128 ${r3(median(pp.map((t) => (t.promptTokens / t.ms) * 1000)))} tok/s, tg128 ${r3(median(tg.map((t) => ((t.completionTokens - 1) / (t.ms - t.firstTokenMs)) * 1000)))} tok/s\n`,
+  );
+  const parallel: {
+    requests: number;
+    aggregateTokPerS: number;
+    perRequestTokPerS: number;
+    speedup: number;
+    efficiency: number;
+    wallMs: number;
+  }[] = [];
   for (const n of PARALLEL) {
     const runs: number[] = [];
     let perReq: number[] = [];
@@ -91,7 +113,14 @@ async function benchPath(label: string, chat: ChatModelPort, extra: Record<strin
     }
     const agg = median(runs);
     const base = parallel[0]?.aggregateTokPerS ?? agg;
-    parallel.push({ requests: n, aggregateTokPerS: r3(agg), perRequestTokPerS: r3(median(perReq)), speedup: r3(agg / base), efficiency: r3(agg / base / n), wallMs: r3((n * PARALLEL_TOKENS * 1000) / agg) });
+    parallel.push({
+      requests: n,
+      aggregateTokPerS: r3(agg),
+      perRequestTokPerS: r3(median(perReq)),
+      speedup: r3(agg / base),
+      efficiency: r3(agg / base / n),
+      wallMs: r3((n * PARALLEL_TOKENS * 1000) / agg),
+    });
     process.stderr.write(`${label}: ${n} parallel → ${r3(agg)} tok/s aggregate\n`);
   }
   return {
@@ -99,9 +128,17 @@ async function benchPath(label: string, chat: ChatModelPort, extra: Record<strin
     model: chat.info.name,
     where: chat.info.where,
     ...extra,
-    pp128: { promptTokens: median(pp.map((t) => t.promptTokens)), tokPerS: r3(median(pp.map((t) => (t.promptTokens / t.ms) * 1000))), samples: pp.length },
+    pp128: {
+      promptTokens: median(pp.map((t) => t.promptTokens)),
+      tokPerS: r3(median(pp.map((t) => (t.promptTokens / t.ms) * 1000))),
+      samples: pp.length,
+    },
     ttftMs: r3(median(pp.map((t) => t.firstTokenMs))),
-    tg128: { tokPerS: r3(median(tg.map((t) => ((t.completionTokens - 1) / (t.ms - t.firstTokenMs)) * 1000))), generated: median(tg.map((t) => t.completionTokens)), samples: tg.length },
+    tg128: {
+      tokPerS: r3(median(tg.map((t) => ((t.completionTokens - 1) / (t.ms - t.firstTokenMs)) * 1000))),
+      generated: median(tg.map((t) => t.completionTokens)),
+      samples: tg.length,
+    },
     parallel,
   };
 }
@@ -116,9 +153,21 @@ async function main(): Promise<void> {
       const file = path.join(tmp.dir, 'tiny-llama-loop.gguf');
       // The tiny LLaMA of src/tools/tiny-llama.ts, except that its sentence loops instead of ending.
       writeFileSync(file, buildTinyLlamaGguf({ loop: true }));
-      const chat = await LlamaChat.load({ modelPath: file, gpu: false, threads: THREADS, sequences: Math.max(...PARALLEL), contextSize: 512 });
+      const chat = await LlamaChat.load({
+        modelPath: file,
+        gpu: false,
+        threads: THREADS,
+        sequences: Math.max(...PARALLEL),
+        contextSize: 512,
+      });
       try {
-        results.push(await benchPath('node-llama-cpp (in process)', chat, { threads: THREADS, sequences: Math.max(...PARALLEL), note: 'prompt tokens counted with the model tokenizer + 8 per message for the chat template' }));
+        results.push(
+          await benchPath('node-llama-cpp (in process)', chat, {
+            threads: THREADS,
+            sequences: Math.max(...PARALLEL),
+            note: 'prompt tokens counted with the model tokenizer + 8 per message for the chat template',
+          }),
+        );
       } finally {
         await chat.dispose();
       }
@@ -127,15 +176,35 @@ async function main(): Promise<void> {
       const candidates = [process.env.LOUPE_MLX_PYTHON, MLX_VENV_PYTHON, 'python3'].filter((p): p is string => !!p);
       let python: string | undefined;
       let version: string | null = null;
-      for (const p of candidates) if ((version = await pythonHasMlxLm(p))) { python = p; break; }
+      for (const p of candidates)
+        if ((version = await pythonHasMlxLm(p))) {
+          python = p;
+          break;
+        }
       if (!python) skipped.push(`mlx_lm.server: no Python with mlx-lm (tried ${candidates.join(', ')})`);
       else {
         const dir = path.join(tmp.dir, 'tiny-mlx');
         const { eosId } = makeTinyMlxModel(python, dir);
-        const server = await MlxServer.start({ python, model: dir, env: { HF_HOME: path.join(tmp.dir, 'hf'), HF_HUB_OFFLINE: '1' }, startTimeoutMs: 180_000 });
+        const server = await MlxServer.start({
+          python,
+          model: dir,
+          env: { HF_HOME: path.join(tmp.dir, 'hf'), HF_HUB_OFFLINE: '1' },
+          startTimeoutMs: 180_000,
+        });
         try {
-          const chat = new OpenAiChat({ baseUrl: server.url, kind: 'mlx', where: `mlx_lm.server ${version} (mlx CPU) at ${server.url}`, extraBody: { logit_bias: { [eosId]: -1000 } } });
-          results.push(await benchPath('mlx_lm.server (OpenAI-compatible streaming)', chat, { mlxLm: version, device: process.platform === 'darwin' && process.arch === 'arm64' ? 'Metal (Apple Silicon)' : 'CPU (mlx[cpu])', model: 'tiny scripted MLX llama (test/support/mlx_tiny_model.py)' }));
+          const chat = new OpenAiChat({
+            baseUrl: server.url,
+            kind: 'mlx',
+            where: `mlx_lm.server ${version} (mlx CPU) at ${server.url}`,
+            extraBody: { logit_bias: { [eosId]: -1000 } },
+          });
+          results.push(
+            await benchPath('mlx_lm.server (OpenAI-compatible streaming)', chat, {
+              mlxLm: version,
+              device: process.platform === 'darwin' && process.arch === 'arm64' ? 'Metal (Apple Silicon)' : 'CPU (mlx[cpu])',
+              model: 'tiny scripted MLX llama (test/support/mlx_tiny_model.py)',
+            }),
+          );
         } finally {
           await server.stop();
         }
@@ -148,7 +217,13 @@ async function main(): Promise<void> {
   const report = {
     benchmark: 'llm',
     date: new Date().toISOString(),
-    machine: { cpu: cpus[0]?.model, cores: cpus.length, memoryGiB: r3(os.totalmem() / 2 ** 30), platform: `${process.platform} ${process.arch}`, node: process.version },
+    machine: {
+      cpu: cpus[0]?.model,
+      cores: cpus.length,
+      memoryGiB: r3(os.totalmem() / 2 ** 30),
+      platform: `${process.platform} ${process.arch}`,
+      node: process.version,
+    },
     loadAverage: { before: loadBefore, after: os.loadavg().map(r3) },
     settings: { reps: REPS, threads: THREADS, parallelTokens: PARALLEL_TOKENS },
     models: 'generated tiny models (64-dim, 1 layer) that never stop; numbers show per-token overhead of each path, not a real model',

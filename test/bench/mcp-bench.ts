@@ -24,10 +24,22 @@ const BIN = path.join(REPO, 'bin/loupe.js');
 const MB = Number(process.env.BENCH_MB ?? 1);
 const MODEL = process.env.BENCH_MODEL;
 const QUERIES = [
-  'parse command line options', 'load the model file from disk', 'validate a JSON schema keyword', 'watch a folder for file changes',
-  'compile a regular expression for ignore patterns', 'format an error message for the user', 'tokenize the input text', 'add a point to the nearest neighbour index',
-  'resolve a relative path against the root', 'report a lint problem with its location', 'free native memory when disposing', 'retry after a failure with a delay',
-  'read environment variables for configuration', 'serialize an object to a string', 'compare two version numbers', 'walk a directory tree recursively',
+  'parse command line options',
+  'load the model file from disk',
+  'validate a JSON schema keyword',
+  'watch a folder for file changes',
+  'compile a regular expression for ignore patterns',
+  'format an error message for the user',
+  'tokenize the input text',
+  'add a point to the nearest neighbour index',
+  'resolve a relative path against the root',
+  'report a lint problem with its location',
+  'free native memory when disposing',
+  'retry after a failure with a delay',
+  'read environment variables for configuration',
+  'serialize an object to a string',
+  'compare two version numbers',
+  'walk a directory tree recursively',
 ];
 
 type Result = { content: { text: string }[]; structuredContent?: { results?: { path: string }[] }; isError?: boolean };
@@ -44,20 +56,35 @@ function run(args: string[], env: NodeJS.ProcessEnv): { ms: number; code: number
 
 async function mcpClient(root: string, env: NodeJS.ProcessEnv, name: string): Promise<Client> {
   const c = new Client({ name, version: '1' });
-  await c.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp', root, ...modelArgs()], env: env as Record<string, string>, stderr: 'ignore' }));
+  await c.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp', root, ...modelArgs()],
+      env: env as Record<string, string>,
+      stderr: 'ignore',
+    }),
+  );
   return c;
 }
 
 function enginePids(root: string): number[] {
   const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
-  return ps.split('\n').filter((l) => l.includes('--shared') && l.includes(root)).map((l) => Number(l.trim().split(/\s+/)[0]));
+  return ps
+    .split('\n')
+    .filter((l) => l.includes('--shared') && l.includes(root))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
 async function main(): Promise<void> {
   const t = tempDir('loupe-mcp-bench-');
   const root = path.join(t.dir, 'corpus');
   const env: NodeJS.ProcessEnv = { ...process.env, LOUPE_RUN_DIR: path.join(t.dir, 'run'), LOUPE_BACKOFF: '0' };
-  const out: Record<string, unknown> = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: os.loadavg() }, corpusMB: MB, model: MODEL ? path.basename(MODEL) : 'bundled default' };
+  const out: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: os.loadavg() },
+    corpusMB: MB,
+    model: MODEL ? path.basename(MODEL) : 'bundled default',
+  };
   try {
     const corpus = buildCorpus(path.join(REPO, 'node_modules'), root, MB * 1024 * 1024);
     console.log(`corpus: ${corpus.files.length} files, ${(corpus.bytes / 1048576).toFixed(1)} MiB`);
@@ -79,7 +106,10 @@ async function main(): Promise<void> {
     for (let round = 0; round < 4; round++) {
       for (const q of QUERIES) {
         const t0 = performance.now();
-        const r = (await agent.callTool({ name: 'search', arguments: { query: `${q} ${round || ''}`.trim(), k: 10, max_tokens: 2000 } })) as Result;
+        const r = (await agent.callTool({
+          name: 'search',
+          arguments: { query: `${q} ${round || ''}`.trim(), k: 10, max_tokens: 2000 },
+        })) as Result;
         rt.push(performance.now() - t0);
         if (r.isError) throw new Error(`search error: ${r.content[0].text}`);
       }
@@ -88,7 +118,12 @@ async function main(): Promise<void> {
     console.log(`MCP search round trip: ${JSON.stringify(out.mcpSearchMs)}`);
 
     // Where a round trip goes: the engine's search alone, and its check of the files on disk alone.
-    const direct = new EngineClient({ shared: 'bench-direct', connectOnly: true, maxRestarts: 0, env: { LOUPE_RUN_DIR: env.LOUPE_RUN_DIR } });
+    const direct = new EngineClient({
+      shared: 'bench-direct',
+      connectOnly: true,
+      maxRestarts: 0,
+      env: { LOUPE_RUN_DIR: env.LOUPE_RUN_DIR },
+    });
     await direct.attach({ root });
     const engineOnly: number[] = [];
     const syncOnly: number[] = [];
@@ -106,11 +141,13 @@ async function main(): Promise<void> {
     console.log(`engine search alone ${JSON.stringify(out.engineSearchMs)}; file check alone ${JSON.stringify(out.engineSyncMs)}`);
 
     // One-shot CLI through the running engine, beside what starting Node and the CLI bundle costs.
-    out.nodeStartMs = summarize([0, 1, 2, 3, 4].map(() => {
-      const t0 = performance.now();
-      spawnSync(process.execPath, ['-e', '0']);
-      return performance.now() - t0;
-    }));
+    out.nodeStartMs = summarize(
+      [0, 1, 2, 3, 4].map(() => {
+        const t0 = performance.now();
+        spawnSync(process.execPath, ['-e', '0']);
+        return performance.now() - t0;
+      }),
+    );
     out.cliHelpMs = summarize([0, 1, 2, 3, 4].map(() => run(['--help'], env).ms));
     const viaEngine = QUERIES.slice(0, 8).map((q) => run(['search', root, q, '-k', '10'], env));
     if (viaEngine.some((r) => r.code !== 0)) throw new Error('search via engine failed');
@@ -129,35 +166,52 @@ async function main(): Promise<void> {
       for (let i = 0; i < 10; i++) {
         const rel = `edits/feature${i}.ts`;
         mkdirSync(path.join(root, 'edits'), { recursive: true });
-        writeFileSync(path.join(root, rel), `export function quasarWidget${i}Calibrate(x: number): number {\n  // calibrate quasar widget number ${i}\n  return x * ${i};\n}\n`);
+        writeFileSync(
+          path.join(root, rel),
+          `export function quasarWidget${i}Calibrate(x: number): number {\n  // calibrate quasar widget number ${i}\n  return x * ${i};\n}\n`,
+        );
         edits.push(rel);
         await new Promise((r) => setTimeout(r, 150));
       }
     })();
     const lat: number[] = [];
     const t0 = performance.now();
-    await Promise.all(clients.map(async (c, ci) => {
-      for (let i = 0; i < 10; i++) {
-        const s = performance.now();
-        try {
-          const r = (await c.callTool({ name: 'search', arguments: { query: QUERIES[(ci + i) % QUERIES.length], k: 10 } })) as Result;
-          if (r.isError) errors++;
-        } catch {
-          errors++;
+    await Promise.all(
+      clients.map(async (c, ci) => {
+        for (let i = 0; i < 10; i++) {
+          const s = performance.now();
+          try {
+            const r = (await c.callTool({ name: 'search', arguments: { query: QUERIES[(ci + i) % QUERIES.length], k: 10 } })) as Result;
+            if (r.isError) errors++;
+          } catch {
+            errors++;
+          }
+          lat.push(performance.now() - s);
         }
-        lat.push(performance.now() - s);
-      }
-    }));
+      }),
+    );
     await editing;
     const wallMs = performance.now() - t0;
     const pids = enginePids(root);
     // Every edit findable afterwards (the last sync covers them all).
     const found: boolean[] = [];
     for (let i = 0; i < edits.length; i++) {
-      const r = (await clients[0].callTool({ name: 'search', arguments: { query: `quasarWidget${i}Calibrate calibrate quasar widget number ${i}`, k: 3, mode: 'lexical' } })) as Result;
+      const r = (await clients[0].callTool({
+        name: 'search',
+        arguments: { query: `quasarWidget${i}Calibrate calibrate quasar widget number ${i}`, k: 3, mode: 'lexical' },
+      })) as Result;
       found.push(!!r.structuredContent?.results?.some((h) => h.path === edits[i]));
     }
-    out.concurrent = { clients: 8, watchRun: true, queries: lat.length, errors, wallMs: Math.round(wallMs), latencyMs: summarize(lat), engineProcesses: pids.length, editsFindable: `${found.filter(Boolean).length}/${edits.length}` };
+    out.concurrent = {
+      clients: 8,
+      watchRun: true,
+      queries: lat.length,
+      errors,
+      wallMs: Math.round(wallMs),
+      latencyMs: summarize(lat),
+      engineProcesses: pids.length,
+      editsFindable: `${found.filter(Boolean).length}/${edits.length}`,
+    };
     console.log(`8 clients + --watch: ${JSON.stringify(out.concurrent)}`);
     watch.kill('SIGINT');
     await new Promise((r) => watch.once('exit', r));
@@ -167,7 +221,10 @@ async function main(): Promise<void> {
     const saved = process.env.LOUPE_RUN_DIR;
     process.env.LOUPE_RUN_DIR = env.LOUPE_RUN_DIR;
     const c = new EngineClient({ shared: 'bench', connectOnly: true, maxRestarts: 0 });
-    await c.attach({ root }).then(() => c.request('shutdown', {})).catch(() => undefined);
+    await c
+      .attach({ root })
+      .then(() => c.request('shutdown', {}))
+      .catch(() => undefined);
     if (saved === undefined) delete process.env.LOUPE_RUN_DIR;
     else process.env.LOUPE_RUN_DIR = saved;
     await new Promise((r) => setTimeout(r, 500));

@@ -30,10 +30,22 @@ const BIN = path.join(REPO, 'bin/loupe.js');
 const MB = Number(process.env.BENCH_MB ?? 1);
 const TARGET = Number(process.env.BENCH_CHUNKS ?? 100_000);
 const QUERIES = [
-  'parse command line options', 'load the model file from disk', 'validate a JSON schema keyword', 'watch a folder for file changes',
-  'compile a regular expression for ignore patterns', 'format an error message for the user', 'tokenize the input text', 'add a point to the nearest neighbour index',
-  'resolve a relative path against the root', 'report a lint problem with its location', 'free native memory when disposing', 'retry after a failure with a delay',
-  'read environment variables for configuration', 'serialize an object to a string', 'compare two version numbers', 'walk a directory tree recursively',
+  'parse command line options',
+  'load the model file from disk',
+  'validate a JSON schema keyword',
+  'watch a folder for file changes',
+  'compile a regular expression for ignore patterns',
+  'format an error message for the user',
+  'tokenize the input text',
+  'add a point to the nearest neighbour index',
+  'resolve a relative path against the root',
+  'report a lint problem with its location',
+  'free native memory when disposing',
+  'retry after a failure with a delay',
+  'read environment variables for configuration',
+  'serialize an object to a string',
+  'compare two version numbers',
+  'walk a directory tree recursively',
 ];
 
 function run(args: string[], env: NodeJS.ProcessEnv): { ms: number; code: number | null; out: string; err: string } {
@@ -43,7 +55,9 @@ function run(args: string[], env: NodeJS.ProcessEnv): { ms: number; code: number
 }
 
 function files(dir: string, rel = ''): string[] {
-  return readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(dir, path.join(rel, e.name)) : [path.join(rel, e.name)]));
+  return readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(dir, path.join(rel, e.name)) : [path.join(rel, e.name)],
+  );
 }
 
 /** A first line that makes this copy of the file unique, as a comment where the language has one. */
@@ -58,7 +72,13 @@ async function main(): Promise<void> {
   const t = tempDir('loupe-mcp-scale-');
   const root = path.join(t.dir, 'corpus');
   const env: NodeJS.ProcessEnv = { ...process.env, LOUPE_RUN_DIR: path.join(t.dir, 'run'), LOUPE_BACKOFF: '0' };
-  const out: Record<string, unknown> = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgAtStart: os.loadavg() }, corpusMB: MB, targetChunks: TARGET, model: 'bundled default' };
+  const out: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgAtStart: os.loadavg() },
+    corpusMB: MB,
+    targetChunks: TARGET,
+    model: 'bundled default',
+  };
   const t0 = performance.now();
   try {
     const base = path.join(t.dir, 'base');
@@ -82,19 +102,47 @@ async function main(): Promise<void> {
     const idx = run(['index', root], env);
     if (idx.code !== 0) throw new Error(`index failed: ${idx.err}`);
     console.log(idx.out.trim());
-    const st = JSON.parse(run(['status', root, '--json'], env).out) as { files: number; chunks: number; cachedVectors?: number; searchStructure?: string; model: { name: string }; diskBytes?: number };
-    const mb = rels.reduce((a, r) => a + statSync(path.join(base, r)).size, 0) * copies / 1048576;
-    out.index = { copies, files: st.files, chunks: st.chunks, distinctVectors: st.cachedVectors, searchStructure: st.searchStructure, model: st.model.name, corpusMB: Math.round(mb), diskMB: st.diskBytes ? Math.round(st.diskBytes / 1048576) : undefined, firstCopySeconds: Math.round(first.ms / 1000), restSeconds: Math.round((performance.now() - ti) / 1000) };
+    const st = JSON.parse(run(['status', root, '--json'], env).out) as {
+      files: number;
+      chunks: number;
+      cachedVectors?: number;
+      searchStructure?: string;
+      model: { name: string };
+      diskBytes?: number;
+    };
+    const mb = (rels.reduce((a, r) => a + statSync(path.join(base, r)).size, 0) * copies) / 1048576;
+    out.index = {
+      copies,
+      files: st.files,
+      chunks: st.chunks,
+      distinctVectors: st.cachedVectors,
+      searchStructure: st.searchStructure,
+      model: st.model.name,
+      corpusMB: Math.round(mb),
+      diskMB: st.diskBytes ? Math.round(st.diskBytes / 1048576) : undefined,
+      firstCopySeconds: Math.round(first.ms / 1000),
+      restSeconds: Math.round((performance.now() - ti) / 1000),
+    };
     console.log(`index: ${JSON.stringify(out.index)}`);
 
     const agent = new Client({ name: 'bench-scale', version: '1' });
-    await agent.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp', root], env: env as Record<string, string>, stderr: 'ignore' }));
+    await agent.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [BIN, 'mcp', root],
+        env: env as Record<string, string>,
+        stderr: 'ignore',
+      }),
+    );
     for (let i = 0; i < 5; i++) await agent.callTool({ name: 'search', arguments: { query: QUERIES[i], k: 10 } });
     const rt: number[] = [];
     for (let round = 0; round < 4; round++) {
       for (const q of QUERIES) {
         const s = performance.now();
-        const r = (await agent.callTool({ name: 'search', arguments: { query: `${q} ${round || ''}`.trim(), k: 10, max_tokens: 2000 } })) as { isError?: boolean; content: { text: string }[] };
+        const r = (await agent.callTool({
+          name: 'search',
+          arguments: { query: `${q} ${round || ''}`.trim(), k: 10, max_tokens: 2000 },
+        })) as { isError?: boolean; content: { text: string }[] };
         rt.push(performance.now() - s);
         if (r.isError) throw new Error(`search error: ${r.content[0].text}`);
       }
@@ -102,7 +150,12 @@ async function main(): Promise<void> {
     out.mcpSearchMs = summarize(rt);
     console.log(`MCP search round trip: ${JSON.stringify(out.mcpSearchMs)}`);
 
-    const direct = new EngineClient({ shared: 'bench-direct', connectOnly: true, maxRestarts: 0, env: { LOUPE_RUN_DIR: env.LOUPE_RUN_DIR } });
+    const direct = new EngineClient({
+      shared: 'bench-direct',
+      connectOnly: true,
+      maxRestarts: 0,
+      env: { LOUPE_RUN_DIR: env.LOUPE_RUN_DIR },
+    });
     const saved = process.env.LOUPE_RUN_DIR;
     process.env.LOUPE_RUN_DIR = env.LOUPE_RUN_DIR;
     try {

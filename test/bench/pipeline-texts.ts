@@ -9,7 +9,11 @@ import { TreeSitterChunker } from '../../src/adapters/treesitter-chunker.js';
  * The exact texts `engine.index()` embeds on a fresh store, in its order: scan → read → chunk →
  * fit to the token budget → dedupe by content key → header + text.
  */
-export async function pipelineTexts(root: string, storeDir: string, embedder: Pick<EmbedderPort, 'countTokens' | 'profile'>): Promise<{ texts: string[]; chunks: number }> {
+export async function pipelineTexts(
+  root: string,
+  storeDir: string,
+  embedder: Pick<EmbedderPort, 'countTokens' | 'profile'>,
+): Promise<{ texts: string[]; chunks: number }> {
   const chunker = new TreeSitterChunker();
   const scan = await scanTree(root, { maxFileBytes: DEFAULT_MAX_FILE_BYTES, storeDir });
   const seen = new Set<string>();
@@ -36,4 +40,3 @@ export async function pipelineTexts(root: string, storeDir: string, embedder: Pi
   chunker.dispose();
   return { texts, chunks };
 }
-

@@ -16,7 +16,13 @@ export interface BusyFigure {
 
 /** Where one index run's wall time went. */
 export interface PipelineProbe {
-  timeline: { beforeFirstEmbedMs: number; insideEmbedCallsMs: number; betweenEmbedCallsMs: number; afterLastEmbedMs: number; embedCalls: number };
+  timeline: {
+    beforeFirstEmbedMs: number;
+    insideEmbedCallsMs: number;
+    betweenEmbedCallsMs: number;
+    afterLastEmbedMs: number;
+    embedCalls: number;
+  };
   mainThread: Record<string, BusyFigure>;
 }
 
@@ -72,7 +78,9 @@ export class ProbeEmbedder extends ForwardingEmbedder {
         afterLastEmbedMs: r1(tail),
         embedCalls: this.embedCalls,
       },
-      mainThread: Object.fromEntries(Object.entries(this.busy).map(([k, v]) => [k, { calls: v.calls, ms: r1(v.ms), msWhileEmbedderIdle: r1(v.msWhileEmbedderIdle) }])),
+      mainThread: Object.fromEntries(
+        Object.entries(this.busy).map(([k, v]) => [k, { calls: v.calls, ms: r1(v.ms), msWhileEmbedderIdle: r1(v.msWhileEmbedderIdle) }]),
+      ),
     };
   }
 
@@ -95,12 +103,14 @@ export class ProbeEmbedder extends ForwardingEmbedder {
       this.inflight--;
     }
   }
-
 }
 
 /** A ChunkerPort that times `chunkFile` on the probe. */
 export class ProbeChunker implements ChunkerPort {
-  constructor(private readonly inner: ChunkerPort, private readonly probe: ProbeEmbedder) {}
+  constructor(
+    private readonly inner: ChunkerPort,
+    private readonly probe: ProbeEmbedder,
+  ) {}
 
   get version(): string {
     return this.inner.version;

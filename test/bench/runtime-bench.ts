@@ -54,14 +54,47 @@ interface Config {
 const cores = os.availableParallelism();
 
 const CONFIGS: Record<string, Config> = {
-  'llama-2x1': { key: 'llama-2x1', what: 'node-llama-cpp Q8_0, 2 contexts × 1 thread (the default before this change)', load: () => LlamaEmbedder.load({ modelPath: GGUF, gpu: false, contexts: 2, threadsPerContext: 1, exactLanes: true }) },
-  'llama-1x2': { key: 'llama-1x2', what: 'node-llama-cpp Q8_0, 1 context × 2 threads, unguarded (what the guard-rail now turns into 2 × 1)', load: () => LlamaEmbedder.load({ modelPath: GGUF, gpu: false, contexts: 1, threadsPerContext: 2, exactLanes: true }) },
-  'onnx-auto': { key: 'onnx-auto', what: `ONNX Runtime fp32, auto-sized (${cores} core(s) → lanes × 1 thread), batch 1: the new default`, load: () => OnnxEmbedder.load({ modelPath: ONNX }) },
-  'onnx-1x1': { key: 'onnx-1x1', what: 'ONNX Runtime fp32, fixed 1 lane × 1 thread', load: () => OnnxEmbedder.load({ modelPath: ONNX, contexts: 1, threadsPerContext: 1 }) },
-  'onnx-2x1': { key: 'onnx-2x1', what: 'ONNX Runtime fp32, fixed 2 lanes × 1 thread', load: () => OnnxEmbedder.load({ modelPath: ONNX, contexts: 2, threadsPerContext: 1, exactLanes: true }) },
-  'onnx-1x2': { key: 'onnx-1x2', what: 'ONNX Runtime fp32, 1 lane × 2 threads (spinning off), unguarded', load: () => OnnxEmbedder.load({ modelPath: ONNX, contexts: 1, threadsPerContext: 2, exactLanes: true }) },
-  'onnx-int8-auto': { key: 'onnx-int8-auto', what: 'ONNX Runtime dynamic int8 (scripts/make-int8-model.mjs), auto-sized, batch 1', load: () => OnnxEmbedder.load({ modelPath: ONNX_INT8 }) },
-  'onnx-auto-batch8': { key: 'onnx-auto-batch8', what: 'ONNX Runtime fp32, auto lanes, batched: 8 length-sorted sequences per pass', batch: 8, load: () => OnnxEmbedder.load({ modelPath: ONNX, batch: 8 }) },
+  'llama-2x1': {
+    key: 'llama-2x1',
+    what: 'node-llama-cpp Q8_0, 2 contexts × 1 thread (the default before this change)',
+    load: () => LlamaEmbedder.load({ modelPath: GGUF, gpu: false, contexts: 2, threadsPerContext: 1, exactLanes: true }),
+  },
+  'llama-1x2': {
+    key: 'llama-1x2',
+    what: 'node-llama-cpp Q8_0, 1 context × 2 threads, unguarded (what the guard-rail now turns into 2 × 1)',
+    load: () => LlamaEmbedder.load({ modelPath: GGUF, gpu: false, contexts: 1, threadsPerContext: 2, exactLanes: true }),
+  },
+  'onnx-auto': {
+    key: 'onnx-auto',
+    what: `ONNX Runtime fp32, auto-sized (${cores} core(s) → lanes × 1 thread), batch 1: the new default`,
+    load: () => OnnxEmbedder.load({ modelPath: ONNX }),
+  },
+  'onnx-1x1': {
+    key: 'onnx-1x1',
+    what: 'ONNX Runtime fp32, fixed 1 lane × 1 thread',
+    load: () => OnnxEmbedder.load({ modelPath: ONNX, contexts: 1, threadsPerContext: 1 }),
+  },
+  'onnx-2x1': {
+    key: 'onnx-2x1',
+    what: 'ONNX Runtime fp32, fixed 2 lanes × 1 thread',
+    load: () => OnnxEmbedder.load({ modelPath: ONNX, contexts: 2, threadsPerContext: 1, exactLanes: true }),
+  },
+  'onnx-1x2': {
+    key: 'onnx-1x2',
+    what: 'ONNX Runtime fp32, 1 lane × 2 threads (spinning off), unguarded',
+    load: () => OnnxEmbedder.load({ modelPath: ONNX, contexts: 1, threadsPerContext: 2, exactLanes: true }),
+  },
+  'onnx-int8-auto': {
+    key: 'onnx-int8-auto',
+    what: 'ONNX Runtime dynamic int8 (scripts/make-int8-model.mjs), auto-sized, batch 1',
+    load: () => OnnxEmbedder.load({ modelPath: ONNX_INT8 }),
+  },
+  'onnx-auto-batch8': {
+    key: 'onnx-auto-batch8',
+    what: 'ONNX Runtime fp32, auto lanes, batched: 8 length-sorted sequences per pass',
+    batch: 8,
+    load: () => OnnxEmbedder.load({ modelPath: ONNX, batch: 8 }),
+  },
 };
 
 interface Run {
@@ -96,23 +129,44 @@ function parity(ref: Float32Array[], got: Float32Array[]): { meanCosine: number;
   const nn = (vs: Float32Array[], i: number): number => {
     let best = -1;
     let bi = -1;
-    for (let j = 0; j < vs.length; j++) if (j !== i) { const s = cos(vs[i], vs[j]); if (s > best) { best = s; bi = j; } }
+    for (let j = 0; j < vs.length; j++)
+      if (j !== i) {
+        const s = cos(vs[i], vs[j]);
+        if (s > best) {
+          best = s;
+          bi = j;
+        }
+      }
     return bi;
   };
   let agree = 0;
   for (let i = 0; i < ref.length; i++) if (nn(ref, i) === nn(got, i)) agree++;
-  return { meanCosine: Number((c.reduce((a, b) => a + b, 0) / c.length).toFixed(6)), minCosine: Number(Math.min(...c).toFixed(6)), nearestNeighbourAgreement: r3(agree / ref.length) };
+  return {
+    meanCosine: Number((c.reduce((a, b) => a + b, 0) / c.length).toFixed(6)),
+    minCosine: Number(Math.min(...c).toFixed(6)),
+    nearestNeighbourAgreement: r3(agree / ref.length),
+  };
 }
 
 /** Rounds of every configuration in `keys`, the order rotated each round. */
-async function rounds(keys: string[], loaded: Map<string, EmbedderPort>, texts: string[], tokens: number, flops: number, n: number, baseline: string): Promise<Record<string, unknown>> {
+async function rounds(
+  keys: string[],
+  loaded: Map<string, EmbedderPort>,
+  texts: string[],
+  tokens: number,
+  flops: number,
+  n: number,
+  baseline: string,
+): Promise<Record<string, unknown>> {
   const runs: Record<string, Run[]> = Object.fromEntries(keys.map((k) => [k, []]));
   for (let r = 0; r < n; r++) {
     const order = keys.map((_, i) => keys[(i + r) % keys.length]);
     for (const k of order) {
       const run = await timeRun(loaded.get(k)!, texts);
       runs[k].push(run);
-      log(`  round ${r + 1}/${n} ${k}: ${(run.ms / 1000).toFixed(1)} s wall, ${run.cpuS.toFixed(1)} CPU-s, load ${os.loadavg()[0].toFixed(1)}`);
+      log(
+        `  round ${r + 1}/${n} ${k}: ${(run.ms / 1000).toFixed(1)} s wall, ${run.cpuS.toFixed(1)} CPU-s, load ${os.loadavg()[0].toFixed(1)}`,
+      );
     }
   }
   const out: Record<string, unknown> = {};
@@ -141,12 +195,25 @@ function startLoad(n: number): ChildProcess[] {
 }
 
 /** A configuration too slow for full rounds (the collapse the guard-rail prevents): one run on a quarter of the texts. */
-async function sampled(e: EmbedderPort, texts: string[], lens: number[], baselineTokensPerSecond: number): Promise<Record<string, unknown>> {
+async function sampled(
+  e: EmbedderPort,
+  texts: string[],
+  lens: number[],
+  baselineTokensPerSecond: number,
+): Promise<Record<string, unknown>> {
   const n = Math.max(4, Math.floor(texts.length / 4));
   const run = await timeRun(e, texts.slice(0, n));
   const tok = lens.slice(0, n).reduce((a, b) => a + b, 0);
   const tps = tok / (run.ms / 1000);
-  return { sampledChunks: n, wallSeconds: r3(run.ms / 1000), cpuSeconds: r3(run.cpuS), tokensPerSecond: r1(tps), tokensPerCpuSecond: r1(tok / run.cpuS), tokensPerSecondOverBaseline: r3(tps / baselineTokensPerSecond), load: r1(os.loadavg()[0]) };
+  return {
+    sampledChunks: n,
+    wallSeconds: r3(run.ms / 1000),
+    cpuSeconds: r3(run.cpuS),
+    tokensPerSecond: r1(tps),
+    tokensPerCpuSecond: r1(tok / run.cpuS),
+    tokensPerSecondOverBaseline: r3(tps / baselineTokensPerSecond),
+    load: r1(os.loadavg()[0]),
+  };
 }
 
 /** --int8: the int8 model against fp32 and llama.cpp, interleaved, and its parity against fp32. */
@@ -181,17 +248,38 @@ async function int8Rounds(result: Record<string, unknown>, texts: string[], toke
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, chunks: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, 'no-load': { type: 'boolean', default: false }, gpu: { type: 'boolean', default: false }, int8: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      chunks: { type: 'string' },
+      rounds: { type: 'string' },
+      out: { type: 'string' },
+      'no-load': { type: 'boolean', default: false },
+      gpu: { type: 'boolean', default: false },
+      int8: { type: 'boolean', default: false },
+    },
+  });
   const quick = !!values.quick;
   const nChunks = Number(values.chunks ?? (quick ? 40 : 150));
   const nRounds = Number(values.rounds ?? (quick ? 1 : 3));
   const date = new Date().toISOString().slice(0, 10);
-  const outFile = values.out ? path.resolve(values.out) : quick ? path.join(os.tmpdir(), `loupe-runtime-bench-${date}-quick.json`) : path.join(REPO, 'test/bench/results', `runtime-${values.int8 ? 'int8-' : ''}${date}.json`);
+  const outFile = values.out
+    ? path.resolve(values.out)
+    : quick
+      ? path.join(os.tmpdir(), `loupe-runtime-bench-${date}-quick.json`)
+      : path.join(REPO, 'test/bench/results', `runtime-${values.int8 ? 'int8-' : ''}${date}.json`);
   const cpu = await cpuFacts();
   const result: Record<string, unknown> = {
     benchmark: 'loupe-runtime',
     date: new Date().toISOString(),
-    machine: { cpu: cpu.model, cores, vendor: cpu.vendor, family: cpu.family, node: process.version, loadAverageAtStart: os.loadavg().map(r1) },
+    machine: {
+      cpu: cpu.model,
+      cores,
+      vendor: cpu.vendor,
+      family: cpu.family,
+      node: process.version,
+      loadAverageAtStart: os.loadavg().map(r1),
+    },
   };
 
   // Texts: the pipeline's own chunks of a corpus of real code.
@@ -215,7 +303,15 @@ async function main(): Promise<void> {
   await onnxForTokens.dispose();
   const tokens = lens.reduce((a, b) => a + b, 0);
   const flops = lens.reduce((a, n) => a + encoderFlops(MINILM, n).total, 0);
-  result.texts = { chunks: texts.length, tokens, meanTokens: r1(tokens / texts.length), modelGflop: r3(flops / 1e9), corpusLines: lines, corpusChunks: allChunks, chunksPerLine: Number((allChunks / lines).toFixed(4)) };
+  result.texts = {
+    chunks: texts.length,
+    tokens,
+    meanTokens: r1(tokens / texts.length),
+    modelGflop: r3(flops / 1e9),
+    corpusLines: lines,
+    corpusChunks: allChunks,
+    chunksPerLine: Number((allChunks / lines).toFixed(4)),
+  };
   log(`${texts.length} chunks, ${tokens} tokens`);
 
   if (values.int8) {
@@ -234,8 +330,18 @@ async function main(): Promise<void> {
   const gemmN = await measureGemm({ threads: cores, seconds: quick ? 0.5 : 2 });
   result.peak = {
     theoreticalPerCore: { gflops: r1(theoretical.flops / 1e9), isa: theoretical.isa, perCycle: theoretical.perCycle, ghz: cpu.ghz },
-    measuredGemmOneThread: { gflops: r1(gemm1.flops / 1e9), gflopPerCpuSecond: r1(gemm1.flopsPerCpuSecond / 1e9), shape: `${gemm1.m}×${gemm1.k}·${gemm1.k}×${gemm1.n}`, runs: gemm1.runs },
-    measuredGemmAllCores: { gflops: r1(gemmN.flops / 1e9), gflopPerCpuSecond: r1(gemmN.flopsPerCpuSecond / 1e9), threads: cores, runs: gemmN.runs },
+    measuredGemmOneThread: {
+      gflops: r1(gemm1.flops / 1e9),
+      gflopPerCpuSecond: r1(gemm1.flopsPerCpuSecond / 1e9),
+      shape: `${gemm1.m}×${gemm1.k}·${gemm1.k}×${gemm1.n}`,
+      runs: gemm1.runs,
+    },
+    measuredGemmAllCores: {
+      gflops: r1(gemmN.flops / 1e9),
+      gflopPerCpuSecond: r1(gemmN.flopsPerCpuSecond / 1e9),
+      threads: cores,
+      runs: gemmN.runs,
+    },
     gemmOverTheoretical: r3(gemm1.flops / theoretical.flops),
     note: 'Best-of timings of ONNX Runtime MatMul (MLAS sgemm); on a shared machine the all-cores figure is what was free during the run.',
   };
@@ -257,7 +363,11 @@ async function main(): Promise<void> {
     const par: Record<string, unknown> = {};
     for (const k of keys) par[k] = parity(ref, (p1.runs as Record<string, Run[]>)[k][0].vectors);
     const base1 = (p1.out as Record<string, { tokensPerSecond: number }>)['llama-2x1'].tokensPerSecond;
-    result.asIs = { ...(p1.out as object), [slow]: { what: CONFIGS[slow].what, ...(await sampled(loaded.get(slow)!, texts, lens, base1)) }, loadAverage: os.loadavg().map(r1) };
+    result.asIs = {
+      ...(p1.out as object),
+      [slow]: { what: CONFIGS[slow].what, ...(await sampled(loaded.get(slow)!, texts, lens, base1)) },
+      loadAverage: os.loadavg().map(r1),
+    };
     result.parityVsOnnxFp32 = par;
     const onnx = (p1.out as Record<string, { modelGflopPerCpuSecond: number; tokensPerCpuSecond: number }>)['onnx-auto'];
     result.achieved = {
@@ -281,7 +391,12 @@ async function main(): Promise<void> {
       let slowUnderLoad;
       try {
         p2 = await rounds(loadKeys, loaded, texts, tokens, flops, nRounds, 'onnx-auto');
-        slowUnderLoad = await sampled(loaded.get(slow)!, texts, lens, (p2.out as Record<string, { tokensPerSecond: number }>)['llama-2x1'].tokensPerSecond);
+        slowUnderLoad = await sampled(
+          loaded.get(slow)!,
+          texts,
+          lens,
+          (p2.out as Record<string, { tokensPerSecond: number }>)['llama-2x1'].tokensPerSecond,
+        );
       } finally {
         for (const b of busy) b.kill('SIGKILL');
       }
@@ -295,7 +410,9 @@ async function main(): Promise<void> {
         autoOverBestFixed: { best, ratio: r3(o['onnx-auto'].tokensPerSecond / o[best].tokensPerSecond) },
         guardRail: {
           note: 'A user setting of 1 context × 2 threads now runs as 2 × 1 (planLanes), i.e. as onnx-2x1 / llama-2x1; the unguarded rows show what it would do.',
-          worstUserSettingOverDefault: r3(Math.min(o['onnx-1x1'].tokensPerSecond, o['onnx-2x1'].tokensPerSecond) / o['onnx-auto'].tokensPerSecond),
+          worstUserSettingOverDefault: r3(
+            Math.min(o['onnx-1x1'].tokensPerSecond, o['onnx-2x1'].tokensPerSecond) / o['onnx-auto'].tokensPerSecond,
+          ),
           llama1x2UnguardedOverLlama2x1: (slowUnderLoad as { tokensPerSecondOverBaseline: number }).tokensPerSecondOverBaseline,
         },
       };
@@ -311,16 +428,26 @@ async function main(): Promise<void> {
       cpuSecondsPerChunk: r3(cpuPerChunk),
       hoursOnThisMachine: r3((chunks1M * cpuPerChunk) / Math.min(cores, 4) / 3600),
       hoursOn8CoreMachine: r3((chunks1M * cpuPerChunk) / 4 / 3600),
-      assumption: 'per-chunk CPU cost as measured here, lanes scale with free cores up to 4 (single-thread lanes do not wait on each other); the pipeline keeps up with raw embedding (engine bench pipelineOverRaw ≈ 1)',
+      assumption:
+        'per-chunk CPU cost as measured here, lanes scale with free cores up to 4 (single-thread lanes do not wait on each other); the pipeline keeps up with raw embedding (engine bench pipelineOverRaw ≈ 1)',
     };
     result.gpu = {
-      howToRun: 'On a machine with a GPU: `npm run build && node out/test/bench/runtime-bench.js --gpu` (llama.cpp on CUDA/Vulkan/Metal via node-llama-cpp; ONNX Runtime stays on the CPU in this build). The batched ONNX path on a GPU needs onnxruntime-node\'s CUDA provider (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`), not installed by default.',
+      howToRun:
+        "On a machine with a GPU: `npm run build && node out/test/bench/runtime-bench.js --gpu` (llama.cpp on CUDA/Vulkan/Metal via node-llama-cpp; ONNX Runtime stays on the CPU in this build). The batched ONNX path on a GPU needs onnxruntime-node's CUDA provider (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`), not installed by default.",
     };
     if (values.gpu) {
       const g = await LlamaEmbedder.load({ modelPath: GGUF, gpu: 'auto', contexts: 1, threadsPerContext: 1 });
       try {
         const run = await timeRun(g, texts);
-        result.gpu = { ...(result.gpu as object), llamaGpu: { computeUnit: g.computeUnit, seconds: r3(run.ms / 1000), tokensPerSecond: r1(tokens / (run.ms / 1000)), parity: parity(ref, run.vectors) } };
+        result.gpu = {
+          ...(result.gpu as object),
+          llamaGpu: {
+            computeUnit: g.computeUnit,
+            seconds: r3(run.ms / 1000),
+            tokensPerSecond: r1(tokens / (run.ms / 1000)),
+            parity: parity(ref, run.vectors),
+          },
+        };
       } finally {
         await g.dispose();
       }
@@ -336,6 +463,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`runtime bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.stderr.write(`runtime bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

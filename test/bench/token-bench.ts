@@ -54,19 +54,42 @@ const MAX_GREP_LINES = 400;
 const MCP_DEFAULT_K = 8;
 const MCP_DEFAULT_MAX_TOKENS = 2000;
 /** bench:quality's stop words and word rule (methods.ts keywordSearch). */
-const STOP = new Set('a an and are as at be by can do does for from has have how i if in is it its of on or the their them this that to was we what when where which who why with without into its not no one only own so than then there these they too up use used uses using via while will would should could may might must each every any all other another our your you after before again also just'.split(' '));
-const BUDGETS = [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10_000, 15_000, 20_000, 30_000, 50_000, 75_000, 100_000, 200_000];
+const STOP = new Set(
+  'a an and are as at be by can do does for from has have how i if in is it its of on or the their them this that to was we what when where which who why with without into its not no one only own so than then there these they too up use used uses using via while will would should could may might must each every any all other another our your you after before again also just'.split(
+    ' ',
+  ),
+);
+const BUDGETS = [
+  100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10_000, 15_000, 20_000, 30_000, 50_000, 75_000, 100_000, 200_000,
+];
 const LEVELS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
 type Counter = 'o200k' | 'chars4';
 const COUNT: Record<Counter, (t: string) => number> = { o200k: (t) => o200k(t), chars4: estimateTokens };
 
-interface Query { id: string; q: string; targets: Target[] }
+interface Query {
+  id: string;
+  q: string;
+  targets: Target[];
+}
 /** One way of reading: after `tokens` (cumulative, per counter) the reader has found `found` targets. */
-interface Step { tokens: Record<Counter, number>; found: number }
-interface Trace { steps: Step[]; targets: number }
+interface Step {
+  tokens: Record<Counter, number>;
+  found: number;
+}
+interface Trace {
+  steps: Step[];
+  targets: number;
+}
 
-const words = (q: string): string[] => [...new Set(q.toLowerCase().split(/[^a-z0-9_]+/).filter((w) => w.length >= 3 && !STOP.has(w)))];
+const words = (q: string): string[] => [
+  ...new Set(
+    q
+      .toLowerCase()
+      .split(/[^a-z0-9_]+/)
+      .filter((w) => w.length >= 3 && !STOP.has(w)),
+  ),
+];
 const overlaps = (p: string, s: number, e: number, t: Target): boolean => p === t[0] && s <= t[2] && e >= t[1];
 const counts = (text: string): Record<Counter, number> => ({ o200k: COUNT.o200k(text), chars4: COUNT.chars4(text) });
 
@@ -84,16 +107,30 @@ function loupeTrace(results: SearchResult[], readLines: (p: string) => string[] 
 }
 
 /** grep+read: rg's per-file counts, then whole files in that order. */
-function grepReadTrace(root: string, q: string, files: Map<string, string>, targets: Target[]): Trace & { listing: string; filesMatched: number } {
+function grepReadTrace(
+  root: string,
+  q: string,
+  files: Map<string, string>,
+  targets: Target[],
+): Trace & { listing: string; filesMatched: number } {
   const ws = words(q);
   const steps: Step[] = [];
   if (!ws.length) return { steps, targets: targets.length, listing: '', filesMatched: 0 };
-  const rg = spawnSync('rg', ['-i', '-F', '--count-matches', '--no-messages', ...ws.flatMap((w) => ['-e', w]), '.'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const rg = spawnSync('rg', ['-i', '-F', '--count-matches', '--no-messages', ...ws.flatMap((w) => ['-e', w]), '.'], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (rg.error) throw new Error(`rg: ${rg.error.message} (install ripgrep)`);
-  const ranked = rg.stdout.split('\n').filter(Boolean).map((l) => {
-    const i = l.lastIndexOf(':');
-    return { path: l.slice(0, i).replace(/^\.\//, ''), n: Number(l.slice(i + 1)) };
-  }).filter((f) => files.has(f.path)).sort((a, b) => b.n - a.n || (a.path < b.path ? -1 : 1));
+  const ranked = rg.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const i = l.lastIndexOf(':');
+      return { path: l.slice(0, i).replace(/^\.\//, ''), n: Number(l.slice(i + 1)) };
+    })
+    .filter((f) => files.has(f.path))
+    .sort((a, b) => b.n - a.n || (a.path < b.path ? -1 : 1));
   const listing = ranked.map((f) => `${f.path}:${f.n}`).join('\n');
   let read = listing;
   const found = new Set<number>();
@@ -181,7 +218,15 @@ async function main(): Promise<void> {
     const readLines = (p: string): string[] | null => lines.get(p) ?? null;
     const status = engine.status();
     const fresh = freshnessLine(status, { fresh: true, scannedAgoMs: 0 });
-    corpora.push({ name: spec.name, language: spec.language, package: `${spec.pkg}@${spec.version}`, files: text.size, chunks: status.chunks, tokensAllFiles: counts([...text.values()].join('\n\n')), questions: queries.length });
+    corpora.push({
+      name: spec.name,
+      language: spec.language,
+      package: `${spec.pkg}@${spec.version}`,
+      files: text.size,
+      chunks: status.chunks,
+      tokensAllFiles: counts([...text.values()].join('\n\n')),
+      questions: queries.length,
+    });
     process.stderr.write(`${spec.name}: ${queries.length} questions, ${status.chunks} chunks\n`);
 
     for (const q of queries) {
@@ -199,9 +244,23 @@ async function main(): Promise<void> {
       const callFound = q.targets.filter((t) => fit.hits.some((h) => overlaps(h.path, h.startLine, h.endLine, t))).length;
       defaultCalls.push({ tokens: counts(callText), recall: callFound / q.targets.length });
       perQuery.push({
-        corpus: spec.name, id: q.id, q: q.q, targets: q.targets.length,
-        loupe: { tokensToFirst: toFirst(lt, 'o200k'), found: lt.steps.at(-1)?.found ?? 0, tokensAll: lt.steps.at(-1)?.tokens.o200k ?? 0, defaultCall: { tokens: counts(callText).o200k, found: callFound } },
-        grepRead: { words: words(q.q), filesMatched: gt.filesMatched, tokensToFirst: toFirst(gt, 'o200k'), found: gt.steps.at(-1)?.found ?? 0, tokensAll: gt.steps.at(-1)?.tokens.o200k ?? 0 },
+        corpus: spec.name,
+        id: q.id,
+        q: q.q,
+        targets: q.targets.length,
+        loupe: {
+          tokensToFirst: toFirst(lt, 'o200k'),
+          found: lt.steps.at(-1)?.found ?? 0,
+          tokensAll: lt.steps.at(-1)?.tokens.o200k ?? 0,
+          defaultCall: { tokens: counts(callText).o200k, found: callFound },
+        },
+        grepRead: {
+          words: words(q.q),
+          filesMatched: gt.filesMatched,
+          tokensToFirst: toFirst(gt, 'o200k'),
+          found: gt.steps.at(-1)?.found ?? 0,
+          tokensAll: gt.steps.at(-1)?.tokens.o200k ?? 0,
+        },
         grepLines: { tokensToFirst: toFirst(gl, 'o200k'), found: gl.steps.at(-1)?.found ?? 0 },
       });
     }
@@ -212,14 +271,27 @@ async function main(): Promise<void> {
 
   const n = traces.loupe.length;
   const summary = (c: Counter) => {
-    const curve = BUDGETS.map((b) => ({ tokens: b, ...Object.fromEntries(methods.map((m) => [m, r3(traces[m].reduce((a, t) => a + recallAt(t, b, c), 0) / n)])) }));
+    const curve = BUDGETS.map((b) => ({
+      tokens: b,
+      ...Object.fromEntries(methods.map((m) => [m, r3(traces[m].reduce((a, t) => a + recallAt(t, b, c), 0) / n)])),
+    }));
     const levels = LEVELS.map((level) => {
-      const need = Object.fromEntries(methods.map((m) => [m, budgetFor(traces[m], level, c)])) as Record<(typeof methods)[number], number | null>;
+      const need = Object.fromEntries(methods.map((m) => [m, budgetFor(traces[m], level, c)])) as Record<
+        (typeof methods)[number],
+        number | null
+      >;
       const ratio = need.loupe && need['grep+read'] ? Math.round((10 * need['grep+read']) / need.loupe) / 10 : null;
-      return { recall: level, tokens: need, grepReadOverLoupe: ratio, fewerTokensPercent: ratio ? Math.round(1000 * (1 - 1 / ratio)) / 10 : null };
+      return {
+        recall: level,
+        tokens: need,
+        grepReadOverLoupe: ratio,
+        fewerTokensPercent: ratio ? Math.round(1000 * (1 - 1 / ratio)) / 10 : null,
+      };
     });
     // Per question, where both found a target: tokens to the first one, grep+read over Loupe.
-    const paired = traces.loupe.map((t, i) => [toFirst(t, c), toFirst(traces['grep+read'][i], c)] as const).filter(([a, b]) => a !== null && b !== null) as [number, number][];
+    const paired = traces.loupe
+      .map((t, i) => [toFirst(t, c), toFirst(traces['grep+read'][i], c)] as const)
+      .filter(([a, b]) => a !== null && b !== null) as [number, number][];
     return {
       curve,
       levels,
@@ -234,8 +306,12 @@ async function main(): Promise<void> {
   };
   const byCounter = { o200k: summary('o200k'), chars4: summary('chars4') };
   const dc = {
-    k: MCP_DEFAULT_K, maxTokens: MCP_DEFAULT_MAX_TOKENS,
-    meanTokens: { o200k: Math.round(defaultCalls.reduce((a, d) => a + d.tokens.o200k, 0) / n), chars4: Math.round(defaultCalls.reduce((a, d) => a + d.tokens.chars4, 0) / n) },
+    k: MCP_DEFAULT_K,
+    maxTokens: MCP_DEFAULT_MAX_TOKENS,
+    meanTokens: {
+      o200k: Math.round(defaultCalls.reduce((a, d) => a + d.tokens.o200k, 0) / n),
+      chars4: Math.round(defaultCalls.reduce((a, d) => a + d.tokens.chars4, 0) / n),
+    },
     meanRecall: r3(defaultCalls.reduce((a, d) => a + d.recall, 0) / n),
   };
   // grep+read at the recall of one default call.
@@ -255,15 +331,21 @@ async function main(): Promise<void> {
     rg: spawnSync('rg', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0],
     setup: {
       questions: n,
-      relevance: "bench:quality's: a result overlapping a target's line range (same file); each target once. grep+read: the target's file read whole.",
+      relevance:
+        "bench:quality's: a result overlapping a target's line range (same file); each target once. grep+read: the target's file read whole.",
       loupe: `MCP search text (fitHits + hitsText + freshness line), results read in rank order, up to ${MAX_RESULTS}; snippets cut at 80 lines`,
-      grepRead: 'question words (≥3 letters, no stop words) → rg -i -F --count-matches → files by match count → the listing, then whole files in order',
+      grepRead:
+        'question words (≥3 letters, no stop words) → rg -i -F --count-matches → files by match count → the listing, then whole files in order',
       grepLines: `rg -n style lines ranked by distinct words matched (bench:quality keyword), path:line:text, up to ${MAX_GREP_LINES} lines, no file opened`,
       tokenizers: { o200k: 'o200k_base BPE (gpt-tokenizer), headline', chars4: 'ceil(chars / 4), the estimate behind max_tokens' },
       ratio: 'on the mean recall curves: least tokens at which mean recall ≥ r, grep+read over Loupe',
     },
     corpora,
-    defaultCall: { ...dc, grepReadTokensForSameRecall: atDefault, grepReadOverLoupe: atDefault ? Math.round((10 * atDefault) / dc.meanTokens.o200k) / 10 : null },
+    defaultCall: {
+      ...dc,
+      grepReadTokensForSameRecall: atDefault,
+      grepReadOverLoupe: atDefault ? Math.round((10 * atDefault) / dc.meanTokens.o200k) / 10 : null,
+    },
     ...byCounter,
     seconds: Math.round((performance.now() - t0) / 100) / 10,
     perQuery,
@@ -282,7 +364,10 @@ async function main(): Promise<void> {
     '',
     '| recall | Loupe tokens | grep+read tokens | grep+read / Loupe | grep lines tokens |',
     '| --- | --- | --- | --- | --- |',
-    ...s.levels.map((l) => `| ${l.recall} | ${l.tokens.loupe ?? 'never'} | ${l.tokens['grep+read'] ?? 'never'} | ${l.grepReadOverLoupe ?? '–'} | ${l.tokens['grep lines'] ?? 'never'} |`),
+    ...s.levels.map(
+      (l) =>
+        `| ${l.recall} | ${l.tokens.loupe ?? 'never'} | ${l.tokens['grep+read'] ?? 'never'} | ${l.grepReadOverLoupe ?? '–'} | ${l.tokens['grep lines'] ?? 'never'} |`,
+    ),
     '',
     `final recall: ${JSON.stringify(s.finalRecall)}`,
     `one default MCP call (k ${dc.k}, max_tokens ${dc.maxTokens}): ${dc.meanTokens.o200k} tokens, recall ${dc.meanRecall}; grep+read needs ${atDefault ?? 'never'} for that recall`,

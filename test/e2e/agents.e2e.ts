@@ -22,7 +22,8 @@ import { REPO, tempDir, writeTree } from '../support/helpers.js';
 import { missingSetup, openWorkbench, startCodeServer, waitForStatus, type CodeServer } from './harness.js';
 
 const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string };
-const VSIX = process.env.LOUPE_VSIX ?? path.join(REPO, 'dist', 'vsix', `${pkg.name}-${process.platform}-${process.arch}-${pkg.version}.vsix`);
+const VSIX =
+  process.env.LOUPE_VSIX ?? path.join(REPO, 'dist', 'vsix', `${pkg.name}-${process.platform}-${process.arch}-${pkg.version}.vsix`);
 
 /** Every log file under `dir` (the extension host's output channels are files there). */
 function logFiles(dir: string): string[] {
@@ -47,7 +48,8 @@ async function offeredLine(server: CodeServer, timeoutMs: number): Promise<{ lin
       const line = text.split('\n').find((l) => l.includes('offered to agents:'));
       if (line) return { line, log: text };
     }
-    if (Date.now() > end) throw new Error(`no "offered to agents" line in ${logFiles(path.join(server.userDataDir, 'logs')).join(', ') || 'any log file'}`);
+    if (Date.now() > end)
+      throw new Error(`no "offered to agents" line in ${logFiles(path.join(server.userDataDir, 'logs')).join(', ') || 'any log file'}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -62,7 +64,8 @@ describe('Loupe for agents in a real VS Code (code-server)', { skip: missingSetu
     const { dir, cleanup } = tempDir('loupe-e2e-agents-');
     cleanups.push(cleanup);
     writeTree(dir, {
-      'src/retry.ts': 'export async function retry<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {\n  let last: unknown;\n  for (let i = 0; i < attempts; i++) {\n    try {\n      return await fn();\n    } catch (e) {\n      last = e;\n    }\n  }\n  throw last;\n}\n',
+      'src/retry.ts':
+        'export async function retry<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {\n  let last: unknown;\n  for (let i = 0; i < attempts; i++) {\n    try {\n      return await fn();\n    } catch (e) {\n      last = e;\n    }\n  }\n  throw last;\n}\n',
       '.vscode/settings.json': JSON.stringify({ 'loupe.compute.backoff': false }),
     });
     server = await startCodeServer({ vsix: VSIX, workspace: dir });
@@ -77,7 +80,15 @@ describe('Loupe for agents in a real VS Code (code-server)', { skip: missingSetu
 
   test('the VSIX manifest contributes the language-model tool and the MCP server definition provider', () => {
     const manifest = JSON.parse(execFileSync('unzip', ['-p', VSIX, 'extension/package.json'], { encoding: 'utf8' })) as {
-      contributes: { languageModelTools?: { name: string; toolReferenceName?: string; modelDescription?: string; inputSchema?: { required?: string[] } }[]; mcpServerDefinitionProviders?: { id: string; label: string }[] };
+      contributes: {
+        languageModelTools?: {
+          name: string;
+          toolReferenceName?: string;
+          modelDescription?: string;
+          inputSchema?: { required?: string[] };
+        }[];
+        mcpServerDefinitionProviders?: { id: string; label: string }[];
+      };
     };
     const tool = manifest.contributes.languageModelTools?.find((t) => t.name === 'loupe_search');
     assert.ok(tool, 'loupe_search is contributed');

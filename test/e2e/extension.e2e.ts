@@ -15,10 +15,20 @@ import * as path from 'node:path';
 import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 import { runBenchForked } from '../../src/adapters/bench/bench-client.js';
 import { REPO, tempDir, tinyBertPath, writeTree } from '../support/helpers.js';
-import { cursorLine, missingSetup, openWorkbench, runCommand, startCodeServer, statusText, waitForStatus, type CodeServer } from './harness.js';
+import {
+  cursorLine,
+  missingSetup,
+  openWorkbench,
+  runCommand,
+  startCodeServer,
+  statusText,
+  waitForStatus,
+  type CodeServer,
+} from './harness.js';
 
 const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string; publisher: string };
-const VSIX = process.env.LOUPE_VSIX ?? path.join(REPO, 'dist', 'vsix', `${pkg.name}-${process.platform}-${process.arch}-${pkg.version}.vsix`);
+const VSIX =
+  process.env.LOUPE_VSIX ?? path.join(REPO, 'dist', 'vsix', `${pkg.name}-${process.platform}-${process.arch}-${pkg.version}.vsix`);
 const OUT = path.join(REPO, 'out', 'e2e');
 const SHOTS = path.join(OUT, 'screenshots');
 const TINY_LLAMA = path.join(REPO, 'models', 'generated', 'tiny-llama.gguf');
@@ -99,7 +109,12 @@ async function shot(page: Page, name: string): Promise<void> {
  * the window from its top down to `focus` (a quick pick), `margin` px around it, so the text stays
  * readable in the page's narrow column. The chosen ones are copied to media/screenshots/.
  */
-async function marketplaceShot(page: Page, name: string, focus: Locator, opts: { margin?: number; from?: 'element' | 'window' } = {}): Promise<void> {
+async function marketplaceShot(
+  page: Page,
+  name: string,
+  focus: Locator,
+  opts: { margin?: number; from?: 'element' | 'window' } = {},
+): Promise<void> {
   const margin = opts.margin ?? 24;
   const box = await focus.boundingBox();
   assert.ok(box, `${name}: the element to frame is visible`);
@@ -107,7 +122,10 @@ async function marketplaceShot(page: Page, name: string, focus: Locator, opts: {
   const x = opts.from === 'window' ? 0 : Math.max(0, box.x - margin);
   const width = opts.from === 'window' ? box.x + box.width + margin : box.width + 2 * margin;
   mkdirSync(path.join(SHOTS, 'marketplace'), { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, 'marketplace', `${name}.png`), clip: { x, y: 0, width, height: Math.min(box.y + box.height + margin, page.viewportSize()?.height ?? 900) } });
+  await page.screenshot({
+    path: path.join(SHOTS, 'marketplace', `${name}.png`),
+    clip: { x, y: 0, width, height: Math.min(box.y + box.height + margin, page.viewportSize()?.height ?? 900) },
+  });
 }
 
 /** Opens the search quick pick, types `query`, waits for a result row matching `expect`. */
@@ -135,7 +153,14 @@ async function search(page: Page, query: string, expect: RegExp): Promise<{ rows
   return { rows };
 }
 
-interface LoopWindow { time: string; indexing: boolean; p50: number; p99: number; max: number; samples: number }
+interface LoopWindow {
+  time: string;
+  indexing: boolean;
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
 
 /**
  * Median of the windows' p50 and p99, and the worst max, for windows with and without indexing.
@@ -143,39 +168,76 @@ interface LoopWindow { time: string; indexing: boolean; p50: number; p99: number
  * (built-in extensions activating), not Loupe's work.
  */
 function summarise(all: LoopWindow[], activations: string[]): Record<string, unknown> {
-  const startup = (w: LoopWindow) => activations.some((a) => {
-    const dt = Date.parse(w.time) - Date.parse(a);
-    return dt >= 0 && dt <= 5500;
-  });
+  const startup = (w: LoopWindow) =>
+    activations.some((a) => {
+      const dt = Date.parse(w.time) - Date.parse(a);
+      return dt >= 0 && dt <= 5500;
+    });
   const windows = all.filter((w) => !startup(w));
   const med = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     return s.length ? +s[Math.floor(s.length / 2)]!.toFixed(1) : null;
   };
-  const of = (w: LoopWindow[]) => ({ windows: w.length, medianP50: med(w.map((x) => x.p50)), medianP99: med(w.map((x) => x.p99)), worstP99: w.length ? +Math.max(...w.map((x) => x.p99)).toFixed(1) : null, worstMax: w.length ? +Math.max(...w.map((x) => x.max)).toFixed(1) : null });
-  return { windowMs: 5000, indexing: of(windows.filter((w) => w.indexing)), notIndexing: of(windows.filter((w) => !w.indexing)), hostStartup: of(all.filter(startup)) };
+  const of = (w: LoopWindow[]) => ({
+    windows: w.length,
+    medianP50: med(w.map((x) => x.p50)),
+    medianP99: med(w.map((x) => x.p99)),
+    worstP99: w.length ? +Math.max(...w.map((x) => x.p99)).toFixed(1) : null,
+    worstMax: w.length ? +Math.max(...w.map((x) => x.max)).toFixed(1) : null,
+  });
+  return {
+    windowMs: 5000,
+    indexing: of(windows.filter((w) => w.indexing)),
+    notIndexing: of(windows.filter((w) => !w.indexing)),
+    hostStartup: of(all.filter(startup)),
+  };
 }
 
 function readMetrics(file: string): Record<string, unknown>[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 const skip = missingSetup(VSIX);
 
 describe('the packaged VSIX', { skip: existsSync(VSIX) ? undefined : `no VSIX at ${VSIX} (npm run package)` }, () => {
-  test('carries the bundles, grammars, the bundled model and only this platform\'s native binaries', () => {
-    const names = execFileSync('unzip', ['-Z1', VSIX], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\n').filter(Boolean);
-    for (const f of ['extension/package.json', 'extension/dist/extension.cjs', 'extension/dist/engine-server.mjs', 'extension/dist/tree-sitter.wasm', 'extension/dist/webview/qa.js', 'extension/media/qa.css', 'extension/media/walkthrough/ask.md', 'extension/models/all-MiniLM-L6-v2.Q8_0.gguf', 'extension/node_modules/hnswlib-node/build/Release/addon.node', 'extension/node_modules/node-llama-cpp/package.json', 'extension/dist/bench-worker.mjs', 'extension/dist/report/chart.umd.min.js', 'extension/media/report/report.js']) {
+  test("carries the bundles, grammars, the bundled model and only this platform's native binaries", () => {
+    const names = execFileSync('unzip', ['-Z1', VSIX], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+      .split('\n')
+      .filter(Boolean);
+    for (const f of [
+      'extension/package.json',
+      'extension/dist/extension.cjs',
+      'extension/dist/engine-server.mjs',
+      'extension/dist/tree-sitter.wasm',
+      'extension/dist/webview/qa.js',
+      'extension/media/qa.css',
+      'extension/media/walkthrough/ask.md',
+      'extension/models/all-MiniLM-L6-v2.Q8_0.gguf',
+      'extension/node_modules/hnswlib-node/build/Release/addon.node',
+      'extension/node_modules/node-llama-cpp/package.json',
+      'extension/dist/bench-worker.mjs',
+      'extension/dist/report/chart.umd.min.js',
+      'extension/media/report/report.js',
+    ]) {
       assert.ok(names.includes(f), `${f} is in the VSIX`);
     }
-    assert.ok(names.some((n) => /extension\/dist\/grammars\/tree-sitter-typescript\.wasm$/.test(n)), 'grammar wasm');
+    assert.ok(
+      names.some((n) => /extension\/dist\/grammars\/tree-sitter-typescript\.wasm$/.test(n)),
+      'grammar wasm',
+    );
     assert.ok(names.filter((n) => n.startsWith('extension/dist/cohesion/')).length >= 8, 'the labelled cohesion set (for the benchmark)');
     const llamaPackages = new Set(names.map((n) => /node_modules\/@node-llama-cpp\/([^/]+)\//.exec(n)?.[1]).filter(Boolean));
     const platform = process.platform === 'darwin' ? 'mac' : process.platform === 'win32' ? 'win' : process.platform;
     for (const p of llamaPackages) assert.ok(p!.startsWith(`${platform}-${process.arch}`), `only this platform's llama.cpp binaries: ${p}`);
     assert.ok(llamaPackages.size > 0);
-    assert.ok(!names.some((n) => /hnswlib-node\/(src|build\/Release\/obj)/.test(n) || n.endsWith('gitRelease.bundle') || n.endsWith('.map')), 'no sources, build objects or maps');
+    assert.ok(
+      !names.some((n) => /hnswlib-node\/(src|build\/Release\/obj)/.test(n) || n.endsWith('gitRelease.bundle') || n.endsWith('.map')),
+      'no sources, build objects or maps',
+    );
     assert.ok(!names.some((n) => n.startsWith('extension/src/') || n.startsWith('extension/test/')), 'no sources or tests');
   });
 
@@ -185,7 +247,11 @@ describe('the packaged VSIX', { skip: existsSync(VSIX) ? undefined : `no VSIX at
     // With LOUPE_README_BASE_URL vsce makes the links absolute; the text is otherwise docs/marketplace.md's.
     const base = process.env.LOUPE_README_BASE_URL;
     const shipped = base ? readme.replaceAll(base.replace(/\/?$/, '/'), '') : readme;
-    assert.equal(shipped, readFileSync(path.join(REPO, 'docs', 'marketplace.md'), 'utf8'), 'docs/marketplace.md, not the engineering README');
+    assert.equal(
+      shipped,
+      readFileSync(path.join(REPO, 'docs', 'marketplace.md'), 'utf8'),
+      'docs/marketplace.md, not the engineering README',
+    );
     const images = [...shipped.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]!);
     assert.ok(images.length >= 3, `screenshots referenced: ${images.join(', ')}`);
     const names = new Set(execFileSync('unzip', ['-Z1', VSIX], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\n'));
@@ -201,7 +267,11 @@ describe('the packaged VSIX', { skip: existsSync(VSIX) ? undefined : `no VSIX at
       execFileSync('unzip', ['-q', VSIX, 'extension/*', '-d', dir]);
       const ext = path.join(dir, 'extension');
       // The worker resolves node-llama-cpp, Chart.js, the cohesion set and the report template from the extracted extension only.
-      const r = await runBenchForked({ quick: true, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, jsonPath: path.join(dir, 'run.json') }, undefined, { workerScript: path.join(ext, 'dist', 'bench-worker.mjs'), env: { ELECTRON_RUN_AS_NODE: '1' } });
+      const r = await runBenchForked(
+        { quick: true, modelPath: tinyBertPath(), gpu: false, contexts: 1, threadsPerContext: 1, jsonPath: path.join(dir, 'run.json') },
+        undefined,
+        { workerScript: path.join(ext, 'dist', 'bench-worker.mjs'), env: { ELECTRON_RUN_AS_NODE: '1' } },
+      );
       assert.equal(r.results.model.name, 'loupe-tiny-bert');
       assert.ok(r.results.sanity.cohesion, 'cohesion measured on the shipped set');
       assert.ok(existsSync(path.join(dir, 'run.json')));
@@ -233,7 +303,13 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     // The generated tiny chat model answers every question with one scripted sentence.
     // Back-off off: this shared CI box is always loaded, and the suite checks indexing, not pacing
     // (the scheduler has its own tests and benchmark).
-    writeTree(workspace, { '.vscode/settings.json': JSON.stringify({ 'loupe.answer.provider': 'llama', 'loupe.answer.model': TINY_LLAMA, 'loupe.compute.backoff': false }, null, 2) });
+    writeTree(workspace, {
+      '.vscode/settings.json': JSON.stringify(
+        { 'loupe.answer.provider': 'llama', 'loupe.answer.model': TINY_LLAMA, 'loupe.compute.backoff': false },
+        null,
+        2,
+      ),
+    });
     writeFileSync(metricsFile, '');
     server = await startCodeServer({ vsix: VSIX, workspace, env: { LOUPE_METRICS_FILE: metricsFile } });
     ({ browser, page } = await openWorkbench(server, workspace));
@@ -248,7 +324,10 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
   test('the status bar goes from indexing to ready on a fresh folder', async () => {
     await waitForStatus(page, (t) => /Loupe: [\d,]+ chunks/.test(t), process.env.LOUPE_E2E_FULL ? 900_000 : 420_000, statusSeen);
     await shot(page, '1-status-ready');
-    assert.ok(statusSeen.some((t) => /indexing|scanning|starting/.test(t)), `expected an indexing state before ready; seen ${JSON.stringify(statusSeen)}`);
+    assert.ok(
+      statusSeen.some((t) => /indexing|scanning|starting/.test(t)),
+      `expected an indexing state before ready; seen ${JSON.stringify(statusSeen)}`,
+    );
     assert.match(await statusText(page), /CPU|GPU|ANE/, 'the compute unit is shown');
   });
 
@@ -267,7 +346,10 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     assert.match(rows[0]!, /retry\.ts:\d+ · \d\.\d\d/, 'the score is shown');
     assert.match(rows[0]!, /export async function fetchWithRetry\(url: string/, 'the signature is the snippet');
     assert.doesNotMatch(rows[0]!, /Retries a failed/, 'not the doc comment');
-    assert.ok(rows.some((r) => /Less relevant below/.test(r)), `the relevance cut-off is shown: ${JSON.stringify(rows.slice(0, 4))}`);
+    assert.ok(
+      rows.some((r) => /Less relevant below/.test(r)),
+      `the relevance cut-off is shown: ${JSON.stringify(rows.slice(0, 4))}`,
+    );
     await page.locator('.quick-input-widget input').press('Enter');
     await page.locator('.tab.active', { hasText: 'retry.ts' }).waitFor({ timeout: 10_000 });
     await page.waitForTimeout(300);
@@ -290,7 +372,10 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     const rows = await page.locator('.quick-input-widget .monaco-list-row').allTextContents();
     await shot(page, '3b-find-similar');
     assert.ok(rows.length > 0, 'something similar is listed');
-    assert.ok(!rows.some((r) => /retry\.ts:(\d+)/.test(r) && Math.abs(Number(/retry\.ts:(\d+)/.exec(r)![1]) - RETRY_LINE) <= 1), `the selection itself is not listed: ${JSON.stringify(rows)}`);
+    assert.ok(
+      !rows.some((r) => /retry\.ts:(\d+)/.test(r) && Math.abs(Number(/retry\.ts:(\d+)/.exec(r)![1]) - RETRY_LINE) <= 1),
+      `the selection itself is not listed: ${JSON.stringify(rows)}`,
+    );
     await page.keyboard.press('Escape');
   });
 
@@ -312,7 +397,8 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Search by Meaning' }).first().waitFor({ timeout: 10_000 });
     await shot(page, '4-palette-idle');
     const rows = await page.locator('.quick-input-widget .monaco-list-row').allTextContents();
-    for (const hidden of ['Pause Indexing', 'Resume Indexing', 'Cancel Indexing']) assert.ok(!rows.some((r) => r.includes(hidden)), `${hidden} offered while idle: ${JSON.stringify(rows)}`);
+    for (const hidden of ['Pause Indexing', 'Resume Indexing', 'Cancel Indexing'])
+      assert.ok(!rows.some((r) => r.includes(hidden)), `${hidden} offered while idle: ${JSON.stringify(rows)}`);
     await page.keyboard.press('Escape');
   });
 
@@ -322,7 +408,9 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await editor.click();
     await page.keyboard.press('Control+End');
     await page.keyboard.press('Enter');
-    await page.keyboard.type('/** Converts a temperature from degrees Celsius to degrees Fahrenheit. */\nexport function celsiusToFahrenheit(celsius: number): number {\nreturn celsius * 9 / 5 + 32;\n}\n');
+    await page.keyboard.type(
+      '/** Converts a temperature from degrees Celsius to degrees Fahrenheit. */\nexport function celsiusToFahrenheit(celsius: number): number {\nreturn celsius * 9 / 5 + 32;\n}\n',
+    );
     await page.keyboard.press('Control+s');
     await page.locator('.tab.active.dirty').waitFor({ state: 'detached', timeout: 10_000 });
     const { rows } = await search(page, 'convert a temperature from celsius to fahrenheit', /celsiusToFahrenheit|Celsius/);
@@ -362,7 +450,8 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
       const deadline = Date.now() + 30_000;
       for (;;) {
         const rows = (await widget.locator('.monaco-list-row').allTextContents()).filter((r) => !/Less relevant below/.test(r));
-        if (file === 'none' ? rows.some((r) => /Nothing matches the filter/.test(r)) : rows.length > 0 && rows.every((r) => file.test(r))) return rows;
+        if (file === 'none' ? rows.some((r) => /Nothing matches the filter/.test(r)) : rows.length > 0 && rows.every((r) => file.test(r)))
+          return rows;
         if (Date.now() > deadline) throw new Error(`rows never matched ${file}: ${JSON.stringify(rows.slice(0, 5))}`);
         await page.waitForTimeout(200);
       }
@@ -383,7 +472,11 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await widget.locator('.monaco-list-row', { hasText: /^Go/ }).first().click();
     await page.keyboard.press('Enter');
     await titleSays(/Filter: Go( — |$)/);
-    assert.equal(await widget.locator('input').first().inputValue(), 'retry a failed HTTP request with exponential backoff', 'the query is kept');
+    assert.equal(
+      await widget.locator('input').first().inputValue(),
+      'retry a failed HTTP request with exponential backoff',
+      'the query is kept',
+    );
     await rowsOnly(/area\.go/);
     // A query that fits the filter, for the screenshot.
     await widget.locator('input').first().fill('compute the area of a polygon');
@@ -402,7 +495,10 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     // The filter stays for the next search in this window; clear it so the later tests search everything.
     await titleButton('clear-all').click();
     await titleSays(unfiltered);
-    await widget.locator('.monaco-list-row', { hasText: /retry\.ts|vendor-loupe|password\.py|README\.md/ }).first().waitFor({ timeout: 30_000 });
+    await widget
+      .locator('.monaco-list-row', { hasText: /retry\.ts|vendor-loupe|password\.py|README\.md/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
     await page.keyboard.press('Escape');
   });
 
@@ -421,7 +517,10 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     const heads = await turn.locator('.passage-head').allTextContents();
     await shot(page, '6-qa-answer');
     assert.ok(heads.length > 0, 'passages listed');
-    assert.ok(heads.some((h) => /password\.py/.test(h)), `a cited passage is password.py: ${JSON.stringify(heads)}`);
+    assert.ok(
+      heads.some((h) => /password\.py/.test(h)),
+      `a cited passage is password.py: ${JSON.stringify(heads)}`,
+    );
     await turn.locator('.passage-head', { hasText: 'password.py' }).first().click();
     await page.locator('.tab.active', { hasText: 'password.py' }).waitFor({ timeout: 10_000 });
     await shot(page, '7-qa-citation-opened');
@@ -437,8 +536,22 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     let imgs: { alt: string; src: string; width: number }[] | undefined;
     while (!imgs) {
       for (const f of page.frames()) {
-        if (!(await f.locator('h1', { hasText: 'search your code by meaning' }).count().catch(() => 0))) continue;
-        imgs = await f.locator('img').evaluateAll((els) => els.map((e) => ({ alt: e.getAttribute('alt') ?? '', src: e.getAttribute('src') ?? '', width: (e as HTMLImageElement).naturalWidth })));
+        if (
+          !(await f
+            .locator('h1', { hasText: 'search your code by meaning' })
+            .count()
+            .catch(() => 0))
+        )
+          continue;
+        imgs = await f
+          .locator('img')
+          .evaluateAll((els) =>
+            els.map((e) => ({
+              alt: e.getAttribute('alt') ?? '',
+              src: e.getAttribute('src') ?? '',
+              width: (e as HTMLImageElement).naturalWidth,
+            })),
+          );
       }
       if (!imgs && Date.now() > deadline) throw new Error('the README was not rendered in the extension page');
       if (!imgs) await page.waitForTimeout(500);
@@ -446,7 +559,11 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await page.waitForTimeout(500);
     await shot(page, '7b-extension-page');
     const expected = [...readFileSync(path.join(REPO, 'docs', 'marketplace.md'), 'utf8').matchAll(/!\[([^\]]*)\]\(/g)].map((m) => m[1]!);
-    assert.deepEqual(imgs.filter((i) => expected.includes(i.alt)).map((i) => i.alt), expected, `the screenshots in place: ${JSON.stringify(imgs)}`);
+    assert.deepEqual(
+      imgs.filter((i) => expected.includes(i.alt)).map((i) => i.alt),
+      expected,
+      `the screenshots in place: ${JSON.stringify(imgs)}`,
+    );
     // Whether they load depends on how the VSIX was packaged: with relative links (no base URL, as
     // here) VS Code shows their alt text; with LOUPE_README_BASE_URL they load from that HTTPS address.
     console.log(`extension page images: ${JSON.stringify(imgs)}`);
@@ -472,7 +589,13 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
 
   test('without an answer model the panel says so and still shows the retrieved passages', async () => {
     // Workspace settings change on disk: the answer model setting applies live.
-    writeTree(workspace, { '.vscode/settings.json': JSON.stringify({ 'loupe.answer.provider': 'auto', 'loupe.answer.model': '', 'loupe.compute.backoff': false }, null, 2) });
+    writeTree(workspace, {
+      '.vscode/settings.json': JSON.stringify(
+        { 'loupe.answer.provider': 'auto', 'loupe.answer.model': '', 'loupe.compute.backoff': false },
+        null,
+        2,
+      ),
+    });
     await page.waitForTimeout(2000);
     const frame: FrameLocator = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
     const input = frame.locator('#question');
@@ -482,7 +605,10 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     await turn.locator('.notice.no-model').waitFor({ timeout: 30_000 });
     const heads = await turn.locator('.passage-head').allTextContents();
     await shot(page, '9-qa-no-answer-model');
-    assert.ok(heads.some((h) => /area\.go/.test(h)), `area.go retrieved: ${JSON.stringify(heads)}`);
+    assert.ok(
+      heads.some((h) => /area\.go/.test(h)),
+      `area.go retrieved: ${JSON.stringify(heads)}`,
+    );
     assert.equal(await turn.locator('.answer').textContent(), '', 'no fake answer');
   });
 
@@ -515,7 +641,13 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
   test('record activation time and extension-host event-loop delay during the full index', async () => {
     const metrics = readMetrics(metricsFile);
     const activate = metrics.find((m) => m.event === 'activate') as { activateMs: number } | undefined;
-    const firstIndex = metrics.find((m) => m.event === 'index') as { ms: number; summary: { files: number; chunks: number; embedded: number }; eventLoopDelayMs: { p50: number; p99: number; max: number; samples: number } } | undefined;
+    const firstIndex = metrics.find((m) => m.event === 'index') as
+      | {
+          ms: number;
+          summary: { files: number; chunks: number; embedded: number };
+          eventLoopDelayMs: { p50: number; p99: number; max: number; samples: number };
+        }
+      | undefined;
     assert.ok(activate, 'activation measured');
     assert.ok(firstIndex, 'first index measured');
     const result = {
@@ -527,22 +659,42 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
       vsixBytes: readFileSync(VSIX).length,
       activationMs: +activate.activateMs.toFixed(1),
       fixture: process.env.LOUPE_E2E_FULL ? 'full (fixture + src/)' : 'ci (fixture + src/core/*.ts)',
-      firstIndex: { files: firstIndex.summary.files, realSourceFiles: realFiles, chunks: firstIndex.summary.chunks, embedded: firstIndex.summary.embedded, wallMs: firstIndex.ms },
+      firstIndex: {
+        files: firstIndex.summary.files,
+        realSourceFiles: realFiles,
+        chunks: firstIndex.summary.chunks,
+        embedded: firstIndex.summary.embedded,
+        wallMs: firstIndex.ms,
+      },
       extensionHostEventLoopDelayMs: firstIndex.eventLoopDelayMs,
       // 5-second windows in the same run: while an index job ran vs. not (searches, edits, the panel).
-      loopWindows: summarise(metrics.filter((m) => m.event === 'loop') as unknown as LoopWindow[], metrics.filter((m) => m.event === 'activate').map((m) => m.time as string)),
+      loopWindows: summarise(
+        metrics.filter((m) => m.event === 'loop') as unknown as LoopWindow[],
+        metrics.filter((m) => m.event === 'activate').map((m) => m.time as string),
+      ),
       note: 'monitorEventLoopDelay at 10 ms resolution records whole timer intervals: an idle loop reads ~10 ms, so the delay beyond the timer is the figure minus 10 ms',
       statusBarSequence: statusSeen,
       suiteSeconds: Math.round((Date.now() - t0) / 1000),
-      goals: { activationMsBelow: 200, eventLoopP99MsBelow: 50, met: { activation: activate.activateMs < 200, eventLoopP99: firstIndex.eventLoopDelayMs.p99 < 50 } },
+      goals: {
+        activationMsBelow: 200,
+        eventLoopP99MsBelow: 50,
+        met: { activation: activate.activateMs < 200, eventLoopP99: firstIndex.eventLoopDelayMs.p99 < 50 },
+      },
     };
     mkdirSync(OUT, { recursive: true });
     writeFileSync(path.join(OUT, 'metrics.json'), JSON.stringify(result, null, 2));
-    if (process.env.LOUPE_RECORD) writeFileSync(path.join(REPO, 'test', 'bench', 'results', `extension-e2e-${result.date.slice(0, 10)}.json`), JSON.stringify(result, null, 2) + '\n');
+    if (process.env.LOUPE_RECORD)
+      writeFileSync(
+        path.join(REPO, 'test', 'bench', 'results', `extension-e2e-${result.date.slice(0, 10)}.json`),
+        JSON.stringify(result, null, 2) + '\n',
+      );
     console.log(JSON.stringify(result, null, 2));
     assert.ok(result.activationMs < 200, `activation ${result.activationMs} ms`);
     // The goal (p99 < 50 ms) is recorded, not asserted: on this shared 2-core box the load average
     // runs at 10–15 and every process's timers fire late. Asserted: the host never froze.
-    assert.ok(result.extensionHostEventLoopDelayMs.p99 < 250, `event-loop p99 ${result.extensionHostEventLoopDelayMs.p99} ms: the extension host stalled`);
+    assert.ok(
+      result.extensionHostEventLoopDelayMs.p99 < 250,
+      `event-loop p99 ${result.extensionHostEventLoopDelayMs.p99} ms: the extension host stalled`,
+    );
   });
 });

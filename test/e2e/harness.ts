@@ -17,7 +17,12 @@ export const CHROMIUM = process.env.LOUPE_E2E_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Why the e2e suite cannot run here (setup not done), or undefined. */
 export function missingSetup(vsix: string): string | undefined {
-  for (const [what, p] of [['Node 24', NODE24], ['code-server', CODE_SERVER], ['Chromium', CHROMIUM], ['the packaged VSIX (npm run package)', vsix]] as const) {
+  for (const [what, p] of [
+    ['Node 24', NODE24],
+    ['code-server', CODE_SERVER],
+    ['Chromium', CHROMIUM],
+    ['the packaged VSIX (npm run package)', vsix],
+  ] as const) {
     if (!existsSync(p)) return `${what} not found at ${p}; run test/e2e/setup.sh`;
   }
   return undefined;
@@ -48,36 +53,59 @@ function isolatedEnv(base: string, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv 
 }
 
 /** Installs `vsix` into a fresh extensions folder and starts code-server on `workspace`. */
-export async function startCodeServer(opts: { vsix: string; workspace: string; env?: NodeJS.ProcessEnv; trust?: boolean }): Promise<CodeServer> {
+export async function startCodeServer(opts: {
+  vsix: string;
+  workspace: string;
+  env?: NodeJS.ProcessEnv;
+  trust?: boolean;
+}): Promise<CodeServer> {
   const base = mkdtempSync(path.join(os.tmpdir(), 'loupe-e2e-'));
   const userDataDir = path.join(base, 'user-data');
   const extensionsDir = path.join(base, 'extensions');
   mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-  writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({
-    'telemetry.telemetryLevel': 'off',
-    'update.mode': 'none',
-    'workbench.startupEditor': 'none',
-    'security.workspace.trust.enabled': opts.trust !== false,
-    'security.workspace.trust.startupPrompt': 'never',
-    'workbench.reduceMotion': 'on',
-    'workbench.tips.enabled': false,
-    'extensions.autoUpdate': false,
-    'extensions.autoCheckUpdates': false,
-    'editor.autoClosingBrackets': 'never',
-    'editor.autoClosingQuotes': 'never',
-    'editor.autoClosingComments': 'never',
-    'chat.disableAIFeatures': true,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden',
-    'editor.autoIndent': 'none',
-    'editor.formatOnType': false,
-    'editor.acceptSuggestionOnEnter': 'off',
-    'editor.quickSuggestions': { other: false, comments: false, strings: false },
-    'editor.suggestOnTriggerCharacters': false,
-  }, null, 2));
+  writeFileSync(
+    path.join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'workbench.startupEditor': 'none',
+        'security.workspace.trust.enabled': opts.trust !== false,
+        'security.workspace.trust.startupPrompt': 'never',
+        'workbench.reduceMotion': 'on',
+        'workbench.tips.enabled': false,
+        'extensions.autoUpdate': false,
+        'extensions.autoCheckUpdates': false,
+        'editor.autoClosingBrackets': 'never',
+        'editor.autoClosingQuotes': 'never',
+        'editor.autoClosingComments': 'never',
+        'chat.disableAIFeatures': true,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        'editor.autoIndent': 'none',
+        'editor.formatOnType': false,
+        'editor.acceptSuggestionOnEnter': 'off',
+        'editor.quickSuggestions': { other: false, comments: false, strings: false },
+        'editor.suggestOnTriggerCharacters': false,
+      },
+      null,
+      2,
+    ),
+  );
   const env = isolatedEnv(base, opts.env ?? {});
   const common = ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
   execFileSync(NODE24, [CODE_SERVER, ...common, '--install-extension', opts.vsix], { env, stdio: 'pipe', timeout: 120_000 });
-  const args = [CODE_SERVER, ...common, '--bind-addr', '127.0.0.1:0', '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override', '--ignore-last-opened'];
+  const args = [
+    CODE_SERVER,
+    ...common,
+    '--bind-addr',
+    '127.0.0.1:0',
+    '--auth',
+    'none',
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-getting-started-override',
+    '--ignore-last-opened',
+  ];
   // Trusted runs turn the trust feature off (everything trusted); an untrusted run keeps it on.
   if (opts.trust !== false) args.push('--disable-workspace-trust');
   args.push(opts.workspace);
@@ -99,7 +127,10 @@ export async function startCodeServer(opts: { vsix: string; workspace: string; e
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -134,7 +165,15 @@ export async function openWorkbench(server: CodeServer, folder: string): Promise
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     env: isolatedEnv(server.base, {}) as Record<string, string>,
   });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -172,7 +211,12 @@ export async function statusText(page: Page): Promise<string> {
 }
 
 /** Polls the status bar until `match` accepts its text; returns every distinct text seen. */
-export async function waitForStatus(page: Page, match: (text: string) => boolean, timeoutMs: number, seen: string[] = []): Promise<string[]> {
+export async function waitForStatus(
+  page: Page,
+  match: (text: string) => boolean,
+  timeoutMs: number,
+  seen: string[] = [],
+): Promise<string[]> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const t = (await statusText(page)).trim();

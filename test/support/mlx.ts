@@ -30,12 +30,15 @@ function commandExists(cmd: string): boolean {
  * (CI=true) only a machine without Python may skip — .ci/run installs mlx-lm wherever it can.
  */
 export async function mlxPython(): Promise<{ python: string } | { skip: string }> {
-  const candidates = [process.env.LOUPE_MLX_PYTHON, MLX_VENV_PYTHON, 'python3'].filter((p): p is string => !!p && (!p.includes('/') || existsSync(p)));
+  const candidates = [process.env.LOUPE_MLX_PYTHON, MLX_VENV_PYTHON, 'python3'].filter(
+    (p): p is string => !!p && (!p.includes('/') || existsSync(p)),
+  );
   for (const python of candidates) {
     if (await pythonHasMlxLm(python)) return { python };
   }
   if (process.env.LOUPE_MLX_SKIP_REASON) return { skip: process.env.LOUPE_MLX_SKIP_REASON };
-  if (!commandExists('python3')) return { skip: 'Python 3 is not installed here, so mlx_lm.server cannot run (the MLX tests need python3 with mlx[cpu] and mlx-lm).' };
+  if (!commandExists('python3'))
+    return { skip: 'Python 3 is not installed here, so mlx_lm.server cannot run (the MLX tests need python3 with mlx[cpu] and mlx-lm).' };
   const reason = `no Python with mlx-lm found (tried ${candidates.join(', ')}); .ci/run installs it into ${path.dirname(path.dirname(MLX_VENV_PYTHON))}`;
   if (process.env.CI) throw new Error(`MLX tests: ${reason}`);
   return { skip: reason };

@@ -6,7 +6,19 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -27,7 +39,10 @@ export interface RunResult {
 export function runCli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, LOUPE_BACKOFF: '0', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, LOUPE_BACKOFF: '0', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
@@ -133,7 +148,11 @@ export function treeDigest(dir: string, skip: string): Map<string, string> {
       const p = path.join(d, e.name);
       if (p === skip) continue;
       if (e.isDirectory()) walk(p);
-      else out.set(path.relative(dir, p), e.isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : e.isSymbolicLink() ? 'link' : 'other');
+      else
+        out.set(
+          path.relative(dir, p),
+          e.isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : e.isSymbolicLink() ? 'link' : 'other',
+        );
     }
   };
   walk(dir);
@@ -165,7 +184,13 @@ export interface CaseOutcome {
  * One case: a copy of the clean project (tree + store) beside a `victim` folder, `mutate` applied
  * to its store, then search, index, search. `timeoutMs` bounds each run.
  */
-export async function runCase(name: string, clean: { root: string; search: string[] }, work: string, mutate: (store: string, root: string) => void, timeoutMs = 90_000): Promise<CaseOutcome> {
+export async function runCase(
+  name: string,
+  clean: { root: string; search: string[] },
+  work: string,
+  mutate: (store: string, root: string) => void,
+  timeoutMs = 90_000,
+): Promise<CaseOutcome> {
   const caseDir = path.join(work, name.replace(/[^a-z0-9]+/gi, '-'));
   rmSync(caseDir, { recursive: true, force: true });
   const root = path.join(caseDir, 'proj');
@@ -191,16 +216,19 @@ export async function runCase(name: string, clean: { root: string; search: strin
   try {
     const after = locations(s2.out);
     rebuilt = ix.code === 0 && s2.code === 0 && JSON.stringify(after) === JSON.stringify(clean.search) && !/\[warn\]/.test(s2.err);
-    if (!rebuilt) detail = `index ${ix.code}: ${ix.err.trim().slice(0, 300)} | search: ${s2.err.trim().slice(0, 200)} ${JSON.stringify(after.slice(0, 3))}`;
+    if (!rebuilt)
+      detail = `index ${ix.code}: ${ix.err.trim().slice(0, 300)} | search: ${s2.err.trim().slice(0, 200)} ${JSON.stringify(after.slice(0, 3))}`;
     for (const r of [s1, s2]) {
-      if (r.code === 0 && r.out.trim().startsWith('[')) confined &&= locations(r.out).every((l) => !l.startsWith('/') && !l.split('/').includes('..'));
+      if (r.code === 0 && r.out.trim().startsWith('['))
+        confined &&= locations(r.out).every((l) => !l.startsWith('/') && !l.split('/').includes('..'));
     }
   } catch (e) {
     detail = `unparsable search output (${(e as Error).message}): ${s2.out.slice(0, 200)} ${s2.err.slice(0, 300)}`;
   }
   const afterDigest = treeDigest(caseDir, store);
   const outsideUntouched = before.size === afterDigest.size && [...before].every(([k, v]) => afterDigest.get(k) === v);
-  if (!noCrash || !noHang) detail = runs.map((r) => `code ${r.code} signal ${r.signal} timedOut ${r.timedOut}: ${r.err.trim().slice(-300)}`).join(' || ');
+  if (!noCrash || !noHang)
+    detail = runs.map((r) => `code ${r.code} signal ${r.signal} timedOut ${r.timedOut}: ${r.err.trim().slice(-300)}`).join(' || ');
   rmSync(caseDir, { recursive: true, force: true });
   return { name, noCrash, noHang, warned, rebuilt, outsideUntouched, confined, detail };
 }
@@ -230,24 +258,28 @@ export function craftedCases(): Record<string, (store: string, root: string) => 
   };
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
   return {
-    'manifest names outside the store': (store) => editManifest(store, (m) => {
-      m.meta.name = '../../victim/keep.json';
-      m.vectors = { name: '../../victim/x.json' };
-      m.journal = { name: '../../victim/journal-2024.log' };
-    }),
-    'manifest absolute names': (store, root) => editManifest(store, (m) => {
-      m.vectors = { name: path.join(root, '..', 'victim', 'x.json') };
-    }),
-    'manifest null fields': (store) => editManifest(store, (m) => {
-      (m as Record<string, unknown>).meta = null;
-      m.generation = null;
-      m.journal = null;
-    }),
-    'manifest of another model store': (store) => editManifest(store, (m) => {
-      m.modelId = 'f'.repeat(64);
-      m.modelName = 'other-model';
-      m.meta.sha256 = 'e'.repeat(64);
-    }),
+    'manifest names outside the store': (store) =>
+      editManifest(store, (m) => {
+        m.meta.name = '../../victim/keep.json';
+        m.vectors = { name: '../../victim/x.json' };
+        m.journal = { name: '../../victim/journal-2024.log' };
+      }),
+    'manifest absolute names': (store, root) =>
+      editManifest(store, (m) => {
+        m.vectors = { name: path.join(root, '..', 'victim', 'x.json') };
+      }),
+    'manifest null fields': (store) =>
+      editManifest(store, (m) => {
+        (m as Record<string, unknown>).meta = null;
+        m.generation = null;
+        m.journal = null;
+      }),
+    'manifest of another model store': (store) =>
+      editManifest(store, (m) => {
+        m.modelId = 'f'.repeat(64);
+        m.modelName = 'other-model';
+        m.meta.sha256 = 'e'.repeat(64);
+      }),
     'journal path ../../etc/passwd': (store) => {
       const m = JSON.parse(readFileSync(path.join(store, 'manifest.json'), 'utf8'));
       const meta = JSON.parse(readFileSync(path.join(store, m.meta.name), 'utf8'));

@@ -40,7 +40,12 @@ export function chartJsPath(): string {
 export function loadReportAssets(): ReportAssets {
   const dir = path.join(packageRoot(), 'media', 'report');
   const read = (f: string): string => readFileSync(firstExisting([path.join(dir, f)], `media/report/${f}`), 'utf8');
-  return { template: read('report.html'), css: read('report.css'), reportJs: read('report.js'), chartJs: readFileSync(chartJsPath(), 'utf8') };
+  return {
+    template: read('report.html'),
+    css: read('report.css'),
+    reportJs: read('report.js'),
+    chartJs: readFileSync(chartJsPath(), 'utf8'),
+  };
 }
 
 /** Folder of the labelled cohesion set (one sub-folder per topic). */
@@ -51,7 +56,10 @@ export function cohesionDir(): string {
 /** The labelled texts: topic (folder) → files, in a stable order. */
 export function loadCohesionSet(dir = cohesionDir()): { category: string; file: string; text: string }[] {
   const out: { category: string; file: string; text: string }[] = [];
-  for (const cat of readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
+  for (const cat of readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort()) {
     for (const f of readdirSync(path.join(dir, cat)).sort()) {
       out.push({ category: cat, file: `${cat}/${f}`, text: readFileSync(path.join(dir, cat, f), 'utf8') });
     }

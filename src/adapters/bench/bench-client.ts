@@ -27,13 +27,24 @@ export interface ForkedBenchRun {
 export function runBenchForked(
   options: ForkedBenchOptions,
   onProgress: (p: BenchProgress) => void = () => {},
-  o: { workerScript?: string; execPath?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal; onLog?: (level: string, message: string) => void } = {},
+  o: {
+    workerScript?: string;
+    execPath?: string;
+    env?: NodeJS.ProcessEnv;
+    signal?: AbortSignal;
+    onLog?: (level: string, message: string) => void;
+  } = {},
 ): Promise<ForkedBenchRun> {
   const script = o.workerScript ?? fileURLToPath(new URL('./bench-worker.js', import.meta.url));
   return new Promise((resolve, reject) => {
     o.signal?.throwIfAborted();
     // `env` is added to this process's (VS Code's Electron needs ELECTRON_RUN_AS_NODE to run a Node script).
-    const child = fork(script, [], { execPath: o.execPath, env: o.env ? { ...process.env, ...o.env } : undefined, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+    const child = fork(script, [], {
+      execPath: o.execPath,
+      env: o.env ? { ...process.env, ...o.env } : undefined,
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
     let stderr = '';
     let settled = false;
     child.stderr?.on('data', (d: Buffer) => {
@@ -52,15 +63,29 @@ export function runBenchForked(
     child.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') onProgress({ step: m.step, fraction: m.fraction, detail: m.detail });
       else if (m.type === 'log') o.onLog?.(m.level, m.message);
-      else if (m.type === 'done') finish(() => resolve({ results: m.results, html: m.html, reportPath: m.reportPath, jsonPath: m.jsonPath }));
+      else if (m.type === 'done')
+        finish(() => resolve({ results: m.results, html: m.html, reportPath: m.reportPath, jsonPath: m.jsonPath }));
       else if (m.type === 'error') {
-        finish(() => reject(m.aborted ? Object.assign(new Error('The benchmark was cancelled.'), { name: 'AbortError' }) : new LoupeError(m.message, m.code ?? 'bench-failed')));
+        finish(() =>
+          reject(
+            m.aborted
+              ? Object.assign(new Error('The benchmark was cancelled.'), { name: 'AbortError' })
+              : new LoupeError(m.message, m.code ?? 'bench-failed'),
+          ),
+        );
       }
     });
     child.on('error', (e) => finish(() => reject(e)));
     // 'close' comes after the IPC channel and stdio are done, so a last 'done' message is never lost.
     child.on('close', (code, signal) => {
-      finish(() => reject(new LoupeError(`The benchmark process exited (${signal ?? `code ${code}`}) before finishing.${stderr ? `\n${stderr.trim()}` : ''}`, 'bench-failed')));
+      finish(() =>
+        reject(
+          new LoupeError(
+            `The benchmark process exited (${signal ?? `code ${code}`}) before finishing.${stderr ? `\n${stderr.trim()}` : ''}`,
+            'bench-failed',
+          ),
+        ),
+      );
     });
     child.send({ type: 'run', options } satisfies WorkerRequest);
   });

@@ -7,7 +7,14 @@
 import { LoupeError, type Logger } from '../../core/types.js';
 import { runBench, type BenchOptions } from './run-bench.js';
 
-export type WorkerRequest = { type: 'run'; options: Omit<BenchOptions, 'signal' | 'logger' | 'answerModel'> & { answerModel?: import('../llm/open-answer-model.js').AnswerModelConfig } } | { type: 'cancel' };
+export type WorkerRequest =
+  | {
+      type: 'run';
+      options: Omit<BenchOptions, 'signal' | 'logger' | 'answerModel'> & {
+        answerModel?: import('../llm/open-answer-model.js').AnswerModelConfig;
+      };
+    }
+  | { type: 'cancel' };
 
 export type WorkerMessage =
   | { type: 'progress'; step: string; fraction: number; detail?: string }
@@ -44,7 +51,9 @@ if (process.send) {
     if (m.type !== 'run') return;
     runBench({ ...m.options, signal: ac.signal, logger }, (p) => void send({ type: 'progress', ...p }))
       .then((r) => send({ type: 'done', results: r.results, reportPath: r.reportPath, jsonPath: r.jsonPath, html: r.html }))
-      .catch((e: Error) => send({ type: 'error', message: e.message, code: e instanceof LoupeError ? e.code : undefined, aborted: ac.signal.aborted }))
+      .catch((e: Error) =>
+        send({ type: 'error', message: e.message, code: e instanceof LoupeError ? e.code : undefined, aborted: ac.signal.aborted }),
+      )
       .finally(() => {
         if (process.connected) process.disconnect();
       });

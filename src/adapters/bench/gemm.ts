@@ -13,7 +13,7 @@ function varint(n: number): number[] {
   const out: number[] = [];
   let v = n;
   while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
+    out.push(v % 0x80 | 0x80);
     v = Math.floor(v / 0x80);
   }
   out.push(v);
@@ -34,7 +34,13 @@ function floatInput(name: string, dims: number[]): number[] {
 /** An ONNX model computing C[m,n] = A[m,k] · B[k,n]. */
 export function matMulModel(m: number, k: number, n: number): Uint8Array {
   const node = [...str(1, 'A'), ...str(1, 'B'), ...str(2, 'C'), ...str(3, 'gemm'), ...str(4, 'MatMul')];
-  const graph = [...bytes(1, node), ...str(2, 'gemm'), ...bytes(11, floatInput('A', [m, k])), ...bytes(11, floatInput('B', [k, n])), ...bytes(12, floatInput('C', [m, n]))];
+  const graph = [
+    ...bytes(1, node),
+    ...str(2, 'gemm'),
+    ...bytes(11, floatInput('A', [m, k])),
+    ...bytes(11, floatInput('B', [k, n])),
+    ...bytes(12, floatInput('C', [m, n])),
+  ];
   const opset = [...str(1, ''), ...int(2, 17)];
   return Uint8Array.from([...int(1, 8), ...str(2, 'loupe-bench'), ...bytes(7, graph), ...bytes(8, opset)]);
 }
@@ -79,7 +85,15 @@ export async function measureGemm(opts: { m?: number; k?: number; n?: number; th
       runs++;
     }
     const c = process.cpuUsage(c0);
-    return { m, k, n, threads, flops: (2 * m * k * n) / (best / 1000), flopsPerCpuSecond: (2 * m * k * n * runs) / ((c.user + c.system) / 1e6), runs };
+    return {
+      m,
+      k,
+      n,
+      threads,
+      flops: (2 * m * k * n) / (best / 1000),
+      flopsPerCpuSecond: (2 * m * k * n * runs) / ((c.user + c.system) / 1e6),
+      runs,
+    };
   } finally {
     await session.release();
   }

@@ -67,7 +67,13 @@ export async function cpuFacts(): Promise<CpuFacts> {
     }
   } else if (process.platform === 'darwin') {
     const feats = await run('sysctl', ['-n', 'machdep.cpu.features', 'machdep.cpu.leaf7_features']);
-    if (feats) flags = feats.toLowerCase().replace(/\./g, '_').split(/\s+/).filter(Boolean).map((f) => (f === 'avx2_0' ? 'avx2' : f));
+    if (feats)
+      flags = feats
+        .toLowerCase()
+        .replace(/\./g, '_')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((f) => (f === 'avx2_0' ? 'avx2' : f));
     const hz = Number(await run('sysctl', ['-n', 'hw.cpufrequency_max']));
     if (hz > 0) {
       ghz = hz / 1e9;
@@ -119,15 +125,34 @@ export function measureCopyBandwidth(rounds = 5, mib = 64): number {
  * there, else the CPU threads in use (theoretical FP32 peak from clock and vector width) with the
  * measured copy bandwidth. Null for a GPU we have no figures for.
  */
-export function devicePeak(o: { computeUnit: string; gpuNames: string[]; cpu: CpuFacts; threads: number; bandwidth: number }): DevicePeak | { unknown: string } {
+export function devicePeak(o: {
+  computeUnit: string;
+  gpuNames: string[];
+  cpu: CpuFacts;
+  threads: number;
+  bandwidth: number;
+}): DevicePeak | { unknown: string } {
   if (o.computeUnit.startsWith('GPU')) {
     for (const name of o.gpuNames) {
       const k = knownGpuPeak(name);
-      if (k) return { label: `${name} GPU`, flops: k.tflops * 1e12, bytesPerSec: k.gbPerSec * 1e9, source: `published FP32 ${k.tflops} TFLOP/s and ${k.gbPerSec} GB/s of the ${k.match}` };
+      if (k)
+        return {
+          label: `${name} GPU`,
+          flops: k.tflops * 1e12,
+          bytesPerSec: k.gbPerSec * 1e9,
+          source: `published FP32 ${k.tflops} TFLOP/s and ${k.gbPerSec} GB/s of the ${k.match}`,
+        };
     }
     return { unknown: `no published peak known for ${o.gpuNames.join(', ') || 'this GPU'}` };
   }
-  const p = cpuPeakFlops({ threads: o.threads, ghz: o.cpu.ghz, flags: o.cpu.flags, arch: o.cpu.arch, vendor: o.cpu.vendor, family: o.cpu.family });
+  const p = cpuPeakFlops({
+    threads: o.threads,
+    ghz: o.cpu.ghz,
+    flags: o.cpu.flags,
+    arch: o.cpu.arch,
+    vendor: o.cpu.vendor,
+    family: o.cpu.family,
+  });
   return {
     label: `${o.threads} thread${o.threads === 1 ? '' : 's'} of ${o.cpu.model.trim()}`,
     flops: p.flops,

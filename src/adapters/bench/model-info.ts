@@ -20,7 +20,11 @@ export async function readModelFacts(modelPath: string): Promise<GgufModelFacts>
   const metadata = info.metadata as unknown as Record<string, unknown>;
   const general = (metadata.general ?? {}) as { name?: string; architecture?: string };
   const shape = encoderShapeFromMetadata(metadata);
-  const tensors = (info.fullTensorInfo ?? info.tensorInfo ?? []).map((t) => ({ name: t.name, dimensions: t.dimensions.map(Number), ggmlType: Number(t.ggmlType) }));
+  const tensors = (info.fullTensorInfo ?? info.tensorInfo ?? []).map((t) => ({
+    name: t.name,
+    dimensions: t.dimensions.map(Number),
+    ggmlType: Number(t.ggmlType),
+  }));
   const w = weightBytesPerPass(tensors);
   if (!('missing' in shape) && tensors.some((t) => /^blk\.0\.ffn_gate(_inp)?\.weight$/.test(t.name))) shape.gatedFfn = true;
   return {

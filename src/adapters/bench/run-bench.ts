@@ -17,9 +17,23 @@ import { matryoshkaDims, sweepDims } from '../../core/bench/dimensions.js';
 import { activationBytes, encoderFlops, ridgePoint, roofline, type DevicePeak, type RooflinePoint } from '../../core/bench/flops.js';
 import { renderReport } from '../../core/bench/report.js';
 import {
-  BENCH_SCHEMA, compareLines, parseBenchResults, parseContentionResults, recommendationLines, runSummary,
-  type AnswerModelResult, type BatchPoint, type BenchResults, type CacheResult, type ContentionResult, type DimensionPoint,
-  type MachineInfo, type ModelInfo, type NotMeasured, type RooflineResult, type SeqLenPoint,
+  BENCH_SCHEMA,
+  compareLines,
+  parseBenchResults,
+  parseContentionResults,
+  recommendationLines,
+  runSummary,
+  type AnswerModelResult,
+  type BatchPoint,
+  type BenchResults,
+  type CacheResult,
+  type ContentionResult,
+  type DimensionPoint,
+  type MachineInfo,
+  type ModelInfo,
+  type NotMeasured,
+  type RooflineResult,
+  type SeqLenPoint,
 } from '../../core/bench/results.js';
 import { round, sig, summarize, syntheticNeighbours } from '../../core/bench/stats.js';
 import { Engine } from '../../core/engine.js';
@@ -83,14 +97,31 @@ export interface BenchOutput {
 
 /** Natural-language queries for single-text latency. */
 const QUERIES = [
-  'read a file line by line', 'send an HTTP request and parse JSON', 'sort a list of numbers', 'format a date',
-  'hash a password', 'run a SQL query', 'start worker threads', 'compute the median', 'retry a failed request',
-  'parse command line arguments', 'open a database transaction', 'count words in a string',
+  'read a file line by line',
+  'send an HTTP request and parse JSON',
+  'sort a list of numbers',
+  'format a date',
+  'hash a password',
+  'run a SQL query',
+  'start worker threads',
+  'compute the median',
+  'retry a failed request',
+  'parse command line arguments',
+  'open a database transaction',
+  'count words in a string',
 ];
 
 const STEPS: [string, number][] = [
-  ['model', 0.05], ['cache', 0.12], ['throughput', 0.12], ['latency', 0.06], ['batch', 0.15], ['seqlen', 0.2],
-  ['sanity', 0.05], ['dimension', 0.12], ['answer', 0.1], ['report', 0.03],
+  ['model', 0.05],
+  ['cache', 0.12],
+  ['throughput', 0.12],
+  ['latency', 0.06],
+  ['batch', 0.15],
+  ['seqlen', 0.2],
+  ['sanity', 0.05],
+  ['dimension', 0.12],
+  ['answer', 0.1],
+  ['report', 0.03],
 ];
 
 const mibOf = (bytes: number): number => round(bytes / 1048576, 1);
@@ -114,7 +145,9 @@ function newChunker(logger: Logger): TreeSitterChunker {
   // Inside a bundle (dist/), grammars and web-tree-sitter's wasm are copied beside it.
   const here = path.dirname(fileURLToPath(import.meta.url));
   const bundled = existsSync(path.join(here, 'grammars'));
-  return new TreeSitterChunker(bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger } : { logger });
+  return new TreeSitterChunker(
+    bundled ? { grammarDir: path.join(here, 'grammars'), webTreeSitterWasm: path.join(here, 'tree-sitter.wasm'), logger } : { logger },
+  );
 }
 
 type Llama = import('node-llama-cpp').Llama;
@@ -214,7 +247,10 @@ export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchPro
 
     tracker.step('report');
     loaded.machine.loadAverageAtEnd = os.loadavg().map((x) => round(x, 2));
-    if (loaded.machine.loadAverageAtStart[0] > loaded.machine.cores) notes.push(`The machine was busy (load average ${loaded.machine.loadAverageAtStart[0]} on ${loaded.machine.cores} cores): absolute figures are lower than on an idle machine; ratios within this run hold better.`);
+    if (loaded.machine.loadAverageAtStart[0] > loaded.machine.cores)
+      notes.push(
+        `The machine was busy (load average ${loaded.machine.loadAverageAtStart[0]} on ${loaded.machine.cores} cores): absolute figures are lower than on an idle machine; ratios within this run hold better.`,
+      );
     const partial: Omit<BenchResults, 'recommendations'> = {
       schema: BENCH_SCHEMA,
       startedAt: started.toISOString(),
@@ -222,7 +258,12 @@ export async function runBench(opts: BenchOptions = {}, onProgress: (p: BenchPro
       quick: run.quick,
       machine: loaded.machine,
       model: loaded.model,
-      corpus: { source: opts.corpusDir ? corpus.root : 'the shipped cohesion set', files: corpus.files, texts: corpus.texts.length, tokens: corpus.tokenSum },
+      corpus: {
+        source: opts.corpusDir ? corpus.root : 'the shipped cohesion set',
+        files: corpus.files,
+        texts: corpus.texts.length,
+        tokens: corpus.tokenSum,
+      },
       throughput,
       latency,
       cache,
@@ -291,7 +332,8 @@ async function loadModel(opts: BenchOptions, notes: string[], logger: Logger): P
     matryoshkaDims: matryoshkaDims(facts.name, path.basename(modelPath)),
     loadSeconds: round(loadSeconds, 3),
   };
-  if (facts.unknownTensorTypes.length) notes.push(`Tensor types ${facts.unknownTensorTypes.join(', ')} are not in the byte table; counted as 1 byte per weight.`);
+  if (facts.unknownTensorTypes.length)
+    notes.push(`Tensor types ${facts.unknownTensorTypes.join(', ')} are not in the byte table; counted as 1 byte per weight.`);
   return { modelPath, embedder, facts, llama, gpuNames, threads, machine, model };
 }
 
@@ -299,7 +341,8 @@ async function loadModel(opts: BenchOptions, notes: string[], logger: Logger): P
 async function measureCache(run: BenchRun): Promise<{ cache: CacheResult | NotMeasured; corpus: Corpus }> {
   const { opts, logger, embedder, signal } = run;
   const corpusRoot = opts.corpusDir ? path.resolve(opts.corpusDir) : cohesionDir();
-  if (!existsSync(corpusRoot) || !statSync(corpusRoot).isDirectory()) throw new LoupeError(`--corpus ${corpusRoot}: not a folder`, 'bad-args');
+  if (!existsSync(corpusRoot) || !statSync(corpusRoot).isDirectory())
+    throw new LoupeError(`--corpus ${corpusRoot}: not a folder`, 'bad-args');
   const storeDir = path.join(run.work, 'store');
   const recorder = new RecordingEmbedder(embedder);
   const chunker = newChunker(logger);
@@ -309,7 +352,8 @@ async function measureCache(run: BenchRun): Promise<{ cache: CacheResult | NotMe
   try {
     // The metadata is deleted on purpose: the store's warning about it is expected, not news.
     const quiet: Logger = { ...logger, warn: (m) => logger.debug(`(expected) ${m}`) };
-    const open = (): Promise<Engine> => Engine.open({ root: corpusRoot, storeDir, chunker, embedder: recorder, annFactory: new HnswFactory(), logger: quiet, batchSize: 32 });
+    const open = (): Promise<Engine> =>
+      Engine.open({ root: corpusRoot, storeDir, chunker, embedder: recorder, annFactory: new HnswFactory(), logger: quiet, batchSize: 32 });
     let engine = await open();
     const tc = performance.now();
     const cold = await engine.index({ signal });
@@ -325,7 +369,14 @@ async function measureCache(run: BenchRun): Promise<{ cache: CacheResult | NotMe
     const cachedMs = performance.now() - tw;
     await engine.close();
     cache = cold.embedded
-      ? { files: cold.files, chunks: cold.chunks, coldSeconds: round(coldMs / 1000, 4), cachedSeconds: round(cachedMs / 1000, 4), embeddedOnCachedRun: recorder.embedded - before, speedup: round(coldMs / cachedMs, 1) }
+      ? {
+          files: cold.files,
+          chunks: cold.chunks,
+          coldSeconds: round(coldMs / 1000, 4),
+          cachedSeconds: round(cachedMs / 1000, 4),
+          embeddedOnCachedRun: recorder.embedded - before,
+          speedup: round(coldMs / cachedMs, 1),
+        }
       : { status: 'not-measured', reason: `the corpus ${corpusRoot} produced no chunks` };
   } finally {
     chunker.dispose();
@@ -336,7 +387,10 @@ async function measureCache(run: BenchRun): Promise<{ cache: CacheResult | NotMe
 }
 
 /** Step `throughput`: embeds the whole corpus for at least a few seconds. */
-async function measureThroughput(run: BenchRun, corpus: Corpus): Promise<{ throughput: BenchResults['throughput']; corpusVectors: Float32Array[] }> {
+async function measureThroughput(
+  run: BenchRun,
+  corpus: Corpus,
+): Promise<{ throughput: BenchResults['throughput']; corpusVectors: Float32Array[] }> {
   const { embedder, facts, signal } = run;
   const minSeconds = run.quick ? 1.5 : 6;
   let rounds = 0;
@@ -392,7 +446,13 @@ async function sweepBatch(run: BenchRun, corpus: Corpus): Promise<BatchPoint[]> 
     const t = performance.now();
     for (let i = 0; i < texts.length; i += b) await embedder.embedDocuments(texts.slice(i, i + b), signal);
     const s = (performance.now() - t) / 1000;
-    batch.push({ batchSize: b, seconds: round(s, 3), chunksPerSec: round(texts.length / s, 2), tokensPerSec: round(tokens / s, 1), rssDeltaMiB: mibOf(rssNow() - r0) });
+    batch.push({
+      batchSize: b,
+      seconds: round(s, 3),
+      chunksPerSec: round(texts.length / s, 2),
+      tokensPerSec: round(tokens / s, 1),
+      rssDeltaMiB: mibOf(rssNow() - r0),
+    });
     run.progress(batch.length / 4, `batch ${b}`);
   }
   return batch;
@@ -404,7 +464,9 @@ async function sweepSeqLen(run: BenchRun, corpus: Corpus): Promise<SeqLenPoint[]
   const seqLen: SeqLenPoint[] = [];
   const lm = await llama.loadModel({ modelPath: run.modelPath });
   try {
-    const pool = lm.tokenize(corpus.texts.join('\n').repeat(Math.ceil((embedder.profile.maxTokens * 4) / Math.max(1, corpus.tokenSum)) + 1));
+    const pool = lm.tokenize(
+      corpus.texts.join('\n').repeat(Math.ceil((embedder.profile.maxTokens * 4) / Math.max(1, corpus.tokenSum)) + 1),
+    );
     const max = embedder.profile.maxTokens;
     const lens: number[] = [];
     for (let n = run.quick ? 64 : 8; n < max; n *= 2) lens.push(n);
@@ -431,12 +493,26 @@ async function sweepSeqLen(run: BenchRun, corpus: Corpus): Promise<SeqLenPoint[]
         const fl = facts.shape ? encoderFlops(facts.shape, n).total : null;
         let estimatedMiB: number | null = null;
         try {
-          const est = lm.fileInsights.estimateContextResourceRequirements({ contextSize: n + 1, batchSize: n + 1, modelGpuLayers: lm.gpuLayers, sequences: 1, isEmbeddingContext: true });
+          const est = lm.fileInsights.estimateContextResourceRequirements({
+            contextSize: n + 1,
+            batchSize: n + 1,
+            modelGpuLayers: lm.gpuLayers,
+            sequences: 1,
+            isEmbeddingContext: true,
+          });
           estimatedMiB = mibOf(est.cpuRam + est.gpuVram);
         } catch {
           /* no estimate for this architecture */
         }
-        seqLen.push({ tokens: n, latency: lat, memoryMiB, vramDeltaMiB: vram, estimatedMiB, flops: fl, achievedGflops: fl === null ? null : round(fl / (lat.p50 / 1000) / 1e9, 3) });
+        seqLen.push({
+          tokens: n,
+          latency: lat,
+          memoryMiB,
+          vramDeltaMiB: vram,
+          estimatedMiB,
+          flops: fl,
+          achievedGflops: fl === null ? null : round(fl / (lat.p50 / 1000) / 1e9, 3),
+        });
       } finally {
         await ctx.dispose();
       }
@@ -454,15 +530,30 @@ async function measureRoofline(run: BenchRun, seqLen: SeqLenPoint[]): Promise<Ro
   if (!facts.shape) return { status: 'not-measured', reason: `the GGUF metadata lacks ${(facts.shapeMissing ?? []).join(', ')}` };
   const cpu = await cpuFacts();
   const bandwidth = embedder.computeUnit.startsWith('GPU') ? 0 : measureCopyBandwidth();
-  const peak = devicePeak({ computeUnit: embedder.computeUnit, gpuNames: gpuNames.length ? gpuNames : [cpu.model], cpu, threads, bandwidth });
+  const peak = devicePeak({
+    computeUnit: embedder.computeUnit,
+    gpuNames: gpuNames.length ? gpuNames : [cpu.model],
+    cpu,
+    threads,
+    bandwidth,
+  });
   if ('unknown' in peak) return { status: 'not-measured', reason: `${peak.unknown}; achieved GFLOP/s are in the sequence-length table` };
-  const points: RooflinePoint[] = seqLen.map((p) => roofline(p.tokens, p.flops!, facts.weightBytesPerPass + activationBytes(facts.shape!, p.tokens), p.latency.p50 / 1000, peak));
+  const points: RooflinePoint[] = seqLen.map((p) =>
+    roofline(p.tokens, p.flops!, facts.weightBytesPerPass + activationBytes(facts.shape!, p.tokens), p.latency.p50 / 1000, peak),
+  );
   const maxN = seqLen[seqLen.length - 1].tokens;
   return {
     peak: { ...peak, flops: sig(peak.flops), bytesPerSec: sig(peak.bytesPerSec) },
     ridge: round(ridgePoint(peak), 2),
     breakdownAtMaxTokens: { ...encoderFlops(facts.shape, maxN), seqLen: maxN },
-    points: points.map((p) => ({ ...p, intensity: round(p.intensity, 2), achievedFlops: sig(p.achievedFlops), fractionOfPeakFlops: round(p.fractionOfPeakFlops, 4), fractionOfPeakBandwidth: round(p.fractionOfPeakBandwidth, 4), seconds: round(p.seconds, 6) })),
+    points: points.map((p) => ({
+      ...p,
+      intensity: round(p.intensity, 2),
+      achievedFlops: sig(p.achievedFlops),
+      fractionOfPeakFlops: round(p.fractionOfPeakFlops, 4),
+      fractionOfPeakBandwidth: round(p.fractionOfPeakBandwidth, 4),
+      seconds: round(p.seconds, 6),
+    })),
     verdict: rooflineVerdict(points, peak),
   };
 }
@@ -470,9 +561,16 @@ async function measureRoofline(run: BenchRun, seqLen: SeqLenPoint[]): Promise<Ro
 type CohesionSet = ReturnType<typeof loadCohesionSet>;
 
 /** Step `sanity`: vector norms, and cohesion on the labelled set. */
-async function measureSanity(run: BenchRun, queryVectors: Float32Array[], corpusVectors: Float32Array[]): Promise<{ sanity: BenchResults['sanity']; set: CohesionSet; setVectors: Float32Array[] }> {
+async function measureSanity(
+  run: BenchRun,
+  queryVectors: Float32Array[],
+  corpusVectors: Float32Array[],
+): Promise<{ sanity: BenchResults['sanity']; set: CohesionSet; setVectors: Float32Array[] }> {
   const set = loadCohesionSet();
-  const setVectors = await run.embedder.embedDocuments(set.map((s) => s.text), run.signal);
+  const setVectors = await run.embedder.embedDocuments(
+    set.map((s) => s.text),
+    run.signal,
+  );
   const norms = normReport([...setVectors, ...queryVectors, ...corpusVectors]);
   const coh = cohesion(set.map((s, i) => ({ category: s.category, vector: setVectors[i] })));
   return { sanity: { norms, cohesion: coh, cohesionSource: 'shipped with Loupe: 40 functions, 8 topics, 6 languages' }, set, setVectors };
@@ -503,18 +601,33 @@ function sweepDimension(run: BenchRun, set: CohesionSet, setVectors: Float32Arra
       ms.push(performance.now() - t);
     }
     dimension.push({
-      dims, trained, cohesionGap: c.gap, nearestSameCategory: c.nearestSameCategory,
-      vectorBytes: points * dims * 4, hnswBytes: statSync(file).size, hnswRssDeltaMiB: mibOf(rssDelta), searchP50Ms: summarize(ms).p50, points,
+      dims,
+      trained,
+      cohesionGap: c.gap,
+      nearestSameCategory: c.nearestSameCategory,
+      vectorBytes: points * dims * 4,
+      hnswBytes: statSync(file).size,
+      hnswRssDeltaMiB: mibOf(rssDelta),
+      searchP50Ms: summarize(ms).p50,
+      points,
     });
     rmSync(file, { force: true });
   }
-  if (!model.matryoshkaDims) run.notes.push(`${model.name} is not known to be trained for truncated dimensions; the cut sizes in the dimension sweep show memory and cohesion only.`);
+  if (!model.matryoshkaDims)
+    run.notes.push(
+      `${model.name} is not known to be trained for truncated dimensions; the cut sizes in the dimension sweep show memory and cohesion only.`,
+    );
   return dimension;
 }
 
 /** Part of step `answer`: the contention benchmark's result, when one was passed. */
 function readContention(file: string | undefined): ContentionResult | NotMeasured {
-  if (!file) return { status: 'not-measured', reason: 'no contention benchmark result (run `npm run bench:contention` in the Loupe sources and pass its JSON with --contention <file.json>)' };
+  if (!file)
+    return {
+      status: 'not-measured',
+      reason:
+        'no contention benchmark result (run `npm run bench:contention` in the Loupe sources and pass its JSON with --contention <file.json>)',
+    };
   try {
     return parseContentionResults(JSON.parse(readFileSync(file, 'utf8')), path.basename(file));
   } catch (e) {
@@ -559,15 +672,25 @@ export function rooflineVerdict(points: RooflinePoint[], peak: DevicePeak): stri
   const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`;
   const memory = points.filter((p) => p.bound === 'memory').map((p) => p.seqLen);
   const compute = points.filter((p) => p.bound === 'compute').map((p) => p.seqLen);
-  const where = !memory.length || !compute.length
-    ? `At every measured length (${first.seqLen}–${last.seqLen} tokens) the encoder is ${last.bound}-bound on ${peak.label}`
-    : `The encoder is memory-bound at ${memory.join(', ')} tokens (the weights are read again for few tokens) and compute-bound at ${compute.join(', ')} tokens on ${peak.label}`;
+  const where =
+    !memory.length || !compute.length
+      ? `At every measured length (${first.seqLen}–${last.seqLen} tokens) the encoder is ${last.bound}-bound on ${peak.label}`
+      : `The encoder is memory-bound at ${memory.join(', ')} tokens (the weights are read again for few tokens) and compute-bound at ${compute.join(', ')} tokens on ${peak.label}`;
   return `${where}: at ${last.seqLen} tokens it does ${(last.achievedFlops / 1e9).toFixed(2)} GFLOP/s, ${pct(last.fractionOfPeakFlops)} of the FP32 peak (llama.cpp's quantised kernels and the attention overheads explain the gap).`;
 }
 
-async function benchAnswerModel(opts: BenchOptions, quick: boolean, notes: string[], logger: Logger): Promise<AnswerModelResult | NotMeasured> {
+async function benchAnswerModel(
+  opts: BenchOptions,
+  quick: boolean,
+  notes: string[],
+  logger: Logger,
+): Promise<AnswerModelResult | NotMeasured> {
   const a = opts.answerModel;
-  if (!a) return { status: 'not-measured', reason: 'no answer model (pass --llm-model <chat.gguf> or --llm-url <server>, or set LOUPE_CHAT_MODEL)' };
+  if (!a)
+    return {
+      status: 'not-measured',
+      reason: 'no answer model (pass --llm-model <chat.gguf> or --llm-url <server>, or set LOUPE_CHAT_MODEL)',
+    };
   let model: ChatModelPort;
   let owned = false;
   const maxParallel = quick ? 4 : 8;
@@ -605,7 +728,10 @@ async function benchAnswerModel(opts: BenchOptions, quick: boolean, notes: strin
       const tokens = rs.reduce((acc, r) => acc + (r.completionTokens ?? model.countTokens(r.text)), 0);
       parallel.push({ requests: n, seconds: round(s, 3), tokens, tokensPerSec: round(tokens / s, 2) });
     }
-    if (generated < maxTokens) notes.push(`The answer model stopped after ${generated} tokens (before the ${maxTokens}-token limit): generation figures cover short answers.`);
+    if (generated < maxTokens)
+      notes.push(
+        `The answer model stopped after ${generated} tokens (before the ${maxTokens}-token limit): generation figures cover short answers.`,
+      );
     return {
       status: 'measured',
       name: model.info.name,

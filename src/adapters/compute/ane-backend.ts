@@ -26,7 +26,13 @@ export async function ggufTokenizer(modelPath: string): Promise<{ tokenize: (t: 
   };
 }
 
-export async function tryAneBackend(opts: { gguf: EmbedderPort; modelPath: string; storeDir: string; packageRoot: string; logger?: Logger }): Promise<{ backend: Backend; close: () => Promise<void> } | null> {
+export async function tryAneBackend(opts: {
+  gguf: EmbedderPort;
+  modelPath: string;
+  storeDir: string;
+  packageRoot: string;
+  logger?: Logger;
+}): Promise<{ backend: Backend; close: () => Promise<void> } | null> {
   const { helper, models } = defaultAnePaths(opts.packageRoot);
   const why = aneUnavailableReason(helper, models);
   if (why) {
@@ -44,10 +50,18 @@ export async function tryAneBackend(opts: { gguf: EmbedderPort; modelPath: strin
     const ane = new AneEmbedder(client, loaded, tok.tokenize, opts.gguf.modelId, opts.gguf.modelName, opts.gguf.profile);
     const manifest = readFileSync(path.join(models, 'manifest.json'), 'utf8');
     const gate = await runAneParityGate(opts.gguf, ane, path.join(opts.storeDir, 'ane-parity.json'), manifest);
-    opts.logger?.info(`compute: Neural Engine parity ${gate.passed ? 'passed' : 'FAILED'} (mean cosine ${gate.meanCosine.toFixed(5)}, min ${gate.minCosine.toFixed(5)}${gate.cached ? ', cached' : ''})${gate.passed ? '' : '; staying on the GGUF backend for this index'}`);
+    opts.logger?.info(
+      `compute: Neural Engine parity ${gate.passed ? 'passed' : 'FAILED'} (mean cosine ${gate.meanCosine.toFixed(5)}, min ${gate.minCosine.toFixed(5)}${gate.cached ? ', cached' : ''})${gate.passed ? '' : '; staying on the GGUF backend for this index'}`,
+    );
     const t = tok;
     const c = client;
-    return { backend: { unit: 'ane', embedder: ane, sharesIndex: gate.passed }, close: async () => { c.close(); await t.dispose(); } };
+    return {
+      backend: { unit: 'ane', embedder: ane, sharesIndex: gate.passed },
+      close: async () => {
+        c.close();
+        await t.dispose();
+      },
+    };
   } catch (e) {
     opts.logger?.warn(`compute: Neural Engine backend not used: ${(e as Error).message}`);
     client?.close();

@@ -40,11 +40,17 @@ export function defaultAnePaths(packageRoot: string): { helper: string; models: 
 }
 
 /** Why the ANE cannot be used here, or null if it may be tried. */
-export function aneUnavailableReason(helperPath: string, modelsDir: string, platform = process.platform, arch = process.arch): string | null {
+export function aneUnavailableReason(
+  helperPath: string,
+  modelsDir: string,
+  platform = process.platform,
+  arch = process.arch,
+): string | null {
   if (platform !== 'darwin') return 'no Neural Engine: not macOS';
   if (arch !== 'arm64') return 'Neural Engine helper needs arm64 Node (this one runs under Rosetta or on Intel)';
   if (!existsSync(helperPath)) return `ANE helper not built (${helperPath}); see native/ane/README.md`;
-  if (!existsSync(path.join(modelsDir, 'manifest.json'))) return `Core ML model not found (${modelsDir}/manifest.json); see native/ane/README.md`;
+  if (!existsSync(path.join(modelsDir, 'manifest.json')))
+    return `Core ML model not found (${modelsDir}/manifest.json); see native/ane/README.md`;
   return null;
 }
 
@@ -55,7 +61,11 @@ export class AneClient {
   private exited: Error | null = null;
   private stderr = '';
 
-  private constructor(command: string, args: string[], private readonly timeoutMs: number) {
+  private constructor(
+    command: string,
+    args: string[],
+    private readonly timeoutMs: number,
+  ) {
     this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const rl = createInterface({ input: this.child.stdout! });
     rl.on('line', (line) => this.onLine(line));
@@ -63,7 +73,14 @@ export class AneClient {
       this.stderr = (this.stderr + d.toString()).slice(-2000);
     });
     this.child.on('error', (e) => this.fail(new LoupeError(`ANE helper could not start: ${e.message}`, 'ane-helper-failed')));
-    this.child.on('exit', (code, sig) => this.fail(new LoupeError(`ANE helper exited (${sig ?? `code ${code}`})${this.stderr ? `: ${this.stderr.trim().split('\n').at(-1)}` : ''}`, 'ane-helper-exited')));
+    this.child.on('exit', (code, sig) =>
+      this.fail(
+        new LoupeError(
+          `ANE helper exited (${sig ?? `code ${code}`})${this.stderr ? `: ${this.stderr.trim().split('\n').at(-1)}` : ''}`,
+          'ane-helper-exited',
+        ),
+      ),
+    );
   }
 
   /** Starts a helper (`command args…`) and checks it speaks protocol 1. */
@@ -72,7 +89,10 @@ export class AneClient {
     try {
       const hello = (await client.request('hello', {})) as unknown as AneHello;
       if (hello.helper !== 'loupe-ane' || hello.protocol !== ANE_PROTOCOL) {
-        throw new LoupeError(`ANE helper speaks ${hello.helper} protocol ${hello.protocol}, Loupe needs loupe-ane protocol ${ANE_PROTOCOL}`, 'ane-helper-protocol');
+        throw new LoupeError(
+          `ANE helper speaks ${hello.helper} protocol ${hello.protocol}, Loupe needs loupe-ane protocol ${ANE_PROTOCOL}`,
+          'ane-helper-protocol',
+        );
       }
       return { client, hello };
     } catch (e) {
@@ -132,7 +152,10 @@ export class AneClient {
     const count = r.count as number;
     const buf = Buffer.from(r.vectors as string, 'base64');
     if (count !== ids.length || buf.length !== count * dims * 4) {
-      throw new LoupeError(`ANE helper returned ${count} vectors in ${buf.length} bytes for ${ids.length} inputs of ${dims} dims`, 'ane-helper-protocol');
+      throw new LoupeError(
+        `ANE helper returned ${count} vectors in ${buf.length} bytes for ${ids.length} inputs of ${dims} dims`,
+        'ane-helper-protocol',
+      );
     }
     const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
     return Array.from({ length: count }, (_, i) => all.slice(i * dims, (i + 1) * dims));
@@ -226,7 +249,12 @@ export const PARITY_TEXTS = [
  * ANE, compares, and remembers the verdict in `cacheFile` keyed by model id and Core ML manifest,
  * so the check runs once per model and helper build.
  */
-export async function runAneParityGate(reference: EmbedderPort, ane: EmbedderPort, cacheFile: string, manifestKey: string): Promise<ParityReport & { cached: boolean }> {
+export async function runAneParityGate(
+  reference: EmbedderPort,
+  ane: EmbedderPort,
+  cacheFile: string,
+  manifestKey: string,
+): Promise<ParityReport & { cached: boolean }> {
   const key = `${reference.modelId}|${manifestKey}`;
   try {
     const prev = JSON.parse(await fsp.readFile(cacheFile, 'utf8')) as { key: string; report: ParityReport };

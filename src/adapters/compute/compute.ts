@@ -15,7 +15,12 @@ export function agentName(client: string): string {
   const c = client.toLowerCase().replace(/^mcp:/, '');
   for (const a of ['claude', 'codex', 'gemini', 'cursor', 'copilot', 'opencode', 'goose', 'aider']) if (c.includes(a)) return a;
   if (/visual studio code|vscode/.test(c)) return 'copilot';
-  return c.replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 24) || 'agent';
+  return (
+    c
+      .replace(/[^a-z0-9_.-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 24) || 'agent'
+  );
 }
 import type { EmbedderPort, Logger } from '../../core/types.js';
 import { detectHardware } from './hardware.js';
@@ -45,7 +50,10 @@ export class ComputeController {
   private hardware: HardwareInfo | null = null;
   private lastLine = '';
 
-  constructor(private readonly embedder: EmbedderPort, private readonly opts: ComputeOptions = {}) {
+  constructor(
+    private readonly embedder: EmbedderPort,
+    private readonly opts: ComputeOptions = {},
+  ) {
     this.sampler = new ContentionSampler(opts.sampler);
     this.pacer = new ContentionPacer({
       sample: async () => this.withQueries(await this.sampler.sample()),
@@ -100,7 +108,15 @@ export class ComputeController {
   async detect(): Promise<HardwareInfo> {
     if (!this.hardware) {
       const cu = this.embedder.computeUnit;
-      const backend = /Metal/.test(cu) ? 'metal' : /CUDA/.test(cu) ? 'cuda' : /Vulkan/.test(cu) ? 'vulkan' : cu.startsWith('GPU') ? cu.slice(5).toLowerCase() : false;
+      const backend = /Metal/.test(cu)
+        ? 'metal'
+        : /CUDA/.test(cu)
+          ? 'cuda'
+          : /Vulkan/.test(cu)
+            ? 'vulkan'
+            : cu.startsWith('GPU')
+              ? cu.slice(5).toLowerCase()
+              : false;
       this.hardware = await detectHardware({ gpuBackend: backend });
     }
     return this.hardware;
@@ -130,7 +146,15 @@ export class ComputeController {
 /** Compute status of an engine without back-off: hardware and unit, always full speed. */
 export async function computeStatusWithoutBackoff(embedder: EmbedderPort): Promise<ComputeStatus> {
   const cu = embedder.computeUnit;
-  const backend = /Metal/.test(cu) ? 'metal' : /CUDA/.test(cu) ? 'cuda' : /Vulkan/.test(cu) ? 'vulkan' : cu.startsWith('GPU') ? cu.slice(5).toLowerCase() : false;
+  const backend = /Metal/.test(cu)
+    ? 'metal'
+    : /CUDA/.test(cu)
+      ? 'cuda'
+      : /Vulkan/.test(cu)
+        ? 'vulkan'
+        : cu.startsWith('GPU')
+          ? cu.slice(5).toLowerCase()
+          : false;
   return {
     hardware: await detectHardware({ gpuBackend: backend }),
     backoff: false,

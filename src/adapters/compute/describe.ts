@@ -25,11 +25,14 @@ export async function describeCompute(opts: { gpu?: 'auto' | false } = {}): Prom
   const unit: ComputeUnitKind = backend ? 'gpu' : 'cpu';
   const mode = wantedMode(unit, sample, DEFAULT_SCHEDULER_CONFIG);
   const reasons = reasonsFor(unit, sample);
-  const now = mode === 'full' ? `would index at full speed (${reasons.join(', ') || 'machine free'})` : `would back off (${reasons.join(', ')})`;
+  const now =
+    mode === 'full' ? `would index at full speed (${reasons.join(', ') || 'machine free'})` : `would back off (${reasons.join(', ')})`;
   let ane: string;
   try {
     const p = defaultAnePaths(packageRoot());
-    ane = hardware.hasAne ? aneUnavailableReason(p.helper, p.models) ?? 'helper and Core ML model present (parity gate runs on first use)' : 'none';
+    ane = hardware.hasAne
+      ? (aneUnavailableReason(p.helper, p.models) ?? 'helper and Core ML model present (parity gate runs on first use)')
+      : 'none';
   } catch {
     ane = hardware.hasAne ? 'helper not found' : 'none';
   }
@@ -39,7 +42,10 @@ export async function describeCompute(opts: { gpu?: 'auto' | false } = {}): Prom
     `  compute:  embedding on ${unit.toUpperCase()}; now ${now}`,
     ...sampler.details.agentProcesses.slice(0, 5).map((a) => `  agent:    ${a.agent} (${a.detail})`),
     ...sample.agents.filter((a) => a.via === 'env').map((a) => `  agent:    ${a.agent} (${a.detail})`),
-    ...sample.llmServers.map((l) => `  local LLM: ${l.server} at ${l.endpoint}${l.busy === null ? '' : l.busy ? ' (busy)' : ' (idle)'}${l.models?.length ? `: ${l.models.slice(0, 3).join(', ')}` : ''}`),
+    ...sample.llmServers.map(
+      (l) =>
+        `  local LLM: ${l.server} at ${l.endpoint}${l.busy === null ? '' : l.busy ? ' (busy)' : ' (idle)'}${l.models?.length ? `: ${l.models.slice(0, 3).join(', ')}` : ''}`,
+    ),
     ...(hardware.hasAne ? [`  ANE:      ${ane}`] : []),
   ];
   return { json: { hardware, compute: { unit, now, mode, sample, ane } }, lines };

@@ -54,8 +54,13 @@ export async function detectHardware(opts: DetectOptions = {}): Promise<Hardware
   };
   if (platform === 'darwin') {
     const [brand, phys, p0, p1, translated, arm64, ioreg] = await Promise.all([
-      sysctl('machdep.cpu.brand_string'), sysctl('hw.physicalcpu'), sysctl('hw.perflevel0.physicalcpu'), sysctl('hw.perflevel1.physicalcpu'),
-      sysctl('sysctl.proc_translated'), sysctl('hw.optional.arm64'), run('ioreg', ['-r', '-d', '1', '-w', '0', '-c', 'IOAccelerator']),
+      sysctl('machdep.cpu.brand_string'),
+      sysctl('hw.physicalcpu'),
+      sysctl('hw.perflevel0.physicalcpu'),
+      sysctl('hw.perflevel1.physicalcpu'),
+      sysctl('sysctl.proc_translated'),
+      sysctl('hw.optional.arm64'),
+      run('ioreg', ['-r', '-d', '1', '-w', '0', '-c', 'IOAccelerator']),
     ]);
     if (brand) facts.cpuModel = brand;
     facts.physicalCores = phys ? Number(phys) : null;
@@ -69,10 +74,16 @@ export async function detectHardware(opts: DetectOptions = {}): Promise<Hardware
     const info = await fsp.readFile('/proc/cpuinfo', 'utf8').catch(() => '');
     facts.physicalCores = physicalCoresFromCpuinfo(info);
     facts.rosetta = false;
-    const smi = await run('nvidia-smi', ['--query-gpu=index,name,utilization.gpu,memory.used,memory.total', '--format=csv,noheader,nounits']);
+    const smi = await run('nvidia-smi', [
+      '--query-gpu=index,name,utilization.gpu,memory.used,memory.total',
+      '--format=csv,noheader,nounits',
+    ]);
     facts.gpus = smi ? parseNvidiaSmiGpus(smi).map((g) => g.name) : [];
   } else if (platform === 'win32') {
-    const smi = await run('nvidia-smi', ['--query-gpu=index,name,utilization.gpu,memory.used,memory.total', '--format=csv,noheader,nounits']);
+    const smi = await run('nvidia-smi', [
+      '--query-gpu=index,name,utilization.gpu,memory.used,memory.total',
+      '--format=csv,noheader,nounits',
+    ]);
     facts.gpus = smi ? parseNvidiaSmiGpus(smi).map((g) => g.name) : [];
   }
   if (opts.gpuBackend === 'skip') facts.gpuBackend = null;

@@ -25,22 +25,41 @@ export class RoutingEmbedder implements EmbedderPort {
    * @param backends the first one is the primary: its model id, profile and token counts are the index's.
    * @param latest the latest contention sample (the pacer's), or null before the first.
    */
-  constructor(private readonly backends: Backend[], private readonly latest: () => ContentionSample | null, private readonly logger?: Logger) {
+  constructor(
+    private readonly backends: Backend[],
+    private readonly latest: () => ContentionSample | null,
+    private readonly logger?: Logger,
+  ) {
     if (!backends.length) throw new Error('RoutingEmbedder needs at least one backend');
     for (const b of backends.slice(1)) {
-      if (b.sharesIndex && b.embedder.dimensions !== backends[0].embedder.dimensions) throw new Error(`backend ${b.unit} has ${b.embedder.dimensions} dims, not ${backends[0].embedder.dimensions}`);
+      if (b.sharesIndex && b.embedder.dimensions !== backends[0].embedder.dimensions)
+        throw new Error(`backend ${b.unit} has ${b.embedder.dimensions} dims, not ${backends[0].embedder.dimensions}`);
     }
     this.current = backends[0].unit;
     this._route = { unit: this.current, reason: 'starting on the primary backend' };
   }
 
-  get modelId(): string { return this.backends[0].embedder.modelId; }
-  get modelName(): string { return this.backends[0].embedder.modelName; }
-  get dimensions(): number { return this.backends[0].embedder.dimensions; }
-  get profile(): ModelProfile { return this.backends[0].embedder.profile; }
-  get computeUnit(): string { return this.backend(this.current).embedder.computeUnit; }
-  get route(): Route { return this._route; }
-  get unit(): ComputeUnitKind { return this.current; }
+  get modelId(): string {
+    return this.backends[0].embedder.modelId;
+  }
+  get modelName(): string {
+    return this.backends[0].embedder.modelName;
+  }
+  get dimensions(): number {
+    return this.backends[0].embedder.dimensions;
+  }
+  get profile(): ModelProfile {
+    return this.backends[0].embedder.profile;
+  }
+  get computeUnit(): string {
+    return this.backend(this.current).embedder.computeUnit;
+  }
+  get route(): Route {
+    return this._route;
+  }
+  get unit(): ComputeUnitKind {
+    return this.current;
+  }
 
   /** The units, as `loupe status` lists them. */
   describeUnits(): string[] {

@@ -9,10 +9,31 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  agentOfProcess, agentsFromEnv, agentsFromPsEnvironment, baseName, clamp01, cpuBusyBetween, llmServerOfProcess, onBatteryFromPowerSupplies,
-  parseEnviron, parseIoregAccelerators, parseLlamaServerSlots, parseModelList, parseNvidiaSmiApps, parseNvidiaSmiGpus, parsePmsetBatt,
-  parseProcPidStat, parseProcStat, parsePs, parseWin32Processes, WIN32_PROCESS_QUERY,
-  type AgentSignal, type ContentionSample, type CpuTimes, type LlmServerSignal, type ProcessInfo,
+  agentOfProcess,
+  agentsFromEnv,
+  agentsFromPsEnvironment,
+  baseName,
+  clamp01,
+  cpuBusyBetween,
+  llmServerOfProcess,
+  onBatteryFromPowerSupplies,
+  parseEnviron,
+  parseIoregAccelerators,
+  parseLlamaServerSlots,
+  parseModelList,
+  parseNvidiaSmiApps,
+  parseNvidiaSmiGpus,
+  parsePmsetBatt,
+  parseProcPidStat,
+  parseProcStat,
+  parsePs,
+  parseWin32Processes,
+  WIN32_PROCESS_QUERY,
+  type AgentSignal,
+  type ContentionSample,
+  type CpuTimes,
+  type LlmServerSignal,
+  type ProcessInfo,
 } from '../../core/compute/signals.js';
 
 /** Where local LLM servers listen by default. Only 127.0.0.1 is ever probed. */
@@ -57,7 +78,9 @@ const CLK_TCK = 100; // USER_HZ on every Linux ABI Node runs on.
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<string | null> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, windowsHide: true }, (err, stdout) => resolve(err ? null : String(stdout)));
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, windowsHide: true }, (err, stdout) =>
+      resolve(err ? null : String(stdout)),
+    );
   });
 }
 
@@ -136,7 +159,12 @@ export class ContentionSampler {
     for (const m of envMatches) {
       if (agents.some((x) => x.agent === m.agent)) continue;
       const n = envMatches.filter((x) => x.agent === m.agent).length;
-      agents.push({ agent: m.agent, pid: m.pid, via: 'env', detail: `${m.marker} in ${n} process${n > 1 ? 'es' : ''} (e.g. ${m.name}, pid ${m.pid})` });
+      agents.push({
+        agent: m.agent,
+        pid: m.pid,
+        via: 'env',
+        detail: `${m.marker} in ${n} process${n > 1 ? 'es' : ''} (e.g. ${m.name}, pid ${m.pid})`,
+      });
     }
 
     const llmServers = this.mergeServers(llm, llmProcesses);
@@ -181,25 +209,34 @@ export class ContentionSampler {
     }
     const next = new Map<string, number>();
     const out: ProcessInfo[] = [];
-    await Promise.all(names.map(async (n) => {
-      try {
-        const st = parseProcPidStat(await fsp.readFile(path.join(this.procRoot, n, 'stat'), 'utf8'));
-        if (!st) return;
-        const cmd = await fsp.readFile(path.join(this.procRoot, n, 'cmdline'), 'utf8').catch(() => '');
-        const argv = cmd.split('\0').filter(Boolean);
-        const key = `${st.pid}:${st.starttime}`;
-        const ticks = st.utime + st.stime;
-        next.set(key, ticks);
-        const prev = this.prevProcTicks.get(key);
-        const cpuPercent = prev !== undefined && dt > 0 ? ((ticks - prev) / CLK_TCK / dt) * 100 : 0;
-        // Kernel threads have no command line; argv[0] may be a path or a process.title.
-        const name = argv.length ? baseName(argv[0]) : st.comm;
-        // comm is what prctl/process.title sets on Linux (Claude Code's node shows as `claude`).
-        out.push({ pid: st.pid, ppid: st.ppid, cpuPercent, name: name || st.comm, comm: st.comm, args: argv.length ? argv.join(' ') : `[${st.comm}]` });
-      } catch {
-        // The process exited between readdir and read.
-      }
-    }));
+    await Promise.all(
+      names.map(async (n) => {
+        try {
+          const st = parseProcPidStat(await fsp.readFile(path.join(this.procRoot, n, 'stat'), 'utf8'));
+          if (!st) return;
+          const cmd = await fsp.readFile(path.join(this.procRoot, n, 'cmdline'), 'utf8').catch(() => '');
+          const argv = cmd.split('\0').filter(Boolean);
+          const key = `${st.pid}:${st.starttime}`;
+          const ticks = st.utime + st.stime;
+          next.set(key, ticks);
+          const prev = this.prevProcTicks.get(key);
+          const cpuPercent = prev !== undefined && dt > 0 ? ((ticks - prev) / CLK_TCK / dt) * 100 : 0;
+          // Kernel threads have no command line; argv[0] may be a path or a process.title.
+          const name = argv.length ? baseName(argv[0]) : st.comm;
+          // comm is what prctl/process.title sets on Linux (Claude Code's node shows as `claude`).
+          out.push({
+            pid: st.pid,
+            ppid: st.ppid,
+            cpuPercent,
+            name: name || st.comm,
+            comm: st.comm,
+            args: argv.length ? argv.join(' ') : `[${st.comm}]`,
+          });
+        } catch {
+          // The process exited between readdir and read.
+        }
+      }),
+    );
     this.prevProcTicks = next;
     // Drop env-cache entries of exited processes.
     for (const k of this.envCache.keys()) if (!next.has(k)) this.envCache.delete(k);
@@ -241,21 +278,23 @@ export class ContentionSampler {
     const seen = new Set<number>();
     const starts = new Map<number, string>();
     for (const k of this.prevProcTicks.keys()) starts.set(Number(k.split(':')[0]), k);
-    await Promise.all(procs.map(async (p) => {
-      if (seen.has(p.pid) || this.selfPids.has(p.pid)) return;
-      seen.add(p.pid);
-      const key = starts.get(p.pid) ?? `${p.pid}:?`;
-      let found = this.envCache.get(key);
-      if (!found) {
-        try {
-          found = agentsFromEnv(parseEnviron(await fsp.readFile(path.join(this.procRoot, String(p.pid), 'environ'), 'latin1')));
-        } catch {
-          found = []; // another user's process, or gone
+    await Promise.all(
+      procs.map(async (p) => {
+        if (seen.has(p.pid) || this.selfPids.has(p.pid)) return;
+        seen.add(p.pid);
+        const key = starts.get(p.pid) ?? `${p.pid}:?`;
+        let found = this.envCache.get(key);
+        if (!found) {
+          try {
+            found = agentsFromEnv(parseEnviron(await fsp.readFile(path.join(this.procRoot, String(p.pid), 'environ'), 'latin1')));
+          } catch {
+            found = []; // another user's process, or gone
+          }
+          this.envCache.set(key, found);
         }
-        this.envCache.set(key, found);
-      }
-      for (const f of found) out.push({ pid: p.pid, agent: f.agent, marker: f.marker, name: p.name });
-    }));
+        for (const f of found) out.push({ pid: p.pid, agent: f.agent, marker: f.marker, name: p.name });
+      }),
+    );
     return out.sort((a, b) => a.pid - b.pid);
   }
 
@@ -334,17 +373,31 @@ export class ContentionSampler {
       return { util: util.length ? Math.max(...util) : null, heldByOther: null, source: gpus.length ? `ioreg (${gpus[0].name})` : null };
     }
     if (this.nvidiaSmi === false) return { util: null, heldByOther: null, source: null };
-    const gpuText = await this.exec('nvidia-smi', ['--query-gpu=index,name,utilization.gpu,memory.used,memory.total', '--format=csv,noheader,nounits'], this.timeoutMs * 2);
+    const gpuText = await this.exec(
+      'nvidia-smi',
+      ['--query-gpu=index,name,utilization.gpu,memory.used,memory.total', '--format=csv,noheader,nounits'],
+      this.timeoutMs * 2,
+    );
     if (gpuText === null) {
       this.nvidiaSmi = false;
       return { util: null, heldByOther: null, source: null };
     }
     this.nvidiaSmi = true;
     const gpus = parseNvidiaSmiGpus(gpuText);
-    const apps = parseNvidiaSmiApps((await this.exec('nvidia-smi', ['--query-compute-apps=pid,process_name,used_memory', '--format=csv,noheader,nounits'], this.timeoutMs * 2)) ?? '');
+    const apps = parseNvidiaSmiApps(
+      (await this.exec(
+        'nvidia-smi',
+        ['--query-compute-apps=pid,process_name,used_memory', '--format=csv,noheader,nounits'],
+        this.timeoutMs * 2,
+      )) ?? '',
+    );
     const others = apps.filter((a) => !this.selfPids.has(a.pid));
     const util = gpus.map((g) => g.utilization).filter((x): x is number => x !== null);
-    return { util: util.length ? Math.max(...util) : null, heldByOther: others.length > 0, source: `nvidia-smi (${gpus.map((g) => g.name).join(', ')})` };
+    return {
+      util: util.length ? Math.max(...util) : null,
+      heldByOther: others.length > 0,
+      source: `nvidia-smi (${gpus.map((g) => g.name).join(', ')})`,
+    };
   }
 
   // ---- LLM servers ---------------------------------------------------------------------------
@@ -352,21 +405,31 @@ export class ContentionSampler {
   /** Probes 127.0.0.1 only; a closed port answers in well under a millisecond. */
   async probeLlmServers(): Promise<LlmServerSignal[]> {
     const ports = this.opts.llmPorts ?? DEFAULT_LLM_PORTS;
-    const found = await Promise.all(ports.map(async ({ port, server }): Promise<LlmServerSignal | null> => {
-      const base = `http://127.0.0.1:${port}`;
-      if (server === 'ollama') {
-        const ps = await httpJson(`${base}/api/ps`, this.timeoutMs);
-        if (ps?.status === 200) return { server, endpoint: base, busy: null, how: 'no busy endpoint', models: parseModelList(ps.json) ?? [] };
-      }
-      const slots = await httpJson(`${base}/slots`, this.timeoutMs);
-      const s = slots?.status === 200 ? parseLlamaServerSlots(slots.json) : null;
-      const models = await httpJson(`${base}/v1/models`, this.timeoutMs);
-      if (!s && models?.status !== 200) return null;
-      const list = models?.status === 200 ? parseModelList(models.json) ?? [] : [];
-      const kind = s ? 'llama-server' : server === 'llama-server' ? 'openai-compatible' : server;
-      if (s) return { server: kind, endpoint: base, busy: s.processing > 0, how: `/slots: ${s.processing} of ${s.total} processing`, models: list };
-      return { server: kind, endpoint: base, busy: null, how: 'no busy endpoint', models: list };
-    }));
+    const found = await Promise.all(
+      ports.map(async ({ port, server }): Promise<LlmServerSignal | null> => {
+        const base = `http://127.0.0.1:${port}`;
+        if (server === 'ollama') {
+          const ps = await httpJson(`${base}/api/ps`, this.timeoutMs);
+          if (ps?.status === 200)
+            return { server, endpoint: base, busy: null, how: 'no busy endpoint', models: parseModelList(ps.json) ?? [] };
+        }
+        const slots = await httpJson(`${base}/slots`, this.timeoutMs);
+        const s = slots?.status === 200 ? parseLlamaServerSlots(slots.json) : null;
+        const models = await httpJson(`${base}/v1/models`, this.timeoutMs);
+        if (!s && models?.status !== 200) return null;
+        const list = models?.status === 200 ? (parseModelList(models.json) ?? []) : [];
+        const kind = s ? 'llama-server' : server === 'llama-server' ? 'openai-compatible' : server;
+        if (s)
+          return {
+            server: kind,
+            endpoint: base,
+            busy: s.processing > 0,
+            how: `/slots: ${s.processing} of ${s.total} processing`,
+            models: list,
+          };
+        return { server: kind, endpoint: base, busy: null, how: 'no busy endpoint', models: list };
+      }),
+    );
     return found.filter((x): x is LlmServerSignal => x !== null);
   }
 
@@ -384,11 +447,13 @@ export class ContentionSampler {
     } else if (this.platform === 'linux') {
       const dir = '/sys/class/power_supply';
       const names = await fsp.readdir(dir).catch(() => [] as string[]);
-      const supplies = await Promise.all(names.map(async (n) => ({
-        type: await fsp.readFile(path.join(dir, n, 'type'), 'utf8').catch(() => ''),
-        online: await fsp.readFile(path.join(dir, n, 'online'), 'utf8').catch(() => undefined),
-        status: await fsp.readFile(path.join(dir, n, 'status'), 'utf8').catch(() => undefined),
-      })));
+      const supplies = await Promise.all(
+        names.map(async (n) => ({
+          type: await fsp.readFile(path.join(dir, n, 'type'), 'utf8').catch(() => ''),
+          online: await fsp.readFile(path.join(dir, n, 'online'), 'utf8').catch(() => undefined),
+          status: await fsp.readFile(path.join(dir, n, 'status'), 'utf8').catch(() => undefined),
+        })),
+      );
       this.lastBattery = onBatteryFromPowerSupplies(supplies);
     }
     return this.lastBattery;

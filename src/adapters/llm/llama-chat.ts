@@ -11,7 +11,15 @@ import { LoupeError, silentLogger, type Logger } from '../../core/types.js';
 import { checkGgufFile } from '../llama-embedder.js';
 
 /** GGUF architectures that only embed (llama.cpp's encoder families): never an answer model. */
-const EMBEDDING_ARCHITECTURES = new Set(['bert', 'nomic-bert', 'nomic-bert-moe', 'jina-bert-v2', 'gemma-embedding', 'modern-bert', 't5encoder']);
+const EMBEDDING_ARCHITECTURES = new Set([
+  'bert',
+  'nomic-bert',
+  'nomic-bert-moe',
+  'jina-bert-v2',
+  'gemma-embedding',
+  'modern-bert',
+  't5encoder',
+]);
 
 type NodeLlama = typeof import('node-llama-cpp');
 type Llama = import('node-llama-cpp').Llama;
@@ -84,7 +92,10 @@ export class LlamaChat implements ChatModelPort {
     const arch = (model.fileInfo.metadata as unknown as { general?: { architecture?: string } }).general?.architecture ?? '';
     if (EMBEDDING_ARCHITECTURES.has(arch)) {
       await model.dispose();
-      throw new LoupeError(`${path.basename(modelPath)} is an embedding model (${arch}); answers need a chat (instruct) model, e.g. Qwen2.5-Coder-1.5B-Instruct (see \`loupe models list\`).`, 'model-not-chat');
+      throw new LoupeError(
+        `${path.basename(modelPath)} is an embedding model (${arch}); answers need a chat (instruct) model, e.g. Qwen2.5-Coder-1.5B-Instruct (see \`loupe models list\`).`,
+        'model-not-chat',
+      );
     }
     const n = Math.max(1, o.sequences ?? 1);
     const threads = Math.max(1, o.threads ?? defaultChatThreads());
@@ -95,7 +106,10 @@ export class LlamaChat implements ChatModelPort {
       context = await model.createContext({ contextSize, sequences: n, threads, batchSize: Math.min(512, contextSize) });
     } catch (e) {
       await model.dispose();
-      throw new LoupeError(`No room for a ${contextSize}-token context for ${path.basename(modelPath)}: ${(e as Error).message}`, 'model-load-failed');
+      throw new LoupeError(
+        `No room for a ${contextSize}-token context for ${path.basename(modelPath)}: ${(e as Error).message}`,
+        'model-load-failed',
+      );
     }
     const seqs: LlamaContextSequence[] = [];
     for (let i = 0; i < n; i++) seqs.push(context.getSequence());
@@ -103,7 +117,12 @@ export class LlamaChat implements ChatModelPort {
     const name = meta.general?.name ?? path.basename(modelPath, '.gguf');
     const gpu = llama.gpu && model.gpuLayers > 0 ? `GPU: ${llama.gpu}` : 'CPU';
     logger.info(`Answer model ${name}: context ${contextSize} tokens × ${n} sequence(s), ${threads} thread(s), ${gpu}`);
-    const info: AnswerModelInfo = { kind: 'llama', name, where: `in process (node-llama-cpp, ${gpu}, ${threads} thread${threads === 1 ? '' : 's'})`, contextSize };
+    const info: AnswerModelInfo = {
+      kind: 'llama',
+      name,
+      where: `in process (node-llama-cpp, ${gpu}, ${threads} thread${threads === 1 ? '' : 's'})`,
+      contextSize,
+    };
     return new LlamaChat(info, mod, model, context, seqs, mod.resolveChatWrapper(model));
   }
 
@@ -138,21 +157,34 @@ export class LlamaChat implements ChatModelPort {
   async generate(messages: ChatMessage[], o: GenerateOptions): Promise<GenerateResult> {
     o.signal?.throwIfAborted();
     const last = messages[messages.length - 1];
-    if (!last || last.role !== 'user') throw new LoupeError('The last chat message must be the user\'s.', 'bad-request');
-    const history: ChatHistoryItem[] = messages.slice(0, -1).map((m) =>
-      m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] },
-    );
+    if (!last || last.role !== 'user') throw new LoupeError("The last chat message must be the user's.", 'bad-request');
+    const history: ChatHistoryItem[] = messages
+      .slice(0, -1)
+      .map((m) =>
+        m.role === 'system'
+          ? { type: 'system', text: m.content }
+          : m.role === 'user'
+            ? { type: 'user', text: m.content }
+            : { type: 'model', response: [m.content] },
+      );
     const seq = await this.acquire(o.signal);
     const t0 = performance.now();
     let firstTokenMs: number | undefined;
     let tokens = 0;
-    const session = new this.mod.LlamaChatSession({ contextSequence: seq, autoDisposeSequence: false, chatWrapper: this.chatWrapper ?? 'auto' });
+    const session = new this.mod.LlamaChatSession({
+      contextSequence: seq,
+      autoDisposeSequence: false,
+      chatWrapper: this.chatWrapper ?? 'auto',
+    });
     try {
       session.setChatHistory(history);
       // Replaying the history needs room: check the prompt fits before generating.
       const promptTokens = this.countTokens(messages.map((m) => m.content).join('\n')) + 8 * messages.length;
       if (promptTokens + o.maxTokens > this.info.contextSize) {
-        throw new LoupeError(`The prompt (about ${promptTokens} tokens) and the answer (${o.maxTokens}) do not fit the model's ${this.info.contextSize}-token context.`, 'context-overflow');
+        throw new LoupeError(
+          `The prompt (about ${promptTokens} tokens) and the answer (${o.maxTokens}) do not fit the model's ${this.info.contextSize}-token context.`,
+          'context-overflow',
+        );
       }
       const r = await session.promptWithMeta(last.content, {
         maxTokens: o.maxTokens,
@@ -169,9 +201,16 @@ export class LlamaChat implements ChatModelPort {
         },
       });
       if (r.stopReason === 'abort') throw Object.assign(new Error('The answer was cancelled.'), { name: 'AbortError' });
-      return { text: r.responseText, finishReason: r.stopReason === 'maxTokens' ? 'length' : 'stop', completionTokens: tokens, promptTokens, firstTokenMs };
+      return {
+        text: r.responseText,
+        finishReason: r.stopReason === 'maxTokens' ? 'length' : 'stop',
+        completionTokens: tokens,
+        promptTokens,
+        firstTokenMs,
+      };
     } catch (e) {
-      if ((e as Error).name === 'AbortError' || o.signal?.aborted) throw Object.assign(new Error('The answer was cancelled.'), { name: 'AbortError' });
+      if ((e as Error).name === 'AbortError' || o.signal?.aborted)
+        throw Object.assign(new Error('The answer was cancelled.'), { name: 'AbortError' });
       if (e instanceof LoupeError) throw e;
       const msg = (e as Error).message;
       throw new LoupeError(`The chat model failed: ${msg}`, /context/i.test(msg) ? 'context-overflow' : 'model-error');

@@ -16,9 +16,14 @@ export const MLX_DEFAULT_URL = `http://127.0.0.1:${MLX_DEFAULT_PORT}`;
 /** Runs `python -c "import mlx_lm"`; resolves with mlx-lm's version or null. Never throws. */
 export function pythonHasMlxLm(python: string, timeoutMs = 20_000): Promise<string | null> {
   return new Promise((resolve) => {
-    execFile(python, ['-c', 'import mlx_lm, sys; sys.stdout.write(getattr(mlx_lm, "__version__", "?"))'], { timeout: timeoutMs }, (err, stdout) => {
-      resolve(err ? null : String(stdout).trim() || '?');
-    });
+    execFile(
+      python,
+      ['-c', 'import mlx_lm, sys; sys.stdout.write(getattr(mlx_lm, "__version__", "?"))'],
+      { timeout: timeoutMs },
+      (err, stdout) => {
+        resolve(err ? null : String(stdout).trim() || '?');
+      },
+    );
   });
 }
 
@@ -131,7 +136,10 @@ export class MlxServer {
     logger.info(`Starting mlx_lm.server: ${o.python} -m mlx_lm.server ${serverArgs.join(' ')}`);
     // The server exits when its stdin closes, i.e. when this process is gone however it ended
     // (a SIGKILLed host runs no exit handlers): no orphaned server holding gigabytes of memory.
-    const child = spawn(o.python, ['-c', WATCH_PARENT_AND_RUN, ...serverArgs], { env: { ...process.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(o.python, ['-c', WATCH_PARENT_AND_RUN, ...serverArgs], {
+      env: { ...process.env, ...o.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     trackChild(child);
     let tail = '';
     const keep = (d: Buffer): void => {
@@ -144,10 +152,14 @@ export class MlxServer {
     let spawnError: Error | undefined;
     child.once('error', (e) => (spawnError = e));
     for (;;) {
-      if (spawnError) throw new LoupeError(`mlx_lm.server could not be started with ${o.python}: ${spawnError.message}`, 'server-start-failed');
+      if (spawnError)
+        throw new LoupeError(`mlx_lm.server could not be started with ${o.python}: ${spawnError.message}`, 'server-start-failed');
       if (!server.alive) {
         const why = tail.trim().split('\n').slice(-5).join(' | ');
-        throw new LoupeError(`mlx_lm.server exited during start-up (${child.exitCode ?? child.signalCode})${why ? `: ${why}` : ''}`, /not found|No such file|Repository Not Found|does not appear to have/i.test(why) ? 'model-missing' : 'server-start-failed');
+        throw new LoupeError(
+          `mlx_lm.server exited during start-up (${child.exitCode ?? child.signalCode})${why ? `: ${why}` : ''}`,
+          /not found|No such file|Repository Not Found|does not appear to have/i.test(why) ? 'model-missing' : 'server-start-failed',
+        );
       }
       const p = await probeServer(url, 1000);
       if (p.healthy) break;
@@ -155,12 +167,28 @@ export class MlxServer {
         // mlx_lm.server answers 503 once its generation thread died, typically loading the model.
         await new Promise((r) => setTimeout(r, 300)); // let the traceback reach stderr
         await server.stop();
-        const why = tail.trim().split('\n').filter((l) => /Error|error|not found|No such/.test(l)).slice(-3).join(' | ') || tail.trim().split('\n').slice(-3).join(' | ');
-        throw new LoupeError(`mlx_lm.server could not load the model ${o.model}: ${why}`, /not found|No such file|Repository Not Found|does not appear|offline|LocalEntryNotFound|RepositoryNotFound|HFValidationError/i.test(why) ? 'model-missing' : 'server-start-failed');
+        const why =
+          tail
+            .trim()
+            .split('\n')
+            .filter((l) => /Error|error|not found|No such/.test(l))
+            .slice(-3)
+            .join(' | ') || tail.trim().split('\n').slice(-3).join(' | ');
+        throw new LoupeError(
+          `mlx_lm.server could not load the model ${o.model}: ${why}`,
+          /not found|No such file|Repository Not Found|does not appear|offline|LocalEntryNotFound|RepositoryNotFound|HFValidationError/i.test(
+            why,
+          )
+            ? 'model-missing'
+            : 'server-start-failed',
+        );
       }
       if (Date.now() > deadline) {
         await server.stop();
-        throw new LoupeError(`mlx_lm.server did not become healthy within ${Math.round((o.startTimeoutMs ?? 600_000) / 1000)} s.`, 'server-timeout');
+        throw new LoupeError(
+          `mlx_lm.server did not become healthy within ${Math.round((o.startTimeoutMs ?? 600_000) / 1000)} s.`,
+          'server-timeout',
+        );
       }
       await new Promise((r) => setTimeout(r, 150));
     }

@@ -7,7 +7,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mlxModelForMemory, selectAnswerModel, type Selection } from '../../core/answer/select.js';
-import type { AnswerModelInfo, AnswerModelStatus, ChatMessage, ChatModelPort, GenerateOptions, GenerateResult } from '../../core/answer/types.js';
+import type {
+  AnswerModelInfo,
+  AnswerModelStatus,
+  ChatMessage,
+  ChatModelPort,
+  GenerateOptions,
+  GenerateResult,
+} from '../../core/answer/types.js';
 import type { AnswerModelParams } from '../../core/protocol.js';
 import { LoupeError, silentLogger, type Logger } from '../../core/types.js';
 import { ModelManager } from '../../core/models/manager.js';
@@ -70,12 +77,21 @@ export class MlxChat implements ChatModelPort {
   constructor(
     private server: MlxServer | undefined,
     private readonly start: (() => Promise<MlxServer>) | undefined,
-    private readonly o: { model: string; contextSize: number; idleStopMs: number; extraBody?: Record<string, unknown>; headersTimeoutMs?: number; idleTimeoutMs?: number },
+    private readonly o: {
+      model: string;
+      contextSize: number;
+      idleStopMs: number;
+      extraBody?: Record<string, unknown>;
+      headersTimeoutMs?: number;
+      idleTimeoutMs?: number;
+    },
   ) {}
 
   get info(): AnswerModelInfo {
     const s = this.server;
-    const where = s ? `mlx_lm.server at ${s.url}${s.owned ? ` (started by Loupe, PID ${s.pid})` : ' (already running)'}` : 'mlx_lm.server (started on first question)';
+    const where = s
+      ? `mlx_lm.server at ${s.url}${s.owned ? ` (started by Loupe, PID ${s.pid})` : ' (already running)'}`
+      : 'mlx_lm.server (started on first question)';
     return { kind: 'mlx', name: this.o.model, where, contextSize: this.o.contextSize };
   }
 
@@ -89,7 +105,15 @@ export class MlxChat implements ChatModelPort {
   }
 
   private clientFor(server: MlxServer): OpenAiChat {
-    return new OpenAiChat({ baseUrl: server.url, kind: 'mlx', contextSize: this.o.contextSize, where: this.info.where, extraBody: this.o.extraBody, headersTimeoutMs: this.o.headersTimeoutMs, idleTimeoutMs: this.o.idleTimeoutMs });
+    return new OpenAiChat({
+      baseUrl: server.url,
+      kind: 'mlx',
+      contextSize: this.o.contextSize,
+      where: this.info.where,
+      extraBody: this.o.extraBody,
+      headersTimeoutMs: this.o.headersTimeoutMs,
+      idleTimeoutMs: this.o.idleTimeoutMs,
+    });
   }
 
   private async ensure(): Promise<OpenAiChat> {
@@ -137,8 +161,12 @@ export async function decideAnswerModel(cfg: AnswerModelConfig = {}): Promise<{ 
   const url = cfg.url ? normalizeBaseUrl(cfg.url) : undefined;
   const isGguf = !!cfg.model && /\.gguf$/i.test(cfg.model);
   const needsServer = provider !== 'llama';
-  const serverRunning = needsServer && (url || provider === 'mlx' || process.platform === 'darwin') ? (await probeServer(url ?? MLX_DEFAULT_URL)).running : false;
-  const needsPython = (provider === 'mlx' || provider === 'auto') && !serverRunning && (process.platform === 'darwin' || cfg.allowMlxAnywhere);
+  const serverRunning =
+    needsServer && (url || provider === 'mlx' || process.platform === 'darwin')
+      ? (await probeServer(url ?? MLX_DEFAULT_URL)).running
+      : false;
+  const needsPython =
+    (provider === 'mlx' || provider === 'auto') && !serverRunning && (process.platform === 'darwin' || cfg.allowMlxAnywhere);
   const py = needsPython ? (cfg.python ? await findMlxPython([cfg.python]) : await findMlxPython()) : null;
   const selection = selectAnswerModel(
     {
@@ -161,15 +189,45 @@ export async function describeAnswerModel(cfg: AnswerModelConfig = {}): Promise<
   const { selection: s } = await decideAnswerModel(cfg);
   switch (s.kind) {
     case 'none':
-      return { kind: cfg.provider && cfg.provider !== 'auto' ? cfg.provider : 'llama', name: 'none', where: 'not available', contextSize: 0, available: false, reason: s.reason };
+      return {
+        kind: cfg.provider && cfg.provider !== 'auto' ? cfg.provider : 'llama',
+        name: 'none',
+        where: 'not available',
+        contextSize: 0,
+        available: false,
+        reason: s.reason,
+      };
     case 'llama':
-      return { kind: 'llama', name: path.basename(s.modelPath, '.gguf'), where: 'in process (node-llama-cpp)', contextSize: cfg.contextSize ?? 0, available: true, reason: s.reason };
+      return {
+        kind: 'llama',
+        name: path.basename(s.modelPath, '.gguf'),
+        where: 'in process (node-llama-cpp)',
+        contextSize: cfg.contextSize ?? 0,
+        available: true,
+        reason: s.reason,
+      };
     case 'openai':
-      return { kind: 'openai', name: cfg.model ?? 'server default model', where: `OpenAI-compatible server at ${s.url}`, contextSize: cfg.contextSize ?? 8192, available: true, reason: s.reason };
+      return {
+        kind: 'openai',
+        name: cfg.model ?? 'server default model',
+        where: `OpenAI-compatible server at ${s.url}`,
+        contextSize: cfg.contextSize ?? 8192,
+        available: true,
+        reason: s.reason,
+      };
     case 'mlx': {
       const model = cfg.model ?? mlxModelForMemory(os.totalmem());
-      const where = s.start ? 'mlx_lm.server (Loupe starts it on 127.0.0.1 at the first question)' : `mlx_lm.server at ${s.url} (already running)`;
-      return { kind: 'mlx', name: s.start ? model : cfg.model ?? 'the model the server loaded', where, contextSize: cfg.contextSize ?? mlxContextSize(model) ?? 8192, available: true, reason: s.reason };
+      const where = s.start
+        ? 'mlx_lm.server (Loupe starts it on 127.0.0.1 at the first question)'
+        : `mlx_lm.server at ${s.url} (already running)`;
+      return {
+        kind: 'mlx',
+        name: s.start ? model : (cfg.model ?? 'the model the server loaded'),
+        where,
+        contextSize: cfg.contextSize ?? mlxContextSize(model) ?? 8192,
+        available: true,
+        reason: s.reason,
+      };
     }
   }
 }
@@ -183,16 +241,39 @@ export async function openAnswerModel(cfg: AnswerModelConfig = {}): Promise<{ mo
     case 'none':
       throw new LoupeError(selection.reason, selection.code);
     case 'llama':
-      return { model: await LlamaChat.load({ modelPath: selection.modelPath, gpu: cfg.gpu, threads: cfg.threads, contextSize: cfg.contextSize, sequences: cfg.sequences, logger }), selection };
+      return {
+        model: await LlamaChat.load({
+          modelPath: selection.modelPath,
+          gpu: cfg.gpu,
+          threads: cfg.threads,
+          contextSize: cfg.contextSize,
+          sequences: cfg.sequences,
+          logger,
+        }),
+        selection,
+      };
     case 'openai':
       return {
-        model: new OpenAiChat({ baseUrl: selection.url, model: cfg.model, contextSize: cfg.contextSize, extraBody: cfg.extraBody, headersTimeoutMs: cfg.headersTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs }),
+        model: new OpenAiChat({
+          baseUrl: selection.url,
+          model: cfg.model,
+          contextSize: cfg.contextSize,
+          extraBody: cfg.extraBody,
+          headersTimeoutMs: cfg.headersTimeoutMs,
+          idleTimeoutMs: cfg.idleTimeoutMs,
+        }),
         selection,
       };
     case 'mlx': {
       const model = cfg.model ?? mlxModelForMemory(os.totalmem());
       const contextSize = cfg.contextSize ?? mlxContextSize(model) ?? 8192;
-      const common = { contextSize, idleStopMs: cfg.idleStopMs ?? 600_000, extraBody: cfg.extraBody, headersTimeoutMs: cfg.headersTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs };
+      const common = {
+        contextSize,
+        idleStopMs: cfg.idleStopMs ?? 600_000,
+        extraBody: cfg.extraBody,
+        headersTimeoutMs: cfg.headersTimeoutMs,
+        idleTimeoutMs: cfg.idleTimeoutMs,
+      };
       if (!selection.start) {
         const found = await MlxServer.attach(selection.url);
         if (!found) throw new LoupeError(`mlx_lm.server at ${selection.url} stopped answering.`, 'server-not-running');

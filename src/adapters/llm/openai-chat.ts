@@ -9,7 +9,14 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { SseParser, parseChatChunk } from '../../core/answer/sse.js';
 import { StopMatcher } from '../../core/answer/stop.js';
-import type { AnswerModelInfo, AnswerModelKind, ChatMessage, ChatModelPort, GenerateOptions, GenerateResult } from '../../core/answer/types.js';
+import type {
+  AnswerModelInfo,
+  AnswerModelKind,
+  ChatMessage,
+  ChatModelPort,
+  GenerateOptions,
+  GenerateResult,
+} from '../../core/answer/types.js';
 import { LoupeError } from '../../core/types.js';
 
 export interface OpenAiChatOptions {
@@ -44,7 +51,8 @@ export function normalizeBaseUrl(url: string): string {
   } catch {
     throw new LoupeError(`Not a valid server URL: ${url} (expected something like http://127.0.0.1:8080).`, 'bad-url');
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new LoupeError(`Unsupported URL scheme in ${url}: use http:// or https://.`, 'bad-url');
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new LoupeError(`Unsupported URL scheme in ${url}: use http:// or https://.`, 'bad-url');
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')}`;
 }
 
@@ -53,8 +61,13 @@ function abortError(): Error {
 }
 
 function networkError(e: NodeJS.ErrnoException, baseUrl: string): LoupeError {
-  if (e.code === 'ECONNREFUSED') return new LoupeError(`No answer server is running at ${baseUrl} (connection refused). Start it, or choose another answer model.`, 'server-not-running');
-  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return new LoupeError(`The answer server host in ${baseUrl} cannot be resolved.`, 'server-not-running');
+  if (e.code === 'ECONNREFUSED')
+    return new LoupeError(
+      `No answer server is running at ${baseUrl} (connection refused). Start it, or choose another answer model.`,
+      'server-not-running',
+    );
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN')
+    return new LoupeError(`The answer server host in ${baseUrl} cannot be resolved.`, 'server-not-running');
   return new LoupeError(`The connection to the answer server at ${baseUrl} failed: ${e.message}`, 'server-died');
 }
 
@@ -69,7 +82,12 @@ interface RawResponse {
  * Sends one request and resolves when response headers arrive. Timeouts: `connectMs` to get a
  * socket connected, `headersMs` for the headers after that.
  */
-function send(method: 'GET' | 'POST', url: string, body: unknown, opts: { connectMs: number; headersMs: number; signal?: AbortSignal; apiKey?: string; accept?: string }): Promise<RawResponse> {
+function send(
+  method: 'GET' | 'POST',
+  url: string,
+  body: unknown,
+  opts: { connectMs: number; headersMs: number; signal?: AbortSignal; apiKey?: string; accept?: string },
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(abortError());
     const u = new URL(url);
@@ -93,11 +111,24 @@ function send(method: 'GET' | 'POST', url: string, body: unknown, opts: { connec
     };
     const onAbort = (): void => fail(abortError());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    let timer = setTimeout(() => fail(new LoupeError(`The answer server at ${u.host} did not accept a connection within ${opts.connectMs} ms.`, 'server-timeout')), opts.connectMs);
+    let timer = setTimeout(
+      () =>
+        fail(new LoupeError(`The answer server at ${u.host} did not accept a connection within ${opts.connectMs} ms.`, 'server-timeout')),
+      opts.connectMs,
+    );
     req.on('socket', (sock) => {
       const armHeaders = (): void => {
         clearTimeout(timer);
-        timer = setTimeout(() => fail(new LoupeError(`The answer server at ${u.host} did not respond within ${Math.round(opts.headersMs / 1000)} s.`, 'server-timeout')), opts.headersMs);
+        timer = setTimeout(
+          () =>
+            fail(
+              new LoupeError(
+                `The answer server at ${u.host} did not respond within ${Math.round(opts.headersMs / 1000)} s.`,
+                'server-timeout',
+              ),
+            ),
+          opts.headersMs,
+        );
       };
       if ((sock as { connecting?: boolean }).connecting) sock.once('connect', armHeaders);
       else armHeaders();
@@ -183,7 +214,13 @@ export async function probeServer(baseUrl: string, timeoutMs = 1500): Promise<Pr
     }
   }
   const running = healthy || ids !== undefined;
-  return { running, healthy, healthStatus: 'status' in health ? health.status : undefined, models: ids, error: running ? undefined : 'error' in health ? health.error.message : `GET /health answered ${health.status}` };
+  return {
+    running,
+    healthy,
+    healthStatus: 'status' in health ? health.status : undefined,
+    models: ids,
+    error: running ? undefined : 'error' in health ? health.error.message : `GET /health answered ${health.status}`,
+  };
 }
 
 /** A chat model behind an OpenAI-compatible HTTP server. */
@@ -228,14 +265,22 @@ export class OpenAiChat implements ChatModelPort {
     });
     if (status !== 200) {
       const text = errorText(await readBody(res).catch(() => ''));
-      const code = status === 404 && /model/i.test(text) ? 'model-missing' : /context|too long|exceed/i.test(text) ? 'context-overflow' : 'server-error';
+      const code =
+        status === 404 && /model/i.test(text)
+          ? 'model-missing'
+          : /context|too long|exceed/i.test(text)
+            ? 'context-overflow'
+            : 'server-error';
       throw new LoupeError(`The answer server at ${this.baseUrl} refused the request (HTTP ${status}): ${text.slice(0, 500)}`, code);
     }
     const streamed = String(headers['content-type'] ?? '').includes('text/event-stream');
     if (!streamed) {
       // A server that ignored `stream: true` answers with one JSON object.
       const text = await readBody(res);
-      let j: { choices?: { message?: { content?: string }; finish_reason?: string }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+      let j: {
+        choices?: { message?: { content?: string }; finish_reason?: string }[];
+        usage?: { prompt_tokens?: number; completion_tokens?: number };
+      };
       try {
         j = JSON.parse(text);
       } catch {
@@ -243,7 +288,13 @@ export class OpenAiChat implements ChatModelPort {
       }
       const content = j.choices?.[0]?.message?.content ?? '';
       if (content) o.onToken?.(content);
-      return { text: content, finishReason: j.choices?.[0]?.finish_reason === 'length' ? 'length' : 'stop', completionTokens: j.usage?.completion_tokens, promptTokens: j.usage?.prompt_tokens, firstTokenMs: performance.now() - t0 };
+      return {
+        text: content,
+        finishReason: j.choices?.[0]?.finish_reason === 'length' ? 'length' : 'stop',
+        completionTokens: j.usage?.completion_tokens,
+        promptTokens: j.usage?.prompt_tokens,
+        firstTokenMs: performance.now() - t0,
+      };
     }
     return this.readStream(res, req, o, t0);
   }
@@ -285,12 +336,27 @@ export class OpenAiChat implements ChatModelPort {
             emit(stop.flush());
             res.resume();
           }
-          resolve({ text, finishReason: finishReason ?? 'stop', completionTokens: usage?.completionTokens ?? chunks, promptTokens: usage?.promptTokens, firstTokenMs });
+          resolve({
+            text,
+            finishReason: finishReason ?? 'stop',
+            completionTokens: usage?.completionTokens ?? chunks,
+            promptTokens: usage?.promptTokens,
+            firstTokenMs,
+          });
         }
       };
       const armIdle = (): void => {
         clearTimeout(idle);
-        idle = setTimeout(() => finish(new LoupeError(`The answer server at ${this.baseUrl} stopped sending for ${Math.round(idleMs / 1000)} s in the middle of an answer.`, 'server-timeout')), idleMs);
+        idle = setTimeout(
+          () =>
+            finish(
+              new LoupeError(
+                `The answer server at ${this.baseUrl} stopped sending for ${Math.round(idleMs / 1000)} s in the middle of an answer.`,
+                'server-timeout',
+              ),
+            ),
+          idleMs,
+        );
       };
       const onAbort = (): void => finish(abortError());
       if (o.signal?.aborted) return finish(abortError());
@@ -326,9 +392,21 @@ export class OpenAiChat implements ChatModelPort {
         if (settled) return;
         // No [DONE]: a finish_reason means the server finished; otherwise it died mid-answer.
         if (finishReason) finish();
-        else finish(new LoupeError(`The answer server at ${this.baseUrl} ended the stream in the middle of an answer (after ${text.length} characters); it may have crashed or been stopped.`, 'server-died'));
+        else
+          finish(
+            new LoupeError(
+              `The answer server at ${this.baseUrl} ended the stream in the middle of an answer (after ${text.length} characters); it may have crashed or been stopped.`,
+              'server-died',
+            ),
+          );
       });
-      const died = (): void => finish(new LoupeError(`The connection to the answer server at ${this.baseUrl} broke in the middle of an answer (after ${text.length} characters); the server may have crashed or been stopped.`, 'server-died'));
+      const died = (): void =>
+        finish(
+          new LoupeError(
+            `The connection to the answer server at ${this.baseUrl} broke in the middle of an answer (after ${text.length} characters); the server may have crashed or been stopped.`,
+            'server-died',
+          ),
+        );
       res.on('aborted', died);
       res.on('error', died);
       res.on('close', () => {

@@ -55,7 +55,8 @@ export async function answerQuestion(req: AnswerRequest): Promise<DoneEvent> {
     if (!question) throw new LoupeError('The question is empty.', 'bad-request');
     req.signal?.throwIfAborted();
     if (!req.sources === !req.retrieve) throw new LoupeError('An answer needs either sources or a retriever.', 'bad-request');
-    const sources = req.sources ?? (await req.retrieve!(retrievalQuery(question, req.history?.turns.at(-1)?.question), req.k ?? 8, req.signal));
+    const sources =
+      req.sources ?? (await req.retrieve!(retrievalQuery(question, req.history?.turns.at(-1)?.question), req.k ?? 8, req.signal));
     const ctx = model.info.contextSize;
     const maxAnswerTokens = Math.max(16, Math.min(req.maxAnswerTokens ?? 512, Math.floor(ctx / 4)));
     const prompt = buildAnswerPrompt({
@@ -65,7 +66,13 @@ export async function answerQuestion(req: AnswerRequest): Promise<DoneEvent> {
       budget: { contextSize: ctx, maxAnswerTokens, marginTokens: model.exactTokenCount ? 16 : Math.ceil(ctx * 0.1) },
       countTokens: (t) => model.countTokens(t),
     });
-    onEvent({ kind: 'citations', citations: prompt.citations, model: model.info, promptTokens: prompt.promptTokens, droppedSources: prompt.droppedSources });
+    onEvent({
+      kind: 'citations',
+      citations: prompt.citations,
+      model: model.info,
+      promptTokens: prompt.promptTokens,
+      droppedSources: prompt.droppedSources,
+    });
     const r = await model.generate(prompt.messages, {
       maxTokens: maxAnswerTokens,
       temperature: req.temperature ?? 0,

@@ -15,7 +15,8 @@ export function formatPassages(sources: Source[], previewLines = PASSAGE_PREVIEW
     out.push(`[${i + 1}] ${s.path}:${s.startLine}-${s.endLine}${s.symbol ? `  ${s.symbol}` : ''}  (score ${s.score.toFixed(3)})`);
     const lines = s.text.split('\n');
     for (const l of lines.slice(0, previewLines)) out.push(`      ${l}`);
-    if (lines.length > previewLines) out.push(`      … ${lines.length - previewLines} more line${lines.length - previewLines === 1 ? '' : 's'}`);
+    if (lines.length > previewLines)
+      out.push(`      … ${lines.length - previewLines} more line${lines.length - previewLines === 1 ? '' : 's'}`);
     out.push('');
   });
   return out;

@@ -9,7 +9,7 @@ import type { ChatMessage, Citation, Source } from './types.js';
 import type { Turn } from './history.js';
 
 export const DEFAULT_SYSTEM_PROMPT =
-  'You are Loupe, a coding assistant that answers questions about the user\'s code base. ' +
+  "You are Loupe, a coding assistant that answers questions about the user's code base. " +
   'Use only the numbered sources below; cite them inline as [1], [2]. ' +
   'If the sources do not contain the answer, say so briefly. Be concise.';
 
@@ -61,7 +61,9 @@ function sourceBlock(n: number, s: Source, text: string, endLine: number): strin
 }
 
 function userMessage(blocks: string[], question: string): string {
-  return blocks.length ? `Sources:\n\n${blocks.join('\n\n')}\n\nQuestion: ${question}` : `(No sources were found in the index.)\n\nQuestion: ${question}`;
+  return blocks.length
+    ? `Sources:\n\n${blocks.join('\n\n')}\n\nQuestion: ${question}`
+    : `(No sources were found in the index.)\n\nQuestion: ${question}`;
 }
 
 /** Builds the messages; throws `context-overflow` when not even the question fits. */
@@ -90,7 +92,10 @@ export function buildAnswerPrompt(input: PromptInput): BuiltPrompt {
     const cost = count(t.question) + count(t.answer);
     if (historyTokens + cost > historyCap) break;
     historyTokens += cost;
-    kept.unshift([{ role: 'user', content: t.question }, { role: 'assistant', content: t.answer }]);
+    kept.unshift([
+      { role: 'user', content: t.question },
+      { role: 'assistant', content: t.answer },
+    ]);
   }
   left -= historyTokens;
 
@@ -105,7 +110,15 @@ export function buildAnswerPrompt(input: PromptInput): BuiltPrompt {
     const cost = countTokens(whole) + 2;
     if (cost <= left) {
       blocks.push(whole);
-      citations.push({ n, path: s.path, startLine: s.startLine, endLine: s.endLine, symbol: s.symbol, score: s.score, quotedEndLine: s.endLine });
+      citations.push({
+        n,
+        path: s.path,
+        startLine: s.startLine,
+        endLine: s.endLine,
+        symbol: s.symbol,
+        score: s.score,
+        quotedEndLine: s.endLine,
+      });
       left -= cost;
       continue;
     }
@@ -130,7 +143,11 @@ export function buildAnswerPrompt(input: PromptInput): BuiltPrompt {
     break;
   }
 
-  const messages: ChatMessage[] = [{ role: 'system', content: system }, ...kept.flat(), { role: 'user', content: userMessage(blocks, question) }];
+  const messages: ChatMessage[] = [
+    { role: 'system', content: system },
+    ...kept.flat(),
+    { role: 'user', content: userMessage(blocks, question) },
+  ];
   const promptTokens = messages.reduce((sum, m) => sum + count(m.content), 0);
   return { messages, citations, promptTokens, droppedSources: input.sources.length - i, historyTurns: kept.length };
 }

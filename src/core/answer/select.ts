@@ -40,27 +40,52 @@ export function selectAnswerModel(f: SelectionFacts, defaultUrl: string): Select
   const noGguf = 'No GGUF chat model is available: install an answer model (`loupe models list`) or pass --llm-model <file.gguf>.';
   switch (f.preference) {
     case 'openai':
-      if (!f.url) return { kind: 'none', code: 'server-not-running', reason: 'An OpenAI-compatible server needs its URL (--llm-url http://127.0.0.1:PORT).' };
-      return f.serverRunning ? { kind: 'openai', url: f.url, reason: `using the server at ${f.url}` } : { kind: 'none', code: 'server-not-running', reason: `No server answers at ${f.url}. Start it (Ollama, LM Studio, llama-server, mlx_lm.server) or choose another answer model.` };
+      if (!f.url)
+        return {
+          kind: 'none',
+          code: 'server-not-running',
+          reason: 'An OpenAI-compatible server needs its URL (--llm-url http://127.0.0.1:PORT).',
+        };
+      return f.serverRunning
+        ? { kind: 'openai', url: f.url, reason: `using the server at ${f.url}` }
+        : {
+            kind: 'none',
+            code: 'server-not-running',
+            reason: `No server answers at ${f.url}. Start it (Ollama, LM Studio, llama-server, mlx_lm.server) or choose another answer model.`,
+          };
     case 'mlx':
       if (f.serverRunning) return { kind: 'mlx', start: false, url, reason: `using the mlx_lm.server already running at ${url}` };
       if (mlxStartable) return { kind: 'mlx', start: true, reason: 'starting mlx_lm.server on 127.0.0.1' };
       return {
         kind: 'none',
         code: 'server-not-running',
-        reason: !apple && !f.allowMlxAnywhere
-          ? `MLX needs Apple Silicon, and no mlx_lm.server answers at ${url}. Use the in-process model or an OpenAI-compatible server.`
-          : `No mlx_lm.server answers at ${url}, and no Python with mlx-lm was found to start one (pip install mlx-lm, or set LOUPE_MLX_PYTHON).`,
+        reason:
+          !apple && !f.allowMlxAnywhere
+            ? `MLX needs Apple Silicon, and no mlx_lm.server answers at ${url}. Use the in-process model or an OpenAI-compatible server.`
+            : `No mlx_lm.server answers at ${url}, and no Python with mlx-lm was found to start one (pip install mlx-lm, or set LOUPE_MLX_PYTHON).`,
       };
     case 'llama':
-      return f.ggufPath ? { kind: 'llama', modelPath: f.ggufPath, reason: 'in-process GGUF chat model' } : { kind: 'none', code: 'model-missing', reason: noGguf };
+      return f.ggufPath
+        ? { kind: 'llama', modelPath: f.ggufPath, reason: 'in-process GGUF chat model' }
+        : { kind: 'none', code: 'model-missing', reason: noGguf };
     default: {
       // auto: a server the user configured wins; then MLX on Apple Silicon; then in process.
       if (f.url && f.serverRunning) return { kind: 'openai', url: f.url, reason: `using the server at ${f.url}` };
       if (apple && f.serverRunning) return { kind: 'mlx', start: false, url, reason: `using the mlx_lm.server already running at ${url}` };
-      if (apple && f.mlxPython) return { kind: 'mlx', start: true, reason: 'Apple Silicon with mlx-lm: starting mlx_lm.server on 127.0.0.1' };
-      if (f.ggufPath) return { kind: 'llama', modelPath: f.ggufPath, reason: apple ? 'no mlx-lm found: in-process GGUF chat model' : 'in-process GGUF chat model' };
-      if (f.url) return { kind: 'none', code: 'server-not-running', reason: `No server answers at ${f.url}, and ${noGguf[0]!.toLowerCase()}${noGguf.slice(1)}` };
+      if (apple && f.mlxPython)
+        return { kind: 'mlx', start: true, reason: 'Apple Silicon with mlx-lm: starting mlx_lm.server on 127.0.0.1' };
+      if (f.ggufPath)
+        return {
+          kind: 'llama',
+          modelPath: f.ggufPath,
+          reason: apple ? 'no mlx-lm found: in-process GGUF chat model' : 'in-process GGUF chat model',
+        };
+      if (f.url)
+        return {
+          kind: 'none',
+          code: 'server-not-running',
+          reason: `No server answers at ${f.url}, and ${noGguf[0]!.toLowerCase()}${noGguf.slice(1)}`,
+        };
       return { kind: 'none', code: 'model-missing', reason: apple ? `${noGguf} (Or pip install mlx-lm to answer with MLX.)` : noGguf };
     }
   }

@@ -77,7 +77,7 @@ export function parseChatChunk(data: string): ChatChunk {
     throw new LoupeError(`The answer server sent a malformed stream event: ${data.slice(0, 200)}`, 'bad-stream');
   }
   if (obj.error) {
-    const msg = typeof obj.error === 'string' ? obj.error : obj.error.message ?? JSON.stringify(obj.error);
+    const msg = typeof obj.error === 'string' ? obj.error : (obj.error.message ?? JSON.stringify(obj.error));
     throw new LoupeError(`The answer server reported an error: ${msg}`, 'server-error');
   }
   const choice = obj.choices?.[0];

@@ -92,5 +92,14 @@ export interface Citation {
 export type AnswerEvent =
   | { kind: 'citations'; citations: Citation[]; model: AnswerModelInfo; promptTokens: number; droppedSources: number }
   | { kind: 'token'; text: string }
-  | { kind: 'done'; answer: string; citations: Citation[]; cited: number[]; finishReason: 'stop' | 'length'; completionTokens?: number; firstTokenMs?: number; ms: number }
+  | {
+      kind: 'done';
+      answer: string;
+      citations: Citation[];
+      cited: number[];
+      finishReason: 'stop' | 'length';
+      completionTokens?: number;
+      firstTokenMs?: number;
+      ms: number;
+    }
   | { kind: 'error'; message: string; code: string };

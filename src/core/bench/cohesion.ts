@@ -28,7 +28,14 @@ export function normReport(vectors: ArrayLike<number>[], tolerance = 0.002): Nor
   const min = Math.min(...ns);
   const max = Math.max(...ns);
   const mean = ns.reduce((a, b) => a + b, 0) / (ns.length || 1);
-  return { n: ns.length, min: round(min, 6), max: round(max, 6), mean: round(mean, 6), ok: ns.length > 0 && ns.every((x) => Math.abs(x - 1) <= tolerance), tolerance };
+  return {
+    n: ns.length,
+    min: round(min, 6),
+    max: round(max, 6),
+    mean: round(mean, 6),
+    ok: ns.length > 0 && ns.every((x) => Math.abs(x - 1) <= tolerance),
+    tolerance,
+  };
 }
 
 export interface CategoryCohesion {
@@ -98,7 +105,12 @@ export function cohesion(items: { category: string; vector: ArrayLike<number> }[
     nearestSameCategory: round(items.length ? best.filter((b) => b.same).length / items.length : NaN, 4),
     perCategory: cats.map((c) => {
       const p = per.get(c)!;
-      return { category: c, n: p.n, intra: round(p.intraN ? p.intraSum / p.intraN : NaN, 4), inter: round(p.interN ? p.interSum / p.interN : NaN, 4) };
+      return {
+        category: c,
+        n: p.n,
+        intra: round(p.intraN ? p.intraSum / p.intraN : NaN, 4),
+        inter: round(p.interN ? p.interSum / p.interN : NaN, 4),
+      };
     }),
   };
 }

@@ -61,7 +61,14 @@ export function encoderFlops(s: EncoderShape, seqLen: number): FlopsBreakdown {
   const attentionValues = L * 2 * n * n * q;
   const outputProjection = L * 2 * n * q * d;
   const feedForward = L * (s.gatedFfn ? 6 : 4) * n * d * f;
-  return { qkv, attentionScores, attentionValues, outputProjection, feedForward, total: qkv + attentionScores + attentionValues + outputProjection + feedForward };
+  return {
+    qkv,
+    attentionScores,
+    attentionValues,
+    outputProjection,
+    feedForward,
+    total: qkv + attentionScores + attentionValues + outputProjection + feedForward,
+  };
 }
 
 /** FLOPs of a batch: the sum over its sequences (each is its own pass; no padding). */
@@ -77,7 +84,8 @@ export function encoderShapeFromMetadata(metadata: Record<string, unknown>): Enc
   const architecture = general.architecture ?? 'unknown';
   const a = (metadata[architecture] ?? {}) as Record<string, unknown>;
   const att = (a.attention ?? {}) as Record<string, unknown>;
-  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : typeof v === 'bigint' ? Number(v) : undefined);
+  const num = (v: unknown): number | undefined =>
+    typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : typeof v === 'bigint' ? Number(v) : undefined;
   const layers = num(a.block_count);
   const hidden = num(a.embedding_length);
   const feedForward = num(a.feed_forward_length);
@@ -89,7 +97,14 @@ export function encoderShapeFromMetadata(metadata: Record<string, unknown>): Enc
   if (!feedForward) missing.push(`${architecture}.feed_forward_length`);
   if (!heads) missing.push(`${architecture}.attention.head_count`);
   if (missing.length) return { missing, architecture };
-  const shape: EncoderShape = { architecture, layers: layers!, hidden: hidden!, feedForward: feedForward!, heads: heads!, contextLength: contextLength ?? 512 };
+  const shape: EncoderShape = {
+    architecture,
+    layers: layers!,
+    hidden: hidden!,
+    feedForward: feedForward!,
+    heads: heads!,
+    contextLength: contextLength ?? 512,
+  };
   const kvHeads = num(att.head_count_kv);
   const headDim = num(att.key_length);
   if (kvHeads && kvHeads !== heads) shape.kvHeads = kvHeads;
@@ -222,7 +237,11 @@ export function roofline(seqLen: number, flops: number, bytes: number, seconds: 
  * AVX2 (32 FLOP/cycle), not 64; Zen 5 (family 0x1A) has 512-bit pipes. Intel cores with AVX-512
  * have one or two 512-bit FMA units depending on the part: two is assumed (an upper bound).
  */
-export function cpuPeakFlops(opts: { threads: number; ghz: number; flags: string[]; arch: string; vendor?: string; family?: number }): { flops: number; perCycle: number; isa: string } {
+export function cpuPeakFlops(opts: { threads: number; ghz: number; flags: string[]; arch: string; vendor?: string; family?: number }): {
+  flops: number;
+  perCycle: number;
+  isa: string;
+} {
   const has = (f: string): boolean => opts.flags.includes(f);
   const amd = /AMD/i.test(opts.vendor ?? '');
   let perCycle: number;

@@ -178,7 +178,9 @@ export interface RunSummary {
   loadAverage: number;
 }
 
-export function runSummary(r: Pick<BenchResults, 'startedAt' | 'model' | 'throughput' | 'latency' | 'sanity' | 'recommendations' | 'machine'>): RunSummary {
+export function runSummary(
+  r: Pick<BenchResults, 'startedAt' | 'model' | 'throughput' | 'latency' | 'sanity' | 'recommendations' | 'machine'>,
+): RunSummary {
   return {
     startedAt: r.startedAt,
     model: r.model.name,
@@ -197,7 +199,8 @@ export function runSummary(r: Pick<BenchResults, 'startedAt' | 'model' | 'throug
 /** Reads an earlier run's JSON (as `--json` wrote it), or throws with the reason. */
 export function parseBenchResults(json: unknown, source: string): BenchResults {
   const j = json as Partial<BenchResults> | null;
-  if (!j || j.schema !== BENCH_SCHEMA || !j.model || !j.throughput || !j.sanity) throw new Error(`${source} is not a loupe bench result (${BENCH_SCHEMA})`);
+  if (!j || j.schema !== BENCH_SCHEMA || !j.model || !j.throughput || !j.sanity)
+    throw new Error(`${source} is not a loupe bench result (${BENCH_SCHEMA})`);
   return j as BenchResults;
 }
 
@@ -209,7 +212,10 @@ export function compareLines(runs: RunSummary[]): string[] {
   // second (it depends on how anisotropic a model's space is, so it compares poorly across models).
   const best = [...runs].sort((a, b) => b.nearestSameCategory - a.nearestSameCategory || b.cohesionGap - a.cohesionGap)[0];
   const pct = (x: number): string => `${(x * 100).toFixed(0)} %`;
-  if (fastest === best) return [`Of the ${runs.length} compared runs, ${best.model} (${best.computeUnit}, ${best.setup}) is both the fastest and separates topics best (nearest snippet in the same topic for ${pct(best.nearestSameCategory)}).`];
+  if (fastest === best)
+    return [
+      `Of the ${runs.length} compared runs, ${best.model} (${best.computeUnit}, ${best.setup}) is both the fastest and separates topics best (nearest snippet in the same topic for ${pct(best.nearestSameCategory)}).`,
+    ];
   return [
     `Fastest of the compared runs: ${fastest.model} (${fastest.computeUnit}, ${fastest.setup}) at ${fastest.chunksPerSec.toFixed(1)} chunks/s; best topic separation: ${best.model} (nearest snippet in the same topic for ${pct(best.nearestSameCategory)} vs ${pct(fastest.nearestSameCategory)}).`,
   ];
@@ -238,7 +244,9 @@ export function recommendDimension(points: DimensionPoint[], keep = 0.95): numbe
 }
 
 /** Where memory grows with sequence length and where latency does: growth factors over the sweep. */
-export function scalingSummary(points: SeqLenPoint[]): { tokensRatio: number; latencyRatio: number; memoryRatio: number; estimatedMemoryRatio: number } | null {
+export function scalingSummary(
+  points: SeqLenPoint[],
+): { tokensRatio: number; latencyRatio: number; memoryRatio: number; estimatedMemoryRatio: number } | null {
   if (points.length < 2) return null;
   const a = points[0];
   const b = points[points.length - 1];
@@ -256,30 +264,47 @@ export function recommendationLines(r: Omit<BenchResults, 'recommendations'>): R
   const batchSize = recommendBatchSize(r.sweeps.batch);
   if (batchSize !== null) {
     const best = Math.max(...r.sweeps.batch.map((p) => p.chunksPerSec));
-    lines.push(`Batch size ${batchSize}: the smallest unit of work within 5 % of the best throughput (${best.toFixed(1)} chunks/s); larger batches only delay commits.`);
+    lines.push(
+      `Batch size ${batchSize}: the smallest unit of work within 5 % of the best throughput (${best.toFixed(1)} chunks/s); larger batches only delay commits.`,
+    );
   }
   const dim = recommendDimension(r.sweeps.dimension);
   if (dim !== null && dim < r.model.dimensions) {
-    lines.push(`Dimension ${dim} keeps ≥ 95 % of the full ${r.model.dimensions}-d cohesion gap at ${(dim / r.model.dimensions * 100).toFixed(0)} % of the index memory.`);
+    lines.push(
+      `Dimension ${dim} keeps ≥ 95 % of the full ${r.model.dimensions}-d cohesion gap at ${((dim / r.model.dimensions) * 100).toFixed(0)} % of the index memory.`,
+    );
   }
   const s = scalingSummary(r.sweeps.seqLen);
   if (s) {
-    lines.push(`From ${r.sweeps.seqLen[0].tokens} to ${r.sweeps.seqLen[r.sweeps.seqLen.length - 1].tokens} tokens (${s.tokensRatio.toFixed(1)}×), single-text latency grew ${s.latencyRatio.toFixed(1)}× and context memory ${Number.isFinite(s.memoryRatio) ? `${s.memoryRatio.toFixed(1)}× (process RSS)` : 'by an amount RSS could not resolve'}${Number.isFinite(s.estimatedMemoryRatio) ? `, ${s.estimatedMemoryRatio.toFixed(1)}× by node-llama-cpp's estimate` : ''}.`);
+    lines.push(
+      `From ${r.sweeps.seqLen[0].tokens} to ${r.sweeps.seqLen[r.sweeps.seqLen.length - 1].tokens} tokens (${s.tokensRatio.toFixed(1)}×), single-text latency grew ${s.latencyRatio.toFixed(1)}× and context memory ${Number.isFinite(s.memoryRatio) ? `${s.memoryRatio.toFixed(1)}× (process RSS)` : 'by an amount RSS could not resolve'}${Number.isFinite(s.estimatedMemoryRatio) ? `, ${s.estimatedMemoryRatio.toFixed(1)}× by node-llama-cpp's estimate` : ''}.`,
+    );
   }
   if ('verdict' in r.roofline) lines.push(r.roofline.verdict);
-  if ('speedup' in r.cache) lines.push(`Re-indexing unchanged content is ${r.cache.speedup.toFixed(1)}× faster than the first index (content-hash cache).`);
-  if (!r.sanity.norms.ok) lines.push(`Warning: some vector norms are outside 1 ± ${r.sanity.norms.tolerance} (min ${r.sanity.norms.min}, max ${r.sanity.norms.max}).`);
+  if ('speedup' in r.cache)
+    lines.push(`Re-indexing unchanged content is ${r.cache.speedup.toFixed(1)}× faster than the first index (content-hash cache).`);
+  if (!r.sanity.norms.ok)
+    lines.push(
+      `Warning: some vector norms are outside 1 ± ${r.sanity.norms.tolerance} (min ${r.sanity.norms.min}, max ${r.sanity.norms.max}).`,
+    );
   const c = r.sanity.cohesion;
-  lines.push(c.gap > 0.05
-    ? `Same-topic code is closer than cross-topic code (cosine ${c.intra.toFixed(3)} vs ${c.inter.toFixed(3)}; nearest neighbour in the same topic for ${(c.nearestSameCategory * 100).toFixed(0)} % of texts).`
-    : `This model barely separates topics (cosine ${c.intra.toFixed(3)} same-topic vs ${c.inter.toFixed(3)} cross-topic): expect weak semantic search.`);
+  lines.push(
+    c.gap > 0.05
+      ? `Same-topic code is closer than cross-topic code (cosine ${c.intra.toFixed(3)} vs ${c.inter.toFixed(3)}; nearest neighbour in the same topic for ${(c.nearestSameCategory * 100).toFixed(0)} % of texts).`
+      : `This model barely separates topics (cosine ${c.intra.toFixed(3)} same-topic vs ${c.inter.toFixed(3)} cross-topic): expect weak semantic search.`,
+  );
   return { batchSize, lines };
 }
 
 /** Reads a `npm run bench:contention` result file's frontier (or says why it cannot). */
 export function parseContentionResults(json: unknown, source: string): ContentionResult | NotMeasured {
-  const j = json as { benchmark?: string; date?: string; frontier?: { setting?: string; workloadKept?: number; loupeSpeed?: number }[] } | null;
-  if (!j || j.benchmark !== 'contention' || !Array.isArray(j.frontier)) return { status: 'not-measured', reason: `${source} is not a contention benchmark result` };
+  const j = json as {
+    benchmark?: string;
+    date?: string;
+    frontier?: { setting?: string; workloadKept?: number; loupeSpeed?: number }[];
+  } | null;
+  if (!j || j.benchmark !== 'contention' || !Array.isArray(j.frontier))
+    return { status: 'not-measured', reason: `${source} is not a contention benchmark result` };
   const frontier = j.frontier
     .filter((p) => typeof p.workloadKept === 'number' && typeof p.loupeSpeed === 'number')
     .map((p) => ({ label: String(p.setting ?? '?'), workloadKept: p.workloadKept!, loupeSpeed: p.loupeSpeed! }));

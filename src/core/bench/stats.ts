@@ -21,7 +21,14 @@ export function percentile(sorted: number[], p: number): number {
 export function summarize(samplesMs: number[]): LatencySummary {
   const s = [...samplesMs].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1);
-  return { n: s.length, p50: round(percentile(s, 50), 3), p99: round(percentile(s, 99), 3), mean: round(mean, 3), min: round(s[0] ?? NaN, 3), max: round(s[s.length - 1] ?? NaN, 3) };
+  return {
+    n: s.length,
+    p50: round(percentile(s, 50), 3),
+    p99: round(percentile(s, 99), 3),
+    mean: round(mean, 3),
+    min: round(s[0] ?? NaN, 3),
+    max: round(s[s.length - 1] ?? NaN, 3),
+  };
 }
 
 /** Rounds to `digits` decimals. */

@@ -96,7 +96,16 @@ export function parityGate(reference: Float32Array[], candidate: Float32Array[],
   const cos = reference.map((r, i) => cosine(r, candidate[i]));
   const mean = cos.reduce((a, b) => a + b, 0) / cos.length;
   const min = Math.min(...cos);
-  const worst = cos.map((c, index) => ({ index, cosine: c })).sort((a, b) => a.cosine - b.cosine).slice(0, 5);
-  return { passed: mean >= thresholds.mean && min >= thresholds.min && cos.every(Number.isFinite), texts: cos.length, meanCosine: mean, minCosine: min, worst, thresholds };
+  const worst = cos
+    .map((c, index) => ({ index, cosine: c }))
+    .sort((a, b) => a.cosine - b.cosine)
+    .slice(0, 5);
+  return {
+    passed: mean >= thresholds.mean && min >= thresholds.min && cos.every(Number.isFinite),
+    texts: cos.length,
+    meanCosine: mean,
+    minCosine: min,
+    worst,
+    thresholds,
+  };
 }
-

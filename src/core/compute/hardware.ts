@@ -55,11 +55,18 @@ export function describeHardware(f: HardwareFacts): HardwareInfo {
   const appleSilicon = f.platform === 'darwin' && (!!appleChip || f.hwArm64 === true || f.arch === 'arm64');
   const chip = appleSilicon ? (appleChip ? f.cpuModel.trim() : 'Apple Silicon') : null;
   const notes: string[] = [];
-  if (f.platform === 'darwin' && f.rosetta) notes.push('Rosetta: x64 Node on Apple Silicon; install arm64 Node (or VS Code for Apple Silicon) for Metal and the Neural Engine');
+  if (f.platform === 'darwin' && f.rosetta)
+    notes.push('Rosetta: x64 Node on Apple Silicon; install arm64 Node (or VS Code for Apple Silicon) for Metal and the Neural Engine');
   if (!appleSilicon) notes.push('no Neural Engine on this machine: back-off alone applies');
   if (f.gpuBackend === false) notes.push('no GPU backend in node-llama-cpp: embedding runs on the CPU');
-  const cores = f.physicalCores ? `${f.physicalCores} cores${f.performanceCores ? ` (${f.performanceCores}P+${f.efficiencyCores ?? 0}E)` : ''}` : `${f.logicalCores} logical cores`;
-  const gpu = f.gpuBackend ? `GPU: ${backendName(f.gpuBackend)}${f.gpus.length ? ` (${f.gpus.join(', ')})` : ''}` : f.gpuBackend === false ? 'GPU: none' : 'GPU: not checked';
+  const cores = f.physicalCores
+    ? `${f.physicalCores} cores${f.performanceCores ? ` (${f.performanceCores}P+${f.efficiencyCores ?? 0}E)` : ''}`
+    : `${f.logicalCores} logical cores`;
+  const gpu = f.gpuBackend
+    ? `GPU: ${backendName(f.gpuBackend)}${f.gpus.length ? ` (${f.gpus.join(', ')})` : ''}`
+    : f.gpuBackend === false
+      ? 'GPU: none'
+      : 'GPU: not checked';
   const summary = [chip ?? f.cpuModel.trim(), cores, gpu, appleSilicon ? 'Neural Engine: yes' : 'Neural Engine: no'].join(' · ');
   return { ...f, appleSilicon, chip, hasAne: appleSilicon, summary, notes };
 }

@@ -50,6 +50,6 @@ export function planLanes(opts: { cores: number; contexts?: number; threadsPerCo
  */
 export function activeLanes(plan: LanePlan, opts: { cores: number; mode: string; cpuOthers: number | null }): number {
   if (opts.mode === 'full' || opts.cpuOthers === null) return plan.lanes;
-  const free = Math.floor(opts.cores * (1 - Math.min(1, Math.max(0, opts.cpuOthers))) / plan.threadsPerLane + 0.25);
+  const free = Math.floor((opts.cores * (1 - Math.min(1, Math.max(0, opts.cpuOthers)))) / plan.threadsPerLane + 0.25);
   return Math.max(1, Math.min(plan.lanes, free));
 }

@@ -71,7 +71,11 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
 };
 
 /** Scheduler settings from the user's choices (unit size, optional pauses); omitted choices keep the defaults. */
-export function schedulerConfigFor(opts: { batchSize?: number; pauseOnBattery?: boolean; pauseWhenBusy?: boolean }): Partial<SchedulerConfig> {
+export function schedulerConfigFor(opts: {
+  batchSize?: number;
+  pauseOnBattery?: boolean;
+  pauseWhenBusy?: boolean;
+}): Partial<SchedulerConfig> {
   return {
     ...(opts.batchSize ? schedulerConfigForBatchSize(opts.batchSize) : {}),
     ...(opts.pauseOnBattery !== undefined ? { pauseOnBattery: opts.pauseOnBattery } : {}),
@@ -172,7 +176,13 @@ export function wantedMode(unit: ComputeUnitKind, s: ContentionSample, cfg: Sche
 }
 
 function levelOf(mode: BackoffMode, cfg: SchedulerConfig): PaceLevel {
-  return mode === 'full' ? cfg.full : mode === 'backoff' ? cfg.backoff : mode === 'heavy' ? cfg.heavy : { batchSize: cfg.backoff.batchSize, duty: 0 };
+  return mode === 'full'
+    ? cfg.full
+    : mode === 'backoff'
+      ? cfg.backoff
+      : mode === 'heavy'
+        ? cfg.heavy
+        : { batchSize: cfg.backoff.batchSize, duty: 0 };
 }
 
 function explain(mode: BackoffMode, reasons: string[]): string {
@@ -195,7 +205,12 @@ function explain(mode: BackoffMode, reasons: string[]): string {
  * busy); stepping down needs `exitSamples` consecutive samples under `exitLoad` and the mode to
  * have been held `minHoldMs`. Steps down go one level at a time.
  */
-export function decide(mem: SchedulerMemory, unit: ComputeUnitKind, s: ContentionSample, cfg: SchedulerConfig = DEFAULT_SCHEDULER_CONFIG): Decision {
+export function decide(
+  mem: SchedulerMemory,
+  unit: ComputeUnitKind,
+  s: ContentionSample,
+  cfg: SchedulerConfig = DEFAULT_SCHEDULER_CONFIG,
+): Decision {
   const wanted = wantedMode(unit, s, cfg);
   let { mode, since, up, down } = mem;
   if (!cfg.enabled) {
@@ -228,7 +243,14 @@ export function decide(mem: SchedulerMemory, unit: ComputeUnitKind, s: Contentio
     down = 0;
   }
   const reasons = reasonsFor(unit, s);
-  return { mode, level: levelOf(mode, cfg), reasons, explanation: explain(mode, cfg.enabled ? reasons : ['back-off off']), load: loadOn(unit, s), memory: { mode, since, up, down } };
+  return {
+    mode,
+    level: levelOf(mode, cfg),
+    reasons,
+    explanation: explain(mode, cfg.enabled ? reasons : ['back-off off']),
+    load: loadOn(unit, s),
+    memory: { mode, since, up, down },
+  };
 }
 
 /** Runs the policy over a recorded trace; returns the decision after each sample. */
@@ -310,7 +332,9 @@ export class ContentionPacer extends FixedPacer {
     const unit = this.opts.unit?.() ?? 'cpu';
     return {
       mode: this.userPaused ? 'user-paused' : this.mem.mode,
-      explanation: this.userPaused ? 'paused by the user' : this.lastDecision?.explanation ?? (this.config.enabled ? 'full speed: not sampled yet' : 'full speed: back-off off'),
+      explanation: this.userPaused
+        ? 'paused by the user'
+        : (this.lastDecision?.explanation ?? (this.config.enabled ? 'full speed: not sampled yet' : 'full speed: back-off off')),
       unit,
       level: this.level,
       sample: this.lastSample,

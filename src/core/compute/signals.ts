@@ -141,7 +141,14 @@ export function parseWin32Processes(text: string): Win32Process[] {
     const kernel = Number(f[3]) || 0;
     const user = Number(f[4]) || 0;
     const args = f.slice(6).join(' ').trim();
-    out.push({ pid: Number(f[0]), ppid: Number(f[1]), name: baseName(f[2]), args: args || f[2], cpuTime100ns: kernel + user, created: f[5] });
+    out.push({
+      pid: Number(f[0]),
+      ppid: Number(f[1]),
+      name: baseName(f[2]),
+      args: args || f[2],
+      cpuTime100ns: kernel + user,
+      created: f[5],
+    });
   }
   return out;
 }
@@ -179,10 +186,21 @@ export function parseProcPidStat(text: string): ProcPidStat | null {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
   const pid = Number(text.slice(0, open).trim());
-  const rest = text.slice(close + 2).trim().split(/\s+/);
+  const rest = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // rest[0] is field 3 (state); utime is field 14, stime 15, starttime 22.
   if (!Number.isInteger(pid) || rest.length < 20) return null;
-  return { pid, comm: text.slice(open + 1, close), state: rest[0], ppid: Number(rest[1]), utime: Number(rest[11]), stime: Number(rest[12]), starttime: Number(rest[19]) };
+  return {
+    pid,
+    comm: text.slice(open + 1, close),
+    state: rest[0],
+    ppid: Number(rest[1]),
+    utime: Number(rest[11]),
+    stime: Number(rest[12]),
+    starttime: Number(rest[19]),
+  };
 }
 
 /** Aggregate CPU times from `/proc/stat` (clock ticks). */
@@ -226,7 +244,8 @@ export function agentsFromEnv(env: Map<string, string>): { agent: string; marker
   for (const m of AGENT_ENV_MARKERS) {
     const v = env.get(m.key);
     if (v === undefined || (m.value && !m.value.test(v))) continue;
-    if (!found.some((f) => f.agent === m.agent)) found.push({ agent: m.agent, marker: `${m.key}=${v.length > 20 ? v.slice(0, 20) + '…' : v}` });
+    if (!found.some((f) => f.agent === m.agent))
+      found.push({ agent: m.agent, marker: `${m.key}=${v.length > 20 ? v.slice(0, 20) + '…' : v}` });
   }
   return found;
 }
@@ -273,7 +292,13 @@ export function parseNvidiaSmiGpus(text: string): NvidiaGpu[] {
     const f = line.split(',').map((s) => s.trim());
     if (f.length < 5 || !/^\d+$/.test(f[0])) continue;
     const util = numOrNull(f[2]);
-    out.push({ index: Number(f[0]), name: f[1], utilization: util === null ? null : clamp01(util / 100), memoryUsedMiB: numOrNull(f[3]), memoryTotalMiB: numOrNull(f[4]) });
+    out.push({
+      index: Number(f[0]),
+      name: f[1],
+      utilization: util === null ? null : clamp01(util / 100),
+      memoryUsedMiB: numOrNull(f[3]),
+      memoryTotalMiB: numOrNull(f[4]),
+    });
   }
   return out;
 }
@@ -325,7 +350,12 @@ export function parseIoregAccelerators(text: string): IoregGpu[] {
       const m = new RegExp(`"${key}"\\s*=\\s*(\\d+(?:\\.\\d+)?)`).exec(stats);
       return m ? clamp01(Number(m[1]) / 100) : null;
     };
-    out.push({ name: model ?? header, device: pct('Device Utilization %'), renderer: pct('Renderer Utilization %'), tiler: pct('Tiler Utilization %') });
+    out.push({
+      name: model ?? header,
+      device: pct('Device Utilization %'),
+      renderer: pct('Renderer Utilization %'),
+      tiler: pct('Tiler Utilization %'),
+    });
   }
   return out;
 }

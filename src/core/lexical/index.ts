@@ -80,7 +80,10 @@ export class LexicalIndex {
   private readonly logger: Logger;
   readonly warnings: string[] = [];
 
-  private constructor(readonly dir: string, private readonly opts: LexicalOptions) {
+  private constructor(
+    readonly dir: string,
+    private readonly opts: LexicalOptions,
+  ) {
     this.file = path.join(dir, LEXICAL_LOG);
     this.logger = opts.logger ?? silentLogger;
   }
@@ -100,7 +103,9 @@ export class LexicalIndex {
       // A regular file of bounded size only: the store folder is untrusted (a link to /dev/zero, a FIFO).
       h = openRegular(this.file, ro ? 'r' : 'r+', MAX_LOG_BYTES);
     } catch (e) {
-      this.warn(`The lexical index log is unusable (${(e as Error).message}); ${ro ? 'run `loupe index` to rebuild it' : 'it is rebuilt'}.`);
+      this.warn(
+        `The lexical index log is unusable (${(e as Error).message}); ${ro ? 'run `loupe index` to rebuild it' : 'it is rebuilt'}.`,
+      );
       if (!ro) rmSync(this.file, { force: true, recursive: true });
     }
     if (h) {
@@ -141,7 +146,9 @@ export class LexicalIndex {
       // Drop the torn tail so the next append starts on a line of its own.
       ftruncateSync(this.fd, good);
       fsyncSync(this.fd);
-      this.warn(`The lexical index log had a torn last record (${buf.length - good} bytes); the chunks it named are re-tokenised on the next index run.`);
+      this.warn(
+        `The lexical index log had a torn last record (${buf.length - good} bytes); the chunks it named are re-tokenised on the next index run.`,
+      );
     }
     if (bad) this.warn(`The lexical index log had ${bad} damaged record(s); the chunks they named are re-tokenised on the next index run.`);
   }

@@ -9,8 +9,8 @@ import { stemmer } from 'stemmer';
  */
 
 const STOP = new Set(
+  // English
   (
-    // English
     'a an and are as at be been but by can could do does did for from had has have how i if in into is it its ' +
     'me my no not of on or our should so than that the their them then there these they this those to too ' +
     'up us was we were what when where which while who whom why will with would you your about also any ' +

@@ -52,7 +52,8 @@ export function claimStoreDir(dir: string): void {
   if (!st.isDirectory()) throw new LoupeError(`Refusing to use ${dir} as the index folder: it is not a folder.`, 'bad-store');
   const names = readdirSync(dir);
   if (names.includes(STORE_MARKER)) return;
-  const legacy = names.includes('manifest.json') && readManifest(dir) !== null && names.every((n) => OWNED_FILE.test(n) || OTHER_OWNED.test(n));
+  const legacy =
+    names.includes('manifest.json') && readManifest(dir) !== null && names.every((n) => OWNED_FILE.test(n) || OTHER_OWNED.test(n));
   if (names.length && !legacy) {
     throw new LoupeError(
       `Refusing to use ${dir} as the index folder: it holds files Loupe did not write (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}). ` +

@@ -11,7 +11,8 @@ export const STORE_FORMAT = 1;
 /** The file that marks a folder as a Loupe store (written when the store is created). */
 export const STORE_MARKER = '.loupe-store';
 /** Files a store may own: what `wipe` and `removeStale` may delete, and what a legacy store may hold. */
-export const OWNED_FILE = /^(manifest\.json|meta-\d{1,15}\.json|ann-\d{1,15}\.hnsw|journal-\d{1,15}\.log|vectors-\d{1,15}\.bin|lexical\.log)(\.tmp-\d+)?$/;
+export const OWNED_FILE =
+  /^(manifest\.json|meta-\d{1,15}\.json|ann-\d{1,15}\.hnsw|journal-\d{1,15}\.log|vectors-\d{1,15}\.bin|lexical\.log)(\.tmp-\d+)?$/;
 export const OTHER_OWNED = /^(lock(\..*)?|\.gitignore|\.loupe-store|ane-parity\.json(\.tmp-\d+)?)$/;
 export const NAME_PATTERN = {
   meta: /^meta-\d{1,15}\.json$/,
@@ -89,20 +90,38 @@ export interface StoreReport {
 }
 
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-export const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+export const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
 export const isSha = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
 export const isStr = (v: unknown, max = 4096): v is string => typeof v === 'string' && v.length <= max;
 
 /** Checks a file record read from the store; returns why it is refused, or null. */
 export function fileRecordProblem(p: unknown, rec: unknown): string | null {
   if (!isSafeRelPath(p)) return `an indexed path that is not inside the folder (${JSON.stringify(String(p).slice(0, 80))})`;
-  if (!isObj(rec) || !isUint(rec.size) || typeof rec.mtimeMs !== 'number' || !Number.isFinite(rec.mtimeMs) || typeof rec.fileHash !== 'string' || !/^[0-9a-f]{1,128}$/.test(rec.fileHash) ||
-      (rec.chunker !== undefined && !isStr(rec.chunker, 256)) || !Array.isArray(rec.chunks)) {
+  if (
+    !isObj(rec) ||
+    !isUint(rec.size) ||
+    typeof rec.mtimeMs !== 'number' ||
+    !Number.isFinite(rec.mtimeMs) ||
+    typeof rec.fileHash !== 'string' ||
+    !/^[0-9a-f]{1,128}$/.test(rec.fileHash) ||
+    (rec.chunker !== undefined && !isStr(rec.chunker, 256)) ||
+    !Array.isArray(rec.chunks)
+  ) {
     return `an invalid record for ${p}`;
   }
   for (const c of rec.chunks as unknown[]) {
-    if (!isObj(c) || !isUint(c.label, MAX_LABEL) || !isUint(c.startLine) || !isUint(c.endLine) || c.endLine < c.startLine ||
-        (c.symbol !== null && !isStr(c.symbol, 65536)) || !isStr(c.language, 64) || typeof c.hash !== 'string' || !/^[0-9a-f]{32}$/.test(c.hash)) {
+    if (
+      !isObj(c) ||
+      !isUint(c.label, MAX_LABEL) ||
+      !isUint(c.startLine) ||
+      !isUint(c.endLine) ||
+      c.endLine < c.startLine ||
+      (c.symbol !== null && !isStr(c.symbol, 65536)) ||
+      !isStr(c.language, 64) ||
+      typeof c.hash !== 'string' ||
+      !/^[0-9a-f]{32}$/.test(c.hash)
+    ) {
       return `an invalid chunk record in ${p}`;
     }
   }

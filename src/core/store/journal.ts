@@ -57,8 +57,12 @@ export function replayJournalBytes(data: Buffer, got: number, onOp: (op: Journal
 
 /** The journal lines for a batch of ops. */
 export function encodeJournalOps(ops: JournalOp[]): Buffer {
-  return Buffer.from(ops.map((op) => {
-    const body = JSON.stringify(op);
-    return `${crc32(Buffer.from(body)).toString(16).padStart(8, '0')} ${body}\n`;
-  }).join(''));
+  return Buffer.from(
+    ops
+      .map((op) => {
+        const body = JSON.stringify(op);
+        return `${crc32(Buffer.from(body)).toString(16).padStart(8, '0')} ${body}\n`;
+      })
+      .join(''),
+  );
 }

@@ -5,7 +5,19 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readRegular } from '../fsutil.js';
-import { isObj, isSha, isStr, isUint, MAX_HNSW_BYTES, MAX_JSON_BYTES, MAX_LABEL, MAX_MANIFEST_BYTES, NAME_PATTERN, STORE_FORMAT, type StoreIdentity } from './format.js';
+import {
+  isObj,
+  isSha,
+  isStr,
+  isUint,
+  MAX_HNSW_BYTES,
+  MAX_JSON_BYTES,
+  MAX_LABEL,
+  MAX_MANIFEST_BYTES,
+  NAME_PATTERN,
+  STORE_FORMAT,
+  type StoreIdentity,
+} from './format.js';
 
 export interface Manifest {
   format: number;
@@ -95,27 +107,57 @@ export function validateManifest(m: unknown): Manifest | string {
   if (!isUint(m.generation) || m.generation < 1) return 'manifest.json has an invalid generation';
   if (!isStr(m.createdAt, 64) || !isStr(m.updatedAt, 64)) return 'manifest.json has invalid dates';
   const meta = m.meta;
-  if (!isObj(meta) || !isStr(meta.name) || !NAME_PATTERN.meta.test(meta.name) || !isSha(meta.sha256) || !isUint(meta.bytes, MAX_JSON_BYTES)) {
+  if (
+    !isObj(meta) ||
+    !isStr(meta.name) ||
+    !NAME_PATTERN.meta.test(meta.name) ||
+    !isSha(meta.sha256) ||
+    !isUint(meta.bytes, MAX_JSON_BYTES)
+  ) {
     return 'manifest.json has an invalid meta entry';
   }
   const ann = m.ann;
   if (ann !== null) {
-    if (!isObj(ann) || !isStr(ann.name) || !NAME_PATTERN.ann.test(ann.name) || !isSha(ann.sha256) || !isUint(ann.bytes, MAX_HNSW_BYTES) ||
-        !isUint(ann.count, MAX_LABEL) || !isStr(ann.factory, 64)) {
+    if (
+      !isObj(ann) ||
+      !isStr(ann.name) ||
+      !NAME_PATTERN.ann.test(ann.name) ||
+      !isSha(ann.sha256) ||
+      !isUint(ann.bytes, MAX_HNSW_BYTES) ||
+      !isUint(ann.count, MAX_LABEL) ||
+      !isStr(ann.factory, 64)
+    ) {
       return 'manifest.json has an invalid ann entry';
     }
   }
-  if (!isObj(m.vectors) || !isStr(m.vectors.name) || !NAME_PATTERN.vectors.test(m.vectors.name)) return 'manifest.json has an invalid vectors entry';
-  if (!isObj(m.journal) || !isStr(m.journal.name) || !NAME_PATTERN.journal.test(m.journal.name)) return 'manifest.json has an invalid journal entry';
+  if (!isObj(m.vectors) || !isStr(m.vectors.name) || !NAME_PATTERN.vectors.test(m.vectors.name))
+    return 'manifest.json has an invalid vectors entry';
+  if (!isObj(m.journal) || !isStr(m.journal.name) || !NAME_PATTERN.journal.test(m.journal.name))
+    return 'manifest.json has an invalid journal entry';
   const w = m.writer;
   if (w !== undefined && (!isObj(w) || !isStr(w.user, 256) || !isStr(w.machine, 256))) return 'manifest.json has an invalid writer';
   // Only the known fields are kept: nothing else in the file is ever used.
   return {
-    format: STORE_FORMAT, modelId: m.modelId, modelName: m.modelName, dimensions: m.dimensions, generation: m.generation,
-    createdAt: m.createdAt, updatedAt: m.updatedAt,
+    format: STORE_FORMAT,
+    modelId: m.modelId,
+    modelName: m.modelName,
+    dimensions: m.dimensions,
+    generation: m.generation,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
     meta: { name: meta.name, sha256: meta.sha256, bytes: meta.bytes },
-    ann: ann === null ? null : { name: ann.name as string, sha256: ann.sha256 as string, bytes: ann.bytes as number, count: ann.count as number, factory: ann.factory as string },
-    vectors: { name: m.vectors.name }, journal: { name: m.journal.name },
+    ann:
+      ann === null
+        ? null
+        : {
+            name: ann.name as string,
+            sha256: ann.sha256 as string,
+            bytes: ann.bytes as number,
+            count: ann.count as number,
+            factory: ann.factory as string,
+          },
+    vectors: { name: m.vectors.name },
+    journal: { name: m.journal.name },
     ...(isObj(w) ? { writer: { user: w.user as string, machine: w.machine as string } } : {}),
   };
 }
@@ -124,8 +166,16 @@ export function validateManifest(m: unknown): Manifest | string {
 export function emptyManifest(identity: StoreIdentity): Manifest {
   const now = new Date(0).toISOString();
   return {
-    format: STORE_FORMAT, modelId: identity.modelId, modelName: identity.modelName, dimensions: identity.dimensions,
-    generation: 0, createdAt: now, updatedAt: '', meta: { name: 'meta-0.json', sha256: '', bytes: 0 }, ann: null,
-    vectors: { name: 'vectors-0.bin' }, journal: { name: 'journal-0.log' },
+    format: STORE_FORMAT,
+    modelId: identity.modelId,
+    modelName: identity.modelName,
+    dimensions: identity.dimensions,
+    generation: 0,
+    createdAt: now,
+    updatedAt: '',
+    meta: { name: 'meta-0.json', sha256: '', bytes: 0 },
+    ann: null,
+    vectors: { name: 'vectors-0.bin' },
+    journal: { name: 'journal-0.log' },
   };
 }

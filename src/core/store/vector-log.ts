@@ -28,15 +28,24 @@ export function createVectorFile(file: string, dims: number): number {
 /** Whether an open vector log of `size` bytes has a header for `dims` dimensions. */
 export function vectorHeaderOk(fd: number, size: number, dims: number): boolean {
   const header = Buffer.alloc(VEC_HEADER);
-  return size >= VEC_HEADER && readSync(fd, header, 0, VEC_HEADER, 0) === VEC_HEADER &&
-    header.readUInt32LE(0) === VEC_MAGIC && header.readUInt32LE(8) === dims;
+  return (
+    size >= VEC_HEADER &&
+    readSync(fd, header, 0, VEC_HEADER, 0) === VEC_HEADER &&
+    header.readUInt32LE(0) === VEC_MAGIC &&
+    header.readUInt32LE(8) === dims
+  );
 }
 
 /**
  * Reads every whole, CRC-valid record after the header, in order, up to the first bad one.
  * Returns where the good records end and whether a damaged record (not just a short tail) stopped it.
  */
-export function readVectorRecords(fd: number, size: number, dims: number, onVector: (hash: string, vector: Float32Array) => void): { good: number; damaged: boolean } {
+export function readVectorRecords(
+  fd: number,
+  size: number,
+  dims: number,
+  onVector: (hash: string, vector: Float32Array) => void,
+): { good: number; damaged: boolean } {
   const rb = vectorRecordBytes(dims);
   const chunkRecords = 4096;
   const buf = Buffer.alloc(rb * chunkRecords);

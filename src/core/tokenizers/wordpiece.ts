@@ -11,10 +11,22 @@
 
 /** The parts of a tokenizer.json this tokenizer reads. */
 export interface TokenizerJson {
-  normalizer?: { type?: string; clean_text?: boolean; handle_chinese_chars?: boolean; strip_accents?: boolean | null; lowercase?: boolean } | null;
+  normalizer?: {
+    type?: string;
+    clean_text?: boolean;
+    handle_chinese_chars?: boolean;
+    strip_accents?: boolean | null;
+    lowercase?: boolean;
+  } | null;
   pre_tokenizer?: { type?: string } | null;
   added_tokens?: { id: number; content: string; normalized?: boolean; single_word?: boolean; lstrip?: boolean; rstrip?: boolean }[];
-  model?: { type?: string; vocab?: Record<string, number>; unk_token?: string; continuing_subword_prefix?: string; max_input_chars_per_word?: number };
+  model?: {
+    type?: string;
+    vocab?: Record<string, number>;
+    unk_token?: string;
+    continuing_subword_prefix?: string;
+    max_input_chars_per_word?: number;
+  };
 }
 
 const CONTROL = /\p{C}/u;
@@ -23,8 +35,16 @@ const PUNCT = /\p{P}/u;
 const MARK_NONSPACING = /\p{Mn}/u;
 
 function isChinese(cp: number): boolean {
-  return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df) || (cp >= 0x2a700 && cp <= 0x2b73f)
-    || (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b920 && cp <= 0x2ceaf) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
+  return (
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x20000 && cp <= 0x2a6df) ||
+    (cp >= 0x2a700 && cp <= 0x2b73f) ||
+    (cp >= 0x2b740 && cp <= 0x2b81f) ||
+    (cp >= 0x2b920 && cp <= 0x2ceaf) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0x2f800 && cp <= 0x2fa1f)
+  );
 }
 
 function isAsciiPunct(cp: number): boolean {
@@ -50,10 +70,12 @@ export class WordPieceTokenizer {
 
   constructor(json: TokenizerJson) {
     const m = json.model;
-    if (m?.type !== 'WordPiece' || !m.vocab) throw new Error(`tokenizer.json: model type ${m?.type ?? 'missing'}, only WordPiece is supported`);
+    if (m?.type !== 'WordPiece' || !m.vocab)
+      throw new Error(`tokenizer.json: model type ${m?.type ?? 'missing'}, only WordPiece is supported`);
     const n = json.normalizer;
     if (n && n.type !== 'BertNormalizer') throw new Error(`tokenizer.json: normalizer ${n.type}, only BertNormalizer is supported`);
-    if (json.pre_tokenizer && json.pre_tokenizer.type !== 'BertPreTokenizer') throw new Error(`tokenizer.json: pre-tokenizer ${json.pre_tokenizer.type}, only BertPreTokenizer is supported`);
+    if (json.pre_tokenizer && json.pre_tokenizer.type !== 'BertPreTokenizer')
+      throw new Error(`tokenizer.json: pre-tokenizer ${json.pre_tokenizer.type}, only BertPreTokenizer is supported`);
     this.vocab = new Map();
     for (const k in m.vocab) this.vocab.set(k, m.vocab[k]);
     this.prefix = m.continuing_subword_prefix ?? '##';
@@ -70,7 +92,8 @@ export class WordPieceTokenizer {
     };
     this.added = new Map();
     for (const a of json.added_tokens ?? []) {
-      if (a.normalized || a.single_word || a.lstrip || a.rstrip) throw new Error(`tokenizer.json: added token ${a.content} with options this tokenizer does not implement`);
+      if (a.normalized || a.single_word || a.lstrip || a.rstrip)
+        throw new Error(`tokenizer.json: added token ${a.content} with options this tokenizer does not implement`);
       this.added.set(a.content, a.id);
     }
     const esc = [...this.added.keys()].sort((a, b) => b.length - a.length).map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));

@@ -48,16 +48,21 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
-      half: { type: 'string' }, only: { type: 'string' }, 'no-humaneval': { type: 'boolean' },
-      model: { type: 'string' }, contexts: { type: 'string' }, out: { type: 'string' },
+      half: { type: 'string' },
+      only: { type: 'string' },
+      'no-humaneval': { type: 'boolean' },
+      model: { type: 'string' },
+      contexts: { type: 'string' },
+      out: { type: 'string' },
     },
   });
   const half = v.half ?? 'all';
   if (!['all', 'heldout', 'tuning'].includes(half)) throw new Error('--half is heldout, tuning or all');
   const only = v.only?.split(',');
   const set = loadMinedSet();
-  const corpora = set.corpora.filter((c) =>
-    (c.half === 'extra' ? !v['no-humaneval'] : half === 'all' || c.half === half) && (!only || only.includes(c.name)));
+  const corpora = set.corpora.filter(
+    (c) => (c.half === 'extra' ? !v['no-humaneval'] : half === 'all' || c.half === half) && (!only || only.includes(c.name)),
+  );
   const modelPath = path.resolve(v.model ?? path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'));
   const contexts = Number(v.contexts ?? 2);
   const loadBefore = os.loadavg();
@@ -88,19 +93,42 @@ async function main(): Promise<void> {
     const files = new Map<string, string[]>();
     for (const rel of listFiles(root, { skipHidden: true })) files.set(rel, readFileSync(path.join(root, rel), 'utf8').split('\n'));
     const queries = set.queries.filter((q) => q.corpus === entry.name);
-    process.stderr.write(`[${i + 1}/${corpora.length}] ${entry.name} (${entry.language}, ${entry.half}): ${engine.store.chunkCount} chunks, embedded ${summary.embedded} in ${indexSeconds.toFixed(1)} s; ${queries.length} queries\n`);
+    process.stderr.write(
+      `[${i + 1}/${corpora.length}] ${entry.name} (${entry.language}, ${entry.half}): ${engine.store.chunkCount} chunks, embedded ${summary.embedded} in ${indexSeconds.toFixed(1)} s; ${queries.length} queries\n`,
+    );
     corporaOut.push({
-      name: entry.name, language: entry.language, half: entry.half, package: entry.package, registry: entry.registry, licence: entry.licence,
-      files: files.size, lines: entry.lines, chunks: engine.store.chunkCount, indexSeconds: Math.round(indexSeconds * 10) / 10, embeddedThisRun: summary.embedded, queries: queries.length,
+      name: entry.name,
+      language: entry.language,
+      half: entry.half,
+      package: entry.package,
+      registry: entry.registry,
+      licence: entry.licence,
+      files: files.size,
+      lines: entry.lines,
+      chunks: engine.store.chunkCount,
+      indexSeconds: Math.round(indexSeconds * 10) / 10,
+      embeddedThisRun: summary.embedded,
+      queries: queries.length,
     });
     const ctx = { engine, files };
     for (const q of queries) {
       const [file, start, end] = q.target;
       const lines = files.get(file);
       if (!lines || !engine.store.files.has(file) || start < 1 || end > lines.length || start > end) {
-        throw new Error(`${q.id}: target ${file}:${start}-${end} is not in the index (${lines ? `${lines.length} lines` : 'no such file'})`);
+        throw new Error(
+          `${q.id}: target ${file}:${start}-${end} is not in the index (${lines ? `${lines.length} lines` : 'no such file'})`,
+        );
       }
-      const row: Row = { set: entry.half, corpus: entry.name, language: entry.language, id: q.id, q: q.q, idFree: q.idFree, per: {}, top: {} };
+      const row: Row = {
+        set: entry.half,
+        corpus: entry.name,
+        language: entry.language,
+        id: q.id,
+        q: q.q,
+        idFree: q.idFree,
+        per: {},
+        top: {},
+      };
       for (const m of METHODS) {
         const s = performance.now();
         const locs = await m.search(ctx, q.q, K);
@@ -142,8 +170,14 @@ async function main(): Promise<void> {
       byLanguage: groupBy(sel, (r) => r.language),
     };
   };
-  const SETS = [['heldout', 'held-out half (headline: never used to choose anything)'], ['tuning', 'tuning half (parameters may be chosen here; not a fair estimate)'], ['extra', 'HumanEval (extra set)']] as const;
-  const sets = Object.fromEntries(SETS.filter(([s]) => rows.some((r) => r.set === s)).map(([s, label]) => [s, { label, ...setReport(rows.filter((r) => r.set === s)) }]));
+  const SETS = [
+    ['heldout', 'held-out half (headline: never used to choose anything)'],
+    ['tuning', 'tuning half (parameters may be chosen here; not a fair estimate)'],
+    ['extra', 'HumanEval (extra set)'],
+  ] as const;
+  const sets = Object.fromEntries(
+    SETS.filter(([s]) => rows.some((r) => r.set === s)).map(([s, label]) => [s, { label, ...setReport(rows.filter((r) => r.set === s)) }]),
+  );
   const byCorpus = groupBy(rows, (r) => r.corpus);
   let git = '';
   try {
@@ -157,12 +191,29 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     commit: git,
     set: { file: path.relative(REPO, MINED_SET_FILE), sha256: set.sha256, rules: set.rules },
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgBefore: loadBefore.map((x) => Math.round(x * 100) / 100), loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100) },
-    model: { file: path.relative(REPO, modelPath) || modelPath, name: embedder.modelName, id: embedder.modelId, dimensions: embedder.dimensions, contexts, threadsPerContext: 1 },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      loadavgBefore: loadBefore.map((x) => Math.round(x * 100) / 100),
+      loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    },
+    model: {
+      file: path.relative(REPO, modelPath) || modelPath,
+      name: embedder.modelName,
+      id: embedder.modelId,
+      dimensions: embedder.dimensions,
+      contexts,
+      threadsPerContext: 1,
+    },
     methods: METHODS.map((m) => ({ name: m.name, label: m.label, kind: m.kind, isDefault: !!m.isDefault })),
     chosenOn: CHOSEN_ON,
     ranking: { params: DEFAULT_RANKING, fusion: RANKED_FUSION, chosenOn: CHOSEN_ON },
-    setup: { k: K, relevance: 'a result is relevant when it overlaps the target definition (same file, overlapping lines); MRR is MRR@10; medianLinesTop10 pools the lengths of every top-10 result', goal: `on the held-out half, ${def.name} − lexical (BM25) ≥ ${GOAL_OVER_BM25} nDCG@10, and ${def.name} above the best single retriever` },
+    setup: {
+      k: K,
+      relevance:
+        'a result is relevant when it overlaps the target definition (same file, overlapping lines); MRR is MRR@10; medianLinesTop10 pools the lengths of every top-10 result',
+      goal: `on the held-out half, ${def.name} − lexical (BM25) ≥ ${GOAL_OVER_BM25} nDCG@10, and ${def.name} above the best single retriever`,
+    },
     corpora: corporaOut,
     sets,
     byCorpus,
@@ -177,7 +228,9 @@ async function main(): Promise<void> {
 
   const f = (x: number) => x.toFixed(3);
   const label = (m: string) => METHODS.find((x) => x.name === m)!.label;
-  const lines = [`Mined set ${set.sha256.slice(0, 12)}: ${rows.length} queries over ${corporaOut.length} corpora; model ${embedder.modelName}`];
+  const lines = [
+    `Mined set ${set.sha256.slice(0, 12)}: ${rows.length} queries over ${corporaOut.length} corpora; model ${embedder.modelName}`,
+  ];
   for (const [, rep] of Object.entries(sets)) {
     lines.push(
       '',
@@ -191,13 +244,22 @@ async function main(): Promise<void> {
       }),
       '',
       `nDCG@10 by language (${names.join(' / ')}):`,
-      ...Object.entries(rep.byLanguage).map(([lang, ms]) => `- ${lang} (${ms[names[0]].n}): ${names.map((m) => f(ms[m].ndcg10)).join(' / ')}`),
+      ...Object.entries(rep.byLanguage).map(
+        ([lang, ms]) => `- ${lang} (${ms[names[0]].n}): ${names.map((m) => f(ms[m].ndcg10)).join(' / ')}`,
+      ),
       `goal: ${def.name} − BM25 = ${rep.goal.overBm25Ndcg10 >= 0 ? '+' : ''}${rep.goal.overBm25Ndcg10} nDCG@10 (needs ≥ ${GOAL_OVER_BM25}: ${rep.goal.overBm25Met ? 'met' : 'NOT met'}); over the best single retriever (${rep.goal.bestSingle}) ${rep.goal.overBestSingleNdcg10 >= 0 ? '+' : ''}${rep.goal.overBestSingleNdcg10} (${rep.goal.beatsBestSingle ? 'beats it' : 'does NOT beat it'})`,
     );
   }
   lines.push('', `nDCG@10 by corpus (${names.join(' / ')}):`);
-  for (const c of corporaOut) lines.push(`- ${c.name} (${c.language}, ${c.half}, ${c.chunks} chunks, ${c.queries} queries): ${names.map((m) => f(byCorpus[c.name as string][m].ndcg10)).join(' / ')}`);
-  lines.push('', `median latency ms: ${JSON.stringify(report.latencyMsMedian)}; ${report.seconds} s; load ${report.machine.loadavgBefore.join(' ')}`, `wrote ${path.relative(REPO, out)}`);
+  for (const c of corporaOut)
+    lines.push(
+      `- ${c.name} (${c.language}, ${c.half}, ${c.chunks} chunks, ${c.queries} queries): ${names.map((m) => f(byCorpus[c.name as string][m].ndcg10)).join(' / ')}`,
+    );
+  lines.push(
+    '',
+    `median latency ms: ${JSON.stringify(report.latencyMsMedian)}; ${report.seconds} s; load ${report.machine.loadavgBefore.join(' ')}`,
+    `wrote ${path.relative(REPO, out)}`,
+  );
   console.log(lines.join('\n'));
 }
 

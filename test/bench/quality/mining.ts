@@ -106,40 +106,66 @@ const PATTERNS: Record<CodeLanguage, string[]> = {
   ],
   rust: [
     '(function_item name: (identifier) @name) @def',
-    '(struct_item) @other', '(enum_item) @other', '(union_item) @other', '(trait_item) @other', '(impl_item) @other',
-    '(mod_item) @other', '(type_item) @other', '(const_item) @other', '(static_item) @other', '(macro_definition) @other',
+    '(struct_item) @other',
+    '(enum_item) @other',
+    '(union_item) @other',
+    '(trait_item) @other',
+    '(impl_item) @other',
+    '(mod_item) @other',
+    '(type_item) @other',
+    '(const_item) @other',
+    '(static_item) @other',
+    '(macro_definition) @other',
     '(function_signature_item) @other',
     '(attribute_item) @attr',
   ],
   java: [
     '(method_declaration name: (identifier) @name body: (block)) @def',
     '(constructor_declaration name: (identifier) @name) @def',
-    '(class_declaration) @other', '(interface_declaration) @other', '(enum_declaration) @other', '(record_declaration) @other',
-    '(method_declaration) @other', '(field_declaration) @other', '(constant_declaration) @other',
+    '(class_declaration) @other',
+    '(interface_declaration) @other',
+    '(enum_declaration) @other',
+    '(record_declaration) @other',
+    '(method_declaration) @other',
+    '(field_declaration) @other',
+    '(constant_declaration) @other',
   ],
   c: C_TARGETS,
-  cpp: [...C_TARGETS, '(class_specifier) @other', '(field_declaration) @other', '(alias_declaration) @other', '(template_declaration) @wrapper'],
+  cpp: [
+    ...C_TARGETS,
+    '(class_specifier) @other',
+    '(field_declaration) @other',
+    '(alias_declaration) @other',
+    '(template_declaration) @wrapper',
+  ],
   csharp: [
     '(method_declaration name: (identifier) @name body: (block)) @def',
     '(constructor_declaration name: (identifier) @name) @def',
-    '(class_declaration) @other', '(interface_declaration) @other', '(struct_declaration) @other', '(property_declaration) @other',
+    '(class_declaration) @other',
+    '(interface_declaration) @other',
+    '(struct_declaration) @other',
+    '(property_declaration) @other',
   ],
-  ruby: [
-    '(method name: (_) @name) @def',
-    '(singleton_method name: (_) @name) @def',
-    '(class) @other', '(module) @other',
-  ],
+  ruby: ['(method name: (_) @name) @def', '(singleton_method name: (_) @name) @def', '(class) @other', '(module) @other'],
   php: [
     '(function_definition name: (name) @name) @def',
     '(method_declaration name: (name) @name body: (compound_statement)) @def',
-    '(class_declaration) @other', '(interface_declaration) @other', '(trait_declaration) @other', '(enum_declaration) @other',
-    '(method_declaration) @other', '(property_declaration) @other', '(const_declaration) @other',
+    '(class_declaration) @other',
+    '(interface_declaration) @other',
+    '(trait_declaration) @other',
+    '(enum_declaration) @other',
+    '(method_declaration) @other',
+    '(property_declaration) @other',
+    '(const_declaration) @other',
   ],
 };
 
 const COMMENTS = ['(comment) @comment', '(line_comment) @comment', '(block_comment) @comment'];
 
-interface Grammar { parser: Parser; query: Query }
+interface Grammar {
+  parser: Parser;
+  query: Query;
+}
 const grammars = new Map<CodeLanguage, Promise<Grammar>>();
 let runtime: Promise<void> | null = null;
 
@@ -186,14 +212,24 @@ function cFunctionName(def: Node): string | null {
   for (let i = 0; d && i < 8; i++) {
     if (d.type === 'function_declarator') {
       const n = d.childForFieldName('declarator')?.text ?? null;
-      return n ? n.split(/::|\s/).pop()!.replace(/^[~*&]+/, '') : null;
+      return n
+        ? n
+            .split(/::|\s/)
+            .pop()!
+            .replace(/^[~*&]+/, '')
+        : null;
     }
     d = d.childForFieldName('declarator');
   }
   return null;
 }
 
-interface Leading { first: number; last: number; nodes: Node[]; attrOnly: boolean }
+interface Leading {
+  first: number;
+  last: number;
+  nodes: Node[];
+  attrOnly: boolean;
+}
 
 /** Parses a file, removes its doc comments, and lists its functions and methods with their doc comments. */
 export async function mineFile(text: string, language: CodeLanguage): Promise<MinedFile> {
@@ -252,12 +288,19 @@ export async function mineFile(text: string, language: CodeLanguage): Promise<Mi
       const prev = defs.get(def.id);
       if (language === 'c' || language === 'cpp') name ??= def.type === 'function_definition' ? cFunctionName(def) : null;
       if (def.type === 'function_definition' && (language === 'c' || language === 'cpp')) target = !!name;
-      defs.set(def.id, { node: def, name: prev?.name ?? name, doc: prev?.doc ?? (target ? doc : null), target: (prev?.target ?? false) || target });
+      defs.set(def.id, {
+        node: def,
+        name: prev?.name ?? name,
+        doc: prev?.doc ?? (target ? doc : null),
+        target: (prev?.target ?? false) || target,
+      });
     }
 
     const unwrap = (node: Node): Node => {
       for (let depth = 0; depth < 4; depth++) {
-        const outer = wrappersByEnd.get(node.endIndex)?.find((w) => w.startIndex <= node.startIndex && w.id !== node.id && w.namedChildren.some((c) => c?.id === node.id));
+        const outer = wrappersByEnd
+          .get(node.endIndex)
+          ?.find((w) => w.startIndex <= node.startIndex && w.id !== node.id && w.namedChildren.some((c) => c?.id === node.id));
         if (!outer) return node;
         node = outer;
       }
@@ -305,7 +348,14 @@ export async function mineFile(text: string, language: CodeLanguage): Promise<Mi
     }
     // Declarations inside a function body (locals) are not definitions: comments above them stay.
     const bodies = [...defs.values()].filter((d) => d.target).map((d) => d.node);
-    const inBody = (n: Node) => bodies.some((b) => b.id !== n.id && b.startIndex <= n.startIndex && n.endIndex <= b.endIndex && !(b.startIndex === n.startIndex && b.endIndex === n.endIndex));
+    const inBody = (n: Node) =>
+      bodies.some(
+        (b) =>
+          b.id !== n.id &&
+          b.startIndex <= n.startIndex &&
+          n.endIndex <= b.endIndex &&
+          !(b.startIndex === n.startIndex && b.endIndex === n.endIndex),
+      );
     const mined: { node: Node; name: string; doc: string | null }[] = [];
     for (const d of defs.values()) {
       if (!d.target && inBody(d.node)) continue;
@@ -383,7 +433,8 @@ function docLines(doc: string): string[] {
   );
 }
 
-const STOP_LINE = /^(@(?!brief\b)\w+|\\(?!brief\b)\w+|:param|:returns?|:raises?|:rtype|:type|Args:|Arguments:|Parameters:?$|Params:|Returns?:|Raises:|Throws:|Yields:|Examples?:?|Example usage|Usage:|Note:|Notes:|See also|Deprecated|>>>|```|-{3,}|={3,}|call-seq:|# ?(Examples?|Panics|Errors|Safety|Arguments|Returns)\b|<(p|pre|ul|ol|code|h\d)\b)/i;
+const STOP_LINE =
+  /^(@(?!brief\b)\w+|\\(?!brief\b)\w+|:param|:returns?|:raises?|:rtype|:type|Args:|Arguments:|Parameters:?$|Params:|Returns?:|Raises:|Throws:|Yields:|Examples?:?|Example usage|Usage:|Note:|Notes:|See also|Deprecated|>>>|```|-{3,}|={3,}|call-seq:|# ?(Examples?|Panics|Errors|Safety|Arguments|Returns)\b|<(p|pre|ul|ol|code|h\d)\b)/i;
 
 /**
  * The query of a doc comment: the first sentence of its first paragraph, markers, tags and
@@ -433,7 +484,10 @@ export function docSummary(doc: string, name: string, language: CodeLanguage): s
     if (word === name || (word.toLowerCase() === name.toLowerCase() && (lead[2] || lead[3].trim()))) s = s.slice(lead[0].length);
   }
   const protectedText = s.replace(/\b(e\.g|i\.e|etc|vs|cf|approx|incl|resp)\./gi, (m) => m.replace(/\./g, '\uE000'));
-  const first = protectedText.split(/(?<=[.!?])\s+(?=[A-Z0-9`"'([])/)[0].replace(/\uE000/g, '.').trim();
+  const first = protectedText
+    .split(/(?<=[.!?])\s+(?=[A-Z0-9`"'([])/)[0]
+    .replace(/\uE000/g, '.')
+    .trim();
   return first;
 }
 
@@ -442,7 +496,12 @@ export function junkReason(q: string): string | null {
   const words = q.split(' ').filter((w) => /[A-Za-z]{2}/.test(w));
   if (words.length < 4) return 'short';
   if (words.length > 60) return 'long';
-  if (/^(todo|fixme|xxx|hack|deprecated|copyright|\(c\)|licen[cs]ed|spdx|eslint|jshint|jscs|istanbul|noinspection|nolint|prettier|tslint|code generated|auto-?generated|generated (by|from|code)|do not (edit|modify)|:nodoc:|see\b|inherit|\{?@inheritdoc|implementation of\b|implements\b|overrides?\b|@)/i.test(q)) return 'marker';
+  if (
+    /^(todo|fixme|xxx|hack|deprecated|copyright|\(c\)|licen[cs]ed|spdx|eslint|jshint|jscs|istanbul|noinspection|nolint|prettier|tslint|code generated|auto-?generated|generated (by|from|code)|do not (edit|modify)|:nodoc:|see\b|inherit|\{?@inheritdoc|implementation of\b|implements\b|overrides?\b|@)/i.test(
+      q,
+    )
+  )
+    return 'marker';
   const nonSpace = q.replace(/\s/g, '');
   if ((nonSpace.match(/[A-Za-z]/g)?.length ?? 0) < 0.6 * nonSpace.length) return 'code-like';
   return null;
@@ -476,7 +535,12 @@ export function textIdentifiers(text: string, names: Iterable<string> = []): Set
 
 /** The identifiers of `ids` that a query names as words. */
 export function namedIdentifiers(q: string, ids: Set<string>): string[] {
-  const words = new Set(q.toLowerCase().split(/[^a-z0-9_$]+/).filter(Boolean));
+  const words = new Set(
+    q
+      .toLowerCase()
+      .split(/[^a-z0-9_$]+/)
+      .filter(Boolean),
+  );
   return [...ids].filter((id) => words.has(id)).sort();
 }
 

@@ -14,8 +14,20 @@ import { LlamaEmbedder } from '../../../src/adapters/llama-embedder.js';
 import { CORPORA, listFiles, prepareCorpus } from './corpora.js';
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: { models: { type: 'string' }, texts: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, contexts: { type: 'string' }, 'max-tokens': { type: 'string' } } });
-  const models = (v.models ?? '').split(',').filter(Boolean).map((m) => path.resolve(m));
+  const { values: v } = parseArgs({
+    options: {
+      models: { type: 'string' },
+      texts: { type: 'string' },
+      rounds: { type: 'string' },
+      out: { type: 'string' },
+      contexts: { type: 'string' },
+      'max-tokens': { type: 'string' },
+    },
+  });
+  const models = (v.models ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((m) => path.resolve(m));
   const n = Number(v.texts ?? 32);
   const rounds = Number(v.rounds ?? 2);
   const contexts = Number(v.contexts ?? 2);
@@ -33,7 +45,19 @@ async function main(): Promise<void> {
   const texts: string[] = [];
   for (let i = 0; texts.length < n; i++) for (const w of windows) if (texts.length < n && w[i]) texts.push(w[i]);
 
-  const runs: Record<string, { loadMs: number[]; rssMiB: number[]; seconds: number[]; tokens: number; truncatedTo: number; dims: number; bytes: number; name: string }> = {};
+  const runs: Record<
+    string,
+    {
+      loadMs: number[];
+      rssMiB: number[];
+      seconds: number[];
+      tokens: number;
+      truncatedTo: number;
+      dims: number;
+      bytes: number;
+      name: string;
+    }
+  > = {};
   for (let r = 0; r < rounds; r++) {
     for (const m of models) {
       global.gc?.();
@@ -48,11 +72,22 @@ async function main(): Promise<void> {
       const t1 = performance.now();
       await e.embedDocuments(texts);
       const s = (performance.now() - t1) / 1000;
-      const rec = (runs[m] ??= { loadMs: [], rssMiB: [], seconds: [], tokens, truncatedTo: maxTokens, dims: e.dimensions, bytes: statSync(m).size, name: e.modelName });
+      const rec = (runs[m] ??= {
+        loadMs: [],
+        rssMiB: [],
+        seconds: [],
+        tokens,
+        truncatedTo: maxTokens,
+        dims: e.dimensions,
+        bytes: statSync(m).size,
+        name: e.modelName,
+      });
       rec.loadMs.push(Math.round(loadMs));
       rec.rssMiB.push(Math.round(rss));
       rec.seconds.push(Math.round(s * 100) / 100);
-      console.log(`round ${r + 1} ${e.modelName}: ${texts.length} texts, ${tokens} tokens in ${s.toFixed(1)} s = ${(tokens / s).toFixed(0)} tok/s, ${(texts.length / s).toFixed(2)} chunks/s; load ${loadMs.toFixed(0)} ms, +${rss.toFixed(0)} MiB RSS; load avg ${os.loadavg()[0].toFixed(1)}`);
+      console.log(
+        `round ${r + 1} ${e.modelName}: ${texts.length} texts, ${tokens} tokens in ${s.toFixed(1)} s = ${(tokens / s).toFixed(0)} tok/s, ${(texts.length / s).toFixed(2)} chunks/s; load ${loadMs.toFixed(0)} ms, +${rss.toFixed(0)} MiB RSS; load avg ${os.loadavg()[0].toFixed(1)}`,
+      );
       await e.dispose();
     }
   }
@@ -62,10 +97,22 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100) },
     setup: { texts: texts.length, rounds, contexts, threadsPerContext: 1, maxTokens, gpu: false },
-    models: Object.fromEntries(Object.entries(runs).map(([m, r]) => [r.name, {
-      file: path.basename(m), bytes: r.bytes, dimensions: r.dims, tokens: r.tokens, seconds: r.seconds, loadMs: r.loadMs, rssMiB: r.rssMiB,
-      tokensPerSecond: Math.round(r.tokens / best(r.seconds)), chunksPerSecond: Math.round((100 * texts.length) / best(r.seconds)) / 100,
-    }])),
+    models: Object.fromEntries(
+      Object.entries(runs).map(([m, r]) => [
+        r.name,
+        {
+          file: path.basename(m),
+          bytes: r.bytes,
+          dimensions: r.dims,
+          tokens: r.tokens,
+          seconds: r.seconds,
+          loadMs: r.loadMs,
+          rssMiB: r.rssMiB,
+          tokensPerSecond: Math.round(r.tokens / best(r.seconds)),
+          chunksPerSecond: Math.round((100 * texts.length) / best(r.seconds)) / 100,
+        },
+      ]),
+    ),
   };
   if (v.out) writeFileSync(v.out, JSON.stringify(report, null, 1) + '\n');
   console.log(JSON.stringify(report.models, null, 1));

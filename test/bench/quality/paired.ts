@@ -10,8 +10,18 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-interface Row { set: string; corpus: string; id: string; per: Record<string, { ndcg10: number; mrr10: number; recall10: number }> }
-interface Run { model: Record<string, unknown>; commit: string; date: string; perQuery: Row[] }
+interface Row {
+  set: string;
+  corpus: string;
+  id: string;
+  per: Record<string, { ndcg10: number; mrr10: number; recall10: number }>;
+}
+interface Run {
+  model: Record<string, unknown>;
+  commit: string;
+  date: string;
+  perQuery: Row[];
+}
 
 const METRICS = ['ndcg10', 'mrr10', 'recall10'] as const;
 const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
@@ -43,7 +53,16 @@ export function bootstrap(d: number[], resamples = 4000, seed = 17): { mean: num
 }
 
 function main(): void {
-  const { values: v } = parseArgs({ options: { a: { type: 'string' }, b: { type: 'string' }, sets: { type: 'string', default: 'heldout,heldout-2' }, methods: { type: 'string', default: 'dense,hybrid,hybrid+ranking' }, speed: { type: 'string' }, out: { type: 'string' } } });
+  const { values: v } = parseArgs({
+    options: {
+      a: { type: 'string' },
+      b: { type: 'string' },
+      sets: { type: 'string', default: 'heldout,heldout-2' },
+      methods: { type: 'string', default: 'dense,hybrid,hybrid+ranking' },
+      speed: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
   if (!v.a || !v.b) throw new Error('--a label=run.json and --b label=run.json are required');
   const [la, fa] = v.a.split('=');
   const [lb, fb] = v.b.split('=');
@@ -54,7 +73,10 @@ function main(): void {
   const sets = v.sets.split(',');
   const methods = v.methods.split(',');
   const out: Record<string, unknown> = {};
-  const lines: string[] = [`| set | method | n | ${la} nDCG@10 | ${lb} nDCG@10 | Δ nDCG@10 [95% CI] | Δ MRR@10 [95% CI] | Δ R@10 [95% CI] | wins/losses/ties |`, '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const lines: string[] = [
+    `| set | method | n | ${la} nDCG@10 | ${lb} nDCG@10 | Δ nDCG@10 [95% CI] | Δ MRR@10 [95% CI] | Δ R@10 [95% CI] | wins/losses/ties |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   let allWithin = true;
   for (const set of [...sets, 'all held-out']) {
     const rows = A.perQuery.filter((r) => (set === 'all held-out' ? sets.includes(r.set) : r.set === set));
@@ -72,9 +94,21 @@ function main(): void {
       const meanB = r4(pairs.reduce((s, [, y]) => s + y.ndcg10, 0) / pairs.length);
       const within = deltas.ndcg10.lo <= 0 && deltas.ndcg10.hi >= 0;
       if (!within && deltas.ndcg10.hi < 0) allWithin = false;
-      perMethod[m] = { n: pairs.length, [`${la}Ndcg10`]: meanA, [`${lb}Ndcg10`]: meanB, delta: deltas, wins, losses, ties: pairs.length - wins - losses, withinNoise: within };
-      const f = (d: { mean: number; lo: number; hi: number }) => `${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(3)} [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}]`;
-      lines.push(`| ${set} | ${m} | ${pairs.length} | ${meanA.toFixed(3)} | ${meanB.toFixed(3)} | ${f(deltas.ndcg10)} | ${f(deltas.mrr10)} | ${f(deltas.recall10)} | ${wins}/${losses}/${pairs.length - wins - losses} |`);
+      perMethod[m] = {
+        n: pairs.length,
+        [`${la}Ndcg10`]: meanA,
+        [`${lb}Ndcg10`]: meanB,
+        delta: deltas,
+        wins,
+        losses,
+        ties: pairs.length - wins - losses,
+        withinNoise: within,
+      };
+      const f = (d: { mean: number; lo: number; hi: number }) =>
+        `${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(3)} [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}]`;
+      lines.push(
+        `| ${set} | ${m} | ${pairs.length} | ${meanA.toFixed(3)} | ${meanB.toFixed(3)} | ${f(deltas.ndcg10)} | ${f(deltas.mrr10)} | ${f(deltas.recall10)} | ${wins}/${losses}/${pairs.length - wins - losses} |`,
+      );
     }
     out[set] = perMethod;
   }
@@ -82,7 +116,10 @@ function main(): void {
     benchmark: `bench:quality, ${lb} against ${la}, question by question`,
     date: new Date().toISOString(),
     rule: 'no loss beyond noise on the held-out sets: for every set and method, the paired bootstrap 95% interval of the nDCG@10 difference is not entirely below 0',
-    runs: { [la]: { file: fa.replace(/^.*\//, ''), commit: A.commit, date: A.date, model: A.model }, [lb]: { file: fb.replace(/^.*\//, ''), commit: B.commit, date: B.date, model: B.model } },
+    runs: {
+      [la]: { file: fa.replace(/^.*\//, ''), commit: A.commit, date: A.date, model: A.model },
+      [lb]: { file: fb.replace(/^.*\//, ''), commit: B.commit, date: B.date, model: B.model },
+    },
     sets: out,
     noLossBeyondNoise: allWithin,
     speed: v.speed ? JSON.parse(readFileSync(v.speed, 'utf8')) : undefined,

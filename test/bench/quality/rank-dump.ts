@@ -21,8 +21,26 @@ import { TreeSitterChunker } from '../../../src/adapters/treesitter-chunker.js';
 import { cacheDir, CORPORA, listFiles } from './corpora.js';
 import { loadMinedSet, prepareMinedCorpus } from './mine.js';
 
-export interface DumpHit { path: string; startLine: number; endLine: number; symbol: string | null; language: string; label: number; score: number }
-export interface DumpQuery { corpus: string; language: string; id: string; q: string; idFree: boolean; target: [string, number, number]; targets?: [string, number, number][]; dense: DumpHit[]; lexical: DumpHit[] }
+export interface DumpHit {
+  path: string;
+  startLine: number;
+  endLine: number;
+  symbol: string | null;
+  language: string;
+  label: number;
+  score: number;
+}
+export interface DumpQuery {
+  corpus: string;
+  language: string;
+  id: string;
+  q: string;
+  idFree: boolean;
+  target: [string, number, number];
+  targets?: [string, number, number][];
+  dense: DumpHit[];
+  lexical: DumpHit[];
+}
 
 const DEPTH = 60;
 
@@ -33,7 +51,12 @@ async function main(): Promise<void> {
   const set = loadMinedSet();
   const corpora = set.corpora.filter((c) => c.half === half);
   const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../..');
-  const embedder = await LlamaEmbedder.load({ modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'), gpu: false, contexts: 1, threadsPerContext: 1 });
+  const embedder = await LlamaEmbedder.load({
+    modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'),
+    gpu: false,
+    contexts: 1,
+    threadsPerContext: 1,
+  });
   const chunker = new TreeSitterChunker();
   const out: DumpQuery[] = [];
   for (const entry of corpora) {
@@ -43,12 +66,32 @@ async function main(): Promise<void> {
     const engine = await Engine.open({ root, storeDir, chunker, embedder, annFactory: new HnswFactory(), batchSize: 16 });
     const s = await engine.index();
     process.stderr.write(`${entry.name}: ${engine.store.chunkCount} chunks (embedded ${s.embedded})\n`);
-    const conv = (hs: { path: string; chunk: { startLine: number; endLine: number; symbol: string | null; language: string; label: number }; score: number }[]): DumpHit[] =>
-      hs.map((h) => ({ path: h.path, startLine: h.chunk.startLine, endLine: h.chunk.endLine, symbol: h.chunk.symbol, language: h.chunk.language, label: h.chunk.label, score: h.score }));
+    const conv = (
+      hs: {
+        path: string;
+        chunk: { startLine: number; endLine: number; symbol: string | null; language: string; label: number };
+        score: number;
+      }[],
+    ): DumpHit[] =>
+      hs.map((h) => ({
+        path: h.path,
+        startLine: h.chunk.startLine,
+        endLine: h.chunk.endLine,
+        symbol: h.chunk.symbol,
+        language: h.chunk.language,
+        label: h.chunk.label,
+        score: h.score,
+      }));
     for (const q of set.queries.filter((x) => x.corpus === entry.name)) {
       out.push({
-        corpus: entry.name, language: entry.language, id: q.id, q: q.q, idFree: q.idFree, target: q.target,
-        dense: conv(await engine.rank(q.q, 'dense', DEPTH)), lexical: conv(await engine.rank(q.q, 'lexical', DEPTH)),
+        corpus: entry.name,
+        language: entry.language,
+        id: q.id,
+        q: q.q,
+        idFree: q.idFree,
+        target: q.target,
+        dense: conv(await engine.rank(q.q, 'dense', DEPTH)),
+        lexical: conv(await engine.rank(q.q, 'lexical', DEPTH)),
       });
     }
     await engine.close();
@@ -63,7 +106,12 @@ async function main(): Promise<void> {
 /** bench:quality's tuning questions over the full package trees; targets mapped by path suffix. */
 async function dumpQualityFull(outFile?: string): Promise<void> {
   const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../..');
-  const embedder = await LlamaEmbedder.load({ modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'), gpu: false, contexts: 1, threadsPerContext: 1 });
+  const embedder = await LlamaEmbedder.load({
+    modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'),
+    gpu: false,
+    contexts: 1,
+    threadsPerContext: 1,
+  });
   const chunker = new TreeSitterChunker();
   const out: DumpQuery[] = [];
   for (const spec of CORPORA.filter((c) => c.set === 'tuning')) {
@@ -74,15 +122,43 @@ async function dumpQualityFull(outFile?: string): Promise<void> {
     const s = await engine.index();
     const files = listFiles(root, { skipHidden: true });
     const full = (rel: string) => files.find((f) => f === rel || f.endsWith('/' + rel));
-    process.stderr.write(`${spec.name} (full): ${engine.store.chunkCount} chunks in ${engine.store.files.size} files (embedded ${s.embedded})\n`);
-    const conv = (hs: { path: string; chunk: { startLine: number; endLine: number; symbol: string | null; language: string; label: number }; score: number }[]): DumpHit[] =>
-      hs.map((h) => ({ path: h.path, startLine: h.chunk.startLine, endLine: h.chunk.endLine, symbol: h.chunk.symbol, language: h.chunk.language, label: h.chunk.label, score: h.score }));
-    const qs = JSON.parse(readFileSync(path.join(REPO, 'test/bench/quality/queries', `${spec.name}.json`), 'utf8')).queries as { id: string; q: string; targets: [string, number, number][]; ids?: boolean }[];
+    process.stderr.write(
+      `${spec.name} (full): ${engine.store.chunkCount} chunks in ${engine.store.files.size} files (embedded ${s.embedded})\n`,
+    );
+    const conv = (
+      hs: {
+        path: string;
+        chunk: { startLine: number; endLine: number; symbol: string | null; language: string; label: number };
+        score: number;
+      }[],
+    ): DumpHit[] =>
+      hs.map((h) => ({
+        path: h.path,
+        startLine: h.chunk.startLine,
+        endLine: h.chunk.endLine,
+        symbol: h.chunk.symbol,
+        language: h.chunk.language,
+        label: h.chunk.label,
+        score: h.score,
+      }));
+    const qs = JSON.parse(readFileSync(path.join(REPO, 'test/bench/quality/queries', `${spec.name}.json`), 'utf8')).queries as {
+      id: string;
+      q: string;
+      targets: [string, number, number][];
+      ids?: boolean;
+    }[];
     for (const q of qs) {
       const targets = q.targets.map(([f, a, b]) => [full(f) ?? f, a, b] as [string, number, number]);
       out.push({
-        corpus: spec.name, language: spec.language, id: q.id, q: q.q, idFree: !q.ids, target: targets[0], targets,
-        dense: conv(await engine.rank(q.q, 'dense', DEPTH)), lexical: conv(await engine.rank(q.q, 'lexical', DEPTH)),
+        corpus: spec.name,
+        language: spec.language,
+        id: q.id,
+        q: q.q,
+        idFree: !q.ids,
+        target: targets[0],
+        targets,
+        dense: conv(await engine.rank(q.q, 'dense', DEPTH)),
+        lexical: conv(await engine.rank(q.q, 'lexical', DEPTH)),
       });
     }
     await engine.close();

@@ -16,7 +16,11 @@ import { score } from './methods.js';
 import { queryTerms, splitIdentifier, stem, tokenize } from '../../../src/core/lexical/tokenize.js';
 import type { DumpQuery } from './rank-dump.js';
 
-interface TuningSet { name: string; qs: DumpQuery[]; infos: QueryInfo[] }
+interface TuningSet {
+  name: string;
+  qs: DumpQuery[];
+  infos: QueryInfo[];
+}
 
 const load = (name: string, file: string): TuningSet => {
   const qs = JSON.parse(readFileSync(file, 'utf8')) as DumpQuery[];
@@ -94,7 +98,20 @@ function main(): void {
 
   // Query-adaptive fusion: lean lexical when the query names what BM25's best hit defines, else dense.
   console.log('\nadaptive fusion (rule: lo dense weight when rule holds, else hi), stage = DEFAULT_RANKING:');
-  const symTerms = (sym: string | null) => new Set(sym ? sym.split(/[,.#:\s]+/).filter(Boolean).flatMap((p) => [...tokenize(p), ...splitIdentifier(p).filter((w) => w.length > 1).map(stem)]) : []);
+  const symTerms = (sym: string | null) =>
+    new Set(
+      sym
+        ? sym
+            .split(/[,.#:\s]+/)
+            .filter(Boolean)
+            .flatMap((p) => [
+              ...tokenize(p),
+              ...splitIdentifier(p)
+                .filter((w) => w.length > 1)
+                .map(stem),
+            ])
+        : [],
+    );
   const rules: Record<string, (q: DumpQuery) => boolean> = {
     'bm25 top-1 symbol has >= half the query terms': (q) => {
       const t = new Set(queryTerms(q.q));
@@ -108,10 +125,27 @@ function main(): void {
   for (const [name, rule] of Object.entries(rules)) {
     const share = sets.map((t) => t.qs.filter(rule).length / t.qs.length);
     console.log(` ${name}: holds for ${share.map((x) => x.toFixed(2)).join(' / ')}`);
-    for (const [lo, hi] of [[0.3, 0.5], [0.3, 0.7], [0.4, 0.6], [0.5, 0.7], [0.5, 0.6], [0.4, 0.5]]) {
+    for (const [lo, hi] of [
+      [0.3, 0.5],
+      [0.3, 0.7],
+      [0.4, 0.6],
+      [0.5, 0.7],
+      [0.5, 0.6],
+      [0.4, 0.5],
+    ]) {
       for (const rk of [DEFAULT_RANKING, bestSimple!.s.ranking!]) {
-        const n = sets.map((t) => t.qs.reduce((a, q, i) => a + score(searchDumped(q, t.infos[i], { dense: rule(q) ? lo : hi, depth: 50, ranking: rk }), q.targets ?? [q.target]).ndcg10, 0) / t.qs.length);
-        console.log(`  lo ${lo} hi ${hi} ${rk === DEFAULT_RANKING ? 'default stage' : 'simple stage '}  mined ${f(n[0])}  quality ${f(n[1])}  joint ${f((n[0] + n[1]) / 2)}`);
+        const n = sets.map(
+          (t) =>
+            t.qs.reduce(
+              (a, q, i) =>
+                a +
+                score(searchDumped(q, t.infos[i], { dense: rule(q) ? lo : hi, depth: 50, ranking: rk }), q.targets ?? [q.target]).ndcg10,
+              0,
+            ) / t.qs.length,
+        );
+        console.log(
+          `  lo ${lo} hi ${hi} ${rk === DEFAULT_RANKING ? 'default stage' : 'simple stage '}  mined ${f(n[0])}  quality ${f(n[1])}  joint ${f((n[0] + n[1]) / 2)}`,
+        );
       }
     }
   }

@@ -14,13 +14,23 @@ import { analyseQuery, DEFAULT_RANKING, rerank, type QueryInfo, type RankingPara
 import { K, mean, score, type Score } from './methods.js';
 import type { DumpHit, DumpQuery } from './rank-dump.js';
 
-export interface Setting { dense: number; depth: number; ranking: RankingParams | null }
+export interface Setting {
+  dense: number;
+  depth: number;
+  ranking: RankingParams | null;
+}
 
-const asHit = (h: DumpHit) => ({ path: h.path, chunk: { label: h.label, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, language: h.language, hash: '' }, score: h.score });
+const asHit = (h: DumpHit) => ({
+  path: h.path,
+  chunk: { label: h.label, startLine: h.startLine, endLine: h.endLine, symbol: h.symbol, language: h.language, hash: '' },
+  score: h.score,
+});
 
 /** What engine.search returns for a dumped query under a setting. */
 export function searchDumped(q: DumpQuery, info: QueryInfo, s: Setting, k = K) {
-  const lists = [q.dense.slice(0, s.depth), q.lexical.slice(0, s.depth)].map((l) => l.map((h) => ({ key: h.label, item: asHit(h), score: h.score })));
+  const lists = [q.dense.slice(0, s.depth), q.lexical.slice(0, s.depth)].map((l) =>
+    l.map((h) => ({ key: h.label, item: asHit(h), score: h.score })),
+  );
   const fused = weightedSum(lists, [s.dense, 1 - s.dense], 'minmax').map((r) => ({ ...r.item, score: r.score }));
   const ranked = s.ranking ? rerank(info, fused, s.ranking) : fused;
   return mergeHits(ranked.slice(0, k * 3 + 10), k);
@@ -50,7 +60,9 @@ function tuneKinds(file: string): void {
   const qs = JSON.parse(readFileSync(file, 'utf8')) as DumpQuery[];
   const infos = qs.map((q) => analyseQuery(q.q));
   const f = (x: number) => x.toFixed(4);
-  console.log(`${qs.length} tuning questions over full trees; fusion only: ${f(evaluate(qs, infos, { dense: 0.5, depth: 50, ranking: null }).ndcg)}`);
+  console.log(
+    `${qs.length} tuning questions over full trees; fusion only: ${f(evaluate(qs, infos, { dense: 0.5, depth: 50, ranking: null }).ndcg)}`,
+  );
   for (const p of [0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5]) {
     const kinds = { tests: p, docs: p, examples: p, config: p };
     const r = evaluate(qs, infos, { dense: 0.5, depth: 50, ranking: { ...DEFAULT_RANKING, kinds, shim: p } });
@@ -89,7 +101,7 @@ function main(): void {
   if (process.argv[2] === '--ablate') return ablate(process.argv[3]);
   const file = process.argv[2];
   if (!file) throw new Error('usage: tune-ranking.js <tuning dump.json>');
-  const qs = (JSON.parse(readFileSync(file, 'utf8')) as DumpQuery[]);
+  const qs = JSON.parse(readFileSync(file, 'utf8')) as DumpQuery[];
   if (qs.some((q) => !q.id || !q.target)) throw new Error('not a dump');
   const infos = qs.map((q) => analyseQuery(q.q));
   const f = (x: number) => x.toFixed(4);

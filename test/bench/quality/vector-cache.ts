@@ -43,7 +43,10 @@ export class CachedEmbedder extends ForwardingEmbedder {
   }
 
   private key(kind: 'd' | 'q', text: string): string {
-    return createHash('sha256').update(`${this.inner.modelId}\0${kind}\0${text}`).digest('hex').slice(0, 2 * KEY);
+    return createHash('sha256')
+      .update(`${this.inner.modelId}\0${kind}\0${text}`)
+      .digest('hex')
+      .slice(0, 2 * KEY);
   }
 
   private keep(key: string, v: Float32Array): void {
@@ -59,7 +62,10 @@ export class CachedEmbedder extends ForwardingEmbedder {
     const miss = [...new Set(keys.map((k, i) => (this.map.has(k) ? -1 : i)).filter((i) => i >= 0))];
     if (miss.length) {
       const t0 = performance.now();
-      const got = await this.inner.embedDocuments(miss.map((i) => texts[i]), signal);
+      const got = await this.inner.embedDocuments(
+        miss.map((i) => texts[i]),
+        signal,
+      );
       this.spent.ms += performance.now() - t0;
       this.spent.texts += miss.length;
       for (const i of miss) this.spent.tokens += this.inner.countTokens(texts[i]);
@@ -82,7 +88,10 @@ export class CachedEmbedder extends ForwardingEmbedder {
 export class CutEmbedder extends ForwardingEmbedder {
   private readonly id: string;
 
-  constructor(inner: EmbedderPort, readonly dims: number) {
+  constructor(
+    inner: EmbedderPort,
+    readonly dims: number,
+  ) {
     super(inner);
     this.id = sha256(`${inner.modelId}|d${dims}`).slice(0, 32);
   }
