@@ -543,15 +543,13 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
             .catch(() => 0))
         )
           continue;
-        imgs = await f
-          .locator('img')
-          .evaluateAll((els) =>
-            els.map((e) => ({
-              alt: e.getAttribute('alt') ?? '',
-              src: e.getAttribute('src') ?? '',
-              width: (e as HTMLImageElement).naturalWidth,
-            })),
-          );
+        imgs = await f.locator('img').evaluateAll((els) =>
+          els.map((e) => ({
+            alt: e.getAttribute('alt') ?? '',
+            src: e.getAttribute('src') ?? '',
+            width: (e as HTMLImageElement).naturalWidth,
+          })),
+        );
       }
       if (!imgs && Date.now() > deadline) throw new Error('the README was not rendered in the extension page');
       if (!imgs) await page.waitForTimeout(500);
