@@ -12,6 +12,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LoupeError } from '../core/types.js';
+import { storeDirFor } from '../core/defaults.js';
 
 /** The files of one shared engine. */
 export interface EngineAddress {
@@ -40,7 +41,7 @@ export function runDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The store folder an index of `root` uses (`<root>/.loupe` unless given). */
 export function storeDirOf(root: string, storeDir?: string): string {
-  return storeDir ? path.resolve(storeDir) : path.join(path.resolve(root), '.loupe');
+  return storeDirFor(root, storeDir);
 }
 
 /** The address of the engine serving the index in `storeDir`. */

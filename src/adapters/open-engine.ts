@@ -18,6 +18,7 @@ import { ComputeController } from './compute/compute.js';
 import { RoutingEmbedder, type Backend } from './compute/routing-embedder.js';
 import { tryAneBackend } from './compute/ane-backend.js';
 import type { ComputeStatus } from '../core/compute/status.js';
+import { storeDirFor } from '../core/defaults.js';
 
 /** Settings a front end (CLI, engine process, extension) passes to build an engine: the protocol's `open` parameters plus a logger. */
 export interface EngineConfig extends OpenParams {
@@ -104,7 +105,7 @@ export function chooseBackend(
       reason: cfg.backend === 'llama' ? 'llama.cpp asked for' : 'no ONNX model bundled',
     };
   if (!cfg.rebuild) {
-    const m = readManifest(cfg.storeDir ?? path.join(cfg.root, '.loupe'));
+    const m = readManifest(storeDirFor(cfg.root, cfg.storeDir));
     if (m) {
       const same = onnxModelId ? candidates.find((p) => onnxModelId(p) === m.modelId) : undefined;
       if (same)
@@ -165,7 +166,7 @@ export async function openEngine(cfg: EngineConfig): Promise<OpenedEngine> {
     choice = { backend: 'llama', modelPath: defaultModelPath(), reason: 'ONNX Runtime is not installed for this platform' };
   cfg.logger?.info(`Embedding backend: ${choice.backend === 'onnx' ? 'ONNX Runtime' : 'llama.cpp'} (${choice.reason})`);
   if (choice.backend === 'onnx') {
-    const fresh = auto && (!!cfg.rebuild || !readManifest(cfg.storeDir ?? path.join(cfg.root, '.loupe')));
+    const fresh = auto && (!!cfg.rebuild || !readManifest(storeDirFor(cfg.root, cfg.storeDir)));
     try {
       return await openOnnxEngine(cfg, choice.modelPath, fresh);
     } catch (e) {
@@ -218,7 +219,7 @@ export async function openEngine(cfg: EngineConfig): Promise<OpenedEngine> {
         const ane = await tryAneBackend({
           gguf: embedder,
           modelPath: choice.modelPath,
-          storeDir: cfg.storeDir ?? path.join(cfg.root, '.loupe'),
+          storeDir: storeDirFor(cfg.root, cfg.storeDir),
           packageRoot: packageRoot(),
           logger: cfg.logger,
         });

@@ -15,6 +15,7 @@ import { closeEngine, openEngine } from '../adapters/open-engine.js';
 import { openAnswerModel, type AnswerModelConfig } from '../adapters/llm/open-answer-model.js';
 import { exitCodeOf, hasIndex, parseCommandArgs, posInt, projectFolder, stderrLogger, type CliIo } from './common.js';
 import { connectRunning, type SharedConn } from './engine-conn.js';
+import { storeDirFor } from '../core/defaults.js';
 
 export const ASK_USAGE = `Usage:
   loupe ask <dir> "<question>" [--json] [-k 8] [--max-tokens 512]
@@ -109,7 +110,7 @@ export async function runAsk(argv: string[], io: AskIo): Promise<number> {
     return 1;
   }
   // Checked before the engine opens: opening creates the index folder, and asking creates nothing.
-  const storeDir = v.store ? path.resolve(v.store) : path.join(root, '.loupe');
+  const storeDir = storeDirFor(root, v.store);
   if (!hasIndex(storeDir)) {
     const msg = `${root} has no index yet; run \`loupe index ${root}\` first.`;
     if (v.json) io.out(JSON.stringify({ question, error: { message: msg, code: 'not-indexed' } }));

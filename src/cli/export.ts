@@ -9,6 +9,7 @@ import { writeProjectorFiles, type ExportSummary } from '../core/projector-expor
 import { readManifest, Store } from '../core/store.js';
 import { LoupeError } from '../core/types.js';
 import { parseCommandArgs, type CliIo } from './common.js';
+import { storeDirFor } from '../core/defaults.js';
 
 export const EXPORT_USAGE = `Usage:
   loupe export <dir> --projector <outdir> [--store <dir>]
@@ -54,7 +55,7 @@ export async function runExportCli(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   const root = path.resolve(positionals[0]);
-  const storeDir = v.store ? path.resolve(v.store) : path.join(root, '.loupe');
+  const storeDir = storeDirFor(root, v.store);
   const s = await exportProjector(root, storeDir, path.resolve(v.projector));
   io.out(
     `${s.rows} chunks × ${s.dimensions} dimensions → ${path.dirname(s.files.vectors)} (vectors.tsv, metadata.tsv, projector_config.json)${s.skipped ? `; ${s.skipped} chunks without a vector skipped` : ''}`,

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { checkStoreDir, readManifest } from '../core/store.js';
 import { DEFAULT_SEARCH_MODE, SEARCH_MODES, type SearchFilter, type SearchMode } from '../core/engine.js';
 import { CONTENT_KINDS, type ContentKind } from '../core/ranking.js';
@@ -28,6 +27,7 @@ import {
 import { ModelManager } from '../core/models/manager.js';
 import { describeModel, modelTier, QUALITY_MODEL_ID, tierAdvice } from '../core/models/tiers.js';
 import { describeProgress, ProgressMeter, type ProgressEstimate } from '../core/progress-meter.js';
+import { storeDirFor } from '../core/defaults.js';
 
 const USAGE = `Usage:
   loupe index <dir> [--watch] [--rebuild] [--model <file.gguf>|<id>] [--dims <n>] [--store <dir>]
@@ -395,7 +395,7 @@ async function runSearch(
   filter: SearchFilter = {},
 ): Promise<number> {
   // Checked before the engine opens: opening creates the index folder, and a search creates nothing.
-  if (!hasIndex(cfg.storeDir ?? path.join(cfg.root, '.loupe'))) {
+  if (!hasIndex(storeDirFor(cfg.root, cfg.storeDir))) {
     io.err(`loupe: ${cfg.root} has no index yet; run \`loupe index ${cfg.root}\` first.`);
     if (json) io.out('[]');
     return json ? 0 : 1;
@@ -450,7 +450,7 @@ async function runSearch(
 }
 
 async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<number> {
-  const storeDir = cfg.storeDir ?? path.join(cfg.root, '.loupe');
+  const storeDir = storeDirFor(cfg.root, cfg.storeDir);
   const running = process.env.LOUPE_NO_ENGINE === '1' ? null : await connectRunning(openParamsOf(cfg), 'loupe status').catch(() => null);
   if (running) {
     try {

@@ -21,6 +21,7 @@ import {
   type PacerState,
   type SearchResult,
 } from './types.js';
+import { DEFAULT_BATCH_SIZE, storeDirFor } from './defaults.js';
 
 export interface EngineOptions {
   /** Folder to index. */
@@ -189,9 +190,9 @@ export class Engine {
     readonly lexical: LexicalIndex,
   ) {
     this.root = path.resolve(opts.root);
-    this.storeDir = opts.storeDir ? path.resolve(opts.storeDir) : path.join(this.root, '.loupe');
+    this.storeDir = storeDirFor(this.root, opts.storeDir);
     this.logger = opts.logger ?? silentLogger;
-    this.pacer = opts.pacer ?? new FixedPacer(opts.batchSize ?? 32);
+    this.pacer = opts.pacer ?? new FixedPacer(opts.batchSize ?? DEFAULT_BATCH_SIZE);
     this.pacer.onChange((p) => this.onPacer(p));
     this.rules = new IgnoreRules(BUILTIN_EXCLUDES, this.root);
     if (store.chunkCount) this.setState({ kind: 'ready', chunks: store.chunkCount, files: store.files.size });
@@ -202,7 +203,7 @@ export class Engine {
     const root = path.resolve(opts.root);
     const st = await fsp.stat(root).catch(() => null);
     if (!st?.isDirectory()) throw new Error(`Not a folder: ${root}`);
-    const storeDir = opts.storeDir ? path.resolve(opts.storeDir) : path.join(root, '.loupe');
+    const storeDir = storeDirFor(root, opts.storeDir);
     checkStoreDir(storeDir, root);
     const e = opts.embedder;
     const store = Store.open(

@@ -10,6 +10,7 @@ import type { LexicalIndex } from './lexical/index.js';
 import { readSourceFile, type ScannedFile } from './scanner.js';
 import type { FileRecord, JournalOp, Store } from './store.js';
 import type { Chunk, ChunkerPort, EmbedderPort, IndexProgress, IndexSummary, Logger, PacerPort } from './types.js';
+import { DEFAULT_BATCH_SIZE } from './defaults.js';
 
 /** What a run reads and writes: the Engine's store, indexes and ports. */
 export interface IndexRunDeps {
@@ -97,7 +98,7 @@ export class IndexRun {
     this.maxTokens = deps.embedder.profile.maxTokens;
     this.bytesTotal = files.reduce((n, f) => n + f.size, 0);
     this.ops = deleted.map((p) => ({ op: 'del', path: p }));
-    this.unit = deps.pacer.state.kind === 'paused' ? 32 : deps.pacer.state.batchSize;
+    this.unit = deps.pacer.state.kind === 'paused' ? DEFAULT_BATCH_SIZE : deps.pacer.state.batchSize;
   }
 
   /**

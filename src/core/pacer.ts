@@ -1,4 +1,5 @@
 import type { PacerPort, PacerState } from './types.js';
+import { DEFAULT_BATCH_SIZE } from './defaults.js';
 
 /**
  * The default pacer: a fixed unit size, and pause/resume by the user. The contention-aware
@@ -9,7 +10,7 @@ export class FixedPacer implements PacerPort {
   private readonly listeners = new Set<(s: PacerState) => void>();
   private waiters: (() => void)[] = [];
 
-  constructor(private batchSize = 32) {
+  constructor(private batchSize = DEFAULT_BATCH_SIZE) {
     this._state = { kind: 'running', batchSize };
   }
 

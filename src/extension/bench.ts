@@ -14,6 +14,7 @@ import { earlierRuns, runFileName, runSummaryMessage } from './bench-runs.js';
 import type { Loupe } from './loupe.js';
 import { showError } from './logger.js';
 import { answerParamsFor } from './settings.js';
+import { gpuChoice } from '../core/defaults.js';
 
 /** Runs the benchmark; resolves when it is shown (or cancelled). */
 export async function runBenchmark(loupe: Loupe, modeArg?: unknown): Promise<void> {
@@ -66,7 +67,7 @@ export async function runBenchmark(loupe: Loupe, modeArg?: unknown): Promise<voi
             modelPath: s.embeddingModel || undefined,
             contexts: s.computeContexts,
             threadsPerContext: s.computeThreads,
-            gpu: s.computeDevice === 'cpu' ? false : 'auto',
+            gpu: gpuChoice(s.computeDevice),
             jsonPath,
             reportPath,
             compareWith: earlier.files.length ? earlier.files : undefined,

@@ -4,6 +4,7 @@
  * (applied live). No `vscode` import: the extension passes a getter, tests pass a plain object.
  */
 import type { AnswerModelParams, OpenParams } from '../core/protocol.js';
+import { DEFAULT_BATCH_SIZE, gpuChoice } from '../core/defaults.js';
 
 /** Where an index is kept. */
 export type StorageLocation = 'global' | 'workspace';
@@ -100,7 +101,7 @@ export function readSettings(get: SettingGetter): LoupeSettings {
     computeDevice: get('compute.device') === 'cpu' ? 'cpu' : 'auto',
     computeThreads: int(get('compute.threads'), 1, 1, 8),
     computeContexts: int(get('compute.contexts'), 0, 0, 4),
-    computeBatchSize: int(get('compute.batchSize'), 32, 1, 256),
+    computeBatchSize: int(get('compute.batchSize'), DEFAULT_BATCH_SIZE, 1, 256),
     computePauseOnBattery: get('compute.pauseOnBattery') === true,
     computePauseWhenBusy: get('compute.pauseWhenBusy') === true,
     computeBackoff: get('compute.backoff') !== false,
@@ -134,7 +135,7 @@ export function openParamsFor(root: string, s: LoupeSettings, storeDir: string |
     maxFileBytes: s.maxFileSizeKB * 1024,
     // The engine's excludes share one rule list with the built-ins, so `!pattern` re-includes.
     excludes: [...s.exclude, ...s.include.map((p) => (p.startsWith('!') ? p.slice(1) : `!${p}`))],
-    gpu: s.computeDevice === 'cpu' ? false : 'auto',
+    gpu: gpuChoice(s.computeDevice),
     contexts: s.computeContexts || undefined,
     threadsPerContext: s.computeThreads,
     batchSize: s.computeBatchSize,
@@ -151,7 +152,7 @@ export function answerParamsFor(s: LoupeSettings): AnswerModelParams {
     model: s.answerModel || undefined,
     url: s.answerUrl || undefined,
     threads: Math.max(1, s.computeThreads * s.computeContexts),
-    gpu: s.computeDevice === 'cpu' ? false : 'auto',
+    gpu: gpuChoice(s.computeDevice),
   };
 }
 

@@ -47,6 +47,7 @@ import { TreeSitterChunker } from '../treesitter-chunker.js';
 import { cohesionDir, loadCohesionSet, loadReportAssets } from './assets.js';
 import { cpuFacts, devicePeak, measureCopyBandwidth, packageVersion } from './machine.js';
 import { readModelFacts, type GgufModelFacts } from './model-info.js';
+import { DEFAULT_BATCH_SIZE } from '../../core/defaults.js';
 
 export interface BenchOptions {
   /** GGUF embedding model (default: the bundled one). */
@@ -353,7 +354,15 @@ async function measureCache(run: BenchRun): Promise<{ cache: CacheResult | NotMe
     // The metadata is deleted on purpose: the store's warning about it is expected, not news.
     const quiet: Logger = { ...logger, warn: (m) => logger.debug(`(expected) ${m}`) };
     const open = (): Promise<Engine> =>
-      Engine.open({ root: corpusRoot, storeDir, chunker, embedder: recorder, annFactory: new HnswFactory(), logger: quiet, batchSize: 32 });
+      Engine.open({
+        root: corpusRoot,
+        storeDir,
+        chunker,
+        embedder: recorder,
+        annFactory: new HnswFactory(),
+        logger: quiet,
+        batchSize: DEFAULT_BATCH_SIZE,
+      });
     let engine = await open();
     const tc = performance.now();
     const cold = await engine.index({ signal });

@@ -26,6 +26,7 @@ import type { EmbedderPort, Logger } from '../../core/types.js';
 import { detectHardware } from './hardware.js';
 import { RoutingEmbedder } from './routing-embedder.js';
 import { ContentionSampler, type SamplerOptions } from './sampler.js';
+import { DEFAULT_BATCH_SIZE } from '../../core/defaults.js';
 
 export interface ComputeOptions {
   /** false: back-off off (the pacer stays at full speed but still reports signals). */
@@ -161,7 +162,7 @@ export async function computeStatusWithoutBackoff(embedder: EmbedderPort): Promi
     mode: 'full',
     explanation: 'full speed: back-off off',
     unit: unitOf(embedder),
-    level: { batchSize: 32, duty: 1 },
+    level: { batchSize: DEFAULT_BATCH_SIZE, duty: 1 },
     route: null,
     units: [cu],
     sample: null,

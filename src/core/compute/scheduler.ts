@@ -10,6 +10,7 @@
  */
 import { FixedPacer } from '../pacer.js';
 import type { ContentionSample } from './signals.js';
+import { DEFAULT_BATCH_SIZE } from '../defaults.js';
 
 export type ComputeUnitKind = 'gpu' | 'cpu' | 'ane';
 
@@ -56,7 +57,7 @@ export interface SchedulerConfig {
  */
 export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
   enabled: true,
-  full: { batchSize: 32, duty: 1 },
+  full: { batchSize: DEFAULT_BATCH_SIZE, duty: 1 },
   backoff: { batchSize: 8, duty: 0.15 },
   heavy: { batchSize: 8, duty: 0.08 },
   enterLoad: 0.5,
