@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { WordPieceTokenizer, type TokenizerJson } from '../src/core/tokenizers/wordpiece.js';
 import { activeLanes, planLanes } from '../src/core/compute/lanes.js';
@@ -204,6 +205,29 @@ describe('backend choice and model hashes', () => {
       } finally {
         await e.dispose();
       }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('loupe status without an engine names the runtime that built the index (ONNX Runtime int8 / fp32), and nothing for another model', (t) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const status = (id: string): string => {
+        const root = path.join(dir, id.slice(0, 8));
+        mkdirSync(root, { recursive: true });
+        Store.open(path.join(root, '.loupe'), { modelId: id, modelName: 'all-MiniLM-L6-v2', dimensions: 384 }).close();
+        const r = spawnSync(process.execPath, [path.join(REPO, 'bin/loupe.js'), 'status', root], {
+          encoding: 'utf8',
+          env: { ...process.env, LOUPE_NO_ENGINE: '1' },
+        });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout.split('\n').find((l) => l.trim().startsWith('model:')) ?? '';
+      };
+      assert.match(status(OnnxEmbedder.modelIdFor(MODEL)!), /ONNX Runtime fp32/);
+      assert.doesNotMatch(status('0123456789abcdef0123456789abcdef'), /ONNX Runtime/);
+      if (!existsSync(INT8)) return t.skip('no int8 model (scripts/make-int8-model.mjs needs Python at build)');
+      assert.match(status(OnnxEmbedder.modelIdFor(INT8)!), /ONNX Runtime int8/);
     } finally {
       cleanup();
     }

@@ -278,6 +278,11 @@ export class OnnxEmbedder implements EmbedderPort {
     );
   }
 
+  /** How an index built by this model says which runtime embeds it: `ONNX Runtime int8`, `ONNX Runtime fp32`. */
+  static runtimeOf(this: void, modelPath: string): string {
+    return `ONNX Runtime ${precisionOf(modelPath)}`;
+  }
+
   private static initFor(modelPath: string, threads: number, tok: WordPieceTokenizer): InitMessage {
     return { type: 'init', modelPath, threads, warmIds: [tok.clsId, tok.sepId] };
   }

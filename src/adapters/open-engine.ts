@@ -56,6 +56,16 @@ export function defaultModelPath(): string {
 }
 
 /** Paths of the bundled ONNX models that exist, best first: int8 (when built), then fp32 (scripts/fetch-onnx-model.mjs). */
+/**
+ * Which bundled runtime an index with this model id was built on (`ONNX Runtime int8`, …), for
+ * `loupe status` without a running engine; null when it is not a bundled ONNX model (llama.cpp
+ * or a model given with --model).
+ */
+export function bundledRuntimeOf(modelId: string, onnxPaths: string[] = bundledOnnxPaths()): string | null {
+  const p = onnxPaths.find((candidate) => OnnxEmbedder.modelIdFor(candidate) === modelId);
+  return p ? OnnxEmbedder.runtimeOf(p) : null;
+}
+
 export function bundledOnnxPaths(): string[] {
   const root = packageRoot();
   return [BUNDLED_ONNX_INT8_MODEL, BUNDLED_ONNX_MODEL].map((rel) => path.join(root, rel)).filter((p) => existsSync(p));

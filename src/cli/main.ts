@@ -3,7 +3,7 @@ import { DEFAULT_SEARCH_MODE, SEARCH_MODES, type SearchFilter, type SearchMode }
 import { CONTENT_KINDS, type ContentKind } from '../core/ranking.js';
 import { CODE_LANGUAGES } from '../core/languages.js';
 import { LoupeError, type IndexProgress, type IndexSummary, type SearchResult } from '../core/types.js';
-import { closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
+import { bundledRuntimeOf, closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
 import { connectRunning, LocalConn, openParamsOf, type EngineConn } from './engine-conn.js';
 import { runMcp } from './mcp.js';
 import { runAsk } from './ask.js';
@@ -480,7 +480,13 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
       root: cfg.root,
       storeDir,
       indexed: true,
-      model: { name: m.modelName, id: m.modelId, dimensions: m.dimensions, tier: modelTier(m.modelName) },
+      model: {
+        name: m.modelName,
+        id: m.modelId,
+        dimensions: m.dimensions,
+        tier: modelTier(m.modelName),
+        runtime: bundledRuntimeOf(m.modelId),
+      },
       files: store.files.size,
       chunks: store.chunkCount,
       cachedVectors: store.cachedVectors,
@@ -494,7 +500,7 @@ async function runStatus(cfg: EngineConfig, json: boolean, io: Io): Promise<numb
     } else {
       io.out(`${info.root}
   index:    ${info.storeDir} (${(info.diskBytes / 1048576).toFixed(1)} MiB)
-  model:    ${describeModel(info.model.name)} (${info.model.dimensions} dims, id ${info.model.id.slice(0, 12)})
+  model:    ${describeModel(info.model.name)} (${info.model.dimensions} dims, ${info.model.runtime ? `${info.model.runtime}, ` : ''}id ${info.model.id.slice(0, 12)})
   holds:    ${info.files} files, ${info.chunks} chunks, ${info.cachedVectors} cached vectors
   updated:  ${info.updatedAt}`);
       for (const w of info.warnings) io.out(`  warning:  ${w}`);
