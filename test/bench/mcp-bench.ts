@@ -13,58 +13,20 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { EngineClient } from '../../src/adapters/engine-client.js';
 import { summarize } from '../../src/core/bench/stats.js';
 import { buildCorpus } from './corpus.js';
+import { mcpClient, QUERIES, runCli } from './mcp-common.js';
 import { REPO, tempDir } from '../support/helpers.js';
 
 const BIN = path.join(REPO, 'bin/loupe.js');
 const MB = Number(process.env.BENCH_MB ?? 1);
 const MODEL = process.env.BENCH_MODEL;
-const QUERIES = [
-  'parse command line options',
-  'load the model file from disk',
-  'validate a JSON schema keyword',
-  'watch a folder for file changes',
-  'compile a regular expression for ignore patterns',
-  'format an error message for the user',
-  'tokenize the input text',
-  'add a point to the nearest neighbour index',
-  'resolve a relative path against the root',
-  'report a lint problem with its location',
-  'free native memory when disposing',
-  'retry after a failure with a delay',
-  'read environment variables for configuration',
-  'serialize an object to a string',
-  'compare two version numbers',
-  'walk a directory tree recursively',
-];
 
 type Result = { content: { text: string }[]; structuredContent?: { results?: { path: string }[] }; isError?: boolean };
 
 function modelArgs(): string[] {
   return MODEL ? ['--model', MODEL] : [];
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv): { ms: number; code: number | null; out: string; err: string } {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
-  return { ms: performance.now() - t0, code: r.status, out: r.stdout, err: r.stderr };
-}
-
-async function mcpClient(root: string, env: NodeJS.ProcessEnv, name: string): Promise<Client> {
-  const c = new Client({ name, version: '1' });
-  await c.connect(
-    new StdioClientTransport({
-      command: process.execPath,
-      args: [BIN, 'mcp', root, ...modelArgs()],
-      env: env as Record<string, string>,
-      stderr: 'ignore',
-    }),
-  );
-  return c;
 }
 
 function enginePids(root: string): number[] {
@@ -88,19 +50,19 @@ async function main(): Promise<void> {
   try {
     const corpus = buildCorpus(path.join(REPO, 'node_modules'), root, MB * 1024 * 1024);
     console.log(`corpus: ${corpus.files.length} files, ${(corpus.bytes / 1048576).toFixed(1)} MiB`);
-    const idx = run(['index', root, ...modelArgs()], env);
+    const idx = runCli(['index', root, ...modelArgs()], env);
     if (idx.code !== 0) throw new Error(`index failed: ${idx.err}`);
     console.log(idx.out.trim());
-    const st = JSON.parse(run(['status', root, '--json'], env).out) as { files: number; chunks: number; model: { name: string } };
+    const st = JSON.parse(runCli(['status', root, '--json'], env).out) as { files: number; chunks: number; model: { name: string } };
     out.index = { files: st.files, chunks: st.chunks, model: st.model.name, seconds: Number((idx.ms / 1000).toFixed(1)) };
 
     // Cold: a one-shot search that opens the index and loads the model in process.
-    const cold = [0, 1, 2].map((i) => run(['search', root, QUERIES[i], '-k', '10', ...modelArgs()], { ...env, LOUPE_NO_ENGINE: '1' }));
+    const cold = [0, 1, 2].map((i) => runCli(['search', root, QUERIES[i], '-k', '10', ...modelArgs()], { ...env, LOUPE_NO_ENGINE: '1' }));
     if (cold.some((r) => r.code !== 0)) throw new Error(`cold search failed: ${cold.map((r) => r.err).join(' ')}`);
     out.cliColdMs = summarize(cold.map((r) => r.ms));
 
     // Warm engine: one MCP client starts it; warm up, then time round trips.
-    const agent = await mcpClient(root, env, 'bench-agent');
+    const agent = await mcpClient(root, env, 'bench-agent', modelArgs());
     for (let i = 0; i < 5; i++) await agent.callTool({ name: 'search', arguments: { query: QUERIES[i], k: 10 } });
     const rt: number[] = [];
     for (let round = 0; round < 4; round++) {
@@ -148,8 +110,8 @@ async function main(): Promise<void> {
         return performance.now() - t0;
       }),
     );
-    out.cliHelpMs = summarize([0, 1, 2, 3, 4].map(() => run(['--help'], env).ms));
-    const viaEngine = QUERIES.slice(0, 8).map((q) => run(['search', root, q, '-k', '10'], env));
+    out.cliHelpMs = summarize([0, 1, 2, 3, 4].map(() => runCli(['--help'], env).ms));
+    const viaEngine = QUERIES.slice(0, 8).map((q) => runCli(['search', root, q, '-k', '10'], env));
     if (viaEngine.some((r) => r.code !== 0)) throw new Error('search via engine failed');
     out.cliViaEngineMs = summarize(viaEngine.map((r) => r.ms));
     console.log(`one-shot CLI: via engine ${JSON.stringify(out.cliViaEngineMs)} vs cold ${JSON.stringify(out.cliColdMs)}`);
@@ -159,7 +121,7 @@ async function main(): Promise<void> {
     let watchErr = '';
     watch.stderr.on('data', (d) => (watchErr += d));
     for (let i = 0; i < 600 && !watchErr.includes('watching'); i++) await new Promise((r) => setTimeout(r, 100));
-    const clients = await Promise.all(Array.from({ length: 8 }, (_, i) => mcpClient(root, env, `bench-${i}`)));
+    const clients = await Promise.all(Array.from({ length: 8 }, (_, i) => mcpClient(root, env, `bench-${i}`, modelArgs())));
     let errors = 0;
     const edits: string[] = [];
     const editing = (async () => {

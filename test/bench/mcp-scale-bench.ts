@@ -15,44 +15,17 @@
  * apart the engine's search (query embedding included) and its file check. Writes
  * test/bench/results/mcp-scale-<date>.json.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { EngineClient } from '../../src/adapters/engine-client.js';
 import { summarize } from '../../src/core/bench/stats.js';
 import { buildCorpus } from './corpus.js';
+import { mcpClient, QUERIES, runCli } from './mcp-common.js';
 import { REPO, tempDir } from '../support/helpers.js';
 
-const BIN = path.join(REPO, 'bin/loupe.js');
 const MB = Number(process.env.BENCH_MB ?? 1);
 const TARGET = Number(process.env.BENCH_CHUNKS ?? 100_000);
-const QUERIES = [
-  'parse command line options',
-  'load the model file from disk',
-  'validate a JSON schema keyword',
-  'watch a folder for file changes',
-  'compile a regular expression for ignore patterns',
-  'format an error message for the user',
-  'tokenize the input text',
-  'add a point to the nearest neighbour index',
-  'resolve a relative path against the root',
-  'report a lint problem with its location',
-  'free native memory when disposing',
-  'retry after a failure with a delay',
-  'read environment variables for configuration',
-  'serialize an object to a string',
-  'compare two version numbers',
-  'walk a directory tree recursively',
-];
-
-function run(args: string[], env: NodeJS.ProcessEnv): { ms: number; code: number | null; out: string; err: string } {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
-  return { ms: performance.now() - t0, code: r.status, out: r.stdout, err: r.stderr };
-}
 
 function files(dir: string, rel = ''): string[] {
   return readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) =>
@@ -92,17 +65,17 @@ async function main(): Promise<void> {
       }
     };
     write(0);
-    const first = run(['index', root], env);
+    const first = runCli(['index', root], env);
     if (first.code !== 0) throw new Error(`index failed: ${first.err}`);
-    const one = (JSON.parse(run(['status', root, '--json'], env).out) as { chunks: number }).chunks;
+    const one = (JSON.parse(runCli(['status', root, '--json'], env).out) as { chunks: number }).chunks;
     const copies = Math.max(1, Math.ceil(TARGET / one));
     console.log(`one copy: ${rels.length} files, ${one} chunks (${(first.ms / 1000).toFixed(0)} s); writing ${copies} copies`);
     for (let c = 1; c < copies; c++) write(c);
     const ti = performance.now();
-    const idx = run(['index', root], env);
+    const idx = runCli(['index', root], env);
     if (idx.code !== 0) throw new Error(`index failed: ${idx.err}`);
     console.log(idx.out.trim());
-    const st = JSON.parse(run(['status', root, '--json'], env).out) as {
+    const st = JSON.parse(runCli(['status', root, '--json'], env).out) as {
       files: number;
       chunks: number;
       cachedVectors?: number;
@@ -125,15 +98,7 @@ async function main(): Promise<void> {
     };
     console.log(`index: ${JSON.stringify(out.index)}`);
 
-    const agent = new Client({ name: 'bench-scale', version: '1' });
-    await agent.connect(
-      new StdioClientTransport({
-        command: process.execPath,
-        args: [BIN, 'mcp', root],
-        env: env as Record<string, string>,
-        stderr: 'ignore',
-      }),
-    );
+    const agent = await mcpClient(root, env, 'bench-scale');
     for (let i = 0; i < 5; i++) await agent.callTool({ name: 'search', arguments: { query: QUERIES[i], k: 10 } });
     const rt: number[] = [];
     for (let round = 0; round < 4; round++) {
