@@ -13,7 +13,8 @@ import {
   type ResponseMessage,
 } from '../core/protocol.js';
 import { LoupeError } from '../core/types.js';
-import { engineAddress, ensurePrivateDir, JsonLines, probeSocket, storeDirOf, tryStartLock, type EngineAddress } from './engine-socket.js';
+import { storeDirFor } from '../core/defaults.js';
+import { engineAddress, ensurePrivateDir, JsonLines, probeSocket, tryStartLock, type EngineAddress } from './engine-socket.js';
 
 export interface EngineClientOptions {
   /** Script of the engine process (default: the compiled server beside this file). */
@@ -179,7 +180,7 @@ export class EngineClient {
   /** The shared engine's address for the open parameters. */
   address(params: OpenParams | undefined = this.openParams): EngineAddress {
     if (!params) throw new LoupeError('Open the engine first.', 'not-open');
-    return engineAddress(storeDirOf(params.root, params.storeDir), { ...process.env, ...this.opts.env });
+    return engineAddress(storeDirFor(params.root, params.storeDir), { ...process.env, ...this.opts.env });
   }
 
   /** Shared mode: connects (starting the engine if allowed and needed) and says hello. */
@@ -244,7 +245,7 @@ export class EngineClient {
     const script = this.opts.serverScript ?? defaultServerScript();
     const log = openSync(addr.log, 'a', 0o600);
     try {
-      const args = [script, '--shared', '--store', storeDirOf(params.root, params.storeDir)];
+      const args = [script, '--shared', '--store', storeDirFor(params.root, params.storeDir)];
       if (this.opts.idleMs !== undefined) args.push('--idle-ms', String(this.opts.idleMs));
       const child = spawn(this.opts.execPath ?? process.execPath, args, {
         detached: true,

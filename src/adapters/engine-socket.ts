@@ -12,7 +12,6 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LoupeError } from '../core/types.js';
-import { storeDirFor } from '../core/defaults.js';
 
 /** The files of one shared engine. */
 export interface EngineAddress {
@@ -37,11 +36,6 @@ export function runDir(env: NodeJS.ProcessEnv = process.env): string {
   if (process.platform === 'win32') return path.join(env.LOCALAPPDATA ?? path.join(os.homedir(), 'AppData', 'Local'), 'loupe', 'run');
   if (env.XDG_RUNTIME_DIR && path.isAbsolute(env.XDG_RUNTIME_DIR)) return path.join(env.XDG_RUNTIME_DIR, 'loupe');
   return path.join(os.homedir(), '.cache', 'loupe', 'run');
-}
-
-/** The store folder an index of `root` uses (`<root>/.loupe` unless given). */
-export function storeDirOf(root: string, storeDir?: string): string {
-  return storeDirFor(root, storeDir);
 }
 
 /** The address of the engine serving the index in `storeDir`. */

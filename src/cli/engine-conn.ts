@@ -4,7 +4,8 @@
  * the command runs (`loupe index`, `loupe serve`), so other clients can search meanwhile.
  */
 import { EngineClient, defaultServerScript } from '../adapters/engine-client.js';
-import { engineAddress, storeDirOf } from '../adapters/engine-socket.js';
+import { engineAddress } from '../adapters/engine-socket.js';
+import { storeDirFor } from '../core/defaults.js';
 import type { EngineMethods, EventMessage, MethodName, OpenParams, RequestMessage } from '../core/protocol.js';
 import { LoupeError, type Logger } from '../core/types.js';
 import { EngineHost, type Peer } from '../engine-process/host.js';
@@ -98,7 +99,7 @@ export class LocalConn implements EngineConn {
   /** Serves this host on the index's socket for as long as the command runs. */
   async serve(params: OpenParams, logger: Logger): Promise<boolean> {
     try {
-      const addr = engineAddress(storeDirOf(params.root, params.storeDir));
+      const addr = engineAddress(storeDirFor(params.root, params.storeDir));
       this.server = await listenShared(this.host, addr, { idleMs: 0, onIdle: () => undefined });
       this.socket = addr.socket;
       return true;
