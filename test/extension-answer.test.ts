@@ -5,13 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as path from 'node:path';
 import { engineAnswerer, quotedPassages } from '../src/extension/answerer.js';
 import { EngineSession } from '../src/extension/engine-session.js';
 import { mergeResults, readPassages, type Passage } from '../src/extension/passages.js';
 import { readSettings } from '../src/extension/settings.js';
 import type { ChatMessage } from '../src/core/answer/types.js';
-import { SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+import { SAMPLE_PROJECT, tempDir, writeTree, tinySessionParams } from './support/helpers.js';
 
 /** An OpenAI-compatible server that answers "See [1]." and keeps every request's messages. */
 async function recordingServer(): Promise<{ url: string; prompts: ChatMessage[][]; close: () => Promise<void> }> {
@@ -66,14 +65,7 @@ describe('Q&A answers from the passages shown', () => {
     session = new EngineSession({
       root: dir,
       name: 'sample',
-      params: {
-        root: dir,
-        storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
-        modelPath: tinyBertPath(),
-        gpu: false,
-        contexts: 1,
-        threadsPerContext: 1,
-      },
+      params: tinySessionParams(dir),
       logger: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} },
       onChange: () => {},
     });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { EngineSession } from '../src/extension/engine-session.js';
 import type { IndexProgress } from '../src/core/types.js';
-import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+import { REPO, SAMPLE_PROJECT, tempDir, writeTree, tinySessionParams } from './support/helpers.js';
 
 const TINY_LLAMA = path.join(REPO, 'models', 'generated', 'tiny-llama.gguf');
 
@@ -46,14 +46,7 @@ describe('extension engine session', () => {
     const session = new EngineSession({
       root: dir,
       name: 'sample',
-      params: {
-        root: dir,
-        storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
-        modelPath: tinyBertPath(),
-        gpu: false,
-        contexts: 1,
-        threadsPerContext: 1,
-      },
+      params: tinySessionParams(dir),
       logger: { info: (m) => logs.push(m), warn: (m) => logs.push(m), error: (m) => logs.push(m), debug: () => {} },
       onChange: () => changes++,
     });
@@ -131,14 +124,7 @@ describe('extension engine session', () => {
     const session = privateSession({
       root: dir,
       name: 'watched',
-      params: {
-        root: dir,
-        storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
-        modelPath: tinyBertPath(),
-        gpu: false,
-        contexts: 1,
-        threadsPerContext: 1,
-      },
+      params: tinySessionParams(dir),
       logger: { info: () => {}, warn: (m) => warnings.push(m), error: () => {}, debug: () => {} },
       onChange: () => {},
       onIndexed: () => indexed++,
@@ -175,15 +161,7 @@ describe('extension engine session', () => {
     const session = privateSession({
       root: dir,
       name: 'paused',
-      params: {
-        root: dir,
-        storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
-        modelPath: tinyBertPath(),
-        gpu: false,
-        contexts: 1,
-        threadsPerContext: 1,
-        batchSize: 4,
-      },
+      params: tinySessionParams(dir, { batchSize: 4 }),
       logger: { info: () => {}, warn: (m) => exits.push(m), error: () => {}, debug: () => {} },
       onChange: () => {},
     });

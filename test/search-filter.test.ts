@@ -3,13 +3,12 @@
 // words the title shows, the checks on a typed path glob, and a filtered search through the
 // extension's engine session and the real engine process (what the quick pick sends).
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { filterTest } from '../src/core/engine.js';
 import { CODE_LANGUAGES } from '../src/core/languages.js';
 import { contentKind } from '../src/core/ranking.js';
 import { EngineSession } from '../src/extension/engine-session.js';
-import { SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+import { SAMPLE_PROJECT, tempDir, writeTree, tinySessionParams } from './support/helpers.js';
 import {
   CONTENT_CHOICES,
   describeFilter,
@@ -131,14 +130,7 @@ describe('a filtered search through the engine process (what the quick pick send
     const session = new EngineSession({
       root: dir,
       name: 'filter',
-      params: {
-        root: dir,
-        storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
-        modelPath: tinyBertPath(),
-        gpu: false,
-        contexts: 1,
-        threadsPerContext: 1,
-      },
+      params: tinySessionParams(dir),
       logger: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} },
       onChange: () => {},
     });

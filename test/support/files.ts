@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeTinyBert } from '../../src/tools/tiny-bert.js';
+import type { OpenParams } from '../../src/core/protocol.js';
 
 /** Repository root (tests run from out/test/...). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -39,4 +40,20 @@ export function writeTree(root: string, files: Record<string, string | Buffer>):
     mkdirSync(path.dirname(abs), { recursive: true });
     writeFileSync(abs, content);
   }
+}
+
+/**
+ * Engine parameters for an extension session over `dir` on the tiny model: one single-thread CPU
+ * context, the store beside the folder (`<dir>-store`) so the watcher never sees it.
+ */
+export function tinySessionParams(dir: string, extra: Partial<OpenParams> = {}): OpenParams {
+  return {
+    root: dir,
+    storeDir: path.join(dir, '..', path.basename(dir) + '-store'),
+    modelPath: tinyBertPath(),
+    gpu: false,
+    contexts: 1,
+    threadsPerContext: 1,
+    ...extra,
+  };
 }

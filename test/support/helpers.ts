@@ -8,7 +8,7 @@ import { LlamaEmbedder } from '../../src/adapters/llama-embedder.js';
 import { TreeSitterChunker } from '../../src/adapters/treesitter-chunker.js';
 import { tinyBertPath } from './files.js';
 
-export { REPO, tempDir, tinyBertPath, writeTree } from './files.js';
+export { REPO, tempDir, tinyBertPath, tinySessionParams, writeTree } from './files.js';
 
 let sharedEmbedder: Promise<LlamaEmbedder> | undefined;
 
