@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { estimateTokens, fitHits, freshnessLine, hitsText } from '../src/core/agent-format.js';
 import { filterTest } from '../src/core/engine.js';
 import { decide, initialMemory, reasonsFor } from '../src/core/compute/scheduler.js';
-import { agentName } from '../src/adapters/compute/compute.js';
+import { agentName, gpuBackendOf } from '../src/adapters/compute/compute.js';
 import type { ContentionSample } from '../src/core/compute/signals.js';
 import type { EngineStatus } from '../src/core/engine.js';
 import type { SearchResult } from '../src/core/types.js';
@@ -114,5 +114,16 @@ describe('agents as a contention signal', () => {
     assert.equal(agentName('vscode-chat'), 'copilot');
     assert.equal(agentName('mcp:Some Agent!'), 'some-agent');
     assert.equal(agentName('mcp:agent'), 'agent');
+  });
+});
+
+describe('compute unit names', () => {
+  test('the GPU backend is read from the unit the embedder reports, and CPU / Neural Engine have none', () => {
+    assert.equal(gpuBackendOf('GPU: Metal'), 'metal');
+    assert.equal(gpuBackendOf('GPU: CUDA'), 'cuda');
+    assert.equal(gpuBackendOf('GPU: Vulkan'), 'vulkan');
+    assert.equal(gpuBackendOf('GPU: rocm'), 'rocm');
+    assert.equal(gpuBackendOf('CPU'), false);
+    assert.equal(gpuBackendOf('Neural Engine (Core ML)'), false);
   });
 });

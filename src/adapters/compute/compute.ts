@@ -108,17 +108,7 @@ export class ComputeController {
   /** Detects hardware once (the GPU backend comes from the embedder, no second runtime load). */
   async detect(): Promise<HardwareInfo> {
     if (!this.hardware) {
-      const cu = this.embedder.computeUnit;
-      const backend = /Metal/.test(cu)
-        ? 'metal'
-        : /CUDA/.test(cu)
-          ? 'cuda'
-          : /Vulkan/.test(cu)
-            ? 'vulkan'
-            : cu.startsWith('GPU')
-              ? cu.slice(5).toLowerCase()
-              : false;
-      this.hardware = await detectHardware({ gpuBackend: backend });
+      this.hardware = await detectHardware({ gpuBackend: gpuBackendOf(this.embedder.computeUnit) });
     }
     return this.hardware;
   }
@@ -144,27 +134,25 @@ export class ComputeController {
   }
 }
 
+/** The GPU backend named by an embedder's compute unit ("GPU (Metal)", "GPU CUDA", …), or false on CPU. */
+export function gpuBackendOf(computeUnit: string): string | false {
+  if (/Metal/.test(computeUnit)) return 'metal';
+  if (/CUDA/.test(computeUnit)) return 'cuda';
+  if (/Vulkan/.test(computeUnit)) return 'vulkan';
+  return computeUnit.startsWith('GPU') ? computeUnit.slice(5).toLowerCase() : false;
+}
+
 /** Compute status of an engine without back-off: hardware and unit, always full speed. */
 export async function computeStatusWithoutBackoff(embedder: EmbedderPort): Promise<ComputeStatus> {
-  const cu = embedder.computeUnit;
-  const backend = /Metal/.test(cu)
-    ? 'metal'
-    : /CUDA/.test(cu)
-      ? 'cuda'
-      : /Vulkan/.test(cu)
-        ? 'vulkan'
-        : cu.startsWith('GPU')
-          ? cu.slice(5).toLowerCase()
-          : false;
   return {
-    hardware: await detectHardware({ gpuBackend: backend }),
+    hardware: await detectHardware({ gpuBackend: gpuBackendOf(embedder.computeUnit) }),
     backoff: false,
     mode: 'full',
     explanation: 'full speed: back-off off',
     unit: unitOf(embedder),
     level: { batchSize: DEFAULT_BATCH_SIZE, duty: 1 },
     route: null,
-    units: [cu],
+    units: [embedder.computeUnit],
     sample: null,
   };
 }
