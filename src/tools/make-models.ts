@@ -1,6 +1,6 @@
 /**
  * CLI: `node out/src/tools/make-models.js [outDir]` writes the generated models
- * (`loupe-tiny-bert.gguf`, `tiny-llama.gguf`) to outDir, by default `models/generated/` in the
+ * (`loupe-tiny-bert.gguf`, `tiny-llama.gguf`, `tiny-llama-markdown.gguf`) to outDir, by default `models/generated/` in the
  * repository. Runs in every `npm run build`, so it leaves a file untouched when its content
  * would not change (keeps mtimes stable for caches and watchers).
  */
@@ -15,6 +15,8 @@ import { buildTinyLlamaGguf } from './tiny-llama.js';
 export const TINY_BERT_FILE = 'loupe-tiny-bert.gguf';
 /** File name of the generated chat model. */
 export const TINY_LLAMA_FILE = 'tiny-llama.gguf';
+/** File name of the generated chat model whose answer is Markdown (TINY_LLAMA_MARKDOWN). */
+export const TINY_LLAMA_MARKDOWN_FILE = 'tiny-llama-markdown.gguf';
 
 /** What happened to one generated file. */
 export interface MadeModel {
@@ -56,12 +58,13 @@ function writeIfChanged(file: string, data: Buffer): MadeModel {
   return { file, action: 'written', bytes: data.length, sha256: hash };
 }
 
-/** Generates both models into `outDir` (created if missing). */
+/** Generates the models into `outDir` (created if missing). */
 export function makeModels(outDir: string = defaultModelsDir()): MadeModel[] {
   mkdirSync(outDir, { recursive: true });
   return [
     writeIfChanged(join(outDir, TINY_BERT_FILE), buildTinyBertGguf()),
     writeIfChanged(join(outDir, TINY_LLAMA_FILE), buildTinyLlamaGguf()),
+    writeIfChanged(join(outDir, TINY_LLAMA_MARKDOWN_FILE), buildTinyLlamaGguf({ markdown: true })),
   ];
 }
 
