@@ -8,11 +8,14 @@
  * Prints a Markdown table and writes test/bench/results/quality-<date>.json.
  *
  *   node out/test/bench/quality/run.js [--model <file.gguf|file.onnx>] [--out <file>] [--contexts 2] [--only express,mux]
- *     [--dims 256] [--max-tokens 256] [--rerank <second.gguf> [--rerank-dims 256]]
+ *     [--dims 256] [--max-tokens 256] [--rerank <second.gguf> [--rerank-dims 256]] [--fusion 0.8,0.9]
  *
  * Vectors are kept in `<cache>/vectors/<model id>.bin` (vector-cache.ts), so a slow model embeds
  * each text once; `--dims` cuts them to a Matryoshka size. `--rerank` re-scores the hybrid top
  * candidates with a second model (variants of depth and weight, one picked on the tuning set).
+ * `--fusion w,…`: for each dense weight w, two more rows as engine.search returns them (merged):
+ * `hybrid w/(1−w)` (fusion only) and `hybrid w/(1−w) + ranking` (with the default ranking stage),
+ * for settings chosen per model on the tuning set (tune-model.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_FUSION, Engine } from '../../../src/core/engine.js';
+import { DEFAULT_FUSION, Engine, mergeHits } from '../../../src/core/engine.js';
 import { fuse, type FusionMethod } from '../../../src/core/fusion.js';
 import { HnswFactory } from '../../../src/adapters/hnsw-index.js';
 import { LlamaEmbedder } from '../../../src/adapters/llama-embedder.js';
@@ -29,7 +32,20 @@ import { TreeSitterChunker } from '../../../src/adapters/treesitter-chunker.js';
 import { chunkHeader } from '../../../src/core/chunking.js';
 import type { EmbedderPort } from '../../../src/core/types.js';
 import { CORPORA, cacheDir, listFiles, prepareCorpus, type CorpusSpec } from './corpora.js';
-import { brief, CHOSEN_ON, defaultMethod, K, mean, METHODS, score, type Loc, type Metrics, type Score, type Target } from './methods.js';
+import {
+  brief,
+  CHOSEN_ON,
+  defaultMethod,
+  K,
+  mean,
+  METHODS as BASE_METHODS,
+  score,
+  type Loc,
+  type Method,
+  type Metrics,
+  type Score,
+  type Target,
+} from './methods.js';
 import { textIdentifiers } from './mining.js';
 import { CachedEmbedder, CutEmbedder } from './vector-cache.js';
 
@@ -84,8 +100,29 @@ async function main(): Promise<void> {
       'max-tokens': { type: 'string' },
       rerank: { type: 'string' },
       'rerank-dims': { type: 'string' },
+      fusion: { type: 'string' },
     },
   });
+  const METHODS: Method[] = [...BASE_METHODS];
+  for (const w of v.fusion?.split(',').map(Number) ?? []) {
+    if (!(w >= 0 && w <= 1)) throw new Error(`--fusion: ${w} is not a dense weight in [0, 1]`);
+    const fusion: FusionMethod = { kind: 'weighted', weights: [w, Math.round((1 - w) * 100) / 100], norm: 'minmax' };
+    const label = `${w}/${fusion.weights![1]}`;
+    METHODS.push(
+      {
+        name: `hybrid ${label}`,
+        label: `hybrid ${label} (fusion only)`,
+        kind: 'fused',
+        search: async (ctx, q, k) => mergeHits(await ctx.engine.rank(q, 'hybrid', k * 3 + 10, { fusion, ranking: false }), k),
+      },
+      {
+        name: `hybrid ${label} + ranking`,
+        label: `hybrid ${label} + ranking stage`,
+        kind: 'fused',
+        search: async (ctx, q, k) => mergeHits(await ctx.engine.rank(q, 'hybrid', k * 3 + 10, { fusion }), k),
+      },
+    );
+  }
   const modelPath = path.resolve(v.model ?? path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'));
   const contexts = Number(v.contexts ?? 2);
   const only = v.only?.split(',');
@@ -302,7 +339,7 @@ async function main(): Promise<void> {
   const summarise = (sel: Row[]) =>
     Object.fromEntries(methods.concat(sel.every((r) => r.per[LOCO]) ? [LOCO] : []).map((m) => [m, mean(sel.map((r) => r.per[m]))]));
   const MAIN = [...METHODS.map((m) => m.name), ...(second ? [RERANK] : [])];
-  const def = defaultMethod().name;
+  const def = defaultMethod(BASE_METHODS).name;
   const pick = <T>(o: Record<string, T>) => Object.fromEntries(MAIN.map((m) => [m, o[m]]));
   const med = (xs: number[]) => (xs.length ? Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] * 10) / 10 : 0);
   const setReport = (sel: Row[]) => {
