@@ -10,12 +10,12 @@
  * `--quality-full`: bench:quality's TUNING questions over their packages' whole unpacked trees
  * (tests, docs and examples included; `<cache>/src-full`), where content kinds can matter.
  *
- *   node out/test/bench/quality/rank-dump.js --quality-tuning --model <file.gguf> [--out <file.json>]
+ *   node out/test/bench/quality/rank-dump.js --quality-tuning --model <file.gguf> [--max-tokens 256] [--out <file.json>]
  *
  * `--quality-tuning`: bench:quality's TUNING questions over the corpora exactly as bench:quality
  * indexes them (same folders, same store folders), with any model (`--model`, default the bundled
- * MiniLM); vectors come from and go to bench:quality's vector cache, so a slow model embeds each
- * text once for both. Only the tuning set can be dumped this way. Identifier-free as run.ts
+ * MiniLM; `--max-tokens` as bench:quality's); vectors come from and go to bench:quality's vector
+ * cache, so a slow model embeds each text once for both. Only the tuning set can be dumped this way. Identifier-free as run.ts
  * decides it (the question names no identifier of its target lines). tune-model.ts reads it.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -63,10 +63,11 @@ async function main(): Promise<void> {
       'quality-full': { type: 'boolean' },
       'quality-tuning': { type: 'boolean' },
       model: { type: 'string' },
+      'max-tokens': { type: 'string' },
     },
   });
   if (v['quality-full']) return dumpQualityFull(v.out);
-  if (v['quality-tuning']) return dumpQualityTuning(v.model, v.out);
+  if (v['quality-tuning']) return dumpQualityTuning(v.model, v['max-tokens'] ? Number(v['max-tokens']) : undefined, v.out);
   const half = v.half ?? 'tuning';
   const set = loadMinedSet();
   const corpora = set.corpora.filter((c) => c.half === half);
@@ -207,10 +208,16 @@ const convHits = (hs: Conv): DumpHit[] =>
   }));
 
 /** bench:quality's tuning questions over the corpora as run.ts indexes them, with any model (vector-cached). */
-async function dumpQualityTuning(model: string | undefined, outFile?: string): Promise<void> {
+async function dumpQualityTuning(model: string | undefined, maxTokens: number | undefined, outFile?: string): Promise<void> {
   const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../..');
   const modelPath = path.resolve(model ?? path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'));
-  const inner = await LlamaEmbedder.load({ modelPath, gpu: false, contexts: 2, threadsPerContext: 1 });
+  const inner = await LlamaEmbedder.load({
+    modelPath,
+    gpu: false,
+    contexts: 2,
+    threadsPerContext: 1,
+    profile: maxTokens ? { maxTokens } : undefined,
+  });
   const embedder: EmbedderPort = new CachedEmbedder(inner, path.join(cacheDir(), 'vectors'));
   const chunker = new TreeSitterChunker();
   const out: DumpQuery[] = [];
