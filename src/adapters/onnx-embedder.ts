@@ -25,6 +25,7 @@ import { LoupeError, type EmbedderPort, type Logger, type ModelProfile, silentLo
 import { modelFileHash, modelFileHashSync } from './model-hash.js';
 import type { EmbedMessage, InitMessage, SessionSource, WorkerOut } from './onnx-worker.js';
 import { defaultOptimizedCacheDir } from './onnx-cache.js';
+import { takePrestartedWorker } from './onnx-prestart.js';
 
 export interface OnnxEmbedderOptions {
   /** The `.onnx` file; `tokenizer.json` (and optionally `manifest.json`) beside it. */
@@ -215,8 +216,9 @@ export class OnnxEmbedder implements EmbedderPort {
     const tokPath = path.join(dir, 'tokenizer.json');
     if (!existsSync(modelPath)) throw new LoupeError(`Model file not found: ${modelPath}`, 'model-missing');
     if (!existsSync(tokPath)) throw new LoupeError(`No tokenizer.json beside ${modelPath}`, 'model-missing');
-    // The first lane's thread starts (and imports ONNX Runtime) while this thread reads the tokenizer.
-    const first = new Lane(new Worker(workerUrl()));
+    // The first lane's thread starts (and imports ONNX Runtime) while this thread reads the tokenizer,
+    // unless a one-shot search started it already (src/adapters/onnx-prestart.ts).
+    const first = new Lane(takePrestartedWorker() ?? new Worker(workerUrl()));
     let tokText: string;
     let tokenizer: WordPieceTokenizer;
     try {
