@@ -5,14 +5,17 @@
  * the bundled int8 model.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { OnnxEmbedder, BUNDLED_ONNX_INT8_MODEL } from '../src/adapters/onnx-embedder.js';
 import { prestartOnnxWorker, takePrestartedWorker } from '../src/adapters/onnx-prestart.js';
 import { prestartSearchLane } from '../src/cli/quick.js';
-import { REPO } from './support/helpers.js';
+import { REPO, tempDir } from './support/helpers.js';
 
 const INT8 = path.join(REPO, BUNDLED_ONNX_INT8_MODEL);
 const KEY = Symbol.for('loupe.onnx.prestartedWorker');
@@ -66,5 +69,30 @@ describe('prestarted ONNX Runtime lane', () => {
     assert.equal(started(['search', '.', 'q', '--model', 'm.gguf']), false);
     assert.equal(started(['index', '.']), false);
     assert.equal(started(['status', '.']), false);
+  });
+
+  test("ONNX Runtime's telemetry stays off: no device id, database or /tmp/mat-debug log from an embedding process", (t) => {
+    const { dir, cleanup } = tempDir('loupe-ort-telemetry-');
+    t.after(cleanup);
+    const home = path.join(dir, 'home');
+    mkdirSync(home);
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache') };
+    delete env.ORT_DISABLE_TELEMETRY;
+    const embedder = pathToFileURL(path.join(REPO, 'out/src/adapters/onnx-embedder.js')).href;
+    const script = `const { OnnxEmbedder } = await import(${JSON.stringify(embedder)});
+const e = await OnnxEmbedder.load({ modelPath: ${JSON.stringify(INT8)}, contexts: 1 });
+const v = await e.embedQuery('a query');
+await e.dispose();
+console.log(JSON.stringify({ pid: process.pid, dims: v.length, env: process.env.ORT_DISABLE_TELEMETRY }));`;
+    const file = path.join(dir, 'embed.mjs');
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, [file], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { pid: number; dims: number; env: string };
+    assert.equal(out.dims, 384);
+    assert.equal(out.env, '1');
+    assert.ok(!existsSync(path.join(home, '.cache', 'Microsoft')), 'no telemetry folder in the home');
+    assert.ok(!existsSync(`/tmp/mat-debug-${out.pid}.log`), 'no telemetry log in /tmp');
+    assert.ok(existsSync(path.join(home, '.cache', 'loupe', 'onnx-optimized')), 'the optimised-model cache went to the home');
   });
 });

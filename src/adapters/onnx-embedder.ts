@@ -25,7 +25,7 @@ import { LoupeError, type EmbedderPort, type Logger, type ModelProfile, silentLo
 import { modelFileHash, modelFileHashSync } from './model-hash.js';
 import type { EmbedMessage, InitMessage, SessionSource, WorkerOut } from './onnx-worker.js';
 import { defaultOptimizedCacheDir } from './onnx-cache.js';
-import { takePrestartedWorker } from './onnx-prestart.js';
+import { newOnnxWorker, takePrestartedWorker } from './onnx-prestart.js';
 
 export interface OnnxEmbedderOptions {
   /** The `.onnx` file; `tokenizer.json` (and optionally `manifest.json`) beside it. */
@@ -218,7 +218,7 @@ export class OnnxEmbedder implements EmbedderPort {
     if (!existsSync(tokPath)) throw new LoupeError(`No tokenizer.json beside ${modelPath}`, 'model-missing');
     // The first lane's thread starts (and imports ONNX Runtime) while this thread reads the tokenizer,
     // unless a one-shot search started it already (src/adapters/onnx-prestart.ts).
-    const first = new Lane(takePrestartedWorker() ?? new Worker(workerUrl()));
+    const first = new Lane(takePrestartedWorker() ?? newOnnxWorker(workerUrl()));
     let tokText: string;
     let tokenizer: WordPieceTokenizer;
     try {
@@ -311,7 +311,7 @@ export class OnnxEmbedder implements EmbedderPort {
   }
 
   private static startLane(modelPath: string, threads: number, tok: WordPieceTokenizer, cache: InitMessage['cache']): Lane {
-    return new Lane(new Worker(workerUrl()), OnnxEmbedder.initFor(modelPath, threads, tok, cache));
+    return new Lane(newOnnxWorker(workerUrl()), OnnxEmbedder.initFor(modelPath, threads, tok, cache));
   }
 
   /** Where the first lane's session came from (the optimised-model cache or the model), once it is ready. */

@@ -31,13 +31,27 @@ export function onnxWorkerScript(dir: string): string | null {
   return null;
 }
 
+/**
+ * A worker thread for ONNX Runtime sessions, with ONNX Runtime's telemetry off (unless the user set
+ * `ORT_DISABLE_TELEMETRY` themselves). onnxruntime-node 1.30 on Linux otherwise starts Microsoft's
+ * 1DS telemetry with every process: it reads /etc/machine-id, keeps a device id and a growing
+ * SQLite database under ~/.cache/Microsoft/DeveloperTools/.onnxruntime, leaves an empty
+ * /tmp/mat-debug-<pid>.log, and uploads over HTTPS where it finds a CA bundle. A local code search
+ * needs none of it. Set here, on the main thread: ONNX Runtime reads the process environment,
+ * which only the main thread's `process.env` writes through to.
+ */
+export function newOnnxWorker(script: string | URL): Worker {
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
+  return new Worker(script);
+}
+
 /** Starts the worker thread of the first lane now (once per process); false when there is no worker script. */
 export function prestartOnnxWorker(dir = path.dirname(fileURLToPath(import.meta.url))): boolean {
   const g = globalThis as Holder;
   if (g[KEY]) return true;
   const script = onnxWorkerScript(dir);
   if (!script) return false;
-  const rec: Prestarted = { worker: new Worker(script), exited: false };
+  const rec: Prestarted = { worker: newOnnxWorker(script), exited: false };
   rec.worker.once('exit', () => (rec.exited = true));
   // An error before adoption (no onnxruntime-node here): the lane is started afresh, and says why.
   rec.worker.once('error', () => (rec.exited = true));
