@@ -147,8 +147,13 @@ describe('optimised-model cache (ONNX Runtime)', () => {
     const cache = path.join(dir, 'cache');
     const sha = 'ab'.repeat(32);
     const entry = cacheEntryDir(cache, sha, '1.30.0');
+    // The model files the entries name exist (an entry of one that is gone is removed, below).
+    const model = path.join(dir, 'model.onnx');
+    const other = path.join(dir, 'other.onnx');
+    writeFileSync(model, 'a model');
+    writeFileSync(other, 'another model');
     const meta = {
-      model: '/m/model.onnx',
+      model,
       modelSha256: sha,
       ort: '1.30.0',
       level: 'extended' as const,
@@ -173,6 +178,19 @@ describe('optimised-model cache (ONNX Runtime)', () => {
     assert.equal(readCacheEntry(entry, 'cd'.repeat(32), '1.30.0'), null, 'another model');
     writeFileSync(path.join(entry, CACHE_DATA), 'weight');
     assert.equal(readCacheEntry(entry, sha, '1.30.0'), null, 'a file of another size');
+
+    // An entry of a model file that is gone (an older extension's folder) goes with the next publish;
+    // one of another model file that exists stays.
+    const gone = { ...meta, model: path.join(dir, 'gone', 'model.onnx'), modelSha256: 'ef'.repeat(32) };
+    const kept = { ...meta, model: other, modelSha256: '01'.repeat(32) };
+    for (const m of [gone, kept]) {
+      const w = beginCacheWrite(cacheEntryDir(cache, m.modelSha256, '1.30.0'))!;
+      writeFileSync(path.join(w, CACHE_MODEL), 'graph');
+      assert.equal(publishCacheEntry(w, cacheEntryDir(cache, m.modelSha256, '1.30.0'), m), true);
+    }
+    assert.ok(!existsSync(cacheEntryDir(cache, gone.modelSha256, '1.30.0')), 'the entry of a model that is gone');
+    assert.ok(existsSync(cacheEntryDir(cache, kept.modelSha256, '1.30.0')), 'the entry of another model that exists');
+    assert.ok(existsSync(entry), 'the first entry stays');
 
     // A newer ONNX Runtime's entry for the same model file replaces the old one.
     const newer = cacheEntryDir(cache, sha, '1.31.0');

@@ -117,7 +117,8 @@ function removeStaleTmp(cacheDir: string): void {
  * Publishes a folder written by `beginCacheWrite` as the entry: records the files' sizes in its
  * meta, then renames it into place (atomic). False when another process published the entry first
  * (this folder is removed). Other entries made from the same model file (an older ONNX Runtime, a
- * model since replaced) are removed, so the cache holds one entry per model file.
+ * model since replaced) or from a model file that no longer exists (an older extension's folder)
+ * are removed, so the cache holds one entry per model file there is.
  */
 export function publishCacheEntry(tmpDir: string, entryDir: string, meta: Omit<CacheMeta, 'files' | 'format'>): boolean {
   const files: Record<string, number> = {};
@@ -138,7 +139,7 @@ export function publishCacheEntry(tmpDir: string, entryDir: string, meta: Omit<C
     if (other === entryDir || name.includes('.tmp-')) continue;
     try {
       const m = JSON.parse(readFileSync(path.join(other, CACHE_META), 'utf8')) as Partial<CacheMeta>;
-      if (m.model === meta.model) rmSync(other, { recursive: true, force: true });
+      if (m.model === meta.model || (typeof m.model === 'string' && !existsSync(m.model))) rmSync(other, { recursive: true, force: true });
     } catch {
       // Not an entry, or being written: left alone.
     }
