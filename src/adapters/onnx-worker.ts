@@ -155,24 +155,24 @@ async function openSession(m: InitMessage, base: SessionOptions): Promise<Sessio
   if (meta || existsSync(entry)) discardCacheEntry(entry);
   const tmp = beginCacheWrite(entry);
   if (tmp) {
+    let written: Session | undefined;
     try {
       // `extended`: fusions that hold on any CPU (`all` adds layouts for this CPU only); the same
       // vectors as `all` on the bundled models (test/onnx-cache.test.ts).
-      await learn(
-        await ort.InferenceSession.create(m.modelPath, {
-          ...base,
-          graphOptimizationLevel: 'extended',
-          optimizedModelFilePath: path.join(tmp, CACHE_MODEL),
-          extra: {
-            ...(base.extra as Record<string, unknown> | undefined),
-            session: {
-              ...((base.extra as { session?: Record<string, unknown> } | undefined)?.session ?? {}),
-              optimized_model_external_initializers_file_name: CACHE_DATA,
-              optimized_model_external_initializers_min_size_in_bytes: '1024',
-            },
+      written = await ort.InferenceSession.create(m.modelPath, {
+        ...base,
+        graphOptimizationLevel: 'extended',
+        optimizedModelFilePath: path.join(tmp, CACHE_MODEL),
+        extra: {
+          ...(base.extra as Record<string, unknown> | undefined),
+          session: {
+            ...((base.extra as { session?: Record<string, unknown> } | undefined)?.session ?? {}),
+            optimized_model_external_initializers_file_name: CACHE_DATA,
+            optimized_model_external_initializers_min_size_in_bytes: '1024',
           },
-        }),
-      );
+        },
+      });
+      await learn(written);
       const probe = await embedOne(c.probeIds);
       publishCacheEntry(tmp, entry, {
         model: path.resolve(m.modelPath),
@@ -187,7 +187,7 @@ async function openSession(m: InitMessage, base: SessionOptions): Promise<Sessio
     } catch {
       // Not written (a full disk, a folder that vanished): the model is loaded as without a cache.
       discardCacheEntry(tmp);
-      await session?.release().catch(() => undefined);
+      await written?.release().catch(() => undefined);
     }
   }
   await learn(await ort.InferenceSession.create(m.modelPath, { ...base, graphOptimizationLevel: 'all' }));
