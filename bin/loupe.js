@@ -12,7 +12,11 @@ if (!existsSync(fileURLToPath(cli))) {
 // hands back to the full CLI (null) when no engine runs or the command needs more.
 const quick = new URL('../dist/quick.mjs', import.meta.url);
 let code = null;
-if (process.argv[2] === 'search' && existsSync(fileURLToPath(quick)))
-  code = await (await import(quick.href)).quickSearch(process.argv.slice(2));
+if (process.argv[2] === 'search' && existsSync(fileURLToPath(quick))) {
+  const q = await import(quick.href);
+  code = await q.quickSearch(process.argv.slice(2));
+  // No engine answered: the search runs in this process, and its ONNX Runtime thread starts now.
+  if (code === null) q.prestartSearchLane(process.argv.slice(2));
+}
 if (code === null) await import(cli.href);
 else process.exitCode = code;

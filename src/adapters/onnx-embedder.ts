@@ -23,7 +23,9 @@ import { planLanes, type LanePlan } from '../core/compute/lanes.js';
 import { WordPieceTokenizer, type TokenizerJson } from '../core/tokenizers/wordpiece.js';
 import { LoupeError, type EmbedderPort, type Logger, type ModelProfile, silentLogger } from '../core/types.js';
 import { modelFileHash, modelFileHashSync } from './model-hash.js';
-import type { EmbedMessage, InitMessage, WorkerOut } from './onnx-worker.js';
+import type { EmbedMessage, InitMessage, SessionSource, WorkerOut } from './onnx-worker.js';
+import { defaultOptimizedCacheDir } from './onnx-cache.js';
+import { newOnnxWorker, takePrestartedWorker } from './onnx-prestart.js';
 
 export interface OnnxEmbedderOptions {
   /** The `.onnx` file; `tokenizer.json` (and optionally `manifest.json`) beside it. */
@@ -39,7 +41,21 @@ export interface OnnxEmbedderOptions {
   activeLanes?: () => number;
   profile?: Partial<ModelProfile>;
   logger?: Logger;
+  /**
+   * Folder of the optimised-model cache (src/adapters/onnx-cache.ts); null: no cache, each
+   * session optimises the model itself. Default: `~/.cache/loupe/onnx-optimized`.
+   */
+  optimizedCacheDir?: string | null;
 }
+
+/** Embedded once by a session that writes the optimised-model cache, and again by one made from it: the two must agree. */
+const CACHE_PROBE = 'def parse_args(argv):\n    # Parse command line options and arguments.\n    return Loupe.search(query, k=10)';
+
+const SOURCE_TEXT: Record<SessionSource, string> = {
+  cache: 'optimised model from the cache',
+  'model, cached': 'optimised model written to the cache',
+  model: 'model optimised in this session',
+};
 
 /** Where the worker script is: beside this module (out/) or beside the bundle (dist/onnx-worker.mjs). */
 function workerUrl(): URL {
@@ -55,7 +71,7 @@ function workerUrl(): URL {
 class Lane {
   private readonly pending = new Map<number, { resolve: (v: Float32Array) => void; reject: (e: Error) => void }>();
   private nextId = 1;
-  readonly ready: Promise<{ dims: number; ms: number }>;
+  readonly ready: Promise<{ dims: number; ms: number; source: SessionSource }>;
   private dead: Error | null = null;
 
   /** Starts the worker thread now; `init` (when given) is posted now, else by `start`. */
@@ -65,7 +81,7 @@ class Lane {
   ) {
     this.ready = new Promise((resolve, reject) => {
       const onMsg = (m: WorkerOut): void => {
-        if (m.type === 'ready') resolve({ dims: m.dims, ms: m.ms });
+        if (m.type === 'ready') resolve({ dims: m.dims, ms: m.ms, source: m.source });
         else if (m.type === 'error' && m.id === undefined) reject(new Error(m.message));
         else if (m.type === 'done') this.settle(m.id, m.vectors, null);
         else if (m.type === 'error') this.settle(m.id!, null, new Error(m.message));
@@ -166,6 +182,7 @@ const GROUP = 4;
 export class OnnxEmbedder implements EmbedderPort {
   private readonly lanes: Lane[] = [];
   private starting: Promise<void> | null = null;
+  private readonly firstReady: Lane['ready'];
 
   private constructor(
     readonly modelId: string,
@@ -179,8 +196,10 @@ export class OnnxEmbedder implements EmbedderPort {
     private readonly opts: OnnxEmbedderOptions,
     /** Milliseconds to start the first lane (import + session + warm-up), once it is ready. */
     readonly firstLaneMs: Promise<number>,
+    private readonly cache: InitMessage['cache'],
   ) {
     this.lanes.push(first);
+    this.firstReady = first.ready;
   }
 
   readonly computeUnit = 'CPU';
@@ -197,8 +216,9 @@ export class OnnxEmbedder implements EmbedderPort {
     const tokPath = path.join(dir, 'tokenizer.json');
     if (!existsSync(modelPath)) throw new LoupeError(`Model file not found: ${modelPath}`, 'model-missing');
     if (!existsSync(tokPath)) throw new LoupeError(`No tokenizer.json beside ${modelPath}`, 'model-missing');
-    // The first lane's thread starts (and imports ONNX Runtime) while this thread reads the tokenizer.
-    const first = new Lane(new Worker(workerUrl()));
+    // The first lane's thread starts (and imports ONNX Runtime) while this thread reads the tokenizer,
+    // unless a one-shot search started it already (src/adapters/onnx-prestart.ts).
+    const first = new Lane(takePrestartedWorker() ?? newOnnxWorker(workerUrl()));
     let tokText: string;
     let tokenizer: WordPieceTokenizer;
     try {
@@ -217,7 +237,6 @@ export class OnnxEmbedder implements EmbedderPort {
           reason: 'exactly as given (benchmark)',
         }
       : planLanes({ cores: os.availableParallelism(), contexts: opts.contexts, threadsPerContext: opts.threadsPerContext });
-    first.start(OnnxEmbedder.initFor(modelPath, plan.threadsPerLane, tokenizer));
     let fileHash: string;
     try {
       fileHash = await modelFileHash(modelPath);
@@ -225,6 +244,9 @@ export class OnnxEmbedder implements EmbedderPort {
       await first.close();
       throw e;
     }
+    const cacheDir = opts.optimizedCacheDir === undefined ? defaultOptimizedCacheDir() : opts.optimizedCacheDir;
+    const cache = cacheDir ? { dir: cacheDir, modelSha256: fileHash, probeIds: tokenizer.encode(CACHE_PROBE, 64) } : undefined;
+    first.start(OnnxEmbedder.initFor(modelPath, plan.threadsPerLane, tokenizer, cache));
     // The manifest of a bundled model gives the width: the engine opens its store and BM25 while
     // the lane's session loads (a one-shot search overlaps the two). Otherwise, wait for the lane.
     const known = manifestOf(modelPath)?.dimensions;
@@ -255,12 +277,13 @@ export class OnnxEmbedder implements EmbedderPort {
       first,
       opts,
       firstLaneMs,
+      cache,
     );
     logger.info(
       `Embedding model ${name}: ${dims} dims, ${profile.maxTokens} tokens, ONNX Runtime ${precisionOf(modelPath)} on CPU, ${plan.reason}, batch ${opts.batch ?? 1}`,
     );
     void ready.then(
-      (r) => logger.info(`ONNX Runtime: first lane ready in ${Math.round(r.ms)} ms`),
+      (r) => logger.info(`ONNX Runtime: first lane ready in ${Math.round(r.ms)} ms (${SOURCE_TEXT[r.source]})`),
       (e: Error) => logger.error(`ONNX Runtime could not load ${modelPath}: ${e.message}`),
     );
     return embedder;
@@ -283,12 +306,17 @@ export class OnnxEmbedder implements EmbedderPort {
     return `ONNX Runtime ${precisionOf(modelPath)}`;
   }
 
-  private static initFor(modelPath: string, threads: number, tok: WordPieceTokenizer): InitMessage {
-    return { type: 'init', modelPath, threads, warmIds: [tok.clsId, tok.sepId] };
+  private static initFor(modelPath: string, threads: number, tok: WordPieceTokenizer, cache: InitMessage['cache']): InitMessage {
+    return { type: 'init', modelPath, threads, warmIds: [tok.clsId, tok.sepId], cache };
   }
 
-  private static startLane(modelPath: string, threads: number, tok: WordPieceTokenizer): Lane {
-    return new Lane(new Worker(workerUrl()), OnnxEmbedder.initFor(modelPath, threads, tok));
+  private static startLane(modelPath: string, threads: number, tok: WordPieceTokenizer, cache: InitMessage['cache']): Lane {
+    return new Lane(newOnnxWorker(workerUrl()), OnnxEmbedder.initFor(modelPath, threads, tok, cache));
+  }
+
+  /** Where the first lane's session came from (the optimised-model cache or the model), once it is ready. */
+  get firstLaneSource(): Promise<SessionSource> {
+    return this.firstReady.then((r) => r.source);
   }
 
   /** Starts the lanes not yet running (in the background; callers use those that are ready). */
@@ -296,7 +324,7 @@ export class OnnxEmbedder implements EmbedderPort {
     if (this.starting || this.lanes.length >= this.plan.lanes) return;
     this.starting = (async () => {
       while (this.lanes.length < this.plan.lanes) {
-        const lane = OnnxEmbedder.startLane(this.modelPath, this.plan.threadsPerLane, this.tokenizer);
+        const lane = OnnxEmbedder.startLane(this.modelPath, this.plan.threadsPerLane, this.tokenizer, this.cache);
         try {
           await lane.ready;
           this.lanes.push(lane);

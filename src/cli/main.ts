@@ -5,11 +5,6 @@ import { CODE_LANGUAGES } from '../core/languages.js';
 import { LoupeError, type IndexProgress, type IndexSummary, type SearchResult } from '../core/types.js';
 import { bundledRuntimeOf, closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
 import { connectRunning, LocalConn, openParamsOf, type EngineConn } from './engine-conn.js';
-import { runMcp } from './mcp.js';
-import { runAsk } from './ask.js';
-import { runBenchCli } from './bench.js';
-import { runExportCli } from './export.js';
-import { runModelsCli } from './models.js';
 import { describeCompute } from '../adapters/compute/describe.js';
 import {
   backendError,
@@ -101,15 +96,17 @@ export async function main(
     return 2;
   }
   // `ask` has options of its own (answer model, server URL): it parses its arguments itself.
-  if (argv[0] === 'ask') return runAsk(argv.slice(1), io);
-  if (argv[0] === 'models') return runModelsCli(argv.slice(1), io);
-  if (argv[0] === 'mcp') return runMcp(argv.slice(1), io);
+  // These commands' modules (the MCP SDK with zod and ajv is half the bundle) are evaluated only
+  // when they run: every other command, a one-shot search above all, starts without them.
+  if (argv[0] === 'ask') return (await import('./ask.js')).runAsk(argv.slice(1), io);
+  if (argv[0] === 'models') return (await import('./models.js')).runModelsCli(argv.slice(1), io);
+  if (argv[0] === 'mcp') return (await import('./mcp.js')).runMcp(argv.slice(1), io);
   // `bench` and `export` have options of their own too.
   if (argv[0] === 'bench' || argv[0] === 'export') {
     try {
-      if (argv[0] === 'export') return await runExportCli(argv.slice(1), io);
+      if (argv[0] === 'export') return await (await import('./export.js')).runExportCli(argv.slice(1), io);
       const verbose = argv.includes('--verbose') || argv.includes('-v');
-      return await runBenchCli(argv.slice(1), io, stderrLogger(verbose, io));
+      return await (await import('./bench.js')).runBenchCli(argv.slice(1), io, stderrLogger(verbose, io));
     } catch (e) {
       if (e instanceof LoupeError) {
         io.err(`loupe: ${e.message}`);

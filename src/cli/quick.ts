@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineClient } from '../adapters/engine-client.js';
+import { prestartOnnxWorker } from '../adapters/onnx-prestart.js';
 import type { SearchMode } from '../core/engine.js';
 import type { SearchResult } from '../core/types.js';
 
@@ -63,4 +64,23 @@ export async function quickSearch(
   } finally {
     await client.close(1000).catch(() => undefined);
   }
+}
+
+/**
+ * When the full CLI is about to run a search in this process (no engine answered): starts the
+ * first ONNX Runtime lane's thread now, so it boots while the CLI bundle loads. Not for a search
+ * that names llama.cpp (`--backend llama`, a `.gguf` model); an index built by llama.cpp only
+ * leaves the thread unused (it keeps no process alive).
+ */
+export function prestartSearchLane(argv: string[]): void {
+  if (argv[0] !== 'search' || process.env.LOUPE_NO_PRESTART === '1') return;
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    if (i >= 0) return argv[i + 1];
+    return argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+  };
+  if (value('--backend') === 'llama') return;
+  const model = value('--model');
+  if (model !== undefined && !model.toLowerCase().endsWith('.onnx')) return;
+  prestartOnnxWorker();
 }

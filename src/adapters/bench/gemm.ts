@@ -63,6 +63,8 @@ export interface GemmResult {
  */
 export async function measureGemm(opts: { m?: number; k?: number; n?: number; threads: number; seconds?: number }): Promise<GemmResult> {
   const { m = 256, k = 384, n = 1536, threads } = opts;
+  // ONNX Runtime's telemetry off, as for the embedding lanes (src/adapters/onnx-prestart.ts).
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   const ort = (await import('onnxruntime-node')) as Ort;
   const session = await ort.InferenceSession.create(matMulModel(m, k, n), {
     intraOpNumThreads: threads,

@@ -55,7 +55,8 @@ export class WordPieceTokenizer {
   readonly clsId: number;
   readonly sepId: number;
   readonly unkId: number;
-  private readonly vocab: Map<string, number>;
+  /** tokenizer.json's vocabulary (token → id), read in place: copying its 30k entries into a Map cost every start ~20–30 ms. */
+  private readonly vocab: { get(token: string): number | undefined };
   private readonly prefix: string;
   private readonly maxChars: number;
   private readonly lowercase: boolean;
@@ -76,8 +77,8 @@ export class WordPieceTokenizer {
     if (n && n.type !== 'BertNormalizer') throw new Error(`tokenizer.json: normalizer ${n.type}, only BertNormalizer is supported`);
     if (json.pre_tokenizer && json.pre_tokenizer.type !== 'BertPreTokenizer')
       throw new Error(`tokenizer.json: pre-tokenizer ${json.pre_tokenizer.type}, only BertPreTokenizer is supported`);
-    this.vocab = new Map();
-    for (const k in m.vocab) this.vocab.set(k, m.vocab[k]);
+    const table = m.vocab;
+    this.vocab = { get: (t) => (Object.hasOwn(table, t) ? table[t] : undefined) };
     this.prefix = m.continuing_subword_prefix ?? '##';
     this.maxChars = m.max_input_chars_per_word ?? 100;
     this.lowercase = n?.lowercase ?? true;
