@@ -15,8 +15,12 @@
  * engine: the sync with the watcher, the query embedding, the search, the snippets), and apart
  * the engine's search (query embedding included) and its sync. Writes
  * test/bench/results/mcp-scale-<date>.json (BENCH_OUT to override).
+ *
+ * BENCH_DIR=<folder> builds the corpus and its index there and keeps them; a later run with the
+ * same BENCH_DIR only measures (no build). With BENCH_LOUPE=<other checkout>/bin/loupe.js the
+ * measured `loupe mcp` and engine are another build's (before/after on one index).
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/adapters/engine-client.js';
@@ -43,7 +47,9 @@ function mark(rel: string, copy: number): string {
 }
 
 async function main(): Promise<void> {
-  const t = tempDir('loupe-mcp-scale-');
+  const keep = process.env.BENCH_DIR ? path.resolve(process.env.BENCH_DIR) : null;
+  const t = keep ? { dir: keep, cleanup: () => undefined } : tempDir('loupe-mcp-scale-');
+  const reuse = !!keep && existsSync(path.join(keep, 'corpus'));
   const root = path.join(t.dir, 'corpus');
   const env: NodeJS.ProcessEnv = { ...process.env, LOUPE_RUN_DIR: path.join(t.dir, 'run'), LOUPE_BACKOFF: '0' };
   const out: Record<string, unknown> = {
@@ -52,52 +58,58 @@ async function main(): Promise<void> {
     corpusMB: MB,
     targetChunks: TARGET,
     model: 'bundled default',
+    loupe: process.env.BENCH_LOUPE ?? 'this checkout',
   };
   const t0 = performance.now();
   try {
-    const base = path.join(t.dir, 'base');
-    buildCorpus(path.join(REPO, 'node_modules'), base, MB * 1024 * 1024);
-    const rels = files(base);
-    const write = (copy: number): void => {
-      for (const rel of rels) {
-        const dest = path.join(root, `c${String(copy).padStart(3, '0')}`, rel);
-        mkdirSync(path.dirname(dest), { recursive: true });
-        writeFileSync(dest, mark(rel, copy) + readFileSync(path.join(base, rel), 'utf8'));
-      }
-    };
-    write(0);
-    const first = runCli(['index', root], env);
-    if (first.code !== 0) throw new Error(`index failed: ${first.err}`);
-    const one = (JSON.parse(runCli(['status', root, '--json'], env).out) as { chunks: number }).chunks;
-    const copies = Math.max(1, Math.ceil(TARGET / one));
-    console.log(`one copy: ${rels.length} files, ${one} chunks (${(first.ms / 1000).toFixed(0)} s); writing ${copies} copies`);
-    for (let c = 1; c < copies; c++) write(c);
-    const ti = performance.now();
-    const idx = runCli(['index', root], env);
-    if (idx.code !== 0) throw new Error(`index failed: ${idx.err}`);
-    console.log(idx.out.trim());
-    const st = JSON.parse(runCli(['status', root, '--json'], env).out) as {
-      files: number;
-      chunks: number;
-      cachedVectors?: number;
-      searchStructure?: string;
-      model: { name: string };
-      diskBytes?: number;
-    };
-    const mb = (rels.reduce((a, r) => a + statSync(path.join(base, r)).size, 0) * copies) / 1048576;
-    out.index = {
-      copies,
-      files: st.files,
-      chunks: st.chunks,
-      distinctVectors: st.cachedVectors,
-      searchStructure: st.searchStructure,
-      model: st.model.name,
-      corpusMB: Math.round(mb),
-      diskMB: st.diskBytes ? Math.round(st.diskBytes / 1048576) : undefined,
-      firstCopySeconds: Math.round(first.ms / 1000),
-      restSeconds: Math.round((performance.now() - ti) / 1000),
-    };
-    console.log(`index: ${JSON.stringify(out.index)}`);
+    if (reuse) {
+      out.index = { reused: keep, ...JSON.parse(runCli(['status', root, '--json'], env).out) };
+      console.log(`reusing the index in ${keep}`);
+    } else {
+      const base = path.join(t.dir, 'base');
+      buildCorpus(path.join(REPO, 'node_modules'), base, MB * 1024 * 1024);
+      const rels = files(base);
+      const write = (copy: number): void => {
+        for (const rel of rels) {
+          const dest = path.join(root, `c${String(copy).padStart(3, '0')}`, rel);
+          mkdirSync(path.dirname(dest), { recursive: true });
+          writeFileSync(dest, mark(rel, copy) + readFileSync(path.join(base, rel), 'utf8'));
+        }
+      };
+      write(0);
+      const first = runCli(['index', root], env);
+      if (first.code !== 0) throw new Error(`index failed: ${first.err}`);
+      const one = (JSON.parse(runCli(['status', root, '--json'], env).out) as { chunks: number }).chunks;
+      const copies = Math.max(1, Math.ceil(TARGET / one));
+      console.log(`one copy: ${rels.length} files, ${one} chunks (${(first.ms / 1000).toFixed(0)} s); writing ${copies} copies`);
+      for (let c = 1; c < copies; c++) write(c);
+      const ti = performance.now();
+      const idx = runCli(['index', root], env);
+      if (idx.code !== 0) throw new Error(`index failed: ${idx.err}`);
+      console.log(idx.out.trim());
+      const st = JSON.parse(runCli(['status', root, '--json'], env).out) as {
+        files: number;
+        chunks: number;
+        cachedVectors?: number;
+        searchStructure?: string;
+        model: { name: string };
+        diskBytes?: number;
+      };
+      const mb = (rels.reduce((a, r) => a + statSync(path.join(base, r)).size, 0) * copies) / 1048576;
+      out.index = {
+        copies,
+        files: st.files,
+        chunks: st.chunks,
+        distinctVectors: st.cachedVectors,
+        searchStructure: st.searchStructure,
+        model: st.model.name,
+        corpusMB: Math.round(mb),
+        diskMB: st.diskBytes ? Math.round(st.diskBytes / 1048576) : undefined,
+        firstCopySeconds: Math.round(first.ms / 1000),
+        restSeconds: Math.round((performance.now() - ti) / 1000),
+      };
+      console.log(`index: ${JSON.stringify(out.index)}`);
+    }
 
     const agent = await mcpClient(root, env, 'bench-scale');
     for (let i = 0; i < 5; i++) await agent.callTool({ name: 'search', arguments: { query: QUERIES[i], k: 10 } });
