@@ -263,6 +263,7 @@ test('a slow onBatch is never overlapped; events meanwhile are coalesced', async
 
 test('catchUp(): every change written before it is handed to onBatch when it resolves (files, new and renamed folders)', async () => {
   const root = makeTree({ 'a.ts': 'a', 'keep/k.ts': 'k' });
+  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-outside-'));
   const { w, batches } = await startWatcher(root);
   // Each step: what was written just before catchUp() must be in the batches once it resolves
   // (no sleep in between: a sync answers a search at once).
@@ -293,6 +294,13 @@ test('catchUp(): every change written before it is handed to onBatch when it res
       );
       await step('unlink', () => fs.rmSync(path.join(root, `m${round}.ts`)), [], [`m${round}.ts`]);
     }
+    // A link to a folder is not followed, so there is no new folder to wait for.
+    if (process.platform !== 'win32') {
+      write(outside, 'x.ts', 'x');
+      const t = performance.now();
+      await step('a link to a folder', () => fs.symlinkSync(outside, path.join(root, 'link')), []);
+      assert.ok(performance.now() - t < 1000, `catchUp waited ${Math.round(performance.now() - t)} ms for a link to a folder`);
+    }
     // Nothing pending: no fixed wait (the engine's former 25 ms grace was paid by every search).
     const times: number[] = [];
     for (let i = 0; i < 21; i++) {
@@ -305,6 +313,7 @@ test('catchUp(): every change written before it is handed to onBatch when it res
   } finally {
     await w.close();
     fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(outside, { recursive: true, force: true });
   }
 });
 

@@ -14,7 +14,7 @@
  * falls back to asking for a full re-scan every `pollIntervalMs`.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { realpathSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { FSWatcher } from 'chokidar';
 import { ChangeQueue, type FsEventKind } from '../core/debounce.js';
@@ -403,13 +403,14 @@ export class ChokidarWatcher implements WatcherPort {
       // walks a new folder afresh (its files come back as adds).
       this.onUnlinkDir(abs);
       if (this.fsw instanceof FolderWatcher) this.fsw.rewatch(abs, !!s?.isDirectory());
-      if (s?.isDirectory()) this.newDirs.set(rel, Date.now());
+      if (s?.isDirectory() && isRealDir(abs)) this.newDirs.set(rel, Date.now());
       if (!s?.isFile()) return;
     } else if (s?.isDirectory()) {
       // A folder that chokidar may have missed (it reappeared under a name it still tracked).
       // chokidar ignores an add of a path it already watches.
       if (!this.unlisted.has(rel) && !this.opts.isIgnored(rel, true)) {
-        this.newDirs.set(rel, this.newDirs.get(rel) ?? Date.now());
+        // A link to a folder is not followed (followSymlinks: false): no folder to wait for.
+        if (isRealDir(abs)) this.newDirs.set(rel, this.newDirs.get(rel) ?? Date.now());
         this.fsw?.add(abs);
       }
       if (files.delete(name)) this.queue?.push(rel, 'unlink'); // a file replaced by a folder
@@ -485,6 +486,15 @@ export class ChokidarWatcher implements WatcherPort {
 /** A file system object's identity. */
 function idOf(s: Stats): string {
   return `${s.dev}:${s.ino}`;
+}
+
+/** A folder itself, not a link to one (`stat` follows links; chokidar, told not to, ignores them). */
+function isRealDir(p: string): boolean {
+  try {
+    return lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function isFileTarget(p: string): Promise<boolean> {
