@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -160,6 +160,31 @@ describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === '
     unlinkSync(path.join(root, 'src/edited.ts'));
     const gone = await call(c, 'search', { query: `${words.at(-1)} step`, k: 3, mode: 'lexical' });
     assert.ok(!gone.structuredContent!.results!.some((h) => h.path === 'src/edited.ts'), 'the deleted file is still indexed');
+  });
+
+  test('with the live watcher, a new folder, its rename and its removal are searched at once', async () => {
+    const c = await connect('claude-code');
+    const found = async (query: string) =>
+      (await call(c, 'search', { query, k: 3, mode: 'lexical' })).structuredContent!.results!.map((h) => `${h.path} ${h.symbol}`);
+    mkdirSync(path.join(root, 'geo/sphere'), { recursive: true });
+    writeFileSync(
+      path.join(root, 'geo/sphere/haversine.ts'),
+      'export function haversineDistance(a: number, b: number): number {\n  // haversine great circle distance\n  return a - b;\n}\n',
+    );
+    assert.ok(
+      (await found('haversine great circle')).includes('geo/sphere/haversine.ts haversineDistance'),
+      'the new folder is not indexed',
+    );
+    renameSync(path.join(root, 'geo'), path.join(root, 'geodesy'));
+    const moved = await found('haversine great circle');
+    assert.ok(moved.includes('geodesy/sphere/haversine.ts haversineDistance'), `the renamed folder is not indexed: ${moved}`);
+    assert.ok(!moved.some((h) => h.startsWith('geo/')), `the old folder is still indexed: ${moved}`);
+    rmSync(path.join(root, 'geodesy'), { recursive: true });
+    assert.deepEqual(
+      (await found('haversine great circle')).filter((h) => h.includes('haversine')),
+      [],
+      'the removed folder is still indexed',
+    );
   });
 
   test('find_related returns other code, not the starting function', async () => {

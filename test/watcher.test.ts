@@ -261,6 +261,62 @@ test('a slow onBatch is never overlapped; events meanwhile are coalesced', async
   }
 });
 
+test('catchUp(): every change written before it is handed to onBatch when it resolves (files, new and renamed folders)', async () => {
+  const root = makeTree({ 'a.ts': 'a', 'keep/k.ts': 'k' });
+  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'loupe-outside-'));
+  const { w, batches } = await startWatcher(root);
+  // Each step: what was written just before catchUp() must be in the batches once it resolves
+  // (no sleep in between: a sync answers a search at once).
+  const step = async (what: string, change: () => void, changed: string[], deleted: string[] = []) => {
+    const from = batches.length;
+    change();
+    await w.catchUp();
+    const got = batches.slice(from);
+    const all = { changed: got.flatMap((b) => b.changed).sort(), deleted: got.flatMap((b) => b.deleted).sort() };
+    assert.deepEqual(all, { changed: [...changed].sort(), deleted: [...deleted].sort() }, what);
+  };
+  try {
+    for (let round = 0; round < 3; round++) {
+      await step('rewrite', () => write(root, 'a.ts', `a ${round}`), ['a.ts']);
+      await step('add', () => write(root, `n${round}.ts`, 'n'), [`n${round}.ts`]);
+      await step(
+        'rename',
+        () => fs.renameSync(path.join(root, `n${round}.ts`), path.join(root, `m${round}.ts`)),
+        [`m${round}.ts`],
+        [`n${round}.ts`],
+      );
+      await step('folder made with files two levels deep', () => write(root, `new${round}/deep/x.ts`, 'x'), [`new${round}/deep/x.ts`]);
+      await step(
+        'folder renamed',
+        () => fs.renameSync(path.join(root, `new${round}`), path.join(root, `moved${round}`)),
+        [`moved${round}/deep/x.ts`],
+        [`new${round}/deep/x.ts`],
+      );
+      await step('unlink', () => fs.rmSync(path.join(root, `m${round}.ts`)), [], [`m${round}.ts`]);
+    }
+    // A link to a folder is not followed, so there is no new folder to wait for.
+    if (process.platform !== 'win32') {
+      write(outside, 'x.ts', 'x');
+      const t = performance.now();
+      await step('a link to a folder', () => fs.symlinkSync(outside, path.join(root, 'link')), []);
+      assert.ok(performance.now() - t < 1000, `catchUp waited ${Math.round(performance.now() - t)} ms for a link to a folder`);
+    }
+    // Nothing pending: no fixed wait (the engine's former 25 ms grace was paid by every search).
+    const times: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const t = performance.now();
+      await w.catchUp();
+      times.push(performance.now() - t);
+    }
+    const median = times.sort((x, y) => x - y)[10];
+    if (process.platform === 'linux') assert.ok(median < 10, `catchUp with nothing pending took ${median.toFixed(2)} ms (median)`);
+  } finally {
+    await w.close();
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(outside, { recursive: true, force: true });
+  }
+});
+
 test('a file written in chunks is reported once, complete', async () => {
   const root = makeTree({ 'a.ts': 'a' });
   const seen: { path: string; size: number }[] = [];

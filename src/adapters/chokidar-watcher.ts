@@ -14,7 +14,7 @@
  * falls back to asking for a full re-scan every `pollIntervalMs`.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { realpathSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { FSWatcher } from 'chokidar';
 import { ChangeQueue, type FsEventKind } from '../core/debounce.js';
@@ -71,6 +71,14 @@ const HOOKED = typeof (FSWatcher.prototype as Partial<FolderWatcher>)._addPathCl
 /** Error codes that mean "no more watches": fall back to polling instead of failing. */
 const LIMIT_CODES = new Set(['ENOSPC', 'EMFILE', 'ENFILE']);
 
+/**
+ * Where file events are not queued by the kernel during the write itself (FSEvents on macOS,
+ * ReadDirectoryChangesW on Windows), how long {@link ChokidarWatcher.catchUp} lets them arrive.
+ */
+const ASYNC_EVENTS_GRACE_MS = 25;
+/** How long a new folder is waited for until chokidar reports and lists it (it may be gone again). */
+const NEW_DIR_WAIT_MS = 2000;
+
 /** Watches a tree with one OS watch per folder and reports coalesced batches. */
 export class ChokidarWatcher implements WatcherPort {
   /** Absolute root; replaced by its real path on start (chokidar reports paths under that). */
@@ -99,6 +107,11 @@ export class ChokidarWatcher implements WatcherPort {
   private readonly listing = new Set<Promise<void>>();
   /** Folders seen by `addDir` but not listed yet (their watch is being set up); value: part of the initial walk. */
   private readonly unlisted = new Map<string, boolean>();
+  /**
+   * Folders that appeared after the initial walk and are not listed yet (relative path → when
+   * seen): their files are not in the queue yet, so {@link catchUp} waits for them.
+   */
+  private readonly newDirs = new Map<string, number>();
   private ready = false;
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   private fallbackReason = '';
@@ -196,6 +209,7 @@ export class ChokidarWatcher implements WatcherPort {
     await this.closingFsw;
     await this.queue?.close();
     this.dirs.clear();
+    this.newDirs.clear();
   }
 
   /** True while file events arrive (the initial walk done, not fallen back to polling). */
@@ -209,12 +223,42 @@ export class ChokidarWatcher implements WatcherPort {
     await this.queue?.idle();
   }
 
-  /** Waits until no folder listing and no stat is in flight. */
-  private async settle(): Promise<void> {
-    while (this.listing.size > 0 || this.checking.size > 0) {
-      if (this.listing.size > 0) await Promise.allSettled([...this.listing]);
-      else await new Promise((r) => setTimeout(r, 5));
+  /**
+   * Resolves once the changes made on disk before the call have reached `onBatch` and it has
+   * finished: what a search asked for after a write needs. On Linux, inotify queues an event
+   * during the write's system call, so an event written before the request arrived is read by
+   * the event loop's poll phase at the latest in the loop turn that delivered the request: two
+   * turns of the loop are enough (measured: test/bench/results/watch-latency-*.json), and a
+   * sync with nothing pending costs microseconds instead of a fixed wait. Elsewhere events
+   * arrive asynchronously after the write, so a short grace is kept.
+   */
+  async catchUp(): Promise<void> {
+    if (process.platform === 'linux') {
+      // A second turn covers a loop turn that left ready descriptors for the next one.
+      for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+    } else {
+      await new Promise((r) => setTimeout(r, ASYNC_EVENTS_GRACE_MS));
     }
+    await this.idle();
+  }
+
+  /** Waits until no folder listing, no stat and no new folder's set-up is in flight. */
+  private async settle(): Promise<void> {
+    for (;;) {
+      if (this.listing.size > 0) await Promise.allSettled([...this.listing]);
+      else if (this.checking.size > 0 || this.awaitingNewDir()) await new Promise((r) => setTimeout(r, 5));
+      else return;
+    }
+  }
+
+  /** True while a new folder waits for chokidar to watch it; forgets those waited for too long. */
+  private awaitingNewDir(): boolean {
+    const now = Date.now();
+    for (const [rel, since] of this.newDirs) {
+      if (now - since < NEW_DIR_WAIT_MS) return true;
+      this.newDirs.delete(rel); // never reported: gone again, or chokidar could not watch it
+    }
+    return false;
   }
 
   private pollSeconds(): number {
@@ -251,6 +295,7 @@ export class ChokidarWatcher implements WatcherPort {
       return;
     }
     this.unlisted.set(rel, initial);
+    if (!initial) this.newDirs.set(rel, this.newDirs.get(rel) ?? Date.now());
     if (!HOOKED) this.onWatching(abs);
   }
 
@@ -262,6 +307,7 @@ export class ChokidarWatcher implements WatcherPort {
     this.unlisted.delete(rel);
     const job = this.listDir(abs, rel, initial);
     this.listing.add(job);
+    this.newDirs.delete(rel); // the listing is waited for from now on
     void job.finally(() => this.listing.delete(job));
   }
 
@@ -282,6 +328,10 @@ export class ChokidarWatcher implements WatcherPort {
       if (this.dirs.get(rel) !== files) return; // removed meanwhile
       if (files.has(e.name)) continue;
       const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
+      // A folder inside a new folder: chokidar reports it shortly (its files are not listed yet).
+      if (!initial && e.isDirectory() && !this.dirs.has(childRel) && !this.opts.isIgnored(childRel, true)) {
+        this.newDirs.set(childRel, this.newDirs.get(childRel) ?? Date.now());
+      }
       if (!(e.isFile() || (e.isSymbolicLink() && (await isFileTarget(path.join(abs, e.name)))))) continue;
       if (this.opts.isIgnored(childRel, false)) continue;
       files.add(e.name);
@@ -292,6 +342,7 @@ export class ChokidarWatcher implements WatcherPort {
   private onUnlinkDir(abs: string): void {
     const rel = this.toRel(abs);
     const prefix = rel === '' ? '' : `${rel}/`;
+    for (const dir of this.newDirs.keys()) if (dir === rel || dir.startsWith(prefix)) this.newDirs.delete(dir);
     for (const [dir, files] of this.dirs) {
       if (dir !== rel && !dir.startsWith(prefix)) continue;
       this.dirs.delete(dir);
@@ -352,11 +403,16 @@ export class ChokidarWatcher implements WatcherPort {
       // walks a new folder afresh (its files come back as adds).
       this.onUnlinkDir(abs);
       if (this.fsw instanceof FolderWatcher) this.fsw.rewatch(abs, !!s?.isDirectory());
+      if (s?.isDirectory() && isRealDir(abs)) this.newDirs.set(rel, Date.now());
       if (!s?.isFile()) return;
     } else if (s?.isDirectory()) {
       // A folder that chokidar may have missed (it reappeared under a name it still tracked).
       // chokidar ignores an add of a path it already watches.
-      if (!this.unlisted.has(rel) && !this.opts.isIgnored(rel, true)) this.fsw?.add(abs);
+      if (!this.unlisted.has(rel) && !this.opts.isIgnored(rel, true)) {
+        // A link to a folder is not followed (followSymlinks: false): no folder to wait for.
+        if (isRealDir(abs)) this.newDirs.set(rel, this.newDirs.get(rel) ?? Date.now());
+        this.fsw?.add(abs);
+      }
       if (files.delete(name)) this.queue?.push(rel, 'unlink'); // a file replaced by a folder
       return;
     }
@@ -412,6 +468,7 @@ export class ChokidarWatcher implements WatcherPort {
     );
     this.dirs.clear();
     this.unlisted.clear();
+    this.newDirs.clear();
     // Events were possibly lost already, so the first re-scan is due now.
     this.queue?.requestRescan();
     this.pollTimer = setInterval(() => this.queue?.requestRescan(), this.pollIntervalMs);
@@ -429,6 +486,15 @@ export class ChokidarWatcher implements WatcherPort {
 /** A file system object's identity. */
 function idOf(s: Stats): string {
   return `${s.dev}:${s.ino}`;
+}
+
+/** A folder itself, not a link to one (`stat` follows links; chokidar, told not to, ignores them). */
+function isRealDir(p: string): boolean {
+  try {
+    return lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function isFileTarget(p: string): Promise<boolean> {

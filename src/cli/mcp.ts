@@ -173,9 +173,10 @@ class LoupeMcp {
   }
 
   /**
-   * Brings the index up to date before answering (bounded wait). Every call checks the files on
-   * disk (a stat per file; concurrent calls share one check in the engine): an agent that just
-   * edited a file searches the new text, which a watcher's debounce would not promise.
+   * Brings the index up to date before answering (bounded wait): an agent that just edited a file
+   * searches the new text. With the engine's live watcher this waits only for changes already
+   * seen and not yet committed (nothing when none came); without one, the engine checks the
+   * files on disk (a stat per file; concurrent calls share one check).
    */
   private sync(c: SharedConn): Promise<SyncResult> {
     return c.request('sync', { maxWaitMs: SYNC_WAIT_MS, agent: this.agent });

@@ -24,9 +24,6 @@ import {
 import { writeProjectorFiles } from '../core/projector-export.js';
 import { LoupeError, type Logger, type SearchResult } from '../core/types.js';
 
-/** How long a sync lets file events written just before it reach a live watcher (inotify/FSEvents deliver in well under this). */
-const WATCH_GRACE_MS = 25;
-
 type Parts = Awaited<ReturnType<typeof openEngine>>;
 
 /** One client of the host. */
@@ -254,12 +251,12 @@ export class EngineHost {
     let timer: NodeJS.Timeout | undefined;
     const within = <T>(work: Promise<T>): Promise<T | null> =>
       Promise.race([work, new Promise<null>((r) => (timer = setTimeout(() => r(null), wait)))]).finally(() => clearTimeout(timer));
-    // A live watcher already sees every change: a sync lets events written just before this request
-    // reach it, then waits for its pending batch, instead of checking every file on disk (a stat
-    // walk of the whole tree, 283 ms p50 at 60k chunks: mcp-scale-2026-12-03.json).
+    // A live watcher already sees every change: a sync waits until the events written before this
+    // request are committed (nothing to wait for when none came), instead of checking every file
+    // on disk (a stat walk of the whole tree, 283 ms p50 at 60k chunks: mcp-scale-2026-12-03.json).
     const w = this.watcher;
     if (w?.live && !this.syncing) {
-      const settled = await within(new Promise<void>((r) => setTimeout(r, WATCH_GRACE_MS)).then(() => w.idle()).then(() => true));
+      const settled = await within(w.catchUp().then(() => true));
       if (!settled)
         return {
           fresh: false,

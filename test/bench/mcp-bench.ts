@@ -7,7 +7,7 @@
  *   engine processes, and whether every edit is findable at the end (no lost update).
  * Corpus: third-party sources from node_modules (test/bench/corpus.ts), BENCH_MB of them
  * (default 1). Model: the bundled default unless BENCH_MODEL is a model file. Writes
- * test/bench/results/mcp-<date>.json.
+ * test/bench/results/mcp-<date>.json (BENCH_OUT to override).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
     t.cleanup();
   }
-  const file = path.join(REPO, 'test/bench/results', `mcp-${new Date().toISOString().slice(0, 10)}.json`);
+  const file = process.env.BENCH_OUT ?? path.join(REPO, 'test/bench/results', `mcp-${new Date().toISOString().slice(0, 10)}.json`);
   writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
   console.log(`written ${file}`);
 }

@@ -8,7 +8,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { REPO } from '../support/helpers.js';
 
-const BIN = path.join(REPO, 'bin/loupe.js');
+/** The Loupe under test: this checkout, or BENCH_LOUPE (another checkout's bin/loupe.js, for before/after runs). */
+const BIN = process.env.BENCH_LOUPE ? path.resolve(process.env.BENCH_LOUPE) : path.join(REPO, 'bin/loupe.js');
 
 /** Natural-language queries like an agent's, over any code corpus. */
 export const QUERIES = [

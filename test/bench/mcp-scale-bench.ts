@@ -10,12 +10,17 @@
  * graph has as many points, with fewer distinct ones), and the files are fewer and larger than
  * a typical repository's at that size.
  *
- * Measured on a warm engine: the MCP round trip (SDK Client over stdio → `loupe mcp` → the shared
- * engine: the check of the files on disk, the query embedding, the search, the snippets), and
- * apart the engine's search (query embedding included) and its file check. Writes
- * test/bench/results/mcp-scale-<date>.json.
+ * Measured on a warm engine whose live watcher is running (`loupe mcp` turns it on; the timing
+ * starts once it watches): the MCP round trip (SDK Client over stdio → `loupe mcp` → the shared
+ * engine: the sync with the watcher, the query embedding, the search, the snippets), and apart
+ * the engine's search (query embedding included) and its sync. Writes
+ * test/bench/results/mcp-scale-<date>.json (BENCH_OUT to override).
+ *
+ * BENCH_DIR=<folder> builds the corpus and its index there and keeps them; a later run with the
+ * same BENCH_DIR only measures (no build). With BENCH_LOUPE=<other checkout>/bin/loupe.js the
+ * measured `loupe mcp` and engine are another build's (before/after on one index).
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/adapters/engine-client.js';
@@ -42,7 +47,9 @@ function mark(rel: string, copy: number): string {
 }
 
 async function main(): Promise<void> {
-  const t = tempDir('loupe-mcp-scale-');
+  const keep = process.env.BENCH_DIR ? path.resolve(process.env.BENCH_DIR) : null;
+  const t = keep ? { dir: keep, cleanup: () => undefined } : tempDir('loupe-mcp-scale-');
+  const reuse = !!keep && existsSync(path.join(keep, 'corpus'));
   const root = path.join(t.dir, 'corpus');
   const env: NodeJS.ProcessEnv = { ...process.env, LOUPE_RUN_DIR: path.join(t.dir, 'run'), LOUPE_BACKOFF: '0' };
   const out: Record<string, unknown> = {
@@ -51,70 +58,61 @@ async function main(): Promise<void> {
     corpusMB: MB,
     targetChunks: TARGET,
     model: 'bundled default',
+    loupe: process.env.BENCH_LOUPE ?? 'this checkout',
   };
   const t0 = performance.now();
   try {
-    const base = path.join(t.dir, 'base');
-    buildCorpus(path.join(REPO, 'node_modules'), base, MB * 1024 * 1024);
-    const rels = files(base);
-    const write = (copy: number): void => {
-      for (const rel of rels) {
-        const dest = path.join(root, `c${String(copy).padStart(3, '0')}`, rel);
-        mkdirSync(path.dirname(dest), { recursive: true });
-        writeFileSync(dest, mark(rel, copy) + readFileSync(path.join(base, rel), 'utf8'));
-      }
-    };
-    write(0);
-    const first = runCli(['index', root], env);
-    if (first.code !== 0) throw new Error(`index failed: ${first.err}`);
-    const one = (JSON.parse(runCli(['status', root, '--json'], env).out) as { chunks: number }).chunks;
-    const copies = Math.max(1, Math.ceil(TARGET / one));
-    console.log(`one copy: ${rels.length} files, ${one} chunks (${(first.ms / 1000).toFixed(0)} s); writing ${copies} copies`);
-    for (let c = 1; c < copies; c++) write(c);
-    const ti = performance.now();
-    const idx = runCli(['index', root], env);
-    if (idx.code !== 0) throw new Error(`index failed: ${idx.err}`);
-    console.log(idx.out.trim());
-    const st = JSON.parse(runCli(['status', root, '--json'], env).out) as {
-      files: number;
-      chunks: number;
-      cachedVectors?: number;
-      searchStructure?: string;
-      model: { name: string };
-      diskBytes?: number;
-    };
-    const mb = (rels.reduce((a, r) => a + statSync(path.join(base, r)).size, 0) * copies) / 1048576;
-    out.index = {
-      copies,
-      files: st.files,
-      chunks: st.chunks,
-      distinctVectors: st.cachedVectors,
-      searchStructure: st.searchStructure,
-      model: st.model.name,
-      corpusMB: Math.round(mb),
-      diskMB: st.diskBytes ? Math.round(st.diskBytes / 1048576) : undefined,
-      firstCopySeconds: Math.round(first.ms / 1000),
-      restSeconds: Math.round((performance.now() - ti) / 1000),
-    };
-    console.log(`index: ${JSON.stringify(out.index)}`);
+    if (reuse) {
+      out.index = { reused: keep, ...JSON.parse(runCli(['status', root, '--json'], env).out) };
+      console.log(`reusing the index in ${keep}`);
+    } else {
+      const base = path.join(t.dir, 'base');
+      buildCorpus(path.join(REPO, 'node_modules'), base, MB * 1024 * 1024);
+      const rels = files(base);
+      const write = (copy: number): void => {
+        for (const rel of rels) {
+          const dest = path.join(root, `c${String(copy).padStart(3, '0')}`, rel);
+          mkdirSync(path.dirname(dest), { recursive: true });
+          writeFileSync(dest, mark(rel, copy) + readFileSync(path.join(base, rel), 'utf8'));
+        }
+      };
+      write(0);
+      const first = runCli(['index', root], env);
+      if (first.code !== 0) throw new Error(`index failed: ${first.err}`);
+      const one = (JSON.parse(runCli(['status', root, '--json'], env).out) as { chunks: number }).chunks;
+      const copies = Math.max(1, Math.ceil(TARGET / one));
+      console.log(`one copy: ${rels.length} files, ${one} chunks (${(first.ms / 1000).toFixed(0)} s); writing ${copies} copies`);
+      for (let c = 1; c < copies; c++) write(c);
+      const ti = performance.now();
+      const idx = runCli(['index', root], env);
+      if (idx.code !== 0) throw new Error(`index failed: ${idx.err}`);
+      console.log(idx.out.trim());
+      const st = JSON.parse(runCli(['status', root, '--json'], env).out) as {
+        files: number;
+        chunks: number;
+        cachedVectors?: number;
+        searchStructure?: string;
+        model: { name: string };
+        diskBytes?: number;
+      };
+      const mb = (rels.reduce((a, r) => a + statSync(path.join(base, r)).size, 0) * copies) / 1048576;
+      out.index = {
+        copies,
+        files: st.files,
+        chunks: st.chunks,
+        distinctVectors: st.cachedVectors,
+        searchStructure: st.searchStructure,
+        model: st.model.name,
+        corpusMB: Math.round(mb),
+        diskMB: st.diskBytes ? Math.round(st.diskBytes / 1048576) : undefined,
+        firstCopySeconds: Math.round(first.ms / 1000),
+        restSeconds: Math.round((performance.now() - ti) / 1000),
+      };
+      console.log(`index: ${JSON.stringify(out.index)}`);
+    }
 
     const agent = await mcpClient(root, env, 'bench-scale');
     for (let i = 0; i < 5; i++) await agent.callTool({ name: 'search', arguments: { query: QUERIES[i], k: 10 } });
-    const rt: number[] = [];
-    for (let round = 0; round < 4; round++) {
-      for (const q of QUERIES) {
-        const s = performance.now();
-        const r = (await agent.callTool({
-          name: 'search',
-          arguments: { query: `${q} ${round || ''}`.trim(), k: 10, max_tokens: 2000 },
-        })) as { isError?: boolean; content: { text: string }[] };
-        rt.push(performance.now() - s);
-        if (r.isError) throw new Error(`search error: ${r.content[0].text}`);
-      }
-    }
-    out.mcpSearchMs = summarize(rt);
-    console.log(`MCP search round trip: ${JSON.stringify(out.mcpSearchMs)}`);
-
     const direct = new EngineClient({
       shared: 'bench-direct',
       connectOnly: true,
@@ -125,6 +123,29 @@ async function main(): Promise<void> {
     process.env.LOUPE_RUN_DIR = env.LOUPE_RUN_DIR;
     try {
       await direct.attach({ root });
+      // Until the watcher's initial walk is done, a sync checks every file on disk instead.
+      const tw = performance.now();
+      let how = '';
+      while (!/^(events|polling)/.test((how = (await direct.request('watch', { on: true })).how)) && performance.now() - tw < 120_000) {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      out.watcher = { how, readyAfterWarmupMs: Math.round(performance.now() - tw) };
+      console.log(`watcher: ${how}`);
+      const rt: number[] = [];
+      for (let round = 0; round < 4; round++) {
+        for (const q of QUERIES) {
+          const s = performance.now();
+          const r = (await agent.callTool({
+            name: 'search',
+            arguments: { query: `${q} ${round || ''}`.trim(), k: 10, max_tokens: 2000 },
+          })) as { isError?: boolean; content: { text: string }[] };
+          rt.push(performance.now() - s);
+          if (r.isError) throw new Error(`search error: ${r.content[0].text}`);
+        }
+      }
+      out.mcpSearchMs = summarize(rt);
+      console.log(`MCP search round trip: ${JSON.stringify(out.mcpSearchMs)}`);
+
       const engineOnly: number[] = [];
       const syncOnly: number[] = [];
       for (const q of QUERIES) {
@@ -137,7 +158,7 @@ async function main(): Promise<void> {
       }
       out.engineSearchMs = summarize(engineOnly);
       out.engineSyncMs = summarize(syncOnly);
-      console.log(`engine search alone ${JSON.stringify(out.engineSearchMs)}; file check alone ${JSON.stringify(out.engineSyncMs)}`);
+      console.log(`engine search alone ${JSON.stringify(out.engineSearchMs)}; sync alone ${JSON.stringify(out.engineSyncMs)}`);
       await direct.request('shutdown', {});
     } finally {
       await direct.close();
