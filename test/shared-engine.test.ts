@@ -42,7 +42,7 @@ async function waitFor(pred: () => boolean | Promise<boolean>, what: string, ms 
   assert.fail(`timed out waiting for ${what}`);
 }
 
-describe('shared engine on a local socket', { skip: !posix && 'Unix sockets (Windows uses named pipes; not tested here)' }, () => {
+describe('shared engine on a local socket', { skip: !posix && 'Unix sockets (named pipes: test/e2e/platforms.e2e.ts)' }, () => {
   let runDir: string;
   const cleanups: (() => void)[] = [];
   const clients: EngineClient[] = [];

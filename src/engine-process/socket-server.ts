@@ -83,8 +83,15 @@ export async function listenShared(host: EngineHost, addr: EngineAddress, opts: 
   return {
     close: async () => {
       clearTimeout(idleTimer);
-      for (const s of sockets) s.destroy();
+      // End, then destroy what is still open: a response written just before (to `shutdown`)
+      // goes out first. Destroying at once lost it on Windows, where a pipe write completes later
+      // (seen under Wine: test/e2e/platforms.e2e.ts); a Unix socket write had already gone.
+      for (const s of sockets) s.end();
+      const force = setTimeout(() => {
+        for (const s of sockets) s.destroy();
+      }, 500);
       await new Promise<void>((r) => server.close(() => r()));
+      clearTimeout(force);
       // Remove our socket, not one a successor engine created meanwhile.
       if (process.platform !== 'win32') {
         const st = lstatSync(addr.socket, { throwIfNoEntry: false });

