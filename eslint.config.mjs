@@ -6,8 +6,10 @@
 //   through src/adapters/engine-client.ts and reads only pure modules;
 // - product code (src/**) never imports or reads anything under test/;
 // - the webview scripts (media/) are checked by tsc against the shared webview protocol
-//   (media/tsconfig.json) and linted here as browser scripts.
+//   (media/tsconfig.json) and linted here as browser scripts;
+// - the build and packaging scripts (scripts/, native/*/*.mjs, esbuild.mjs, bin/) are Node scripts.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 const nativePackages = ['node-llama-cpp', 'onnxruntime-node', 'hnswlib-node', 'web-tree-sitter', 'chokidar', '@vscode/tree-sitter-wasm'];
@@ -36,7 +38,19 @@ const noTestReads = [
 ];
 
 export default tseslint.config(
-  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test/fixtures/**', 'models/**', 'native/**', 'data/**'] },
+  {
+    ignores: [
+      'out/**',
+      'dist/**',
+      'node_modules/**',
+      'test/fixtures/**',
+      'models/**',
+      'native/**/*',
+      '!native/**/',
+      '!native/**/*.mjs',
+      'data/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -120,6 +134,12 @@ export default tseslint.config(
         patterns: [{ group: ['**/extension/**'], message: 'Only the VS Code host uses src/extension.' }],
       }),
     },
+  },
+  {
+    // Build, packaging and test-runner scripts run on Node: its globals, nothing else (an undefined
+    // name there used to surface only when the script ran, e.g. `URL` in scripts/package.mjs).
+    files: ['scripts/**/*.mjs', 'native/**/*.mjs', 'test/**/*.mjs', '*.mjs', 'bin/**/*.js'],
+    languageOptions: { globals: globals.node },
   },
   {
     // Webview and report scripts: plain browser scripts (types: media/tsconfig.json, run by `npm run lint`).

@@ -1,4 +1,3 @@
-/* global process, console */
 // Reads what a native binary is without running it, from its headers: object format (ELF / Mach-O /
 // PE), CPU architecture, the symbols it exports and the shared libraries it links. Used to verify
 // platform VSIXs built on another platform (scripts/verify-vsix.mjs): no platform tools needed.

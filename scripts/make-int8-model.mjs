@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global process, console, URL */
 // Builds the dynamic-int8 ONNX of all-MiniLM-L6-v2 (issue 17) from the fp32 ONNX that
 // scripts/fetch-onnx-model.mjs fetched: ONNX Runtime's quantize_dynamic (MatMul weights int8 per
 // channel, activations quantized at run time; scripts/quantize-onnx-int8.py), in a private venv

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global process, console */
 // Builds platform VSIXs: `node scripts/package.mjs [--target <target>|all]` (default: this machine's
 // platform; `npm run package` builds all: linux-x64, linux-arm64, darwin-arm64, darwin-x64, win32-x64).
 // Each target is staged in dist/vsix-stage/<target>/ with only what runs there: the bundles, grammar

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global process, console */
 // Checks a platform VSIX without its platform: the manifest's target, and every native binary in it
 // read from its headers (scripts/binary-info.mjs) — the right object format and CPU architecture, the
 // Node-API entry point exported by the addons, only system libraries (or the package's own) linked,

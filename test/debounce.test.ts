@@ -43,7 +43,14 @@ async function flushMicrotasks(): Promise<void> {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 }
 
-function setup(opts: { debounceMs?: number; maxWaitMs?: number; onBatch?: (b: FileChangeBatch) => Promise<void> } = {}) {
+function setup(
+  opts: {
+    debounceMs?: number;
+    maxWaitMs?: number;
+    onBatch?: (b: FileChangeBatch) => Promise<void>;
+    isBusy?: (path: string) => boolean;
+  } = {},
+) {
   const clock = new FakeClock();
   const batches: FileChangeBatch[] = [];
   const errors: unknown[] = [];
@@ -53,6 +60,7 @@ function setup(opts: { debounceMs?: number; maxWaitMs?: number; onBatch?: (b: Fi
     clock,
     onError: (e) => errors.push(e),
     onBatch: opts.onBatch ?? (async (b) => void batches.push(b)),
+    isBusy: opts.isBusy,
   });
   return { clock, q, batches, errors };
 }
@@ -102,6 +110,40 @@ test('maxWait forces batches during a continuous burst but holds paths still bei
   await clock.advance(100);
   assert.deepEqual(batches[1], { changed: ['growing.log'], deleted: [] });
   assert.equal(batches.length, 2);
+});
+
+test('a path the caller is still looking into is held past its quiet period, then sent once', async () => {
+  // The watcher's case: an event on big.ts came at 50 ms, its stat is slow; the queue only knows the event at 0.
+  const busy = new Set<string>();
+  const { clock, q, batches } = setup({ debounceMs: 100, maxWaitMs: 1000, isBusy: (p) => busy.has(p) });
+  q.push('big.ts', 'add');
+  q.push('other.ts', 'change');
+  await clock.advance(50);
+  busy.add('big.ts');
+  await clock.advance(50);
+  assert.deepEqual(batches, [{ changed: ['other.ts'], deleted: [] }], 'big.ts waits for its stat');
+  await clock.advance(500);
+  assert.equal(batches.length, 1, 'still held while busy, with no batch of nothing');
+  busy.delete('big.ts');
+  q.push('big.ts', 'change'); // the stat came back
+  await clock.advance(99);
+  assert.equal(batches.length, 1, 'quiet period counted from the stat');
+  await clock.advance(1);
+  assert.deepEqual(batches[1], { changed: ['big.ts'], deleted: [] });
+  await clock.advance(1000);
+  assert.equal(batches.length, 2);
+  assert.equal(clock.pendingTimers, 0);
+});
+
+test('a busy path that ends with no new event is sent one quiet period after it stops being busy', async () => {
+  let busy = true;
+  const { clock, q, batches } = setup({ debounceMs: 100, isBusy: () => busy });
+  q.push('a.ts', 'change');
+  await clock.advance(300);
+  assert.equal(batches.length, 0);
+  busy = false;
+  await clock.advance(100);
+  assert.deepEqual(batches, [{ changed: ['a.ts'], deleted: [] }]);
 });
 
 test('batches are serialised: events during a slow batch are coalesced into the next one', async () => {

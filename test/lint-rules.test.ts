@@ -133,6 +133,21 @@ describe('layer lint rules', () => {
   });
 });
 
+describe('Node scripts (scripts/, native/*/*.mjs, esbuild.mjs, bin/)', () => {
+  test("are linted with Node's globals: URL, process and fetch pass, an undefined name does not", async () => {
+    const code =
+      "const u = new URL('file:///x');\nprocess.stdout.write(String(u) + typeof fetch + typeof Buffer);\nconsole.log(notDefined);\n";
+    for (const rel of ['scripts/x.mjs', 'native/hnswlib/x.mjs', 'esbuild.mjs', 'bin/x.js']) {
+      const [r] = await eslint.lintText(code, { filePath: path.join(REPO, rel) });
+      assert.deepEqual(
+        r!.messages.map((m) => `${m.ruleId}: ${m.message}`),
+        ["no-undef: 'notDefined' is not defined."],
+        rel,
+      );
+    }
+  });
+});
+
 describe('webview type check (media/tsconfig.json)', () => {
   /** tsc diagnostics of `script` checked like src/webview/qa-panel.js (same options, same globals). */
   function diagnostics(script: string): string[] {

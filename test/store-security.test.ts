@@ -14,8 +14,31 @@ import { BIN, runCli } from './support/store-faults.js';
 import { isSafeRelPath, resolveInside } from '../src/core/fsutil.js';
 import { hitFile } from '../src/extension/passages.js';
 import { currentWriter, Store } from '../src/core/store.js';
+import { LocalConn } from '../src/cli/engine-conn.js';
+import { silentLogger } from '../src/core/types.js';
 
 const LOCK_JS = pathToFileURL(path.join(REPO, 'out/src/core/lock.js')).href;
+const STORE_JS = pathToFileURL(path.join(REPO, 'out/src/core/store.js')).href;
+
+/** A writer that puts 50 one-chunk files, says `ready`, then re-puts one file and snapshots, over and over, for `ms`. */
+const SNAPSHOTTER = `
+import { Store } from ${JSON.stringify(STORE_JS)};
+const [dir, ms] = process.argv.slice(1);
+const s = Store.open(dir, { modelId: 'm'.repeat(64), modelName: 'm', dimensions: 4 });
+const put = (i) => ({ op: 'put', path: 'f' + i + '.ts', file: { size: 1, mtimeMs: 1, fileHash: 'b'.repeat(64),
+  chunks: [{ label: 0, startLine: 1, endLine: 1, symbol: null, language: 'typescript', hash: i.toString(16).padStart(32, '0') }] } });
+s.commit(Array.from({ length: 50 }, (_, i) => ({ hash: i.toString(16).padStart(32, '0'), vector: new Float32Array([1, i, 0, 0]) })),
+  Array.from({ length: 50 }, (_, i) => put(i)));
+s.snapshot();
+process.stdout.write('ready\\n');
+let n = 0;
+for (const end = Date.now() + Number(ms); Date.now() < end; n++) {
+  s.commit([], [put(n % 50)]);
+  s.snapshot();
+}
+s.close();
+process.stdout.write(n + ' snapshots\\n');
+`;
 
 /**
  * A child that takes the lock `rounds` times; while holding it, it creates `inside` exclusively
@@ -95,6 +118,34 @@ describe('store safety (real processes)', () => {
     assert.equal(held, 15 * 5 + [0, 4, 8, 12, 16].reduce((s, i) => s + (i % 5) + 1, 0));
   });
 
+  test('readers opening beside a writer that snapshots over and over always see the whole index', async () => {
+    // Each snapshot replaces manifest.json and removes the previous generation's files; a reader
+    // between the two used to load an empty index and call it damaged (about 0.5 % of opens).
+    const dir = path.join(work, 'snapshots');
+    const writer = spawn(process.execPath, ['--input-type=module', '-e', SNAPSHOTTER, dir, '4000'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    writer.stdout.on('data', (d: Buffer) => (out += d));
+    const done = new Promise((r) => writer.on('close', r));
+    while (!out.includes('ready')) {
+      assert.equal(writer.exitCode, null, 'the writer failed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const id = { modelId: 'm'.repeat(64), modelName: 'm', dimensions: 4 };
+    let opens = 0;
+    const bad: string[] = [];
+    for (const end = Date.now() + 3000; Date.now() < end && writer.exitCode === null; opens++) {
+      const r = Store.open(dir, id, { readOnly: true });
+      if (r.chunkCount !== 50 || r.report.warnings.length) bad.push(`${r.chunkCount} chunks: ${r.report.warnings.join(' ')}`);
+      r.close();
+    }
+    await done;
+    process.stdout.write(`# readers beside snapshots: ${opens} opens during ${out.trim().split('\n').pop()}, ${bad.length} saw less\n`);
+    assert.ok(opens >= 100, `only ${opens} opens`);
+    assert.deepEqual(bad.slice(0, 5), []);
+  });
+
   test('20 concurrent searches while `loupe index` runs: all succeed', async () => {
     const root = path.join(work, 'readers');
     writeTree(root, SAMPLE_PROJECT);
@@ -121,6 +172,34 @@ describe('store safety (real processes)', () => {
       [],
     );
     for (const s of searches) assert.ok((JSON.parse(s.out) as unknown[]).length >= 1);
+  });
+
+  test('a search whose running engine goes away under it (a `loupe index` finishing) answers from the index in process', async () => {
+    // The race behind the 20-search test's rare failures: a search connects to the engine that
+    // `loupe index` serves, and the run ends (closing every connection) before the answer.
+    const root = path.join(work, 'gone');
+    writeTree(root, SAMPLE_PROJECT);
+    const model = ['--model', tinyBertPath(), '--cpu'];
+    const first = await runCli(['index', root, ...model]);
+    assert.equal(first.code, 0, first.err);
+    const local = new LocalConn(true);
+    assert.ok(await local.serve({ root, modelPath: tinyBertPath(), gpu: false }, silentLogger), 'serving the index');
+    const asked: string[] = [];
+    const handle = local.host.handle.bind(local.host);
+    local.host.handle = async (req, peer) => {
+      if (peer.label !== 'loupe search' || req.method === 'hello') return handle(req, peer);
+      asked.push(req.method);
+      await local.close(); // the run ends before answering
+    };
+    try {
+      const s = await runCli(['search', root, 'parse config file', '--json', '-k', '3', '--verbose', ...model]);
+      assert.deepEqual(asked, ['open'], 'the search reached the engine, which then went away');
+      assert.equal(s.code, 0, s.err);
+      assert.match(s.err, /the running engine went away/);
+      assert.ok((JSON.parse(s.out) as unknown[]).length >= 1, s.out);
+    } finally {
+      await local.close();
+    }
   });
 
   describe('--store never destroys user files', () => {

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global process, console */
 // Compiles hnswlib-node's N-API addon (node_modules/hnswlib-node/src/addon.cc) without node-gyp.
 //
 //   node native/hnswlib/build.mjs                         # this machine: node_modules/hnswlib-node/build/Release/addon.node

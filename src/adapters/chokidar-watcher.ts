@@ -151,6 +151,9 @@ export class ChokidarWatcher implements WatcherPort {
       maxWaitMs: this.maxWaitMs,
       onBatch,
       onError: (err) => this.logger.error(`Watcher: handling a batch of changes failed: ${String(err)}`),
+      // A path whose stat is in flight may be mid-write: without this, a stat slower than the
+      // debounce (a loaded machine) let the batch go out and the stat's result made a second one.
+      isBusy: (rel) => this.checking.has(rel),
     });
     const started = new Promise<void>((resolve) => (this.resolveStarted = resolve));
     const fsw = new FolderWatcher({

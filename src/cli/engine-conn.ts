@@ -150,3 +150,12 @@ export async function connectOrStart(params: OpenParams, client: string, opts: {
   await c.attach(params);
   return new SharedConn(c, `in the shared engine (PID ${c.engineInfo?.pid})`);
 }
+
+/**
+ * True when a running engine went away under a request: `loupe index` and `loupe serve` stop
+ * serving when they finish, whoever is connected. The index is still there to open in process.
+ */
+export function engineWentAway(e: unknown): boolean {
+  const code = (e as LoupeError | undefined)?.code;
+  return code === 'engine-crashed' || code === 'closed';
+}

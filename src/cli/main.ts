@@ -4,7 +4,7 @@ import { CONTENT_KINDS, type ContentKind } from '../core/ranking.js';
 import { CODE_LANGUAGES } from '../core/languages.js';
 import { LoupeError, type IndexProgress, type IndexSummary, type SearchResult } from '../core/types.js';
 import { bundledRuntimeOf, closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
-import { connectRunning, LocalConn, openParamsOf, type EngineConn } from './engine-conn.js';
+import { connectRunning, engineWentAway, LocalConn, openParamsOf, type EngineConn } from './engine-conn.js';
 import { describeCompute } from '../adapters/compute/describe.js';
 import {
   backendError,
@@ -429,6 +429,10 @@ async function runSearch(
       const status = info?.root && !cfg.modelPath ? await running.request('status', {}) : await running.open(openParamsOf(cfg));
       if (!status.chunks) return noIndex(status.root);
       return print(await running.request('search', { query, k, mode, filter }));
+    } catch (e) {
+      // Connected just as the `loupe index` serving it finished: the index is on disk, read it here.
+      if (!engineWentAway(e)) throw e;
+      cfg.logger?.info(`the running engine went away (${(e as Error).message})`);
     } finally {
       await running.close();
     }

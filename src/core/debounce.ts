@@ -32,6 +32,12 @@ export interface ChangeQueueOptions {
   onBatch: (batch: FileChangeBatch) => Promise<void>;
   /** Told when `onBatch` rejects (the queue carries on with later batches). */
   onError?: (err: unknown) => void;
+  /**
+   * True while the caller is still finding out what happened to a path (an event came, its `stat`
+   * is not back yet). Such a path is held back like one still being written: the event it is
+   * looking into is newer than the one queued.
+   */
+  isBusy?: (path: string) => boolean;
   clock?: Clock;
 }
 
@@ -179,6 +185,11 @@ export class ChangeQueue {
     for (const [path, e] of this.entries) {
       // Still being written: wait for it to settle (a rescan takes everything).
       if (!rescan && now - e.lastAt < this.opts.debounceMs) continue;
+      if (!rescan && this.opts.isBusy?.(path)) {
+        // An event on it is still being looked into: it counts as activity now.
+        e.lastAt = this.lastEventAt = now;
+        continue;
+      }
       this.entries.delete(path);
       if (e.existsNow) changed.push(path);
       else if (e.existedBefore) deleted.push(path);

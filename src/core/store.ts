@@ -125,8 +125,14 @@ export class Store {
 
   private load(): void {
     for (let attempt = 0; ; attempt++) {
+      // A reader beside a writer meets its snapshots: the manifest replaced while being opened,
+      // or a generation's files removed once the next one is current. Up to 5 tries for a reader
+      // to load one generation that stayed current throughout, before calling what it found damage.
+      const retry = this.readOnly && attempt < 5;
+      const warned = this.report.warnings.length;
       const m = this.opts.rebuild && !this.readOnly ? null : loadManifest(this.dir);
       if (typeof m === 'string') {
+        if (retry) continue;
         this.damaged(m);
         return;
       }
@@ -158,18 +164,29 @@ export class Store {
         this.damaged(`it holds ${m.dimensions}-dimensional vectors but the model gives ${this.identity.dimensions}`);
         return;
       }
+      const replaced = (): boolean => {
+        const now = loadManifest(this.dir);
+        return typeof now !== 'object' || now?.generation !== m.generation;
+      };
       try {
         this.loadGeneration(m);
-        return;
       } catch (e) {
         if (e instanceof LoupeError) throw e;
         this.resetMemory();
         // A reader may have met a snapshot replacing this generation's files: read the new one.
-        const now = loadManifest(this.dir);
-        if (this.readOnly && attempt < 5 && typeof now === 'object' && now && now.generation !== m.generation) continue;
+        if (retry && replaced()) continue;
         this.damaged((e as Error).message);
         return;
       }
+      // Files gone under a reader read as missing or damaged (and a missing journal as empty):
+      // what it loaded is not that generation if the manifest moved on meanwhile.
+      if (retry && replaced()) {
+        this.report.warnings.length = warned;
+        this.report.annRebuilt = false;
+        this.resetMemory();
+        continue;
+      }
+      return;
     }
   }
 

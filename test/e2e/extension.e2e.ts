@@ -351,9 +351,13 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
       `the relevance cut-off is shown: ${JSON.stringify(rows.slice(0, 4))}`,
     );
     await page.locator('.quick-input-widget input').press('Enter');
-    await page.locator('.tab.active', { hasText: 'retry.ts' }).waitFor({ timeout: 10_000 });
-    await page.waitForTimeout(300);
-    assert.equal(await cursorLine(page), line, 'the editor opened at the result line');
+    // Moving through the rows already previews them, so a retry.ts tab is active before Enter does
+    // anything: wait for the editor Enter opens (pinned: its tab label is no longer italic), then
+    // for the cursor to get there, instead of reading the line a fixed 300 ms later.
+    await page.locator('.tab.active:not(:has(.monaco-icon-label.italic))', { hasText: 'retry.ts' }).waitFor({ timeout: 10_000 });
+    let at = -1;
+    for (const end = Date.now() + 10_000; (at = await cursorLine(page)) !== line && Date.now() < end; ) await page.waitForTimeout(100);
+    assert.equal(at, line, 'the editor opened at the result line');
     await shot(page, '3-search-opened');
   });
 

@@ -1,3 +1,0 @@
-// @ts-check
-const vscode = acquireVsCodeApi();
-vscode.postMessage({ type: 'open', turnId: 't', n: '1' });
