@@ -4,8 +4,7 @@
 // no native module is loaded until an index is opened), started as the engine client starts them.
 // Wine's console handles are not pipes Node can write to: every result goes to a JSON file.
 // Usage: node.exe wine-pipe-probe.mjs <repo> <work folder> <result file name>
-// Not `import process from 'node:process'`: its ESM facade reads process.stdout, which throws EBADF under Wine.
-/* global process, setTimeout, clearTimeout */
+// Not `import process from 'node:process'`: its ESM facade reads process.stdout, which throws EBADF under Wine (the global is used).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
