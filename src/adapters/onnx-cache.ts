@@ -18,6 +18,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { cosine } from '../core/vector-math.js';
 
 /** The optimised graph, its weights and what the entry was made from, inside an entry's folder. */
 export const CACHE_MODEL = 'model.onnx';
@@ -159,14 +160,6 @@ export function discardCacheEntry(entryDir: string): void {
 /** Whether two vectors agree: same length, finite, cosine ≥ `min`. */
 export function vectorsAgree(a: ArrayLike<number>, b: ArrayLike<number>, min = PROBE_MIN_COSINE): boolean {
   if (a.length !== b.length || !a.length) return false;
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  const cos = ab / Math.sqrt(aa * bb);
+  const cos = cosine(a, b);
   return Number.isFinite(cos) && cos >= min;
 }
