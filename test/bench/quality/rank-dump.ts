@@ -87,22 +87,6 @@ async function main(): Promise<void> {
     const engine = await Engine.open({ root, storeDir, chunker, embedder, annFactory: new HnswFactory(), batchSize: 16 });
     const s = await engine.index();
     process.stderr.write(`${entry.name}: ${engine.store.chunkCount} chunks (embedded ${s.embedded})\n`);
-    const conv = (
-      hs: {
-        path: string;
-        chunk: { startLine: number; endLine: number; symbol: string | null; language: string; label: number };
-        score: number;
-      }[],
-    ): DumpHit[] =>
-      hs.map((h) => ({
-        path: h.path,
-        startLine: h.chunk.startLine,
-        endLine: h.chunk.endLine,
-        symbol: h.chunk.symbol,
-        language: h.chunk.language,
-        label: h.chunk.label,
-        score: h.score,
-      }));
     for (const q of set.queries.filter((x) => x.corpus === entry.name)) {
       out.push({
         corpus: entry.name,
@@ -111,8 +95,8 @@ async function main(): Promise<void> {
         q: q.q,
         idFree: q.idFree,
         target: q.target,
-        dense: conv(await engine.rank(q.q, 'dense', DEPTH)),
-        lexical: conv(await engine.rank(q.q, 'lexical', DEPTH)),
+        dense: convHits(await engine.rank(q.q, 'dense', DEPTH)),
+        lexical: convHits(await engine.rank(q.q, 'lexical', DEPTH)),
       });
     }
     await engine.close();
@@ -146,22 +130,6 @@ async function dumpQualityFull(outFile?: string): Promise<void> {
     process.stderr.write(
       `${spec.name} (full): ${engine.store.chunkCount} chunks in ${engine.store.files.size} files (embedded ${s.embedded})\n`,
     );
-    const conv = (
-      hs: {
-        path: string;
-        chunk: { startLine: number; endLine: number; symbol: string | null; language: string; label: number };
-        score: number;
-      }[],
-    ): DumpHit[] =>
-      hs.map((h) => ({
-        path: h.path,
-        startLine: h.chunk.startLine,
-        endLine: h.chunk.endLine,
-        symbol: h.chunk.symbol,
-        language: h.chunk.language,
-        label: h.chunk.label,
-        score: h.score,
-      }));
     const qs = JSON.parse(readFileSync(path.join(REPO, 'test/bench/quality/queries', `${spec.name}.json`), 'utf8')).queries as {
       id: string;
       q: string;
@@ -178,8 +146,8 @@ async function dumpQualityFull(outFile?: string): Promise<void> {
         idFree: !q.ids,
         target: targets[0],
         targets,
-        dense: conv(await engine.rank(q.q, 'dense', DEPTH)),
-        lexical: conv(await engine.rank(q.q, 'lexical', DEPTH)),
+        dense: convHits(await engine.rank(q.q, 'dense', DEPTH)),
+        lexical: convHits(await engine.rank(q.q, 'lexical', DEPTH)),
       });
     }
     await engine.close();
