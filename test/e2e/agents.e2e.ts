@@ -19,11 +19,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { REPO, tempDir, writeTree } from '../support/helpers.js';
-import { missingSetup, openWorkbench, startCodeServer, waitForStatus, type CodeServer } from './harness.js';
+import { closeWorkbench, hostVsix, missingSetup, openWorkbench, startCodeServer, waitForStatus, type CodeServer } from './harness.js';
 
-const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string };
-const VSIX =
-  process.env.LOUPE_VSIX ?? path.join(REPO, 'dist', 'vsix', `${pkg.name}-${process.platform}-${process.arch}-${pkg.version}.vsix`);
+const VSIX = hostVsix(REPO);
 
 /** Every log file under `dir` (the extension host's output channels are files there). */
 function logFiles(dir: string): string[] {
@@ -72,11 +70,7 @@ describe('Loupe for agents in a real VS Code (code-server)', { skip: missingSetu
     ({ browser, page } = await openWorkbench(server, dir));
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-    for (const c of cleanups) c();
-  });
+  after(() => closeWorkbench(browser, server, cleanups));
 
   test('the VSIX manifest contributes the language-model tool and the MCP server definition provider', () => {
     const manifest = JSON.parse(execFileSync('unzip', ['-p', VSIX, 'extension/package.json'], { encoding: 'utf8' })) as {

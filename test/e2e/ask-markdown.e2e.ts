@@ -8,17 +8,15 @@
 // marketplace/ask-markdown.png. A small workspace of its own keeps it quick (~45 s).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import { TINY_LLAMA_MARKDOWN_FILE } from '../../src/tools/make-models.js';
 import { TINY_LLAMA_MARKDOWN } from '../../src/tools/tiny-llama.js';
 import { REPO, tempDir, writeTree } from '../support/files.js';
-import { missingSetup, openWorkbench, startCodeServer, waitForStatus, type CodeServer } from './harness.js';
+import { closeWorkbench, hostVsix, missingSetup, openWorkbench, startCodeServer, waitForStatus, type CodeServer } from './harness.js';
 
-const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string };
-const VSIX =
-  process.env.LOUPE_VSIX ?? path.join(REPO, 'dist', 'vsix', `${pkg.name}-${process.platform}-${process.arch}-${pkg.version}.vsix`);
+const VSIX = hostVsix(REPO);
 const SHOTS = path.join(REPO, 'out', 'e2e', 'screenshots');
 const MODEL = path.join(REPO, 'models', 'generated', TINY_LLAMA_MARKDOWN_FILE);
 
@@ -47,11 +45,7 @@ describe('the Ask panel renders a generated model’s Markdown (code-server)', {
     ({ browser, page } = await openWorkbench(server, dir));
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-    for (const c of cleanups) c();
-  });
+  after(() => closeWorkbench(browser, server, cleanups));
 
   test('bold, a list, highlighted code that scrolls sideways, a citation button, no raw Markdown', async () => {
     await waitForStatus(page, (t) => /Loupe: [\d,]+ chunks/.test(t), 300_000);

@@ -16,7 +16,9 @@ import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 import { runBenchForked } from '../../src/adapters/bench/bench-client.js';
 import { REPO, tempDir, tinyBertPath, writeTree } from '../support/helpers.js';
 import {
+  closeWorkbench,
   cursorLine,
+  hostVsix,
   missingSetup,
   openWorkbench,
   runCommand,
@@ -27,8 +29,7 @@ import {
 } from './harness.js';
 
 const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string; publisher: string };
-const VSIX =
-  process.env.LOUPE_VSIX ?? path.join(REPO, 'dist', 'vsix', `${pkg.name}-${process.platform}-${process.arch}-${pkg.version}.vsix`);
+const VSIX = hostVsix(REPO);
 const OUT = path.join(REPO, 'out', 'e2e');
 const SHOTS = path.join(OUT, 'screenshots');
 const TINY_LLAMA = path.join(REPO, 'models', 'generated', 'tiny-llama.gguf');
@@ -315,11 +316,7 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
     ({ browser, page } = await openWorkbench(server, workspace));
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-    for (const c of cleanups) c();
-  });
+  after(() => closeWorkbench(browser, server, cleanups));
 
   test('the status bar goes from indexing to ready on a fresh folder', async () => {
     await waitForStatus(page, (t) => /Loupe: [\d,]+ chunks/.test(t), process.env.LOUPE_E2E_FULL ? 900_000 : 420_000, statusSeen);

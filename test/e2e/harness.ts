@@ -5,7 +5,7 @@
  * /work/shared/notes/E2E-real-vscode.md for what was learned getting here).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -14,6 +14,23 @@ export const CACHE = process.env.LOUPE_E2E_CACHE ?? path.join(os.homedir(), '.ca
 export const NODE24 = path.join(CACHE, 'node24', 'bin', 'node');
 export const CODE_SERVER = path.join(CACHE, 'code-server', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 export const CHROMIUM = process.env.LOUPE_E2E_CHROMIUM ?? '/usr/bin/chromium';
+
+/** The VSIX `npm run package` builds for this platform (or $LOUPE_VSIX), in the repository `repo`. */
+export function hostVsix(repo: string): string {
+  const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { name: string; version: string };
+  return process.env.LOUPE_VSIX ?? path.join(repo, 'dist', 'vsix', `${pkg.name}-${process.platform}-${process.arch}-${pkg.version}.vsix`);
+}
+
+/** Closes the browser, stops code-server and runs the cleanups (an `after` hook's body; each part may be missing). */
+export async function closeWorkbench(
+  browser: Browser | undefined,
+  server: CodeServer | undefined,
+  cleanups: (() => void)[],
+): Promise<void> {
+  await browser?.close().catch(() => undefined);
+  await server?.stop();
+  for (const c of cleanups) c();
+}
 
 /** Why the e2e suite cannot run here (setup not done), or undefined. */
 export function missingSetup(vsix: string): string | undefined {
