@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { OnnxEmbedder, BUNDLED_ONNX_INT8_MODEL } from '../src/adapters/onnx-embedder.js';
-import { prestartOnnxWorker, takePrestartedWorker } from '../src/adapters/onnx-prestart.js';
+import { prestartOnnxWorker, settlePrestartedWorker, takePrestartedWorker } from '../src/adapters/onnx-prestart.js';
 import { prestartSearchLane } from '../src/cli/quick.js';
 import { REPO, tempDir } from './support/helpers.js';
 
@@ -69,6 +69,41 @@ describe('prestarted ONNX Runtime lane', () => {
     assert.equal(started(['search', '.', 'q', '--model', 'm.gguf']), false);
     assert.equal(started(['index', '.']), false);
     assert.equal(started(['status', '.']), false);
+  });
+
+  test('a process that ends with an unused prestarted thread exits with its own code, wherever the load was (no C++ abort)', (t) => {
+    // A `loupe search` with a usage error exits while onnxruntime-node may still be loading on the
+    // prestarted thread; ending the process then aborted it ("terminate called after throwing an
+    // instance of 'Napi::Error'", no exit code). Each child ends at a different point of the load.
+    const { dir, cleanup } = tempDir('loupe-prestart-exit-');
+    t.after(cleanup);
+    const prestart = pathToFileURL(path.join(REPO, 'out/src/adapters/onnx-prestart.js')).href;
+    const file = path.join(dir, 'exit.mjs');
+    writeFileSync(
+      file,
+      `const p = await import(${JSON.stringify(prestart)});
+p.prestartOnnxWorker();
+await new Promise((r) => setTimeout(r, Number(process.argv[2])));
+await p.settlePrestartedWorker();
+process.exitCode = 2;`,
+    );
+    const failures: string[] = [];
+    for (let delay = 0; delay <= 300; delay += 20) {
+      const r = spawnSync(process.execPath, [file, String(delay)], { encoding: 'utf8', timeout: 60_000 });
+      if (r.status !== 2) failures.push(`after ${delay} ms: status ${r.status} signal ${r.signal} ${r.stderr.trim()}`);
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  test('settling is a no-op without a prestarted thread, and ends one nothing adopted', async () => {
+    await settlePrestartedWorker();
+    prestartOnnxWorker();
+    const worker = pending()!.worker;
+    const exited = once(worker, 'exit');
+    await settlePrestartedWorker();
+    await exited;
+    assert.equal(pending(), undefined);
+    assert.equal(takePrestartedWorker(), null);
   });
 
   test("ONNX Runtime's telemetry stays off: no device id, database or /tmp/mat-debug log from an embedding process", (t) => {

@@ -18,6 +18,8 @@ const KEY = Symbol.for('loupe.onnx.prestartedWorker');
 interface Prestarted {
   worker: Worker;
   exited: boolean;
+  /** onnxruntime-node finished loading on the thread (its 'loaded' message), or the thread ended. */
+  settled: Promise<void>;
 }
 
 type Holder = { [KEY]?: Prestarted };
@@ -51,10 +53,23 @@ export function prestartOnnxWorker(dir = path.dirname(fileURLToPath(import.meta.
   if (g[KEY]) return true;
   const script = onnxWorkerScript(dir);
   if (!script) return false;
-  const rec: Prestarted = { worker: newOnnxWorker(script), exited: false };
-  rec.worker.once('exit', () => (rec.exited = true));
+  const worker = newOnnxWorker(script);
+  const rec: Prestarted = {
+    worker,
+    exited: false,
+    settled: new Promise<void>((resolve) => {
+      const onMessage = (m: { type?: string }): void => {
+        if (m?.type !== 'loaded') return;
+        worker.off('message', onMessage);
+        resolve();
+      };
+      worker.on('message', onMessage);
+      worker.once('exit', () => resolve());
+    }),
+  };
+  worker.once('exit', () => (rec.exited = true));
   // An error before adoption (no onnxruntime-node here): the lane is started afresh, and says why.
-  rec.worker.once('error', () => (rec.exited = true));
+  worker.once('error', () => (rec.exited = true));
   rec.worker.unref();
   g[KEY] = rec;
   return true;
@@ -72,4 +87,25 @@ export function takePrestartedWorker(): Worker | null {
   }
   rec.worker.ref();
   return rec.worker;
+}
+
+/**
+ * Ends a prestarted worker that nothing adopted (the command failed or needed no ONNX Runtime
+ * lane): waits until onnxruntime-node has finished loading on it (at most `capMs`), then
+ * terminates it. Ending the process while the native module is still loading aborts it, with a
+ * C++ message and no exit code, so every CLI run awaits this before it ends.
+ */
+export async function settlePrestartedWorker(capMs = 5000): Promise<void> {
+  const g = globalThis as Holder;
+  const rec = g[KEY];
+  if (!rec) return;
+  delete g[KEY];
+  if (!rec.exited) {
+    // Keeps the process alive while it waits (the thread was unref'd; the timer below is too).
+    rec.worker.ref();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([rec.settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, capMs).unref()))]);
+    clearTimeout(timer);
+  }
+  await rec.worker.terminate().catch(() => undefined);
 }

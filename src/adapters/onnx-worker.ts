@@ -50,7 +50,9 @@ export interface EmbedMessage {
 export type WorkerOut =
   | { type: 'ready'; dims: number; inputs: string[]; ms: number; source: SessionSource }
   | { type: 'done'; id: number; vectors: Float32Array; ms: number }
-  | { type: 'error'; id?: number; message: string };
+  | { type: 'error'; id?: number; message: string }
+  /** onnxruntime-node has finished loading on this thread (or failed to): the thread may now be terminated safely. */
+  | { type: 'loaded' };
 
 /** Where a session's graph came from: the optimised-model cache, the model (cache written meanwhile), or the model alone. */
 export type SessionSource = 'cache' | 'model, cached' | 'model';
@@ -66,6 +68,13 @@ let hasTypeIds = false;
 let dims = 0;
 
 const post = (m: WorkerOut, transfer: ArrayBuffer[] = []): void => parentPort!.postMessage(m, transfer);
+// Says when the native module's load is over: a process that ends while it is still loading
+// aborts ("terminate called after throwing an instance of 'Napi::Error'"), so an unused prestarted
+// thread is only terminated after this (onnx-prestart.ts, settlePrestartedWorker).
+void ortImport.then(
+  () => post({ type: 'loaded' }),
+  () => post({ type: 'loaded' }),
+);
 
 /** Runs one pass over `seqs` (padded to the longest) and writes mean-pooled unit vectors into `out` from row `row`. */
 async function pass(seqs: Int32Array[], out: Float32Array | null, row: number): Promise<Float32Array | null> {

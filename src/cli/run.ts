@@ -1,4 +1,5 @@
 /** Entry of the bundled CLI (dist/cli.mjs): runs the command line and exits with its code. */
+import { settlePrestartedWorker } from '../adapters/onnx-prestart.js';
 import { main } from './main.js';
 
 // `loupe search … | head`: once the reader has gone, there is nobody left to tell; exit quietly.
@@ -19,4 +20,8 @@ try {
     `loupe: ${(e as Error)?.message ?? String(e)}${verbose ? `\n${(e as Error)?.stack ?? ''}` : ' (--verbose shows the details)'}\n`,
   );
   process.exitCode = 1;
+} finally {
+  // bin/loupe.js may have started an ONNX Runtime thread for a search that never ran (a usage
+  // error, a missing index): it must finish loading before the process ends.
+  await settlePrestartedWorker();
 }
