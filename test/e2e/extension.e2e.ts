@@ -18,6 +18,7 @@ import { REPO, tempDir, tinyBertPath, writeTree } from '../support/helpers.js';
 import {
   closeWorkbench,
   cursorLine,
+  fillPalette,
   hostVsix,
   missingSetup,
   openWorkbench,
@@ -382,19 +383,7 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
 
   test('with nothing indexing, Pause, Resume and Cancel are not offered in the palette', async () => {
     await waitForStatus(page, (t) => /chunks/.test(t), 15_000);
-    // F1 toggles: a quick input still closing can swallow it, so press again until the palette shows (as runCommand does).
-    const input = page.locator('.quick-input-widget input');
-    for (let attempt = 0; ; attempt++) {
-      await page.keyboard.press('Escape');
-      await page.keyboard.press('F1');
-      try {
-        await input.waitFor({ state: 'visible', timeout: 5_000 });
-        break;
-      } catch (e) {
-        if (attempt >= 2) throw e;
-      }
-    }
-    await input.fill('>Loupe: ');
+    await fillPalette(page, '>Loupe: ');
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Search by Meaning' }).first().waitFor({ timeout: 10_000 });
     await shot(page, '4-palette-idle');
     const rows = await page.locator('.quick-input-widget .monaco-list-row').allTextContents();

@@ -200,25 +200,34 @@ export async function openWorkbench(server: CodeServer, folder: string): Promise
 }
 
 /** Runs a command from the command palette by its title. */
-export async function runCommand(page: Page, title: string): Promise<void> {
+/**
+ * Opens the command palette and types `text` into it. F1 toggles: with a quick input still open (or
+ * closing) it can close instead of open; and a pick that was just dismissed can still move focus
+ * back to an editor (restoring the one shown before its previews), which closes a palette opened
+ * meanwhile. So start from none, and open again until the text is in a palette that stayed open.
+ */
+export async function fillPalette(page: Page, text: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
-  // F1 toggles: with a quick input still open (or closing) it can close instead of open, so start
-  // from none and press again until the palette is visible.
-  await page.keyboard.press('Escape');
   for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press('Escape');
     await page.keyboard.press('F1');
     try {
       await input.waitFor({ state: 'visible', timeout: 5_000 });
-      break;
+      await input.fill(text, { timeout: 5_000 });
+      if ((await input.inputValue()) === text && (await input.isVisible())) return;
     } catch (e) {
-      if (attempt >= 2) throw e;
-      await page.keyboard.press('Escape');
+      if (attempt >= 3) throw e;
     }
+    if (attempt >= 3) throw new Error(`the command palette did not stay open to take ${JSON.stringify(text)}`);
   }
-  await input.fill(`>${title}`);
+}
+
+/** Runs a command from the palette by its title. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await fillPalette(page, `>${title}`);
   const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ timeout: 15_000 });
-  await input.press('Enter');
+  await page.locator('.quick-input-widget input').press('Enter');
 }
 
 /** The Loupe status bar item's text. */
