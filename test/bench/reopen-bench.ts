@@ -4,9 +4,14 @@
  * exist), side by side: every measurement in a fresh process, the two settings alternating
  * within each round.
  *
- * The corpus is Loupe's own `src/` copied --copies times into distinct folders (real code; the
- * content-hash vector cache embeds each chunk once, so a large index builds quickly with the tiny
- * test model). "Without" is the same store with the manifest's `bm25` entry removed.
+ * The corpus is Loupe's own `src/` copied --copies times into distinct folders. As copied, the
+ * copies share their content, and a rebuild interns each distinct chunk's terms once (its cheapest
+ * case); with --unique every identifier of four letters or more (keywords aside) gets a suffix
+ * per copy (`parseManifest` → `parseManifestQ7`), so every chunk is distinct and each copy brings
+ * its own identifiers, as in one large repository. The index is built with stand-in vectors (a
+ * hash of the text) under the tiny test model's identity: what a reopen and a search cost does
+ * not depend on what the vectors say, and the searches embed their query with the real model.
+ * "Without" is the same store with the manifest's `bm25` entry removed.
  *
  * Per round and setting:
  *   - engine: Engine.open (read-only, as `loupe search` opens it; the model is loaded before the
@@ -18,12 +23,17 @@
  *   npm run build && node out/test/bench/reopen-bench.js [--copies 15] [--rounds 5] [--out <file>] [--keep <dir>]
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openTestEngine, REPO, tinyBertPath } from '../support/helpers.js';
+import { Engine } from '../../src/core/engine.js';
+import { sha256 } from '../../src/core/fsutil.js';
+import type { EmbedderPort } from '../../src/core/types.js';
+import { HnswFactory } from '../../src/adapters/hnsw-index.js';
+import { TreeSitterChunker } from '../../src/adapters/treesitter-chunker.js';
+import { embedder, openTestEngine, REPO, tinyBertPath } from '../support/helpers.js';
 import { r1, r3 } from './stats.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -37,9 +47,69 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/** Vectors from a hash of the text, under a real embedder's identity (only for building the index). */
+class StandInEmbedder implements EmbedderPort {
+  readonly modelId: string;
+  readonly modelName: string;
+  readonly dimensions: number;
+  readonly profile: EmbedderPort['profile'];
+  readonly computeUnit = 'CPU (stand-in)';
+  constructor(private readonly real: EmbedderPort) {
+    ({ modelId: this.modelId, modelName: this.modelName, dimensions: this.dimensions, profile: this.profile } = real);
+  }
+  countTokens(t: string): number {
+    return this.real.countTokens(t);
+  }
+  private vec(t: string): Float32Array {
+    const h = Buffer.from(sha256(t), 'hex');
+    const v = new Float32Array(this.dimensions);
+    let s = 0;
+    for (let i = 0; i < v.length; i++) {
+      v[i] = h[i % 32] / 128 - 1 + Math.sin(i * (h[(i * 7) % 32] + 1));
+      s += v[i] * v[i];
+    }
+    for (let i = 0; i < v.length; i++) v[i] /= Math.sqrt(s);
+    return v;
+  }
+  async embedDocuments(texts: string[]): Promise<Float32Array[]> {
+    return texts.map((t) => this.vec(t));
+  }
+  async embedQuery(t: string): Promise<Float32Array> {
+    return this.vec(t);
+  }
+  async dispose(): Promise<void> {}
+}
+
+const KEYWORDS = new Set(
+  (
+    'break case catch class const continue debugger default delete else export extends finally function import instanceof return super ' +
+    'switch this throw typeof void while with yield static enum await implements package protected interface private public async from ' +
+    'type readonly declare abstract keyof infer namespace module require true false null undefined number string boolean unknown never ' +
+    'object symbol bigint satisfies override'
+  ).split(' '),
+);
+
+/** Copies `src` to `dst`, each identifier of 4+ letters (keywords aside) suffixed with `suffix` in .ts files. */
+function copyUnique(src: string, dst: string, suffix: string): void {
+  for (const name of readdirSync(src)) {
+    const a = path.join(src, name);
+    const b = path.join(dst, name);
+    if (statSync(a).isDirectory()) {
+      mkdirSync(b, { recursive: true });
+      copyUnique(a, b, suffix);
+    } else if (name.endsWith('.ts')) {
+      writeFileSync(
+        b,
+        readFileSync(a, 'utf8').replace(/\b[A-Za-z_][A-Za-z0-9_]{3,}\b/g, (w) => (KEYWORDS.has(w) ? w : w + suffix)),
+      );
+    } else {
+      cpSync(a, b);
+    }
+  }
+}
+
 /** Child: open the index read-only, one first search, report timings and peak RSS as one JSON line. */
 async function child(root: string, mode: 'hybrid' | 'lexical'): Promise<void> {
-  const { embedder } = await import('../support/helpers.js');
   await embedder();
   const t0 = performance.now();
   const e = await openTestEngine(root, { readOnly: true });
@@ -127,6 +197,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       keep: { type: 'string' },
       'no-cli': { type: 'boolean', default: false },
+      unique: { type: 'boolean', default: false },
     },
   });
   const copies = Number(values.copies);
@@ -139,16 +210,19 @@ async function main(): Promise<void> {
     const store = path.join(work, '.loupe');
     if (!existsSync(path.join(store, 'manifest.json'))) {
       for (let i = 0; i < copies; i++) {
-        mkdirSync(path.join(work, `copy${i}`), { recursive: true });
-        cpSync(path.join(REPO, 'src'), path.join(work, `copy${i}`, 'src'), { recursive: true });
+        mkdirSync(path.join(work, `copy${i}`, 'src'), { recursive: true });
+        if (values.unique) copyUnique(path.join(REPO, 'src'), path.join(work, `copy${i}`, 'src'), `Q${i}`);
+        else cpSync(path.join(REPO, 'src'), path.join(work, `copy${i}`, 'src'), { recursive: true });
       }
     }
     {
-      const e = await openTestEngine(work);
+      const chunker = new TreeSitterChunker();
+      const e = await Engine.open({ root: work, chunker, embedder: new StandInEmbedder(await embedder()), annFactory: new HnswFactory() });
       await e.index();
       chunks = e.store.chunkCount;
       files = e.store.files.size;
       await e.close();
+      chunker.dispose();
     }
     log(`indexed ${files} files, ${chunks} chunks in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     const manifestFile = path.join(store, 'manifest.json');
@@ -221,8 +295,11 @@ async function main(): Promise<void> {
         'one-shot search in fresh processes, read-only as `loupe search`: the BM25 snapshot searched in place vs BM25 rebuilt from lexical.log ' +
         '(the same store without its manifest bm25 entry, as written before snapshots); settings alternate within each round',
       machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version, loadAverage: os.loadavg().map(r1) },
-      corpus: `Loupe src/ copied ${copies} times (duplicated content: a rebuild interns each distinct chunk once, the snapshot holds every chunk's postings)`,
-      model: 'tiny test model (models/generated/loupe-tiny-bert.gguf)',
+      corpus: values.unique
+        ? `Loupe src/ copied ${copies} times, identifiers suffixed per copy (every chunk distinct)`
+        : `Loupe src/ copied ${copies} times (duplicated content: a rebuild interns each distinct chunk once, the snapshot holds every chunk's postings)`,
+      model:
+        'tiny test model (models/generated/loupe-tiny-bert.gguf); index vectors are stand-ins (hash of the text), queries embedded by the model',
       files,
       chunks,
       bm25SnapshotBytes: snap.bytes,

@@ -65,6 +65,9 @@ export const LEXICAL_LOG = 'lexical.log';
  * keyed by content, so a rename or a branch switch and back re-tokenises nothing. Which chunks
  * are live is the store's business (its files map); the BM25 structure itself is derived in
  * memory from the two, built on the first lexical search and then updated with every commit.
+ * Each store snapshot also saves it as a read-only file (see snapshot.ts), which the first search
+ * after a reopen searches in place while the store's files are still exactly that generation's:
+ * then the log is not even read (by a reader) and nothing is interned.
  * A torn or corrupt line is dropped when the log is read (the tail is truncated so appends stay
  * well-formed); the chunks that lose their terms are reported by `covers()` and re-tokenised by
  * the next index run. Stale lines are dropped by `compact()`, which rewrites the log atomically.
