@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { seededRandom } from '../src/core/bench/stats.js';
@@ -187,13 +187,38 @@ describe('BM25 snapshot', () => {
       assert.equal(e.lexical.fromSnapshot, false);
       const w = warningsOf(e);
       assert.equal(w.length, 1, w.join('\n'));
-      assert.match(w[0], /BM25 snapshot failed its checksum; BM25 is rebuilt from the term log/);
+      assert.match(w[0], /BM25 snapshot is missing, not a file, or failed its checksum; BM25 is rebuilt from the term log/);
       const ref = LexicalIndex.open(store, { readOnly: true });
       assert.deepEqual(hits(e.lexical, e, qs.slice(0, 10)), hits(ref, e, qs.slice(0, 10)));
       ref.close();
     } finally {
       await e.close();
       restore();
+    }
+  });
+
+  test('a snapshot file deleted, or replaced by a folder or a link to /dev/zero, is not read: one warning, BM25 rebuilt', async () => {
+    const file = path.join(store, snapName);
+    const cases: [string, () => void][] = [
+      ['deleted', () => rmSync(file)],
+      ['a folder', () => (rmSync(file), mkdirSync(file))],
+      ['a link to /dev/zero', () => (rmSync(file), symlinkSync('/dev/zero', file))],
+    ];
+    for (const [what, mutate] of cases) {
+      mutate();
+      const e = await openTestEngine(dir, { readOnly: true });
+      try {
+        const got = await e.search('tie breaker sample', { mode: 'lexical', k: 3 });
+        assert.equal(got[0]?.path, 'lib/alpha/twin.ts', what);
+        assert.equal(e.lexical.fromSnapshot, false, what);
+        const w = warningsOf(e);
+        assert.equal(w.length, 1, `${what}: ${w.join('\n')}`);
+        assert.match(w[0], /BM25 snapshot is missing, not a file, or failed its checksum/, what);
+      } finally {
+        await e.close();
+        rmSync(file, { recursive: true, force: true });
+        restore();
+      }
     }
   });
 

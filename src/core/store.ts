@@ -476,7 +476,7 @@ export class Store {
     // A reader beside a writer: a snapshot since removed this generation's file; not damage.
     const now = this.readOnly ? loadManifest(this.dir) : null;
     if (typeof now === 'object' && now && now.generation !== this.manifest.generation) return null;
-    this.warn('The BM25 snapshot failed its checksum; BM25 is rebuilt from the term log.');
+    this.warn('The BM25 snapshot is missing, not a file, or failed its checksum; BM25 is rebuilt from the term log.');
     return null;
   }
 
