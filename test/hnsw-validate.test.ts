@@ -80,6 +80,26 @@ describe('HNSW file check', () => {
       /not on that level/,
     ],
   ];
+  test('the same verdicts from bytes at an offset that is not a multiple of 4 (read through a copy)', () => {
+    const at = (b: Buffer): Buffer => {
+      const m = Buffer.alloc(b.length + 1).subarray(1);
+      b.copy(m);
+      return m;
+    };
+    assert.equal(hnswFileProblem(at(good), DIMS), null);
+    for (const [name, mutate, expected] of cases.filter(
+      ([n]) => /not finite|does not exist/.test(n) || n === 'level-0 neighbour out of range',
+    )) {
+      const b = at(good);
+      mutate(b);
+      assert.match(hnswFileProblem(b, DIMS) ?? 'passed', expected, name);
+    }
+    // Infinity too, at the last point's last dimension.
+    const inf = at(good);
+    inf.writeFloatLE(Number.POSITIVE_INFINITY, 96 + (count - 1) * perElement + (2 * M * 4 + 4) + 4 * (DIMS - 1));
+    assert.match(hnswFileProblem(inf, DIMS) ?? 'passed', /not finite/);
+  });
+
   for (const [name, mutate, expected] of cases) {
     test(name, () => {
       let b = Buffer.from(good);

@@ -556,9 +556,15 @@ describe('lexical: in the engine', () => {
       assert.deepEqual(await engine.search('zebras', { k: 5, mode: 'lexical' }), []);
       await engine.close();
 
-      // Losing the term log (or an index from before it existed): the next run re-chunks the
-      // files, embeds nothing (vectors are cached) and lexical search works again.
+      // Losing the term log (or an index from before it existed, which has no BM25 snapshot
+      // either): the next run re-chunks the files, embeds nothing (vectors are cached) and lexical
+      // search works again.
       rmSync(path.join(dir, '.loupe', LEXICAL_LOG));
+      const manifestFile = path.join(dir, '.loupe', 'manifest.json');
+      const m = JSON.parse(readFileSync(manifestFile, 'utf8'));
+      rmSync(path.join(dir, '.loupe', m.bm25.name));
+      delete m.bm25;
+      writeFileSync(manifestFile, JSON.stringify(m));
       engine = await openTestEngine(dir);
       assert.deepEqual(await engine.search('parse the config file', { k: 3, mode: 'lexical' }), []);
       const s = await engine.index();

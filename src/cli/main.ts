@@ -442,9 +442,17 @@ async function runSearch(
   const parts = await openEngine({ ...cfg, readOnly: true });
   try {
     const { engine } = parts;
-    for (const w of [...engine.store.report.warnings, ...engine.lexical.warnings]) io.err(`[warn] ${w}`);
-    if (!engine.store.chunkCount) return noIndex(engine.root);
-    return print(await engine.search(query, { k, mode, filter }));
+    // After the search: the BM25 snapshot and the term log are read by it, and report there.
+    const warn = () => {
+      for (const w of [...engine.store.report.warnings, ...engine.lexical.warnings]) io.err(`[warn] ${w}`);
+    };
+    if (!engine.store.chunkCount) {
+      warn();
+      return noIndex(engine.root);
+    }
+    const results = await engine.search(query, { k, mode, filter });
+    warn();
+    return print(results);
   } finally {
     await closeEngine(parts);
   }

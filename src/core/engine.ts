@@ -219,7 +219,15 @@ export class Engine {
     );
     let lexical: LexicalIndex;
     try {
-      lexical = LexicalIndex.open(storeDir, { logger: opts.logger, readOnly: opts.readOnly });
+      lexical = LexicalIndex.open(storeDir, {
+        logger: opts.logger,
+        readOnly: opts.readOnly,
+        // Read by the first lexical search: a one-shot search then rebuilds nothing from the log.
+        snapshot: () => {
+          const s = store.bm25Snapshot();
+          return s && { ...s, chunkAt: (label) => store.chunkAt(label) };
+        },
+      });
     } catch (err) {
       store.close();
       throw err;
@@ -399,9 +407,10 @@ export class Engine {
     try {
       const summary = await run.run();
       // A full run ends in a snapshot; small watcher updates stay in the journal (cheap to replay,
-      // as crash-safe) until it grows, instead of rewriting the whole index on every save.
-      if (this.store.pendingOps > (fullRun ? 0 : SNAPSHOT_AFTER_OPS)) {
-        this.store.snapshot();
+      // as crash-safe) until it grows, instead of rewriting the whole index on every save. Each
+      // snapshot saves BM25 with it; a full run writes one for a store from before they existed.
+      if (this.store.pendingOps > (fullRun ? 0 : SNAPSHOT_AFTER_OPS) || (fullRun && !this.store.hasBm25Snapshot)) {
+        this.store.snapshot({ bm25: (metaSha256) => this.lexical.encodeSnapshot(this.store.files, metaSha256) });
         this.lexical.compact(this.liveHashes());
       }
       run.progress('done');

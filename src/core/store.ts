@@ -6,6 +6,7 @@ import { ExactIndex } from './exact-index.js';
 import { LoupeError, silentLogger, type AnnIndexPort, type Logger } from './types.js';
 import {
   fileRecordProblem,
+  MAX_BM25_BYTES,
   MAX_HNSW_BYTES,
   MAX_JSON_BYTES,
   MAX_VECTOR_BYTES,
@@ -34,6 +35,7 @@ import { encodeMeta, parseMeta } from './store/meta.js';
  *   ann-<g>.hnsw         HNSW snapshot of generation g (only above the exact-search threshold)
  *   journal-<g>.log      file puts/deletes since snapshot g, one CRC-checked JSON line each
  *   vectors-<v>.bin      append-only content-hash → vector cache, fixed-size CRC-checked records
+ *   bm25-<g>.bin         BM25 snapshot of generation g's files (see core/lexical/snapshot.ts)
  *
  * Every batch is committed by appending to the vector log and the journal and fsyncing both,
  * so a crash loses at most the batch in flight. Snapshots are written beside the old ones and
@@ -79,6 +81,8 @@ export class Store {
   private vecRecords = 0;
   /** The metadata snapshot failed its checksum: the HNSW snapshot's labels cannot be reconciled. */
   private metaLost = false;
+  /** `files` are exactly the current generation's metadata snapshot (no journal line, nothing dropped). */
+  private asSnapshot = false;
   /** label → hash of the current generation's metadata snapshot (for reconciling its HNSW graph). */
   private snapLabels = new Map<number, string>();
   readonly report: StoreReport = { warnings: [], annRebuilt: false };
@@ -198,7 +202,8 @@ export class Store {
     // that line, so a reader beside a writer finds all of them.
     this.replayJournal();
     this.loadVectors();
-    this.dropFilesWithoutVectors();
+    const dropped = this.dropFilesWithoutVectors();
+    this.asSnapshot = !this.metaLost && this.journalOps === 0 && !dropped;
     for (let l = 0; l < this.nextLabel; l++) if (!this.byLabel.has(l)) this.freeLabels.push(l);
     this.freeLabels.reverse();
     if (this.opts.metadataOnly) {
@@ -256,6 +261,7 @@ export class Store {
     this.journalOps = 0;
     this.vecRecords = 0;
     this.metaLost = false;
+    this.asSnapshot = false;
   }
 
   private createFresh(): void {
@@ -360,7 +366,7 @@ export class Store {
   }
 
   /** Files whose chunk vectors are gone (cache damaged) are forgotten so the next index run redoes them. */
-  private dropFilesWithoutVectors(): void {
+  private dropFilesWithoutVectors(): number {
     let dropped = 0;
     for (const [p, rec] of [...this.files]) {
       if (rec.chunks.some((c) => !this.vectors.has(c.hash))) {
@@ -369,6 +375,7 @@ export class Store {
       }
     }
     if (dropped) this.warn(`${dropped} file(s) lost their cached vectors and will be indexed again.`);
+    return dropped;
   }
 
   private loadAnn(): void {
@@ -446,6 +453,33 @@ export class Store {
     return encodeMeta(this.files, this.nextLabel);
   }
 
+  /** A live chunk by label. */
+  chunkAt(label: number): { path: string; chunk: ChunkRecord } | undefined {
+    return this.byLabel.get(label);
+  }
+
+  /** Whether the current generation has a BM25 snapshot (stores written before there were none). */
+  get hasBm25Snapshot(): boolean {
+    return !!this.manifest.bm25;
+  }
+
+  /**
+   * The current generation's BM25 snapshot, checksum verified, with the sha256 of the metadata
+   * it was built from, while the files are still exactly those (null after a journal commit, or
+   * when there is none). A damaged one is reported once; null then too (BM25 is rebuilt).
+   */
+  bm25Snapshot(): { bytes: Buffer; metaSha256: string } | null {
+    const b = this.manifest.bm25;
+    if (!b || !this.asSnapshot) return null;
+    const bytes = readVerified(path.join(this.dir, b.name), b.sha256, b.bytes);
+    if (bytes) return { bytes, metaSha256: this.manifest.meta.sha256 };
+    // A reader beside a writer: a snapshot since removed this generation's file; not damage.
+    const now = this.readOnly ? loadManifest(this.dir) : null;
+    if (typeof now === 'object' && now && now.generation !== this.manifest.generation) return null;
+    this.warn('The BM25 snapshot is missing, not a file, or failed its checksum; BM25 is rebuilt from the term log.');
+    return null;
+  }
+
   /** Number of live chunks. */
   get chunkCount(): number {
     return this.byLabel.size;
@@ -508,6 +542,7 @@ export class Store {
     writeSync(this.journalFd, buf, 0, buf.length, at);
     fsyncSync(this.journalFd);
     this.journalOps += ops.length;
+    this.asSnapshot = false;
     for (const op of ops) {
       const old = this.files.get(op.path);
       if (old) for (const c of old.chunks) this.ann.remove(c.label);
@@ -529,10 +564,11 @@ export class Store {
 
   /**
    * Writes a new generation: metadata, the HNSW graph (built now if the corpus crossed the
-   * threshold), a compacted vector cache when stale vectors dominate, a fresh journal; then
-   * switches the manifest atomically and removes the previous generation's files.
+   * threshold), a compacted vector cache when stale vectors dominate, a BM25 snapshot when
+   * `bm25` makes one (given the metadata's sha256), a fresh journal; then switches the manifest
+   * atomically and removes the previous generation's files.
    */
-  snapshot(): void {
+  snapshot(extra: { bm25?: (metaSha256: string) => Buffer } = {}): void {
     if (this.readOnly) throw new Error('a read-only store cannot write a snapshot');
     const g = this.manifest.generation + 1;
     const live = this.byLabel.size;
@@ -571,6 +607,18 @@ export class Store {
       closeSync(oldFd);
     }
 
+    let bm25: Manifest['bm25'] = null;
+    const metaSha = sha256(meta);
+    if (extra.bm25) {
+      const bytes = extra.bm25(metaSha);
+      // Beyond what its u32 offsets address: not saved, BM25 is rebuilt by the first search.
+      if (bytes.length <= MAX_BM25_BYTES) {
+        const name = `bm25-${g}.bin`;
+        writeFileAtomic(path.join(this.dir, name), bytes);
+        bm25 = { name, sha256: sha256(bytes), bytes: bytes.length };
+      }
+    }
+
     const journalName = `journal-${g}.log`;
     removeOwned(path.join(this.dir, journalName));
     const newJournal = openSync(path.join(this.dir, journalName), 'wx+');
@@ -582,23 +630,26 @@ export class Store {
       ...prev,
       generation: g,
       updatedAt: new Date().toISOString(),
-      meta: { name: metaName, sha256: sha256(meta), bytes: meta.length },
+      meta: { name: metaName, sha256: metaSha, bytes: meta.length },
       ann,
       vectors: { name: vectorsName },
       journal: { name: journalName },
+      bm25,
       writer: currentWriter(),
     };
     writeFileAtomic(path.join(this.dir, 'manifest.json'), JSON.stringify(this.manifest, null, 1));
     closeSync(this.journalFd);
     this.journalFd = newJournal;
     this.journalOps = 0;
+    this.asSnapshot = true;
     for (const old of [
       prev.meta.name,
       prev.ann?.name,
       prev.journal.name,
+      prev.bm25?.name,
       prev.vectors.name !== vectorsName ? prev.vectors.name : undefined,
     ]) {
-      if (old && old !== metaName && old !== ann?.name) removeOwned(path.join(this.dir, old));
+      if (old && old !== metaName && old !== ann?.name && old !== bm25?.name) removeOwned(path.join(this.dir, old));
     }
   }
 

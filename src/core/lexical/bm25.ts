@@ -40,7 +40,7 @@ interface Bulk {
   tfs: Uint16Array;
 }
 
-const MAX_TF = 65535;
+export const MAX_TF = 65535;
 
 function sum(counts: TermCounts): number {
   let n = 0;

@@ -5,6 +5,7 @@ import { openRegular, writeFileAtomic } from '../fsutil.js';
 import type { ChunkRecord } from '../store.js';
 import { silentLogger, type Logger } from '../types.js';
 import { Bm25Index } from './bm25.js';
+import { Bm25Snapshot, encodeBm25Snapshot, SnapshotRefused, type Bm25Params } from './snapshot.js';
 import { TermDict, type TermCounts } from './terms.js';
 import { pathTerms, queryTerms, stripExtension, tokenize } from './tokenize.js';
 
@@ -27,8 +28,26 @@ export interface LexicalOptions {
   /** BM25 k1 (term saturation) and b (length normalisation). */
   k1?: number;
   b?: number;
-  /** A reader's view: the log is read, never written or repaired (see StoreOptions.readOnly). */
+  /**
+   * A reader's view: the log is read, never written or repaired (see StoreOptions.readOnly), and
+   * only when something needs it (a search served by the BM25 snapshot does not).
+   */
   readOnly?: boolean;
+  /**
+   * The BM25 snapshot saved with the store's current generation, asked for by the first `build`:
+   * used when it matches the store's files and these parameters, otherwise rebuilt from the log.
+   */
+  snapshot?: () => SnapshotSource | null;
+}
+
+/** A saved BM25 snapshot and what it must match (see Store.bm25Snapshot). */
+export interface SnapshotSource {
+  /** The file's bytes, checksum verified. */
+  bytes: Buffer;
+  /** The sha256 of the metadata snapshot whose files the store holds, unchanged since. */
+  metaSha256: string;
+  /** The store's live chunk of a label. */
+  chunkAt: (label: number) => { path: string; chunk: LexicalChunk } | undefined;
 }
 
 /** The term log is read whole: bounded well below what a Buffer can hold. */
@@ -46,6 +65,9 @@ export const LEXICAL_LOG = 'lexical.log';
  * keyed by content, so a rename or a branch switch and back re-tokenises nothing. Which chunks
  * are live is the store's business (its files map); the BM25 structure itself is derived in
  * memory from the two, built on the first lexical search and then updated with every commit.
+ * Each store snapshot also saves it as a read-only file (see snapshot.ts), which the first search
+ * after a reopen searches in place while the store's files are still exactly that generation's:
+ * then the log is not even read (by a reader) and nothing is interned.
  * A torn or corrupt line is dropped when the log is read (the tail is truncated so appends stay
  * well-formed); the chunks that lose their terms are reported by `covers()` and re-tokenised by
  * the next index run. Stale lines are dropped by `compact()`, which rewrites the log atomically.
@@ -73,6 +95,11 @@ export class LexicalIndex {
   private readonly pending = new Map<string, { text: string; counts: TermCounts }>();
   private readonly dict = new TermDict();
   private bm25: Bm25Index | null = null;
+  /** The saved snapshot serving searches instead of `bm25`, until the store's files change. */
+  private snap: { index: Bm25Snapshot; chunkAt: SnapshotSource['chunkAt'] } | null = null;
+  /** Whether the log has been read (a reader reads it when it first needs it). */
+  private loaded = false;
+  private snapshotSource: LexicalOptions['snapshot'];
   /** label → its file and chunk, for the chunks in the BM25 structure. */
   private readonly byLabel = new Map<number, { path: string; chunk: LexicalChunk }>();
   private readonly labelsByPath = new Map<string, number[]>();
@@ -86,13 +113,20 @@ export class LexicalIndex {
   ) {
     this.file = path.join(dir, LEXICAL_LOG);
     this.logger = opts.logger ?? silentLogger;
+    this.snapshotSource = opts.snapshot;
   }
 
   /** Opens (or creates) the term log in a store folder. */
   static open(dir: string, opts: LexicalOptions = {}): LexicalIndex {
     const ix = new LexicalIndex(dir, opts);
-    ix.load();
+    if (!opts.readOnly) ix.ensureLoaded();
     return ix;
+  }
+
+  private ensureLoaded(): void {
+    if (this.loaded) return;
+    this.loaded = true;
+    this.load();
   }
 
   private load(): void {
@@ -172,6 +206,7 @@ export class LexicalIndex {
 
   /** Whether the terms of a content hash are known (logged or pending). */
   has(hash: string): boolean {
+    this.ensureLoaded();
     return this.logged.has(hash) || this.pending.has(hash);
   }
 
@@ -210,6 +245,7 @@ export class LexicalIndex {
 
   /** Logged chunk terms (live and stale). */
   get size(): number {
+    this.ensureLoaded();
     return this.logged.size;
   }
 
@@ -218,6 +254,7 @@ export class LexicalIndex {
    * (the same policy as the vector cache: stale entries make a branch switch and back free).
    */
   compact(live: Set<string>, force = false): boolean {
+    this.ensureLoaded();
     if (!force && this.lines <= 3 * live.size + 10_000) return false;
     const parts: Buffer[] = [];
     const kept: [string, number, number][] = [];
@@ -260,18 +297,70 @@ export class LexicalIndex {
     return true;
   }
 
-  /** Whether the in-memory BM25 structure has been built (it is, lazily, by the first search). */
+  /** Whether the BM25 structure is ready (built, or the saved snapshot opened, by the first search). */
   get built(): boolean {
-    return this.bm25 !== null;
+    return this.bm25 !== null || this.snap !== null;
   }
 
-  /** (Re)builds the BM25 structure from the store's live files. */
+  /** Whether searches are served by the saved snapshot (no BM25 structure built in memory). */
+  get fromSnapshot(): boolean {
+    return this.snap !== null;
+  }
+
+  private get params(): Bm25Params {
+    return { k1: this.opts.k1 ?? 1.2, b: this.opts.b ?? 0.75, pathBoost: this.opts.pathBoost ?? 0.5 };
+  }
+
+  /**
+   * Readies BM25 for the store's live files: the first time, from the saved snapshot when there
+   * is one that matches them; otherwise (and after any change) built from the log.
+   */
   build(files: ReadonlyMap<string, { chunks: LexicalChunk[] }>): void {
-    this.bm25 = new Bm25Index({ k1: this.opts.k1, b: this.opts.b, pathBoost: this.opts.pathBoost }, this.dict);
+    this.bm25 = null;
+    this.snap = null;
     this.byLabel.clear();
     this.labelsByPath.clear();
+    const source = this.snapshotSource?.();
+    // Asked once: any later build follows a change to the files.
+    this.snapshotSource = undefined;
+    if (source) {
+      try {
+        const { chunkAt } = source;
+        const index = Bm25Snapshot.open(source.bytes, { params: this.params, metaSha256: source.metaSha256, hasKey: (l) => !!chunkAt(l) });
+        this.snap = { index, chunkAt };
+        return;
+      } catch (e) {
+        if (!(e instanceof SnapshotRefused)) throw e;
+        this.warn(`The saved BM25 snapshot is unusable (${e.message}); it is rebuilt from the term log.`);
+      }
+    }
+    this.ensureLoaded();
+    this.bm25 = new Bm25Index(this.params, this.dict);
     const folders = new Map<string, string[]>();
     for (const [p, rec] of files) this.addFile(p, rec.chunks, folders);
+  }
+
+  /**
+   * The BM25 snapshot of these files (the store's, about to be written as the metadata whose
+   * sha256 is `metaSha256`) to save beside them: their documents in the order a rebuild after a
+   * reopen inserts them, so a search over it equals one over the rebuilt index bit for bit.
+   */
+  encodeSnapshot(files: ReadonlyMap<string, { chunks: LexicalChunk[] }>, metaSha256: string): Buffer {
+    this.ensureLoaded();
+    const docs = { keys: [] as number[], text: [] as TermCounts[], path: [] as TermCounts[] };
+    const folders = new Map<string, string[]>();
+    for (const p of reloadOrder(files.keys())) {
+      let pt: TermCounts | undefined;
+      for (const c of files.get(p)!.chunks) {
+        const t = this.countsOf(c.hash);
+        if (t === undefined) continue; // as addFile: not indexed until re-tokenised
+        pt ??= this.dict.countTerms(cachedPathTerms(p, folders));
+        docs.keys.push(c.label);
+        docs.text.push(t);
+        docs.path.push(pt);
+      }
+    }
+    return encodeBm25Snapshot(this.params, metaSha256, this.dict, docs);
   }
 
   /** A chunk's term counts: interned from its log line the first time, pending ones included. */
@@ -307,6 +396,12 @@ export class LexicalIndex {
    * (a no-op until the structure is built).
    */
   sync(paths: Iterable<string>, files: ReadonlyMap<string, { chunks: LexicalChunk[] }>): void {
+    // The snapshot is read-only: the first change builds the whole structure, here (at commit
+    // time, not at the next search), from the files as they are now.
+    if (this.snap) {
+      this.build(files);
+      return;
+    }
     if (!this.bm25) return;
     const touched = [...new Set(paths)];
     for (const p of touched) {
@@ -324,13 +419,20 @@ export class LexicalIndex {
 
   /** Chunks in the BM25 structure. */
   get chunkCount(): number {
-    return this.byLabel.size;
+    return this.snap ? this.snap.index.size : this.byLabel.size;
   }
 
   /** The best `n` chunks for a query by BM25 (the structure must be built). */
   search(query: string, n: number): LexicalHit[] {
-    if (!this.bm25) throw new Error('LexicalIndex.search before build()');
     const out: LexicalHit[] = [];
+    if (this.snap) {
+      for (const [label, score] of this.snap.index.search(queryTerms(query), n)) {
+        const e = this.snap.chunkAt(label);
+        if (e) out.push({ ...e, score });
+      }
+      return out;
+    }
+    if (!this.bm25) throw new Error('LexicalIndex.search before build()');
     for (const [label, score] of this.bm25.search(queryTerms(query), n)) {
       const e = this.byLabel.get(label);
       if (e) out.push({ ...e, score });
@@ -342,6 +444,16 @@ export class LexicalIndex {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }
+}
+
+/**
+ * Paths in the order the store has them after a reopen: its metadata is a JSON object, whose keys
+ * come back integer-like ones first (ascending), then the others in the order written.
+ */
+function reloadOrder(paths: Iterable<string>): string[] {
+  const o: Record<string, 0> = {};
+  for (const p of paths) o[p] = 0;
+  return Object.keys(o);
 }
 
 /**

@@ -12,19 +12,22 @@ export const STORE_FORMAT = 1;
 export const STORE_MARKER = '.loupe-store';
 /** Files a store may own: what `wipe` and `removeStale` may delete, and what a legacy store may hold. */
 export const OWNED_FILE =
-  /^(manifest\.json|meta-\d{1,15}\.json|ann-\d{1,15}\.hnsw|journal-\d{1,15}\.log|vectors-\d{1,15}\.bin|lexical\.log)(\.tmp-\d+)?$/;
+  /^(manifest\.json|meta-\d{1,15}\.json|ann-\d{1,15}\.hnsw|journal-\d{1,15}\.log|vectors-\d{1,15}\.bin|bm25-\d{1,15}\.bin|lexical\.log)(\.tmp-\d+)?$/;
 export const OTHER_OWNED = /^(lock(\..*)?|\.gitignore|\.loupe-store|ane-parity\.json(\.tmp-\d+)?)$/;
 export const NAME_PATTERN = {
   meta: /^meta-\d{1,15}\.json$/,
   ann: /^ann-\d{1,15}\.hnsw$/,
   vectors: /^vectors-\d{1,15}\.bin$/,
   journal: /^journal-\d{1,15}\.log$/,
+  bm25: /^bm25-\d{1,15}\.bin$/,
 };
 export const MAX_MANIFEST_BYTES = 1 << 20;
 /** JSON files and logs are read whole: bounded well below what a string or Buffer can hold. */
 export const MAX_JSON_BYTES = 512 * 1024 * 1024;
 export const MAX_VECTOR_BYTES = 64 * 1024 * 1024 * 1024;
 export const MAX_HNSW_BYTES = 16 * 1024 * 1024 * 1024;
+/** A BM25 snapshot's sections are addressed by u32 offsets; read whole. */
+export const MAX_BM25_BYTES = 2 * 1024 * 1024 * 1024 - 1;
 export const MAX_LABEL = 0x7fffffff;
 export const VEC_MAGIC = 0x4356504c; // 'LPVC'
 export const VEC_HEADER = 16;

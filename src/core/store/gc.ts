@@ -10,7 +10,7 @@ import type { Manifest } from './manifest.js';
 
 /** Removes leftovers of an interrupted snapshot: temp files and generations the manifest does not name. */
 export function removeStale(dir: string, m: Manifest): void {
-  const live = new Set(['manifest.json', m.meta.name, m.ann?.name, m.vectors.name, m.journal.name]);
+  const live = new Set(['manifest.json', m.meta.name, m.ann?.name, m.vectors.name, m.journal.name, m.bm25?.name]);
   for (const name of readdirSync(dir)) {
     if (!live.has(name) && OWNED_FILE.test(name) && name !== 'lexical.log') removeOwned(path.join(dir, name));
   }

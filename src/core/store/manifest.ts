@@ -10,6 +10,7 @@ import {
   isSha,
   isStr,
   isUint,
+  MAX_BM25_BYTES,
   MAX_HNSW_BYTES,
   MAX_JSON_BYTES,
   MAX_LABEL,
@@ -31,6 +32,11 @@ export interface Manifest {
   ann: { name: string; sha256: string; bytes: number; count: number; factory: string } | null;
   vectors: { name: string };
   journal: { name: string };
+  /**
+   * The BM25 snapshot of this generation's files (see core/lexical/snapshot.ts); absent in stores
+   * written before it existed, and then BM25 is rebuilt from the term log by the first search.
+   */
+  bm25?: { name: string; sha256: string; bytes: number } | null;
   /** Who wrote the store (see `currentWriter`); a store of another user or machine is not used. */
   writer?: Writer;
 }
@@ -134,6 +140,13 @@ export function validateManifest(m: unknown): Manifest | string {
     return 'manifest.json has an invalid vectors entry';
   if (!isObj(m.journal) || !isStr(m.journal.name) || !NAME_PATTERN.journal.test(m.journal.name))
     return 'manifest.json has an invalid journal entry';
+  const bm = m.bm25;
+  if (
+    bm !== undefined &&
+    bm !== null &&
+    (!isObj(bm) || !isStr(bm.name) || !NAME_PATTERN.bm25.test(bm.name) || !isSha(bm.sha256) || !isUint(bm.bytes, MAX_BM25_BYTES))
+  )
+    return 'manifest.json has an invalid bm25 entry';
   const w = m.writer;
   if (w !== undefined && (!isObj(w) || !isStr(w.user, 256) || !isStr(w.machine, 256))) return 'manifest.json has an invalid writer';
   // Only the known fields are kept: nothing else in the file is ever used.
@@ -158,6 +171,7 @@ export function validateManifest(m: unknown): Manifest | string {
           },
     vectors: { name: m.vectors.name },
     journal: { name: m.journal.name },
+    ...(isObj(bm) ? { bm25: { name: bm.name as string, sha256: bm.sha256 as string, bytes: bm.bytes as number } } : {}),
     ...(isObj(w) ? { writer: { user: w.user as string, machine: w.machine as string } } : {}),
   };
 }
