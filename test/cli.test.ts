@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
@@ -72,6 +72,28 @@ describe('loupe CLI (real process)', () => {
     const s = loupe('search', root, 'sort integers quickly', '-k', '2', '--model', model, '--cpu');
     assert.equal(s.code, 0, s.err);
     assert.match(s.out.split('\n')[0], /^\d\.\d{3} {2}src\/sort\.go:\d+-\d+ {2}QuickSort$/);
+  });
+
+  test('a damaged BM25 snapshot: the search still answers, and says so once', () => {
+    const { dir, cleanup: done } = tempDir();
+    try {
+      writeTree(dir, SAMPLE_PROJECT);
+      assert.equal(loupe('index', dir, '--model', model, '--cpu').code, 0);
+      const snap = readdirSync(path.join(dir, '.loupe')).find((f) => /^bm25-\d+\.bin$/.test(f));
+      assert.ok(snap, 'the index has a BM25 snapshot');
+      const file = path.join(dir, '.loupe', snap);
+      const bytes = readFileSync(file);
+      bytes[bytes.length >> 1] ^= 0xff;
+      writeFileSync(file, bytes);
+      const s = loupe('search', dir, 'sort integers quickly', '-k', '2', '--model', model, '--cpu');
+      assert.equal(s.code, 0, s.err);
+      assert.match(s.out.split('\n')[0], /src\/sort\.go:\d+-\d+ {2}QuickSort$/);
+      const warnings = s.err.split('\n').filter((l) => l.startsWith('[warn]'));
+      assert.equal(warnings.length, 1, s.err);
+      assert.match(warnings[0], /BM25 snapshot/);
+    } finally {
+      done();
+    }
   });
 
   test('search --lang, --path and --content keep only what they name; bad values exit 2 in one line', () => {

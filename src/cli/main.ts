@@ -442,17 +442,10 @@ async function runSearch(
   const parts = await openEngine({ ...cfg, readOnly: true });
   try {
     const { engine } = parts;
-    // After the search: the BM25 snapshot and the term log are read by it, and report there.
-    const warn = () => {
-      for (const w of [...engine.store.report.warnings, ...engine.lexical.warnings]) io.err(`[warn] ${w}`);
-    };
-    if (!engine.store.chunkCount) {
-      warn();
-      return noIndex(engine.root);
-    }
-    const results = await engine.search(query, { k, mode, filter });
-    warn();
-    return print(results);
+    // The store's and BM25's warnings (a damaged file, a snapshot rebuilt) reach stderr through the
+    // logger as they happen, once each.
+    if (!engine.store.chunkCount) return noIndex(engine.root);
+    return print(await engine.search(query, { k, mode, filter }));
   } finally {
     await closeEngine(parts);
   }
