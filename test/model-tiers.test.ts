@@ -2,7 +2,7 @@
 // installing an offline-built GGUF as a catalogue model, and `--model <id>`.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { LlamaEmbedder } from '../src/adapters/llama-embedder.js';
 import { checkDimensions, profileFor } from '../src/core/model-profiles.js';
@@ -15,7 +15,9 @@ import { renderStatus } from '../src/extension/status-view.js';
 import { runModelsCli } from '../src/cli/models.js';
 import { main } from '../src/cli/main.js';
 import { TINY_BERT_DIMENSIONS } from '../src/tools/tiny-bert.js';
-import { tempDir, tinyBertPath } from './support/helpers.js';
+import { SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+import { installedModelOfIndex } from '../src/adapters/open-engine.js';
+import { Store } from '../src/core/store.js';
 
 const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((a, x) => a + x * x, 0));
 
@@ -173,6 +175,64 @@ describe('installing an offline-built GGUF as a catalogue model', () => {
       if (prev === undefined) delete process.env.LOUPE_MODELS_DIR;
       else process.env.LOUPE_MODELS_DIR = prev;
     }
+  });
+});
+
+describe('an index built by an installed model is searched with it when no --model is given', () => {
+  test('loupe index --model <installed id>, then loupe search and loupe status name no model; nothing installed that matches gives advice', async (t) => {
+    const { dir, cleanup } = tempDir('loupe-own-model-');
+    t.after(cleanup);
+    const models = path.join(dir, 'models');
+    const root = path.join(dir, 'repo');
+    writeTree(root, SAMPLE_PROJECT);
+    const store = path.join(dir, 'store');
+    // The tiny BERT installed under a catalogue id (unverified): its id and file name are not the
+    // name the index records (its GGUF general.name), so the match reads the installed file's header.
+    await new ModelManager({ dir: models }).installFromFile('embeddinggemma-300m', tinyBertPath(), { allowUnknown: true });
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s), isTTY: false };
+    const prev = { dir: process.env.LOUPE_MODELS_DIR, engine: process.env.LOUPE_NO_ENGINE };
+    process.env.LOUPE_MODELS_DIR = models;
+    process.env.LOUPE_NO_ENGINE = '1';
+    try {
+      assert.equal(await main(['index', root, '--model', 'embeddinggemma-300m', '--cpu', '--store', store], io), 0, err.join('\n'));
+      out.length = 0;
+      assert.equal(
+        await main(['search', root, 'parse config file', '-k', '3', '--json', '--cpu', '--store', store], io),
+        0,
+        err.join('\n'),
+      );
+      const hits = JSON.parse(out.join('\n')) as { path: string; symbol: string | null }[];
+      assert.equal(hits[0]?.symbol, 'parseConfigFile', JSON.stringify(hits));
+      // The model removed: the bundled one cannot search it, and the error says how to go on.
+      rmSync(models, { recursive: true });
+      err.length = 0;
+      assert.equal(await main(['search', root, 'parse config file', '--cpu', '--store', store], io), 1);
+      assert.match(err.join('\n'), /built with model "loupe-tiny-bert".*give that model with --model, or run `loupe index --rebuild`/);
+    } finally {
+      for (const [k, v] of [
+        ['LOUPE_MODELS_DIR', prev.dir],
+        ['LOUPE_NO_ENGINE', prev.engine],
+      ] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+  });
+
+  test('an index of the bundled model is never matched against installed models', async (t) => {
+    const { dir, cleanup } = tempDir('loupe-own-model-');
+    t.after(cleanup);
+    const storeDir = path.join(dir, '.loupe');
+    Store.open(storeDir, { modelId: 'bundled-id', modelName: 'all-MiniLM-L6-v2', dimensions: 384 }).close();
+    const models = path.join(dir, 'models');
+    await new ModelManager({ dir: models }).installFromFile('embeddinggemma-300m', tinyBertPath(), { allowUnknown: true });
+    assert.equal(await installedModelOfIndex({ root: dir }, new ModelManager({ dir: models })), null);
+    Store.open(path.join(dir, 'other'), { modelId: 'tiny-id', modelName: 'loupe-tiny-bert', dimensions: TINY_BERT_DIMENSIONS }).close();
+    const own = await installedModelOfIndex({ root: dir, storeDir: path.join(dir, 'other') }, new ModelManager({ dir: models }));
+    assert.equal(own?.dimensions, TINY_BERT_DIMENSIONS);
+    assert.ok(own && existsSync(own.modelPath) && own.modelPath.startsWith(models), JSON.stringify(own));
+    assert.equal(await installedModelOfIndex({ root: path.join(dir, 'nothing-here') }, new ModelManager({ dir: models })), null);
   });
 });
 

@@ -19,6 +19,7 @@ import { RoutingEmbedder, type Backend } from './compute/routing-embedder.js';
 import { tryAneBackend } from './compute/ane-backend.js';
 import type { ComputeStatus } from '../core/compute/status.js';
 import { storeDirFor } from '../core/defaults.js';
+import { ModelManager } from '../core/models/manager.js';
 
 /** Settings a front end (CLI, engine process, extension) passes to build an engine: the protocol's `open` parameters plus a logger. */
 export interface EngineConfig extends OpenParams {
@@ -166,8 +167,54 @@ export function onnxRuntimeInstalled(): boolean {
 /** ONNX Runtime could not start a session: `auto` falls back to llama.cpp for a new index. */
 class OnnxUnavailable extends Error {}
 
+/**
+ * The installed model (`loupe models`) that built the existing index, for a command that names no
+ * model: an index is searched and updated with the model that made it, so `loupe search <dir>`
+ * after `loupe index <dir> --model embeddinggemma-300m --dims 512` uses that model again, at the
+ * index's dimensions, instead of refusing with the bundled one. Matched on the name the index
+ * records (the GGUF's `general.name`): an installed id or file name first, then each installed
+ * file's header. Null for the bundled MiniLM's indexes, and when nothing installed matches (the
+ * model-mismatch error then says what to do).
+ */
+export async function installedModelOfIndex(
+  cfg: Pick<EngineConfig, 'root' | 'storeDir'>,
+  manager: ModelManager = new ModelManager(),
+): Promise<{ modelPath: string; dimensions: number; modelName: string } | null> {
+  const m = readManifest(storeDirFor(cfg.root, cfg.storeDir));
+  // The bundled model's indexes: the default path serves them (ONNX Runtime or llama.cpp).
+  if (!m || /^all-minilm-l6-v2$/i.test(m.modelName)) return null;
+  let installed;
+  try {
+    installed = manager.installed().filter((r) => existsSync(r.path));
+  } catch {
+    return null;
+  }
+  const found = (modelPath: string) => ({ modelPath, dimensions: m.dimensions, modelName: m.modelName });
+  const name = m.modelName.toLowerCase();
+  const cheap = installed.find((r) => r.id.toLowerCase() === name || path.basename(r.file, '.gguf').toLowerCase() === name);
+  if (cheap) return found(cheap.path);
+  const { readGgufFileInfo } = await import('node-llama-cpp');
+  for (const r of installed) {
+    try {
+      const info = await readGgufFileInfo(r.path, { readTensorInfo: false, logWarnings: false });
+      const general = (info.metadata as unknown as { general?: { name?: string } }).general;
+      if ((general?.name ?? path.basename(r.path, '.gguf')) === m.modelName) return found(r.path);
+    } catch {
+      // Not readable as GGUF: not this index's model.
+    }
+  }
+  return null;
+}
+
 /** Wires the real adapters into an engine. */
 export async function openEngine(cfg: EngineConfig): Promise<OpenedEngine> {
+  if (!cfg.modelPath && !cfg.rebuild && cfg.backend !== 'onnx') {
+    const own = await installedModelOfIndex(cfg);
+    if (own) {
+      cfg.logger?.info(`Model: ${own.modelPath} (installed; it built this index, ${own.dimensions} dims)`);
+      cfg = { ...cfg, modelPath: own.modelPath, dimensions: cfg.dimensions ?? own.dimensions };
+    }
+  }
   let choice = chooseBackend(cfg, OnnxEmbedder.modelIdFor);
   // `auto` on the bundled model: llama.cpp serves when ONNX Runtime is missing or cannot load, as
   // long as no ONNX-built index is waiting (that one needs the same model; it says why it failed).

@@ -160,7 +160,7 @@ export class Store {
         }
         throw new LoupeError(
           `This index was built with model "${m.modelName}" (${m.modelId.slice(0, 12)}), not "${this.identity.modelName}" ` +
-            `(${this.identity.modelId.slice(0, 12)}). Vectors of two models cannot be mixed: run \`loupe index --rebuild\` to re-index with the new model.`,
+            `(${this.identity.modelId.slice(0, 12)}). Vectors of two models cannot be mixed: give that model with --model, or run \`loupe index --rebuild\` to re-index with the new one.`,
           'model-mismatch',
         );
       }
