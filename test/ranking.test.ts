@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { globTest, type Engine } from '../src/core/engine.js';
+import { globTest, rankedFusionFor, type Engine } from '../src/core/engine.js';
 import { mergeAcrossFolders } from '../src/core/fusion.js';
-import { analyseQuery, contentKind, rerank, DEFAULT_RANKING, type RankCandidate } from '../src/core/ranking.js';
+import { analyseQuery, contentKind, rerank, DEFAULT_RANKING, RANKED_FUSION, type RankCandidate } from '../src/core/ranking.js';
+import { profileFor } from '../src/core/model-profiles.js';
+import type { EmbedderPort } from '../src/core/types.js';
 import { mergeResults, type RootedResult } from '../src/extension/passages.js';
 import { openTestEngine, tempDir, writeTree } from './support/helpers.js';
 
@@ -133,6 +135,42 @@ describe('filters and content kinds on the real engine (tiny BERT, tree-sitter, 
   after(async () => {
     await engine.close();
     cleanup();
+  });
+
+  test("with the ranking stage, hybrid fuses at the model profile's dense weight (EmbeddingGemma 0.8), else RANKED_FUSION", async () => {
+    assert.deepEqual(rankedFusionFor(undefined), RANKED_FUSION);
+    assert.deepEqual(rankedFusionFor(profileFor('all-MiniLM-L6-v2')), RANKED_FUSION);
+    const gemma = rankedFusionFor(profileFor('embeddinggemma-300m'));
+    assert.equal(gemma.kind, 'weighted');
+    assert.ok(gemma.kind === 'weighted' && gemma.weights?.[0] === 0.8 && Math.abs(gemma.weights[1] - 0.2) < 1e-9, JSON.stringify(gemma));
+    // On the real engine: the profile's weight is what search uses when none is given.
+    const profile = (engine as unknown as { opts: { embedder: EmbedderPort } }).opts.embedder.profile;
+    const keep = profile.rankedFusionDense;
+    const order = (rs: { path: string; chunk: { startLine: number } }[]) => rs.map((r) => `${r.path}:${r.chunk.startLine}`).join(' ');
+    const weighted = (d: number) => ({ kind: 'weighted' as const, weights: [d, 1 - d], norm: 'minmax' as const });
+    const queries = ['parse config file', 'sort integers', 'example of reading the app settings', 'key value lines'];
+    let differs = false;
+    try {
+      for (const q of queries) {
+        const byWeight: string[] = [];
+        for (const d of [0, 1]) {
+          profile.rankedFusionDense = d;
+          const implicit = order(await engine.rank(q, 'hybrid', 20));
+          assert.equal(implicit, order(await engine.rank(q, 'hybrid', 20, { fusion: weighted(d) })), `${q} at dense weight ${d}`);
+          byWeight.push(implicit);
+        }
+        if (byWeight[0] !== byWeight[1]) differs = true;
+      }
+      delete profile.rankedFusionDense;
+      assert.equal(
+        order(await engine.rank(queries[0], 'hybrid', 20)),
+        order(await engine.rank(queries[0], 'hybrid', 20, { fusion: RANKED_FUSION })),
+      );
+    } finally {
+      if (keep === undefined) delete profile.rankedFusionDense;
+      else profile.rankedFusionDense = keep;
+    }
+    assert.ok(differs, 'the weight changes some ranking, so the check above can fail');
   });
 
   test('every result carries its content kind', async () => {

@@ -17,6 +17,7 @@ import {
   type IndexProgress,
   type IndexSummary,
   type Logger,
+  type ModelProfile,
   type PacerPort,
   type PacerState,
   type SearchResult,
@@ -61,6 +62,14 @@ export const SEARCH_MODES: readonly SearchMode[] = ['dense', 'lexical', 'hybrid'
  * and beat both single retrievers on every corpus.
  */
 export const DEFAULT_FUSION: FusionMethod = { kind: 'weighted', weights: [0.7, 0.3], norm: 'minmax' };
+/**
+ * The fusion hybrid search uses with the ranking stage for a model: RANKED_FUSION, or the dense
+ * weight its profile names (chosen for that model on tuning questions only).
+ */
+export function rankedFusionFor(profile: Pick<ModelProfile, 'rankedFusionDense'> | undefined): FusionMethod {
+  const d = profile?.rankedFusionDense;
+  return d === undefined ? RANKED_FUSION : { kind: 'weighted', weights: [d, 1 - d], norm: 'minmax' };
+}
 /** The mode `search` uses when none is given. */
 export const DEFAULT_SEARCH_MODE: SearchMode = 'hybrid';
 /** Candidates each retriever contributes to a hybrid ranking. */
@@ -478,7 +487,7 @@ export class Engine {
     for (const h of denseHits) raw.set(h.chunk.label, { dense: h.score });
     for (const h of lexicalHits) raw.set(h.chunk.label, { ...raw.get(h.chunk.label), lexical: h.score });
     const lists = [denseHits, lexicalHits].map((l) => l.map((h) => ({ key: h.chunk.label, item: h, score: h.score })));
-    const method = opts.fusion ?? this.opts.fusion ?? (ranking ? RANKED_FUSION : DEFAULT_FUSION);
+    const method = opts.fusion ?? this.opts.fusion ?? (ranking ? rankedFusionFor(this.opts.embedder.profile) : DEFAULT_FUSION);
     const fused: RankedHit[] = fuse(lists, method).map((r) => ({
       path: r.item.path,
       chunk: r.item.chunk,

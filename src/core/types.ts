@@ -48,6 +48,11 @@ export interface ModelProfile {
    * first; absent for models whose vectors must be used whole.
    */
   matryoshkaDims?: number[];
+  /**
+   * Hybrid search's dense weight when the ranking stage applies, for a model whose own tuning run
+   * chose another than RANKED_FUSION's (chosen on tuning questions only; docs/ranking.md).
+   */
+  rankedFusionDense?: number;
 }
 
 /** Turns texts into L2-normalised vectors. */

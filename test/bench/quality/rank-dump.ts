@@ -4,7 +4,7 @@
  * (tune-ranking.ts) instead of re-running the engine for every setting. Only the tuning half is
  * ever dumped for tuning; the held-out half is measured once, by mined-run.ts.
  *
- *   node out/test/bench/quality/rank-dump.js [--half tuning] [--out <file.json>]
+ *   node out/test/bench/quality/rank-dump.js [--half tuning] [--model <file.gguf>] [--contexts 2] [--out <file.json>]
  *   node out/test/bench/quality/rank-dump.js --quality-full [--out <file.json>]
  *
  * `--quality-full`: bench:quality's TUNING questions over their packages' whole unpacked trees
@@ -64,6 +64,7 @@ async function main(): Promise<void> {
       'quality-tuning': { type: 'boolean' },
       model: { type: 'string' },
       'max-tokens': { type: 'string' },
+      contexts: { type: 'string' },
     },
   });
   if (v['quality-full']) return dumpQualityFull(v.out);
@@ -72,10 +73,12 @@ async function main(): Promise<void> {
   const set = loadMinedSet();
   const corpora = set.corpora.filter((c) => c.half === half);
   const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../..');
+  // --model: another model's candidates (its chunks as the engine makes them for it, as mined-run.ts
+  // indexes them; the stores are shared with mined-run.ts by model id).
   const embedder = await LlamaEmbedder.load({
-    modelPath: path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'),
+    modelPath: v.model ? path.resolve(v.model) : path.join(REPO, 'models/all-MiniLM-L6-v2.Q8_0.gguf'),
     gpu: false,
-    contexts: 1,
+    contexts: Number(v.contexts ?? 1),
     threadsPerContext: 1,
   });
   const chunker = new TreeSitterChunker();
