@@ -96,6 +96,41 @@ describe('loupe CLI (real process)', () => {
     }
   });
 
+  test('damaged index metadata on the bundled model: search exits 1 saying so, with no native abort', () => {
+    // The one-shot search's prestarted ONNX Runtime thread was adopted, the damaged store held no
+    // chunks, and closing the thread mid-load aborted the process (SIGABRT, "terminate called").
+    const { dir, cleanup: done } = tempDir();
+    try {
+      writeTree(dir, SAMPLE_PROJECT);
+      assert.equal(loupe('index', dir).code, 0);
+      const meta = readdirSync(path.join(dir, '.loupe')).find((f) => /^meta-\d+\.json$/.test(f));
+      assert.ok(meta, 'the index has its metadata file');
+      const file = path.join(dir, '.loupe', meta);
+      const bytes = readFileSync(file);
+      bytes[bytes.length >> 1] ^= 0x01;
+      writeFileSync(file, bytes);
+      for (let i = 0; i < 3; i++) {
+        const s = loupe('search', dir, 'sort integers quickly');
+        assert.equal(s.code, 1, s.err);
+        assert.doesNotMatch(s.err, /terminate called|Napi::Error/);
+        assert.match(s.err.trim().split('\n').pop()!, /^loupe: the index of .* was damaged .*run `loupe index .*` to repair it\.$/);
+      }
+      const repair = loupe('index', dir);
+      assert.equal(repair.code, 0, repair.err);
+      const warnings = repair.err.split('\n').filter((l) => l.startsWith('[warn]'));
+      assert.ok(
+        warnings.some((w) => /metadata failed its checksum/.test(w)),
+        repair.err,
+      );
+      assert.equal(new Set(warnings).size, warnings.length, `each warning once: ${repair.err}`);
+      const again = loupe('search', dir, 'sort integers quickly', '-k', '1');
+      assert.equal(again.code, 0, again.err);
+      assert.match(again.out, /src\/sort\.go:\d+-\d+ {2}QuickSort/);
+    } finally {
+      done();
+    }
+  });
+
   test('search --lang, --path and --content keep only what they name; bad values exit 2 in one line', () => {
     const go = loupe('search', root, 'parse config file', '--lang', 'go', '--json', '--model', model, '--cpu');
     assert.equal(go.code, 0, go.err);

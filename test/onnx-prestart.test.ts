@@ -59,7 +59,7 @@ describe('prestarted ONNX Runtime lane', () => {
     const started = (argv: string[]): boolean => {
       prestartSearchLane(argv);
       const w = takePrestartedWorker();
-      void w?.terminate();
+      void w?.loaded.then(() => w.worker.terminate());
       return w !== null;
     };
     assert.equal(started(['search', '.', 'q']), true);
@@ -92,6 +92,34 @@ process.exitCode = 2;`,
       const r = spawnSync(process.execPath, [file, String(delay)], { encoding: 'utf8', timeout: 60_000 });
       if (r.status !== 2) failures.push(`after ${delay} ms: status ${r.status} signal ${r.signal} ${r.stderr.trim()}`);
     }
+    assert.deepEqual(failures, []);
+  });
+
+  test('an embedder disposed while onnxruntime-node is still loading ends its process with its own code (no C++ abort)', (t) => {
+    // `loupe search` on an index whose metadata was damaged: the engine adopted the prestarted
+    // thread, found no index, and closed the embedder while the native module was still loading:
+    // the process aborted (exit 134, "terminate called after throwing an instance of 'Napi::Error'").
+    const { dir, cleanup } = tempDir('loupe-lane-close-');
+    t.after(cleanup);
+    const prestart = pathToFileURL(path.join(REPO, 'out/src/adapters/onnx-prestart.js')).href;
+    const embedder = pathToFileURL(path.join(REPO, 'out/src/adapters/onnx-embedder.js')).href;
+    const file = path.join(dir, 'close.mjs');
+    writeFileSync(
+      file,
+      `const p = await import(${JSON.stringify(prestart)});
+const { OnnxEmbedder } = await import(${JSON.stringify(embedder)});
+if (process.argv[3] === 'prestart') p.prestartOnnxWorker();
+await new Promise((r) => setTimeout(r, Number(process.argv[2])));
+const e = await OnnxEmbedder.load({ modelPath: ${JSON.stringify(INT8)}, contexts: 1, optimizedCacheDir: null });
+await e.dispose();
+process.exitCode = 2;`,
+    );
+    const failures: string[] = [];
+    for (const mode of ['prestart', 'own'])
+      for (let delay = 0; delay <= 120; delay += 20) {
+        const r = spawnSync(process.execPath, [file, String(delay), mode], { encoding: 'utf8', timeout: 60_000 });
+        if (r.status !== 2) failures.push(`${mode} after ${delay} ms: status ${r.status} signal ${r.signal} ${r.stderr.trim()}`);
+      }
     assert.deepEqual(failures, []);
   });
 

@@ -62,6 +62,25 @@ describe('scanner', () => {
     }
   });
 
+  test('a broken symlink is skipped with a reason a user can read, not an ENOENT from realpath', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeTree(dir, { 'a.ts': 'x' });
+      symlinkSync('gone.ts', path.join(dir, 'dangling.ts'));
+      const r = await scanTree(dir);
+      assert.deepEqual(
+        r.files.map((f) => f.rel),
+        ['a.ts'],
+      );
+      assert.deepEqual(
+        r.skipped.map((s) => [s.rel, s.reason, s.detail]),
+        [['dangling.ts', 'unreadable', 'a broken symlink (its target does not exist)']],
+      );
+    } finally {
+      cleanup();
+    }
+  });
+
   test(
     'an unreadable folder is reported, not fatal (not as root: root reads every folder)',
     { skip: process.getuid?.() === 0 && 'running as root, which reads every folder' },

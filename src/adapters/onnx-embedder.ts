@@ -67,18 +67,39 @@ function workerUrl(): URL {
   throw new LoupeError(`The ONNX Runtime worker script is missing beside ${here}: run \`npm run build\`.`, 'model-load-failed');
 }
 
+const noop = (): void => undefined;
+
 /** One worker thread holding one session. */
 class Lane {
   private readonly pending = new Map<number, { resolve: (v: Float32Array) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   readonly ready: Promise<{ dims: number; ms: number; source: SessionSource }>;
+  /** onnxruntime-node finished loading on the thread (or the thread ended): only then may it be terminated. */
+  private readonly loaded: Promise<void>;
   private dead: Error | null = null;
+  /** The init message was posted: the thread is (or was) creating its session. */
+  private started = false;
 
-  /** Starts the worker thread now; `init` (when given) is posted now, else by `start`. */
+  /**
+   * Starts the worker thread now; `init` (when given) is posted now, else by `start`. `loadedBefore`:
+   * a prestarted thread's own "loaded" signal, which may have been delivered before this lane listened.
+   */
   constructor(
     readonly worker: Worker,
     init?: InitMessage,
+    loadedBefore?: Promise<void>,
   ) {
+    const loaded = new Promise<void>((resolve) => {
+      const onLoaded = (m: WorkerOut): void => {
+        if (m.type !== 'loaded' && m.type !== 'ready') return;
+        worker.off('message', onLoaded);
+        resolve();
+      };
+      worker.on('message', onLoaded);
+      worker.once('exit', () => resolve());
+      worker.once('error', () => resolve());
+    });
+    this.loaded = loadedBefore ? Promise.race([loaded, loadedBefore]) : loaded;
     this.ready = new Promise((resolve, reject) => {
       const onMsg = (m: WorkerOut): void => {
         if (m.type === 'ready') resolve({ dims: m.dims, ms: m.ms, source: m.source });
@@ -98,11 +119,12 @@ class Lane {
       });
     });
     this.ready.catch(() => undefined);
-    if (init) worker.postMessage(init);
+    if (init) this.start(init);
   }
 
   /** Posts the init message of a lane created without one. */
   start(init: InitMessage): void {
+    this.started = true;
     this.worker.postMessage(init);
   }
 
@@ -130,8 +152,18 @@ class Lane {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Ends the thread once its native work is over (at most `capMs`): onnxruntime-node's load, and the
+   * session's creation once asked for. Terminating it in the middle of either aborts the whole
+   * process ("terminate called after throwing an instance of 'Napi::Error'", no exit code), as a
+   * one-shot search that found no index did.
+   */
+  async close(capMs = 5000): Promise<void> {
+    const settled = this.started ? this.ready.then(noop, noop) : this.loaded;
     this.fail(new Error('closed'));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, capMs)))]);
+    clearTimeout(timer);
     await this.worker.terminate();
   }
 }
@@ -218,7 +250,8 @@ export class OnnxEmbedder implements EmbedderPort {
     if (!existsSync(tokPath)) throw new LoupeError(`No tokenizer.json beside ${modelPath}`, 'model-missing');
     // The first lane's thread starts (and imports ONNX Runtime) while this thread reads the tokenizer,
     // unless a one-shot search started it already (src/adapters/onnx-prestart.ts).
-    const first = new Lane(takePrestartedWorker() ?? newOnnxWorker(workerUrl()));
+    const prestarted = takePrestartedWorker();
+    const first = prestarted ? new Lane(prestarted.worker, undefined, prestarted.loaded) : new Lane(newOnnxWorker(workerUrl()));
     let tokText: string;
     let tokenizer: WordPieceTokenizer;
     try {

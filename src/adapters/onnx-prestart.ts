@@ -75,8 +75,12 @@ export function prestartOnnxWorker(dir = path.dirname(fileURLToPath(import.meta.
   return true;
 }
 
-/** The prestarted worker, once (kept alive from now on), or null when none was started or it has exited. */
-export function takePrestartedWorker(): Worker | null {
+/**
+ * The prestarted worker, once (kept alive from now on), with the promise that onnxruntime-node has
+ * finished loading on it (its 'loaded' message may already have gone by); null when none was
+ * started or it has exited.
+ */
+export function takePrestartedWorker(): { worker: Worker; loaded: Promise<void> } | null {
   const g = globalThis as Holder;
   const rec = g[KEY];
   if (!rec) return null;
@@ -86,7 +90,7 @@ export function takePrestartedWorker(): Worker | null {
     return null;
   }
   rec.worker.ref();
-  return rec.worker;
+  return { worker: rec.worker, loaded: rec.settled };
 }
 
 /**

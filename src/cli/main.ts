@@ -4,6 +4,7 @@ import { CONTENT_KINDS, type ContentKind } from '../core/ranking.js';
 import { CODE_LANGUAGES } from '../core/languages.js';
 import { LoupeError, type IndexProgress, type IndexSummary, type SearchResult } from '../core/types.js';
 import { bundledRuntimeOf, closeEngine, openEngine, type EngineConfig } from '../adapters/open-engine.js';
+import { resultLine } from './quick.js';
 import { connectRunning, engineWentAway, LocalConn, openParamsOf, type EngineConn } from './engine-conn.js';
 import { describeCompute } from '../adapters/compute/describe.js';
 import {
@@ -314,7 +315,9 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
   });
   try {
     const status = await conn.open(openParamsOf(cfg));
-    for (const w of status.warnings) io.err(`[warn] ${w}`);
+    // An engine in this process has logged its warnings already (its 'log' events); a running
+    // shared engine logged them in its own process, so they are said here.
+    if (!(conn instanceof LocalConn)) for (const w of status.warnings) io.err(`[warn] ${w}`);
     const summary = await conn.request('index', { jobId });
     if (io.isTTY) process.stderr.write('\r\x1b[K');
     for (const w of summary.warnings.slice(0, 20)) io.err(`[skip] ${w}`);
@@ -404,7 +407,7 @@ async function runSearch(
     }
     if (!results.length) io.out('no matches');
     for (const r of results) {
-      io.out(`${r.score.toFixed(3)}  ${r.path}:${r.startLine}-${r.endLine}${r.symbol ? `  ${r.symbol}` : ''}`);
+      io.out(resultLine(r));
     }
     return 0;
   };
@@ -444,7 +447,15 @@ async function runSearch(
     const { engine } = parts;
     // The store's and BM25's warnings (a damaged file, a snapshot rebuilt) reach stderr through the
     // logger as they happen, once each.
-    if (!engine.store.chunkCount) return noIndex(engine.root);
+    if (!engine.store.chunkCount) {
+      if (!engine.store.report.warnings.length) return noIndex(engine.root);
+      // Damaged files (the warnings above) left nothing searchable: the next index run repairs it.
+      io.err(
+        `loupe: the index of ${engine.root} was damaged and holds nothing searchable now; run \`loupe index ${engine.root}\` to repair it.`,
+      );
+      if (json) io.out('[]');
+      return json ? 0 : 1;
+    }
     return print(await engine.search(query, { k, mode, filter }));
   } finally {
     await closeEngine(parts);

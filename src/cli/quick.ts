@@ -12,6 +12,16 @@ import { prestartOnnxWorker } from '../adapters/onnx-prestart.js';
 import type { SearchMode } from '../core/engine.js';
 import type { SearchResult } from '../core/types.js';
 
+/**
+ * One result as one line of `loupe search` output: score, path:lines, symbol. A path or symbol
+ * holding a control character (a newline in a file name) is quoted as JSON, so it stays one line.
+ */
+export function resultLine(r: Pick<SearchResult, 'score' | 'path' | 'startLine' | 'endLine' | 'symbol'>): string {
+  // eslint-disable-next-line no-control-regex
+  const oneLine = (s: string): string => (/[\u0000-\u001f\u007f]/.test(s) ? JSON.stringify(s) : s);
+  return `${r.score.toFixed(3)}  ${oneLine(r.path)}:${r.startLine}-${r.endLine}${r.symbol ? `  ${oneLine(r.symbol)}` : ''}`;
+}
+
 /** Runs `search` through a running engine; null when the full CLI should handle the command. */
 export async function quickSearch(
   argv: string[],
@@ -56,7 +66,7 @@ export async function quickSearch(
       io.err(`[info] searching in the running engine (PID ${hello.pid}, ${hello.clients} client${hello.clients === 1 ? '' : 's'} now)`);
     if (v.json) io.out(JSON.stringify(results));
     else if (!results.length) io.out('no matches');
-    else for (const r of results) io.out(`${r.score.toFixed(3)}  ${r.path}:${r.startLine}-${r.endLine}${r.symbol ? `  ${r.symbol}` : ''}`);
+    else for (const r of results) io.out(resultLine(r));
     return 0;
   } catch {
     // No engine, or it went away: the full CLI decides (in process, with its errors).

@@ -498,7 +498,9 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<Sc
           target = await fsp.realpath(abs);
           st = await fsp.stat(target);
         } catch (e) {
-          skipped.push({ rel, reason: 'unreadable', detail: (e as Error).message });
+          const code = (e as NodeJS.ErrnoException).code;
+          const detail = code === 'ENOENT' ? 'a broken symlink (its target does not exist)' : (e as Error).message;
+          skipped.push({ rel, reason: 'unreadable', detail });
           continue;
         }
         if (!isInside(realRoot, target) || (realStore && isInside(realStore, target))) {
