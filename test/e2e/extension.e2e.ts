@@ -393,10 +393,23 @@ describe('Loupe in a real VS Code (code-server)', { skip }, () => {
   });
 
   test('an edit saved in the editor becomes searchable', async () => {
-    // retry.ts is the active editor: append a new function and save.
+    // retry.ts is the active editor: append a new function and save. The cursor must be at the end
+    // of the file, with no selection left by Find Similar, before typing: a palette just closed can
+    // take the first click's focus back (a fresh CI run typed the function over that selection).
     const editor = page.locator('.monaco-editor .view-lines').first();
-    await editor.click();
-    await page.keyboard.press('Control+End');
+    const lastLine = RETRY_TS.split('\n').length;
+    const selection = page.locator('.statusbar-item[id="status.editor.selection"]');
+    let where = '';
+    for (const end = Date.now() + 15_000; ; ) {
+      await editor.click();
+      await page.keyboard.press('Control+End');
+      for (const settle = Date.now() + 1_000; Date.now() < settle; await page.waitForTimeout(100)) {
+        where = (await selection.textContent({ timeout: 5_000 })) ?? '';
+        if ((await cursorLine(page)) === lastLine && !/selected/.test(where)) break;
+      }
+      if ((await cursorLine(page)) === lastLine && !/selected/.test(where)) break;
+      assert.ok(Date.now() < end, `the cursor never reached the end of retry.ts (line ${lastLine}): "${where}"`);
+    }
     await page.keyboard.press('Enter');
     await page.keyboard.type(
       '/** Converts a temperature from degrees Celsius to degrees Fahrenheit. */\nexport function celsiusToFahrenheit(celsius: number): number {\nreturn celsius * 9 / 5 + 32;\n}\n',
