@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
@@ -224,6 +224,46 @@ describe('loupe CLI (real process)', () => {
     }
     const s = loupe('search', root, 'count warehouse stock', '-k', '1', '--json', '--model', model, '--cpu');
     assert.equal(JSON.parse(s.out)[0].path, 'src/inventory.ts');
+  });
+
+  test("two `loupe index` runs started together on one folder both finish: the second goes through the first's engine, and on when that one exits", async () => {
+    // Before: the second one's engine vanished when the first finished its own job ("The Loupe
+    // engine process stopped unexpectedly", exit 1), or, started at the same instant, the two raced
+    // for the writer lock and one failed ("in use by another Loupe process").
+    const { dir, cleanup: done } = tempDir();
+    try {
+      const files: Record<string, string> = {};
+      for (let i = 0; i < 300; i++)
+        files[`src/m${i}.ts`] = `export function compute${i}(values: number[]) {\n  return values.map((v) => v * ${i} + ${i % 7});\n}\n`;
+      writeTree(dir, files);
+      const run = (): Promise<{ code: number | null; out: string; err: string }> =>
+        new Promise((resolve) => {
+          const child = spawn(process.execPath, [BIN, 'index', dir, '--model', model, '--cpu', '--no-backoff'], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d) => (out += d));
+          child.stderr.on('data', (d) => (err += d));
+          child.on('exit', (code) => resolve({ code, out, err }));
+        });
+      for (const delayMs of [0, 200, 600]) {
+        rmSync(path.join(dir, '.loupe'), { recursive: true, force: true });
+        const first = run();
+        await new Promise((r) => setTimeout(r, delayMs));
+        const results = await Promise.all([first, run()]);
+        for (const r of results) {
+          assert.equal(r.code, 0, `started ${delayMs} ms apart: ${r.err}`);
+          assert.match(r.out, /^300 files indexed/m, r.out);
+          assert.doesNotMatch(r.err, /in use by another Loupe process|stopped unexpectedly/);
+        }
+        const status = JSON.parse(loupe('status', dir, '--json').out) as { chunks: number; files: number };
+        assert.equal(status.files, 300);
+        assert.equal(status.chunks, 300);
+      }
+    } finally {
+      done();
+    }
   });
 
   test('usage errors exit 2 with the usage text', () => {

@@ -98,14 +98,20 @@ export class LocalConn implements EngineConn {
 
   /** Serves this host on the index's socket for as long as the command runs. */
   async serve(params: OpenParams, logger: Logger): Promise<boolean> {
+    const e = await this.tryServe(params);
+    if (e) logger.warn(`not sharing this engine with other clients: ${e.message}`);
+    return !e;
+  }
+
+  /** Listens on the index's socket; the error (another engine serving it, a socket folder problem) or null. */
+  async tryServe(params: OpenParams): Promise<Error | null> {
     try {
       const addr = engineAddress(storeDirFor(params.root, params.storeDir));
       this.server = await listenShared(this.host, addr, { idleMs: 0, onIdle: () => undefined });
       this.socket = addr.socket;
-      return true;
+      return null;
     } catch (e) {
-      logger.warn(`not sharing this engine with other clients: ${(e as Error).message}`);
-      return false;
+      return e as Error;
     }
   }
 

@@ -279,12 +279,37 @@ async function indexingConn(cfg: EngineConfig, io: Io): Promise<EngineConn> {
   local.onEvent((e) => {
     if (e.event === 'log') cfg.logger?.[e.level](e.message);
   });
-  await local.serve(params, cfg.logger ?? stderrLogger(false, io));
+  const notServing = await local.tryServe(params);
+  if (notServing) {
+    // Another `loupe index` (or serve) began serving this index between the check above and the
+    // listen: index through it, rather than race it for the writer lock.
+    const late = await connectRunning(params, 'loupe index').catch(() => null);
+    if (late) {
+      await local.close();
+      cfg.logger?.info(`indexing ${late.where}`);
+      return late;
+    }
+    (cfg.logger ?? stderrLogger(false, io)).warn(`not sharing this engine with other clients: ${notServing.message}`);
+  }
   return local;
 }
 
 async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<number> {
-  const conn = await indexingConn(cfg, io);
+  for (let attempt = 1; ; attempt++) {
+    const conn = await indexingConn(cfg, io);
+    try {
+      return await indexThrough(conn, cfg, watch, io);
+    } catch (e) {
+      // The shared engine this run asked went away: another `loupe index` that served it finished
+      // its own job and exited, or the engine crashed. What it committed is kept; go on, through
+      // the next running engine or in this process.
+      if (conn instanceof LocalConn || !engineWentAway(e) || attempt >= 3) throw e;
+      io.err(`[warn] the engine indexing ${cfg.root} for this run stopped before it finished; going on from what it committed.`);
+    }
+  }
+}
+
+async function indexThrough(conn: EngineConn, cfg: EngineConfig, watch: boolean, io: Io): Promise<number> {
   const ac = new AbortController();
   const jobId = `cli-index-${process.pid}`;
   const onSigint = (): void => {
