@@ -266,6 +266,55 @@ describe('loupe CLI (real process)', () => {
     }
   });
 
+  test("a second `loupe index --watch` watches through the first one's engine, and goes on watching by itself when that one stops", async () => {
+    const { dir, cleanup: done } = tempDir();
+    const start = () => {
+      const child = spawn(process.execPath, [BIN, 'index', dir, '--watch', '--model', model, '--cpu', '--no-backoff'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const io = { out: '', err: '' };
+      child.stdout.on('data', (d) => (io.out += d));
+      child.stderr.on('data', (d) => (io.err += d));
+      const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      return { child, io, exited };
+    };
+    const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
+      for (let i = 0; i < 300 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(pred(), `timed out waiting for ${what}`);
+    };
+    const a = start();
+    let b: ReturnType<typeof start> | undefined;
+    try {
+      writeTree(dir, SAMPLE_PROJECT);
+      await waitFor(() => a.io.err.includes('watching'), 'the first watcher');
+      b = start();
+      const second = b;
+      await waitFor(() => second.io.err.includes('watching'), 'the second watcher');
+      a.child.kill('SIGINT');
+      assert.equal(await a.exited, 0, a.io.err);
+      await waitFor(
+        () => /going on from what it committed/.test(second.io.err) && /watching .*\n.*watching /s.test(second.io.err),
+        'the hand-over',
+      );
+      writeFileSync(
+        path.join(dir, 'src/ledger.ts'),
+        'export function reconcileLedgerEntries(rows: number[]) {\n  return rows.filter((r) => r !== 0);\n}\n',
+      );
+      await waitFor(
+        () => /indexed \(1 changed/.test(second.io.out),
+        `the new file indexed by the second run: ${second.io.out} ${second.io.err}`,
+      );
+      second.child.kill('SIGINT');
+      assert.equal(await second.exited, 0, second.io.err);
+      const s = loupe('search', dir, 'reconcile ledger entries', '-k', '1', '--json', '--model', model, '--cpu');
+      assert.equal(JSON.parse(s.out)[0].path, 'src/ledger.ts');
+    } finally {
+      a.child.kill('SIGKILL');
+      b?.child.kill('SIGKILL');
+      done();
+    }
+  });
+
   test('usage errors exit 2 with the usage text', () => {
     const r = loupe('search', root);
     assert.equal(r.code, 2);

@@ -22,6 +22,8 @@ export interface EngineConn {
   readonly where: string;
   /** PID of the engine process. */
   readonly pid: number | undefined;
+  /** Calls `listener` when the engine goes away under this command (a shared engine's process exits); none for an in-process host. */
+  onGone?(listener: () => void): () => void;
 }
 
 /** The open parameters without the CLI-only logger and callbacks (they do not cross a socket). */
@@ -47,6 +49,9 @@ export class SharedConn implements EngineConn {
   }
   close() {
     return this.client.close(3000);
+  }
+  onGone(listener: () => void) {
+    return this.client.onExit(() => listener());
   }
   get pid() {
     return this.client.engineInfo?.pid;

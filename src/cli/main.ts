@@ -304,7 +304,7 @@ async function runIndex(cfg: EngineConfig, watch: boolean, io: Io): Promise<numb
       // its own job and exited, or the engine crashed. What it committed is kept; go on, through
       // the next running engine or in this process.
       if (conn instanceof LocalConn || !engineWentAway(e) || attempt >= 3) throw e;
-      io.err(`[warn] the engine indexing ${cfg.root} for this run stopped before it finished; going on from what it committed.`);
+      io.err(`[warn] the shared engine this run used for ${cfg.root} stopped; going on from what it committed.`);
     }
   }
 }
@@ -351,7 +351,13 @@ async function indexThrough(conn: EngineConn, cfg: EngineConfig, watch: boolean,
     if (!watch) return 0;
     const w = await conn.request('watch', { on: true });
     io.err(`watching ${status.root} (${w.how}); Ctrl-C to stop`);
-    await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
+    // Watching through a shared engine (another `loupe index --watch`, `loupe serve`) lasts while it
+    // does: when it goes away, runIndex goes on watching from this process.
+    let offGone: (() => void) | undefined;
+    await new Promise<void>((resolve, reject) => {
+      ac.signal.addEventListener('abort', () => resolve(), { once: true });
+      offGone = conn.onGone?.(() => reject(new LoupeError('the shared engine this run watched through stopped', 'engine-crashed')));
+    }).finally(() => offGone?.());
     await conn.request('watch', { on: false }).catch(() => undefined);
     return 0;
   } catch (e) {
