@@ -254,8 +254,11 @@ export class EngineHost {
     // A live watcher already sees every change: a sync waits until the events written before this
     // request are committed (nothing to wait for when none came), instead of checking every file
     // on disk (a stat walk of the whole tree, 283 ms p50 at 60k chunks: mcp-scale-2026-12-03.json).
+    // Only once the files on disk have been checked since the index was opened: the watcher reports
+    // changes from its start on, so what was created or edited before (a folder with no index yet,
+    // edits made while no engine ran) is found by that first check, not by the watcher.
     const w = this.watcher;
-    if (w?.live && !this.syncing) {
+    if (w?.live && !this.syncing && this.lastScanAt !== null) {
       const settled = await within(w.catchUp().then(() => true));
       if (!settled)
         return {
