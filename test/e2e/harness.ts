@@ -210,10 +210,20 @@ export async function fillPalette(page: Page, text: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   for (let attempt = 0; ; attempt++) {
     await page.keyboard.press('Escape');
+    // A pick just dismissed restores its editor a moment later: let it, before opening.
+    await page.waitForTimeout(300);
     await page.keyboard.press('F1');
     try {
       await input.waitFor({ state: 'visible', timeout: 5_000 });
-      await input.fill(text, { timeout: 5_000 });
+      // The text is set on the palette's own input element, never typed: typing (or Playwright's
+      // fill, which focuses and then inserts into whatever has the focus by then) went into the
+      // restored editor once, replacing Find Similar's selection with ">Loupe: " (a fresh CI run).
+      await input.evaluate((el, value) => {
+        const box = el as HTMLInputElement;
+        box.value = value;
+        box.dispatchEvent(new Event('input', { bubbles: true }));
+      }, text);
+      await page.waitForTimeout(200);
       if ((await input.inputValue()) === text && (await input.isVisible())) return;
     } catch (e) {
       if (attempt >= 3) throw e;
