@@ -8,8 +8,8 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { EngineClient } from '../src/adapters/engine-client.js';
 import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+import { stopSharedEngine } from './support/shared-engine.js';
 
 const BIN = path.join(REPO, 'bin/loupe.js');
 
@@ -27,21 +27,7 @@ describe('loupe mcp on a cold folder (MCP SDK client over stdio)', { skip: proce
   chmodSync(t.dir, 0o755);
   writeTree(root, SAMPLE_PROJECT);
 
-  /** Stops the shared engine of `root` (what the idle timeout would do minutes later). */
-  async function stopEngine(): Promise<void> {
-    const saved = process.env.LOUPE_RUN_DIR;
-    process.env.LOUPE_RUN_DIR = runDir;
-    const c = new EngineClient({ shared: 'test', connectOnly: true, maxRestarts: 0, env: { LOUPE_RUN_DIR: runDir } });
-    try {
-      await c.attach({ root });
-      await c.request('shutdown', {});
-    } catch {
-      // not running
-    } finally {
-      if (saved === undefined) delete process.env.LOUPE_RUN_DIR;
-      else process.env.LOUPE_RUN_DIR = saved;
-    }
-  }
+  const stopEngine = (): Promise<void> => stopSharedEngine(root, runDir);
 
   after(async () => {
     await stopEngine();

@@ -9,8 +9,8 @@ import { chmodSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } f
 import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { EngineClient } from '../src/adapters/engine-client.js';
 import { REPO, SAMPLE_PROJECT, tempDir, tinyBertPath, writeTree } from './support/helpers.js';
+import { stopSharedEngine } from './support/shared-engine.js';
 
 const BIN = path.join(REPO, 'bin/loupe.js');
 
@@ -51,18 +51,7 @@ describe('loupe mcp (MCP SDK client over stdio)', { skip: process.platform === '
   after(async () => {
     for (const c of clients) await c.close().catch(() => undefined);
     // Stop the shared engine the server started (it would otherwise wait out its idle period).
-    const c = new EngineClient({ shared: 'test', connectOnly: true, maxRestarts: 0, env: { LOUPE_RUN_DIR: env.LOUPE_RUN_DIR } });
-    const saved = process.env.LOUPE_RUN_DIR;
-    process.env.LOUPE_RUN_DIR = env.LOUPE_RUN_DIR;
-    try {
-      await c.attach({ root });
-      await c.request('shutdown', {});
-    } catch {
-      // not running
-    } finally {
-      if (saved === undefined) delete process.env.LOUPE_RUN_DIR;
-      else process.env.LOUPE_RUN_DIR = saved;
-    }
+    await stopSharedEngine(root, env.LOUPE_RUN_DIR);
     for (const f of cleanups) f();
   });
 

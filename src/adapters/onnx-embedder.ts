@@ -25,7 +25,7 @@ import { LoupeError, type EmbedderPort, type Logger, type ModelProfile, silentLo
 import { modelFileHash, modelFileHashSync } from './model-hash.js';
 import type { EmbedMessage, InitMessage, SessionSource, WorkerOut } from './onnx-worker.js';
 import { defaultOptimizedCacheDir } from './onnx-cache.js';
-import { newOnnxWorker, takePrestartedWorker } from './onnx-prestart.js';
+import { nativeLoadSettled, newOnnxWorker, takePrestartedWorker } from './onnx-prestart.js';
 
 export interface OnnxEmbedderOptions {
   /** The `.onnx` file; `tokenizer.json` (and optionally `manifest.json`) beside it. */
@@ -82,24 +82,15 @@ class Lane {
 
   /**
    * Starts the worker thread now; `init` (when given) is posted now, else by `start`. `loadedBefore`:
-   * a prestarted thread's own "loaded" signal, which may have been delivered before this lane listened.
+   * a prestarted thread's load signal, listened for since that thread started (its message may have
+   * been delivered before this lane existed).
    */
   constructor(
     readonly worker: Worker,
     init?: InitMessage,
     loadedBefore?: Promise<void>,
   ) {
-    const loaded = new Promise<void>((resolve) => {
-      const onLoaded = (m: WorkerOut): void => {
-        if (m.type !== 'loaded' && m.type !== 'ready') return;
-        worker.off('message', onLoaded);
-        resolve();
-      };
-      worker.on('message', onLoaded);
-      worker.once('exit', () => resolve());
-      worker.once('error', () => resolve());
-    });
-    this.loaded = loadedBefore ? Promise.race([loaded, loadedBefore]) : loaded;
+    this.loaded = loadedBefore ?? nativeLoadSettled(worker);
     this.ready = new Promise((resolve, reject) => {
       const onMsg = (m: WorkerOut): void => {
         if (m.type === 'ready') resolve({ dims: m.dims, ms: m.ms, source: m.source });

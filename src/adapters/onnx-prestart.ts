@@ -47,6 +47,23 @@ export function newOnnxWorker(script: string | URL): Worker {
   return new Worker(script);
 }
 
+/**
+ * Resolves once onnxruntime-node has finished loading on `worker` (its 'loaded' message, posted
+ * before any other) or the thread has ended: from then on it may be terminated safely. Listen from
+ * the worker's creation: a message already delivered is not seen again.
+ */
+export function nativeLoadSettled(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onMessage = (m: { type?: string }): void => {
+      if (m?.type !== 'loaded') return;
+      worker.off('message', onMessage);
+      resolve();
+    };
+    worker.on('message', onMessage);
+    worker.once('exit', () => resolve());
+  });
+}
+
 /** Starts the worker thread of the first lane now (once per process); false when there is no worker script. */
 export function prestartOnnxWorker(dir = path.dirname(fileURLToPath(import.meta.url))): boolean {
   const g = globalThis as Holder;
@@ -57,15 +74,7 @@ export function prestartOnnxWorker(dir = path.dirname(fileURLToPath(import.meta.
   const rec: Prestarted = {
     worker,
     exited: false,
-    settled: new Promise<void>((resolve) => {
-      const onMessage = (m: { type?: string }): void => {
-        if (m?.type !== 'loaded') return;
-        worker.off('message', onMessage);
-        resolve();
-      };
-      worker.on('message', onMessage);
-      worker.once('exit', () => resolve());
-    }),
+    settled: nativeLoadSettled(worker),
   };
   worker.once('exit', () => (rec.exited = true));
   // An error before adoption (no onnxruntime-node here): the lane is started afresh, and says why.
