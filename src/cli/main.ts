@@ -425,12 +425,15 @@ async function runSearch(
   mode: SearchMode,
   filter: SearchFilter = {},
 ): Promise<number> {
-  // Checked before the engine opens: opening creates the index folder, and a search creates nothing.
-  if (!hasIndex(storeDirFor(cfg.root, cfg.storeDir))) {
-    io.err(`loupe: ${cfg.root} has no index yet; run \`loupe index ${cfg.root}\` first.`);
+  /** Nothing to search: says why; `--json` still prints an empty list, and exits 0. */
+  const nothing = (why: string): number => {
+    io.err(`loupe: ${why}`);
     if (json) io.out('[]');
     return json ? 0 : 1;
-  }
+  };
+  // Checked before the engine opens: opening creates the index folder, and a search creates nothing.
+  if (!hasIndex(storeDirFor(cfg.root, cfg.storeDir)))
+    return nothing(`${cfg.root} has no index yet; run \`loupe index ${cfg.root}\` first.`);
   const print = (results: SearchResult[]): number => {
     if (json) {
       io.out(JSON.stringify(results));
@@ -442,11 +445,7 @@ async function runSearch(
     }
     return 0;
   };
-  const noIndex = (root: string): number => {
-    io.err(`loupe: ${root} has no index yet (or it is empty); run \`loupe index ${root}\` first.`);
-    if (json) io.out('[]');
-    return json ? 0 : 1;
-  };
+  const noIndex = (root: string): number => nothing(`${root} has no index yet (or it is empty); run \`loupe index ${root}\` first.`);
   // A running engine answers in milliseconds: the model and the index are already loaded.
   const running =
     process.env.LOUPE_NO_ENGINE === '1'
@@ -481,11 +480,9 @@ async function runSearch(
     if (!engine.store.chunkCount) {
       if (!engine.store.report.warnings.length) return noIndex(engine.root);
       // Damaged files (the warnings above) left nothing searchable: the next index run repairs it.
-      io.err(
-        `loupe: the index of ${engine.root} was damaged and holds nothing searchable now; run \`loupe index ${engine.root}\` to repair it.`,
+      return nothing(
+        `the index of ${engine.root} was damaged and holds nothing searchable now; run \`loupe index ${engine.root}\` to repair it.`,
       );
-      if (json) io.out('[]');
-      return json ? 0 : 1;
     }
     return print(await engine.search(query, { k, mode, filter }));
   } finally {
